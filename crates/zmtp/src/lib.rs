@@ -1,0 +1,1 @@
+//! ZeroMQ wire protocol (ZMTP 3.x) over tokio: being written.
