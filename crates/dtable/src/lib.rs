@@ -1,0 +1,1 @@
+//! Replicated in-memory key/value table on the Dendrite ring: being written.

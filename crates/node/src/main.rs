@@ -1,0 +1,5 @@
+//! The `dendrite` binary: being written.
+
+fn main() {
+    println!("dendrite: the node binary is being written; see README.md");
+}
