@@ -1,0 +1,5 @@
+//! The Dendrite simulator: being written.
+
+fn main() {
+    println!("dendrite-sim: being written");
+}
