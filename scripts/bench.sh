@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of Dendrite and Redis on this machine, in one run (issue: performance).
+#
+#   scripts/bench.sh [--quick] [--out docs/performance.md]
+#
+# Installs redis-server and redis-tools from the system packages when they are missing (the
+# README's two commands never need them), builds the release binary, then measures with the same
+# redis-benchmark load:
+#   1. redis-server (no persistence) vs a 1-node dendrite, -P 1 and -P 16;
+#   2. a 3-master Redis Cluster vs a 3-node dendrite (replicas 2, consistency 1, load spread over
+#      the three RESP ports);
+#   3. single-client latency p50/p99 for both.
+# Prints a table with ratios (dendrite / redis) and writes it to the output file together with the
+# machine, the versions and the commands. Every process it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=docs/performance-run.md
+requests=200000
+clients=50
+size=100
+keyspace=100000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) requests=20000; shift ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "usage: $0 [--quick] [--out FILE]" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "== installing redis-server and redis-tools"
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+# The Debian package starts a system redis on 6379; we use our own ports and leave it alone.
+
+echo "== building dendrite (release)"
+cargo build --release -q -p dendrite-node
+bin=target/release/dendrite
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_ping() { # port
+  for _ in $(seq 1 200); do
+    if redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing answers PING on port $1" >&2
+  return 1
+}
+
+start_redis() { # port [extra args...]
+  local port=$1; shift
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$work" --logfile "$work/redis-$port.log" "$@" &
+  pids+=($!)
+  wait_ping "$port"
+}
+
+start_dendrite() { # name ring_port resp_port http_port [join]
+  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-}
+  local args=(node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$resp" --http "127.0.0.1:$http"
+    --replicas 2)
+  if [ -n "$join" ]; then args+=(--join "$join"); fi
+  RUST_LOG=warn "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_ping "$resp"
+}
+
+# Runs redis-benchmark and prints "rps p50 p99" summed/averaged over the listed tests.
+bench() { # port pipeline tests [extra...]
+  local port=$1 pipeline=$2 tests=$3; shift 3
+  redis-benchmark -p "$port" -t "$tests" -n "$requests" -c "$clients" -d "$size" -r "$keyspace" \
+    -P "$pipeline" --csv -q "$@" 2>/dev/null | tail -n +2 | tr -d '"'
+}
+
+# "test,rps,avg,min,p50,p95,p99,max" lines -> one line per test: name rps p50 p99
+summarise() { awk -F, '{ printf "%s %s %s %s\n", $1, $2, $5, $7 }'; }
+
+results="$work/results.txt"
+: >"$results"
+record() { echo "$*" >>"$results"; }
+
+echo "== 1 node: redis-server vs dendrite"
+rport=$(free_port); start_redis "$rport"
+dring=$(free_port); dresp=$(free_port); dhttp=$(free_port)
+start_dendrite d1 "$dring" "$dresp" "$dhttp"
+for p in 1 16; do
+  bench "$rport" "$p" set,get | summarise | while read -r t rps p50 p99; do record "single P$p $t redis $rps $p50 $p99"; done
+  bench "$dresp" "$p" set,get | summarise | while read -r t rps p50 p99; do record "single P$p $t dendrite $rps $p50 $p99"; done
+done
+
+echo "== single-client latency"
+for target in "redis $rport" "dendrite $dresp"; do
+  set -- $target
+  redis-benchmark -p "$2" -t set,get -n 20000 -c 1 -d "$size" -r "$keyspace" --csv -q 2>/dev/null \
+    | tail -n +2 | tr -d '"' | summarise | while read -r t rps p50 p99; do record "latency c1 $t $1 $rps $p50 $p99"; done
+done
+
+echo "== 3 nodes: Redis Cluster (3 masters) vs dendrite (replicas 2, consistency 1)"
+cports=()
+for i in 1 2 3; do
+  port=$(free_port); cports+=("$port")
+  start_redis "$port" --cluster-enabled yes --cluster-config-file "$work/nodes-$port.conf"
+done
+redis-cli --cluster create "127.0.0.1:${cports[0]}" "127.0.0.1:${cports[1]}" "127.0.0.1:${cports[2]}" \
+  --cluster-replicas 0 --cluster-yes >/dev/null
+for _ in $(seq 1 200); do
+  redis-cli -p "${cports[0]}" cluster info | grep -q 'cluster_state:ok' && break
+  sleep 0.05
+done
+dports=()
+seed="127.0.0.1:$(free_port)"
+for i in 1 2 3; do
+  if [ "$i" = 1 ]; then ring=${seed##*:}; join=""; else ring=$(free_port); join=$seed; fi
+  resp=$(free_port); http=$(free_port); dports+=("$resp")
+  start_dendrite "c$i" "$ring" "$resp" "$http" "$join"
+done
+for p in 1 16; do
+  bench "${cports[0]}" "$p" set,get --cluster | summarise | while read -r t rps p50 p99; do record "cluster P$p $t redis $rps $p50 $p99"; done
+  # Spread the same total load over the three RESP ports, one benchmark process per node.
+  per=$((clients / 3 + 1))
+  loaders=()
+  for port in "${dports[@]}"; do
+    redis-benchmark -p "$port" -t set,get -n $((requests / 3)) -c "$per" -d "$size" -r "$keyspace" \
+      -P "$p" --csv -q 2>/dev/null | tail -n +2 | tr -d '"' | summarise >"$work/d-$port-$p.txt" &
+    loaders+=($!)
+  done
+  for j in "${loaders[@]}"; do wait "$j"; done
+  cat "$work"/d-*-"$p".txt | awk '{ rps[$1] += $2; p50[$1] += $3; p99[$1] = ($4 > p99[$1] ? $4 : p99[$1]); n[$1]++ }
+    END { for (t in rps) printf "%s %.2f %.3f %.3f\n", t, rps[t], p50[t] / n[t], p99[t] }' \
+    | while read -r t rps p50 p99; do record "cluster P$p $t dendrite $rps $p50 $p99"; done
+done
+
+echo "== results"
+table=$(awk '
+  { key = $1 " " $2 " " $3; v[key, $4] = $5; l50[key, $4] = $6; l99[key, $4] = $7; keys[key] = 1 }
+  END {
+    printf "| setup | pipeline | test | redis ops/s | dendrite ops/s | ratio | redis p50/p99 ms | dendrite p50/p99 ms |\n"
+    printf "|---|---|---|---|---|---|---|---|\n"
+    n = asorti(keys, sorted)
+    for (i = 1; i <= n; i++) {
+      k = sorted[i]; split(k, f, " ")
+      r = v[k, "redis"]; d = v[k, "dendrite"]
+      ratio = (r > 0) ? sprintf("%.2f", d / r) : "n/a"
+      printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", f[1], f[2], f[3], r, d, ratio, l50[k, "redis"], l99[k, "redis"], l50[k, "dendrite"], l99[k, "dendrite"]
+    }
+  }' "$results")
+echo "$table"
+
+mkdir -p "$(dirname "$out")"
+{
+  echo "# Benchmark run: Dendrite vs Redis"
+  echo
+  echo "Produced by \`scripts/bench.sh\` on $(date -u +%Y-%m-%dT%H:%MZ)."
+  echo
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
+  echo "- $(redis-server --version | cut -d' ' -f1-3)"
+  echo "- dendrite $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build"
+  echo "- load: \`redis-benchmark -t set,get -n $requests -c $clients -d $size -r $keyspace -P {1,16}\`;"
+  echo "  Redis Cluster with \`--cluster\`; dendrite's 3-node load split over its three RESP ports"
+  echo "  (3 processes, -c $((clients / 3 + 1)) each); latency rows: \`-c 1 -n 20000\`."
+  echo
+  echo "$table"
+} >"$out"
+echo "written to $out"
