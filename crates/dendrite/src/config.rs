@@ -46,13 +46,17 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// `host` must be a non-empty `host:port`.
-    #[error("host {0:?} is not a host:port address; give the address other nodes reach this one at")]
+    #[error(
+        "host {0:?} is not a host:port address; give the address other nodes reach this one at"
+    )]
     InvalidHost(String),
     /// At least one vnode is needed to be on the ring.
     #[error("num_vnodes is 0; a node needs at least one virtual node")]
     NoVnodes,
     /// The stabilization range is empty or zero.
-    #[error("stabilization range {min:?}..={max:?} is invalid; need 0 < stabilize_min <= stabilize_max")]
+    #[error(
+        "stabilization range {min:?}..={max:?} is invalid; need 0 < stabilize_min <= stabilize_max"
+    )]
     StabilizeRange {
         /// The configured minimum.
         min: Duration,
@@ -158,14 +162,19 @@ mod tests {
     fn invalid_settings_are_typed_errors() {
         let base = Config::new("127.0.0.1:5000");
         let cases: Vec<(Box<dyn Fn(&mut Config)>, fn(&ConfigError) -> bool)> = vec![
-            (Box::new(|c| c.num_vnodes = 0), |e| matches!(e, ConfigError::NoVnodes)),
-            (Box::new(|c| c.stabilize_min = Duration::from_secs(5)), |e| {
-                matches!(e, ConfigError::StabilizeRange { .. })
+            (Box::new(|c| c.num_vnodes = 0), |e| {
+                matches!(e, ConfigError::NoVnodes)
             }),
+            (
+                Box::new(|c| c.stabilize_min = Duration::from_secs(5)),
+                |e| matches!(e, ConfigError::StabilizeRange { .. }),
+            ),
             (Box::new(|c| c.stabilize_min = Duration::ZERO), |e| {
                 matches!(e, ConfigError::StabilizeRange { .. })
             }),
-            (Box::new(|c| c.num_successors = 0), |e| matches!(e, ConfigError::NoSuccessors)),
+            (Box::new(|c| c.num_successors = 0), |e| {
+                matches!(e, ConfigError::NoSuccessors)
+            }),
             (Box::new(|c| c.replicas = 9), |e| {
                 matches!(e, ConfigError::TooManyReplicas { .. })
             }),
@@ -178,8 +187,12 @@ mod tests {
             (Box::new(|c| c.rpc_timeout = Duration::ZERO), |e| {
                 matches!(e, ConfigError::ZeroTimeout)
             }),
-            (Box::new(|c| c.max_lookup_hops = 0), |e| matches!(e, ConfigError::NoHops)),
-            (Box::new(|c| c.event_buffer = 0), |e| matches!(e, ConfigError::NoEventBuffer)),
+            (Box::new(|c| c.max_lookup_hops = 0), |e| {
+                matches!(e, ConfigError::NoHops)
+            }),
+            (Box::new(|c| c.event_buffer = 0), |e| {
+                matches!(e, ConfigError::NoEventBuffer)
+            }),
         ];
         for (change, expected) in cases {
             let mut c = base.clone();

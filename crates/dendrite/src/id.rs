@@ -23,7 +23,9 @@ pub struct Id([u8; ID_BYTES]);
 
 /// A byte string that cannot be a ring id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a ring id is {ID_BYTES} bytes, got {0}: the sender is not speaking Dendrite's wire format")]
+#[error(
+    "a ring id is {ID_BYTES} bytes, got {0}: the sender is not speaking Dendrite's wire format"
+)]
 pub struct IdLengthError(pub usize);
 
 impl Id {
@@ -179,7 +181,10 @@ mod tests {
         let mut input = b"127.0.0.1:5000".to_vec();
         input.extend_from_slice(&2u16.to_be_bytes());
         assert_eq!(Id::of_vnode("127.0.0.1:5000", 2), Id::of_key(&input));
-        assert_ne!(Id::of_vnode("127.0.0.1:5000", 0), Id::of_vnode("127.0.0.1:5000", 1));
+        assert_ne!(
+            Id::of_vnode("127.0.0.1:5000", 0),
+            Id::of_vnode("127.0.0.1:5000", 1)
+        );
     }
 
     #[test]

@@ -196,7 +196,9 @@ impl Message {
     /// Encodes into one frame: type byte, then the protobuf payload.
     pub fn encode(&self) -> Bytes {
         match self {
-            Message::Ping { version } => frame(kind::PING, &proto::PbProtoPing { version: *version }),
+            Message::Ping { version } => {
+                frame(kind::PING, &proto::PbProtoPing { version: *version })
+            }
             Message::Ack { version, ok } => frame(
                 kind::ACK,
                 &proto::PbProtoAck {
@@ -435,7 +437,6 @@ pub fn vnode_from_proto(kind: u8, vnode: proto::PbProtoVnode) -> Result<Vnode, C
     Ok(Vnode::new(id, vnode.host))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,7 +516,10 @@ mod tests {
         // Ping without its required version.
         assert!(matches!(
             Message::decode(Bytes::from_static(&[kind::PING])),
-            Err(CodecError::MissingField { field: "version", .. })
+            Err(CodecError::MissingField {
+                field: "version",
+                ..
+            })
         ));
         // Forward without its vnode.
         assert!(matches!(
@@ -532,7 +536,10 @@ mod tests {
             Err(CodecError::Invalid { .. })
         ));
         let huge = Bytes::from(vec![kind::PING; MAX_FRAME_LEN + 1]);
-        assert!(matches!(Message::decode(huge), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            Message::decode(huge),
+            Err(CodecError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -543,7 +550,10 @@ mod tests {
                 // A cut at a field boundary may still be valid protobuf, but it must never pass
                 // for the whole message.
                 if let Ok(decoded) = Message::decode(frame.slice(..cut)) {
-                    assert_ne!(decoded, m, "a {cut}-byte prefix decoded as the whole message");
+                    assert_ne!(
+                        decoded, m,
+                        "a {cut}-byte prefix decoded as the whole message"
+                    );
                 }
             }
         }

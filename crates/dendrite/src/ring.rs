@@ -81,7 +81,10 @@ pub struct Ring {
 
 impl Ring {
     /// Starts a new ring made of this node's vnodes only.
-    pub async fn create(config: Config, transport: Arc<dyn Transport>) -> Result<Arc<Ring>, RingError> {
+    pub async fn create(
+        config: Config,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Arc<Ring>, RingError> {
         config.validate()?;
         let _ = transport;
         todo!("ring: create")

@@ -97,7 +97,9 @@ pub trait ExtensionHandler: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// Types 0x00-0x1F belong to the ring.
-    #[error("message type 0x{0:02x} is reserved for the ring protocol; extensions use 0x20 and up")]
+    #[error(
+        "message type 0x{0:02x} is reserved for the ring protocol; extensions use 0x20 and up"
+    )]
     Reserved(u8),
     /// Someone registered this type already; a silent override would hide a bug.
     #[error("message type 0x{0:02x} is already registered by another extension")]
