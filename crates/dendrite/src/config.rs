@@ -161,7 +161,9 @@ mod tests {
     #[test]
     fn invalid_settings_are_typed_errors() {
         let base = Config::new("127.0.0.1:5000");
-        let cases: Vec<(Box<dyn Fn(&mut Config)>, fn(&ConfigError) -> bool)> = vec![
+        type Change = Box<dyn Fn(&mut Config)>;
+        type Expect = fn(&ConfigError) -> bool;
+        let cases: Vec<(Change, Expect)> = vec![
             (Box::new(|c| c.num_vnodes = 0), |e| {
                 matches!(e, ConfigError::NoVnodes)
             }),
