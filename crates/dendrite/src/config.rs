@@ -35,6 +35,8 @@ pub struct Config {
     pub rpc_timeout: Duration,
     /// Most forwards one iterative lookup follows before giving up.
     pub max_lookup_hops: usize,
+    /// Deadline of one whole lookup, all hops included.
+    pub lookup_timeout: Duration,
     /// Events buffered per subscriber before the oldest are dropped for a slow subscriber.
     pub event_buffer: usize,
     /// Seed of this node's random choices (stabilization jitter). `None` draws one from the OS;
@@ -74,8 +76,8 @@ pub enum ConfigError {
         /// Configured successor list length.
         successors: usize,
     },
-    /// Remote calls need a positive deadline.
-    #[error("rpc_timeout must be greater than zero")]
+    /// Remote calls and lookups need a positive deadline.
+    #[error("rpc_timeout and lookup_timeout must be greater than zero")]
     ZeroTimeout,
     /// Lookups need at least one hop.
     #[error("max_lookup_hops must be at least 1")]
@@ -98,6 +100,7 @@ impl Config {
             replicas: 2,
             rpc_timeout: Duration::from_secs(2),
             max_lookup_hops: 64,
+            lookup_timeout: Duration::from_secs(10),
             event_buffer: 1024,
             rng_seed: None,
         }
@@ -130,7 +133,7 @@ impl Config {
                 successors: self.num_successors,
             });
         }
-        if self.rpc_timeout.is_zero() {
+        if self.rpc_timeout.is_zero() || self.lookup_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout);
         }
         if self.max_lookup_hops == 0 {
@@ -187,6 +190,9 @@ mod tests {
                 matches!(e, ConfigError::InvalidHost(_))
             }),
             (Box::new(|c| c.rpc_timeout = Duration::ZERO), |e| {
+                matches!(e, ConfigError::ZeroTimeout)
+            }),
+            (Box::new(|c| c.lookup_timeout = Duration::ZERO), |e| {
                 matches!(e, ConfigError::ZeroTimeout)
             }),
             (Box::new(|c| c.max_lookup_hops = 0), |e| {

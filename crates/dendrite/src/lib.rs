@@ -12,9 +12,11 @@
 //! - [`event`]: what subscribers hear;
 //! - [`ring`]: the node's vnodes, stabilization, lookups, join and leave.
 
+pub mod chord;
 pub mod config;
 pub mod event;
 pub mod id;
+pub mod mem;
 pub mod message;
 mod presence;
 pub mod proto;

@@ -1,16 +1,37 @@
 //! The ring: this node's vnodes, their stabilization tasks, lookups, join and leave.
 //!
-//! SCAFFOLD: the public surface below is fixed (dtable, the node binary and the simulator build
-//! against it); the bodies are being written.
+//! [`Ring`] is the async shell around the protocol core in [`crate::chord`]: it owns one
+//! [`VnodeState`] per local vnode behind its own small lock (never held across an `.await`),
+//! makes the remote calls the core asks for through a [`Transport`], and publishes what changed
+//! as [`RingEvent`]s.
+//!
+//! - [`serve`](self::serve): answers incoming frames (ring messages and registered extensions);
+//! - [`stabilize`](self::stabilize): the periodic rounds that keep successors, fingers and the
+//!   predecessor right;
+//! - [`lookup`](self::lookup): iterative `find_successors`, with hop bound, deadline and a way
+//!   around dead vnodes.
 
-use std::sync::Arc;
+mod lookup;
+mod serve;
+mod stabilize;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
 
+use crate::chord::VnodeState;
 use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
 use crate::id::Id;
-use crate::transport::{ExtensionHandler, RegistryError, Transport, TransportError};
+use crate::message::{CodecError, Message};
+use crate::transport::{ExtensionHandler, Extensions, RegistryError, Transport, TransportError};
 use crate::vnode::Vnode;
 
 /// Why a ring operation failed.
@@ -38,6 +59,14 @@ pub enum RingError {
         /// Type byte of the reply.
         kind: u8,
     },
+    /// A peer answered with a frame that does not decode.
+    #[error("{host} answered with an undecodable frame: {error}")]
+    BadReply {
+        /// Peer address.
+        host: String,
+        /// What the codec said.
+        error: CodecError,
+    },
     /// None of the seed nodes could be reached or listed its vnodes.
     #[error("could not join through any of {0:?}; check the addresses and that those nodes run")]
     NoSeed(Vec<String>),
@@ -60,6 +89,13 @@ pub enum RingError {
     Shutdown,
 }
 
+impl RingError {
+    /// Does this error mean the peer is unreachable (as opposed to answering badly)?
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RingError::Transport(_))
+    }
+}
+
 /// What one local vnode knows of its neighbourhood, for status pages and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VnodeSnapshot {
@@ -71,12 +107,33 @@ pub struct VnodeSnapshot {
     pub successors: Vec<Vnode>,
     /// Finger `i` points at successor(vnode + 2^i), when known; 160 entries.
     pub fingers: Vec<Option<Vnode>>,
+    /// The vnodes that hold replicas of this vnode's range.
+    pub replicas: Vec<Vnode>,
 }
 
 /// This node's part of a Chord ring.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), dendrite::RingError> {
+/// use dendrite::{mem::MemNetwork, Config, Id, Ring};
+/// let net = MemNetwork::new(1);
+/// let a = Ring::create(Config::new("a:1"), net.endpoint("a:1")).await?;
+/// let b = Ring::join(Config::new("b:1"), net.endpoint("b:1"), &["a:1".to_string()]).await?;
+/// let owners = b.find_successors(Id::of_key(b"hello"), 1).await?;
+/// assert_eq!(owners.len(), 1);
+/// # drop(a); Ok(()) }
+/// ```
 pub struct Ring {
     config: Config,
     transport: Arc<dyn Transport>,
+    /// Local vnodes, sorted by id; the vector never changes after construction.
+    vnodes: Vec<(Vnode, Mutex<VnodeState>)>,
+    events: broadcast::Sender<RingEvent>,
+    extensions: Extensions,
+    rng: Mutex<SmallRng>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stopped: AtomicBool,
 }
 
 impl Ring {
@@ -85,9 +142,23 @@ impl Ring {
         config: Config,
         transport: Arc<dyn Transport>,
     ) -> Result<Arc<Ring>, RingError> {
-        config.validate()?;
-        let _ = transport;
-        todo!("ring: create")
+        let ring = Ring::build(config, transport)?;
+        let all = ring.local_vnodes();
+        for (vnode, state) in &ring.vnodes {
+            let mut s = lock(state);
+            s.set_successors(all.iter().cloned());
+            if let Some(pred) = all
+                .iter()
+                .filter(|v| v.id != vnode.id)
+                .max_by_key(|v| vnode.id.distance_to(&v.id))
+            {
+                s.notify(pred);
+            }
+            s.refresh_replicas();
+        }
+        info!(host = %ring.config.host, vnodes = all.len(), "created a new ring");
+        ring.start();
+        Ok(ring)
     }
 
     /// Joins the ring that `seeds` (one or more member addresses, tried in order) belong to.
@@ -96,15 +167,169 @@ impl Ring {
         transport: Arc<dyn Transport>,
         seeds: &[String],
     ) -> Result<Arc<Ring>, RingError> {
+        let ring = Ring::build(config, transport)?;
+        let mut start = None;
+        for seed in seeds {
+            match ring.call(seed, &Message::ListVnodes).await {
+                Ok(Message::ListVnodesResp { vnodes }) => {
+                    if let Some(v) = vnodes.into_iter().find(|v| *v.host != *ring.config.host) {
+                        start = Some(v);
+                        break;
+                    }
+                    warn!(%seed, "seed has no vnodes of its own");
+                }
+                Ok(other) => warn!(%seed, kind = other.kind(), "seed answered oddly"),
+                Err(e) => warn!(%seed, error = %e, "seed unreachable"),
+            }
+        }
+        let Some(start) = start else {
+            return Err(RingError::NoSeed(seeds.to_vec()));
+        };
+        let local = ring.local_vnodes();
+        for (vnode, state) in &ring.vnodes {
+            let found = ring
+                .lookup_from(start.clone(), vnode.id, ring.config.num_successors)
+                .await?;
+            let mut s = lock(state);
+            s.set_successors(found.into_iter().chain(local.iter().cloned()));
+            s.refresh_replicas();
+        }
+        info!(host = %ring.config.host, via = %start, "joined the ring");
+        // Tell our successors about us now rather than at the first periodic round.
+        for index in 0..ring.vnodes.len() {
+            ring.stabilize(index).await;
+        }
+        ring.start();
+        Ok(ring)
+    }
+
+    fn build(config: Config, transport: Arc<dyn Transport>) -> Result<Arc<Ring>, RingError> {
         config.validate()?;
-        let _ = (transport, seeds);
-        todo!("ring: join")
+        let mut local: Vec<Vnode> = (0..config.num_vnodes)
+            .map(|i| Vnode::local(transport.local_host(), i))
+            .collect();
+        local.sort_by_key(|v| v.id);
+        let vnodes = local
+            .into_iter()
+            .map(|v| {
+                let state = VnodeState::new(v.clone(), config.num_successors, config.replicas);
+                (v, Mutex::new(state))
+            })
+            .collect();
+        let seed = config.rng_seed.unwrap_or_else(rand::random);
+        let (events, _) = broadcast::channel(config.event_buffer);
+        let ring = Arc::new(Ring {
+            config,
+            transport,
+            vnodes,
+            events,
+            extensions: Extensions::default(),
+            rng: Mutex::new(SmallRng::seed_from_u64(seed)),
+            tasks: Mutex::new(Vec::new()),
+            stopped: AtomicBool::new(false),
+        });
+        ring.transport
+            .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));
+        Ok(ring)
+    }
+
+    /// Spawns one stabilization task per vnode.
+    fn start(self: &Arc<Self>) {
+        let mut tasks = lock(&self.tasks);
+        for index in 0..self.vnodes.len() {
+            let weak: Weak<Ring> = Arc::downgrade(self);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let pause = match weak.upgrade() {
+                        Some(ring) if !ring.is_stopped() => ring.jitter(),
+                        _ => return,
+                    };
+                    tokio::time::sleep(pause).await;
+                    match weak.upgrade() {
+                        Some(ring) if !ring.is_stopped() => ring.stabilize(index).await,
+                        _ => return,
+                    }
+                }
+            }));
+        }
+    }
+
+    /// A pause drawn uniformly from the stabilization range.
+    fn jitter(&self) -> Duration {
+        let (min, max) = (self.config.stabilize_min, self.config.stabilize_max);
+        if max <= min {
+            return min;
+        }
+        lock(&self.rng).gen_range(min..=max)
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// Leaves gracefully: tells neighbours at once, stops stabilization. Subscribers see the
     /// events; data hand-off is the caller's (dtable's) job before calling this.
     pub async fn leave(&self) -> Result<(), RingError> {
-        todo!("ring: leave")
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return Err(RingError::Shutdown);
+        }
+        self.abort_tasks();
+        let host = &*self.config.host;
+        let remote = |v: &&Vnode| &*v.host != self.transport.local_host();
+        let mut successors_told = Vec::new();
+        let mut predecessors_told = Vec::new();
+        for (index, (vnode, state)) in self.vnodes.iter().enumerate() {
+            let s = lock(state).clone();
+            if let Some(succ) = s.successors().iter().find(remote) {
+                successors_told.push((vnode.clone(), succ.clone()));
+            }
+            if let Some(pred) = self.remote_predecessor(index) {
+                predecessors_told.push((vnode.clone(), pred));
+            }
+        }
+        // Successors first: they drop us as predecessor, then our predecessors move their
+        // successor pointers past us and notify, which installs them as the new predecessors.
+        for (source, dest) in successors_told.into_iter().chain(predecessors_told) {
+            let msg = Message::Leave {
+                source: source.clone(),
+                dest: dest.clone(),
+            };
+            if let Err(e) = self.call(&dest.host, &msg).await {
+                warn!(%host, %source, %dest, error = %e, "could not tell a neighbour we leave");
+            }
+        }
+        self.transport.set_handler(Arc::new(crate::mem::Unready));
+        info!(%host, "left the ring");
+        Ok(())
+    }
+
+    /// The first predecessor of local vnode `index` that lives on another node (walking back
+    /// through local predecessors).
+    fn remote_predecessor(&self, index: usize) -> Option<Vnode> {
+        let me = self.transport.local_host();
+        let mut current = lock(&self.vnodes.get(index)?.1).predecessor().cloned()?;
+        for _ in 0..self.vnodes.len() {
+            if &*current.host != me {
+                return Some(current);
+            }
+            let state = self.state(&current)?;
+            current = lock(state).predecessor().cloned()?;
+        }
+        None
+    }
+
+    /// Stops at once without telling anyone (what a crash looks like to the others); the
+    /// transport answers further frames with an error.
+    pub fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.abort_tasks();
+        self.transport.set_handler(Arc::new(crate::mem::Unready));
+    }
+
+    fn abort_tasks(&self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
     }
 
     /// The configuration this ring runs with.
@@ -117,21 +342,35 @@ impl Ring {
         &self.transport
     }
 
+    /// This node's address on the ring.
+    pub fn local_host(&self) -> &str {
+        self.transport.local_host()
+    }
+
     /// This node's vnodes, sorted by id.
     pub fn local_vnodes(&self) -> Vec<Vnode> {
-        todo!("ring: local_vnodes")
+        self.vnodes.iter().map(|(v, _)| v.clone()).collect()
     }
 
     /// The first `n` vnodes at or after `key` on the ring (iterative lookup, bounded in hops and
     /// time).
     pub async fn find_successors(&self, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {
-        let _ = (key, n);
-        todo!("ring: find_successors")
+        if self.is_stopped() {
+            return Err(RingError::Shutdown);
+        }
+        // Start at the local vnode closest before the key: it knows that part of the ring best.
+        let start = self
+            .vnodes
+            .iter()
+            .min_by_key(|(v, _)| v.id.distance_to(&key))
+            .map(|(v, _)| v.clone())
+            .ok_or(RingError::Shutdown)?;
+        self.lookup_from(start, key, n).await
     }
 
     /// A receiver of every ring event from now on (see [`crate::event`]).
     pub fn subscribe(&self) -> broadcast::Receiver<RingEvent> {
-        todo!("ring: subscribe")
+        self.events.subscribe()
     }
 
     /// Registers an extension's message types; a type registered twice is an error.
@@ -140,12 +379,109 @@ impl Ring {
         kinds: &[u8],
         handler: Arc<dyn ExtensionHandler>,
     ) -> Result<(), RegistryError> {
-        let _ = (kinds, handler);
-        todo!("ring: register_extension")
+        self.extensions.register(kinds, handler)
     }
 
     /// What every local vnode knows now.
     pub fn snapshot(&self) -> Vec<VnodeSnapshot> {
-        todo!("ring: snapshot")
+        self.vnodes
+            .iter()
+            .map(|(vnode, state)| {
+                let s = lock(state);
+                VnodeSnapshot {
+                    vnode: vnode.clone(),
+                    predecessor: s.predecessor().cloned(),
+                    successors: s.successors().to_vec(),
+                    fingers: s.fingers().to_vec(),
+                    replicas: s.replica_set().to_vec(),
+                }
+            })
+            .collect()
     }
+
+    /// Sends `frame` to `host` and returns the reply frame; frames for this node are handled
+    /// in place without touching the transport.
+    pub async fn call_frame(&self, host: &str, frame: Bytes) -> Result<Bytes, RingError> {
+        if host == self.transport.local_host() {
+            return Ok(self.handle_frame(frame).await);
+        }
+        Ok(self
+            .transport
+            .call(host, frame, self.config.rpc_timeout)
+            .await?)
+    }
+
+    /// Sends a ring message and decodes the reply; an `Err` reply becomes [`RingError::Remote`].
+    async fn call(&self, host: &str, msg: &Message) -> Result<Message, RingError> {
+        if host == self.transport.local_host() {
+            // Ring requests between local vnodes are answered in place, without encoding.
+            return match self.answer_in_place(msg.clone()) {
+                Message::Err { error } => Err(RingError::Remote {
+                    host: host.to_string(),
+                    error,
+                }),
+                m => Ok(m),
+            };
+        }
+        let reply = self
+            .transport
+            .call(host, msg.encode(), self.config.rpc_timeout)
+            .await?;
+        match Message::decode(reply) {
+            Ok(Message::Err { error }) => Err(RingError::Remote {
+                host: host.to_string(),
+                error,
+            }),
+            Ok(m) => Ok(m),
+            Err(error) => Err(RingError::BadReply {
+                host: host.to_string(),
+                error,
+            }),
+        }
+    }
+
+    /// The state of local vnode `vnode`, if it is one of ours.
+    fn state(&self, vnode: &Vnode) -> Option<&Mutex<VnodeState>> {
+        self.vnodes
+            .binary_search_by(|(v, _)| v.id.cmp(&vnode.id))
+            .ok()
+            .and_then(|i| self.vnodes.get(i))
+            .map(|(_, s)| s)
+    }
+
+    /// `dead` did not answer: forget it in every local vnode.
+    fn note_dead(&self, dead: &Vnode) {
+        if *dead.host == *self.transport.local_host() {
+            return;
+        }
+        debug!(%dead, "forgetting an unreachable vnode");
+        for (_, state) in &self.vnodes {
+            let (left, replicas) = {
+                let mut s = lock(state);
+                let left = s.forget(dead);
+                (left, s.refresh_replicas())
+            };
+            self.emit(left);
+            self.emit(replicas);
+        }
+    }
+
+    fn emit(&self, event: Option<RingEvent>) {
+        if let Some(event) = event {
+            debug!(vnode = %event.vnode(), ?event, "ring event");
+            // No subscriber is fine: events are advisory.
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        self.abort_tasks();
+    }
+}
+
+/// Locks a vnode's state; a panic elsewhere while holding it leaves plain data, still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,0 +1,441 @@
+//! The rules of Chord for one vnode, as a plain state machine with no I/O.
+//!
+//! [`VnodeState`] holds what a vnode knows (predecessor, successor list, fingers) and answers
+//! the questions the protocol asks of it: where does a lookup go next, should a notifier become
+//! the predecessor, what does a successor list look like after merging a successor's list. The
+//! async shell in [`crate::ring`] does the calls and feeds the answers back; tests drive these
+//! functions directly (as foca's tests drive its state machine).
+
+use crate::event::RingEvent;
+use crate::id::{Id, ID_BITS};
+use crate::vnode::Vnode;
+
+/// Where a lookup for a key goes from this vnode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The key's successors, nearest first: the lookup is over.
+    Successors(Vec<Vnode>),
+    /// Ask this vnode next.
+    Forward(Vnode),
+}
+
+/// What one vnode knows of the ring.
+#[derive(Debug, Clone)]
+pub struct VnodeState {
+    me: Vnode,
+    predecessor: Option<Vnode>,
+    successors: Vec<Vnode>,
+    fingers: Vec<Option<Vnode>>,
+    next_finger: usize,
+    num_successors: usize,
+    replicas: usize,
+    replica_set: Vec<Vnode>,
+}
+
+impl VnodeState {
+    /// A vnode that knows nothing yet.
+    pub fn new(me: Vnode, num_successors: usize, replicas: usize) -> VnodeState {
+        VnodeState {
+            me,
+            predecessor: None,
+            successors: Vec::new(),
+            fingers: vec![None; ID_BITS],
+            next_finger: 0,
+            num_successors,
+            replicas,
+            replica_set: Vec::new(),
+        }
+    }
+
+    /// The vnode this state belongs to.
+    pub fn me(&self) -> &Vnode {
+        &self.me
+    }
+
+    /// The current predecessor, when known.
+    pub fn predecessor(&self) -> Option<&Vnode> {
+        self.predecessor.as_ref()
+    }
+
+    /// The successor list, nearest first; never contains `me`.
+    pub fn successors(&self) -> &[Vnode] {
+        &self.successors
+    }
+
+    /// The finger table: entry `i` is the successor of `me + 2^i`, when known.
+    pub fn fingers(&self) -> &[Option<Vnode>] {
+        &self.fingers
+    }
+
+    /// The vnodes holding replicas of this vnode's range: the first `replicas` successors on
+    /// hosts other than ours and each other's.
+    pub fn replica_set(&self) -> &[Vnode] {
+        &self.replica_set
+    }
+
+    /// Routes a lookup for `key` wanting `n` successors.
+    ///
+    /// The answer is final when the key falls between us and our successor (our successor list
+    /// is its answer) or between our predecessor and us (we are its successor); otherwise the
+    /// lookup goes on at the closest vnode we know that precedes the key.
+    pub fn route(&self, key: &Id, n: usize) -> Route {
+        let n = n.max(1);
+        let Some(first) = self.successors.first() else {
+            return Route::Successors(vec![self.me.clone()]);
+        };
+        if key.is_between_right_incl(&self.me.id, &first.id) {
+            return Route::Successors(self.successors.iter().take(n).cloned().collect());
+        }
+        if let Some(pred) = &self.predecessor {
+            if key.is_between_right_incl(&pred.id, &self.me.id) {
+                let mut out = Vec::with_capacity(n);
+                out.push(self.me.clone());
+                out.extend(self.successors.iter().take(n - 1).cloned());
+                return Route::Successors(out);
+            }
+        }
+        Route::Forward(self.closest_preceding(key).unwrap_or_else(|| first.clone()))
+    }
+
+    /// The known vnode strictly between us and `key` that is closest to `key`.
+    pub fn closest_preceding(&self, key: &Id) -> Option<Vnode> {
+        let known = self.fingers.iter().flatten().chain(self.successors.iter());
+        known
+            .filter(|v| v.id.is_between(&self.me.id, key))
+            .max_by_key(|v| self.me.id.distance_to(&v.id))
+            .cloned()
+    }
+
+    /// A vnode claims to be our predecessor. Adopts it when we have none or it sits between the
+    /// current one and us; returns the event to raise.
+    pub fn notify(&mut self, candidate: &Vnode) -> Option<RingEvent> {
+        if candidate.id == self.me.id {
+            return None;
+        }
+        let adopt = match &self.predecessor {
+            None => true,
+            Some(p) => candidate.id.is_between(&p.id, &self.me.id),
+        };
+        if !adopt {
+            return None;
+        }
+        let old = self.predecessor.replace(candidate.clone());
+        Some(RingEvent::PredecessorJoined {
+            vnode: self.me.clone(),
+            old,
+            new: candidate.clone(),
+        })
+    }
+
+    /// Our predecessor stopped answering or left: forget it.
+    pub fn predecessor_gone(&mut self, gone: &Vnode) -> Option<RingEvent> {
+        if self.predecessor.as_ref() != Some(gone) {
+            return None;
+        }
+        self.predecessor = None;
+        Some(RingEvent::PredecessorLeft {
+            vnode: self.me.clone(),
+            old: gone.clone(),
+            new: None,
+        })
+    }
+
+    /// Replaces the successor list with `candidates`, sorted clockwise from us, without us or
+    /// duplicates, cut to the configured length.
+    pub fn set_successors(&mut self, candidates: impl IntoIterator<Item = Vnode>) {
+        let mut list: Vec<Vnode> = candidates
+            .into_iter()
+            .filter(|v| v.id != self.me.id)
+            .collect();
+        list.sort_by_key(|v| self.me.id.distance_to(&v.id));
+        list.dedup_by(|a, b| a.id == b.id);
+        list.truncate(self.num_successors);
+        self.successors = list;
+    }
+
+    /// Our successor told us its successor list: ours is it, behind the successor itself.
+    ///
+    /// The merged list stops where it would wrap past us, so on a small ring it holds every other
+    /// vnode once.
+    pub fn merge_successor_list(&mut self, successor: &Vnode, theirs: &[Vnode]) {
+        let mut list = Vec::with_capacity(self.num_successors);
+        list.push(successor.clone());
+        for v in theirs {
+            if v.id == self.me.id || list.len() >= self.num_successors {
+                break;
+            }
+            if list.iter().all(|s| s.id != v.id) {
+                list.push(v.clone());
+            }
+        }
+        self.successors = list;
+    }
+
+    /// Our successor's predecessor is `candidate`: if it sits between us and the successor it is
+    /// our new first successor. Returns whether the list changed.
+    pub fn consider_successor(&mut self, candidate: &Vnode) -> bool {
+        let Some(first) = self.successors.first() else {
+            if candidate.id != self.me.id {
+                self.successors.push(candidate.clone());
+                return true;
+            }
+            return false;
+        };
+        if candidate.id.is_between(&self.me.id, &first.id) {
+            self.successors.insert(0, candidate.clone());
+            self.successors.truncate(self.num_successors);
+            return true;
+        }
+        false
+    }
+
+    /// Forgets `dead` wherever it appears: successor list, fingers, predecessor (the latter with
+    /// an event).
+    pub fn forget(&mut self, dead: &Vnode) -> Option<RingEvent> {
+        self.successors.retain(|v| v.id != dead.id);
+        for f in &mut self.fingers {
+            if f.as_ref().is_some_and(|v| v.id == dead.id) {
+                *f = None;
+            }
+        }
+        self.predecessor_gone(dead)
+    }
+
+    /// The finger to fix next and the ring position it should point after.
+    pub fn next_finger(&self) -> (usize, Id) {
+        (self.next_finger, self.me.id.add_pow2(self.next_finger))
+    }
+
+    /// Records that finger `index` points at `target`, and fills the following fingers whose
+    /// start also falls before `target` (they have the same successor), so a round skips them.
+    /// Returns the index the next round fixes.
+    pub fn set_finger(&mut self, index: usize, target: Vnode) -> usize {
+        let mut i = index;
+        loop {
+            if let Some(slot) = self.fingers.get_mut(i) {
+                *slot = Some(target.clone());
+            }
+            let next = i + 1;
+            if next >= ID_BITS {
+                self.next_finger = 0;
+                return 0;
+            }
+            let start = self.me.id.add_pow2(next);
+            if !start.is_between_right_incl(&self.me.id, &target.id) {
+                self.next_finger = next;
+                return next;
+            }
+            i = next;
+        }
+    }
+
+    /// Recomputes the replica set; returns the event when it changed.
+    pub fn refresh_replicas(&mut self) -> Option<RingEvent> {
+        let now = replica_set(&self.me, &self.successors, self.replicas);
+        if now == self.replica_set {
+            return None;
+        }
+        let old = std::mem::replace(&mut self.replica_set, now.clone());
+        Some(RingEvent::ReplicasChanged {
+            vnode: self.me.clone(),
+            old,
+            new: now,
+        })
+    }
+}
+
+/// The first `replicas` vnodes of `successors` on distinct hosts other than `owner`'s.
+pub fn replica_set(owner: &Vnode, successors: &[Vnode], replicas: usize) -> Vec<Vnode> {
+    let mut out: Vec<Vnode> = Vec::with_capacity(replicas);
+    for v in successors {
+        if out.len() >= replicas {
+            break;
+        }
+        if v.host != owner.host && out.iter().all(|o| o.host != v.host) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// What a converged ring looks like from `me`, given every vnode on it: the truth that tests and
+/// the simulator compare a live vnode's state with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdealState {
+    /// The vnode just before `me`.
+    pub predecessor: Vnode,
+    /// The next vnodes after `me`, at most `num_successors`, never `me`.
+    pub successors: Vec<Vnode>,
+    /// Successor of `me + 2^i` for every `i`.
+    pub fingers: Vec<Vnode>,
+}
+
+/// Computes [`IdealState`] for `me` on a ring made of `all` (any order, `me` included).
+pub fn ideal_state(me: &Vnode, all: &[Vnode], num_successors: usize) -> IdealState {
+    let mut sorted: Vec<Vnode> = all.to_vec();
+    sorted.sort_by_key(|v| v.id);
+    sorted.dedup_by(|a, b| a.id == b.id);
+    let successors: Vec<Vnode> = sorted
+        .iter()
+        .filter(|v| v.id != me.id)
+        .cloned()
+        .collect::<Vec<_>>();
+    let mut clockwise = successors;
+    clockwise.sort_by_key(|v| me.id.distance_to(&v.id));
+    let predecessor = clockwise.last().cloned().unwrap_or_else(|| me.clone());
+    let fingers = (0..ID_BITS)
+        .map(|i| successor_of(&sorted, &me.id.add_pow2(i)))
+        .collect();
+    clockwise.truncate(num_successors);
+    IdealState {
+        predecessor,
+        successors: clockwise,
+        fingers,
+    }
+}
+
+/// The first vnode at or after `key` in `sorted` (sorted by id, non-empty), wrapping around.
+pub fn successor_of(sorted: &[Vnode], key: &Id) -> Vnode {
+    let at = sorted.partition_point(|v| v.id < *key);
+    match sorted.get(at).or_else(|| sorted.first()) {
+        Some(v) => v.clone(),
+        None => Vnode::new(*key, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vnode(top: u8, host: &str) -> Vnode {
+        let mut b = [0u8; 20];
+        b[0] = top;
+        Vnode::new(Id::new(b), host)
+    }
+
+    fn key(top: u8) -> Id {
+        let mut b = [0u8; 20];
+        b[0] = top;
+        Id::new(b)
+    }
+
+    fn state(me: &Vnode, all: &[Vnode]) -> VnodeState {
+        let ideal = ideal_state(me, all, 3);
+        let mut s = VnodeState::new(me.clone(), 3, 2);
+        s.set_successors(ideal.successors);
+        s.notify(&ideal.predecessor);
+        for (i, f) in ideal.fingers.into_iter().enumerate() {
+            s.fingers[i] = Some(f);
+        }
+        s
+    }
+
+    #[test]
+    fn route_answers_for_keys_up_to_the_successor_and_forwards_beyond() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let s = state(&all[0], &all);
+        assert_eq!(
+            s.route(&key(30), 2),
+            Route::Successors(vec![all[1].clone(), all[2].clone()])
+        );
+        // Exactly the successor's id is still the successor's.
+        assert_eq!(
+            s.route(&key(50), 1),
+            Route::Successors(vec![all[1].clone()])
+        );
+        // Between predecessor and us: we answer with ourselves first.
+        assert_eq!(
+            s.route(&key(5), 2),
+            Route::Successors(vec![all[0].clone(), all[1].clone()])
+        );
+        // Far away: forwarded to the closest preceding finger.
+        assert_eq!(s.route(&key(150), 1), Route::Forward(all[3].clone()));
+    }
+
+    #[test]
+    fn a_lone_vnode_answers_every_lookup_itself() {
+        let me = vnode(1, "a:1");
+        let s = VnodeState::new(me.clone(), 8, 2);
+        assert_eq!(s.route(&key(200), 3), Route::Successors(vec![me]));
+    }
+
+    #[test]
+    fn notify_adopts_only_closer_predecessors() {
+        let me = vnode(100, "a:1");
+        let mut s = VnodeState::new(me.clone(), 8, 2);
+        let far = vnode(10, "b:1");
+        let near = vnode(90, "c:1");
+        assert!(matches!(
+            s.notify(&far),
+            Some(RingEvent::PredecessorJoined { old: None, .. })
+        ));
+        assert!(
+            matches!(s.notify(&near), Some(RingEvent::PredecessorJoined { old: Some(o), .. }) if o == far)
+        );
+        assert_eq!(s.notify(&far), None);
+        assert_eq!(s.notify(&me), None);
+        assert_eq!(s.predecessor(), Some(&near));
+    }
+
+    #[test]
+    fn forget_drops_a_dead_vnode_everywhere_and_reports_a_lost_predecessor() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let mut s = state(&all[2], &all);
+        assert!(s.forget(&all[3]).is_none());
+        assert!(s.successors().iter().all(|v| v.id != all[3].id));
+        assert!(s.fingers().iter().flatten().all(|v| v.id != all[3].id));
+        let ev = s.forget(&all[1]);
+        assert!(matches!(ev, Some(RingEvent::PredecessorLeft { old, .. }) if old == all[1]));
+        assert_eq!(s.predecessor(), None);
+    }
+
+    #[test]
+    fn merged_successor_list_stops_before_wrapping_to_us() {
+        let all: Vec<Vnode> = [10, 50, 90].iter().map(|&t| vnode(t, "h:1")).collect();
+        let mut s = VnodeState::new(all[0].clone(), 8, 2);
+        s.merge_successor_list(&all[1], &[all[2].clone(), all[0].clone(), all[1].clone()]);
+        assert_eq!(s.successors(), &[all[1].clone(), all[2].clone()]);
+    }
+
+    #[test]
+    fn replicas_sit_on_distinct_hosts_other_than_ours() {
+        let owner = vnode(0, "a:1");
+        let succ = vec![
+            vnode(1, "a:1"),
+            vnode(2, "b:1"),
+            vnode(3, "b:1"),
+            vnode(4, "c:1"),
+            vnode(5, "d:1"),
+        ];
+        let set = replica_set(&owner, &succ, 2);
+        assert_eq!(set, vec![succ[1].clone(), succ[3].clone()]);
+    }
+
+    #[test]
+    fn set_finger_skips_fingers_with_the_same_successor() {
+        let me = vnode(0, "a:1");
+        let mut s = VnodeState::new(me, 8, 2);
+        // Target at 2^159 (top byte 0x80) covers fingers 0..=159.
+        let next = s.set_finger(0, vnode(0x80, "b:1"));
+        assert_eq!(next, 0);
+        assert!(s.fingers().iter().all(Option::is_some));
+        // Target at top byte 0x01 covers fingers up to 2^152 only.
+        let mut s = VnodeState::new(vnode(0, "a:1"), 8, 2);
+        assert_eq!(s.set_finger(0, vnode(0x01, "b:1")), 153);
+    }
+
+    #[test]
+    fn ideal_state_wraps_around() {
+        let all: Vec<Vnode> = [10, 50, 90].iter().map(|&t| vnode(t, "h:1")).collect();
+        let ideal = ideal_state(&all[2], &all, 8);
+        assert_eq!(ideal.predecessor, all[1]);
+        assert_eq!(ideal.successors, vec![all[0].clone(), all[1].clone()]);
+        assert_eq!(successor_of(&all, &key(95)), all[0]);
+    }
+}

@@ -1,0 +1,140 @@
+//! Iterative lookup: ask a vnode, follow its `Forward`s, stop at a successor list.
+//!
+//! The caller drives every hop itself (the Go original's design), so a dead vnode on the path
+//! is seen by the caller, who steps around it: it goes back to the last vnode that answered,
+//! takes that vnode's successor list, and continues from the live successor closest to the key.
+
+use std::collections::BTreeSet;
+
+use super::{lock, Ring, RingError};
+use crate::chord::Route;
+use crate::id::Id;
+use crate::message::Message;
+use crate::vnode::Vnode;
+
+impl Ring {
+    /// Finds the first `n` successors of `key`, starting the walk at `start` (local or remote).
+    pub(super) async fn lookup_from(
+        &self,
+        start: Vnode,
+        key: Id,
+        n: usize,
+    ) -> Result<Vec<Vnode>, RingError> {
+        let deadline = self.config.lookup_timeout;
+        match tokio::time::timeout(deadline, self.walk(start, key, n)).await {
+            Ok(result) => result,
+            Err(_) => Err(RingError::LookupTimeout(key)),
+        }
+    }
+
+    async fn walk(&self, start: Vnode, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {
+        let mut dead: BTreeSet<Id> = BTreeSet::new();
+        let mut current = start;
+        let mut previous: Option<Vnode> = None;
+        let hops = self.config.max_lookup_hops;
+        for _ in 0..hops {
+            match self.ask(&current, &key, n).await {
+                Ok(Route::Successors(found)) => {
+                    let live: Vec<Vnode> = found
+                        .into_iter()
+                        .filter(|v| !dead.contains(&v.id))
+                        .collect();
+                    if !live.is_empty() {
+                        return Ok(live);
+                    }
+                    return Err(RingError::NoSuccessors(current));
+                }
+                Ok(Route::Forward(next)) if !dead.contains(&next.id) && next.id != current.id => {
+                    previous = Some(std::mem::replace(&mut current, next));
+                }
+                Ok(Route::Forward(_)) => {
+                    // Pointed at a vnode we know is dead: walk along `current`'s successors.
+                    match self.detour(&current, &key, n, &dead).await? {
+                        Detour::Done(found) => return Ok(found),
+                        Detour::Continue(next) => {
+                            previous = Some(std::mem::replace(&mut current, next));
+                        }
+                    }
+                }
+                Err(e) => {
+                    dead.insert(current.id);
+                    if e.is_unreachable() {
+                        self.note_dead(&current);
+                    }
+                    let Some(back) = previous.take() else {
+                        return Err(e);
+                    };
+                    match self.detour(&back, &key, n, &dead).await? {
+                        Detour::Done(found) => return Ok(found),
+                        Detour::Continue(next) => {
+                            current = next;
+                            previous = Some(back);
+                        }
+                    }
+                }
+            }
+        }
+        Err(RingError::TooManyHops { key, hops })
+    }
+
+    /// Asks `via` for its successor list and picks where the lookup goes on without the dead.
+    async fn detour(
+        &self,
+        via: &Vnode,
+        key: &Id,
+        n: usize,
+        dead: &BTreeSet<Id>,
+    ) -> Result<Detour, RingError> {
+        let just_after = via.id.add_pow2(0);
+        let listed = match self
+            .ask(via, &just_after, self.config.num_successors)
+            .await?
+        {
+            Route::Successors(list) => list,
+            Route::Forward(_) => Vec::new(),
+        };
+        let live: Vec<Vnode> = listed
+            .into_iter()
+            .filter(|v| !dead.contains(&v.id) && v.id != via.id)
+            .collect();
+        let Some(first) = live.first() else {
+            return Err(RingError::NoSuccessors(via.clone()));
+        };
+        if key.is_between_right_incl(&via.id, &first.id) {
+            return Ok(Detour::Done(live.into_iter().take(n.max(1)).collect()));
+        }
+        // The live successor closest before the key (or the last we know) carries on.
+        let next = live
+            .iter()
+            .rfind(|v| v.id.is_between(&via.id, key))
+            .or(live.last())
+            .cloned()
+            .ok_or_else(|| RingError::NoSuccessors(via.clone()))?;
+        Ok(Detour::Continue(next))
+    }
+
+    /// One lookup step at `vnode`: answered in place for local vnodes, by a call otherwise.
+    async fn ask(&self, vnode: &Vnode, key: &Id, n: usize) -> Result<Route, RingError> {
+        if let Some(state) = self.state(vnode) {
+            return Ok(lock(state).route(key, n));
+        }
+        let msg = Message::FindSuccessors {
+            key: *key,
+            dest: vnode.clone(),
+            limit: Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        };
+        match self.call(&vnode.host, &msg).await? {
+            Message::ListVnodesResp { vnodes } => Ok(Route::Successors(vnodes)),
+            Message::Forward { vnode: next } => Ok(Route::Forward(next)),
+            other => Err(RingError::UnexpectedReply {
+                host: vnode.host.to_string(),
+                kind: other.kind(),
+            }),
+        }
+    }
+}
+
+enum Detour {
+    Done(Vec<Vnode>),
+    Continue(Vnode),
+}

@@ -1,0 +1,129 @@
+//! Answers incoming frames: ring requests from other vnodes, and extension messages.
+
+use std::sync::Weak;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use tracing::debug;
+
+use super::{lock, Ring};
+use crate::chord::Route;
+use crate::message::{CodecError, Message, PROTOCOL_VERSION};
+use crate::transport::FrameHandler;
+use crate::vnode::Vnode;
+
+/// The frame handler a ring installs on its transport. It holds the ring weakly so a dropped
+/// ring is not kept alive by its own transport.
+pub(super) struct RingHandler {
+    ring: Weak<Ring>,
+}
+
+impl RingHandler {
+    pub(super) fn new(ring: Weak<Ring>) -> RingHandler {
+        RingHandler { ring }
+    }
+}
+
+impl FrameHandler for RingHandler {
+    fn handle(&self, frame: Bytes) -> BoxFuture<'static, Bytes> {
+        let ring = self.ring.upgrade();
+        Box::pin(async move {
+            match ring {
+                Some(ring) => ring.handle_frame(frame).await,
+                None => Message::error("the ring on this node has shut down").encode(),
+            }
+        })
+    }
+}
+
+impl Ring {
+    /// Produces the reply frame for one request frame. Never fails: bad frames get an `Err`.
+    pub(super) async fn handle_frame(&self, frame: Bytes) -> Bytes {
+        let msg = match Message::decode(frame) {
+            Ok(m) => m,
+            Err(e) => return Message::error(e.to_string()).encode(),
+        };
+        if let Message::Extension { kind, payload } = msg {
+            return match self.extensions.get(kind) {
+                Some(handler) => match handler.handle(kind, payload).await {
+                    Ok(reply) => reply,
+                    Err(e) => Message::error(e.0).encode(),
+                },
+                None => Message::error(CodecError::UnknownType(kind).to_string()).encode(),
+            };
+        }
+        self.answer(msg).await.encode()
+    }
+
+    async fn answer(&self, msg: Message) -> Message {
+        match msg {
+            Message::Leave { source, dest } => {
+                if self.state(&dest).is_none() {
+                    return no_such_vnode(&dest);
+                }
+                debug!(%source, %dest, "neighbour leaves");
+                self.note_dead(&source);
+                // If we were the leaver's predecessor our successor changed: tell the new one
+                // now so it adopts us without waiting for a stabilization round.
+                if let Some(index) = self.vnodes.iter().position(|(v, _)| v.id == dest.id) {
+                    self.notify_successor(index).await;
+                }
+                Message::Ack {
+                    version: PROTOCOL_VERSION,
+                    ok: true,
+                }
+            }
+            other => self.answer_in_place(other),
+        }
+    }
+
+    /// Answers every request that needs no call of its own (all but `Leave`).
+    pub(super) fn answer_in_place(&self, msg: Message) -> Message {
+        match msg {
+            Message::Ping { .. } => Message::Ping {
+                version: PROTOCOL_VERSION,
+            },
+            Message::ListVnodes => Message::ListVnodesResp {
+                vnodes: self.local_vnodes(),
+            },
+            Message::FindSuccessors { key, dest, limit } => {
+                let Some(state) = self.state(&dest) else {
+                    return no_such_vnode(&dest);
+                };
+                let n = limit.map_or(self.config.num_successors, |l| l as usize);
+                match lock(state).route(&key, n) {
+                    Route::Successors(vnodes) => Message::ListVnodesResp { vnodes },
+                    Route::Forward(vnode) => Message::Forward { vnode },
+                }
+            }
+            Message::GetPredecessor { dest } => {
+                let Some(state) = self.state(&dest) else {
+                    return no_such_vnode(&dest);
+                };
+                // No predecessor yet: answer with the vnode itself (WIRE.md §3).
+                let pred = lock(state).predecessor().cloned().unwrap_or(dest);
+                Message::Vnode(pred)
+            }
+            Message::Notify { dest, vnode } => {
+                let Some(state) = self.state(&dest) else {
+                    return no_such_vnode(&dest);
+                };
+                let (event, successors) = {
+                    let mut s = lock(state);
+                    (s.notify(&vnode), s.successors().to_vec())
+                };
+                self.emit(event);
+                Message::ListVnodesResp { vnodes: successors }
+            }
+            Message::Leave { .. } => Message::error("Leave is not served in place"),
+            other => Message::error(format!(
+                "message type 0x{:02x} is a reply, not a request",
+                other.kind()
+            )),
+        }
+    }
+}
+
+fn no_such_vnode(dest: &Vnode) -> Message {
+    Message::error(format!("no vnode {dest} on this node"))
+}

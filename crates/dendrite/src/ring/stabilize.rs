@@ -1,0 +1,141 @@
+//! One stabilization round of a vnode: new-successor check, notify, one finger, predecessor
+//! check (Chord §4.3, with successor lists as in §5.3 of the SIGCOMM paper).
+
+use tracing::{debug, warn, Instrument};
+
+use super::{lock, Ring};
+use crate::message::{Message, PROTOCOL_VERSION};
+use crate::vnode::Vnode;
+
+impl Ring {
+    /// Runs one round for local vnode `index`.
+    pub(super) async fn stabilize(&self, index: usize) {
+        let Some((me, _)) = self.vnodes.get(index) else {
+            return;
+        };
+        let span = tracing::debug_span!("stabilize", vnode = %me);
+        async {
+            self.check_new_successor(index).await;
+            self.notify_successor(index).await;
+            self.fix_finger(index).await;
+            self.check_predecessor(index).await;
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Asks the first live successor for its predecessor; one that sits between us and it is
+    /// our new successor. Dead successors are dropped as they are found.
+    async fn check_new_successor(&self, index: usize) {
+        let Some((me, state)) = self.vnodes.get(index) else {
+            return;
+        };
+        for _ in 0..=self.config.num_successors {
+            let Some(succ) = self.first_successor(index) else {
+                warn!(vnode = %me, "no live successor left; waiting for a notify");
+                return;
+            };
+            let ask = Message::GetPredecessor { dest: succ.clone() };
+            match self.call(&succ.host, &ask).await {
+                Ok(Message::Vnode(pred)) => {
+                    if lock(state).consider_successor(&pred) {
+                        debug!(vnode = %me, successor = %pred, "new successor");
+                    }
+                    return;
+                }
+                // A Go peer without a predecessor answers Err: it is alive, nothing to learn.
+                Ok(_) | Err(super::RingError::Remote { .. }) => return,
+                Err(e) => {
+                    debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
+                    self.note_dead(&succ);
+                }
+            }
+        }
+    }
+
+    /// The first successor of vnode `index`; when the list ran dry, the closest other local
+    /// vnode or finger, so that a vnode never stays cut off.
+    fn first_successor(&self, index: usize) -> Option<Vnode> {
+        let (me, state) = self.vnodes.get(index)?;
+        let mut s = lock(state);
+        if let Some(first) = s.successors().first() {
+            return Some(first.clone());
+        }
+        let fallback: Vec<Vnode> = s
+            .fingers()
+            .iter()
+            .flatten()
+            .cloned()
+            .chain(self.vnodes.iter().map(|(v, _)| v.clone()))
+            .filter(|v| v.id != me.id)
+            .collect();
+        s.set_successors(fallback);
+        s.successors().first().cloned()
+    }
+
+    /// Tells the first successor we might be its predecessor, and takes its successor list.
+    pub(super) async fn notify_successor(&self, index: usize) {
+        let Some((me, state)) = self.vnodes.get(index) else {
+            return;
+        };
+        let Some(succ) = lock(state).successors().first().cloned() else {
+            return;
+        };
+        let notify = Message::Notify {
+            dest: succ.clone(),
+            vnode: me.clone(),
+        };
+        match self.call(&succ.host, &notify).await {
+            Ok(Message::ListVnodesResp { vnodes }) => {
+                let event = {
+                    let mut s = lock(state);
+                    // Only merge if the successor did not change meanwhile.
+                    if s.successors().first().map(|v| v.id) == Some(succ.id) {
+                        s.merge_successor_list(&succ, &vnodes);
+                    }
+                    s.refresh_replicas()
+                };
+                self.emit(event);
+            }
+            Ok(_) | Err(super::RingError::Remote { .. }) => {}
+            Err(_) => self.note_dead(&succ),
+        }
+    }
+
+    /// Looks up the next finger's target and records it (plus the fingers it also covers).
+    async fn fix_finger(&self, index: usize) {
+        let Some((me, state)) = self.vnodes.get(index) else {
+            return;
+        };
+        let (finger, start) = lock(state).next_finger();
+        match self.lookup_from(me.clone(), start, 1).await {
+            Ok(found) => {
+                if let Some(target) = found.into_iter().next() {
+                    lock(state).set_finger(finger, target);
+                }
+            }
+            Err(e) => debug!(vnode = %me, finger, error = %e, "finger lookup failed"),
+        }
+    }
+
+    /// Pings the predecessor; one that does not answer is forgotten (a predecessor-left event).
+    async fn check_predecessor(&self, index: usize) {
+        let Some((_, state)) = self.vnodes.get(index) else {
+            return;
+        };
+        let Some(pred) = lock(state).predecessor().cloned() else {
+            return;
+        };
+        if *pred.host == *self.local_host() {
+            return;
+        }
+        let ping = Message::Ping {
+            version: PROTOCOL_VERSION,
+        };
+        if let Err(e) = self.call(&pred.host, &ping).await {
+            if e.is_unreachable() {
+                self.note_dead(&pred);
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The ring on the in-memory network, in virtual time: joins, lookups, crashes, leaves and
+//! determinism (issue 3's required scenarios).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use dendrite::mem::Cluster;
+use dendrite::{Config, RingEvent};
+
+fn template() -> Config {
+    let mut c = Config::new("template:1");
+    c.num_vnodes = 3;
+    c
+}
+
+/// Builds a cluster of `nodes` nodes joining one by one, a stabilization period apart.
+async fn grow(seed: u64, nodes: usize) -> Cluster {
+    let mut cluster = Cluster::new(seed, template());
+    for _ in 0..nodes {
+        cluster.add_node().await.expect("join");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    cluster
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifty_nodes_converge_to_the_ideal_ring_and_look_up_correctly() {
+    let mut cluster = grow(11, 50).await;
+    assert_eq!(cluster.vnodes().len(), 150);
+    let rounds = cluster
+        .wait_converged(60)
+        .await
+        .unwrap_or_else(|diff| panic!("did not converge: {diff}"));
+    println!("converged after {rounds} checks");
+    assert_eq!(cluster.wrong_lookups(10_000).await, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ring_repairs_itself_after_a_fifth_of_the_nodes_crash() {
+    let mut cluster = grow(23, 30).await;
+    cluster.wait_converged(60).await.expect("converged before");
+    let start = cluster.trace().len();
+
+    let hosts: Vec<String> = cluster.nodes().keys().cloned().collect();
+    let victims: Vec<String> = hosts.iter().step_by(5).cloned().collect();
+    assert_eq!(victims.len(), 6);
+    let mut dead_vnodes = BTreeSet::new();
+    for v in &victims {
+        let ring = cluster.crash(v).expect("running");
+        dead_vnodes.extend(ring.local_vnodes().into_iter().map(|v| v.id));
+    }
+    let rounds = cluster
+        .wait_converged(80)
+        .await
+        .unwrap_or_else(|diff| panic!("did not repair: {diff}"));
+    println!("repaired after {rounds} checks");
+    assert_eq!(cluster.wrong_lookups(2_000).await, 0);
+
+    let left: BTreeSet<_> = cluster.trace()[start..]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            RingEvent::PredecessorLeft { vnode, old, .. } => {
+                assert!(dead_vnodes.contains(&old.id), "{old} left but did not die");
+                Some(vnode.id)
+            }
+            _ => None,
+        })
+        .collect();
+    // Expected: live vnodes whose predecessor (on the ring before the crash) was a dead one.
+    let mut before: Vec<_> = cluster.vnodes();
+    before.extend(
+        dead_vnodes
+            .iter()
+            .map(|id| dendrite::Vnode::new(*id, "dead:1")),
+    );
+    before.sort_by_key(|v| v.id);
+    let mut expected = BTreeSet::new();
+    for (i, v) in before.iter().enumerate() {
+        let pred = &before[(i + before.len() - 1) % before.len()];
+        if !dead_vnodes.contains(&v.id) && dead_vnodes.contains(&pred.id) {
+            expected.insert(v.id);
+        }
+    }
+    assert_eq!(left, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_graceful_leave_updates_neighbours_at_once() {
+    let mut cluster = grow(5, 8).await;
+    cluster.wait_converged(60).await.expect("converged before");
+    let host = cluster.nodes().keys().nth(3).cloned().expect("node");
+    let leaver: BTreeSet<_> = cluster.nodes()[&host]
+        .local_vnodes()
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    let began = tokio::time::Instant::now();
+    cluster.leave(&host).await.expect("leave");
+    assert!(
+        began.elapsed() < Duration::from_millis(100),
+        "leave took {:?}",
+        began.elapsed()
+    );
+    // No virtual time has passed: the neighbours already point past the leaver. (Vnodes further
+    // back drop it from their successor lists and fingers through stabilization.)
+    let all = cluster.vnodes();
+    for ring in cluster.nodes().values() {
+        for snap in ring.snapshot() {
+            let ideal = dendrite::chord::ideal_state(&snap.vnode, &all, 8);
+            assert_eq!(
+                snap.predecessor.as_ref(),
+                Some(&ideal.predecessor),
+                "{}",
+                snap.vnode
+            );
+            assert_eq!(
+                snap.successors.first(),
+                ideal.successors.first(),
+                "{}",
+                snap.vnode
+            );
+            assert!(snap.predecessor.iter().all(|v| !leaver.contains(&v.id)));
+        }
+    }
+    cluster.wait_converged(60).await.expect("fingers converge");
+}
+
+async fn trace_of(seed: u64) -> Vec<String> {
+    let mut cluster = grow(seed, 12).await;
+    cluster.wait_converged(60).await.expect("converged");
+    let victim = cluster.nodes().keys().nth(4).cloned().expect("node");
+    cluster.crash(&victim);
+    cluster.wait_converged(60).await.expect("repaired");
+    cluster
+        .trace()
+        .into_iter()
+        .map(|(at, e)| format!("{at:?} {e:?}"))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_seed_replays_the_same_event_trace() {
+    let first = trace_of(99).await;
+    let second = trace_of(99).await;
+    assert!(!first.is_empty());
+    assert_eq!(first, second);
+    let other = trace_of(100).await;
+    assert_ne!(first, other);
+}
