@@ -1,0 +1,281 @@
+//! The storage the client front ends talk to.
+//!
+//! The RESP and HTTP servers only ever see [`Backend`]; the binary plugs in the
+//! distributed table later, and tests (or a single process without a ring) use
+//! [`MemoryBackend`]. Keeping the front ends behind a trait lets them be tested
+//! over real sockets today without a ring.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures::future::{self, BoxFuture, FutureExt};
+
+/// How many replicas must answer a read or acknowledge a write.
+///
+/// Always at least 1 and at most the backend's [`Backend::max_consistency`]
+/// (replicas + 1); construct it with [`Consistency::new`] so that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Consistency(u8);
+
+impl Consistency {
+    /// One replica: the fastest and weakest level, valid on every backend.
+    pub const ONE: Consistency = Consistency(1);
+
+    /// Validates `level` against `max` (the backend's replicas + 1).
+    pub fn new(level: u8, max: u8) -> Result<Consistency, BackendError> {
+        if level == 0 || level > max {
+            return Err(BackendError::Consistency { wanted: level, max });
+        }
+        Ok(Consistency(level))
+    }
+
+    /// The number of replicas this level asks for.
+    pub fn level(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for Consistency {
+    fn default() -> Self {
+        Consistency::ONE
+    }
+}
+
+impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a backend operation failed; each variant maps to one RESP error reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// Not enough of the ring is reachable to serve the request right now.
+    #[error("cluster unavailable: {reason}; retry when the ring has stabilized")]
+    Unavailable {
+        /// What is missing (for example "no successor for key").
+        reason: String,
+    },
+    /// The requested consistency level cannot be met by this cluster.
+    #[error("consistency {wanted} is out of range: this cluster allows 1..={max} (replicas + 1)")]
+    Consistency {
+        /// The level the client asked for.
+        wanted: u8,
+        /// The highest level this cluster supports.
+        max: u8,
+    },
+    /// Replicas did not answer in time; the write may or may not have applied.
+    #[error("timed out waiting for replicas; retry or lower the consistency level")]
+    Timeout,
+    /// A bug or unexpected state inside the backend.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The key/value operations the client front ends need.
+///
+/// Futures are boxed and `'static` so the trait stays object safe
+/// (`Arc<dyn Backend>`) and implementations can hand work to other tasks.
+pub trait Backend: Send + Sync + 'static {
+    /// Reads one key.
+    fn get(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Option<Bytes>, BackendError>>;
+    /// Writes one key.
+    fn set(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Deletes keys; resolves to how many of them existed.
+    fn delete(
+        &self,
+        keys: Vec<Bytes>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<usize, BackendError>>;
+    /// Reads many keys; the result has one entry per key, in order.
+    fn get_many(
+        &self,
+        keys: Vec<Bytes>,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>>;
+    /// Writes many keys; later pairs win over earlier ones with the same key.
+    fn set_many(
+        &self,
+        pairs: Vec<(Bytes, Bytes)>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Keys stored on this node (what DBSIZE reports).
+    fn local_len(&self) -> usize;
+    /// A JSON document describing this node, served at `/status`.
+    fn status(&self) -> serde_json::Value;
+    /// The highest consistency level accepted: replicas + 1.
+    fn max_consistency(&self) -> u8;
+}
+
+/// A single-process backend: a `HashMap` behind a `Mutex`.
+///
+/// Used by tests and by the binary until the ring is wired in. Every
+/// consistency level up to `max_consistency` is accepted and trivially met,
+/// since there is exactly one copy.
+#[derive(Debug)]
+pub struct MemoryBackend {
+    entries: Mutex<HashMap<Bytes, Bytes>>,
+    max_consistency: u8,
+}
+
+impl MemoryBackend {
+    /// An empty store that accepts consistency levels 1..=`max_consistency`
+    /// (values below 1 are raised to 1).
+    pub fn new(max_consistency: u8) -> MemoryBackend {
+        MemoryBackend {
+            entries: Mutex::new(HashMap::new()),
+            max_consistency: max_consistency.max(1),
+        }
+    }
+
+    /// Runs `op` on the map; a poisoned lock becomes an internal error
+    /// instead of a panic on the connection task.
+    fn with_entries<T>(
+        &self,
+        op: impl FnOnce(&mut HashMap<Bytes, Bytes>) -> T,
+    ) -> Result<T, BackendError> {
+        let mut entries = self
+            .entries
+            .lock()
+            .map_err(|_| BackendError::Internal("memory store lock poisoned".into()))?;
+        Ok(op(&mut entries))
+    }
+
+    fn check(&self, level: Consistency) -> Result<(), BackendError> {
+        Consistency::new(level.level(), self.max_consistency).map(|_| ())
+    }
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        MemoryBackend::new(1)
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn get(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Option<Bytes>, BackendError>> {
+        let outcome = self
+            .check(read)
+            .and_then(|()| self.with_entries(|entries| entries.get(&key).cloned()));
+        future::ready(outcome).boxed()
+    }
+
+    fn set(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let outcome = self.check(write).and_then(|()| {
+            self.with_entries(|entries| {
+                entries.insert(key, value);
+            })
+        });
+        future::ready(outcome).boxed()
+    }
+
+    fn delete(
+        &self,
+        keys: Vec<Bytes>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<usize, BackendError>> {
+        let outcome = self.check(write).and_then(|()| {
+            self.with_entries(|entries| {
+                keys.iter()
+                    .filter(|key| entries.remove(*key).is_some())
+                    .count()
+            })
+        });
+        future::ready(outcome).boxed()
+    }
+
+    fn get_many(
+        &self,
+        keys: Vec<Bytes>,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>> {
+        let outcome = self.check(read).and_then(|()| {
+            self.with_entries(|entries| keys.iter().map(|key| entries.get(key).cloned()).collect())
+        });
+        future::ready(outcome).boxed()
+    }
+
+    fn set_many(
+        &self,
+        pairs: Vec<(Bytes, Bytes)>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let outcome = self
+            .check(write)
+            .and_then(|()| self.with_entries(|entries| entries.extend(pairs)));
+        future::ready(outcome).boxed()
+    }
+
+    fn local_len(&self) -> usize {
+        self.with_entries(|entries| entries.len()).unwrap_or(0)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": "memory",
+            "keys": self.local_len(),
+            "max_consistency": self.max_consistency,
+        })
+    }
+
+    fn max_consistency(&self) -> u8 {
+        self.max_consistency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_is_validated() {
+        assert_eq!(Consistency::new(2, 3).map(Consistency::level), Ok(2));
+        assert_eq!(
+            Consistency::new(0, 3),
+            Err(BackendError::Consistency { wanted: 0, max: 3 })
+        );
+        assert_eq!(
+            Consistency::new(4, 3),
+            Err(BackendError::Consistency { wanted: 4, max: 3 })
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_backend_round_trip() {
+        let store = MemoryBackend::new(2);
+        let one = Consistency::ONE;
+        store.set("a".into(), "1".into(), one).await.unwrap();
+        assert_eq!(store.get("a".into(), one).await.unwrap(), Some("1".into()));
+        assert_eq!(store.local_len(), 1);
+        let deleted = store
+            .delete(vec!["a".into(), "a".into(), "b".into()], one)
+            .await
+            .unwrap();
+        assert_eq!(deleted, 1);
+        let too_strong = Consistency::new(3, 3).unwrap();
+        assert_eq!(
+            store.get("a".into(), too_strong).await,
+            Err(BackendError::Consistency { wanted: 3, max: 2 })
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The client-facing front of the `dendrite` binary.
+//!
+//! A Redis-protocol (RESP2) server, an HTTP server for health, status and
+//! Prometheus metrics, the settings loader and the command line. Everything
+//! talks to storage through the [`backend::Backend`] trait so the fronts can be
+//! tested without a ring; the binary wires in the distributed table.
+
+pub mod backend;
+pub mod metrics;
+pub mod resp;
+pub mod shutdown;

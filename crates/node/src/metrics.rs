@@ -1,0 +1,431 @@
+//! Counters and histograms exported at `/metrics` in Prometheus text format.
+//!
+//! Everything on the request path is a relaxed atomic so recording costs a
+//! few nanoseconds and never blocks a connection. The binary can add its own
+//! gauges (ring size, vnodes...) with [`Metrics::gauge`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Command names counted individually; anything else counts as `unknown`.
+pub const TRACKED_COMMANDS: [&str; 17] = [
+    "ping",
+    "echo",
+    "get",
+    "set",
+    "del",
+    "exists",
+    "mget",
+    "mset",
+    "dbsize",
+    "info",
+    "command",
+    "quit",
+    "select",
+    "client",
+    "hello",
+    "consistency",
+    "unknown",
+];
+
+/// Upper bounds of the latency buckets, in microseconds (100 µs .. 2.5 s).
+pub const LATENCY_BUCKETS_MICROS: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000,
+];
+
+/// Which latency histogram a command feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyKind {
+    /// GET and MGET.
+    Get,
+    /// SET and MSET.
+    Set,
+    /// DEL.
+    Del,
+}
+
+impl LatencyKind {
+    const ALL: [LatencyKind; 3] = [LatencyKind::Get, LatencyKind::Set, LatencyKind::Del];
+
+    /// The histogram a command (lowercase name) feeds, if any.
+    pub fn of_command(name: &str) -> Option<LatencyKind> {
+        match name {
+            "get" | "mget" => Some(LatencyKind::Get),
+            "set" | "mset" => Some(LatencyKind::Set),
+            "del" => Some(LatencyKind::Del),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            LatencyKind::Get => "get",
+            LatencyKind::Set => "set",
+            LatencyKind::Del => "del",
+        }
+    }
+}
+
+/// A metrics name the Prometheus text format cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    /// Names must match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error(
+        "invalid metric name {0:?}: use letters, digits, '_' and ':' and do not start with a digit"
+    )]
+    InvalidName(String),
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Non-cumulative counts per bucket; the +Inf bucket is `count` minus their sum.
+    buckets: [AtomicU64; LATENCY_BUCKETS_MICROS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(index) = LATENCY_BUCKETS_MICROS
+            .iter()
+            .position(|bound| micros <= *bound)
+        {
+            self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// A gauge the binary sets (for example the ring size); cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct GaugeHandle(Arc<AtomicI64>);
+
+impl GaugeHandle {
+    /// Sets the current value.
+    pub fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    /// Adds `delta` (negative to subtract).
+    pub fn add(&self, delta: i64) {
+        self.0.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct ExtraGauge {
+    help: String,
+    handle: GaugeHandle,
+}
+
+/// All metrics of one node.
+#[derive(Debug)]
+pub struct Metrics {
+    started: Instant,
+    commands: [AtomicU64; TRACKED_COMMANDS.len()],
+    command_errors: [AtomicU64; TRACKED_COMMANDS.len()],
+    latency: [Histogram; 3],
+    connected_clients: GaugeHandle,
+    connections_total: AtomicU64,
+    rejected_connections: AtomicU64,
+    protocol_errors: AtomicU64,
+    extra_gauges: Mutex<BTreeMap<String, ExtraGauge>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Decrements the connected-clients gauge when the connection ends.
+#[derive(Debug)]
+pub struct ClientGuard(GaugeHandle);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.add(-1);
+    }
+}
+
+impl Metrics {
+    /// Fresh metrics; uptime counts from now.
+    pub fn new() -> Metrics {
+        Metrics {
+            started: Instant::now(),
+            commands: Default::default(),
+            command_errors: Default::default(),
+            latency: Default::default(),
+            connected_clients: GaugeHandle::default(),
+            connections_total: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            protocol_errors: AtomicU64::new(0),
+            extra_gauges: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Time since these metrics were created (the server's uptime).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records one executed command: its count, whether it failed, and
+    /// for GET/SET/DEL-like commands its latency.
+    pub fn record_command(&self, name: &str, elapsed: Duration, failed: bool) {
+        let index = command_index(name);
+        self.commands[index].fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.command_errors[index].fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(kind) = LatencyKind::of_command(name) {
+            self.latency[kind as usize].observe(elapsed);
+        }
+    }
+
+    /// How many times a command ran (lowercase name; untracked names read `unknown`).
+    pub fn command_count(&self, name: &str) -> u64 {
+        self.commands[command_index(name)].load(Ordering::Relaxed)
+    }
+
+    /// Counts a new client connection until the returned guard is dropped.
+    pub fn client_connected(&self) -> ClientGuard {
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.connected_clients.add(1);
+        ClientGuard(self.connected_clients.clone())
+    }
+
+    /// Clients connected right now.
+    pub fn connected_clients(&self) -> i64 {
+        self.connected_clients.get()
+    }
+
+    /// Counts a connection refused because of the client limit.
+    pub fn client_rejected(&self) {
+        self.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed because it sent invalid RESP.
+    pub fn protocol_error(&self) {
+        self.protocol_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns the gauge called `name`, creating it with `help` on first use.
+    pub fn gauge(&self, name: &str, help: &str) -> Result<GaugeHandle, MetricsError> {
+        if !valid_metric_name(name) {
+            return Err(MetricsError::InvalidName(name.to_owned()));
+        }
+        let mut gauges = self
+            .extra_gauges
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let gauge = gauges.entry(name.to_owned()).or_insert_with(|| ExtraGauge {
+            help: help.to_owned(),
+            handle: GaugeHandle::default(),
+        });
+        Ok(gauge.handle.clone())
+    }
+
+    /// Everything in Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing to a String cannot fail; results are ignored below.
+        let _ = writeln!(
+            out,
+            "# HELP dendrite_uptime_seconds Seconds since the node started."
+        );
+        let _ = writeln!(out, "# TYPE dendrite_uptime_seconds gauge");
+        let _ = writeln!(
+            out,
+            "dendrite_uptime_seconds {}",
+            self.uptime().as_secs_f64()
+        );
+
+        let _ = writeln!(
+            out,
+            "# HELP dendrite_commands_total Commands executed, by command."
+        );
+        let _ = writeln!(out, "# TYPE dendrite_commands_total counter");
+        for (name, count) in TRACKED_COMMANDS.iter().zip(&self.commands) {
+            let _ = writeln!(
+                out,
+                "dendrite_commands_total{{command=\"{name}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP dendrite_command_errors_total Commands answered with an error, by command."
+        );
+        let _ = writeln!(out, "# TYPE dendrite_command_errors_total counter");
+        for (name, count) in TRACKED_COMMANDS.iter().zip(&self.command_errors) {
+            let _ = writeln!(
+                out,
+                "dendrite_command_errors_total{{command=\"{name}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "# HELP dendrite_command_duration_seconds Command latency, by kind."
+        );
+        let _ = writeln!(out, "# TYPE dendrite_command_duration_seconds histogram");
+        for kind in LatencyKind::ALL {
+            self.render_histogram(&mut out, kind);
+        }
+
+        let counters = [
+            (
+                "dendrite_connected_clients",
+                "gauge",
+                "Clients connected now.",
+                self.connected_clients.get().to_string(),
+            ),
+            (
+                "dendrite_connections_total",
+                "counter",
+                "Client connections accepted.",
+                self.connections_total.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "dendrite_rejected_connections_total",
+                "counter",
+                "Client connections refused because of the client limit.",
+                self.rejected_connections
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "dendrite_protocol_errors_total",
+                "counter",
+                "Connections closed because they sent invalid RESP.",
+                self.protocol_errors.load(Ordering::Relaxed).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        }
+
+        let gauges = self
+            .extra_gauges
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (name, gauge) in gauges.iter() {
+            let help = gauge.help.replace('\\', "\\\\").replace('\n', "\\n");
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {}", gauge.handle.get());
+        }
+        out
+    }
+
+    fn render_histogram(&self, out: &mut String, kind: LatencyKind) {
+        let histogram = &self.latency[kind as usize];
+        let label = kind.label();
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS_MICROS.iter().zip(&histogram.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let seconds = *bound as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "dendrite_command_duration_seconds_bucket{{kind=\"{label}\",le=\"{seconds}\"}} {cumulative}"
+            );
+        }
+        let count = histogram.count.load(Ordering::Relaxed);
+        let sum = histogram.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "dendrite_command_duration_seconds_bucket{{kind=\"{label}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "dendrite_command_duration_seconds_sum{{kind=\"{label}\"}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "dendrite_command_duration_seconds_count{{kind=\"{label}\"}} {count}"
+        );
+    }
+}
+
+fn command_index(name: &str) -> usize {
+    TRACKED_COMMANDS
+        .iter()
+        .position(|tracked| *tracked == name)
+        .unwrap_or(TRACKED_COMMANDS.len() - 1)
+}
+
+fn valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphabetic() || first == '_' || first == ':' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_commands_and_latency() {
+        let metrics = Metrics::new();
+        metrics.record_command("get", Duration::from_micros(150), false);
+        metrics.record_command("get", Duration::from_secs(10), true);
+        metrics.record_command("frobnicate", Duration::ZERO, true);
+        assert_eq!(metrics.command_count("get"), 2);
+        assert_eq!(metrics.command_count("whatever"), 1);
+        let text = metrics.render();
+        assert!(
+            text.contains("dendrite_commands_total{command=\"get\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("dendrite_command_errors_total{command=\"unknown\"} 1\n"));
+        assert!(text
+            .contains("dendrite_command_duration_seconds_bucket{kind=\"get\",le=\"0.0001\"} 0\n"));
+        assert!(text
+            .contains("dendrite_command_duration_seconds_bucket{kind=\"get\",le=\"0.00025\"} 1\n"));
+        assert!(
+            text.contains("dendrite_command_duration_seconds_bucket{kind=\"get\",le=\"+Inf\"} 2\n")
+        );
+        assert!(text.contains("dendrite_command_duration_seconds_count{kind=\"set\"} 0\n"));
+    }
+
+    #[test]
+    fn tracks_clients_and_gauges() {
+        let metrics = Metrics::new();
+        let guard = metrics.client_connected();
+        assert_eq!(metrics.connected_clients(), 1);
+        drop(guard);
+        assert_eq!(metrics.connected_clients(), 0);
+        let ring = metrics
+            .gauge("dendrite_ring_size", "Nodes in the ring.")
+            .unwrap();
+        ring.set(5);
+        assert_eq!(
+            metrics.gauge("dendrite_ring_size", "again").unwrap().get(),
+            5
+        );
+        assert!(metrics
+            .render()
+            .contains("# TYPE dendrite_ring_size gauge\ndendrite_ring_size 5\n"));
+        assert_eq!(
+            metrics.gauge("9bad-name", "x").map(|_| ()),
+            Err(MetricsError::InvalidName("9bad-name".into()))
+        );
+    }
+}

@@ -1,0 +1,578 @@
+//! Turning request argument vectors into replies.
+//!
+//! [`Command::parse`] is pure (name lookup, arity, syntax) so the Redis
+//! wording of every error can be unit tested; [`execute`] performs a parsed
+//! command against the [`Backend`] with the connection's [`Session`].
+
+use bytes::Bytes;
+
+use crate::backend::{Backend, BackendError, Consistency};
+use crate::metrics::Metrics;
+
+use super::Reply;
+
+/// Per-connection state that commands can change.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Replicas that must answer reads (set with `CONSISTENCY`).
+    pub read: Consistency,
+    /// Replicas that must acknowledge writes (set with `CONSISTENCY`).
+    pub write: Consistency,
+    /// Name given with `CLIENT SETNAME`.
+    pub client_name: Option<Bytes>,
+    /// Server-unique connection id (`CLIENT ID`).
+    pub client_id: u64,
+}
+
+impl Session {
+    /// A new connection's session: consistency 1 for reads and writes.
+    pub fn new(client_id: u64) -> Session {
+        Session {
+            read: Consistency::ONE,
+            write: Consistency::ONE,
+            client_name: None,
+            client_id,
+        }
+    }
+}
+
+/// What the connection should do after sending a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading requests.
+    Continue,
+    /// Flush and close (QUIT).
+    Close,
+}
+
+/// `CLIENT` subcommands that do something; the rest answer `+OK`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCommand {
+    /// `CLIENT SETNAME name`
+    SetName(Bytes),
+    /// `CLIENT GETNAME`
+    GetName,
+    /// `CLIENT ID`
+    Id,
+    /// Anything else (`SETINFO`, `NO-EVICT`...): accepted and ignored.
+    Other,
+}
+
+/// `COMMAND` subcommands; enough for `redis-cli` to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandQuery {
+    /// `COMMAND COUNT`
+    Count,
+    /// `COMMAND`, `COMMAND DOCS`, `COMMAND INFO`...: an empty array.
+    Listing,
+}
+
+/// A request whose name, arity and syntax are valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `PING [message]`
+    Ping(Option<Bytes>),
+    /// `ECHO message`
+    Echo(Bytes),
+    /// `GET key`
+    Get(Bytes),
+    /// `SET key value` (no options)
+    Set(Bytes, Bytes),
+    /// `DEL key [key ...]`
+    Del(Vec<Bytes>),
+    /// `EXISTS key [key ...]`
+    Exists(Vec<Bytes>),
+    /// `MGET key [key ...]`
+    MGet(Vec<Bytes>),
+    /// `MSET key value [key value ...]`
+    MSet(Vec<(Bytes, Bytes)>),
+    /// `DBSIZE`
+    DbSize,
+    /// `INFO [section]`
+    Info(Option<String>),
+    /// `COMMAND [subcommand]`
+    CommandQuery(CommandQuery),
+    /// `QUIT`
+    Quit,
+    /// `SELECT index`
+    Select(i64),
+    /// `CLIENT subcommand ...`
+    Client(ClientCommand),
+    /// `HELLO [protover ...]`: only RESP2 is spoken.
+    Hello,
+    /// `CONSISTENCY` (show) or `CONSISTENCY read write` (set).
+    Consistency(Option<(u8, u8)>),
+}
+
+/// Arity in Redis's convention: positive is exact (including the name),
+/// negative is a minimum.
+fn arity(name: &str) -> Option<(&'static str, i32)> {
+    let entry = match name {
+        "ping" => ("ping", -1),
+        "echo" => ("echo", 2),
+        "get" => ("get", 2),
+        "set" => ("set", -3),
+        "del" => ("del", -2),
+        "exists" => ("exists", -2),
+        "mget" => ("mget", -2),
+        "mset" => ("mset", -3),
+        "dbsize" => ("dbsize", 1),
+        "info" => ("info", -1),
+        "command" => ("command", -1),
+        "quit" => ("quit", -1),
+        "select" => ("select", 2),
+        "client" => ("client", -2),
+        "hello" => ("hello", -1),
+        "consistency" | "dendrite.consistency" => ("consistency", -1),
+        _ => return None,
+    };
+    Some(entry)
+}
+
+/// The canonical lowercase name of a request's command, for metrics;
+/// `unknown` if it is not one we serve.
+pub fn canonical_name(args: &[Bytes]) -> &'static str {
+    args.first()
+        .and_then(|name| arity(&String::from_utf8_lossy(name).to_ascii_lowercase()))
+        .map_or("unknown", |(name, _)| name)
+}
+
+/// Redis's reply to a command it does not know, word for word.
+pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let name = args
+        .first()
+        .map(|name| String::from_utf8_lossy(name))
+        .unwrap_or_default();
+    let name: String = name.chars().take(128).collect();
+    let mut listed = String::new();
+    for arg in args.iter().skip(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        let text = String::from_utf8_lossy(arg);
+        let mut end = room.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        listed.push('\'');
+        listed.push_str(&text[..end]);
+        listed.push_str("' ");
+    }
+    Reply::err(format!(
+        "unknown command '{name}', with args beginning with: {listed}"
+    ))
+}
+
+fn wrong_arity(name: &str) -> Reply {
+    Reply::err(format!("wrong number of arguments for '{name}' command"))
+}
+
+fn syntax_error() -> Reply {
+    Reply::err("syntax error")
+}
+
+fn not_an_integer() -> Reply {
+    Reply::err("value is not an integer or out of range")
+}
+
+fn parse_integer(arg: &[u8]) -> Option<i64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+impl Command {
+    /// Validates a request (name first); an `Err` is the reply to send.
+    pub fn parse(args: Vec<Bytes>) -> Result<Command, Reply> {
+        let Some(first) = args.first() else {
+            return Err(unknown_command(&args));
+        };
+        let lowered = String::from_utf8_lossy(first).to_ascii_lowercase();
+        let Some((name, arity)) = arity(&lowered) else {
+            return Err(unknown_command(&args));
+        };
+        let argc = args.len() as i64;
+        let fits = if arity > 0 {
+            argc == i64::from(arity)
+        } else {
+            argc >= i64::from(-arity)
+        };
+        if !fits {
+            return Err(wrong_arity(name));
+        }
+        let mut rest = args.into_iter().skip(1);
+        let mut next = || rest.next().unwrap_or_default();
+        let command = match name {
+            "ping" => match argc {
+                1 => Command::Ping(None),
+                2 => Command::Ping(Some(next())),
+                _ => return Err(wrong_arity(name)),
+            },
+            "echo" => Command::Echo(next()),
+            "get" => Command::Get(next()),
+            "set" => {
+                if argc != 3 {
+                    return Err(syntax_error());
+                }
+                Command::Set(next(), next())
+            }
+            "del" => Command::Del((1..argc).map(|_| next()).collect()),
+            "exists" => Command::Exists((1..argc).map(|_| next()).collect()),
+            "mget" => Command::MGet((1..argc).map(|_| next()).collect()),
+            "mset" => {
+                if argc % 2 == 0 {
+                    return Err(wrong_arity(name));
+                }
+                Command::MSet((0..argc / 2).map(|_| (next(), next())).collect())
+            }
+            "dbsize" => Command::DbSize,
+            "info" => match argc {
+                1 => Command::Info(None),
+                2 => Command::Info(Some(String::from_utf8_lossy(&next()).to_ascii_lowercase())),
+                _ => return Err(syntax_error()),
+            },
+            "command" => {
+                let sub = next();
+                if argc >= 2 && eq_ignore_case(&sub, "count") {
+                    Command::CommandQuery(CommandQuery::Count)
+                } else {
+                    Command::CommandQuery(CommandQuery::Listing)
+                }
+            }
+            "quit" => Command::Quit,
+            "select" => Command::Select(parse_integer(&next()).ok_or_else(not_an_integer)?),
+            "client" => {
+                let sub = next();
+                let client = if eq_ignore_case(&sub, "setname") {
+                    if argc != 3 {
+                        return Err(Reply::err(
+                            "wrong number of arguments for 'client|setname' command",
+                        ));
+                    }
+                    ClientCommand::SetName(next())
+                } else if eq_ignore_case(&sub, "getname") {
+                    ClientCommand::GetName
+                } else if eq_ignore_case(&sub, "id") {
+                    ClientCommand::Id
+                } else {
+                    ClientCommand::Other
+                };
+                Command::Client(client)
+            }
+            "hello" => Command::Hello,
+            "consistency" => {
+                match argc {
+                    1 => Command::Consistency(None),
+                    3 => {
+                        let mut level = || {
+                            parse_integer(&next())
+                            .and_then(|level| u8::try_from(level).ok())
+                            .ok_or_else(|| {
+                                Reply::err("consistency levels must be integers from 1 to replicas + 1")
+                            })
+                        };
+                        let read = level()?;
+                        let write = level()?;
+                        Command::Consistency(Some((read, write)))
+                    }
+                    _ => return Err(wrong_arity(name)),
+                }
+            }
+            _ => return Err(unknown_command(&[first_or_empty(name)])),
+        };
+        Ok(command)
+    }
+}
+
+fn first_or_empty(name: &str) -> Bytes {
+    Bytes::copy_from_slice(name.as_bytes())
+}
+
+/// The reply for a failed backend call; the first word is the error code.
+pub fn backend_error_reply(error: &BackendError) -> Reply {
+    match error {
+        BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
+        BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
+        BackendError::Consistency { .. } | BackendError::Internal(_) => Reply::err(error),
+    }
+}
+
+fn from_backend<T>(outcome: Result<T, BackendError>, reply: impl FnOnce(T) -> Reply) -> Reply {
+    match outcome {
+        Ok(value) => reply(value),
+        Err(error) => backend_error_reply(&error),
+    }
+}
+
+fn bulk_or_nil(value: Option<Bytes>) -> Reply {
+    value.map_or(Reply::Nil, Reply::Bulk)
+}
+
+fn count_reply(count: usize) -> Reply {
+    Reply::Integer(i64::try_from(count).unwrap_or(i64::MAX))
+}
+
+/// Runs a parsed command; returns the reply and whether to keep the
+/// connection open.
+pub async fn execute(
+    command: Command,
+    session: &mut Session,
+    backend: &dyn Backend,
+    metrics: &Metrics,
+) -> (Reply, Flow) {
+    let reply = match command {
+        Command::Ping(None) => Reply::Simple("PONG".into()),
+        Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
+        Command::Get(key) => from_backend(backend.get(key, session.read).await, bulk_or_nil),
+        Command::Set(key, value) => {
+            from_backend(backend.set(key, value, session.write).await, |()| {
+                Reply::ok()
+            })
+        }
+        Command::Del(keys) => from_backend(backend.delete(keys, session.write).await, count_reply),
+        Command::Exists(keys) => {
+            from_backend(backend.get_many(keys, session.read).await, |values| {
+                count_reply(values.iter().filter(|value| value.is_some()).count())
+            })
+        }
+        Command::MGet(keys) => from_backend(backend.get_many(keys, session.read).await, |values| {
+            Reply::Array(values.into_iter().map(bulk_or_nil).collect())
+        }),
+        Command::MSet(pairs) => from_backend(backend.set_many(pairs, session.write).await, |()| {
+            Reply::ok()
+        }),
+        Command::DbSize => count_reply(backend.local_len()),
+        Command::Info(section) => {
+            Reply::Bulk(info_text(section.as_deref(), session, backend, metrics).into())
+        }
+        Command::CommandQuery(CommandQuery::Count) => Reply::Integer(0),
+        Command::CommandQuery(CommandQuery::Listing) => Reply::Array(Vec::new()),
+        Command::Quit => return (Reply::ok(), Flow::Close),
+        Command::Select(0) => Reply::ok(),
+        Command::Select(_) => Reply::err("DB index is out of range"),
+        Command::Client(ClientCommand::SetName(name)) => {
+            if name.iter().any(|byte| !(b'!'..=b'~').contains(byte)) {
+                Reply::err("Client names cannot contain spaces, newlines or special characters.")
+            } else {
+                session.client_name = (!name.is_empty()).then_some(name);
+                Reply::ok()
+            }
+        }
+        Command::Client(ClientCommand::GetName) => bulk_or_nil(session.client_name.clone()),
+        Command::Client(ClientCommand::Id) => {
+            Reply::Integer(i64::try_from(session.client_id).unwrap_or(i64::MAX))
+        }
+        Command::Client(ClientCommand::Other) => Reply::ok(),
+        Command::Hello => {
+            Reply::Error("NOPROTO sorry, this protocol version is not supported".into())
+        }
+        Command::Consistency(None) => Reply::Array(vec![
+            Reply::Integer(i64::from(session.read.level())),
+            Reply::Integer(i64::from(session.write.level())),
+        ]),
+        Command::Consistency(Some((read, write))) => {
+            let max = backend.max_consistency();
+            match (Consistency::new(read, max), Consistency::new(write, max)) {
+                (Ok(read), Ok(write)) => {
+                    session.read = read;
+                    session.write = write;
+                    Reply::ok()
+                }
+                (Err(error), _) | (_, Err(error)) => backend_error_reply(&error),
+            }
+        }
+    };
+    (reply, Flow::Continue)
+}
+
+/// The `INFO` text: Redis-style sections of `field:value` lines.
+fn info_text(
+    section: Option<&str>,
+    session: &Session,
+    backend: &dyn Backend,
+    metrics: &Metrics,
+) -> String {
+    let sections = [
+        (
+            "server",
+            format!(
+                "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\ndendrite_version:{}\r\nprocess_id:{}\r\nuptime_in_seconds:{}\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id(),
+                metrics.uptime().as_secs(),
+            ),
+        ),
+        (
+            "clients",
+            format!("# Clients\r\nconnected_clients:{}\r\n", metrics.connected_clients()),
+        ),
+        (
+            "keyspace",
+            format!("# Keyspace\r\ndb0:keys={},expires=0,avg_ttl=0\r\n", backend.local_len()),
+        ),
+        (
+            "dendrite",
+            format!(
+                "# Dendrite\r\nmax_consistency:{}\r\nread_consistency:{}\r\nwrite_consistency:{}\r\n",
+                backend.max_consistency(),
+                session.read,
+                session.write,
+            ),
+        ),
+    ];
+    let wanted = |name: &str| match section {
+        None | Some("all" | "everything" | "default") => true,
+        Some(wanted) => wanted == name,
+    };
+    sections
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(_, text)| text.as_str())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn parse(words: &[&str]) -> Result<Command, Reply> {
+        Command::parse(
+            words
+                .iter()
+                .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+                .collect(),
+        )
+    }
+
+    fn error_text(words: &[&str]) -> String {
+        match parse(words) {
+            Err(Reply::Error(text)) => text,
+            other => panic!("expected an error for {words:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_commands_are_worded_like_redis() {
+        assert_eq!(
+            error_text(&["foo", "a", "b"]),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            error_text(&["FOO"]),
+            "ERR unknown command 'FOO', with args beginning with: "
+        );
+        let long = "x".repeat(300);
+        let text = error_text(&["foo", &long, "y"]);
+        assert!(text.ends_with(&format!("'{}' ", "x".repeat(128))), "{text}");
+    }
+
+    #[test]
+    fn arity_and_syntax_errors() {
+        assert_eq!(
+            error_text(&["GET"]),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            error_text(&["get", "a", "b"]),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            error_text(&["ping", "a", "b"]),
+            "ERR wrong number of arguments for 'ping' command"
+        );
+        assert_eq!(
+            error_text(&["mset", "a", "1", "b"]),
+            "ERR wrong number of arguments for 'mset' command"
+        );
+        assert_eq!(error_text(&["set", "k", "v", "NX"]), "ERR syntax error");
+        assert_eq!(
+            error_text(&["select", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            error_text(&["consistency", "1"]),
+            "ERR wrong number of arguments for 'consistency' command"
+        );
+    }
+
+    #[test]
+    fn parses_valid_commands() {
+        assert_eq!(parse(&["PiNg"]), Ok(Command::Ping(None)));
+        assert_eq!(
+            parse(&["mset", "a", "1", "b", "2"]),
+            Ok(Command::MSet(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into())
+            ]))
+        );
+        assert_eq!(
+            parse(&["dendrite.consistency", "2", "1"]),
+            Ok(Command::Consistency(Some((2, 1))))
+        );
+        assert_eq!(
+            parse(&["command", "COUNT"]),
+            Ok(Command::CommandQuery(CommandQuery::Count))
+        );
+        assert_eq!(
+            parse(&["command", "docs"]),
+            Ok(Command::CommandQuery(CommandQuery::Listing))
+        );
+    }
+
+    #[tokio::test]
+    async fn consistency_is_checked_against_the_backend() {
+        let backend = MemoryBackend::new(2);
+        let metrics = Metrics::new();
+        let mut session = Session::new(1);
+        let set = Command::Consistency(Some((2, 2)));
+        assert_eq!(
+            execute(set, &mut session, &backend, &metrics).await.0,
+            Reply::ok()
+        );
+        assert_eq!(session.read.level(), 2);
+        let too_high = Command::Consistency(Some((3, 1)));
+        let (reply, _) = execute(too_high, &mut session, &backend, &metrics).await;
+        assert_eq!(
+            reply,
+            Reply::Error(
+                "ERR consistency 3 is out of range: this cluster allows 1..=2 (replicas + 1)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            session.read.level(),
+            2,
+            "a rejected change keeps the old levels"
+        );
+    }
+
+    #[tokio::test]
+    async fn info_has_server_and_dendrite_sections() {
+        let backend = MemoryBackend::new(3);
+        let metrics = Metrics::new();
+        let mut session = Session::new(1);
+        let (reply, _) = execute(Command::Info(None), &mut session, &backend, &metrics).await;
+        let Reply::Bulk(text) = reply else {
+            panic!("INFO must be a bulk string")
+        };
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(text.starts_with("# Server\r\nredis_version:"), "{text}");
+        assert!(text.contains("max_consistency:3\r\n"));
+        let (reply, _) = execute(
+            Command::Info(Some("keyspace".into())),
+            &mut session,
+            &backend,
+            &metrics,
+        )
+        .await;
+        assert_eq!(
+            reply,
+            Reply::Bulk("# Keyspace\r\ndb0:keys=0,expires=0,avg_ttl=0\r\n".into())
+        );
+    }
+}

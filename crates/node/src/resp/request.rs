@@ -1,0 +1,407 @@
+//! Incremental parsing of client requests.
+//!
+//! Clients send either multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`,
+//! what every client library sends) or inline lines (`PING\r\n`, what
+//! `redis-cli` and telnet users type). The parser is pure: it looks at a
+//! `BytesMut`, consumes what it could parse and keeps partial state between
+//! calls, so a 512 MiB value arriving in small reads is not re-scanned.
+
+use std::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::inline::split_inline;
+
+/// Bounds that protect the server from hostile or broken clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Largest single argument (Redis: `proto-max-bulk-len`, 512 MiB).
+    pub max_bulk_len: usize,
+    /// Most arguments in one request (Redis: 1024 * 1024).
+    pub max_args: usize,
+    /// Longest inline request or length line (Redis: 64 KiB).
+    pub max_inline_len: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_args: 1024 * 1024,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+/// Input that is not valid RESP; the server replies
+/// `-ERR Protocol error: <this>` and closes the connection, as Redis does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// `*<n>` with n not a number or above the argument limit.
+    #[error("invalid multibulk length")]
+    MultibulkLength,
+    /// An array element did not start with `$`.
+    #[error("expected '$', got '{}'", Printable(*.0))]
+    ExpectedBulk(u8),
+    /// `$<n>` with n not a number, negative, or above the size limit.
+    #[error("invalid bulk length")]
+    BulkLength,
+    /// No line end within the limit after `*`.
+    #[error("too big mbulk count string")]
+    CountTooLong,
+    /// No line end within the limit after `$`.
+    #[error("too big bulk count string")]
+    BulkCountTooLong,
+    /// An inline request longer than the limit.
+    #[error("too big inline request")]
+    InlineTooLong,
+    /// An inline request with an unclosed quote.
+    #[error("unbalanced quotes in request")]
+    UnbalancedQuotes,
+    /// A bulk string not followed by CRLF.
+    #[error("expected CRLF after bulk string")]
+    MissingCrlf,
+}
+
+/// Shows a byte the way a human can read it in an error message.
+struct Printable(u8);
+
+impl fmt::Display for Printable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_ascii_graphic() || self.0 == b' ' {
+            write!(f, "{}", self.0 as char)
+        } else {
+            write!(f, "\\x{:02x}", self.0)
+        }
+    }
+}
+
+/// Progress through a multibulk request that has not fully arrived.
+#[derive(Debug)]
+struct Multibulk {
+    remaining: usize,
+    args: Vec<Bytes>,
+    pending_bulk: Option<usize>,
+}
+
+/// Parses requests out of a connection's input buffer, one at a time.
+#[derive(Debug)]
+pub struct RequestParser {
+    limits: ParseLimits,
+    partial: Option<Multibulk>,
+}
+
+/// Arguments preallocated before they arrive are capped so a client cannot
+/// make us reserve memory it never sends.
+const MAX_PREALLOCATED_ARGS: usize = 1024;
+const MAX_PREALLOCATED_BULK: usize = 1024 * 1024;
+
+impl RequestParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: ParseLimits) -> RequestParser {
+        RequestParser {
+            limits,
+            partial: None,
+        }
+    }
+
+    /// Takes the next complete request (command name first) out of `buf`.
+    ///
+    /// `Ok(None)` means more input is needed; whatever was consumed is
+    /// remembered. Empty requests (`*0`, blank lines) are skipped.
+    pub fn next_request(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            if let Some(mut partial) = self.partial.take() {
+                let done = self.continue_multibulk(&mut partial, buf)?;
+                if done {
+                    return Ok(Some(partial.args));
+                }
+                self.partial = Some(partial);
+                return Ok(None);
+            }
+            let Some(&first) = buf.first() else {
+                return Ok(None);
+            };
+            if first == b'*' {
+                let Some(line) =
+                    take_line(buf, self.limits.max_inline_len, ProtocolError::CountTooLong)?
+                else {
+                    return Ok(None);
+                };
+                let count = parse_length(&line[1..]).ok_or(ProtocolError::MultibulkLength)?;
+                if count > self.limits.max_args as i64 {
+                    return Err(ProtocolError::MultibulkLength);
+                }
+                if count <= 0 {
+                    continue;
+                }
+                // `count` is positive and at most max_args, so it fits.
+                let remaining = count as usize;
+                self.partial = Some(Multibulk {
+                    remaining,
+                    args: Vec::with_capacity(remaining.min(MAX_PREALLOCATED_ARGS)),
+                    pending_bulk: None,
+                });
+            } else {
+                let Some(line) = take_line(
+                    buf,
+                    self.limits.max_inline_len,
+                    ProtocolError::InlineTooLong,
+                )?
+                else {
+                    return Ok(None);
+                };
+                let args = split_inline(&line).map_err(|_| ProtocolError::UnbalancedQuotes)?;
+                if !args.is_empty() {
+                    return Ok(Some(args));
+                }
+            }
+        }
+    }
+
+    /// Reads as many array elements as `buf` holds; true when all arrived.
+    fn continue_multibulk(
+        &self,
+        partial: &mut Multibulk,
+        buf: &mut BytesMut,
+    ) -> Result<bool, ProtocolError> {
+        while partial.remaining > 0 {
+            let len = match partial.pending_bulk {
+                Some(len) => len,
+                None => {
+                    let Some(&first) = buf.first() else {
+                        return Ok(false);
+                    };
+                    if first != b'$' {
+                        return Err(ProtocolError::ExpectedBulk(first));
+                    }
+                    let Some(line) = take_line(
+                        buf,
+                        self.limits.max_inline_len,
+                        ProtocolError::BulkCountTooLong,
+                    )?
+                    else {
+                        return Ok(false);
+                    };
+                    let len = parse_length(&line[1..]).ok_or(ProtocolError::BulkLength)?;
+                    if len < 0 || len > self.limits.max_bulk_len as i64 {
+                        return Err(ProtocolError::BulkLength);
+                    }
+                    // Non-negative and at most max_bulk_len, so it fits.
+                    let len = len as usize;
+                    partial.pending_bulk = Some(len);
+                    let missing = (len + 2).saturating_sub(buf.len());
+                    buf.reserve(missing.min(MAX_PREALLOCATED_BULK));
+                    len
+                }
+            };
+            if buf.len() < len + 2 {
+                return Ok(false);
+            }
+            if &buf[len..len + 2] != b"\r\n" {
+                return Err(ProtocolError::MissingCrlf);
+            }
+            let arg = buf.split_to(len).freeze();
+            buf.advance(2);
+            partial.args.push(arg);
+            partial.pending_bulk = None;
+            partial.remaining -= 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Removes one LF-terminated line (without the line end, and without a
+/// trailing CR) from `buf`, or returns `None` if it has not fully arrived.
+fn take_line(
+    buf: &mut BytesMut,
+    max_len: usize,
+    too_long: ProtocolError,
+) -> Result<Option<Bytes>, ProtocolError> {
+    match buf.iter().position(|&byte| byte == b'\n') {
+        Some(end) if end > max_len => Err(too_long),
+        Some(end) => {
+            let mut line = buf.split_to(end + 1);
+            line.truncate(end);
+            if line.last() == Some(&b'\r') {
+                line.truncate(end - 1);
+            }
+            Ok(Some(line.freeze()))
+        }
+        None if buf.len() > max_len => Err(too_long),
+        None => Ok(None),
+    }
+}
+
+/// Parses a decimal length such as `12` or `-1`; `None` if it is not one.
+fn parse_length(digits: &[u8]) -> Option<i64> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Appends `args` as a RESP multibulk request (what a client library sends).
+pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
+    use std::fmt::Write as _;
+    // Writing to a BytesMut cannot fail.
+    let _ = write!(out, "*{}\r\n", args.len());
+    for arg in args {
+        let arg = arg.as_ref();
+        let _ = write!(out, "${}\r\n", arg.len());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+        let mut parser = RequestParser::new(ParseLimits::default());
+        let mut buf = BytesMut::from(input);
+        let mut requests = Vec::new();
+        while let Some(request) = parser.next_request(&mut buf)? {
+            requests.push(request);
+        }
+        Ok(requests)
+    }
+
+    #[test]
+    fn parses_multibulk_and_inline() {
+        let requests =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*0\r\nECHO hi\n").unwrap();
+        assert_eq!(
+            requests,
+            vec![
+                vec![Bytes::from("GET"), Bytes::from("k")],
+                vec![Bytes::from("PING")],
+                vec![Bytes::from("ECHO"), Bytes::from("hi")],
+            ]
+        );
+    }
+
+    #[test]
+    fn resumes_across_partial_input() {
+        let wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        let mut parser = RequestParser::new(ParseLimits::default());
+        let mut buf = BytesMut::new();
+        for (index, byte) in wire.iter().enumerate() {
+            buf.extend_from_slice(&[*byte]);
+            let parsed = parser.next_request(&mut buf).unwrap();
+            if index + 1 < wire.len() {
+                assert_eq!(parsed, None, "complete too early at byte {index}");
+            } else {
+                assert_eq!(parsed.unwrap().len(), 3);
+            }
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn reports_redis_protocol_errors() {
+        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::MultibulkLength));
+        assert_eq!(
+            parse_all(b"*2000000\r\n"),
+            Err(ProtocolError::MultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n:1\r\n"),
+            Err(ProtocolError::ExpectedBulk(b':'))
+        );
+        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::BulkLength));
+        assert_eq!(
+            parse_all(b"*1\r\n$999999999999\r\n"),
+            Err(ProtocolError::BulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$1\r\nabc\r\n"),
+            Err(ProtocolError::MissingCrlf)
+        );
+        assert_eq!(
+            parse_all(b"SET \"a\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(&[b'a'; 70_000]),
+            Err(ProtocolError::InlineTooLong)
+        );
+        assert_eq!(
+            ProtocolError::ExpectedBulk(b'x').to_string(),
+            "expected '$', got 'x'"
+        );
+        assert_eq!(
+            ProtocolError::ExpectedBulk(0).to_string(),
+            "expected '$', got '\\x00'"
+        );
+    }
+
+    #[test]
+    fn respects_custom_limits() {
+        let limits = ParseLimits {
+            max_bulk_len: 4,
+            max_args: 2,
+            max_inline_len: 16,
+        };
+        let mut parser = RequestParser::new(limits);
+        let mut buf = BytesMut::from(&b"*1\r\n$5\r\nhello\r\n"[..]);
+        assert_eq!(
+            parser.next_request(&mut buf),
+            Err(ProtocolError::BulkLength)
+        );
+        let mut parser = RequestParser::new(limits);
+        let mut buf = BytesMut::from(&b"*3\r\n"[..]);
+        assert_eq!(
+            parser.next_request(&mut buf),
+            Err(ProtocolError::MultibulkLength)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_all(&input);
+        }
+
+        #[test]
+        fn random_bytes_after_a_star_never_panic(input in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut wire = b"*3\r\n$".to_vec();
+            wire.extend_from_slice(&input);
+            let _ = parse_all(&wire);
+        }
+
+        #[test]
+        fn encode_then_parse_round_trips(
+            requests in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..8),
+                1..8,
+            ),
+            split_at in any::<prop::sample::Index>(),
+        ) {
+            let mut wire = BytesMut::new();
+            for request in &requests {
+                encode_request(request, &mut wire);
+            }
+            // Feed the input in two pieces to exercise resumption.
+            let cut = split_at.index(wire.len() + 1);
+            let mut parser = RequestParser::new(ParseLimits::default());
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut parsed = Vec::new();
+            while let Some(request) = parser.next_request(&mut buf).unwrap() {
+                parsed.push(request);
+            }
+            buf.extend_from_slice(&wire[cut..]);
+            while let Some(request) = parser.next_request(&mut buf).unwrap() {
+                parsed.push(request);
+            }
+            let expected: Vec<Vec<Bytes>> = requests
+                .iter()
+                .map(|request| request.iter().map(|arg| Bytes::copy_from_slice(arg)).collect())
+                .collect();
+            prop_assert_eq!(parsed, expected);
+            prop_assert!(buf.is_empty());
+        }
+    }
+}

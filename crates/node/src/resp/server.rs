@@ -1,0 +1,193 @@
+//! The RESP TCP server: accepts clients and runs their request loops.
+//!
+//! Each connection reads whatever is available, executes every complete
+//! request in order, and writes all replies with one write per batch, so
+//! pipelined clients get one syscall per read instead of one per command.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::commands::{canonical_name, execute, Command, Flow, Session};
+use super::request::{ParseLimits, RequestParser};
+use super::Reply;
+use crate::backend::Backend;
+use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignal;
+
+/// Resource bounds of the RESP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RespLimits {
+    /// Connections served at once; more are told so and closed (Redis: 10000).
+    pub max_clients: usize,
+    /// Request parsing limits.
+    pub parse: ParseLimits,
+    /// Replies buffered before writing mid-batch, bounding memory per client.
+    pub max_pending_output: usize,
+}
+
+impl Default for RespLimits {
+    fn default() -> Self {
+        RespLimits {
+            max_clients: 10_000,
+            parse: ParseLimits::default(),
+            max_pending_output: 1024 * 1024,
+        }
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Serves RESP clients on `listener` until `shutdown` fires, then waits for
+/// open connections to finish their current batch and returns.
+pub async fn serve_resp(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+    limits: RespLimits,
+    mut shutdown: ShutdownSignal,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_clients));
+    let next_client_id = AtomicU64::new(1);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        tracing::warn!(%error, "accepting a RESP client failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    metrics.client_rejected();
+                    tracing::warn!(%peer, max_clients = limits.max_clients, "refusing client: limit reached");
+                    connections.spawn(refuse(stream));
+                    continue;
+                };
+                let client_id = next_client_id.fetch_add(1, Ordering::Relaxed);
+                let connection = Connection {
+                    backend: backend.clone(),
+                    metrics: metrics.clone(),
+                    limits,
+                    session: Session::new(client_id),
+                };
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    tracing::debug!(%peer, client_id, "RESP client connected");
+                    if let Err(error) = connection.run(stream, shutdown).await {
+                        tracing::debug!(%peer, %error, "RESP connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
+    let _ = stream.shutdown().await;
+}
+
+struct Connection {
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+    limits: RespLimits,
+    session: Session,
+}
+
+impl Connection {
+    async fn run(mut self, mut stream: TcpStream, mut shutdown: ShutdownSignal) -> io::Result<()> {
+        let _client = self.metrics.client_connected();
+        stream.set_nodelay(true)?;
+        let mut parser = RequestParser::new(self.limits.parse);
+        let mut input = BytesMut::with_capacity(READ_CHUNK);
+        let mut output = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            let flow = self
+                .run_batch(&mut parser, &mut input, &mut output, &mut stream)
+                .await?;
+            if !output.is_empty() {
+                stream.write_all(&output).await?;
+                output.clear();
+            }
+            if flow == Flow::Close {
+                stream.shutdown().await?;
+                return Ok(());
+            }
+            input.reserve(READ_CHUNK);
+            tokio::select! {
+                read = stream.read_buf(&mut input) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                }
+                () = shutdown.wait() => return Ok(()),
+            }
+        }
+    }
+
+    /// Executes every complete request in `input`, encoding replies into
+    /// `output` (written early only if it grows past the limit).
+    async fn run_batch(
+        &mut self,
+        parser: &mut RequestParser,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+        stream: &mut TcpStream,
+    ) -> io::Result<Flow> {
+        loop {
+            let args = match parser.next_request(input) {
+                Ok(Some(args)) => args,
+                Ok(None) => return Ok(Flow::Continue),
+                Err(error) => {
+                    self.metrics.protocol_error();
+                    tracing::debug!(%error, "closing RESP client after a protocol error");
+                    Reply::err(format!("Protocol error: {error}")).encode(output);
+                    return Ok(Flow::Close);
+                }
+            };
+            let name = canonical_name(&args);
+            let started = Instant::now();
+            let (reply, flow) = match Command::parse(args) {
+                Ok(command) => {
+                    execute(
+                        command,
+                        &mut self.session,
+                        self.backend.as_ref(),
+                        &self.metrics,
+                    )
+                    .await
+                }
+                Err(reply) => (reply, Flow::Continue),
+            };
+            self.metrics
+                .record_command(name, started.elapsed(), reply.is_error());
+            reply.encode(output);
+            if flow == Flow::Close {
+                return Ok(Flow::Close);
+            }
+            if output.len() >= self.limits.max_pending_output {
+                stream.write_all(output).await?;
+                output.clear();
+            }
+        }
+    }
+}
