@@ -73,6 +73,19 @@ impl VnodeState {
         &self.replica_set
     }
 
+    /// Replaces everything this vnode knows (simulation bootstrap; see `Ring::install_pointers`).
+    pub fn install(
+        &mut self,
+        predecessor: Option<Vnode>,
+        successors: Vec<Vnode>,
+        fingers: Vec<Vnode>,
+    ) {
+        self.predecessor = predecessor.filter(|p| p.id != self.me.id);
+        self.set_successors(successors);
+        self.fingers = fingers.into_iter().map(Some).collect();
+        self.fingers.resize(ID_BITS, None);
+    }
+
     /// Routes a lookup for `key` wanting `n` successors.
     ///
     /// The answer is final when the key falls between us and our successor (our successor list
@@ -275,21 +288,38 @@ pub fn ideal_state(me: &Vnode, all: &[Vnode], num_successors: usize) -> IdealSta
     let mut sorted: Vec<Vnode> = all.to_vec();
     sorted.sort_by_key(|v| v.id);
     sorted.dedup_by(|a, b| a.id == b.id);
-    let successors: Vec<Vnode> = sorted
-        .iter()
-        .filter(|v| v.id != me.id)
+    ideal_state_sorted(me, &sorted, num_successors)
+}
+
+/// [`ideal_state`] for a ring already sorted by id without duplicates: O(log N) per pointer,
+/// so that simulations can set up rings of many thousands of vnodes.
+pub fn ideal_state_sorted(me: &Vnode, sorted: &[Vnode], num_successors: usize) -> IdealState {
+    let len = sorted.len();
+    let at = sorted.partition_point(|v| v.id < me.id);
+    let others = |offset: usize| sorted.get((at + offset) % len.max(1));
+    // Walk clockwise from just after `me`, skipping `me` itself.
+    let mut successors = Vec::with_capacity(num_successors);
+    for step in 0..len {
+        if successors.len() >= num_successors {
+            break;
+        }
+        if let Some(v) = others(step) {
+            if v.id != me.id {
+                successors.push(v.clone());
+            }
+        }
+    }
+    let predecessor = (1..=len)
+        .filter_map(|back| sorted.get((at + len - back) % len.max(1)))
+        .find(|v| v.id != me.id)
         .cloned()
-        .collect::<Vec<_>>();
-    let mut clockwise = successors;
-    clockwise.sort_by_key(|v| me.id.distance_to(&v.id));
-    let predecessor = clockwise.last().cloned().unwrap_or_else(|| me.clone());
+        .unwrap_or_else(|| me.clone());
     let fingers = (0..ID_BITS)
-        .map(|i| successor_of(&sorted, &me.id.add_pow2(i)))
+        .map(|i| successor_of(sorted, &me.id.add_pow2(i)))
         .collect();
-    clockwise.truncate(num_successors);
     IdealState {
         predecessor,
-        successors: clockwise,
+        successors,
         fingers,
     }
 }

@@ -13,6 +13,8 @@
 
 mod lookup;
 mod serve;
+
+pub use lookup::LookupStats;
 mod stabilize;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -355,17 +357,53 @@ impl Ring {
     /// The first `n` vnodes at or after `key` on the ring (iterative lookup, bounded in hops and
     /// time).
     pub async fn find_successors(&self, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {
+        self.find_successors_counted(key, n).await.0
+    }
+
+    /// [`find_successors`](Self::find_successors), also telling how many hops and failed calls
+    /// the lookup took (for the simulator's path-length and failure experiments).
+    pub async fn find_successors_counted(
+        &self,
+        key: Id,
+        n: usize,
+    ) -> (Result<Vec<Vnode>, RingError>, LookupStats) {
+        let mut stats = LookupStats::default();
         if self.is_stopped() {
-            return Err(RingError::Shutdown);
+            return (Err(RingError::Shutdown), stats);
         }
         // Start at the local vnode closest before the key: it knows that part of the ring best.
-        let start = self
+        let Some(start) = self
             .vnodes
             .iter()
             .min_by_key(|(v, _)| v.id.distance_to(&key))
             .map(|(v, _)| v.clone())
-            .ok_or(RingError::Shutdown)?;
-        self.lookup_from(start, key, n).await
+        else {
+            return (Err(RingError::Shutdown), stats);
+        };
+        let result = self.lookup_counted(start, key, n, &mut stats).await;
+        (result, stats)
+    }
+
+    /// Overwrites what local vnode `vnode` knows: for simulations that build a large, already
+    /// converged ring directly instead of by thousands of joins. Returns false when `vnode` is
+    /// not one of ours. Stabilization keeps running and corrects anything wrong.
+    pub fn install_pointers(
+        &self,
+        vnode: &Vnode,
+        predecessor: Option<Vnode>,
+        successors: Vec<Vnode>,
+        fingers: Vec<Vnode>,
+    ) -> bool {
+        let Some(state) = self.state(vnode) else {
+            return false;
+        };
+        let event = {
+            let mut s = lock(state);
+            s.install(predecessor, successors, fingers);
+            s.refresh_replicas()
+        };
+        self.emit(event);
+        true
     }
 
     /// A receiver of every ring event from now on (see [`crate::event`]).

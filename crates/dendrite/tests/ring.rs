@@ -148,3 +148,37 @@ async fn the_same_seed_replays_the_same_event_trace() {
     let other = trace_of(100).await;
     assert_ne!(first, other);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_converged_ring_can_be_installed_directly_and_stays_converged() {
+    let mut cluster = Cluster::new(3, template());
+    cluster.add_converged(40).await.unwrap();
+    cluster.check_converged().unwrap();
+    let rings: Vec<_> = cluster.nodes().values().cloned().collect();
+    let (found, stats) = rings[0]
+        .find_successors_counted(dendrite::Id::of_key(b"k"), 3)
+        .await;
+    assert_eq!(found.unwrap().len(), 3);
+    assert!(stats.hops <= 8, "{stats:?}");
+    // Stabilization on an ideal ring changes nothing.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    cluster.check_converged().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscriber_that_never_reads_does_not_stall_the_ring() {
+    let mut config = template();
+    config.event_buffer = 2;
+    let mut cluster = Cluster::new(8, config);
+    let first = cluster.add_node().await.unwrap();
+    let mut stalled = first.subscribe();
+    for _ in 0..10 {
+        cluster.add_node().await.unwrap();
+    }
+    cluster.wait_converged(60).await.unwrap();
+    // The stalled subscriber lost events and is told so; it never held anything up.
+    assert!(matches!(
+        stalled.try_recv(),
+        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
+    ));
+}

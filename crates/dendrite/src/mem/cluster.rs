@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::MemNetwork;
-use crate::chord::{ideal_state, successor_of};
+use crate::chord::{ideal_state_sorted, successor_of};
 use crate::config::Config;
 use crate::event::RingEvent;
 use crate::id::Id;
@@ -82,6 +82,39 @@ impl Cluster {
         self.listen(&ring);
         self.nodes.insert(host, ring.clone());
         Ok(ring)
+    }
+
+    /// Starts `count` more nodes and gives every vnode of the cluster its converged pointers at
+    /// once (no joins, no waiting): how the simulator builds rings of thousands of nodes.
+    pub async fn add_converged(&mut self, count: usize) -> Result<(), RingError> {
+        for _ in 0..count {
+            let host = format!("node{}:7000", self.next_index);
+            self.next_index += 1;
+            let mut config = self.template.clone();
+            config.host = host.clone();
+            config.rng_seed = Some(self.rng.gen());
+            let ring = Ring::create(config, self.net.endpoint(&host)).await?;
+            self.listen(&ring);
+            self.nodes.insert(host, ring);
+        }
+        self.install_ideal();
+        Ok(())
+    }
+
+    /// Sets every vnode's pointers to the ideal ones for the current membership.
+    pub fn install_ideal(&self) {
+        let all = self.vnodes();
+        for ring in self.nodes.values() {
+            for vnode in ring.local_vnodes() {
+                let ideal = ideal_state_sorted(&vnode, &all, self.template.num_successors);
+                ring.install_pointers(
+                    &vnode,
+                    Some(ideal.predecessor),
+                    ideal.successors,
+                    ideal.fingers,
+                );
+            }
+        }
     }
 
     /// Records every event of `ring` into the cluster's trace.
@@ -152,7 +185,7 @@ impl Cluster {
         let all = self.vnodes();
         for ring in self.nodes.values() {
             for snap in ring.snapshot() {
-                let ideal = ideal_state(&snap.vnode, &all, self.template.num_successors);
+                let ideal = ideal_state_sorted(&snap.vnode, &all, self.template.num_successors);
                 if snap.predecessor.as_ref() != Some(&ideal.predecessor) {
                     return Err(format!(
                         "{}: predecessor {:?}, expected {}",

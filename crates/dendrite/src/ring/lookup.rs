@@ -20,19 +20,40 @@ impl Ring {
         key: Id,
         n: usize,
     ) -> Result<Vec<Vnode>, RingError> {
+        let mut stats = LookupStats::default();
+        self.lookup_counted(start, key, n, &mut stats).await
+    }
+
+    /// [`lookup_from`](Self::lookup_from), counting hops and failed calls into `stats`.
+    pub(super) async fn lookup_counted(
+        &self,
+        start: Vnode,
+        key: Id,
+        n: usize,
+        stats: &mut LookupStats,
+    ) -> Result<Vec<Vnode>, RingError> {
         let deadline = self.config.lookup_timeout;
-        match tokio::time::timeout(deadline, self.walk(start, key, n)).await {
+        match tokio::time::timeout(deadline, self.walk(start, key, n, stats)).await {
             Ok(result) => result,
             Err(_) => Err(RingError::LookupTimeout(key)),
         }
     }
 
-    async fn walk(&self, start: Vnode, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {
+    async fn walk(
+        &self,
+        start: Vnode,
+        key: Id,
+        n: usize,
+        stats: &mut LookupStats,
+    ) -> Result<Vec<Vnode>, RingError> {
         let mut dead: BTreeSet<Id> = BTreeSet::new();
         let mut current = start;
         let mut previous: Option<Vnode> = None;
         let hops = self.config.max_lookup_hops;
         for _ in 0..hops {
+            if self.state(&current).is_none() {
+                stats.hops += 1;
+            }
             match self.ask(&current, &key, n).await {
                 Ok(Route::Successors(found)) => {
                     let live: Vec<Vnode> = found
@@ -57,6 +78,7 @@ impl Ring {
                     }
                 }
                 Err(e) => {
+                    stats.failed_calls += 1;
                     dead.insert(current.id);
                     if e.is_unreachable() {
                         self.note_dead(&current);
@@ -132,6 +154,15 @@ impl Ring {
             }),
         }
     }
+}
+
+/// What one lookup cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LookupStats {
+    /// Remote vnodes asked (the path length of the Chord paper; local steps are free).
+    pub hops: usize,
+    /// Calls that failed (timed out or refused) on the way.
+    pub failed_calls: usize,
 }
 
 enum Detour {
