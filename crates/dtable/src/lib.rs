@@ -1,5 +1,11 @@
 //! Replicated in-memory key/value table on the Dendrite ring: the pure core (no networking).
 pub mod proto;
+pub mod range;
+pub mod record;
+pub mod store;
 pub mod version;
 
+pub use range::{Buckets, IdRange};
+pub use record::Record;
+pub use store::{Applied, Store};
 pub use version::{Clock, Version};

@@ -1,0 +1,647 @@
+//! The local store of one node: every record it holds, primary or replica, in ring order.
+//!
+//! Entries are keyed by (ring position of the key, key bytes), so a vnode's range can be scanned,
+//! handed off, or digested in id order. The store is split into shards, each a contiguous id
+//! range behind its own `RwLock`, so writers to different parts of the ring do not contend. All
+//! methods are synchronous and hold a shard lock only for the in-memory work they do; callers in
+//! async code never hold one across an `.await` because they never get one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dendrite::Id;
+use parking_lot::RwLock;
+
+use crate::range::IdRange;
+use crate::record::Record;
+
+/// Callback run after each record the store accepts (see [`Store::set_observer`]).
+pub type Observer = dyn Fn(&[u8], &Record) + Send + Sync;
+
+/// Digest of a bucket holding no entries.
+pub const EMPTY_DIGEST: u64 = 0;
+
+/// What [`Store::apply`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Applied {
+    /// The key was not held before; it now is.
+    Inserted,
+    /// The record replaced an older version of the key.
+    Replaced,
+    /// The store already held this version or a newer one; nothing changed.
+    Stale,
+}
+
+impl Applied {
+    /// Did the store change?
+    pub fn changed(self) -> bool {
+        self != Applied::Stale
+    }
+}
+
+/// One shard: a contiguous id range of the ring.
+#[derive(Default)]
+struct Shard {
+    /// Records by ring position; the (almost always single) keys at one position sorted by bytes.
+    entries: BTreeMap<Id, Vec<(Bytes, Record)>>,
+    /// Number of records that are values (not tombstones).
+    live: usize,
+    /// Number of records, tombstones included.
+    total: usize,
+}
+
+impl Shard {
+    fn apply(&mut self, id: Id, key: Bytes, record: Record) -> Applied {
+        let slot = self.entries.entry(id).or_default();
+        match slot.binary_search_by(|(held, _)| held.as_ref().cmp(key.as_ref())) {
+            Ok(index) => {
+                let held = &mut slot[index].1;
+                if !record.wins_over(held) {
+                    return Applied::Stale;
+                }
+                if !held.is_tombstone() {
+                    self.live -= 1;
+                }
+                if !record.is_tombstone() {
+                    self.live += 1;
+                }
+                *held = record;
+                Applied::Replaced
+            }
+            Err(index) => {
+                if !record.is_tombstone() {
+                    self.live += 1;
+                }
+                self.total += 1;
+                slot.insert(index, (key, record));
+                Applied::Inserted
+            }
+        }
+    }
+
+    fn get(&self, id: &Id, key: &[u8]) -> Option<&Record> {
+        self.entries
+            .get(id)?
+            .iter()
+            .find(|(held, _)| held.as_ref() == key)
+            .map(|(_, record)| record)
+    }
+}
+
+/// The records one node holds, sharded by ring position.
+pub struct Store {
+    shards: Vec<RwLock<Shard>>,
+    observer: RwLock<Option<Arc<Observer>>>,
+}
+
+impl Store {
+    /// An empty store with `shards` shards (at least one; a few per core is plenty).
+    pub fn new(shards: usize) -> Store {
+        Store {
+            shards: (0..shards.max(1))
+                .map(|_| RwLock::new(Shard::default()))
+                .collect(),
+            observer: RwLock::new(None),
+        }
+    }
+
+    /// Runs `observer` after every record the store accepts (inserted or replaced, tombstones
+    /// included; not for stale ones, nor for removals and purges). The Go original's ItemHook.
+    ///
+    /// It runs on the writer's thread after the shard lock is released, so it may read the
+    /// store; two concurrent writes of one key may reach it in either order, so an observer that
+    /// mirrors the store must itself keep the newer version. Replaces any previous observer.
+    pub fn set_observer(&self, observer: Box<Observer>) {
+        *self.observer.write() = Some(Arc::from(observer));
+    }
+
+    /// Removes the observer, if any.
+    pub fn clear_observer(&self) {
+        *self.observer.write() = None;
+    }
+
+    /// Index of the shard holding `id`: shards split the ring into equal contiguous id ranges.
+    fn shard_index(&self, id: &Id) -> usize {
+        let scaled = (u128::from(id.high_u64()) * self.shards.len() as u128) >> 64;
+        usize::try_from(scaled).unwrap_or(self.shards.len() - 1)
+    }
+
+    /// The record held for `key` (a tombstone if it was deleted), or `None` if never seen.
+    pub fn get(&self, key: &[u8]) -> Option<Record> {
+        let id = Id::of_key(key);
+        self.shards[self.shard_index(&id)]
+            .read()
+            .get(&id, key)
+            .cloned()
+    }
+
+    /// Stores `record` for `key` if it is newer than what the store holds.
+    ///
+    /// Applying the same set of records in any order leaves the same state, and applying one
+    /// twice is harmless: that is what makes replication, retries and repair safe.
+    pub fn apply(&self, key: Bytes, record: Record) -> Applied {
+        let id = Id::of_key(&key);
+        let observer = self.observer.read().clone();
+        let outcome = match &observer {
+            None => self.shards[self.shard_index(&id)]
+                .write()
+                .apply(id, key, record),
+            Some(observer) => {
+                let outcome = self.shards[self.shard_index(&id)].write().apply(
+                    id,
+                    key.clone(),
+                    record.clone(),
+                );
+                if outcome.changed() {
+                    observer(&key, &record);
+                }
+                outcome
+            }
+        };
+        tracing::trace!(key = %id.short(), ?outcome, "applied record");
+        outcome
+    }
+
+    /// Number of keys holding a value (tombstones not counted).
+    pub fn len_live(&self) -> usize {
+        self.shards.iter().map(|s| s.read().live).sum()
+    }
+
+    /// Number of records, tombstones included.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().total).sum()
+    }
+
+    /// Does the store hold no record at all (not even a tombstone)?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every key holding a value, in ring order. Copies the key list (cheap: keys are `Bytes`).
+    pub fn keys(&self) -> Vec<Bytes> {
+        let mut keys = Vec::with_capacity(self.len_live());
+        for shard in &self.shards {
+            let shard = shard.read();
+            for slot in shard.entries.values() {
+                keys.extend(
+                    slot.iter()
+                        .filter(|(_, record)| !record.is_tombstone())
+                        .map(|(key, _)| key.clone()),
+                );
+            }
+        }
+        keys
+    }
+
+    /// Up to `limit` records of `range` (tombstones included) in ring order, starting strictly
+    /// after the cursor `after` = (position, key) of the last record of the previous batch.
+    ///
+    /// Call with `after = None` first, then with the last entry returned, until a batch is
+    /// shorter than `limit`. Batches are consistent per entry, not a snapshot: a record written
+    /// during the scan behind the cursor is not seen (the write path delivers it instead). A
+    /// cursor outside `range` yields an empty batch.
+    pub fn scan(
+        &self,
+        range: IdRange,
+        after: Option<(Id, Bytes)>,
+        limit: usize,
+    ) -> Vec<(Bytes, Record)> {
+        let mut batch = Vec::new();
+        if limit == 0 {
+            return batch;
+        }
+        let mut cursor = after;
+        for (lo, hi) in range.segments() {
+            let start = match &cursor {
+                None => lo,
+                Some((id, _)) if lo <= *id && *id <= hi => *id,
+                // The cursor is in a later segment (or outside the range): skip this one.
+                Some(_) => continue,
+            };
+            for index in self.shard_index(&start)..=self.shard_index(&hi) {
+                let shard = self.shards[index].read();
+                for (id, slot) in shard.entries.range(start..=hi) {
+                    for (key, record) in slot {
+                        if let Some((after_id, after_key)) = &cursor {
+                            if id == after_id && key <= after_key {
+                                continue;
+                            }
+                        }
+                        batch.push((key.clone(), record.clone()));
+                        if batch.len() == limit {
+                            return batch;
+                        }
+                    }
+                }
+            }
+            // Past the segment holding the cursor, later segments are read from their start.
+            cursor = None;
+        }
+        batch
+    }
+
+    /// Drops every record in `range` (after the range was handed off to its new owner).
+    /// Returns how many were dropped.
+    pub fn remove_range(&self, range: IdRange) -> usize {
+        let mut removed = 0;
+        for (lo, hi) in range.segments() {
+            for index in self.shard_index(&lo)..=self.shard_index(&hi) {
+                let mut shard = self.shards[index].write();
+                let ids: Vec<Id> = shard.entries.range(lo..=hi).map(|(id, _)| *id).collect();
+                for id in ids {
+                    if let Some(slot) = shard.entries.remove(&id) {
+                        let live = slot.iter().filter(|(_, r)| !r.is_tombstone()).count();
+                        shard.live -= live;
+                        shard.total -= slot.len();
+                        removed += slot.len();
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Drops tombstones whose delete time (`version.millis`) is before `older_than_millis`.
+    ///
+    /// The caller chooses the cut-off: only purge once every replica holds the tombstone and
+    /// the grace period has passed, or a replica that missed the delete could resurrect the key.
+    pub fn purge_tombstones(&self, older_than_millis: u64) -> usize {
+        let mut purged = 0;
+        for shard in &self.shards {
+            let mut shard = shard.write();
+            let mut dropped = 0;
+            shard.entries.retain(|_, slot| {
+                let before = slot.len();
+                slot.retain(|(_, r)| !(r.is_tombstone() && r.version.millis < older_than_millis));
+                dropped += before - slot.len();
+                !slot.is_empty()
+            });
+            shard.total -= dropped;
+            purged += dropped;
+        }
+        purged
+    }
+
+    /// One digest of every record in `range`: equal on two stores that hold the same records.
+    pub fn digest(&self, range: IdRange) -> u64 {
+        self.digest_buckets(range, 1)[0]
+    }
+
+    /// Digests of `buckets` equal-width buckets of `range` (see [`IdRange::buckets`]), for
+    /// anti-entropy: two replicas compare bucket by bucket and exchange only the records of the
+    /// buckets that differ ([`Buckets::bucket_range`](crate::range::Buckets::bucket_range) then
+    /// [`scan`](Store::scan)). Each digest hashes (position, key, version, tombstone flag) of
+    /// its records in ring order; an empty bucket is [`EMPTY_DIGEST`]. Costs a pass over the range.
+    pub fn digest_buckets(&self, range: IdRange, buckets: usize) -> Vec<u64> {
+        let division = range.buckets(buckets);
+        let mut states: Vec<Option<Fnv>> = vec![None; division.len()];
+        for (lo, hi) in range.segments() {
+            for index in self.shard_index(&lo)..=self.shard_index(&hi) {
+                let shard = self.shards[index].read();
+                for (id, slot) in shard.entries.range(lo..=hi) {
+                    let Some(bucket) = division.bucket_of(id) else {
+                        continue;
+                    };
+                    let state = states[bucket].get_or_insert_with(Fnv::new);
+                    for (key, record) in slot {
+                        state.write(id.as_bytes());
+                        state.write(&(key.len() as u64).to_be_bytes());
+                        state.write(key);
+                        state.write(&record.version.millis.to_be_bytes());
+                        state.write(&record.version.logical.to_be_bytes());
+                        state.write(&record.version.node.to_be_bytes());
+                        state.write(&[u8::from(record.is_tombstone())]);
+                    }
+                }
+            }
+        }
+        states
+            .into_iter()
+            .map(|state| state.map_or(EMPTY_DIGEST, |s| s.finish()))
+            .collect()
+    }
+}
+
+impl Default for Store {
+    /// A store with 16 shards.
+    fn default() -> Store {
+        Store::new(16)
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("shards", &self.shards.len())
+            .field("records", &self.len())
+            .field("live", &self.len_live())
+            .finish()
+    }
+}
+
+/// 64-bit FNV-1a with a final avalanche: stable across processes, builds and Rust versions
+/// (unlike `std`'s hasher), which digests compared between nodes require.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(self) -> u64 {
+        // splitmix64 finaliser; never returns EMPTY_DIGEST for a non-empty bucket.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        if z == EMPTY_DIGEST {
+            1
+        } else {
+            z
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::Version;
+    use proptest::prelude::*;
+    use std::sync::Mutex;
+
+    fn ver(millis: u64, node: u64) -> Version {
+        Version {
+            millis,
+            logical: 0,
+            node,
+        }
+    }
+
+    fn put(store: &Store, key: &str, millis: u64, value: &str) -> Applied {
+        store.apply(
+            Bytes::copy_from_slice(key.as_bytes()),
+            Record::value(ver(millis, 1), Bytes::copy_from_slice(value.as_bytes())),
+        )
+    }
+
+    fn full_scan(store: &Store, range: IdRange) -> Vec<(Bytes, Record)> {
+        store.scan(range, None, usize::MAX)
+    }
+
+    fn batched_scan(store: &Store, range: IdRange, limit: usize) -> Vec<(Bytes, Record)> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        for _ in 0..10_000 {
+            let batch = store.scan(range, cursor.clone(), limit);
+            let short = batch.len() < limit;
+            if let Some((key, _)) = batch.last() {
+                cursor = Some((Id::of_key(key), key.clone()));
+            }
+            all.extend(batch);
+            if short {
+                return all;
+            }
+        }
+        panic!("scan never finished");
+    }
+
+    #[test]
+    fn apply_keeps_the_newest_version() {
+        let store = Store::new(4);
+        assert_eq!(put(&store, "k", 5, "a"), Applied::Inserted);
+        assert_eq!(put(&store, "k", 3, "old"), Applied::Stale);
+        assert_eq!(put(&store, "k", 5, "a"), Applied::Stale);
+        assert_eq!(put(&store, "k", 7, "b"), Applied::Replaced);
+        assert_eq!(
+            store.get(b"k").and_then(|r| r.value),
+            Some(Bytes::from_static(b"b"))
+        );
+        assert_eq!(store.get(b"missing"), None);
+    }
+
+    #[test]
+    fn tombstones_count_as_records_not_as_live_keys() {
+        let store = Store::new(2);
+        put(&store, "a", 1, "x");
+        put(&store, "b", 1, "y");
+        assert_eq!(store.len_live(), 2);
+        store.apply(Bytes::from_static(b"a"), Record::tombstone(ver(2, 1)));
+        assert_eq!(store.len_live(), 1);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.keys(), vec![Bytes::from_static(b"b")]);
+        // An old value arriving late does not resurrect the key.
+        assert_eq!(put(&store, "a", 1, "x"), Applied::Stale);
+        assert!(store.get(b"a").is_some_and(|r| r.is_tombstone()));
+    }
+
+    #[test]
+    fn purge_drops_only_old_tombstones() {
+        let store = Store::new(3);
+        put(&store, "live", 1, "x");
+        store.apply(Bytes::from_static(b"old"), Record::tombstone(ver(10, 1)));
+        store.apply(Bytes::from_static(b"new"), Record::tombstone(ver(100, 1)));
+        assert_eq!(store.purge_tombstones(50), 1);
+        assert_eq!(store.get(b"old"), None);
+        assert!(store.get(b"new").is_some());
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.len_live(), 1);
+    }
+
+    #[test]
+    fn scan_wraps_around_the_top_of_the_ring() {
+        let store = Store::new(8);
+        for i in 0..200 {
+            put(&store, &format!("key{i}"), 1, "v");
+        }
+        let mut ids: Vec<Id> = (0..200)
+            .map(|i| Id::of_key(format!("key{i}").as_bytes()))
+            .collect();
+        ids.sort();
+        // (ids[150], ids[20]] wraps: ids 151..200 then 0..=20.
+        let range = IdRange::new(ids[150], ids[20]);
+        let scanned: Vec<Id> = full_scan(&store, range)
+            .iter()
+            .map(|(k, _)| Id::of_key(k))
+            .collect();
+        let expected: Vec<Id> = ids[151..].iter().chain(&ids[..=20]).copied().collect();
+        assert_eq!(scanned, expected);
+        // The whole ring from ids[150] starts just after it and ends with it.
+        let whole: Vec<Id> = full_scan(&store, IdRange::whole_ring(ids[150]))
+            .iter()
+            .map(|(k, _)| Id::of_key(k))
+            .collect();
+        assert_eq!(whole.len(), 200);
+        assert_eq!(whole[0], ids[151]);
+        assert_eq!(whole[199], ids[150]);
+    }
+
+    #[test]
+    fn cursor_outside_the_range_yields_nothing() {
+        let store = Store::new(2);
+        put(&store, "a", 1, "x");
+        let id = Id::of_key(b"a");
+        let range = IdRange::new(id, id.add_pow2(10));
+        assert!(store
+            .scan(range, Some((id, Bytes::from_static(b"a"))), 10)
+            .is_empty());
+    }
+
+    #[test]
+    fn remove_range_drops_exactly_the_range() {
+        let store = Store::new(4);
+        for i in 0..100 {
+            put(&store, &format!("k{i}"), 1, "v");
+        }
+        let range = IdRange::new(Id::pow2(158), Id::pow2(159));
+        let inside = full_scan(&store, range).len();
+        assert_eq!(store.remove_range(range), inside);
+        assert!(full_scan(&store, range).is_empty());
+        assert_eq!(store.len(), 100 - inside);
+        assert_eq!(store.len_live(), 100 - inside);
+    }
+
+    #[test]
+    fn observer_sees_accepted_records_only() {
+        let store = Store::new(2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        store.set_observer(Box::new(move |key, record| {
+            sink.lock()
+                .unwrap()
+                .push((key.to_vec(), record.version.millis));
+        }));
+        put(&store, "k", 2, "a");
+        put(&store, "k", 1, "stale");
+        store.apply(Bytes::from_static(b"k"), Record::tombstone(ver(3, 1)));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![(b"k".to_vec(), 2), (b"k".to_vec(), 3)]
+        );
+        store.clear_observer();
+        put(&store, "k", 4, "b");
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn digests_detect_a_differing_bucket() {
+        let a = Store::new(4);
+        let b = Store::new(7);
+        for i in 0..300 {
+            put(&a, &format!("k{i}"), 1, "v");
+            put(&b, &format!("k{i}"), 1, "v");
+        }
+        let range = IdRange::whole_ring(Id::ZERO);
+        assert_eq!(a.digest_buckets(range, 64), b.digest_buckets(range, 64));
+        assert_eq!(a.digest(range), b.digest(range));
+        put(&b, "k7", 2, "newer");
+        let (da, db) = (a.digest_buckets(range, 64), b.digest_buckets(range, 64));
+        let differing: Vec<usize> = (0..64).filter(|&i| da[i] != db[i]).collect();
+        assert_eq!(differing.len(), 1);
+        let bucket = range.buckets(64).bucket_range(differing[0]);
+        assert!(bucket.is_some_and(|r| r.contains(&Id::of_key(b"k7"))));
+        assert_ne!(a.digest(range), b.digest(range));
+        assert_eq!(Store::new(1).digest(range), EMPTY_DIGEST);
+    }
+
+    fn any_key() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..6)
+    }
+
+    fn any_record() -> impl Strategy<Value = Record> {
+        (
+            0u64..6,
+            0u64..3,
+            prop::option::of(prop::collection::vec(any::<u8>(), 0..3)),
+        )
+            .prop_map(|(millis, node, value)| Record {
+                version: Version {
+                    millis,
+                    logical: 0,
+                    node,
+                },
+                value: value.map(Bytes::from),
+            })
+    }
+
+    fn any_id() -> impl Strategy<Value = Id> {
+        prop::array::uniform20(any::<u8>()).prop_map(Id::new)
+    }
+
+    fn snapshot(store: &Store) -> Vec<(Bytes, Record)> {
+        full_scan(store, IdRange::whole_ring(Id::ZERO))
+    }
+
+    proptest! {
+        #[test]
+        fn apply_order_does_not_matter(
+            writes in prop::collection::vec((any_key(), any_record()), 0..40),
+            seed in any::<u64>(),
+        ) {
+            let forward = Store::new(3);
+            for (k, r) in &writes {
+                forward.apply(Bytes::from(k.clone()), r.clone());
+            }
+            // A deterministic shuffle of the same writes, each applied twice.
+            let mut shuffled = writes.clone();
+            let mut state = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let other = Store::new(5);
+            for (k, r) in shuffled.iter().chain(shuffled.iter().rev()) {
+                other.apply(Bytes::from(k.clone()), r.clone());
+            }
+            prop_assert_eq!(snapshot(&forward), snapshot(&other));
+            prop_assert_eq!(forward.len_live(), other.len_live());
+            let range = IdRange::whole_ring(Id::ZERO);
+            prop_assert_eq!(forward.digest_buckets(range, 16), other.digest_buckets(range, 16));
+        }
+
+        #[test]
+        fn batched_scan_equals_full_scan(
+            keys in prop::collection::btree_set(any_key(), 0..60),
+            from in any_id(), to in any_id(), limit in 1usize..9, shards in 1usize..9,
+        ) {
+            let store = Store::new(shards);
+            for k in &keys {
+                store.apply(Bytes::from(k.clone()), Record::value(ver(1, 1), Bytes::new()));
+            }
+            let range = IdRange::new(from, to);
+            let full = full_scan(&store, range);
+            prop_assert_eq!(&batched_scan(&store, range, limit), &full);
+            // Exactly the keys whose position the range contains, in ring order.
+            let mut expected: Vec<(Id, Vec<u8>)> = keys.iter()
+                .map(|k| (Id::of_key(k), k.clone()))
+                .filter(|(id, _)| range.contains(id))
+                .collect();
+            expected.sort_by_key(|(id, k)| (from.distance_to(id).wrapping_sub(&Id::pow2(0)), k.clone()));
+            let got: Vec<Vec<u8>> = full.iter().map(|(k, _)| k.to_vec()).collect();
+            let want: Vec<Vec<u8>> = expected.into_iter().map(|(_, k)| k).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn ranges_partition_the_store(keys in prop::collection::btree_set(any_key(), 0..60), a in any_id(), b in any_id()) {
+            prop_assume!(a != b);
+            let store = Store::new(4);
+            for k in &keys {
+                store.apply(Bytes::from(k.clone()), Record::value(ver(1, 1), Bytes::new()));
+            }
+            let left = full_scan(&store, IdRange::new(a, b)).len();
+            let right = full_scan(&store, IdRange::new(b, a)).len();
+            prop_assert_eq!(left + right, keys.len());
+            prop_assert_eq!(store.remove_range(IdRange::new(a, b)), left);
+            prop_assert_eq!(store.len(), right);
+        }
+    }
+}
