@@ -165,6 +165,13 @@ impl MemNetwork {
     }
 }
 
+/// Sleeps for a link delay; a zero delay (simulations that only count hops) costs no timer.
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
 fn pair(a: &str, b: &str) -> (String, String) {
     if a <= b {
         (a.to_string(), b.to_string())
@@ -190,9 +197,9 @@ impl Transport for MemTransport {
             let exchange = async {
                 match fate {
                     Fate::Deliver(there, back, handler) => {
-                        tokio::time::sleep(there).await;
+                        pause(there).await;
                         let reply = handler.handle(frame).await;
-                        tokio::time::sleep(back).await;
+                        pause(back).await;
                         Ok(reply)
                     }
                     Fate::Unreachable(delay, reason) => {
