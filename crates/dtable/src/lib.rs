@@ -1,10 +1,12 @@
 //! Replicated in-memory key/value table on the Dendrite ring: the pure core (no networking).
+pub mod placement;
 pub mod proto;
 pub mod range;
 pub mod record;
 pub mod store;
 pub mod version;
 
+pub use placement::{Placement, PlacementError};
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};
