@@ -144,7 +144,17 @@ impl Ring {
         config: Config,
         transport: Arc<dyn Transport>,
     ) -> Result<Arc<Ring>, RingError> {
-        let ring = Ring::build(config, transport)?;
+        Ring::create_with(config, transport, Extensions::default()).await
+    }
+
+    /// [`create`](Self::create), with extension message types registered before the node
+    /// answers anything.
+    pub async fn create_with(
+        config: Config,
+        transport: Arc<dyn Transport>,
+        extensions: Extensions,
+    ) -> Result<Arc<Ring>, RingError> {
+        let ring = Ring::build(config, transport, extensions)?;
         let all = ring.local_vnodes();
         for (vnode, state) in &ring.vnodes {
             let mut s = lock(state);
@@ -169,7 +179,18 @@ impl Ring {
         transport: Arc<dyn Transport>,
         seeds: &[String],
     ) -> Result<Arc<Ring>, RingError> {
-        let ring = Ring::build(config, transport)?;
+        Ring::join_with(config, transport, seeds, Extensions::default()).await
+    }
+
+    /// [`join`](Self::join), with extension message types registered before the ring learns
+    /// of this node, so an application (dtable) is reachable the moment the node is.
+    pub async fn join_with(
+        config: Config,
+        transport: Arc<dyn Transport>,
+        seeds: &[String],
+        extensions: Extensions,
+    ) -> Result<Arc<Ring>, RingError> {
+        let ring = Ring::build(config, transport, extensions)?;
         let mut start = None;
         for seed in seeds {
             match ring.call(seed, &Message::ListVnodes).await {
@@ -205,7 +226,11 @@ impl Ring {
         Ok(ring)
     }
 
-    fn build(config: Config, transport: Arc<dyn Transport>) -> Result<Arc<Ring>, RingError> {
+    fn build(
+        config: Config,
+        transport: Arc<dyn Transport>,
+        extensions: Extensions,
+    ) -> Result<Arc<Ring>, RingError> {
         config.validate()?;
         let mut local: Vec<Vnode> = (0..config.num_vnodes)
             .map(|i| Vnode::local(transport.local_host(), i))
@@ -225,7 +250,7 @@ impl Ring {
             transport,
             vnodes,
             events,
-            extensions: Extensions::default(),
+            extensions,
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
@@ -418,6 +443,22 @@ impl Ring {
         handler: Arc<dyn ExtensionHandler>,
     ) -> Result<(), RegistryError> {
         self.extensions.register(kinds, handler)
+    }
+
+    /// What local vnode `vnode` knows of its neighbours now, without the finger table:
+    /// `(predecessor, successors, replicas)`. `None` when `vnode` is not ours.
+    pub fn neighbours(&self, vnode: &Vnode) -> Option<(Option<Vnode>, Vec<Vnode>, Vec<Vnode>)> {
+        let s = lock(self.state(vnode)?);
+        Some((
+            s.predecessor().cloned(),
+            s.successors().to_vec(),
+            s.replica_set().to_vec(),
+        ))
+    }
+
+    /// Is the ring still running on this node (not left nor shut down)?
+    pub fn is_running(&self) -> bool {
+        !self.is_stopped()
     }
 
     /// What every local vnode knows now.
