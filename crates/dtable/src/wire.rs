@@ -1,0 +1,1244 @@
+//! dtable messages as typed enums, and their frame codec: `[type: u8][protobuf payload]`.
+//!
+//! Two families share the 0x20.. type space (WIRE.md §4):
+//! - the Go original's messages, 0x20-0x30, kept decodable so an old peer gets a precise answer
+//!   (only `Status` -> `Response` is served; the rest are decoded to typed variants and refused);
+//! - the versioned protocol, 0x40 and up, which carries [`Version`]s instead of wall-clock
+//!   timestamps: [`Request::Write`], [`Request::Read`], [`Request::Transfer`],
+//!   [`Request::Digest`], [`Request::Scan`] and their replies.
+//!
+//! Decoding never panics: a frame becomes a [`Request`] or [`Reply`] whose ids are 20 bytes,
+//! whose vnodes have a host, whose items carry a full version, or a [`CodecError`] saying what
+//! was wrong (the ring's error type, so a handler can answer it with an `Err` message).
+
+use bytes::Bytes;
+use dendrite::message::{decode_payload, frame, vnode_from_proto, vnode_to_proto, MAX_FRAME_LEN};
+use dendrite::{CodecError, Id, Vnode};
+
+use crate::proto;
+use crate::range::{IdRange, MAX_BUCKETS};
+use crate::record::Record;
+use crate::version::Version;
+
+/// Message type bytes of the dtable protocol.
+pub mod kind {
+    /// Go: is dtable running on dest? Reply: `RESPONSE`.
+    pub const STATUS: u8 = 0x20;
+    /// Go: generic reply (ok, error).
+    pub const RESPONSE: u8 = 0x21;
+    /// Go: one item (the reply to `GET_ITEM`).
+    pub const ITEM: u8 = 0x22;
+    /// Go: several items.
+    pub const MULTI_ITEM_RESPONSE: u8 = 0x23;
+    /// Go: read one key by hash.
+    pub const GET_ITEM: u8 = 0x24;
+    /// Go: write one item.
+    pub const SET_ITEM: u8 = 0x25;
+    /// Go: write several items.
+    pub const SET_MULTI_ITEM: u8 = 0x26;
+    /// Go: drop a replica.
+    pub const CLEAR_REPLICA: u8 = 0x27;
+    /// Go: write a replica (SetItem shape).
+    pub const SET_REPLICA: u8 = 0x28;
+    /// Go: update a key's replica information.
+    pub const SET_REPLICA_INFO: u8 = 0x29;
+    /// Go: promote a replica to primary.
+    pub const PROMOTE_KEY: u8 = 0x30;
+    /// Versioned write (primary or replica role). Reply: `WRITE_ACK`.
+    pub const WRITE: u8 = 0x40;
+    /// Answer to `WRITE` and `TRANSFER`.
+    pub const WRITE_ACK: u8 = 0x41;
+    /// Versioned read of several keys. Reply: `READ_RESP`.
+    pub const READ: u8 = 0x42;
+    /// Answer to `READ`.
+    pub const READ_RESP: u8 = 0x43;
+    /// One batch of a range hand-off. Reply: `WRITE_ACK`.
+    pub const TRANSFER: u8 = 0x44;
+    /// Bucketed digests of a range. Reply: `DIGEST_RESP`.
+    pub const DIGEST_REQ: u8 = 0x45;
+    /// Answer to `DIGEST_REQ`.
+    pub const DIGEST_RESP: u8 = 0x46;
+    /// One batch of the records of a range. Reply: `SCAN_RESP`.
+    pub const SCAN_REQ: u8 = 0x47;
+    /// Answer to `SCAN_REQ`.
+    pub const SCAN_RESP: u8 = 0x48;
+}
+
+/// What the receiver of a [`Request::Write`] is for its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WriteRole {
+    /// The receiver owns the keys: it applies them, replicates them, and acknowledges once
+    /// `min_acks` copies (itself included, `1..=replicas + 1`) hold them.
+    Primary {
+        /// Copies that must hold the write before the acknowledgement; at least 1.
+        min_acks: u32,
+    },
+    /// The receiver holds a copy: it applies and acknowledges.
+    Replica,
+}
+
+/// A request a dtable node serves.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Go 0x20: is dtable running on `dest`?
+    Status {
+        /// Vnode asked.
+        dest: Vnode,
+    },
+    /// Go 0x24: read a key by its hash (not served: it carries no version).
+    GetItem {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Ring position of the key.
+        key_hash: Id,
+        /// Sender.
+        origin: Option<Vnode>,
+    },
+    /// Go 0x25 (`SetItem`) and 0x28 (`SetReplica`, same shape; `replica` tells which).
+    SetItem {
+        /// Vnode asked.
+        dest: Vnode,
+        /// The Go item (wall-clock timestamp, no version).
+        item: proto::PbdTableItem,
+        /// Sender.
+        origin: Option<Vnode>,
+        /// Go: the write demotes the key.
+        demoting: Option<bool>,
+        /// Go: acknowledgements wanted.
+        min_acks: Option<i32>,
+        /// True for `SetReplica` (0x28), false for `SetItem` (0x25).
+        replica: bool,
+    },
+    /// Go 0x26: write several items.
+    SetMultiItem {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Sender.
+        origin: Option<Vnode>,
+        /// The Go items.
+        items: Vec<proto::PbdTableItem>,
+    },
+    /// Go 0x27: drop the replica of a key.
+    ClearReplica {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Ring position of the key.
+        key_hash: Id,
+        /// Go: the key was demoted.
+        demoted: bool,
+        /// Sender.
+        origin: Option<Vnode>,
+    },
+    /// Go 0x29: update a key's replica information.
+    SetReplicaInfo {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Ring position of the key.
+        key_hash: Id,
+        /// Go replica information.
+        replica_info: proto::PbdTableReplicaInfo,
+        /// Sender.
+        origin: Option<Vnode>,
+    },
+    /// Go 0x30: promote a replica to primary.
+    PromoteKey {
+        /// Vnode asked.
+        dest: Vnode,
+        /// The Go item.
+        item: proto::PbdTableItem,
+        /// Sender.
+        origin: Option<Vnode>,
+    },
+    /// 0x40: store `items` on `dest`, in the given role. Reply: [`Reply::WriteAck`].
+    Write {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Keys and their new records (tombstones for deletes).
+        items: Vec<(Bytes, Record)>,
+        /// Primary (with its consistency) or replica.
+        role: WriteRole,
+    },
+    /// 0x42: read `keys` on `dest`. Reply: [`Reply::ReadResp`], one item per key, same order.
+    Read {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Keys wanted.
+        keys: Vec<Bytes>,
+    },
+    /// 0x44: one batch of a range hand-off to `dest`. Reply: [`Reply::WriteAck`].
+    Transfer {
+        /// Vnode receiving the range.
+        dest: Vnode,
+        /// Records of the batch, in ring order.
+        items: Vec<(Bytes, Record)>,
+        /// True on the last batch.
+        done: bool,
+    },
+    /// 0x45: digests of `range` on `dest`, in `buckets` buckets. Reply: [`Reply::DigestResp`].
+    Digest {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Range compared.
+        range: IdRange,
+        /// Number of buckets, `1..=MAX_BUCKETS`.
+        buckets: u32,
+    },
+    /// 0x47: up to `limit` records of `range` on `dest`, after the key `after`.
+    /// Reply: [`Reply::ScanResp`].
+    Scan {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Range read.
+        range: IdRange,
+        /// Cursor: the last key of the previous batch (its position is SHA-1 of it).
+        after: Option<Bytes>,
+        /// Most records wanted, at least 1.
+        limit: u32,
+    },
+}
+
+/// One answer of a [`Reply::ReadResp`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadItem {
+    /// The key asked.
+    pub key: Bytes,
+    /// What the vnode holds (a tombstone if deleted), or `None` if it never saw the key.
+    pub record: Option<Record>,
+}
+
+/// A reply to a dtable request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Go 0x21: generic reply.
+    Response {
+        /// Whether the request succeeded.
+        ok: bool,
+        /// Why not, when it did not.
+        error: Option<String>,
+    },
+    /// Go 0x22: one item (boxed: the Go item is large and rarely seen).
+    Item(Box<proto::PbdTableItem>),
+    /// Go 0x23: several items.
+    MultiItemResponse {
+        /// Sender.
+        origin: Option<Vnode>,
+        /// The Go items.
+        items: Vec<proto::PbdTableItem>,
+    },
+    /// 0x41: answer to [`Request::Write`] and [`Request::Transfer`].
+    WriteAck {
+        /// Items that were newer than what the receiver held.
+        applied: u32,
+        /// Present when the request failed (e.g. consistency not reached).
+        error: Option<String>,
+    },
+    /// 0x43: answer to [`Request::Read`].
+    ReadResp {
+        /// One per key asked, same order.
+        items: Vec<ReadItem>,
+    },
+    /// 0x46: answer to [`Request::Digest`].
+    DigestResp {
+        /// One digest per bucket, in ring order.
+        buckets: Vec<u64>,
+    },
+    /// 0x48: answer to [`Request::Scan`].
+    ScanResp {
+        /// Records of the batch, in ring order.
+        items: Vec<(Bytes, Record)>,
+        /// False when the range is exhausted.
+        more: bool,
+    },
+}
+
+impl Request {
+    /// The type byte of this request.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Request::Status { .. } => kind::STATUS,
+            Request::GetItem { .. } => kind::GET_ITEM,
+            Request::SetItem { replica: false, .. } => kind::SET_ITEM,
+            Request::SetItem { replica: true, .. } => kind::SET_REPLICA,
+            Request::SetMultiItem { .. } => kind::SET_MULTI_ITEM,
+            Request::ClearReplica { .. } => kind::CLEAR_REPLICA,
+            Request::SetReplicaInfo { .. } => kind::SET_REPLICA_INFO,
+            Request::PromoteKey { .. } => kind::PROMOTE_KEY,
+            Request::Write { .. } => kind::WRITE,
+            Request::Read { .. } => kind::READ,
+            Request::Transfer { .. } => kind::TRANSFER,
+            Request::Digest { .. } => kind::DIGEST_REQ,
+            Request::Scan { .. } => kind::SCAN_REQ,
+        }
+    }
+
+    /// The vnode the request is addressed to.
+    pub fn dest(&self) -> &Vnode {
+        match self {
+            Request::Status { dest }
+            | Request::GetItem { dest, .. }
+            | Request::SetItem { dest, .. }
+            | Request::SetMultiItem { dest, .. }
+            | Request::ClearReplica { dest, .. }
+            | Request::SetReplicaInfo { dest, .. }
+            | Request::PromoteKey { dest, .. }
+            | Request::Write { dest, .. }
+            | Request::Read { dest, .. }
+            | Request::Transfer { dest, .. }
+            | Request::Digest { dest, .. }
+            | Request::Scan { dest, .. } => dest,
+        }
+    }
+
+    /// Encodes into one frame: type byte, then the protobuf payload.
+    pub fn encode(&self) -> Bytes {
+        let k = self.kind();
+        match self {
+            Request::Status { dest } => frame(
+                k,
+                &proto::PbdTableStatus {
+                    dest: vnode_to_proto(dest),
+                },
+            ),
+            Request::GetItem {
+                dest,
+                key_hash,
+                origin,
+            } => frame(
+                k,
+                &proto::PbdTableGetItem {
+                    dest: vnode_to_proto(dest),
+                    key_hash: id_bytes(key_hash),
+                    origin: origin.as_ref().map(vnode_to_proto),
+                },
+            ),
+            Request::SetItem {
+                dest,
+                item,
+                origin,
+                demoting,
+                min_acks,
+                replica: _,
+            } => frame(
+                k,
+                &proto::PbdTableSetItem {
+                    dest: vnode_to_proto(dest),
+                    item: item.clone(),
+                    origin: origin.as_ref().map(vnode_to_proto),
+                    demoting: *demoting,
+                    min_acks: *min_acks,
+                },
+            ),
+            Request::SetMultiItem {
+                dest,
+                origin,
+                items,
+            } => frame(
+                k,
+                &proto::PbdTableSetMultiItem {
+                    dest: vnode_to_proto(dest),
+                    origin: origin.as_ref().map(vnode_to_proto),
+                    items: items.clone(),
+                },
+            ),
+            Request::ClearReplica {
+                dest,
+                key_hash,
+                demoted,
+                origin,
+            } => frame(
+                k,
+                &proto::PbdTableClearReplica {
+                    dest: vnode_to_proto(dest),
+                    key_hash: id_bytes(key_hash),
+                    demoted: *demoted,
+                    origin: origin.as_ref().map(vnode_to_proto),
+                },
+            ),
+            Request::SetReplicaInfo {
+                dest,
+                key_hash,
+                replica_info,
+                origin,
+            } => frame(
+                k,
+                &proto::PbdTableSetReplicaInfo {
+                    dest: vnode_to_proto(dest),
+                    key_hash: id_bytes(key_hash),
+                    replica_info: replica_info.clone(),
+                    origin: origin.as_ref().map(vnode_to_proto),
+                },
+            ),
+            Request::PromoteKey { dest, item, origin } => frame(
+                k,
+                &proto::PbdTablePromoteKey {
+                    dest: vnode_to_proto(dest),
+                    item: item.clone(),
+                    origin: origin.as_ref().map(vnode_to_proto),
+                },
+            ),
+            Request::Write { dest, items, role } => {
+                let (role, min_acks) = match role {
+                    WriteRole::Primary { min_acks } => {
+                        (proto::PbdTableWriteRole::Primary, Some(*min_acks))
+                    }
+                    WriteRole::Replica => (proto::PbdTableWriteRole::Replica, None),
+                };
+                frame(
+                    k,
+                    &proto::PbdTableWrite {
+                        dest: Some(vnode_to_proto(dest)),
+                        items: items_to_proto(items),
+                        role: Some(role as i32),
+                        min_acks,
+                    },
+                )
+            }
+            Request::Read { dest, keys } => frame(
+                k,
+                &proto::PbdTableRead {
+                    dest: Some(vnode_to_proto(dest)),
+                    keys: keys.clone(),
+                },
+            ),
+            Request::Transfer { dest, items, done } => frame(
+                k,
+                &proto::PbdTableTransfer {
+                    dest: Some(vnode_to_proto(dest)),
+                    items: items_to_proto(items),
+                    done: Some(*done),
+                },
+            ),
+            Request::Digest {
+                dest,
+                range,
+                buckets,
+            } => frame(
+                k,
+                &proto::PbdTableDigestReq {
+                    dest: Some(vnode_to_proto(dest)),
+                    from: Some(id_bytes(&range.from)),
+                    to: Some(id_bytes(&range.to)),
+                    buckets: Some(*buckets),
+                },
+            ),
+            Request::Scan {
+                dest,
+                range,
+                after,
+                limit,
+            } => frame(
+                k,
+                &proto::PbdTableScanReq {
+                    dest: Some(vnode_to_proto(dest)),
+                    from: Some(id_bytes(&range.from)),
+                    to: Some(id_bytes(&range.to)),
+                    after_key: after.clone(),
+                    limit: Some(*limit),
+                },
+            ),
+        }
+    }
+
+    /// Decodes one whole frame (type byte first).
+    pub fn decode(frame: Bytes) -> Result<Request, CodecError> {
+        let (kind, payload) = split_frame(frame)?;
+        Request::decode_payload(kind, payload)
+    }
+
+    /// Decodes a payload whose type byte was already read (what an extension handler gets).
+    pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Request, CodecError> {
+        let k = kind;
+        Ok(match kind {
+            kind::STATUS => {
+                let m: proto::PbdTableStatus = decode_payload(k, payload, &[(1, "dest")])?;
+                Request::Status {
+                    dest: vnode_from_proto(k, m.dest)?,
+                }
+            }
+            kind::GET_ITEM => {
+                let m: proto::PbdTableGetItem =
+                    decode_payload(k, payload, &[(1, "dest"), (2, "keyHash")])?;
+                Request::GetItem {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    key_hash: id_from_bytes(k, &m.key_hash, "keyHash (must be a 20-byte id)")?,
+                    origin: optional_vnode(k, m.origin)?,
+                }
+            }
+            kind::SET_ITEM | kind::SET_REPLICA => {
+                let m: proto::PbdTableSetItem =
+                    decode_payload(k, payload, &[(1, "dest"), (2, "item")])?;
+                Request::SetItem {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    item: m.item,
+                    origin: optional_vnode(k, m.origin)?,
+                    demoting: m.demoting,
+                    min_acks: m.min_acks,
+                    replica: k == kind::SET_REPLICA,
+                }
+            }
+            kind::SET_MULTI_ITEM => {
+                let m: proto::PbdTableSetMultiItem = decode_payload(k, payload, &[(1, "dest")])?;
+                Request::SetMultiItem {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    origin: optional_vnode(k, m.origin)?,
+                    items: m.items,
+                }
+            }
+            kind::CLEAR_REPLICA => {
+                let m: proto::PbdTableClearReplica =
+                    decode_payload(k, payload, &[(1, "dest"), (2, "keyHash"), (3, "demoted")])?;
+                Request::ClearReplica {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    key_hash: id_from_bytes(k, &m.key_hash, "keyHash (must be a 20-byte id)")?,
+                    demoted: m.demoted,
+                    origin: optional_vnode(k, m.origin)?,
+                }
+            }
+            kind::SET_REPLICA_INFO => {
+                let m: proto::PbdTableSetReplicaInfo = decode_payload(
+                    k,
+                    payload,
+                    &[(1, "dest"), (2, "keyHash"), (3, "replicaInfo")],
+                )?;
+                Request::SetReplicaInfo {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    key_hash: id_from_bytes(k, &m.key_hash, "keyHash (must be a 20-byte id)")?,
+                    replica_info: m.replica_info,
+                    origin: optional_vnode(k, m.origin)?,
+                }
+            }
+            kind::PROMOTE_KEY => {
+                let m: proto::PbdTablePromoteKey =
+                    decode_payload(k, payload, &[(1, "dest"), (2, "item")])?;
+                Request::PromoteKey {
+                    dest: vnode_from_proto(k, m.dest)?,
+                    item: m.item,
+                    origin: optional_vnode(k, m.origin)?,
+                }
+            }
+            kind::WRITE => {
+                let m: proto::PbdTableWrite = decode_payload(k, payload, &[])?;
+                let role = match m.role {
+                    None => return Err(missing(k, "role")),
+                    Some(r) if r == proto::PbdTableWriteRole::Replica as i32 => WriteRole::Replica,
+                    Some(r) if r == proto::PbdTableWriteRole::Primary as i32 => match m.min_acks {
+                        None => return Err(missing(k, "minAcks")),
+                        Some(0) => return Err(invalid(k, "minAcks (must be at least 1)")),
+                        Some(min_acks) => WriteRole::Primary { min_acks },
+                    },
+                    Some(_) => return Err(invalid(k, "role (unknown value)")),
+                };
+                Request::Write {
+                    dest: required_vnode(k, m.dest)?,
+                    items: items_from_proto(k, m.items)?,
+                    role,
+                }
+            }
+            kind::READ => {
+                let m: proto::PbdTableRead = decode_payload(k, payload, &[])?;
+                Request::Read {
+                    dest: required_vnode(k, m.dest)?,
+                    keys: m.keys,
+                }
+            }
+            kind::TRANSFER => {
+                let m: proto::PbdTableTransfer = decode_payload(k, payload, &[])?;
+                Request::Transfer {
+                    dest: required_vnode(k, m.dest)?,
+                    items: items_from_proto(k, m.items)?,
+                    done: m.done.ok_or_else(|| missing(k, "done"))?,
+                }
+            }
+            kind::DIGEST_REQ => {
+                let m: proto::PbdTableDigestReq = decode_payload(k, payload, &[])?;
+                let buckets = m.buckets.ok_or_else(|| missing(k, "buckets"))?;
+                if buckets == 0 || buckets as usize > MAX_BUCKETS {
+                    return Err(invalid(k, "buckets (must be 1..=4096)"));
+                }
+                Request::Digest {
+                    dest: required_vnode(k, m.dest)?,
+                    range: range_from_proto(k, m.from, m.to)?,
+                    buckets,
+                }
+            }
+            kind::SCAN_REQ => {
+                let m: proto::PbdTableScanReq = decode_payload(k, payload, &[])?;
+                let limit = m.limit.ok_or_else(|| missing(k, "limit"))?;
+                if limit == 0 {
+                    return Err(invalid(k, "limit (must be at least 1)"));
+                }
+                Request::Scan {
+                    dest: required_vnode(k, m.dest)?,
+                    range: range_from_proto(k, m.from, m.to)?,
+                    after: m.after_key,
+                    limit,
+                }
+            }
+            other => return Err(CodecError::UnknownType(other)),
+        })
+    }
+}
+
+impl Reply {
+    /// The type byte of this reply.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Reply::Response { .. } => kind::RESPONSE,
+            Reply::Item(_) => kind::ITEM,
+            Reply::MultiItemResponse { .. } => kind::MULTI_ITEM_RESPONSE,
+            Reply::WriteAck { .. } => kind::WRITE_ACK,
+            Reply::ReadResp { .. } => kind::READ_RESP,
+            Reply::DigestResp { .. } => kind::DIGEST_RESP,
+            Reply::ScanResp { .. } => kind::SCAN_RESP,
+        }
+    }
+
+    /// A failed `Response` (the answer to Go requests this node does not serve).
+    pub fn refused(error: impl Into<String>) -> Reply {
+        Reply::Response {
+            ok: false,
+            error: Some(error.into()),
+        }
+    }
+
+    /// Encodes into one frame: type byte, then the protobuf payload.
+    pub fn encode(&self) -> Bytes {
+        let k = self.kind();
+        match self {
+            Reply::Response { ok, error } => frame(
+                k,
+                &proto::PbdTableResponse {
+                    ok: *ok,
+                    error: error.clone(),
+                },
+            ),
+            Reply::Item(item) => frame(k, item.as_ref()),
+            Reply::MultiItemResponse { origin, items } => frame(
+                k,
+                &proto::PbdTableMultiItemResponse {
+                    origin: origin.as_ref().map(vnode_to_proto),
+                    items: items.clone(),
+                },
+            ),
+            Reply::WriteAck { applied, error } => frame(
+                k,
+                &proto::PbdTableWriteAck {
+                    applied: Some(*applied),
+                    error: error.clone(),
+                },
+            ),
+            Reply::ReadResp { items } => frame(
+                k,
+                &proto::PbdTableReadResp {
+                    items: items
+                        .iter()
+                        .map(|item| proto::PbdTableReadItem {
+                            key: Some(item.key.clone()),
+                            value: item.record.as_ref().and_then(|r| r.value.clone()),
+                            version: item.record.as_ref().map(|r| version_to_proto(&r.version)),
+                        })
+                        .collect(),
+                },
+            ),
+            Reply::DigestResp { buckets } => frame(
+                k,
+                &proto::PbdTableDigestResp {
+                    buckets: buckets.clone(),
+                },
+            ),
+            Reply::ScanResp { items, more } => frame(
+                k,
+                &proto::PbdTableScanResp {
+                    items: items_to_proto(items),
+                    more: Some(*more),
+                },
+            ),
+        }
+    }
+
+    /// Decodes one whole frame (type byte first).
+    pub fn decode(frame: Bytes) -> Result<Reply, CodecError> {
+        let (kind, payload) = split_frame(frame)?;
+        Reply::decode_payload(kind, payload)
+    }
+
+    /// Decodes a payload whose type byte was already read.
+    pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Reply, CodecError> {
+        let k = kind;
+        Ok(match kind {
+            kind::RESPONSE => {
+                let m: proto::PbdTableResponse = decode_payload(k, payload, &[(1, "ok")])?;
+                Reply::Response {
+                    ok: m.ok,
+                    error: m.error,
+                }
+            }
+            kind::ITEM => Reply::Item(Box::new(decode_payload(k, payload, &[])?)),
+            kind::MULTI_ITEM_RESPONSE => {
+                let m: proto::PbdTableMultiItemResponse = decode_payload(k, payload, &[])?;
+                Reply::MultiItemResponse {
+                    origin: optional_vnode(k, m.origin)?,
+                    items: m.items,
+                }
+            }
+            kind::WRITE_ACK => {
+                let m: proto::PbdTableWriteAck = decode_payload(k, payload, &[])?;
+                Reply::WriteAck {
+                    applied: m.applied.ok_or_else(|| missing(k, "applied"))?,
+                    error: m.error,
+                }
+            }
+            kind::READ_RESP => {
+                let m: proto::PbdTableReadResp = decode_payload(k, payload, &[])?;
+                let items = m
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        let key = item.key.ok_or_else(|| missing(k, "items.key"))?;
+                        let record = match item.version {
+                            None if item.value.is_some() => {
+                                return Err(invalid(k, "item (a value without a version)"))
+                            }
+                            None => None,
+                            Some(v) => Some(Record {
+                                version: version_from_proto(k, v)?,
+                                value: item.value,
+                            }),
+                        };
+                        Ok(ReadItem { key, record })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Reply::ReadResp { items }
+            }
+            kind::DIGEST_RESP => {
+                let m: proto::PbdTableDigestResp = decode_payload(k, payload, &[])?;
+                Reply::DigestResp { buckets: m.buckets }
+            }
+            kind::SCAN_RESP => {
+                let m: proto::PbdTableScanResp = decode_payload(k, payload, &[])?;
+                Reply::ScanResp {
+                    items: items_from_proto(k, m.items)?,
+                    more: m.more.ok_or_else(|| missing(k, "more"))?,
+                }
+            }
+            other => return Err(CodecError::UnknownType(other)),
+        })
+    }
+}
+
+fn split_frame(frame: Bytes) -> Result<(u8, Bytes), CodecError> {
+    if frame.len() > MAX_FRAME_LEN {
+        return Err(CodecError::TooLarge {
+            len: frame.len(),
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let Some(&kind) = frame.first() else {
+        return Err(CodecError::Empty);
+    };
+    Ok((kind, frame.slice(1..)))
+}
+
+fn missing(kind: u8, field: &'static str) -> CodecError {
+    CodecError::MissingField { kind, field }
+}
+
+fn invalid(kind: u8, what: &'static str) -> CodecError {
+    CodecError::Invalid { kind, what }
+}
+
+fn id_bytes(id: &Id) -> Bytes {
+    Bytes::copy_from_slice(id.as_bytes())
+}
+
+fn id_from_bytes(kind: u8, bytes: &[u8], what: &'static str) -> Result<Id, CodecError> {
+    Id::from_slice(bytes).map_err(|_| invalid(kind, what))
+}
+
+fn required_vnode(
+    kind: u8,
+    vnode: Option<dendrite::proto::PbProtoVnode>,
+) -> Result<Vnode, CodecError> {
+    vnode_from_proto(kind, vnode.ok_or_else(|| missing(kind, "dest"))?)
+}
+
+fn optional_vnode(
+    kind: u8,
+    vnode: Option<dendrite::proto::PbProtoVnode>,
+) -> Result<Option<Vnode>, CodecError> {
+    vnode.map(|v| vnode_from_proto(kind, v)).transpose()
+}
+
+fn range_from_proto(
+    kind: u8,
+    from: Option<Bytes>,
+    to: Option<Bytes>,
+) -> Result<IdRange, CodecError> {
+    let from = from.ok_or_else(|| missing(kind, "from"))?;
+    let to = to.ok_or_else(|| missing(kind, "to"))?;
+    Ok(IdRange::new(
+        id_from_bytes(kind, &from, "from (must be a 20-byte id)")?,
+        id_from_bytes(kind, &to, "to (must be a 20-byte id)")?,
+    ))
+}
+
+fn version_to_proto(version: &Version) -> proto::PbdTableVersion {
+    proto::PbdTableVersion {
+        millis: Some(version.millis),
+        logical: Some(version.logical),
+        node: Some(version.node),
+    }
+}
+
+fn version_from_proto(kind: u8, version: proto::PbdTableVersion) -> Result<Version, CodecError> {
+    Ok(Version {
+        millis: version
+            .millis
+            .ok_or_else(|| missing(kind, "version.millis"))?,
+        logical: version
+            .logical
+            .ok_or_else(|| missing(kind, "version.logical"))?,
+        node: version.node.ok_or_else(|| missing(kind, "version.node"))?,
+    })
+}
+
+fn items_to_proto(items: &[(Bytes, Record)]) -> Vec<proto::PbdTableVersionedItem> {
+    items
+        .iter()
+        .map(|(key, record)| proto::PbdTableVersionedItem {
+            key: Some(key.clone()),
+            value: record.value.clone(),
+            version: Some(version_to_proto(&record.version)),
+        })
+        .collect()
+}
+
+fn items_from_proto(
+    kind: u8,
+    items: Vec<proto::PbdTableVersionedItem>,
+) -> Result<Vec<(Bytes, Record)>, CodecError> {
+    items
+        .into_iter()
+        .map(|item| {
+            let key = item.key.ok_or_else(|| missing(kind, "items.key"))?;
+            let version = item.version.ok_or_else(|| missing(kind, "items.version"))?;
+            Ok((
+                key,
+                Record {
+                    version: version_from_proto(kind, version)?,
+                    value: item.value,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vn(i: u16) -> Vnode {
+        Vnode::local("127.0.0.1:7000", i)
+    }
+
+    fn ver(millis: u64) -> Version {
+        Version {
+            millis,
+            logical: 3,
+            node: 0xfeed,
+        }
+    }
+
+    fn items() -> Vec<(Bytes, Record)> {
+        vec![
+            (
+                Bytes::from_static(b"alpha"),
+                Record::value(ver(10), Bytes::from_static(b"one")),
+            ),
+            (Bytes::from_static(b"beta"), Record::tombstone(ver(11))),
+            (
+                Bytes::from_static(b""),
+                Record::value(ver(12), Bytes::new()),
+            ),
+        ]
+    }
+
+    fn go_item() -> proto::PbdTableItem {
+        proto::PbdTableItem {
+            key: Some(Bytes::from_static(b"k")),
+            val: Some(Bytes::from_static(b"v")),
+            timestamp: Some(123),
+            commited: Some(true),
+            key_hash: Some(id_bytes(&Id::of_key(b"k"))),
+            replica_info: Some(proto::PbdTableReplicaInfo {
+                master: Some(vnode_to_proto(&vn(1))),
+                vnodes: vec![vnode_to_proto(&vn(2))],
+                orphan_vnodes: vec![],
+                state: Some(0),
+                depth: Some(2),
+            }),
+            origin: None,
+            found: Some(true),
+        }
+    }
+
+    fn every_request() -> Vec<Request> {
+        let range = IdRange::new(Id::of_key(b"a"), Id::of_key(b"b"));
+        vec![
+            Request::Status { dest: vn(0) },
+            Request::GetItem {
+                dest: vn(0),
+                key_hash: Id::of_key(b"k"),
+                origin: Some(vn(1)),
+            },
+            Request::SetItem {
+                dest: vn(0),
+                item: go_item(),
+                origin: None,
+                demoting: Some(false),
+                min_acks: Some(2),
+                replica: false,
+            },
+            Request::SetItem {
+                dest: vn(0),
+                item: go_item(),
+                origin: Some(vn(3)),
+                demoting: None,
+                min_acks: None,
+                replica: true,
+            },
+            Request::SetMultiItem {
+                dest: vn(0),
+                origin: None,
+                items: vec![go_item(), go_item()],
+            },
+            Request::ClearReplica {
+                dest: vn(0),
+                key_hash: Id::of_key(b"k"),
+                demoted: true,
+                origin: None,
+            },
+            Request::SetReplicaInfo {
+                dest: vn(0),
+                key_hash: Id::of_key(b"k"),
+                replica_info: proto::PbdTableReplicaInfo::default(),
+                origin: Some(vn(2)),
+            },
+            Request::PromoteKey {
+                dest: vn(0),
+                item: go_item(),
+                origin: None,
+            },
+            Request::Write {
+                dest: vn(0),
+                items: items(),
+                role: WriteRole::Primary { min_acks: 2 },
+            },
+            Request::Write {
+                dest: vn(1),
+                items: vec![],
+                role: WriteRole::Replica,
+            },
+            Request::Read {
+                dest: vn(0),
+                keys: vec![Bytes::from_static(b"a"), Bytes::new()],
+            },
+            Request::Transfer {
+                dest: vn(0),
+                items: items(),
+                done: true,
+            },
+            Request::Transfer {
+                dest: vn(0),
+                items: vec![],
+                done: false,
+            },
+            Request::Digest {
+                dest: vn(0),
+                range,
+                buckets: 64,
+            },
+            Request::Scan {
+                dest: vn(0),
+                range: IdRange::whole_ring(Id::ZERO),
+                after: Some(Bytes::from_static(b"alpha")),
+                limit: 100,
+            },
+            Request::Scan {
+                dest: vn(0),
+                range,
+                after: None,
+                limit: 1,
+            },
+        ]
+    }
+
+    fn every_reply() -> Vec<Reply> {
+        vec![
+            Reply::Response {
+                ok: true,
+                error: None,
+            },
+            Reply::refused("not served"),
+            Reply::Item(Box::new(go_item())),
+            Reply::MultiItemResponse {
+                origin: Some(vn(4)),
+                items: vec![go_item()],
+            },
+            Reply::WriteAck {
+                applied: 3,
+                error: None,
+            },
+            Reply::WriteAck {
+                applied: 0,
+                error: Some("consistency 3 not reached".into()),
+            },
+            Reply::ReadResp {
+                items: vec![
+                    ReadItem {
+                        key: Bytes::from_static(b"a"),
+                        record: Some(Record::value(ver(1), Bytes::from_static(b"x"))),
+                    },
+                    ReadItem {
+                        key: Bytes::from_static(b"b"),
+                        record: Some(Record::tombstone(ver(2))),
+                    },
+                    ReadItem {
+                        key: Bytes::from_static(b"c"),
+                        record: None,
+                    },
+                ],
+            },
+            Reply::DigestResp {
+                buckets: vec![0, 1, u64::MAX],
+            },
+            Reply::ScanResp {
+                items: items(),
+                more: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        for request in every_request() {
+            let frame = request.encode();
+            assert_eq!(frame[0], request.kind());
+            assert_eq!(Request::decode(frame), Ok(request));
+        }
+    }
+
+    #[test]
+    fn every_reply_round_trips() {
+        for reply in every_reply() {
+            let frame = reply.encode();
+            assert_eq!(frame[0], reply.kind());
+            assert_eq!(Reply::decode(frame), Ok(reply));
+        }
+    }
+
+    #[test]
+    fn requests_and_replies_do_not_cross() {
+        for request in every_request() {
+            assert!(matches!(
+                Reply::decode(request.encode()),
+                Err(CodecError::UnknownType(_))
+            ));
+        }
+        for reply in every_reply() {
+            assert!(matches!(
+                Request::decode(reply.encode()),
+                Err(CodecError::UnknownType(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_typed_errors() {
+        assert_eq!(Request::decode(Bytes::new()), Err(CodecError::Empty));
+        assert_eq!(Reply::decode(Bytes::new()), Err(CodecError::Empty));
+        assert_eq!(
+            Request::decode(Bytes::from_static(&[0x3f])),
+            Err(CodecError::UnknownType(0x3f))
+        );
+        // Status without dest (a Go required field).
+        assert_eq!(
+            Request::decode(Bytes::from_static(&[kind::STATUS])),
+            Err(CodecError::MissingField {
+                kind: kind::STATUS,
+                field: "dest"
+            })
+        );
+        // Write without dest or role.
+        assert_eq!(
+            Request::decode(frame(kind::WRITE, &proto::PbdTableWrite::default())),
+            Err(missing(kind::WRITE, "role"))
+        );
+        let no_dest = proto::PbdTableWrite {
+            role: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            Request::decode(frame(kind::WRITE, &no_dest)),
+            Err(missing(kind::WRITE, "dest"))
+        );
+        // Primary write with no consistency, or zero.
+        let no_acks = proto::PbdTableWrite {
+            dest: Some(vnode_to_proto(&vn(0))),
+            role: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            Request::decode(frame(kind::WRITE, &no_acks)),
+            Err(missing(kind::WRITE, "minAcks"))
+        );
+        let zero_acks = proto::PbdTableWrite {
+            min_acks: Some(0),
+            ..no_acks.clone()
+        };
+        assert!(matches!(
+            Request::decode(frame(kind::WRITE, &zero_acks)),
+            Err(CodecError::Invalid { .. })
+        ));
+        let bad_role = proto::PbdTableWrite {
+            role: Some(7),
+            ..no_acks
+        };
+        assert!(matches!(
+            Request::decode(frame(kind::WRITE, &bad_role)),
+            Err(CodecError::Invalid { .. })
+        ));
+        // An item without a version, or with a partial version.
+        let unversioned = proto::PbdTableTransfer {
+            dest: Some(vnode_to_proto(&vn(0))),
+            items: vec![proto::PbdTableVersionedItem {
+                key: Some(Bytes::from_static(b"k")),
+                value: None,
+                version: None,
+            }],
+            done: Some(true),
+        };
+        assert_eq!(
+            Request::decode(frame(kind::TRANSFER, &unversioned)),
+            Err(missing(kind::TRANSFER, "items.version"))
+        );
+        let partial = proto::PbdTableTransfer {
+            items: vec![proto::PbdTableVersionedItem {
+                key: Some(Bytes::from_static(b"k")),
+                value: None,
+                version: Some(proto::PbdTableVersion {
+                    millis: Some(1),
+                    logical: None,
+                    node: Some(1),
+                }),
+            }],
+            ..unversioned
+        };
+        assert_eq!(
+            Request::decode(frame(kind::TRANSFER, &partial)),
+            Err(missing(kind::TRANSFER, "version.logical"))
+        );
+        // A range end that is not an id; too many buckets.
+        let short_id = proto::PbdTableDigestReq {
+            dest: Some(vnode_to_proto(&vn(0))),
+            from: Some(Bytes::from_static(b"abc")),
+            to: Some(id_bytes(&Id::ZERO)),
+            buckets: Some(4),
+        };
+        assert!(matches!(
+            Request::decode(frame(kind::DIGEST_REQ, &short_id)),
+            Err(CodecError::Invalid { .. })
+        ));
+        let too_many = proto::PbdTableDigestReq {
+            from: Some(id_bytes(&Id::ZERO)),
+            buckets: Some(MAX_BUCKETS as u32 + 1),
+            ..short_id
+        };
+        assert!(matches!(
+            Request::decode(frame(kind::DIGEST_REQ, &too_many)),
+            Err(CodecError::Invalid { .. })
+        ));
+        // A read answer with a value but no version.
+        let orphan_value = proto::PbdTableReadResp {
+            items: vec![proto::PbdTableReadItem {
+                key: Some(Bytes::from_static(b"k")),
+                value: Some(Bytes::from_static(b"v")),
+                version: None,
+            }],
+        };
+        assert!(matches!(
+            Reply::decode(frame(kind::READ_RESP, &orphan_value)),
+            Err(CodecError::Invalid { .. })
+        ));
+        // Invalid protobuf.
+        assert!(matches!(
+            Request::decode(Bytes::from_static(&[kind::READ, 0x0a, 0x05, 0x01])),
+            Err(CodecError::Malformed { .. } | CodecError::MissingField { .. })
+        ));
+        assert!(matches!(
+            Reply::decode(Bytes::from_static(&[kind::WRITE_ACK, 0xff])),
+            Err(CodecError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_frames_never_decode_to_the_original() {
+        for request in every_request() {
+            let frame = request.encode();
+            for cut in 1..frame.len() {
+                if let Ok(decoded) = Request::decode(frame.slice(..cut)) {
+                    assert_ne!(decoded, request, "a {cut}-byte prefix decoded as the whole");
+                }
+            }
+        }
+        for reply in every_reply() {
+            let frame = reply.encode();
+            for cut in 1..frame.len() {
+                if let Ok(decoded) = Reply::decode(frame.slice(..cut)) {
+                    assert_ne!(decoded, reply, "a {cut}-byte prefix decoded as the whole");
+                }
+            }
+        }
+    }
+
+    fn any_record() -> impl Strategy<Value = Record> {
+        (
+            any::<u64>(),
+            any::<u32>(),
+            any::<u64>(),
+            prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+        )
+            .prop_map(|(millis, logical, node, value)| Record {
+                version: Version {
+                    millis,
+                    logical,
+                    node,
+                },
+                value: value.map(Bytes::from),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(k in 0x20u8..0x50, bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let mut frame = vec![k];
+            frame.extend(bytes);
+            let frame = Bytes::from(frame);
+            let _ = Request::decode(frame.clone());
+            let _ = Reply::decode(frame);
+        }
+
+        #[test]
+        fn writes_round_trip(
+            entries in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..16), any_record()), 0..20),
+            min_acks in 1u32..5,
+        ) {
+            let items: Vec<(Bytes, Record)> = entries.into_iter().map(|(k, r)| (Bytes::from(k), r)).collect();
+            let request = Request::Write { dest: vn(9), items: items.clone(), role: WriteRole::Primary { min_acks } };
+            prop_assert_eq!(Request::decode(request.encode()), Ok(request));
+            let reply = Reply::ScanResp { items, more: false };
+            prop_assert_eq!(Reply::decode(reply.encode()), Ok(reply));
+        }
+    }
+}
