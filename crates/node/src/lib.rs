@@ -6,6 +6,11 @@
 //! tested without a ring; the binary wires in the distributed table.
 
 pub mod backend;
+pub mod bench;
+pub mod cli;
+pub mod http;
+pub mod launch;
 pub mod metrics;
 pub mod resp;
+pub mod settings;
 pub mod shutdown;

@@ -1,5 +1,182 @@
-//! The `dendrite` binary: being written.
+//! The `dendrite` binary: parses the command line and runs a subcommand.
 
-fn main() {
-    println!("dendrite: the node binary is being written; see README.md");
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use dendrite_node::backend::Consistency;
+use dendrite_node::bench::{run_bench, BenchPlan};
+use dendrite_node::cli::{BenchArgs, Cli, CliCommand, DemoArgs, NodeArgs, StatusArgs};
+use dendrite_node::http::client::http_get;
+use dendrite_node::launch::start_node;
+use dendrite_node::settings::{Settings, SettingsLayer};
+use dendrite_node::shutdown::shutdown_channel;
+
+/// Anything a subcommand can fail with, shown to the user as one line.
+type CommandResult = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("dendrite: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            CliCommand::Node(args) => run_node(*args).await,
+            CliCommand::Demo(args) => run_demo(args).await,
+            CliCommand::Status(args) => run_status(args).await,
+            CliCommand::Bench(args) => run_bench_command(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dendrite: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_node(args: NodeArgs) -> CommandResult {
+    let settings = Settings::load(args.to_layer(), args.config.as_deref(), std::env::vars())?;
+    init_logging(&settings.log);
+    let (trigger, signal) = shutdown_channel();
+    let node = start_node(&settings, signal).await?;
+    println!(
+        "dendrite node: RESP on {}, HTTP on {}",
+        node.resp_addr, node.http_addr
+    );
+    stop_requested().await;
+    tracing::info!("stopping");
+    trigger.trigger();
+    node.wait().await?;
+    Ok(())
+}
+
+async fn run_demo(args: DemoArgs) -> CommandResult {
+    init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    if args.nodes == 0 || u32::from(args.base_port) + 200 + u32::from(args.nodes) > 65_535 {
+        return Err(
+            "--nodes must be at least 1 and --base-port + 200 + nodes must fit below 65536".into(),
+        );
+    }
+    let (trigger, signal) = shutdown_channel();
+    let mut nodes = Vec::new();
+    for index in 0..args.nodes {
+        let port = |offset: u16| format!("127.0.0.1:{}", args.base_port + offset + index);
+        let layer = SettingsLayer {
+            listen: Some(port(200)),
+            resp: Some(port(0)),
+            http: Some(port(100)),
+            log: Some("warn".into()),
+            ..SettingsLayer::default()
+        };
+        let settings = layer.validate()?;
+        nodes.push(start_node(&settings, signal.clone()).await?);
+    }
+    // Until the ring is wired in, each demo node holds its own keys.
+    if let Some(first) = nodes.first() {
+        for (key, value) in [
+            ("greeting", "hello from dendrite"),
+            ("demo:nodes", &args.nodes.to_string()),
+        ] {
+            first
+                .backend
+                .set(
+                    Bytes::from(key.to_owned()),
+                    Bytes::from(value.to_owned()),
+                    Consistency::ONE,
+                )
+                .await?;
+        }
+    }
+    println!(
+        "dendrite demo: {} nodes running (memory backends; ring wiring pending)",
+        nodes.len()
+    );
+    for (index, node) in nodes.iter().enumerate() {
+        println!(
+            "  node {index}: redis-cli -p {}    curl http://{}/status",
+            node.resp_addr.port(),
+            node.http_addr
+        );
+    }
+    println!(
+        "try: redis-cli -p {} GET greeting   (Ctrl-C to stop)",
+        args.base_port
+    );
+    stop_requested().await;
+    trigger.trigger();
+    for node in nodes {
+        node.wait().await?;
+    }
+    Ok(())
+}
+
+async fn run_status(args: StatusArgs) -> CommandResult {
+    let response = http_get(&args.http, "/status", Duration::from_secs(10)).await?;
+    if response.status != 200 {
+        return Err(format!(
+            "{} answered /status with HTTP {}",
+            args.http, response.status
+        )
+        .into());
+    }
+    println!("{}", String::from_utf8_lossy(&response.body).trim_end());
+    Ok(())
+}
+
+async fn run_bench_command(args: BenchArgs) -> CommandResult {
+    init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    let plan = BenchPlan {
+        addr: args.resp,
+        clients: args.clients,
+        requests: args.requests,
+        value_size: args.value_size,
+        keyspace: args.keyspace,
+    };
+    println!(
+        "benchmarking {} with {} clients, {} requests, {}-byte values",
+        plan.addr, plan.clients, plan.requests, plan.value_size
+    );
+    let report = run_bench(&plan).await?;
+    print!("{report}");
+    Ok(())
 }

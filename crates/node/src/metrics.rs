@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Command names counted individually; anything else counts as `unknown`.
-pub const TRACKED_COMMANDS: [&str; 17] = [
+pub const TRACKED_COMMANDS: [&str; 18] = [
     "ping",
     "echo",
     "get",
@@ -27,6 +27,7 @@ pub const TRACKED_COMMANDS: [&str; 17] = [
     "select",
     "client",
     "hello",
+    "config",
     "consistency",
     "unknown",
 ];

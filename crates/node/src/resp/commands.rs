@@ -100,6 +100,12 @@ pub enum Command {
     Client(ClientCommand),
     /// `HELLO [protover ...]`: only RESP2 is spoken.
     Hello,
+    /// `CONFIG GET pattern` answers an empty list, other subcommands `+OK`,
+    /// so tools that probe the configuration (redis-benchmark) carry on.
+    Config {
+        /// Whether this was `CONFIG GET`.
+        get: bool,
+    },
     /// `CONSISTENCY` (show) or `CONSISTENCY read write` (set).
     Consistency(Option<(u8, u8)>),
 }
@@ -123,6 +129,7 @@ fn arity(name: &str) -> Option<(&'static str, i32)> {
         "select" => ("select", 2),
         "client" => ("client", -2),
         "hello" => ("hello", -1),
+        "config" => ("config", -2),
         "consistency" | "dendrite.consistency" => ("consistency", -1),
         _ => return None,
     };
@@ -263,6 +270,9 @@ impl Command {
                 Command::Client(client)
             }
             "hello" => Command::Hello,
+            "config" => Command::Config {
+                get: eq_ignore_case(&next(), "get"),
+            },
             "consistency" => {
                 match argc {
                     1 => Command::Consistency(None),
@@ -366,6 +376,8 @@ pub async fn execute(
             Reply::Integer(i64::try_from(session.client_id).unwrap_or(i64::MAX))
         }
         Command::Client(ClientCommand::Other) => Reply::ok(),
+        Command::Config { get: true } => Reply::Array(Vec::new()),
+        Command::Config { get: false } => Reply::ok(),
         Command::Hello => {
             Reply::Error("NOPROTO sorry, this protocol version is not supported".into())
         }

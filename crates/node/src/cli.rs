@@ -1,0 +1,181 @@
+//! The command line: `dendrite node | demo | status | bench`.
+//!
+//! Node flags are all optional so that, when absent, the config file and
+//! environment decide (see [`crate::settings`] for the precedence).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::SettingsLayer;
+
+/// A Chord distributed hash table with a Redis-protocol front.
+#[derive(Debug, Parser)]
+#[command(name = "dendrite", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run one node.
+    Node(Box<NodeArgs>),
+    /// Start a local cluster of several nodes in this process.
+    Demo(DemoArgs),
+    /// Print a running node's /status.
+    Status(StatusArgs),
+    /// Load a running node over RESP and print throughput and latency.
+    Bench(BenchArgs),
+}
+
+/// Flags of `dendrite node`; each overrides the environment and config file.
+#[derive(Debug, Default, Args)]
+pub struct NodeArgs {
+    /// Ring address other nodes reach this node at (host:port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// A ring member to join through; repeat for several seeds.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub join: Vec<String>,
+    /// Virtual nodes to run (default 3).
+    #[arg(long)]
+    pub vnodes: Option<u16>,
+    /// Extra copies of every key (default 2).
+    #[arg(long)]
+    pub replicas: Option<u8>,
+    /// Shortest pause between stabilization rounds, in ms (default 1000).
+    #[arg(long, value_name = "MS")]
+    pub stabilize_min_ms: Option<u64>,
+    /// Longest pause between stabilization rounds, in ms (default 3000).
+    #[arg(long, value_name = "MS")]
+    pub stabilize_max_ms: Option<u64>,
+    /// Address of the Redis-protocol server (default 127.0.0.1:6380).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub resp: Option<String>,
+    /// Address of the HTTP status and metrics server (default 127.0.0.1:8380).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http: Option<String>,
+    /// TOML config file (else DENDRITE_CONFIG, else none).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// This node's CURVE secret key (Z85).
+    #[arg(long, value_name = "Z85")]
+    pub curve_secret: Option<String>,
+    /// This node's CURVE public key (Z85).
+    #[arg(long, value_name = "Z85")]
+    pub curve_public: Option<String>,
+    /// A peer public key allowed in (Z85); repeat for several.
+    #[arg(long, value_name = "Z85")]
+    pub allow: Vec<String>,
+    /// Log filter, e.g. `info` or `dendrite=debug,info`.
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Most RESP clients served at once (default 10000).
+    #[arg(long)]
+    pub max_clients: Option<u32>,
+}
+
+impl NodeArgs {
+    /// The settings given on the command line, as the top layer.
+    pub fn to_layer(&self) -> SettingsLayer {
+        let list = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
+        SettingsLayer {
+            listen: self.listen.clone(),
+            join: list(&self.join),
+            vnodes: self.vnodes.map(i64::from),
+            replicas: self.replicas.map(i64::from),
+            stabilize_min_ms: self
+                .stabilize_min_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            stabilize_max_ms: self
+                .stabilize_max_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            resp: self.resp.clone(),
+            http: self.http.clone(),
+            curve_secret: self.curve_secret.clone(),
+            curve_public: self.curve_public.clone(),
+            allow: list(&self.allow),
+            log: self.log.clone(),
+            max_clients: self.max_clients.map(i64::from),
+        }
+    }
+}
+
+/// Flags of `dendrite demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many nodes to start.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u16,
+    /// Node i serves RESP on base+i, HTTP on base+100+i and the ring on base+200+i.
+    #[arg(long, default_value_t = 6380)]
+    pub base_port: u16,
+}
+
+/// Flags of `dendrite status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The node's HTTP address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8380")]
+    pub http: String,
+}
+
+/// Flags of `dendrite bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The node's RESP address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6380")]
+    pub resp: String,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// Total requests (half SET, half GET).
+    #[arg(long, default_value_t = 100_000)]
+    pub requests: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 64)]
+    pub value_size: usize,
+    /// Distinct keys used.
+    #[arg(long, default_value_t = 10_000)]
+    pub keyspace: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn node_flags_become_the_top_layer() {
+        let cli = Cli::try_parse_from([
+            "dendrite",
+            "node",
+            "--listen",
+            "10.0.0.1:7400",
+            "--join",
+            "a:1",
+            "--join",
+            "b:2",
+            "--vnodes",
+            "5",
+        ])
+        .unwrap();
+        let CliCommand::Node(args) = cli.command else {
+            panic!("expected node")
+        };
+        let layer = args.to_layer();
+        assert_eq!(layer.listen.as_deref(), Some("10.0.0.1:7400"));
+        assert_eq!(layer.join, Some(vec!["a:1".to_owned(), "b:2".to_owned()]));
+        assert_eq!(layer.vnodes, Some(5));
+        assert_eq!(layer.replicas, None);
+        assert_eq!(layer.allow, None);
+    }
+}

@@ -1,0 +1,537 @@
+//! Node settings from defaults, a TOML file, `DENDRITE_*` environment
+//! variables and the command line.
+//!
+//! Precedence, lowest to highest: built-in defaults < config file
+//! (`--config` or `DENDRITE_CONFIG`) < environment < command line. Each
+//! source is read into a [`SettingsLayer`] (every field optional), layers are
+//! stacked with [`SettingsLayer::overlay`], and [`SettingsLayer::validate`]
+//! turns the result into a [`Settings`] where every value is known good, or a
+//! [`SettingsError`] naming the setting and the ways to fix it.
+//!
+//! | setting | flag | env | file key | default |
+//! |---|---|---|---|---|
+//! | ring address | `--listen` | `DENDRITE_LISTEN` | `listen` | `127.0.0.1:7400` |
+//! | seeds | `--join` (repeat) | `DENDRITE_JOIN` (comma list) | `join` | none |
+//! | vnodes per node | `--vnodes` | `DENDRITE_VNODES` | `vnodes` | 3 |
+//! | replicas | `--replicas` | `DENDRITE_REPLICAS` | `replicas` | 2 |
+//! | stabilization range | `--stabilize-min-ms`, `--stabilize-max-ms` | `DENDRITE_STABILIZE_MIN_MS`, `..._MAX_MS` | `stabilize_min_ms`, `stabilize_max_ms` | 1000, 3000 |
+//! | RESP address | `--resp` | `DENDRITE_RESP` | `resp` | `127.0.0.1:6380` |
+//! | HTTP address | `--http` | `DENDRITE_HTTP` | `http` | `127.0.0.1:8380` |
+//! | CURVE keys (Z85) | `--curve-secret`, `--curve-public` | `DENDRITE_CURVE_SECRET`, `..._PUBLIC` | `curve_secret`, `curve_public` | none (NULL security) |
+//! | allowed client keys | `--allow` (repeat) | `DENDRITE_ALLOW` (comma list) | `allow` | anyone with a key |
+//! | log filter | `--log` | `DENDRITE_LOG` | `log` | `info` |
+//! | RESP client limit | `--max-clients` | `DENDRITE_MAX_CLIENTS` | `max_clients` | 10000 |
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Validated settings of one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Ring address other nodes reach this node at (`host:port`).
+    pub listen: String,
+    /// Members to join through; empty creates a new ring.
+    pub join: Vec<String>,
+    /// Virtual nodes this node runs.
+    pub vnodes: u16,
+    /// Extra copies of every key; consistency ranges over 1..=replicas+1.
+    pub replicas: u8,
+    /// Shortest pause between stabilization rounds.
+    pub stabilize_min: Duration,
+    /// Longest pause between stabilization rounds.
+    pub stabilize_max: Duration,
+    /// Where the RESP (Redis protocol) server listens.
+    pub resp: String,
+    /// Where the HTTP status and metrics server listens.
+    pub http: String,
+    /// This node's CURVE key pair; `None` runs the ring with NULL security.
+    pub curve: Option<CurveKeys>,
+    /// Public keys of peers allowed in; empty admits any CURVE peer.
+    pub allow: Vec<String>,
+    /// `tracing` filter, e.g. `info` or `dendrite=debug,info`.
+    pub log: String,
+    /// Most RESP clients served at once.
+    pub max_clients: usize,
+}
+
+/// A CURVE key pair, both Z85-encoded 32-byte keys (40 characters).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CurveKeys {
+    /// Secret key; never printed.
+    pub secret: String,
+    /// Public key.
+    pub public: String,
+}
+
+impl std::fmt::Debug for CurveKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurveKeys")
+            .field("secret", &"<redacted>")
+            .field("public", &self.public)
+            .finish()
+    }
+}
+
+/// One source of settings; every field is optional so layers can stack.
+///
+/// Numbers are kept as `i64` so an out-of-range value from any source gets
+/// the same typed [`SettingsError::OutOfRange`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    /// See [`Settings::listen`].
+    pub listen: Option<String>,
+    /// See [`Settings::join`].
+    pub join: Option<Vec<String>>,
+    /// See [`Settings::vnodes`].
+    pub vnodes: Option<i64>,
+    /// See [`Settings::replicas`].
+    pub replicas: Option<i64>,
+    /// See [`Settings::stabilize_min`], in milliseconds.
+    pub stabilize_min_ms: Option<i64>,
+    /// See [`Settings::stabilize_max`], in milliseconds.
+    pub stabilize_max_ms: Option<i64>,
+    /// See [`Settings::resp`].
+    pub resp: Option<String>,
+    /// See [`Settings::http`].
+    pub http: Option<String>,
+    /// See [`Settings::curve`].
+    pub curve_secret: Option<String>,
+    /// See [`Settings::curve`].
+    pub curve_public: Option<String>,
+    /// See [`Settings::allow`].
+    pub allow: Option<Vec<String>>,
+    /// See [`Settings::log`].
+    pub log: Option<String>,
+    /// See [`Settings::max_clients`].
+    pub max_clients: Option<i64>,
+}
+
+/// Why settings could not be loaded; each message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}; check the path given to --config or DENDRITE_CONFIG")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys or wrong types.
+    #[error("config file {path} is invalid: {source}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said (line, column, key).
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable that should hold an integer does not.
+    #[error("{var}={value:?} is not an integer; set it to a whole number or unset it")]
+    EnvNotAnInteger {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+    },
+    /// A `host:port` setting is malformed.
+    #[error("{field} = {value:?} is not a valid address: {reason}; set {} to host:port", sources(.field))]
+    InvalidAddress {
+        /// The setting.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A number outside its allowed range.
+    #[error("{field} = {value} is out of range {min}..={max}; fix {}", sources(.field))]
+    OutOfRange {
+        /// The setting.
+        field: &'static str,
+        /// The value given.
+        value: i64,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// The stabilization range is empty.
+    #[error("stabilize_min_ms ({min_ms}) is above stabilize_max_ms ({max_ms}); make the minimum at most the maximum")]
+    StabilizeRange {
+        /// The minimum given.
+        min_ms: i64,
+        /// The maximum given.
+        max_ms: i64,
+    },
+    /// A CURVE key is not 40 characters of Z85.
+    #[error(
+        "{field} is not a CURVE key: {reason}; use the 40-character Z85 form of a 32-byte key"
+    )]
+    InvalidCurveKey {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Only one half of the CURVE key pair was given.
+    #[error("CURVE needs both keys but {missing} is missing; set {} too, or neither for NULL security", sources(.missing))]
+    IncompleteCurveKeys {
+        /// The half that is missing.
+        missing: &'static str,
+    },
+    /// An allowlist without CURVE keys would admit nobody authenticated.
+    #[error("allow lists peer keys but this node has no CURVE keys; set curve_secret and curve_public, or drop allow")]
+    AllowWithoutCurve,
+    /// The log filter does not parse.
+    #[error("log = {value:?} is not a valid tracing filter ({reason}); try \"info\" or \"dendrite=debug,info\"")]
+    InvalidLogFilter {
+        /// The value given.
+        value: String,
+        /// What the filter parser said.
+        reason: String,
+    },
+}
+
+/// "--flag, DENDRITE_FLAG or `flag` in the config file" for a field.
+fn sources(field: &str) -> String {
+    format!(
+        "--{} / DENDRITE_{} / `{}` in the config file",
+        field.replace('_', "-"),
+        field.to_ascii_uppercase(),
+        field
+    )
+}
+
+const Z85_ALPHABET: &[u8] =
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+impl SettingsLayer {
+    /// The built-in defaults (the Go original's ring defaults).
+    pub fn defaults() -> SettingsLayer {
+        SettingsLayer {
+            listen: Some("127.0.0.1:7400".into()),
+            join: Some(Vec::new()),
+            vnodes: Some(3),
+            replicas: Some(2),
+            stabilize_min_ms: Some(1000),
+            stabilize_max_ms: Some(3000),
+            resp: Some("127.0.0.1:6380".into()),
+            http: Some("127.0.0.1:8380".into()),
+            curve_secret: None,
+            curve_public: None,
+            allow: Some(Vec::new()),
+            log: Some("info".into()),
+            max_clients: Some(10_000),
+        }
+    }
+
+    /// Reads a TOML config file whose keys are this struct's field names.
+    pub fn from_file(path: &Path) -> Result<SettingsLayer, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        SettingsLayer::from_toml(&text, path)
+    }
+
+    /// Parses TOML text; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<SettingsLayer, SettingsError> {
+        toml::from_str(text).map_err(|source| SettingsError::ParseFile {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Reads `DENDRITE_*` variables from `vars` (pass `std::env::vars()`).
+    /// Lists (`DENDRITE_JOIN`, `DENDRITE_ALLOW`) are comma-separated;
+    /// unknown `DENDRITE_*` names are logged and ignored.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<SettingsLayer, SettingsError> {
+        let mut layer = SettingsLayer::default();
+        for (var, value) in vars {
+            let Some(name) = var.strip_prefix("DENDRITE_") else {
+                continue;
+            };
+            let integer = || {
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| SettingsError::EnvNotAnInteger {
+                        var: var.clone(),
+                        value: value.clone(),
+                    })
+            };
+            let list = || {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            match name {
+                "LISTEN" => layer.listen = Some(value.clone()),
+                "JOIN" => layer.join = Some(list()),
+                "VNODES" => layer.vnodes = Some(integer()?),
+                "REPLICAS" => layer.replicas = Some(integer()?),
+                "STABILIZE_MIN_MS" => layer.stabilize_min_ms = Some(integer()?),
+                "STABILIZE_MAX_MS" => layer.stabilize_max_ms = Some(integer()?),
+                "RESP" => layer.resp = Some(value.clone()),
+                "HTTP" => layer.http = Some(value.clone()),
+                "CURVE_SECRET" => layer.curve_secret = Some(value.clone()),
+                "CURVE_PUBLIC" => layer.curve_public = Some(value.clone()),
+                "ALLOW" => layer.allow = Some(list()),
+                "LOG" => layer.log = Some(value.clone()),
+                "MAX_CLIENTS" => layer.max_clients = Some(integer()?),
+                "CONFIG" => {}
+                _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
+            }
+        }
+        Ok(layer)
+    }
+
+    /// This layer with every field that `higher` sets replaced by its value.
+    pub fn overlay(self, higher: SettingsLayer) -> SettingsLayer {
+        SettingsLayer {
+            listen: higher.listen.or(self.listen),
+            join: higher.join.or(self.join),
+            vnodes: higher.vnodes.or(self.vnodes),
+            replicas: higher.replicas.or(self.replicas),
+            stabilize_min_ms: higher.stabilize_min_ms.or(self.stabilize_min_ms),
+            stabilize_max_ms: higher.stabilize_max_ms.or(self.stabilize_max_ms),
+            resp: higher.resp.or(self.resp),
+            http: higher.http.or(self.http),
+            curve_secret: higher.curve_secret.or(self.curve_secret),
+            curve_public: higher.curve_public.or(self.curve_public),
+            allow: higher.allow.or(self.allow),
+            log: higher.log.or(self.log),
+            max_clients: higher.max_clients.or(self.max_clients),
+        }
+    }
+
+    /// Checks every value; unset fields take the defaults.
+    pub fn validate(self) -> Result<Settings, SettingsError> {
+        let layer = SettingsLayer::defaults().overlay(self);
+        let listen = layer.listen.unwrap_or_default();
+        validate_address("listen", &listen, false)?;
+        let join = layer.join.unwrap_or_default();
+        for seed in &join {
+            validate_address("join", seed, false)?;
+        }
+        let resp = layer.resp.unwrap_or_default();
+        validate_address("resp", &resp, true)?;
+        let http = layer.http.unwrap_or_default();
+        validate_address("http", &http, true)?;
+        let vnodes = in_range("vnodes", layer.vnodes, 1, 1024)?;
+        let replicas = in_range("replicas", layer.replicas, 0, 254)?;
+        let min_ms = in_range("stabilize_min_ms", layer.stabilize_min_ms, 1, 3_600_000)?;
+        let max_ms = in_range("stabilize_max_ms", layer.stabilize_max_ms, 1, 3_600_000)?;
+        if min_ms > max_ms {
+            return Err(SettingsError::StabilizeRange { min_ms, max_ms });
+        }
+        let max_clients = in_range("max_clients", layer.max_clients, 1, 1_000_000)?;
+        let curve = match (layer.curve_secret, layer.curve_public) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(SettingsError::IncompleteCurveKeys {
+                    missing: "curve_public",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::IncompleteCurveKeys {
+                    missing: "curve_secret",
+                })
+            }
+            (Some(secret), Some(public)) => {
+                validate_curve_key("curve_secret", &secret)?;
+                validate_curve_key("curve_public", &public)?;
+                Some(CurveKeys { secret, public })
+            }
+        };
+        let allow = layer.allow.unwrap_or_default();
+        for key in &allow {
+            validate_curve_key("allow", key)?;
+        }
+        if !allow.is_empty() && curve.is_none() {
+            return Err(SettingsError::AllowWithoutCurve);
+        }
+        let log = layer.log.unwrap_or_default();
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(SettingsError::InvalidLogFilter {
+                value: log,
+                reason: error.to_string(),
+            });
+        }
+        // The ranges above make these conversions lossless.
+        Ok(Settings {
+            listen,
+            join,
+            vnodes: u16::try_from(vnodes).unwrap_or(u16::MAX),
+            replicas: u8::try_from(replicas).unwrap_or(u8::MAX),
+            stabilize_min: Duration::from_millis(min_ms.unsigned_abs()),
+            stabilize_max: Duration::from_millis(max_ms.unsigned_abs()),
+            resp,
+            http,
+            curve,
+            allow,
+            log,
+            max_clients: usize::try_from(max_clients).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+impl Settings {
+    /// Loads settings with the documented precedence: defaults < file <
+    /// environment < `cli`. The file is `config_file` if given, otherwise
+    /// `DENDRITE_CONFIG` from `env`, otherwise none.
+    pub fn load(
+        cli: SettingsLayer,
+        config_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let env_config = env
+            .iter()
+            .find(|(var, _)| var == "DENDRITE_CONFIG")
+            .map(|(_, value)| PathBuf::from(value));
+        let file = match config_file.map(Path::to_owned).or(env_config) {
+            Some(path) => SettingsLayer::from_file(&path)?,
+            None => SettingsLayer::default(),
+        };
+        let env = SettingsLayer::from_env(env)?;
+        file.overlay(env).overlay(cli).validate()
+    }
+
+    /// The highest consistency level clients may ask for: replicas + 1.
+    pub fn max_consistency(&self) -> u8 {
+        self.replicas.saturating_add(1)
+    }
+}
+
+fn in_range(
+    field: &'static str,
+    value: Option<i64>,
+    min: i64,
+    max: i64,
+) -> Result<i64, SettingsError> {
+    let value = value.unwrap_or(min);
+    if value < min || value > max {
+        return Err(SettingsError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        });
+    }
+    Ok(value)
+}
+
+/// Checks `host:port`; `port 0` (pick any) only where `allow_any_port`.
+fn validate_address(
+    field: &'static str,
+    value: &str,
+    allow_any_port: bool,
+) -> Result<(), SettingsError> {
+    let invalid = |reason| SettingsError::InvalidAddress {
+        field,
+        value: value.to_owned(),
+        reason,
+    };
+    let (host, port) = value
+        .rsplit_once(':')
+        .ok_or_else(|| invalid("missing :port"))?;
+    if host.is_empty() {
+        return Err(invalid("missing host"));
+    }
+    if host.contains(char::is_whitespace) {
+        return Err(invalid("host contains whitespace"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(invalid(
+            "IPv6 hosts must be written in brackets, like [::1]:7400",
+        ));
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| invalid("port is not a number from 0 to 65535"))?;
+    if port == 0 && !allow_any_port {
+        return Err(invalid(
+            "port 0 cannot be reached by other nodes; pick a fixed port",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_curve_key(field: &'static str, key: &str) -> Result<(), SettingsError> {
+    if key.len() != 40 {
+        return Err(SettingsError::InvalidCurveKey {
+            field,
+            reason: "it is not 40 characters long",
+        });
+    }
+    if !key.bytes().all(|byte| Z85_ALPHABET.contains(&byte)) {
+        return Err(SettingsError::InvalidCurveKey {
+            field,
+            reason: "it has characters outside the Z85 alphabet",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let settings = SettingsLayer::default().validate().unwrap();
+        assert_eq!(settings.vnodes, 3);
+        assert_eq!(settings.replicas, 2);
+        assert_eq!(settings.max_consistency(), 3);
+        assert_eq!(settings.stabilize_min, Duration::from_secs(1));
+        assert!(settings.curve.is_none());
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert!(validate_address("listen", "example.org:7400", false).is_ok());
+        assert!(validate_address("listen", "[::1]:7400", false).is_ok());
+        assert!(validate_address("resp", "127.0.0.1:0", true).is_ok());
+        for bad in [
+            "7400",
+            ":7400",
+            "host:port",
+            "host:70000",
+            "::1:7400",
+            "127.0.0.1:0",
+        ] {
+            assert!(
+                matches!(
+                    validate_address("listen", bad, false),
+                    Err(SettingsError::InvalidAddress {
+                        field: "listen",
+                        ..
+                    })
+                ),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn error_messages_say_where_to_fix() {
+        let layer = SettingsLayer {
+            vnodes: Some(0),
+            ..SettingsLayer::default()
+        };
+        let error = layer.validate().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "vnodes = 0 is out of range 1..=1024; fix --vnodes / DENDRITE_VNODES / `vnodes` in the config file"
+        );
+    }
+}
