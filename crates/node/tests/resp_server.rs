@@ -1,6 +1,9 @@
 //! The RESP server over real loopback sockets, driven by the `redis` crate
 //! and by raw TCP where exact bytes matter.
 
+// Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
