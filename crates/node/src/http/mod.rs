@@ -79,7 +79,28 @@ async fn handle(mut stream: TcpStream, backend: &dyn Backend, metrics: &Metrics)
         }
     };
     stream.write_all(&response.to_bytes(is_head)).await?;
-    stream.shutdown().await
+    stream.shutdown().await?;
+    if response.status >= 400 {
+        // The request may not have been read to its end; closing with unread
+        // input makes the kernel send a reset that can destroy the response
+        // before the client reads it. Drain a bounded amount first.
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(&mut stream)).await;
+    }
+    Ok(())
+}
+
+/// How long to keep reading a rejected request's leftovers.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+async fn drain(stream: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 1024 * 1024;
+    while left > 0 {
+        match stream.read(&mut sink).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => left = left.saturating_sub(read),
+        }
+    }
 }
 
 /// Reads up to the blank line ending the request head.

@@ -1,0 +1,85 @@
+//! The `dendrite` executable itself: starts, serves, and rejects bad settings.
+
+// Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use dendrite_node::http::client::http_get;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn dendrite() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dendrite"));
+    command.env_remove("DENDRITE_CONFIG").kill_on_drop(true);
+    command
+}
+
+#[tokio::test]
+async fn node_serves_resp_and_http_then_status_prints_json() {
+    let mut child = dendrite()
+        .args([
+            "node",
+            "--resp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let banner = timeout(WAIT, lines.next_line())
+        .await
+        .expect("no banner")
+        .unwrap()
+        .unwrap();
+    // "dendrite node: RESP on 127.0.0.1:P, HTTP on 127.0.0.1:Q"
+    let resp = banner
+        .split("RESP on ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let http = banner.split("HTTP on ").nth(1).unwrap().trim().to_owned();
+
+    let client = redis::Client::open(format!("redis://{resp}/")).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    assert_eq!(pong, "PONG");
+    assert_eq!(http_get(&http, "/healthz", WAIT).await.unwrap().status, 200);
+
+    let status = timeout(WAIT, dendrite().args(["status", "--http", &http]).output())
+        .await
+        .expect("status hung")
+        .unwrap();
+    assert!(status.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["max_consistency"], 3);
+
+    child.start_kill().unwrap();
+    timeout(WAIT, child.wait())
+        .await
+        .expect("node did not exit")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn invalid_settings_exit_with_a_message() {
+    let output = timeout(WAIT, dendrite().args(["node", "--vnodes", "0"]).output())
+        .await
+        .expect("hung")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("vnodes = 0 is out of range"), "{stderr}");
+}

@@ -1,0 +1,270 @@
+//! Settings from file, environment and command line, and their errors.
+
+// Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use dendrite_node::cli::{Cli, CliCommand, NodeArgs};
+use dendrite_node::settings::{Settings, SettingsError, SettingsLayer};
+
+/// A config file unique to one test, removed when dropped.
+struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    fn new(name: &str, text: &str) -> ConfigFile {
+        let path = std::env::temp_dir().join(format!(
+            "dendrite-settings-{}-{name}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).unwrap();
+        ConfigFile(path)
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn node_args(flags: &[&str]) -> NodeArgs {
+    let mut argv = vec!["dendrite", "node"];
+    argv.extend_from_slice(flags);
+    match Cli::try_parse_from(argv).unwrap().command {
+        CliCommand::Node(args) => *args,
+        other => panic!("expected node, got {other:?}"),
+    }
+}
+
+fn load(flags: &[&str], vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    let args = node_args(flags);
+    Settings::load(args.to_layer(), args.config.as_deref(), env(vars))
+}
+
+const SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+const PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+
+#[test]
+fn precedence_is_file_then_env_then_cli() {
+    let file = ConfigFile::new(
+        "precedence",
+        "listen = \"10.0.0.1:7400\"\nvnodes = 5\nreplicas = 1\nresp = \"0.0.0.0:7000\"\njoin = [\"a:1\"]\n",
+    );
+    let path = file.0.to_str().unwrap();
+    let settings = load(
+        &["--config", path, "--replicas", "3", "--join", "c:3"],
+        &[
+            ("DENDRITE_VNODES", "7"),
+            ("DENDRITE_REPLICAS", "2"),
+            ("DENDRITE_JOIN", "b:2, b:3"),
+            ("HOME", "/x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.listen, "10.0.0.1:7400",
+        "file value, nothing above it"
+    );
+    assert_eq!(settings.resp, "0.0.0.0:7000");
+    assert_eq!(settings.vnodes, 7, "env beats file");
+    assert_eq!(settings.replicas, 3, "CLI beats env and file");
+    assert_eq!(settings.join, ["c:3"], "CLI list replaces, not appends");
+    assert_eq!(
+        settings.http, "127.0.0.1:8380",
+        "default when nobody sets it"
+    );
+    assert_eq!(settings.stabilize_min, Duration::from_secs(1));
+    assert_eq!(settings.max_consistency(), 4);
+
+    let without_cli = load(&["--config", path], &[("DENDRITE_JOIN", "b:2, b:3")]).unwrap();
+    assert_eq!(without_cli.join, ["b:2", "b:3"], "env beats file");
+    assert_eq!(without_cli.vnodes, 5);
+}
+
+#[test]
+fn config_file_can_come_from_the_environment() {
+    let file = ConfigFile::new(
+        "from-env",
+        "vnodes = 9\nstabilize_min_ms = 50\nstabilize_max_ms = 60\n",
+    );
+    let settings = load(&[], &[("DENDRITE_CONFIG", file.0.to_str().unwrap())]).unwrap();
+    assert_eq!(settings.vnodes, 9);
+    assert_eq!(settings.stabilize_max, Duration::from_millis(60));
+}
+
+#[test]
+fn curve_keys_and_allowlist() {
+    let settings = load(
+        &[
+            "--curve-secret",
+            SECRET,
+            "--curve-public",
+            PUBLIC,
+            "--allow",
+            PUBLIC,
+        ],
+        &[],
+    )
+    .unwrap();
+    let curve = settings.curve.as_ref().unwrap();
+    assert_eq!(curve.public, PUBLIC);
+    assert!(
+        !format!("{settings:?}").contains(SECRET),
+        "the secret must not be printed"
+    );
+    assert_eq!(settings.allow, [PUBLIC]);
+}
+
+#[test]
+fn invalid_values_are_typed_errors() {
+    let file = ConfigFile::new("typo", "vnode = 3\n");
+    let error = load(&["--config", file.0.to_str().unwrap()], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::ParseFile { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("vnode"), "{error}");
+
+    let error = load(&["--config", "/definitely/not/here.toml"], &[]).unwrap_err();
+    assert!(matches!(error, SettingsError::ReadFile { .. }), "{error:?}");
+
+    let error = load(&[], &[("DENDRITE_VNODES", "many")]).unwrap_err();
+    assert!(
+        matches!(&error, SettingsError::EnvNotAnInteger { var, .. } if var == "DENDRITE_VNODES"),
+        "{error:?}"
+    );
+
+    let error = load(&["--vnodes", "0"], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::OutOfRange {
+                field: "vnodes",
+                value: 0,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(&[], &[("DENDRITE_REPLICAS", "300")]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::OutOfRange {
+                field: "replicas",
+                value: 300,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(
+        &["--stabilize-min-ms", "500", "--stabilize-max-ms", "100"],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::StabilizeRange {
+                min_ms: 500,
+                max_ms: 100
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(&["--listen", "nohost"], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::InvalidAddress {
+                field: "listen",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(&["--join", "a:1", "--join", "b:notaport"], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::InvalidAddress { field: "join", .. }),
+        "{error:?}"
+    );
+
+    let error = load(&["--curve-secret", SECRET], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::IncompleteCurveKeys {
+                missing: "curve_public"
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(&["--curve-secret", "short", "--curve-public", PUBLIC], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::InvalidCurveKey {
+                field: "curve_secret",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let not_z85 = "~".repeat(40);
+    let error = load(&["--curve-secret", SECRET, "--curve-public", &not_z85], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::InvalidCurveKey {
+                field: "curve_public",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let error = load(&["--allow", PUBLIC], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::AllowWithoutCurve),
+        "{error:?}"
+    );
+
+    let error = load(&["--log", "dendrite=loud"], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::InvalidLogFilter { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn layers_overlay_field_by_field() {
+    let low = SettingsLayer {
+        vnodes: Some(4),
+        log: Some("debug".into()),
+        ..SettingsLayer::default()
+    };
+    let high = SettingsLayer {
+        log: Some("warn".into()),
+        ..SettingsLayer::default()
+    };
+    let merged = low.overlay(high);
+    assert_eq!(merged.vnodes, Some(4));
+    assert_eq!(merged.log.as_deref(), Some("warn"));
+}
