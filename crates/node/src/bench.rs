@@ -161,7 +161,11 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         tasks.spawn(async move {
             let mut samples = ClientSamples::default();
             for request in 0..share as u64 {
-                let key = format!("bench:{}", (request * clients + index as u64) % keyspace);
+                // A GET reads the key the SET before it wrote.
+                let key = format!(
+                    "bench:{}",
+                    ((request / 2) * clients + index as u64) % keyspace
+                );
                 let sent = Instant::now();
                 if request % 2 == 0 {
                     let outcome: redis::RedisResult<()> = connection.set(&key, &value).await;
