@@ -136,6 +136,9 @@ pub struct Ring {
     rng: Mutex<SmallRng>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: AtomicBool,
+    /// Other nodes this one has seen on the ring (seeds, successors): where to look for the ring
+    /// again if every remote vnode disappears from view (a partition that healed).
+    known_hosts: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Ring {
@@ -208,6 +211,7 @@ impl Ring {
         let Some(start) = start else {
             return Err(RingError::NoSeed(seeds.to_vec()));
         };
+        lock(&ring.known_hosts).extend(seeds.iter().cloned());
         let local = ring.local_vnodes();
         for (vnode, state) in &ring.vnodes {
             let found = ring
@@ -254,6 +258,7 @@ impl Ring {
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
+            known_hosts: Mutex::new(std::collections::BTreeSet::new()),
         });
         ring.transport
             .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));

@@ -26,20 +26,25 @@
 //! - **Wire** ([`wire`]). Typed requests and replies with a frame codec; the Go original's
 //!   messages (0x20-0x30) still decode, the versioned protocol uses 0x40 and up.
 //!
-//! The networked engine (forwarding to the primary, replication with a consistency level, read
-//! repair, range migration on membership changes) is built on these modules elsewhere.
+//! The networked engine is [`Table`] ([`table`]): forwarding to the primary, replication with a
+//! consistency level, read fallback and repair, range migration on membership changes and
+//! anti-entropy.
 
+pub mod error;
 pub mod placement;
 pub mod proto;
 pub mod range;
 pub mod record;
 pub mod store;
+pub mod table;
 pub mod version;
 pub mod wire;
 
+pub use error::TableError;
 pub use placement::{Placement, PlacementError};
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};
+pub use table::{Query, Table, TableConfig, TableStats};
 pub use version::{Clock, Version};
 pub use wire::{ReadItem, Reply, Request, WriteRole};

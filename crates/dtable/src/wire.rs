@@ -164,6 +164,8 @@ pub enum Request {
         dest: Vnode,
         /// Keys wanted.
         keys: Vec<Bytes>,
+        /// Read as the keys' owner: a vnode that does not own them answers `moved`.
+        primary: bool,
     },
     /// 0x44: one batch of a range hand-off to `dest`. Reply: [`Reply::WriteAck`].
     Transfer {
@@ -231,11 +233,15 @@ pub enum Reply {
         applied: u32,
         /// Present when the request failed (e.g. consistency not reached).
         error: Option<String>,
+        /// Present when the receiver does not own the keys: the vnode to ask instead.
+        moved: Option<Vnode>,
     },
     /// 0x43: answer to [`Request::Read`].
     ReadResp {
-        /// One per key asked, same order.
+        /// One per key asked, same order (empty when `moved`).
         items: Vec<ReadItem>,
+        /// Present when the receiver does not own the keys: the vnode to ask instead.
+        moved: Option<Vnode>,
     },
     /// 0x46: answer to [`Request::Digest`].
     DigestResp {
@@ -393,11 +399,16 @@ impl Request {
                     },
                 )
             }
-            Request::Read { dest, keys } => frame(
+            Request::Read {
+                dest,
+                keys,
+                primary,
+            } => frame(
                 k,
                 &proto::PbdTableRead {
                     dest: Some(vnode_to_proto(dest)),
                     keys: keys.clone(),
+                    primary: Some(*primary),
                 },
             ),
             Request::Transfer { dest, items, done } => frame(
@@ -539,6 +550,7 @@ impl Request {
                 Request::Read {
                     dest: required_vnode(k, m.dest)?,
                     keys: m.keys,
+                    primary: m.primary.unwrap_or(false),
                 }
             }
             kind::TRANSFER => {
@@ -620,14 +632,19 @@ impl Reply {
                     items: items.clone(),
                 },
             ),
-            Reply::WriteAck { applied, error } => frame(
+            Reply::WriteAck {
+                applied,
+                error,
+                moved,
+            } => frame(
                 k,
                 &proto::PbdTableWriteAck {
                     applied: Some(*applied),
                     error: error.clone(),
+                    moved: moved.as_ref().map(vnode_to_proto),
                 },
             ),
-            Reply::ReadResp { items } => frame(
+            Reply::ReadResp { items, moved } => frame(
                 k,
                 &proto::PbdTableReadResp {
                     items: items
@@ -638,6 +655,7 @@ impl Reply {
                             version: item.record.as_ref().map(|r| version_to_proto(&r.version)),
                         })
                         .collect(),
+                    moved: moved.as_ref().map(vnode_to_proto),
                 },
             ),
             Reply::DigestResp { buckets } => frame(
@@ -686,6 +704,7 @@ impl Reply {
                 Reply::WriteAck {
                     applied: m.applied.ok_or_else(|| missing(k, "applied"))?,
                     error: m.error,
+                    moved: optional_vnode(k, m.moved)?,
                 }
             }
             kind::READ_RESP => {
@@ -708,7 +727,10 @@ impl Reply {
                         Ok(ReadItem { key, record })
                     })
                     .collect::<Result<_, _>>()?;
-                Reply::ReadResp { items }
+                Reply::ReadResp {
+                    items,
+                    moved: optional_vnode(k, m.moved)?,
+                }
             }
             kind::DIGEST_RESP => {
                 let m: proto::PbdTableDigestResp = decode_payload(k, payload, &[])?;
@@ -943,6 +965,7 @@ mod tests {
             Request::Read {
                 dest: vn(0),
                 keys: vec![Bytes::from_static(b"a"), Bytes::new()],
+                primary: true,
             },
             Request::Transfer {
                 dest: vn(0),
@@ -989,10 +1012,12 @@ mod tests {
             Reply::WriteAck {
                 applied: 3,
                 error: None,
+                moved: None,
             },
             Reply::WriteAck {
                 applied: 0,
                 error: Some("consistency 3 not reached".into()),
+                moved: Some(vn(2)),
             },
             Reply::ReadResp {
                 items: vec![
@@ -1009,6 +1034,11 @@ mod tests {
                         record: None,
                     },
                 ],
+                moved: None,
+            },
+            Reply::ReadResp {
+                items: vec![],
+                moved: Some(vn(3)),
             },
             Reply::DigestResp {
                 buckets: vec![0, 1, u64::MAX],
@@ -1166,6 +1196,7 @@ mod tests {
                 value: Some(Bytes::from_static(b"v")),
                 version: None,
             }],
+            moved: None,
         };
         assert!(matches!(
             Reply::decode(frame(kind::READ_RESP, &orphan_value)),

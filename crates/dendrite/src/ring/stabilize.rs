@@ -1,11 +1,15 @@
 //! One stabilization round of a vnode: new-successor check, notify, one finger, predecessor
 //! check (Chord §4.3, with successor lists as in §5.3 of the SIGCOMM paper).
 
+use rand::seq::SliceRandom;
 use tracing::{debug, warn, Instrument};
 
 use super::{lock, Ring};
 use crate::message::{Message, PROTOCOL_VERSION};
 use crate::vnode::Vnode;
+
+/// Other nodes remembered for finding the ring again after a partition.
+const MAX_KNOWN_HOSTS: usize = 256;
 
 impl Ring {
     /// Runs one round for local vnode `index`.
@@ -15,6 +19,7 @@ impl Ring {
         };
         let span = tracing::debug_span!("stabilize", vnode = %me);
         async {
+            self.rejoin_if_isolated(index).await;
             self.check_new_successor(index).await;
             self.notify_successor(index).await;
             self.fix_finger(index).await;
@@ -49,6 +54,60 @@ impl Ring {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
                     self.note_dead(&succ);
                 }
+            }
+        }
+    }
+
+    /// A vnode whose successors are all local (every remote vnode was forgotten, as after a
+    /// partition) looks for the ring again through the other nodes it has known. Without this a
+    /// node cut off for longer than failure detection would stay a ring of its own after the
+    /// partition heals.
+    async fn rejoin_if_isolated(&self, index: usize) {
+        let Some((me, state)) = self.vnodes.get(index) else {
+            return;
+        };
+        let local = self.local_host().to_string();
+        let (isolated, seen): (bool, Vec<String>) = {
+            let s = lock(state);
+            let seen = s
+                .successors()
+                .iter()
+                .filter(|v| *v.host != *local)
+                .map(|v| v.host.to_string())
+                .collect::<Vec<_>>();
+            (seen.is_empty(), seen)
+        };
+        let candidates: Vec<String> = {
+            let mut known = lock(&self.known_hosts);
+            known.extend(seen);
+            while known.len() > MAX_KNOWN_HOSTS {
+                known.pop_first();
+            }
+            let all: Vec<String> = known.iter().cloned().collect();
+            let mut rng = lock(&self.rng);
+            all.choose_multiple(&mut *rng, 3).cloned().collect()
+        };
+        if !isolated || candidates.is_empty() {
+            return;
+        }
+        for host in candidates {
+            let Ok(Message::ListVnodesResp { vnodes }) =
+                self.call(&host, &Message::ListVnodes).await
+            else {
+                continue;
+            };
+            let Some(start) = vnodes.into_iter().find(|v| *v.host != *local) else {
+                continue;
+            };
+            if let Ok(found) = self
+                .lookup_from(start, me.id, self.config.num_successors)
+                .await
+            {
+                let mut s = lock(state);
+                let current = s.successors().to_vec();
+                s.set_successors(found.into_iter().chain(current));
+                debug!(vnode = %me, via = %host, "found the ring again");
+                return;
             }
         }
     }

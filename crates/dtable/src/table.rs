@@ -1,0 +1,300 @@
+//! The networked table: a [`Table`] is one node's share of the replicated key/value store.
+//!
+//! - [`query`](self::query): the client side (any node coordinates any key): placement by
+//!   lookup, forwarding to the primary, consistency, read fallback and read repair, batching;
+//! - [`serve`](self::serve): what a node does with the requests of other nodes;
+//! - [`repair`](self::repair): anti-entropy between a primary and its replicas, which also moves
+//!   ranges on joins and re-creates copies after failures, and tombstone collection;
+//! - [`peer`](self::peer): one typed request/reply exchange with a vnode.
+
+mod peer;
+mod query;
+mod repair;
+mod serve;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dendrite::{Config, Extensions, Ring, Transport};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+pub use query::Query;
+
+use crate::error::TableError;
+use crate::record::Record;
+use crate::store::Store;
+use crate::version::Clock;
+use crate::wire::kind;
+
+/// Settings of the table on one node (replica count comes from the ring's [`Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableConfig {
+    /// Longest key accepted.
+    pub max_key_len: usize,
+    /// Longest value accepted.
+    pub max_value_len: usize,
+    /// Write consistency used when a query does not set one (1 = the primary's copy).
+    pub default_consistency: usize,
+    /// Deadline of one request to one vnode.
+    pub request_timeout: Duration,
+    /// Pause between two anti-entropy rounds of a vnode (ring events trigger extra rounds).
+    pub repair_interval: Duration,
+    /// How long a tombstone is kept after the delete before it may be purged. Must exceed the
+    /// time a replica can be away and come back (its stale value would otherwise return).
+    pub tombstone_grace: Duration,
+    /// Records per batch in range scans, migrations and repair pushes (bounds memory).
+    pub batch_size: usize,
+    /// Buckets a range is split into for digest comparison.
+    pub digest_buckets: u32,
+    /// Shards of the local store.
+    pub shards: usize,
+    /// Attempts to deliver a replica write in the background before leaving it to repair.
+    pub replication_attempts: u32,
+}
+
+impl Default for TableConfig {
+    fn default() -> TableConfig {
+        TableConfig {
+            max_key_len: 64 << 10,
+            max_value_len: 16 << 20,
+            default_consistency: 1,
+            request_timeout: Duration::from_secs(2),
+            repair_interval: Duration::from_secs(30),
+            tombstone_grace: Duration::from_secs(3600),
+            batch_size: 512,
+            digest_buckets: 64,
+            shards: 64,
+            replication_attempts: 5,
+        }
+    }
+}
+
+/// Counters a node exports as metrics.
+#[derive(Debug, Default)]
+pub struct TableStats {
+    /// Writes acknowledged to clients by this coordinator.
+    pub writes: AtomicU64,
+    /// Writes that returned an error.
+    pub write_errors: AtomicU64,
+    /// Reads served to clients by this coordinator.
+    pub reads: AtomicU64,
+    /// Reads that returned an error.
+    pub read_errors: AtomicU64,
+    /// Replica writes still being delivered in the background.
+    pub replication_backlog: AtomicU64,
+    /// Replica writes abandoned to anti-entropy after every attempt failed.
+    pub replication_failures: AtomicU64,
+    /// Records received by anti-entropy and migration (newer than what we held).
+    pub repaired_in: AtomicU64,
+    /// Records sent by anti-entropy and migration.
+    pub repaired_out: AtomicU64,
+    /// Anti-entropy rounds completed.
+    pub repair_rounds: AtomicU64,
+    /// Tombstones purged.
+    pub tombstones_purged: AtomicU64,
+}
+
+impl TableStats {
+    fn bump(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct TableInner {
+    ring: Arc<Ring>,
+    config: TableConfig,
+    store: Store,
+    clock: Clock,
+    stats: TableStats,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// One node's share of the replicated table.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), dtable::TableError> {
+/// use dendrite::{mem::MemNetwork, Config};
+/// use dtable::{Table, TableConfig};
+/// let net = MemNetwork::new(1);
+/// let table = Table::create(Config::new("a:1"), net.endpoint("a:1"), TableConfig::default()).await?;
+/// table.query().set("greeting", "hello").await?;
+/// assert_eq!(table.query().get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Table {
+    inner: Arc<TableInner>,
+}
+
+/// Receives dtable requests; bound to the table once it exists (it is registered before the
+/// ring starts so the node is never reachable without it).
+#[derive(Default)]
+struct LateHandler {
+    table: OnceLock<Weak<TableInner>>,
+}
+
+impl Table {
+    /// Starts a new ring (this node alone) with a table on it.
+    pub async fn create(
+        ring_config: Config,
+        transport: Arc<dyn Transport>,
+        config: TableConfig,
+    ) -> Result<Table, TableError> {
+        Table::start(ring_config, transport, &[], config).await
+    }
+
+    /// Joins the ring of `seeds` and takes over this node's ranges from their current holders.
+    pub async fn join(
+        ring_config: Config,
+        transport: Arc<dyn Transport>,
+        seeds: &[String],
+        config: TableConfig,
+    ) -> Result<Table, TableError> {
+        if seeds.is_empty() {
+            return Err(TableError::Ring(dendrite::RingError::NoSeed(Vec::new())));
+        }
+        Table::start(ring_config, transport, seeds, config).await
+    }
+
+    async fn start(
+        ring_config: Config,
+        transport: Arc<dyn Transport>,
+        seeds: &[String],
+        config: TableConfig,
+    ) -> Result<Table, TableError> {
+        validate(&config, &ring_config)?;
+        let handler = Arc::new(LateHandler::default());
+        let extensions = Extensions::default();
+        let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
+            .chain(kind::WRITE..=kind::SCAN_RESP)
+            .collect();
+        extensions
+            .register(&kinds, handler.clone())
+            .map_err(|e| TableError::Protocol {
+                host: ring_config.host.clone(),
+                reason: e.to_string(),
+            })?;
+        let node_id = node_id(transport.local_host());
+        let ring = if seeds.is_empty() {
+            Ring::create_with(ring_config, transport, extensions).await?
+        } else {
+            Ring::join_with(ring_config, transport, seeds, extensions).await?
+        };
+        let inner = Arc::new(TableInner {
+            ring,
+            store: Store::new(config.shards),
+            clock: Clock::system(node_id),
+            stats: TableStats::default(),
+            tasks: parking_lot::Mutex::new(Vec::new()),
+            config,
+        });
+        // Cannot fail: the handler was created above and is bound exactly once.
+        let _ = handler.table.set(Arc::downgrade(&inner));
+        let table = Table { inner };
+        table.inner.spawn_maintenance();
+        if !seeds.is_empty() {
+            // Take over our ranges now rather than at the first periodic round.
+            let inner = table.inner.clone();
+            for vnode in inner.ring.local_vnodes() {
+                inner.repair_vnode(&vnode).await;
+            }
+        }
+        info!(host = %table.inner.ring.local_host(), "table started");
+        Ok(table)
+    }
+
+    /// A query with the table's default consistency; chain settings, then an operation.
+    pub fn query(&self) -> Query<'_> {
+        Query::new(&self.inner)
+    }
+
+    /// The ring this table runs on.
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.inner.ring
+    }
+
+    /// The table's settings.
+    pub fn config(&self) -> &TableConfig {
+        &self.inner.config
+    }
+
+    /// Keys (holding a value) stored on this node, as primary or replica.
+    pub fn local_keys(&self) -> Vec<Bytes> {
+        self.inner.store.keys()
+    }
+
+    /// What this node holds for `key` (value or tombstone, with its version), if anything.
+    pub fn local_record(&self, key: &[u8]) -> Option<Record> {
+        self.inner.store.get(key)
+    }
+
+    /// Number of keys (holding a value) stored on this node.
+    pub fn local_len(&self) -> usize {
+        self.inner.store.len_live()
+    }
+
+    /// Calls `hook` for every record this node stores from now on (the Go original's item hook).
+    pub fn set_hook(&self, hook: impl Fn(&[u8], &Record) + Send + Sync + 'static) {
+        self.inner.store.set_observer(Box::new(hook));
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> &TableStats {
+        &self.inner.stats
+    }
+
+    /// Runs one anti-entropy round for every local vnode now (tests and operators).
+    pub async fn repair_now(&self) {
+        for vnode in self.inner.ring.local_vnodes() {
+            self.inner.repair_vnode(&vnode).await;
+        }
+    }
+
+    /// Hands every range this node owns to its successors, then leaves the ring.
+    pub async fn leave(&self) -> Result<(), TableError> {
+        self.inner.hand_off().await;
+        self.inner.stop_tasks();
+        self.inner.ring.leave().await?;
+        Ok(())
+    }
+
+    /// Stops at once without handing anything off (what a crash looks like to the others).
+    pub fn shutdown(&self) {
+        self.inner.stop_tasks();
+        self.inner.ring.shutdown();
+    }
+}
+
+impl TableInner {
+    fn stop_tasks(&self) {
+        for task in self.tasks.lock().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TableInner {
+    fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+fn validate(config: &TableConfig, ring: &Config) -> Result<(), TableError> {
+    let max = ring.replicas + 1;
+    if config.default_consistency == 0 || config.default_consistency > max {
+        return Err(TableError::InvalidConsistency {
+            wanted: config.default_consistency,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// A node's id for version tie-breaks: stable across restarts of the same address.
+fn node_id(host: &str) -> u64 {
+    dendrite::Id::of_key(host.as_bytes()).high_u64()
+}

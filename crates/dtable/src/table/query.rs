@@ -1,0 +1,469 @@
+//! The client side of the table: any node coordinates any key.
+//!
+//! A write looks up the key's successors, sends the write to the primary (which versions,
+//! replicates and acknowledges after the asked-for copies), and follows `moved` answers while
+//! ownership is changing. A read asks the primary; a primary that never saw the key (it may be
+//! taking over the range) or does not answer makes the coordinator ask the replicas, newest
+//! version winning. Multi-key operations group keys by primary: one request per primary, all
+//! in parallel.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dendrite::{Id, Vnode};
+use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use super::{TableInner, TableStats};
+use crate::error::TableError;
+use crate::placement::Placement;
+use crate::record::Record;
+use crate::version::Version;
+use crate::wire::{Reply, Request, WriteRole};
+
+/// How many times a request follows `moved` or retries after an unreachable primary.
+const ATTEMPTS: usize = 6;
+
+/// Settings for one or more operations; build with [`Table::query`](super::Table::query).
+///
+/// ```
+/// # async fn example(table: &dtable::Table) -> Result<(), dtable::TableError> {
+/// table.query().consistency(3).set("k", "v").await?;   // acknowledged by 3 copies
+/// let v = table.query().read_consistency(2).get("k").await?; // newest of 2 copies
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Query<'a> {
+    inner: &'a Arc<TableInner>,
+    write: usize,
+    read: usize,
+}
+
+impl<'a> Query<'a> {
+    pub(super) fn new(inner: &'a Arc<TableInner>) -> Query<'a> {
+        Query {
+            inner,
+            write: inner.config.default_consistency,
+            read: 1,
+        }
+    }
+
+    /// Copies that must hold a write before it is acknowledged: `1..=replicas + 1`.
+    pub fn consistency(mut self, copies: usize) -> Query<'a> {
+        self.write = copies;
+        self
+    }
+
+    /// Copies a read consults (newest wins, stale ones are repaired): `1..=replicas + 1`.
+    pub fn read_consistency(mut self, copies: usize) -> Query<'a> {
+        self.read = copies;
+        self
+    }
+
+    /// The value of `key`, or `None` when it is absent or deleted.
+    pub async fn get(&self, key: impl Into<Bytes>) -> Result<Option<Bytes>, TableError> {
+        let key = key.into();
+        self.check_key(&key)?;
+        self.check_consistency(self.read)?;
+        let result = self.read_one(key).await;
+        self.count_read(&result);
+        Ok(result?.and_then(|r| r.value))
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn set(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), TableError> {
+        self.set_multi(vec![(key.into(), value.into())]).await
+    }
+
+    /// Deletes `key` (a tombstone that beats every older value, see the crate docs).
+    pub async fn delete(&self, key: impl Into<Bytes>) -> Result<(), TableError> {
+        self.delete_multi(vec![key.into()]).await
+    }
+
+    /// Values of several keys, in the order asked.
+    pub async fn get_multi(&self, keys: Vec<Bytes>) -> Result<Vec<Option<Bytes>>, TableError> {
+        for k in &keys {
+            self.check_key(k)?;
+        }
+        self.check_consistency(self.read)?;
+        if self.read > 1 {
+            let all = join_all(keys.into_iter().map(|k| self.read_one(k))).await;
+            return all
+                .into_iter()
+                .map(|r| Ok(r?.and_then(|r| r.value)))
+                .collect();
+        }
+        let groups = self.group(keys.iter().cloned().enumerate()).await?;
+        let mut out: Vec<Option<Record>> = vec![None; keys.len()];
+        let mut fallback = Vec::new();
+        let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
+            let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
+            let request = Request::Read {
+                dest: primary,
+                keys: wanted,
+                primary: true,
+            };
+            (members, self.inner.call(&request).await)
+        }))
+        .await;
+        for (members, answer) in answers {
+            match answer {
+                Ok(Reply::ReadResp { items, moved: None }) if items.len() == members.len() => {
+                    for ((index, key), item) in members.into_iter().zip(items) {
+                        match item.record {
+                            Some(r) => out[index] = Some(r),
+                            None => fallback.push((index, key)),
+                        }
+                    }
+                }
+                _ => fallback.extend(members),
+            }
+        }
+        let retried = join_all(
+            fallback
+                .into_iter()
+                .map(|(index, key)| async move { (index, self.read_one(key).await) }),
+        )
+        .await;
+        for (index, result) in retried {
+            out[index] = result?;
+        }
+        TableStats::bump(&self.inner.stats.reads, out.len() as u64);
+        Ok(out.into_iter().map(|r| r.and_then(|r| r.value)).collect())
+    }
+
+    /// Stores several keys: one write per primary, all in parallel, each at this query's
+    /// consistency. Fails if any key fails (the others may have been written).
+    pub async fn set_multi(&self, pairs: Vec<(Bytes, Bytes)>) -> Result<(), TableError> {
+        for (k, v) in &pairs {
+            self.check_key(k)?;
+            if v.len() > self.inner.config.max_value_len {
+                return Err(TableError::ValueTooLarge {
+                    len: v.len(),
+                    max: self.inner.config.max_value_len,
+                });
+            }
+        }
+        let records = pairs
+            .into_iter()
+            .map(|(k, v)| (k, Record::value(Version::ZERO, v)))
+            .collect();
+        self.write_records(records).await
+    }
+
+    /// Deletes several keys, grouped per primary like [`set_multi`](Self::set_multi).
+    pub async fn delete_multi(&self, keys: Vec<Bytes>) -> Result<(), TableError> {
+        for k in &keys {
+            self.check_key(k)?;
+        }
+        let records = keys
+            .into_iter()
+            .map(|k| (k, Record::tombstone(Version::ZERO)))
+            .collect();
+        self.write_records(records).await
+    }
+
+    async fn write_records(&self, records: Vec<(Bytes, Record)>) -> Result<(), TableError> {
+        self.check_consistency(self.write)?;
+        let count = records.len() as u64;
+        let mut by_key: BTreeMap<Bytes, Record> = BTreeMap::new();
+        // The last write of a key in one batch wins, as if they ran in order.
+        for (k, r) in records {
+            by_key.insert(k, r);
+        }
+        let result = async {
+            let groups = self.group(by_key.into_iter()).await?;
+            let outcomes = join_all(
+                groups
+                    .into_iter()
+                    .map(|(primary, items)| self.write_group(primary, items)),
+            )
+            .await;
+            outcomes.into_iter().collect::<Result<(), TableError>>()
+        }
+        .await;
+        match &result {
+            Ok(()) => TableStats::bump(&self.inner.stats.writes, count),
+            Err(_) => TableStats::bump(&self.inner.stats.write_errors, count),
+        }
+        result
+    }
+
+    /// Sends one primary its keys, following `moved` and retrying an unreachable primary after
+    /// a fresh lookup.
+    async fn write_group(
+        &self,
+        mut primary: Vnode,
+        items: Vec<(Bytes, Record)>,
+    ) -> Result<(), TableError> {
+        let mut last = TableError::Unavailable("no attempt made".into());
+        for attempt in 0..ATTEMPTS {
+            let request = Request::Write {
+                dest: primary.clone(),
+                items: items.clone(),
+                role: WriteRole::Primary {
+                    min_acks: u32::try_from(self.write).unwrap_or(u32::MAX),
+                },
+            };
+            match self.inner.call(&request).await {
+                Ok(Reply::WriteAck {
+                    error: None,
+                    moved: None,
+                    ..
+                }) => return Ok(()),
+                Ok(Reply::WriteAck {
+                    moved: Some(owner), ..
+                }) => {
+                    primary = owner;
+                    continue;
+                }
+                Ok(Reply::WriteAck {
+                    error: Some(reason),
+                    ..
+                }) => {
+                    return Err(TableError::ConsistencyNotReached {
+                        wanted: self.write,
+                        reason,
+                    })
+                }
+                Ok(other) => {
+                    return Err(TableError::Protocol {
+                        host: primary.host.to_string(),
+                        reason: format!("unexpected reply 0x{:02x} to a write", other.kind()),
+                    })
+                }
+                Err(e) => last = e,
+            }
+            // The primary did not answer: the ring may be repairing. Look again after a pause.
+            tokio::time::sleep(backoff(attempt)).await;
+            if let Some((key, _)) = items.first() {
+                primary = self.placement(key).await?.primary;
+            }
+        }
+        Err(last)
+    }
+
+    /// Reads one key at this query's read consistency; `None` when no copy has it.
+    async fn read_one(&self, key: Bytes) -> Result<Option<Record>, TableError> {
+        let placement = self.placement(&key).await?;
+        if self.read > 1 {
+            return self.read_quorum(key, placement).await;
+        }
+        let mut primary = placement.primary.clone();
+        let mut primary_failed = None;
+        for _ in 0..ATTEMPTS {
+            let request = Request::Read {
+                dest: primary.clone(),
+                keys: vec![key.clone()],
+                primary: true,
+            };
+            match self.inner.call(&request).await {
+                Ok(Reply::ReadResp {
+                    moved: Some(owner), ..
+                }) => primary = owner,
+                Ok(Reply::ReadResp { mut items, .. }) => {
+                    if let Some(record) = items.pop().and_then(|i| i.record) {
+                        return Ok(Some(record));
+                    }
+                    break;
+                }
+                Ok(other) => {
+                    primary_failed = Some(TableError::Protocol {
+                        host: primary.host.to_string(),
+                        reason: format!("unexpected reply 0x{:02x} to a read", other.kind()),
+                    });
+                    break;
+                }
+                Err(e) => {
+                    primary_failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // The primary never saw the key (it may still be taking the range over) or is down:
+        // the replicas decide, newest version first.
+        let others: Vec<Vnode> = placement
+            .replicas
+            .iter()
+            .filter(|r| r.id != primary.id)
+            .cloned()
+            .collect();
+        let answers = self.read_from(&key, &others).await;
+        let reached = answers.iter().filter(|a| a.is_ok()).count();
+        let newest = answers
+            .into_iter()
+            .filter_map(Result::ok)
+            .flatten()
+            .max_by_key(|r| r.version);
+        match (newest, primary_failed) {
+            (Some(record), _) => Ok(Some(record)),
+            (None, None) => Ok(None),
+            (None, Some(_)) if reached > 0 => Ok(None),
+            (None, Some(e)) => Err(TableError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Reads `self.read` copies, returns the newest and repairs the stale ones.
+    async fn read_quorum(
+        &self,
+        key: Bytes,
+        placement: Placement,
+    ) -> Result<Option<Record>, TableError> {
+        let copies: Vec<Vnode> = std::iter::once(placement.primary)
+            .chain(placement.replicas)
+            .collect();
+        let mut pending: FuturesUnordered<_> = copies
+            .iter()
+            .map(|vnode| {
+                let key = key.clone();
+                async move {
+                    (
+                        vnode.clone(),
+                        self.read_from(&key, std::slice::from_ref(vnode)).await,
+                    )
+                }
+            })
+            .collect();
+        let mut answers: Vec<(Vnode, Option<Record>)> = Vec::new();
+        while answers.len() < self.read {
+            let Some((vnode, mut result)) = pending.next().await else {
+                break;
+            };
+            if let Some(Ok(record)) = result.pop() {
+                answers.push((vnode, record));
+            }
+        }
+        if answers.len() < self.read {
+            return Err(TableError::Unavailable(format!(
+                "only {} of the {} copies asked for answered",
+                answers.len(),
+                self.read
+            )));
+        }
+        let newest = answers
+            .iter()
+            .filter_map(|(_, r)| r.clone())
+            .max_by_key(|r| r.version);
+        if let Some(newest) = &newest {
+            for (vnode, held) in &answers {
+                if held.as_ref().is_none_or(|h| h.version < newest.version) {
+                    self.inner
+                        .clone()
+                        .repair_copy(vnode.clone(), key.clone(), newest.clone());
+                }
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Reads `key` from each of `vnodes` (not as owner), in parallel.
+    async fn read_from(
+        &self,
+        key: &Bytes,
+        vnodes: &[Vnode],
+    ) -> Vec<Result<Option<Record>, TableError>> {
+        join_all(vnodes.iter().map(|v| async move {
+            let request = Request::Read {
+                dest: v.clone(),
+                keys: vec![key.clone()],
+                primary: false,
+            };
+            match self.inner.call(&request).await? {
+                Reply::ReadResp { mut items, .. } => Ok(items.pop().and_then(|i| i.record)),
+                other => Err(TableError::Protocol {
+                    host: v.host.to_string(),
+                    reason: format!("unexpected reply 0x{:02x} to a read", other.kind()),
+                }),
+            }
+        }))
+        .await
+    }
+
+    /// Where `key` lives now.
+    async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
+        let ring = &self.inner.ring;
+        let successors = ring
+            .find_successors(Id::of_key(key), ring.config().num_successors)
+            .await?;
+        Placement::from_successors(&successors, ring.config().replicas)
+            .map_err(|e| TableError::Unavailable(e.to_string()))
+    }
+
+    /// Groups items by their primary (lookups in parallel).
+    async fn group<T>(
+        &self,
+        items: impl Iterator<Item = T>,
+    ) -> Result<BTreeMap<Vnode, Vec<T>>, TableError>
+    where
+        T: KeyOf,
+    {
+        let items: Vec<T> = items.collect();
+        let placements = join_all(items.iter().map(|i| self.placement(i.key()))).await;
+        let mut groups: BTreeMap<Vnode, Vec<T>> = BTreeMap::new();
+        for (item, placement) in items.into_iter().zip(placements) {
+            groups.entry(placement?.primary).or_default().push(item);
+        }
+        Ok(groups)
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
+        if key.is_empty() {
+            return Err(TableError::EmptyKey);
+        }
+        let max = self.inner.config.max_key_len;
+        if key.len() > max {
+            return Err(TableError::KeyTooLarge {
+                len: key.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_consistency(&self, copies: usize) -> Result<(), TableError> {
+        let max = self.inner.ring.config().replicas + 1;
+        if copies == 0 || copies > max {
+            return Err(TableError::InvalidConsistency {
+                wanted: copies,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    fn count_read<T>(&self, result: &Result<T, TableError>) {
+        let counter = if result.is_ok() {
+            &self.inner.stats.reads
+        } else {
+            &self.inner.stats.read_errors
+        };
+        TableStats::bump(counter, 1);
+    }
+}
+
+/// Things grouped by the primary of their key.
+trait KeyOf {
+    fn key(&self) -> &[u8];
+}
+
+impl KeyOf for (usize, Bytes) {
+    fn key(&self) -> &[u8] {
+        &self.1
+    }
+}
+
+impl KeyOf for (Bytes, Record) {
+    fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn backoff(attempt: usize) -> Duration {
+    Duration::from_millis(100 << attempt.min(5))
+}

@@ -1,0 +1,258 @@
+//! What a node does with the dtable requests of other nodes (and of itself).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tracing::{debug, warn};
+
+use super::{LateHandler, TableInner, TableStats};
+use crate::range::IdRange;
+use crate::record::Record;
+use crate::wire::{ReadItem, Reply, Request, WriteRole};
+
+impl ExtensionHandler for LateHandler {
+    fn handle(&self, kind: u8, payload: Bytes) -> BoxFuture<'static, Result<Bytes, HandlerError>> {
+        let table = self.table.get().and_then(std::sync::Weak::upgrade);
+        Box::pin(async move {
+            let Some(table) = table else {
+                return Err(HandlerError(
+                    "the table on this node is starting or stopped".into(),
+                ));
+            };
+            let request = Request::decode_payload(kind, payload)?;
+            Ok(table.serve(request).await.encode())
+        })
+    }
+}
+
+impl TableInner {
+    /// Answers one request.
+    pub(super) async fn serve(self: Arc<Self>, request: Request) -> Reply {
+        match request {
+            Request::Status { .. } => Reply::Response {
+                ok: true,
+                error: None,
+            },
+            Request::Write { dest, items, role } => match role {
+                WriteRole::Primary { min_acks } => {
+                    self.write_as_primary(dest, items, min_acks).await
+                }
+                WriteRole::Replica => self.apply_all(items),
+            },
+            Request::Transfer { items, .. } => self.apply_all(items),
+            Request::Read {
+                dest,
+                keys,
+                primary,
+            } => {
+                if primary {
+                    if let Some(owner) = self.owner_if_not(&dest, &keys) {
+                        return Reply::ReadResp {
+                            items: Vec::new(),
+                            moved: Some(owner),
+                        };
+                    }
+                }
+                let items = keys
+                    .into_iter()
+                    .map(|key| ReadItem {
+                        record: self.store.get(&key),
+                        key,
+                    })
+                    .collect();
+                Reply::ReadResp { items, moved: None }
+            }
+            Request::Digest { range, buckets, .. } => Reply::DigestResp {
+                buckets: self.store.digest_buckets(range, buckets as usize),
+            },
+            Request::Scan {
+                range,
+                after,
+                limit,
+                ..
+            } => {
+                let limit = (limit as usize).min(self.config.batch_size.max(1));
+                let cursor = after.map(|k| (Id::of_key(&k), k));
+                let items = self.store.scan(range, cursor, limit);
+                let more = items.len() == limit;
+                Reply::ScanResp { items, more }
+            }
+            other => Reply::refused(format!(
+                "message type 0x{:02x} (the Go original's unversioned protocol) is not served; \
+                 upgrade the peer",
+                other.kind()
+            )),
+        }
+    }
+
+    /// Applies records as they come (replica writes, transfers): newest version wins.
+    fn apply_all(&self, items: Vec<(Bytes, Record)>) -> Reply {
+        let mut applied = 0;
+        for (key, record) in items {
+            self.clock.observe(&record.version);
+            if self.store.apply(key, record).changed() {
+                applied += 1;
+            }
+        }
+        Reply::WriteAck {
+            applied,
+            error: None,
+            moved: None,
+        }
+    }
+
+    /// When `dest` does not own every key of `keys` (its predecessor moved past them), the vnode
+    /// that does, as far as `dest` knows: its predecessor.
+    fn owner_if_not(&self, dest: &Vnode, keys: &[Bytes]) -> Option<Vnode> {
+        let (pred, _, _) = self.ring.neighbours(dest)?;
+        let pred = pred?;
+        let range = IdRange::new(pred.id, dest.id);
+        keys.iter()
+            .any(|k| !range.contains(&Id::of_key(k)))
+            .then_some(pred)
+    }
+
+    /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
+    /// copies. Replicas not needed for the acknowledgement are finished in the background.
+    async fn write_as_primary(
+        self: Arc<Self>,
+        dest: Vnode,
+        items: Vec<(Bytes, Record)>,
+        min_acks: u32,
+    ) -> Reply {
+        let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
+        if let Some(owner) = self.owner_if_not(&dest, &keys) {
+            return write_ack(0, None, Some(owner));
+        }
+        let Some((_, _, replicas)) = self.ring.neighbours(&dest) else {
+            return write_ack(0, Some(format!("no vnode {dest} on this node")), None);
+        };
+        let wanted = min_acks.max(1) as usize;
+        if wanted > replicas.len() + 1 {
+            return write_ack(
+                0,
+                Some(format!(
+                    "consistency {wanted} needs {wanted} copies on distinct hosts, but only {} are \
+                     available now",
+                    replicas.len() + 1
+                )),
+                None,
+            );
+        }
+        // The primary orders writes to its keys: each gets a fresh version of its clock.
+        let mut versioned = Vec::with_capacity(items.len());
+        let mut applied = 0;
+        for (key, record) in items {
+            self.clock.observe(&record.version);
+            let record = Record {
+                version: self.clock.tick(),
+                value: record.value,
+            };
+            if self.store.apply(key.clone(), record.clone()).changed() {
+                applied += 1;
+            }
+            versioned.push((key, record));
+        }
+        let mut pending: FuturesUnordered<_> = replicas
+            .into_iter()
+            .map(|replica| {
+                let inner = self.clone();
+                let request = Request::Write {
+                    dest: replica.clone(),
+                    items: versioned.clone(),
+                    role: WriteRole::Replica,
+                };
+                async move {
+                    let outcome = inner.call(&request).await;
+                    (replica, request, outcome)
+                }
+            })
+            .collect();
+        let mut acks = 1;
+        let mut last_error = String::new();
+        while acks < wanted {
+            match pending.next().await {
+                Some((_, _, Ok(Reply::WriteAck { error: None, .. }))) => acks += 1,
+                Some((replica, request, outcome)) => {
+                    last_error = describe(&outcome);
+                    self.clone().retry_in_background(replica, request);
+                }
+                None => break,
+            }
+        }
+        // The copies not needed for the acknowledgement complete in the background.
+        let inner = self.clone();
+        if !pending.is_empty() {
+            TableStats::bump(&self.stats.replication_backlog, pending.len() as u64);
+            tokio::spawn(async move {
+                while let Some((replica, request, outcome)) = pending.next().await {
+                    inner
+                        .stats
+                        .replication_backlog
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    if !matches!(outcome, Ok(Reply::WriteAck { error: None, .. })) {
+                        inner.clone().retry_in_background(replica, request);
+                    }
+                }
+            });
+        }
+        if acks < wanted {
+            return write_ack(
+                applied,
+                Some(format!(
+                    "consistency not reached: {acks} of {wanted} copies acknowledged ({last_error})"
+                )),
+                None,
+            );
+        }
+        write_ack(applied, None, None)
+    }
+
+    /// Keeps delivering a replica write that failed, with backoff; gives up to anti-entropy.
+    fn retry_in_background(self: Arc<Self>, replica: Vnode, request: Request) {
+        TableStats::bump(&self.stats.replication_backlog, 1);
+        tokio::spawn(async move {
+            let mut pause = std::time::Duration::from_millis(100);
+            let mut delivered = false;
+            for _ in 0..self.config.replication_attempts {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                if !self.ring.is_running() {
+                    break;
+                }
+                if let Ok(Reply::WriteAck { error: None, .. }) = self.call(&request).await {
+                    delivered = true;
+                    break;
+                }
+            }
+            self.stats
+                .replication_backlog
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            if delivered {
+                debug!(%replica, "late replica write delivered");
+            } else {
+                TableStats::bump(&self.stats.replication_failures, 1);
+                warn!(%replica, "replica write abandoned; anti-entropy will repair it");
+            }
+        });
+    }
+}
+
+fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply {
+    Reply::WriteAck {
+        applied,
+        error,
+        moved,
+    }
+}
+
+fn describe(outcome: &Result<Reply, crate::error::TableError>) -> String {
+    match outcome {
+        Ok(Reply::WriteAck { error: Some(e), .. }) => e.clone(),
+        Ok(other) => format!("unexpected reply 0x{:02x}", other.kind()),
+        Err(e) => e.to_string(),
+    }
+}

@@ -1,0 +1,129 @@
+//! A cluster of tables on the in-memory network, for the table tests.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dendrite::chord::ideal_state;
+use dendrite::mem::MemNetwork;
+use dendrite::Config;
+use dtable::{Table, TableConfig};
+
+pub struct Tables {
+    pub net: Arc<MemNetwork>,
+    pub tables: BTreeMap<String, Table>,
+    pub next: usize,
+    pub replicas: usize,
+}
+
+pub fn host(i: usize) -> String {
+    format!("n{i}:7000")
+}
+
+impl Tables {
+    pub async fn start(seed: u64, nodes: usize, replicas: usize) -> Tables {
+        let mut t = Tables {
+            net: MemNetwork::new(seed),
+            tables: BTreeMap::new(),
+            next: 0,
+            replicas,
+        };
+        for _ in 0..nodes {
+            t.add().await;
+        }
+        t.wait_ring().await;
+        t
+    }
+
+    pub fn config(&self, host: &str) -> Config {
+        let mut c = Config::new(host);
+        c.replicas = self.replicas;
+        c.rng_seed = Some(self.next as u64);
+        c
+    }
+
+    pub async fn add(&mut self) -> Table {
+        let h = host(self.next);
+        let config = self.config(&h);
+        self.next += 1;
+        let endpoint = self.net.endpoint(&h);
+        let table = match self.tables.keys().next() {
+            None => Table::create(config, endpoint, TableConfig::default())
+                .await
+                .unwrap(),
+            Some(seed) => Table::join(
+                config,
+                endpoint,
+                std::slice::from_ref(seed),
+                TableConfig::default(),
+            )
+            .await
+            .unwrap(),
+        };
+        self.tables.insert(h, table.clone());
+        table
+    }
+
+    pub fn crash(&mut self, host: &str) {
+        let t = self.tables.remove(host).unwrap();
+        t.shutdown();
+        self.net.crash(host);
+    }
+
+    pub fn any(&self) -> &Table {
+        self.tables.values().next().unwrap()
+    }
+
+    /// Waits (virtual time, bounded) until every vnode's predecessor and successors are right.
+    pub async fn wait_ring(&self) {
+        for _ in 0..100 {
+            if self.ring_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("ring did not converge");
+    }
+
+    fn ring_ok(&self) -> bool {
+        let all: Vec<_> = self
+            .tables
+            .values()
+            .flat_map(|t| t.ring().local_vnodes())
+            .collect();
+        self.tables.values().all(|t| {
+            t.ring().snapshot().iter().all(|s| {
+                let ideal = ideal_state(&s.vnode, &all, t.ring().config().num_successors);
+                s.predecessor.as_ref() == Some(&ideal.predecessor)
+                    && s.successors == ideal.successors
+            })
+        })
+    }
+
+    /// Runs anti-entropy on every node until the holders of every key stop changing.
+    pub async fn repair_all(&self) {
+        for _ in 0..3 {
+            for t in self.tables.values() {
+                t.repair_now().await;
+            }
+        }
+    }
+
+    /// How many live nodes hold a value or tombstone for `key`.
+    pub fn copies(&self, key: &[u8]) -> usize {
+        self.tables
+            .values()
+            .filter(|t| t.local_keys().iter().any(|k| k.as_ref() == key))
+            .count()
+    }
+}
+
+pub fn key(i: usize) -> Bytes {
+    Bytes::from(format!("key-{i}"))
+}
+
+pub fn value(i: usize, round: usize) -> Bytes {
+    Bytes::from(format!("value-{i}-{round}"))
+}

@@ -1,0 +1,316 @@
+//! dtable over the in-memory network, in virtual time (issue 5's scenarios).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{key, value, Tables};
+use dtable::TableError;
+
+#[tokio::test(start_paused = true)]
+async fn every_operation_round_trips_through_every_node() {
+    let cluster = Tables::start(1, 5, 2).await;
+    let writer = cluster.any().clone();
+    for i in 0..200 {
+        writer.query().set(key(i), value(i, 0)).await.unwrap();
+    }
+    let pairs: Vec<_> = (200..400).map(|i| (key(i), value(i, 0))).collect();
+    writer
+        .query()
+        .consistency(2)
+        .set_multi(pairs)
+        .await
+        .unwrap();
+    for table in cluster.tables.values() {
+        for i in 0..400 {
+            assert_eq!(table.query().get(key(i)).await.unwrap(), Some(value(i, 0)));
+        }
+        let keys: Vec<Bytes> = (0..400).map(key).chain([Bytes::from("absent")]).collect();
+        let got = table.query().get_multi(keys).await.unwrap();
+        assert_eq!(got.len(), 401);
+        assert!(got[..400]
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.as_ref() == Some(&value(i, 0))));
+        assert_eq!(got[400], None);
+    }
+    writer.query().delete(key(7)).await.unwrap();
+    writer
+        .query()
+        .delete_multi(vec![key(8), key(9)])
+        .await
+        .unwrap();
+    for table in cluster.tables.values() {
+        assert_eq!(table.query().get(key(7)).await.unwrap(), None);
+        assert_eq!(table.query().get(key(9)).await.unwrap(), None);
+        assert_eq!(
+            table.query().get(key(10)).await.unwrap(),
+            Some(value(10, 0))
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_written_at_full_consistency_survive_a_crash_and_copies_come_back() {
+    let mut cluster = Tables::start(2, 5, 2).await;
+    let writer = cluster.any().clone();
+    for i in 0..300 {
+        writer
+            .query()
+            .consistency(3)
+            .set(key(i), value(i, 0))
+            .await
+            .unwrap();
+    }
+    for i in 0..300 {
+        assert_eq!(cluster.copies(&key(i)), 3, "key {i} before the crash");
+    }
+    let victim = cluster.tables.keys().nth(2).cloned().unwrap();
+    cluster.crash(&victim);
+    cluster.wait_ring().await;
+    cluster.repair_all().await;
+    let reader = cluster.any().clone();
+    for i in 0..300 {
+        assert_eq!(
+            reader.query().get(key(i)).await.unwrap(),
+            Some(value(i, 0)),
+            "key {i}"
+        );
+        assert!(
+            cluster.copies(&key(i)) >= 3,
+            "key {i} has {} copies",
+            cluster.copies(&key(i))
+        );
+    }
+    // And the cluster takes new writes.
+    reader
+        .query()
+        .consistency(3)
+        .set("after", "crash")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_join_under_write_load_loses_nothing_and_moves_ranges() {
+    let mut cluster = Tables::start(3, 3, 2).await;
+    let client = cluster.any().clone();
+    let mut acknowledged = std::collections::BTreeMap::new();
+    for i in 0..300 {
+        client.query().set(key(i), value(i, 0)).await.unwrap();
+        acknowledged.insert(i, value(i, 0));
+    }
+    // A writer keeps going while a node joins; it checks its own writes as it goes.
+    let writer = client.clone();
+    let load = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for round in 1..=5 {
+            for i in 0..300 {
+                let v = value(i, round);
+                if writer.query().set(key(i), v.clone()).await.is_ok() {
+                    acked.push((i, v.clone()));
+                    // Never older than what this client was told is written.
+                    let read = writer.query().get(key(i)).await.unwrap();
+                    assert_eq!(read, Some(v), "read-your-write of key {i} round {round}");
+                }
+            }
+        }
+        acked
+    });
+    let joined = cluster.add().await;
+    let acked = load.await.unwrap();
+    for (i, v) in acked {
+        acknowledged.insert(i, v);
+    }
+    cluster.wait_ring().await;
+    cluster.repair_all().await;
+    for (i, v) in &acknowledged {
+        assert_eq!(
+            client.query().get(key(*i)).await.unwrap().as_ref(),
+            Some(v),
+            "key {i}"
+        );
+    }
+    // The joiner holds the ranges it now owns.
+    assert!(joined.local_len() > 0, "the joining node received no keys");
+    for vnode in joined.ring().local_vnodes() {
+        let (Some(pred), _, _) = joined.ring().neighbours(&vnode).unwrap() else {
+            panic!("no predecessor");
+        };
+        for i in 0..300 {
+            let k = key(i);
+            if dendrite::Id::of_key(&k).is_between_right_incl(&pred.id, &vnode.id) {
+                assert!(
+                    joined.local_keys().contains(&k),
+                    "key {i} not moved to its new owner"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_missed_a_delete_does_not_bring_the_key_back() {
+    let cluster = Tables::start(4, 4, 2).await;
+    let client = cluster.any().clone();
+    client
+        .query()
+        .consistency(3)
+        .set("doomed", "x")
+        .await
+        .unwrap();
+    // Cut one holder of the key off, delete while it is away, bring it back.
+    let holders: Vec<String> = cluster
+        .tables
+        .iter()
+        .filter(|(_, t)| t.local_keys().iter().any(|k| k.as_ref() == b"doomed"))
+        .map(|(h, _)| h.clone())
+        .collect();
+    assert_eq!(holders.len(), 3);
+    let away = holders.last().unwrap().clone();
+    for other in cluster.tables.keys().filter(|h| **h != away) {
+        cluster.net.partition(&away, other);
+    }
+    let deleter = cluster
+        .tables
+        .iter()
+        .find(|(h, _)| **h != away)
+        .unwrap()
+        .1
+        .clone();
+    deleter.query().delete("doomed").await.unwrap();
+    // Long enough for background retries to give up: only anti-entropy can fix the copy now.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    cluster.net.heal();
+    cluster.wait_ring().await;
+    cluster.repair_all().await;
+    for table in cluster.tables.values() {
+        assert_eq!(table.query().get("doomed").await.unwrap(), None);
+        assert!(!table.local_keys().iter().any(|k| k.as_ref() == b"doomed"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn replicas_that_diverged_converge_without_reads() {
+    let cluster = Tables::start(5, 4, 2).await;
+    let client = cluster.any().clone();
+    for i in 0..100 {
+        client
+            .query()
+            .consistency(3)
+            .set(key(i), value(i, 0))
+            .await
+            .unwrap();
+    }
+    let isolated = cluster.tables.keys().nth(1).cloned().unwrap();
+    for other in cluster.tables.keys().filter(|h| **h != isolated) {
+        cluster.net.partition(&isolated, other);
+    }
+    let writer = cluster
+        .tables
+        .iter()
+        .find(|(h, _)| **h != isolated)
+        .unwrap()
+        .1
+        .clone();
+    let mut written = 0;
+    for i in 0..100 {
+        if writer.query().set(key(i), value(i, 1)).await.is_ok() {
+            written += 1;
+        }
+    }
+    assert!(written > 0);
+    cluster.net.heal();
+    cluster.wait_ring().await;
+    // No client reads: only the periodic anti-entropy runs.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let digests: Vec<_> = cluster.tables.values().map(|t| t.local_len()).collect();
+    assert!(digests.iter().all(|n| *n > 0));
+    // Every copy of every key holds the same value.
+    for i in 0..100 {
+        let k = key(i);
+        let mut seen = std::collections::BTreeSet::new();
+        for t in cluster.tables.values() {
+            if t.local_keys().contains(&k) {
+                seen.insert(t.local_record(&k).map(|r| r.version));
+            }
+        }
+        assert_eq!(seen.len(), 1, "key {i} has diverging copies: {seen:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_cannot_reach_its_consistency_fails_and_keeps_the_old_value() {
+    let cluster = Tables::start(6, 2, 2).await;
+    let client = cluster.any().clone();
+    client.query().consistency(2).set("k", "old").await.unwrap();
+    // Two hosts: three copies on distinct hosts are impossible.
+    let err = client
+        .query()
+        .consistency(3)
+        .set("k", "new")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TableError::ConsistencyNotReached { wanted: 3, .. }),
+        "{err}"
+    );
+    for table in cluster.tables.values() {
+        assert_eq!(
+            table.query().get("k").await.unwrap().as_deref(),
+            Some(&b"old"[..])
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_writers_leave_every_copy_at_the_highest_version() {
+    let cluster = Tables::start(7, 4, 2).await;
+    let writers: Vec<_> = cluster.tables.values().cloned().collect();
+    let mut tasks = Vec::new();
+    for (n, w) in writers.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for round in 0..20 {
+                let _ = w.query().set("contended", format!("{n}-{round}")).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    cluster.repair_all().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for t in cluster.tables.values() {
+        if let Some(r) = t.local_record(b"contended") {
+            seen.insert((r.version, r.value));
+        }
+    }
+    assert_eq!(seen.len(), 1, "copies differ: {seen:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_input_gets_typed_errors() {
+    let cluster = Tables::start(8, 1, 2).await;
+    let t = cluster.any();
+    assert_eq!(t.query().set("", "v").await, Err(TableError::EmptyKey));
+    assert_eq!(t.query().get("").await, Err(TableError::EmptyKey));
+    assert!(matches!(
+        t.query().consistency(0).set("k", "v").await,
+        Err(TableError::InvalidConsistency { wanted: 0, max: 3 })
+    ));
+    assert!(matches!(
+        t.query().consistency(4).set("k", "v").await,
+        Err(TableError::InvalidConsistency { wanted: 4, max: 3 })
+    ));
+    assert!(matches!(
+        t.query().read_consistency(9).get("k").await,
+        Err(TableError::InvalidConsistency { .. })
+    ));
+    let big = Bytes::from(vec![0u8; t.config().max_value_len + 1]);
+    assert!(matches!(
+        t.query().set("k", big).await,
+        Err(TableError::ValueTooLarge { .. })
+    ));
+}
