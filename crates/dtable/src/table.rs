@@ -11,6 +11,7 @@ mod peer;
 mod query;
 mod repair;
 mod serve;
+mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -91,6 +92,10 @@ pub struct TableStats {
     pub repaired_in: AtomicU64,
     /// Records sent by anti-entropy and migration.
     pub repaired_out: AtomicU64,
+    /// Requests sent straight to the vnode that owned the key (no lookup, no redirect).
+    pub direct_routes: AtomicU64,
+    /// Requests that needed a lookup or followed a `moved` redirect.
+    pub rerouted: AtomicU64,
     /// Anti-entropy rounds completed.
     pub repair_rounds: AtomicU64,
     /// Tombstones purged.
@@ -110,6 +115,7 @@ pub(crate) struct TableInner {
     clock: Clock,
     stats: TableStats,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    view: parking_lot::Mutex<view::RingView>,
 }
 
 /// One node's share of the replicated table.
@@ -190,6 +196,7 @@ impl Table {
             clock: Clock::system(node_id),
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),
+            view: parking_lot::Mutex::new(view::RingView::new()),
             config,
         });
         // Cannot fail: the handler was created above and is bound exactly once.

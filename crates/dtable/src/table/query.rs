@@ -204,6 +204,12 @@ impl<'a> Query<'a> {
     ) -> Result<(), TableError> {
         let mut last = TableError::Unavailable("no attempt made".into());
         for attempt in 0..ATTEMPTS {
+            let counter = if attempt == 0 {
+                &self.inner.stats.direct_routes
+            } else {
+                &self.inner.stats.rerouted
+            };
+            TableStats::bump(counter, 1);
             let request = Request::Write {
                 dest: primary.clone(),
                 items: items.clone(),
@@ -241,9 +247,10 @@ impl<'a> Query<'a> {
                 Err(e) => last = e,
             }
             // The primary did not answer: the ring may be repairing. Look again after a pause.
+            self.inner.view.lock().forget(&primary);
             tokio::time::sleep(backoff(attempt)).await;
             if let Some((key, _)) = items.first() {
-                primary = self.placement(key).await?.primary;
+                primary = self.lookup_placement(key).await?.primary;
             }
         }
         Err(last)
@@ -385,8 +392,27 @@ impl<'a> Query<'a> {
         .await
     }
 
-    /// Where `key` lives now.
+    /// Where `key` lives, from the cached ring view (see [`super::view`]); a lookup when the
+    /// view is empty.
     async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
+        let ring = &self.inner.ring;
+        let wanted = ring.config().num_successors;
+        let successors = {
+            let mut view = self.inner.view.lock();
+            if view.is_stale() {
+                view.rebuild(ring);
+            }
+            view.successors(&Id::of_key(key), wanted)
+        };
+        if !successors.is_empty() {
+            return Placement::from_successors(&successors, ring.config().replicas)
+                .map_err(|e| TableError::Unavailable(e.to_string()));
+        }
+        self.lookup_placement(key).await
+    }
+
+    /// Where `key` lives, by an iterative lookup on the ring.
+    async fn lookup_placement(&self, key: &[u8]) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let successors = ring
             .find_successors(Id::of_key(key), ring.config().num_successors)
