@@ -322,6 +322,9 @@ impl Command {
     }
 }
 
+/// Metadata properties of a READY/INITIATE command, in wire order.
+pub type Metadata = Vec<(String, Bytes)>;
+
 /// Encodes metadata properties: name-len(1) name value-len(4, big-endian) value.
 pub fn encode_properties(properties: &[(String, Bytes)]) -> Bytes {
     let mut out = BytesMut::new();

@@ -8,3 +8,11 @@ pub mod error;
 pub mod frame;
 
 pub use error::{Result, ZmtpError};
+pub mod connection;
+pub mod curve;
+pub mod handshake;
+pub mod keys;
+pub mod null;
+pub mod security;
+pub mod wire;
+pub mod z85;
