@@ -43,9 +43,21 @@ impl Ring {
             let ask = Message::GetPredecessor { dest: succ.clone() };
             match self.call(&succ.host, &ask).await {
                 Ok(Message::Vnode(pred)) => {
-                    if lock(state).consider_successor(&pred) {
-                        debug!(vnode = %me, successor = %pred, "new successor");
-                    }
+                    let event = {
+                        let mut s = lock(state);
+                        if s.consider_successor(&pred) {
+                            debug!(vnode = %me, successor = %pred, "new successor");
+                            None
+                        } else if s.predecessor().is_none() && pred.id != me.id {
+                            // Our successor's predecessor precedes us: it is ours too, at least
+                            // until someone closer notifies. A joining vnode learns its range at
+                            // once this way instead of waiting for its predecessor's next round.
+                            s.notify(&pred)
+                        } else {
+                            None
+                        }
+                    };
+                    self.emit(event);
                     return;
                 }
                 // A Go peer without a predecessor answers Err: it is alive, nothing to learn.
