@@ -201,7 +201,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
             .await
             .map_err(|_| ZmtpError::Timeout {
                 operation: "handshake",
-            })??;
+            })?
+            .map_err(|err| match err {
+                ZmtpError::Closed => ZmtpError::handshake(
+                    "peer closed the connection during the handshake \
+                     (wrong CURVE server key, mechanism mismatch or peer refused us)",
+                ),
+                other => other,
+            })?;
         frames_in.set_max_frame(config.max_message_size as u64 + opener.overhead());
         Ok(Connection {
             reader: MessageReader {

@@ -1,18 +1,60 @@
 //! ZeroMQ wire protocol (ZMTP 3.x) over tokio, with the NULL and CURVE security mechanisms.
 //!
-//! Layers, bottom up:
+//! The crate speaks the protocol of libzmq's ROUTER and DEALER sockets well enough to serve
+//! REQ/DEALER peers and to call ROUTER peers, including real libzmq (pyzmq) ones.
+//!
+//! # Use
+//! - [`Server::bind`] with a [`Handler`]: accepts many connections; every request runs in its
+//!   own task; the reply goes back with the request's envelope.
+//! - [`Client::request`]: one persistent, lazily opened connection per peer address, many
+//!   requests in flight on it, a per-request deadline and prompt errors when the peer is down.
+//! - Security: [`ServerSecurity::Curve`] with the server's secret key and an optional client
+//!   allowlist; [`ClientSecurity::Curve`] with the client's [`KeyPair`] and the expected server
+//!   key(s) ([`ServerKeys`]: one cluster-wide key and/or one per address). Keys print and parse
+//!   as Z85 text, the format of `zmq.curve_keypair()`.
+//!
+//! ```no_run
+//! use std::{sync::Arc, time::Duration};
+//! use bytes::Bytes;
+//! use futures::FutureExt;
+//! use zmtp::{Client, ClientConfig, Handler, Server, ServerConfig};
+//!
+//! # async fn demo() -> zmtp::Result<()> {
+//! let echo = |request: Vec<Bytes>| async move { request }.boxed();
+//! let server = Server::bind("127.0.0.1:0", ServerConfig::default(), Arc::new(echo)).await?;
+//! let client = Client::new(ClientConfig::default())?;
+//! let addr = server.local_addr().to_string();
+//! let reply = client.request(&addr, vec![Bytes::from("ping")], Duration::from_secs(1)).await?;
+//! assert_eq!(reply, vec![Bytes::from("ping")]);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layers, bottom up
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
-//! - [`error`]: the crate's error type.
+//! - [`wire`]: buffered frame I/O over a byte stream.
+//! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
+//!   frame sealing/opening.
+//! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
+//! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
 
-pub mod error;
-pub mod frame;
-
-pub use error::{Result, ZmtpError};
+pub mod client;
 pub mod connection;
 pub mod curve;
+pub mod error;
+pub mod frame;
 pub mod handshake;
 pub mod keys;
 pub mod null;
+pub mod outbound;
 pub mod security;
+pub mod server;
 pub mod wire;
 pub mod z85;
+
+pub use client::{Client, ClientConfig, ClientSecurity, ServerKeys};
+pub use connection::{Connection, ConnectionConfig, Inbound};
+pub use error::{Result, ZmtpError};
+pub use keys::{KeyPair, PublicKey, SecretKey};
+pub use outbound::Heartbeat;
+pub use server::{Handler, Server, ServerConfig, ServerSecurity};
+pub use z85::Z85Error;
