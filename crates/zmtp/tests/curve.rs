@@ -1,4 +1,5 @@
 //! CURVE request/reply over real loopback TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns unwrap too
 
 mod common;
 
