@@ -435,6 +435,7 @@ async fn run_connected(
                             outcome = Some(Err(ZmtpError::Closed));
                         }
                     }
+                    Ok(Inbound::Pong(_)) => {}
                     Err(err) => outcome = Some(Err(err)),
                 }
             }

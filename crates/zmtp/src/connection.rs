@@ -54,6 +54,8 @@ pub enum Inbound {
     Message(Vec<Bytes>),
     /// A PING; answer with [`Command::pong_for`] of this body.
     Ping(Bytes),
+    /// A PONG answering one of our PINGs, with the context we sent.
+    Pong(Bytes),
 }
 
 /// Receiving half of a connection.
@@ -66,7 +68,7 @@ pub struct MessageReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> MessageReader<R> {
-    /// Receives the next message or PING. PONGs and unknown commands are skipped.
+    /// Receives the next message, PING or PONG. Unknown commands are skipped.
     ///
     /// Cancel-safe: partial frames and parts stay buffered if the future is dropped.
     pub async fn recv(&mut self) -> Result<Inbound> {
@@ -80,6 +82,9 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                 let cmd = Command::decode(frame.body)?;
                 if cmd.is("PING") {
                     return Ok(Inbound::Ping(cmd.body));
+                }
+                if cmd.is("PONG") {
+                    return Ok(Inbound::Pong(cmd.body));
                 }
                 if cmd.is("ERROR") {
                     return Err(ZmtpError::Refused {
@@ -231,7 +236,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
         self.writer.send(parts).await
     }
 
-    /// Receives the next message, answering PINGs with PONGs on the way.
+    /// Receives the next message, answering PINGs and skipping PONGs on the way.
     pub async fn recv(&mut self) -> Result<Vec<Bytes>> {
         loop {
             match self.reader.recv().await? {
@@ -240,6 +245,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
                     self.writer.queue_command(&Command::pong_for(&body))?;
                     self.writer.flush().await?;
                 }
+                Inbound::Pong(_) => {}
             }
         }
     }

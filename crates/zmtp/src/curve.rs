@@ -123,9 +123,11 @@ impl MessageSealer {
         body.extend_from_slice(b"MESSAGE");
         body.put_u64(counter);
         body.extend_from_slice(&boxed);
+        // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); we do the same and
+        // accept either form when receiving.
         Ok(Frame {
             more: false,
-            command: true,
+            command: false,
             body: body.freeze(),
         })
     }
@@ -141,9 +143,6 @@ pub struct MessageOpener {
 impl MessageOpener {
     /// Unwraps a MESSAGE command; refuses replayed or reordered nonces.
     pub fn open(&mut self, frame: Frame) -> Result<Frame> {
-        if !frame.command {
-            return Err(ZmtpError::protocol("plaintext frame on a CURVE connection"));
-        }
         let cmd = Command::decode(frame.body)?;
         if cmd.is("ERROR") {
             return Err(ZmtpError::Refused {
@@ -540,7 +539,7 @@ mod tests {
 
         let part = Frame::part(Bytes::from_static(b"hello"), true);
         let wire = c_seal.seal(&part).unwrap();
-        assert!(wire.command);
+        assert!(wire.body.starts_with(b"\x07MESSAGE"));
         assert_eq!(s_open.open(wire.clone()).unwrap(), part);
         // Replaying the same MESSAGE is refused.
         assert!(s_open.open(wire).is_err());

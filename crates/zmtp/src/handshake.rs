@@ -77,6 +77,8 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    // Roles come from our configuration, not from the peer's as-server byte: libzmq always
+    // sends 0 there, even for a CURVE server.
     writer.queue_raw(&Greeting::new(security.mechanism(), security.as_server()).encode());
     writer.flush().await?;
     let greeting = Greeting::decode(&reader.read_greeting().await?)?;
@@ -105,10 +107,6 @@ where
             (peer, None, Sealer::Null, Opener::Null)
         }
         Security::CurveClient { keys, server } => {
-            if !greeting.as_server {
-                // Both sides acting as client would deadlock; refuse clearly.
-                return Err(ZmtpError::handshake("CURVE peer is not acting as server"));
-            }
             let mut hs = ClientHandshake::new(keys.clone(), *server);
             send_command(writer, &hs.hello()?).await?;
             let welcome = read_command(reader).await?;
@@ -124,9 +122,6 @@ where
             )
         }
         Security::CurveServer { secret, allowlist } => {
-            if greeting.as_server {
-                return Err(ZmtpError::handshake("CURVE peer also acts as server"));
-            }
             let mut hs = ServerHandshake::new(secret.clone());
             let hello = read_command(reader).await?;
             let welcome = hs.on_hello(&hello)?;

@@ -310,6 +310,7 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) -> Result<()>
                     break Err(ZmtpError::Closed);
                 }
             }
+            Ok(Inbound::Pong(_)) => {}
             Err(err) => break Err(err),
         }
     };
