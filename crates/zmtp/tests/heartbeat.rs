@@ -1,0 +1,93 @@
+//! Heartbeats: both sides drop a peer that stays silent past the heartbeat timeout.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{echo_server, eventually, WAIT};
+use tokio::net::{TcpListener, TcpStream};
+use zmtp::{
+    Client, ClientConfig, Connection, ConnectionConfig, Heartbeat, ServerConfig, ZmtpError,
+};
+
+const FAST: Heartbeat = Heartbeat {
+    interval: Duration::from_millis(50),
+    timeout: Duration::from_millis(300),
+};
+
+#[tokio::test]
+async fn server_drops_a_peer_that_never_answers() {
+    let server = echo_server(ServerConfig {
+        heartbeat: Some(FAST),
+        ..Default::default()
+    })
+    .await;
+    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    // Handshake, then never read or write again: PINGs go unanswered.
+    let _mute = Connection::over(stream, &ConnectionConfig::new("DEALER"))
+        .await
+        .unwrap();
+    assert!(eventually(|| server.active_connections() == 1).await);
+    assert!(
+        eventually(|| server.active_connections() == 0).await,
+        "silent peer was not dropped"
+    );
+}
+
+#[tokio::test]
+async fn server_keeps_a_peer_that_answers_pings() {
+    let server = echo_server(ServerConfig {
+        heartbeat: Some(FAST),
+        ..Default::default()
+    })
+    .await;
+    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut conn = Connection::over(stream, &ConnectionConfig::new("DEALER"))
+        .await
+        .unwrap();
+    // Connection::recv answers PINGs; run it across several heartbeat timeouts, then make a
+    // request on the same connection to prove it is still open.
+    let idle = tokio::time::timeout(FAST.timeout * 4, conn.recv()).await;
+    assert!(idle.is_err(), "unexpected message or error: {idle:?}");
+    conn.send(&[Bytes::new(), Bytes::from_static(b"still here")])
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, conn.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply[2], Bytes::from_static(b"still here"));
+}
+
+#[tokio::test]
+async fn client_fails_requests_to_a_server_gone_silent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // A "server" that completes the handshake and then freezes.
+    let frozen = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let conn = Connection::over(stream, &ConnectionConfig::new("ROUTER"))
+            .await
+            .unwrap();
+        futures::future::pending::<()>().await;
+        drop(conn);
+    });
+    let client = Client::new(ClientConfig {
+        heartbeat: Some(FAST),
+        ..Default::default()
+    })
+    .unwrap();
+    let outcome = tokio::time::timeout(
+        WAIT,
+        client.request(
+            &addr,
+            vec![Bytes::from_static(b"x")],
+            Duration::from_secs(3600),
+        ),
+    )
+    .await
+    .expect("request to a frozen server hung despite heartbeats");
+    assert!(matches!(outcome, Err(ZmtpError::Closed)), "{outcome:?}");
+    frozen.abort();
+}
