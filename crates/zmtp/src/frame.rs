@@ -16,6 +16,9 @@ pub const FLAG_LONG: u8 = 0x02;
 /// Frame flag: the frame is a command, not a message part.
 pub const FLAG_COMMAND: u8 = 0x04;
 
+/// Largest buffer growth made on the word of a frame header alone.
+const MAX_RESERVE_STEP: usize = 256 * 1024;
+
 /// Security mechanism named in the greeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mechanism {
@@ -223,7 +226,9 @@ impl Frame {
             max: max_body,
         })?;
         if buf.len() < header + size {
-            buf.reserve(header + size - buf.len());
+            // Grow towards the announced size in steps: a peer announcing a large frame must
+            // actually send the bytes before we hold that much memory for it.
+            buf.reserve((header + size - buf.len()).min(MAX_RESERVE_STEP));
             return Ok(None);
         }
         buf.advance(header);

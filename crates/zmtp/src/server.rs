@@ -280,7 +280,14 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) -> Result<()>
                 }
                 continue;
             }
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(err) = done {
+                    if err.is_panic() {
+                        tracing::error!("request handler panicked; that request gets no reply");
+                    }
+                }
+                continue;
+            }
         };
         last_heard = tokio::time::Instant::now();
         match inbound {
