@@ -35,6 +35,7 @@ pub struct Cluster {
     trace: Arc<Mutex<Vec<TracedEvent>>>,
     listeners: Vec<JoinHandle<()>>,
     started: tokio::time::Instant,
+    host_prefix: String,
 }
 
 impl Cluster {
@@ -50,7 +51,21 @@ impl Cluster {
             trace: Arc::new(Mutex::new(Vec::new())),
             listeners: Vec::new(),
             started: tokio::time::Instant::now(),
+            host_prefix: "node".to_string(),
         }
+    }
+
+    /// Names the nodes added from now on `{prefix}{index}:7000` instead of `node{index}:7000`.
+    /// Vnode ids derive from host names, so the simulator gives each seed its own prefix to get
+    /// a different ring per seed.
+    pub fn set_host_prefix(&mut self, prefix: &str) {
+        self.host_prefix = prefix.to_string();
+    }
+
+    fn next_host(&mut self) -> String {
+        let host = format!("{}{}:7000", self.host_prefix, self.next_index);
+        self.next_index += 1;
+        host
     }
 
     /// The network, to inject latency, loss and partitions.
@@ -66,8 +81,7 @@ impl Cluster {
     /// Starts one more node: it creates the ring if it is the first, else joins through a
     /// running node chosen by the seeded RNG.
     pub async fn add_node(&mut self) -> Result<Arc<Ring>, RingError> {
-        let host = format!("node{}:7000", self.next_index);
-        self.next_index += 1;
+        let host = self.next_host();
         let mut config = self.template.clone();
         config.host = host.clone();
         config.rng_seed = Some(self.rng.gen());
@@ -88,8 +102,7 @@ impl Cluster {
     /// once (no joins, no waiting): how the simulator builds rings of thousands of nodes.
     pub async fn add_converged(&mut self, count: usize) -> Result<(), RingError> {
         for _ in 0..count {
-            let host = format!("node{}:7000", self.next_index);
-            self.next_index += 1;
+            let host = self.next_host();
             let mut config = self.template.clone();
             config.host = host.clone();
             config.rng_seed = Some(self.rng.gen());

@@ -1,0 +1,120 @@
+//! The experiments, one module each, and what they share: options and outcome.
+
+pub mod churn;
+pub mod failures;
+pub mod load_balance;
+pub mod path_length;
+pub mod placement;
+pub mod replicas;
+pub mod virtual_nodes;
+
+use crate::error::SimError;
+use crate::plot::Chart;
+use crate::table::Table;
+
+/// Settings common to every experiment; `None` means the paper's value (or the small value
+/// under `small`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    /// Seed of every random choice of the run.
+    pub seed: u64,
+    /// Number of nodes, overriding the experiment's default.
+    pub nodes: Option<usize>,
+    /// Number of keys, overriding the experiment's default.
+    pub keys: Option<usize>,
+    /// Number of lookups, overriding the experiment's default.
+    pub lookups: Option<usize>,
+    /// Small, fast sizes (for tests and CI) instead of the paper's.
+    pub small: bool,
+}
+
+impl Options {
+    /// Paper-sized options with `seed`.
+    pub fn full(seed: u64) -> Options {
+        Options {
+            seed,
+            ..Options::default()
+        }
+    }
+
+    /// Small options with `seed`.
+    pub fn small(seed: u64) -> Options {
+        Options {
+            seed,
+            small: true,
+            ..Options::default()
+        }
+    }
+
+    /// `value` when given, else `small` or `full` by scale.
+    pub(crate) fn pick(&self, value: Option<usize>, small: usize, full: usize) -> usize {
+        value.unwrap_or(if self.small { small } else { full })
+    }
+}
+
+/// What an experiment produced: tables (CSV) and charts (SVG), each with a file stem.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Result tables.
+    pub tables: Vec<Table>,
+    /// Charts, with their file stems.
+    pub charts: Vec<(String, Chart)>,
+}
+
+/// The experiments of the Chord papers, and one beyond them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Experiment {
+    /// Keys per node (SIGCOMM Fig. 8).
+    LoadBalance,
+    /// Keys per real node with virtual nodes (SIGCOMM Fig. 9).
+    VirtualNodes,
+    /// Lookup path length against ring size (SIGCOMM Fig. 10).
+    PathLength,
+    /// Lookups right after simultaneous failures (ToN Table II).
+    Failures,
+    /// Lookups under continuous joins and failures (ToN Table III).
+    Churn,
+    /// Keys that lose every copy after simultaneous failures (SIGCOMM Fig. 11, then replicas).
+    Replicas,
+}
+
+impl Experiment {
+    /// Every experiment, in the order `all` runs them.
+    pub const ALL: [Experiment; 6] = [
+        Experiment::LoadBalance,
+        Experiment::VirtualNodes,
+        Experiment::PathLength,
+        Experiment::Failures,
+        Experiment::Churn,
+        Experiment::Replicas,
+    ];
+
+    /// The command-line name (also the stem of its output files).
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::LoadBalance => "load-balance",
+            Experiment::VirtualNodes => "virtual-nodes",
+            Experiment::PathLength => "path-length",
+            Experiment::Failures => "failures",
+            Experiment::Churn => "churn",
+            Experiment::Replicas => "replicas",
+        }
+    }
+
+    /// The experiment called `name` on the command line.
+    pub fn from_name(name: &str) -> Option<Experiment> {
+        Experiment::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Runs the experiment.
+    pub fn run(self, options: &Options) -> Result<Outcome, SimError> {
+        match self {
+            Experiment::LoadBalance => load_balance::run(options),
+            Experiment::VirtualNodes => virtual_nodes::run(options),
+            Experiment::PathLength => path_length::run(options),
+            Experiment::Failures => failures::run(options),
+            Experiment::Churn => churn::run(options),
+            Experiment::Replicas => replicas::run(options),
+        }
+    }
+}
