@@ -69,6 +69,9 @@ pub enum BackendError {
     /// Replicas did not answer in time; the write may or may not have applied.
     #[error("timed out waiting for replicas; retry or lower the consistency level")]
     Timeout,
+    /// The request itself is invalid (empty key, value too large, ...).
+    #[error("{0}")]
+    Invalid(String),
     /// A bug or unexpected state inside the backend.
     #[error("internal error: {0}")]
     Internal(String),

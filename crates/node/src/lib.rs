@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod resp;
 pub mod settings;
 pub mod shutdown;
+pub mod table_backend;

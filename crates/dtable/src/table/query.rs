@@ -23,8 +23,11 @@ use crate::record::Record;
 use crate::version::Version;
 use crate::wire::{Reply, Request, WriteRole};
 
-/// How many times a request follows `moved` or retries after an unreachable primary.
+/// How many times a request retries after an unreachable primary.
 const ATTEMPTS: usize = 6;
+
+/// How many `moved` redirects a request follows (each is one cheap call, one vnode closer).
+const REDIRECTS: usize = 64;
 
 /// Settings for one or more operations; build with [`Table::query`](super::Table::query).
 ///
@@ -203,8 +206,10 @@ impl<'a> Query<'a> {
         items: Vec<(Bytes, Record)>,
     ) -> Result<(), TableError> {
         let mut last = TableError::Unavailable("no attempt made".into());
-        for attempt in 0..ATTEMPTS {
-            let counter = if attempt == 0 {
+        let mut redirects = 0;
+        let mut attempt = 0;
+        while attempt < ATTEMPTS && redirects <= REDIRECTS {
+            let counter = if attempt == 0 && redirects == 0 {
                 &self.inner.stats.direct_routes
             } else {
                 &self.inner.stats.rerouted
@@ -226,7 +231,16 @@ impl<'a> Query<'a> {
                 Ok(Reply::WriteAck {
                     moved: Some(owner), ..
                 }) => {
+                    if items.len() > 1 {
+                        // The keys of this batch do not all belong to one vnode (our view of
+                        // the ring was incomplete): place each key by a lookup instead.
+                        return self.write_each(items).await;
+                    }
+                    last = TableError::Unavailable(format!(
+                        "ownership of the key is moving: {primary} sent us on to {owner}"
+                    ));
                     primary = owner;
+                    redirects += 1;
                     continue;
                 }
                 Ok(Reply::WriteAck {
@@ -246,6 +260,7 @@ impl<'a> Query<'a> {
                 }
                 Err(e) => last = e,
             }
+            attempt += 1;
             // The primary did not answer: the ring may be repairing. Look again after a pause.
             self.inner.view.lock().forget(&primary);
             tokio::time::sleep(backoff(attempt)).await;
@@ -256,6 +271,16 @@ impl<'a> Query<'a> {
         Err(last)
     }
 
+    /// Writes every item on its own, each placed by a lookup.
+    async fn write_each(&self, items: Vec<(Bytes, Record)>) -> Result<(), TableError> {
+        let outcomes = join_all(items.into_iter().map(|item| async move {
+            let primary = self.lookup_placement(&item.0).await?.primary;
+            Box::pin(self.write_group(primary, vec![item])).await
+        }))
+        .await;
+        outcomes.into_iter().collect()
+    }
+
     /// Reads one key at this query's read consistency; `None` when no copy has it.
     async fn read_one(&self, key: Bytes) -> Result<Option<Record>, TableError> {
         let placement = self.placement(&key).await?;
@@ -264,7 +289,7 @@ impl<'a> Query<'a> {
         }
         let mut primary = placement.primary.clone();
         let mut primary_failed = None;
-        for _ in 0..ATTEMPTS {
+        for _ in 0..REDIRECTS {
             let request = Request::Read {
                 dest: primary.clone(),
                 keys: vec![key.clone()],

@@ -306,7 +306,9 @@ pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
-        BackendError::Consistency { .. } | BackendError::Internal(_) => Reply::err(error),
+        BackendError::Consistency { .. } | BackendError::Invalid(_) | BackendError::Internal(_) => {
+            Reply::err(error)
+        }
     }
 }
 
