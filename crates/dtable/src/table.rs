@@ -136,6 +136,15 @@ pub struct Table {
     inner: Arc<TableInner>,
 }
 
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("host", &self.inner.ring.local_host())
+            .field("keys", &self.inner.store.len_live())
+            .finish()
+    }
+}
+
 /// Receives dtable requests; bound to the table once it exists (it is registered before the
 /// ring starts so the node is never reachable without it).
 #[derive(Default)]

@@ -125,6 +125,14 @@ pub struct ZmtpTransport {
     server: std::sync::Mutex<Option<Server>>,
 }
 
+impl std::fmt::Debug for ZmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmtpTransport")
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
 impl ZmtpTransport {
     /// Listens on `addr` (port 0 picks one) and prepares the client side.
     pub async fn bind(addr: &str, config: NetConfig) -> Result<Arc<ZmtpTransport>, NetError> {

@@ -1,10 +1,6 @@
-//! Starting a node's client-facing servers from validated [`Settings`].
-//!
-//! **The ring wiring comes next:** for now every node serves a
-//! [`MemoryBackend`], so `dendrite node` is a single-process key/value server
-//! and `dendrite demo` starts independent nodes. Replacing
-//! [`start_node`]'s backend with the distributed table is the only change
-//! the fronts need.
+//! Starting a node from validated [`Settings`]: the ZMTP transport, the ring and its table
+//! (creating a ring, or joining one through the seeds, retried with backoff), then the RESP and
+//! HTTP fronts over the table. On shutdown the node hands its ranges off and leaves the ring.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,12 +9,19 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::backend::{Backend, MemoryBackend};
+use std::collections::HashSet;
+use std::time::Duration;
+
+use dendrite_net::{NetConfig, NetSecurity, ZmtpTransport};
+use dtable::{Table, TableConfig, TableError};
+
+use crate::backend::Backend;
 use crate::http::serve_http;
 use crate::metrics::Metrics;
 use crate::resp::{serve_resp, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
+use crate::table_backend::TableBackend;
 
 /// Why a node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,20 @@ pub enum LaunchError {
     /// A server task panicked or was cancelled.
     #[error("{0} server task ended abnormally")]
     Task(String),
+    /// The ring transport could not start.
+    #[error("cannot start the ring transport: {0}")]
+    Net(#[from] dendrite_net::NetError),
+    /// A CURVE key is not valid Z85.
+    #[error("invalid CURVE key {what}: {reason}; generate keys with `dendrite keygen`")]
+    Key {
+        /// Which setting.
+        what: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// The ring or table could not start (no seed answered, bad configuration).
+    #[error("cannot start the ring: {0}")]
+    Ring(#[from] TableError),
 }
 
 /// A node whose servers are running.
@@ -57,6 +74,11 @@ pub struct RunningNode {
     pub backend: Arc<dyn Backend>,
     /// The node's metrics.
     pub metrics: Arc<Metrics>,
+    /// The address other nodes reach this one at.
+    pub ring_addr: String,
+    /// This node's share of the table.
+    pub table: Table,
+    transport: Arc<ZmtpTransport>,
     servers: JoinSet<Result<(), LaunchError>>,
 }
 
@@ -81,8 +103,10 @@ pub async fn start_node(
     settings: &Settings,
     shutdown: ShutdownSignal,
 ) -> Result<RunningNode, LaunchError> {
-    // The ring wiring comes next: this becomes the distributed table.
-    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new(settings.max_consistency()));
+    let transport = ZmtpTransport::bind(&settings.listen, net_config(settings)?).await?;
+    let ring_addr = dendrite::Transport::local_host(&*transport).to_string();
+    let table = start_table(settings, &transport, &ring_addr).await?;
+    let backend: Arc<dyn Backend> = Arc::new(TableBackend::new(table.clone()));
     let metrics = Arc::new(Metrics::new());
     let resp = bind("resp", &settings.resp).await?;
     let http = bind("http", &settings.http).await?;
@@ -120,19 +144,105 @@ pub async fn start_node(
                 })
         }
     });
-    tracing::info!(%resp_addr, %http_addr, listen = %settings.listen, "node serving (memory backend; ring wiring pending)");
+    tracing::info!(%resp_addr, %http_addr, ring = %ring_addr, "node serving");
     Ok(RunningNode {
         resp_addr,
         http_addr,
         backend,
         metrics,
+        ring_addr,
+        table,
+        transport,
         servers,
     })
 }
 
+/// The ring's security from the settings: CURVE with the cluster key when one is given.
+///
+/// Every node of a CURVE cluster holds the same cluster secret (`--curve-secret`): it serves
+/// with it and calls others with it, so a node that lacks it cannot even finish a handshake.
+/// `--allow` adds further client public keys (tools, nodes with their own keys).
+fn net_config(settings: &Settings) -> Result<NetConfig, LaunchError> {
+    let Some(curve) = &settings.curve else {
+        return Ok(NetConfig::default());
+    };
+    let secret = zmtp::SecretKey::from_z85(&curve.secret).map_err(|e| LaunchError::Key {
+        what: "curve secret",
+        reason: e.to_string(),
+    })?;
+    let keys = zmtp::KeyPair::from_secret(secret.clone());
+    let mut allow: HashSet<zmtp::PublicKey> = HashSet::from([keys.public]);
+    for text in &settings.allow {
+        allow.insert(
+            zmtp::PublicKey::from_z85(text).map_err(|e| LaunchError::Key {
+                what: "in --allow",
+                reason: e.to_string(),
+            })?,
+        );
+    }
+    Ok(NetConfig {
+        security: NetSecurity::Curve {
+            cluster_secret: secret,
+            node_keys: keys,
+            allowlist: Some(allow),
+        },
+        ..NetConfig::default()
+    })
+}
+
+/// Creates the ring, or joins it through the seeds, retrying for about a minute so that nodes
+/// started together find each other whatever the order.
+async fn start_table(
+    settings: &Settings,
+    transport: &Arc<ZmtpTransport>,
+    ring_addr: &str,
+) -> Result<Table, LaunchError> {
+    let mut config = dendrite::Config::new(ring_addr);
+    config.num_vnodes = settings.vnodes;
+    config.replicas = usize::from(settings.replicas);
+    config.num_successors = config.num_successors.max(config.replicas + 1);
+    config.stabilize_min = settings.stabilize_min;
+    config.stabilize_max = settings.stabilize_max;
+    let table_config = TableConfig::default();
+    if settings.join.is_empty() {
+        return Ok(Table::create(config, transport.clone(), table_config).await?);
+    }
+    let mut pause = Duration::from_millis(200);
+    let mut attempts = 0;
+    loop {
+        match Table::join(
+            config.clone(),
+            transport.clone(),
+            &settings.join,
+            table_config.clone(),
+        )
+        .await
+        {
+            Ok(table) => return Ok(table),
+            Err(TableError::Ring(dendrite::RingError::NoSeed(seeds))) if attempts < 12 => {
+                tracing::warn!(?seeds, "no seed answered yet; retrying in {pause:?}");
+                attempts += 1;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl RunningNode {
-    /// Waits until both servers stopped; the first error wins.
+    /// Waits until both servers stopped, then hands the node's ranges off and leaves the ring;
+    /// the first error wins.
     pub async fn wait(mut self) -> Result<(), LaunchError> {
+        let outcome = self.wait_servers().await;
+        if let Err(e) = self.table.leave().await {
+            tracing::warn!(error = %e, "could not leave the ring cleanly");
+        }
+        self.transport.shutdown().await;
+        outcome
+    }
+
+    async fn wait_servers(&mut self) -> Result<(), LaunchError> {
         let mut outcome = Ok(());
         while let Some(joined) = self.servers.join_next().await {
             let result = joined

@@ -99,10 +99,12 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
     }
     let (trigger, signal) = shutdown_channel();
     let mut nodes = Vec::new();
+    let seed = format!("127.0.0.1:{}", args.base_port + 200);
     for index in 0..args.nodes {
         let port = |offset: u16| format!("127.0.0.1:{}", args.base_port + offset + index);
         let layer = SettingsLayer {
             listen: Some(port(200)),
+            join: (index > 0).then(|| vec![seed.clone()]),
             resp: Some(port(0)),
             http: Some(port(100)),
             log: Some("warn".into()),
@@ -111,7 +113,21 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
         let settings = layer.validate()?;
         nodes.push(start_node(&settings, signal.clone()).await?);
     }
-    // Until the ring is wired in, each demo node holds its own keys.
+    // Let stabilization fill the successor lists (so replicas can be placed) before loading.
+    let wanted = usize::from(nodes.len().saturating_sub(1).min(2) as u8);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline
+        && !nodes.iter().all(|n| {
+            n.table
+                .ring()
+                .snapshot()
+                .iter()
+                .all(|v| v.replicas.len() >= wanted.min(n.table.ring().config().replicas))
+        })
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A few keys, written through the first node at full consistency: every node serves them.
     if let Some(first) = nodes.first() {
         for (key, value) in [
             ("greeting", "hello from dendrite"),
@@ -122,14 +138,21 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
                 .set(
                     Bytes::from(key.to_owned()),
                     Bytes::from(value.to_owned()),
-                    Consistency::ONE,
+                    Consistency::new(
+                        first
+                            .backend
+                            .max_consistency()
+                            .min(u8::try_from(args.nodes).unwrap_or(u8::MAX)),
+                        first.backend.max_consistency(),
+                    )?,
                 )
                 .await?;
         }
     }
     println!(
-        "dendrite demo: {} nodes running (memory backends; ring wiring pending)",
-        nodes.len()
+        "dendrite demo: {} nodes on one ring (ring addresses {}..)",
+        nodes.len(),
+        seed
     );
     for (index, node) in nodes.iter().enumerate() {
         println!(

@@ -317,7 +317,8 @@ impl SettingsLayer {
     pub fn validate(self) -> Result<Settings, SettingsError> {
         let layer = SettingsLayer::defaults().overlay(self);
         let listen = layer.listen.unwrap_or_default();
-        validate_address("listen", &listen, false)?;
+        // Port 0 is fine: the node advertises the port it actually bound.
+        validate_address("listen", &listen, true)?;
         let join = layer.join.unwrap_or_default();
         for seed in &join {
             validate_address("join", seed, false)?;

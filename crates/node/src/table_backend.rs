@@ -181,6 +181,7 @@ impl Backend for TableBackend {
             "running": ring.is_running(),
             "keys": self.table.local_len(),
             "replicas": ring.config().replicas,
+            "max_consistency": ring.config().replicas + 1,
             "vnodes": vnodes,
             "table": {
                 "writes": load(&stats.writes),

@@ -24,6 +24,8 @@ async fn node_serves_resp_and_http_then_status_prints_json() {
     let mut child = dendrite()
         .args([
             "node",
+            "--listen",
+            "127.0.0.1:0",
             "--resp",
             "127.0.0.1:0",
             "--http",
