@@ -6,6 +6,7 @@ pub mod load_balance;
 pub mod path_length;
 pub mod placement;
 pub mod replicas;
+pub mod ring_setup;
 pub mod virtual_nodes;
 
 use crate::error::SimError;

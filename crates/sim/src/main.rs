@@ -81,7 +81,7 @@ fn main() -> ExitCode {
             }
         };
         for table in &outcome.tables {
-            if table.rows.len() <= 20 {
+            if table.rows.len() <= 30 {
                 println!("{}\n{}", table.name, table.to_markdown());
             } else {
                 println!("{}: {} rows (see the CSV)", table.name, table.rows.len());
