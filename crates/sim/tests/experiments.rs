@@ -5,10 +5,13 @@ use std::time::Duration;
 use dendrite_sim::experiments::{churn, failures, path_length};
 use dendrite_sim::{Experiment, Options, Outcome};
 
+// Test helpers panic on purpose: a failed run is a failed test.
+#[allow(clippy::unwrap_used)]
 fn run(experiment: Experiment, seed: u64) -> Outcome {
     experiment.run(&Options::small(seed)).unwrap()
 }
 
+#[allow(clippy::unwrap_used)]
 fn column(outcome: &Outcome, table: &str, name: &str) -> Vec<f64> {
     let t = outcome.tables.iter().find(|t| t.name == table).unwrap();
     let c = t.column(name);
