@@ -4,16 +4,20 @@
 //! protocol; crashes are silent; messages take 0–100 ms each way (mean 50 ms, as in the
 //! paper's simulator) and a call to a dead node fails.
 //!
-//! A lookup fails when the first vnode it returns is not the key's live successor, both at the
-//! time it was issued and at the time it returned (membership may change meanwhile). Lookups
-//! whose origin crashed before they returned are not counted.
+//! A lookup fails when the first vnode it returns is the key's live successor neither at the
+//! time it was issued nor at the time it returned (membership may change meanwhile). Lookups
+//! whose origin crashed before they returned are not counted. Two more columns tell failures
+//! apart: `failed_after_failover` skips returned vnodes that are dead (as a client trying the
+//! list in order would), and `..._owner_settled` also leaves out keys whose successor joined
+//! less than one stabilization interval (45 s) earlier, which its predecessor cannot know yet.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dendrite::chord::successor_of;
 use dendrite::mem::LinkModel;
-use dendrite::{Ring, Vnode};
+use dendrite::{Id, Ring, Vnode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
@@ -34,6 +38,9 @@ pub const RATES: [f64; 8] = [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40];
 pub const SMALL_RATES: [f64; 2] = [0.05, 0.40];
 /// Successor list length (2·log₂N as in the failure experiment).
 const SUCCESSORS: usize = 20;
+/// Stabilization interval bounds (ToN: every 30 s on average, uniform in 15–45 s).
+const STABILIZE_MIN: Duration = Duration::from_secs(15);
+const STABILIZE_MAX: Duration = Duration::from_secs(45);
 
 /// What one lookup under churn saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +53,9 @@ pub struct LookupRecord {
     pub correct: bool,
     /// Some returned vnode was, and every vnode before it in the list was dead.
     pub correct_after_failover: bool,
+    /// The key's successor when the lookup was issued had joined less than one longest
+    /// stabilization interval before: its predecessor may not know it yet.
+    pub owner_just_joined: bool,
 }
 
 /// Everything measured at one rate.
@@ -67,12 +77,20 @@ pub struct ChurnSample {
 
 /// Sorted live vnodes, shared with the lookup tasks.
 type Membership = Arc<Mutex<Arc<Vec<Vnode>>>>;
+/// When each joined vnode joined.
+type JoinTimes = Arc<Mutex<BTreeMap<Id, Instant>>>;
 
 fn current(membership: &Membership) -> Arc<Vec<Vnode>> {
     membership
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone()
+}
+
+/// How long after a join the new node may still be unknown to its predecessor: one longest
+/// stabilization interval (the predecessor learns it in its next round).
+fn config_window() -> Duration {
+    STABILIZE_MAX
 }
 
 /// An exponential inter-arrival time for a Poisson process of `rate` per second.
@@ -90,8 +108,8 @@ pub fn measure(
 ) -> Result<ChurnSample, SimError> {
     in_virtual_time(async move {
         let mut config = template(SUCCESSORS);
-        config.stabilize_min = Duration::from_secs(15);
-        config.stabilize_max = Duration::from_secs(45);
+        config.stabilize_min = STABILIZE_MIN;
+        config.stabilize_max = STABILIZE_MAX;
         config.rpc_timeout = Duration::from_millis(500);
         config.lookup_timeout = Duration::from_secs(30);
         let mut cluster = converged(seed, nodes, config).await?;
@@ -103,6 +121,8 @@ pub fn measure(
         let mut rng = SmallRng::seed_from_u64(seed ^ rate.to_bits());
         let membership: Membership = Arc::new(Mutex::new(Arc::new(cluster.vnodes())));
         let records: Arc<Mutex<Vec<Option<LookupRecord>>>> = Arc::default();
+        let joined: JoinTimes = Arc::default();
+        let window = config_window();
         let mut tasks: Vec<JoinHandle<()>> = Vec::new();
         let mut sample = ChurnSample {
             rate,
@@ -121,7 +141,13 @@ pub fn measure(
             if at == next_join {
                 next_join += exponential(&mut rng, rate);
                 match cluster.add_node().await {
-                    Ok(_) => sample.joins.0 += 1,
+                    Ok(ring) => {
+                        sample.joins.0 += 1;
+                        let mut j = joined.lock().unwrap_or_else(PoisonError::into_inner);
+                        for v in ring.local_vnodes() {
+                            j.insert(v.id, Instant::now());
+                        }
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "join failed under churn");
                         sample.joins.1 += 1;
@@ -144,6 +170,12 @@ pub fn measure(
                 let origin = rings[rng.gen_range(0..rings.len())].clone();
                 let key = random_id(&mut rng);
                 let issued = current(&membership);
+                let owner = successor_of(&issued, &key);
+                let owner_just_joined = joined
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&owner.id)
+                    .is_some_and(|t| t.elapsed() < window);
                 let membership = membership.clone();
                 let records = records.clone();
                 tasks.push(tokio::spawn(async move {
@@ -154,13 +186,14 @@ pub fn measure(
                         None
                     } else {
                         let found = result.unwrap_or_default();
-                        let truths = [successor_of(&issued, &key), successor_of(&now, &key)];
+                        let truths = [owner, successor_of(&now, &key)];
                         let first_live = found.iter().find(|v| alive(v));
                         Some(LookupRecord {
                             hops: u32::try_from(stats.hops).unwrap_or(u32::MAX),
                             timeouts: u32::try_from(stats.failed_calls).unwrap_or(u32::MAX),
                             correct: found.first().is_some_and(|f| truths.contains(f)),
                             correct_after_failover: first_live.is_some_and(|f| truths.contains(f)),
+                            owner_just_joined,
                         })
                     };
                     records
@@ -207,6 +240,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             "failed_lookups",
             "failed_per_10k",
             "failed_after_failover_per_10k",
+            "failed_after_failover_owner_settled_per_10k",
             "mean_hops",
             "p1_hops",
             "p99_hops",
@@ -225,6 +259,11 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             .iter()
             .filter(|r| !r.correct_after_failover)
             .count();
+        let failed_settled = s
+            .lookups
+            .iter()
+            .filter(|r| !r.correct_after_failover && !r.owner_just_joined)
+            .count();
         let hops: Vec<u32> = s.lookups.iter().map(|r| r.hops).collect();
         let timeouts: Vec<u32> = s.lookups.iter().map(|r| r.timeouts).collect();
         let h = Summary::of_counts(&hops);
@@ -240,6 +279,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             failed.into(),
             (fraction(failed, done) * 10_000.0).into(),
             (fraction(failed_over, done) * 10_000.0).into(),
+            (fraction(failed_settled, done) * 10_000.0).into(),
             h.mean.into(),
             h.p1.into(),
             h.p99.into(),
