@@ -2,6 +2,8 @@
 //! this node), decode the reply.
 
 use dendrite::message::kind as ring_kind;
+use std::sync::Arc;
+
 use dendrite::Message;
 
 use super::TableInner;
@@ -9,9 +11,13 @@ use crate::error::TableError;
 use crate::wire::{Reply, Request};
 
 impl TableInner {
-    /// Sends `request` to its destination vnode and decodes the reply.
-    pub(super) async fn call(&self, request: &Request) -> Result<Reply, TableError> {
+    /// Sends `request` to its destination vnode and decodes the reply. A request for a vnode of
+    /// this node is served in place: no encoding, no decoding, no transport.
+    pub(super) async fn call(self: &Arc<Self>, request: &Request) -> Result<Reply, TableError> {
         let host = request.dest().host.clone();
+        if *host == *self.ring.local_host() {
+            return Ok(self.clone().serve(request.clone()).await);
+        }
         let frame = request.encode();
         let call = self.ring.call_frame(&host, frame);
         let reply = match tokio::time::timeout(self.config.request_timeout, call).await {

@@ -62,7 +62,7 @@ impl TableInner {
     }
 
     /// One anti-entropy round for local vnode `vnode` with each of its replicas.
-    pub(super) async fn repair_vnode(&self, vnode: &Vnode) {
+    pub(super) async fn repair_vnode(self: &Arc<Self>, vnode: &Vnode) {
         let Some((Some(pred), _, replicas)) = self.ring.neighbours(vnode) else {
             return;
         };
@@ -81,7 +81,11 @@ impl TableInner {
     }
 
     /// Compares `range` with `peer` and exchanges the buckets that differ.
-    async fn exchange(&self, peer: &Vnode, range: IdRange) -> Result<(), crate::error::TableError> {
+    async fn exchange(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+    ) -> Result<(), crate::error::TableError> {
         let buckets = self.config.digest_buckets.max(1);
         let request = Request::Digest {
             dest: peer.clone(),
@@ -108,7 +112,11 @@ impl TableInner {
     }
 
     /// Takes every record of `range` that `peer` holds (newer ones win locally).
-    async fn pull(&self, peer: &Vnode, range: IdRange) -> Result<(), crate::error::TableError> {
+    async fn pull(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+    ) -> Result<(), crate::error::TableError> {
         let mut after: Option<Bytes> = None;
         loop {
             let request = Request::Scan {
@@ -137,7 +145,11 @@ impl TableInner {
     }
 
     /// Sends every record of `range` we hold to `peer`, in batches.
-    async fn push(&self, peer: &Vnode, range: IdRange) -> Result<(), crate::error::TableError> {
+    async fn push(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+    ) -> Result<(), crate::error::TableError> {
         let mut cursor: Option<(Id, Bytes)> = None;
         loop {
             let batch = self
@@ -167,7 +179,7 @@ impl TableInner {
     }
 
     /// Before leaving: every range we own goes to the first successor on another node.
-    pub(super) async fn hand_off(&self) {
+    pub(super) async fn hand_off(self: &Arc<Self>) {
         for vnode in self.ring.local_vnodes() {
             let Some((Some(pred), successors, _)) = self.ring.neighbours(&vnode) else {
                 continue;

@@ -29,8 +29,13 @@ impl ExtensionHandler for LateHandler {
 }
 
 impl TableInner {
-    /// Answers one request.
-    pub(super) async fn serve(self: Arc<Self>, request: Request) -> Reply {
+    /// Answers one request. Boxed with an explicit `Send` bound: serving a primary write calls
+    /// replicas, which may be served in place, so the future type is recursive.
+    pub(super) fn serve(self: Arc<Self>, request: Request) -> BoxFuture<'static, Reply> {
+        Box::pin(async move { self.answer(request).await })
+    }
+
+    async fn answer(self: Arc<Self>, request: Request) -> Reply {
         match request {
             Request::Status { .. } => Reply::Response {
                 ok: true,
