@@ -214,6 +214,27 @@ impl Client {
         Ok(peer)
     }
 
+    /// Closes the connection to `addr` (if any) and forgets the peer; requests in flight to it
+    /// fail with [`ZmtpError::Closed`]. A later request to `addr` connects afresh. Use it when a
+    /// peer leaves for good, so its idle connection and task do not linger.
+    pub fn disconnect(&self, addr: &str) {
+        let removed = match self.inner.peers.lock() {
+            Ok(mut peers) => peers.remove(addr),
+            Err(poisoned) => poisoned.into_inner().remove(addr),
+        };
+        if let Some(peer) = removed {
+            peer.task.abort();
+        }
+    }
+
+    /// Peer addresses with a connection task (connected or waiting to reconnect).
+    pub fn peer_count(&self) -> usize {
+        match self.inner.peers.lock() {
+            Ok(peers) => peers.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
+        }
+    }
+
     /// Sends `body` to the server at `addr` (`host:port`) and waits for the reply body.
     ///
     /// Fails with [`ZmtpError::Timeout`] if no reply arrives within `timeout` (including time

@@ -39,7 +39,17 @@ if mode == "req":
         s.curve_publickey = sys.argv[5].encode()
         s.curve_secretkey = sys.argv[6].encode()
     s.connect(sys.argv[2])
-    for i in range(int(sys.argv[3])):
+    count = int(sys.argv[3])
+    if count == 0:
+        # Expect to be refused: one request that must get no reply.
+        s.rcvtimeo = 1500
+        s.send_multipart([b"req", b"refused?"])
+        try:
+            s.recv_multipart()
+            print("replied", flush=True)
+        except zmq.Again:
+            print("no-reply", flush=True)
+    for i in range(count):
         s.send_multipart([b"req", str(i).encode()])
         reply = s.recv_multipart()
         print(b"|".join(reply).decode(), flush=True)
@@ -259,6 +269,31 @@ async fn pyzmq_req_to_our_curve_server() {
     ])
     .await;
     assert_eq!(lines, vec!["echo:|req|0", "echo:|req|1", "echo:|req|2"]);
+}
+
+#[tokio::test]
+async fn pyzmq_req_not_on_our_allowlist_is_refused() {
+    let server_keys = KeyPair::generate();
+    let allowed = KeyPair::generate();
+    let stranger = KeyPair::generate();
+    let config = ServerConfig {
+        security: ServerSecurity::Curve {
+            secret_key: server_keys.secret.clone(),
+            allowlist: Some([allowed.public].into()),
+        },
+        ..Default::default()
+    };
+    let server = echo_server(config).await;
+    let lines = run_req(vec![
+        "req".into(),
+        format!("tcp://{}", server.local_addr()),
+        "0".into(),
+        server_keys.public.to_z85(),
+        stranger.public.to_z85(),
+        stranger.secret.to_z85(),
+    ])
+    .await;
+    assert_eq!(lines, vec!["no-reply"]);
 }
 
 async fn our_client_against(router: &PyRouter, security: ClientSecurity) {

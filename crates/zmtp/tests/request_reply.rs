@@ -414,3 +414,34 @@ async fn server_heartbeat_pings_idle_peers() {
         .unwrap();
     assert!(matches!(got, Inbound::Ping(_)), "{got:?}");
 }
+
+#[tokio::test]
+async fn disconnect_closes_the_connection_and_fails_in_flight_requests() {
+    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
+    use futures::FutureExt;
+    let stuck = zmtp::Server::bind(
+        "127.0.0.1:0",
+        ServerConfig::default(),
+        std::sync::Arc::new(handler),
+    )
+    .await
+    .unwrap();
+    let addr = stuck.local_addr().to_string();
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let request = {
+        let client = client.clone();
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            client
+                .request(&addr, vec![], Duration::from_secs(3600))
+                .await
+        })
+    };
+    assert!(eventually(|| stuck.active_connections() == 1).await);
+    assert_eq!(client.peer_count(), 1);
+    client.disconnect(&addr);
+    assert_eq!(client.peer_count(), 0);
+    let outcome = tokio::time::timeout(WAIT, request).await.unwrap().unwrap();
+    assert!(matches!(outcome, Err(ZmtpError::Closed)), "{outcome:?}");
+    assert!(eventually(|| stuck.active_connections() == 0).await);
+}
