@@ -153,16 +153,19 @@ fn python() -> PathBuf {
     python
 }
 
+/// The helper script, written once per test process (atomically: temp file, then rename).
 fn script_path() -> PathBuf {
-    let path = work_dir().join(format!("zmtp_interop_{}.py", std::process::id()));
-    if !path.exists() {
-        let staging = path.with_extension(
-            format!("{:?}.tmp", std::thread::current().id()).replace(['(', ')'], ""),
-        );
-        std::fs::write(&staging, SCRIPT).unwrap();
-        std::fs::rename(&staging, &path).unwrap();
-    }
-    path
+    static SCRIPT_PATH: OnceLock<PathBuf> = OnceLock::new();
+    SCRIPT_PATH
+        .get_or_init(|| {
+            let path = work_dir().join("zmtp_interop.py");
+            let staging = work_dir().join(format!("zmtp_interop.py.{}", std::process::id()));
+            std::fs::create_dir_all(work_dir()).unwrap();
+            std::fs::write(&staging, SCRIPT).unwrap();
+            std::fs::rename(&staging, &path).unwrap();
+            path
+        })
+        .clone()
 }
 
 async fn python_command(args: &[String]) -> Command {
