@@ -13,7 +13,7 @@
 //! - MESSAGE: short nonce, box\[flags + payload\]; flags 0x01 MORE, 0x02 COMMAND
 
 use bytes::{BufMut, Bytes, BytesMut};
-use crypto_box::aead::{Aead, KeyInit};
+use crypto_box::aead::{Aead, AeadInPlace, KeyInit};
 use crypto_box::SalsaBox;
 use crypto_secretbox::XSalsa20Poly1305;
 use rand::rngs::OsRng;
@@ -114,15 +114,20 @@ impl MessageSealer {
         self.next_nonce = counter
             .checked_add(1)
             .ok_or_else(|| ZmtpError::protocol("CURVE nonce space exhausted; reconnect"))?;
-        let mut plaintext = Vec::with_capacity(1 + frame.body.len());
-        plaintext.push(u8::from(frame.more) | (u8::from(frame.command) << 1));
-        plaintext.extend_from_slice(&frame.body);
-        let boxed = seal(&self.cipher, &short_nonce(self.prefix, counter), &plaintext)?;
-        let mut body = BytesMut::with_capacity(8 + 8 + boxed.len());
+        // One buffer, encrypted in place: [len "MESSAGE" nonce][tag][flags payload].
+        let mut body = BytesMut::with_capacity(16 + TAG_LEN + 1 + frame.body.len());
         body.put_u8(7);
         body.extend_from_slice(b"MESSAGE");
         body.put_u64(counter);
-        body.extend_from_slice(&boxed);
+        body.extend_from_slice(&[0u8; TAG_LEN]);
+        body.put_u8(u8::from(frame.more) | (u8::from(frame.command) << 1));
+        body.extend_from_slice(&frame.body);
+        let (head, plaintext) = body.split_at_mut(16 + TAG_LEN);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached((&short_nonce(self.prefix, counter)).into(), b"", plaintext)
+            .map_err(|_| ZmtpError::protocol("CURVE MESSAGE encryption failed"))?;
+        head[16..].copy_from_slice(&tag);
         // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); we do the same and
         // accept either form when receiving.
         Ok(Frame {
