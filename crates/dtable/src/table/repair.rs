@@ -106,7 +106,10 @@ impl TableInner {
                 continue;
             };
             self.pull(peer, bucket).await?;
-            self.push(peer, bucket).await?;
+            // After the pull we hold everything the peer had; push only if we hold more.
+            if self.store.digest(bucket) != *b {
+                self.push(peer, bucket).await?;
+            }
         }
         Ok(())
     }
