@@ -9,6 +9,7 @@ pub mod error;
 pub mod experiments;
 pub mod naming;
 pub mod output;
+pub mod paper;
 pub mod plot;
 pub mod runtime;
 pub mod stats;

@@ -27,6 +27,7 @@ use super::placement::random_id;
 use super::ring_setup::{converged, template};
 use super::{Options, Outcome};
 use crate::error::SimError;
+use crate::paper::TON_TABLE_III;
 use crate::plot::{Chart, Point, Series};
 use crate::runtime::in_virtual_time;
 use crate::stats::{fraction, Summary};
@@ -249,7 +250,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             "p99_timeouts",
         ],
     );
-    let (mut failed_line, mut timeouts_line) = (Vec::new(), Vec::new());
+    let (mut failed_line, mut timeouts_line, mut hops_line) = (Vec::new(), Vec::new(), Vec::new());
     for &rate in rates {
         let s = measure(options.seed, nodes, rate, duration)?;
         let done = s.lookups.len();
@@ -287,17 +288,34 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             t.p1.into(),
             t.p99.into(),
         ]);
-        failed_line.push(Point::new(rate, fraction(failed, done)));
+        failed_line.push(Point::new(rate, fraction(failed, done) * 100.0));
         timeouts_line.push(Point::with_bar(rate, t.mean, t.p1, t.p99));
+        hops_line.push(Point::new(rate, h.mean));
     }
     let chart = Chart {
         title: format!("Lookups under churn, {nodes} nodes (Fig. 12, ToN Table III)"),
         x_label: "node join and failure rate (per second)".into(),
-        y_label: "per lookup".into(),
+        y_label: "hops and timeouts per lookup; % of lookups failed".into(),
         log_x: false,
         series: vec![
-            Series::solid("fraction of failed lookups", failed_line),
+            Series::solid("path length", hops_line),
             Series::solid("timeouts (mean, 1st, 99th pct.)", timeouts_line),
+            Series::solid("failed lookups (%)", failed_line),
+            Series::dashed(
+                "paper: path length",
+                TON_TABLE_III.iter().map(|r| Point::new(r.0, r.1)).collect(),
+            ),
+            Series::dashed(
+                "paper: timeouts",
+                TON_TABLE_III.iter().map(|r| Point::new(r.0, r.2)).collect(),
+            ),
+            Series::dashed(
+                "paper: failed lookups (%)",
+                TON_TABLE_III
+                    .iter()
+                    .map(|r| Point::new(r.0, r.3 / 100.0))
+                    .collect(),
+            ),
         ],
     };
     Ok(Outcome {

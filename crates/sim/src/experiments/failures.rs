@@ -21,6 +21,7 @@ use super::placement::random_id;
 use super::ring_setup::{converged, template};
 use super::{Options, Outcome};
 use crate::error::SimError;
+use crate::paper::TON_TABLE_II;
 use crate::plot::{Chart, Point, Series};
 use crate::runtime::in_virtual_time;
 use crate::stats::{fraction, Summary};
@@ -172,6 +173,14 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             Series::solid("path length", hops_line),
             Series::solid("timeouts", timeouts_line),
             Series::dashed("timeouts, first lookup per node", first_line),
+            Series::dashed(
+                "paper: path length",
+                TON_TABLE_II.iter().map(|r| Point::new(r.0, r.1)).collect(),
+            ),
+            Series::dashed(
+                "paper: timeouts",
+                TON_TABLE_II.iter().map(|r| Point::new(r.0, r.2)).collect(),
+            ),
         ],
     };
     Ok(Outcome {

@@ -38,6 +38,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         ],
     );
     let mut points = Vec::new();
+    let mean = keys as f64 / nodes as f64;
     for r in VNODES_PER_NODE {
         let placement = Placement::new(options.seed, nodes, r);
         let counts = placement.keys_per_host(&mut rng, keys);
@@ -58,7 +59,19 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         x_label: "virtual nodes per real node".into(),
         y_label: "keys per real node (1st and 99th percentiles)".into(),
         log_x: true,
-        series: vec![Series::solid("simulated", points)],
+        series: vec![
+            Series::solid("simulated", points),
+            // The paper's text: from r = 1 to 20 the 99th percentile falls from 4.8x to 1.6x
+            // the mean and the 1st percentile rises from 0 to 0.5x.
+            Series::dashed(
+                "paper: 99th percentile",
+                vec![Point::new(1.0, 4.8 * mean), Point::new(20.0, 1.6 * mean)],
+            ),
+            Series::dashed(
+                "paper: 1st percentile",
+                vec![Point::new(1.0, 0.0), Point::new(20.0, 0.5 * mean)],
+            ),
+        ],
     };
     Ok(Outcome {
         tables: vec![table],
