@@ -53,9 +53,9 @@ if mode == "req":
         s.send_multipart([b"req", str(i).encode()])
         reply = s.recv_multipart()
         print(b"|".join(reply).decode(), flush=True)
-elif mode == "router":
-    # router [curve]: prints "<port> <server public or ->", then serves until idle for 30 s
-    s = ctx.socket(zmq.ROUTER)
+elif mode in ("router", "rep"):
+    # router|rep [curve]: prints "<port> <server public or ->", then serves until idle for 30 s
+    s = ctx.socket(zmq.ROUTER if mode == "router" else zmq.REP)
     s.linger = 0
     s.rcvtimeo = 30000
     public = "-"
@@ -72,6 +72,10 @@ elif mode == "router":
             msg = s.recv_multipart()
         except zmq.Again:
             break
+        if mode == "rep":
+            # REP strips the envelope itself and puts it back on the reply.
+            s.send_multipart([b"py:" + b"".join(msg)])
+            continue
         i = msg.index(b"", 1)
         envelope, body = msg[: i + 1], msg[i + 1 :]
         s.send_multipart(envelope + [b"py:" + b"".join(body)])
@@ -208,7 +212,12 @@ struct PyRouter {
 
 impl PyRouter {
     async fn start(curve: bool) -> PyRouter {
-        let mut args = vec!["router".to_string()];
+        PyRouter::start_as("router", curve).await
+    }
+
+    /// A pyzmq server of socket type `mode` ("router" or "rep").
+    async fn start_as(mode: &str, curve: bool) -> PyRouter {
+        let mut args = vec![mode.to_string()];
         if curve {
             args.push("curve".to_string());
         }
@@ -355,6 +364,25 @@ async fn our_client_to_pyzmq_curve_router() {
         .unwrap();
     assert_eq!(got, Inbound::Pong(Bytes::from_static(b"ctx1")));
     router.stop().await;
+}
+
+#[tokio::test]
+async fn our_client_to_pyzmq_rep_null_and_curve() {
+    // A REP socket (the Go original's worker sockets) echoes our DEALER envelope by itself.
+    let rep = PyRouter::start_as("rep", false).await;
+    our_client_against(&rep, ClientSecurity::Null).await;
+    rep.stop().await;
+    let rep = PyRouter::start_as("rep", true).await;
+    let server_key = rep.public.unwrap();
+    our_client_against(
+        &rep,
+        ClientSecurity::Curve {
+            keys: KeyPair::generate(),
+            server_keys: ServerKeys::cluster(server_key),
+        },
+    )
+    .await;
+    rep.stop().await;
 }
 
 #[tokio::test]

@@ -445,3 +445,90 @@ async fn disconnect_closes_the_connection_and_fails_in_flight_requests() {
     assert!(matches!(outcome, Err(ZmtpError::Closed)), "{outcome:?}");
     assert!(eventually(|| stuck.active_connections() == 0).await);
 }
+
+/// Writes at most one byte per write call, so every greeting, command and frame reaches the
+/// server split across many TCP segments.
+struct Trickle<W>(W);
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Trickle<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let one = &buf[..buf.len().min(1)];
+        std::pin::Pin::new(&mut self.0).poll_write(cx, one)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_peer_writing_one_byte_at_a_time_is_served() {
+    let server = echo_server(ServerConfig::default()).await;
+    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (read, write) = tokio::io::split(stream);
+    let mut conn = Connection::establish(read, Trickle(write), &ConnectionConfig::new("DEALER"))
+        .await
+        .unwrap();
+    let body = Bytes::from(vec![7u8; 300]); // a long frame (8-byte size) as well
+    conn.send(&[Bytes::from_static(b"id"), Bytes::new(), body.clone()])
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, conn.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reply,
+        vec![
+            Bytes::from_static(b"id"),
+            Bytes::new(),
+            Bytes::from_static(b"echo:"),
+            body
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_greeting_is_dropped_and_others_are_served() {
+    let server = echo_server(ServerConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })
+    .await;
+    let greeting = zmtp::frame::Greeting::new(zmtp::frame::Mechanism::Null, false).encode();
+    // Half a greeting, then silence: the server gives up at its handshake deadline.
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream.write_all(&greeting[..30]).await.unwrap();
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(WAIT, stream.read_to_end(&mut sink)).await;
+    assert!(closed.is_ok(), "server kept a half-greeted connection open");
+    // Half a greeting, then the connection closes: nothing breaks either.
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream.write_all(&greeting[..10]).await.unwrap();
+    drop(stream);
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let reply = client
+        .request(
+            &server.local_addr().to_string(),
+            vec![Bytes::from_static(b"ok")],
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply, echoed(&[b"ok"]));
+}
