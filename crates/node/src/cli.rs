@@ -1,4 +1,4 @@
-//! The command line: `dendrite node | demo | status | bench`.
+//! The command line: `dendrite node | demo | status | keygen | bench`.
 //!
 //! Node flags are all optional so that, when absent, the config file and
 //! environment decide (see [`crate::settings`] for the precedence).
@@ -25,8 +25,15 @@ pub enum CliCommand {
     Node(Box<NodeArgs>),
     /// Start a local cluster of several nodes in this process.
     Demo(DemoArgs),
-    /// Print a running node's /status.
+    /// Print a running node's ring as a table (like `nodetool status`).
     Status(StatusArgs),
+    /// Print a new CURVE key pair in Z85.
+    ///
+    /// Security model: every node of a CURVE cluster is started with the same
+    /// `--curve-secret` (the cluster key): nodes serve with it and call each
+    /// other with it, so a process without it cannot finish a handshake.
+    /// `--allow` admits further public keys (for example a tool's own pair).
+    Keygen,
     /// Load a running node over RESP and print throughput and latency.
     Bench(BenchArgs),
 }
@@ -61,13 +68,17 @@ pub struct NodeArgs {
     /// TOML config file (else DENDRITE_CONFIG, else none).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// This node's CURVE secret key (Z85).
+    /// The cluster's CURVE secret key (Z85, from `dendrite keygen`); default none: NULL
+    /// security, unencrypted. Give every node of a cluster the same key: nodes serve and call
+    /// each other with it, so a process without it cannot finish a handshake.
     #[arg(long, value_name = "Z85")]
     pub curve_secret: Option<String>,
-    /// This node's CURVE public key (Z85).
+    /// The public half of --curve-secret (Z85); optional, derived from the secret and checked
+    /// against it when given.
     #[arg(long, value_name = "Z85")]
     pub curve_public: Option<String>,
-    /// A peer public key allowed in (Z85); repeat for several.
+    /// A further public key allowed to connect (Z85), besides holders of the cluster key;
+    /// repeat for several. Default: only the cluster key.
     #[arg(long, value_name = "Z85")]
     pub allow: Vec<String>,
     /// Log filter, e.g. `info` or `dendrite=debug,info`.
@@ -76,6 +87,14 @@ pub struct NodeArgs {
     /// Most RESP clients served at once (default 10000).
     #[arg(long)]
     pub max_clients: Option<u32>,
+    /// Password RESP clients must give with AUTH before any other command (Redis's
+    /// requirepass); default none: no AUTH needed. Prefer DENDRITE_REQUIREPASS or the config
+    /// file, since command lines are visible to other local users.
+    #[arg(long, value_name = "PASSWORD")]
+    pub requirepass: Option<String>,
+    /// Log line format: `human` or `json` (default human).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 impl NodeArgs {
@@ -100,6 +119,8 @@ impl NodeArgs {
             allow: list(&self.allow),
             log: self.log.clone(),
             max_clients: self.max_clients.map(i64::from),
+            requirepass: self.requirepass.clone(),
+            log_format: self.log_format.clone(),
         }
     }
 }
@@ -118,9 +139,22 @@ pub struct DemoArgs {
 /// Flags of `dendrite status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The node's HTTP address (same as --http; wins over it when given).
+    #[arg(value_name = "ADDR")]
+    pub addr: Option<String>,
     /// The node's HTTP address.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8380")]
     pub http: String,
+    /// Print the raw /status JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl StatusArgs {
+    /// The HTTP address to ask.
+    pub fn target(&self) -> &str {
+        self.addr.as_deref().unwrap_or(&self.http)
+    }
 }
 
 /// Flags of `dendrite bench`.

@@ -18,7 +18,7 @@ use dtable::{Table, TableConfig, TableError};
 use crate::backend::Backend;
 use crate::http::serve_http;
 use crate::metrics::Metrics;
-use crate::resp::{serve_resp, RespLimits};
+use crate::resp::{serve_resp, RespConfig, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
 use crate::table_backend::TableBackend;
@@ -117,15 +117,18 @@ pub async fn start_node(
     };
     let resp_addr = local("resp", &resp)?;
     let http_addr = local("http", &http)?;
-    let limits = RespLimits {
-        max_clients: settings.max_clients,
-        ..RespLimits::default()
+    let resp_config = RespConfig {
+        limits: RespLimits {
+            max_clients: settings.max_clients,
+            ..RespLimits::default()
+        },
+        requirepass: settings.requirepass.clone(),
     };
     let mut servers = JoinSet::new();
     servers.spawn({
         let (backend, metrics, shutdown) = (backend.clone(), metrics.clone(), shutdown.clone());
         async move {
-            serve_resp(resp, backend, metrics, limits, shutdown)
+            serve_resp(resp, backend, metrics, resp_config, shutdown)
                 .await
                 .map_err(|source| LaunchError::Serve {
                     server: "resp",

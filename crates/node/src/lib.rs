@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod resp;
 pub mod settings;
 pub mod shutdown;
+pub mod status_table;
 pub mod table_backend;

@@ -10,8 +10,9 @@ use dendrite_node::bench::{run_bench, BenchPlan};
 use dendrite_node::cli::{BenchArgs, Cli, CliCommand, DemoArgs, NodeArgs, StatusArgs};
 use dendrite_node::http::client::http_get;
 use dendrite_node::launch::start_node;
-use dendrite_node::settings::{Settings, SettingsLayer};
+use dendrite_node::settings::{LogFormat, Settings, SettingsLayer};
 use dendrite_node::shutdown::shutdown_channel;
+use dendrite_node::status_table::render_status;
 
 /// Anything a subcommand can fail with, shown to the user as one line.
 type CommandResult = Result<(), Box<dyn std::error::Error>>;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
             CliCommand::Demo(args) => run_demo(args).await,
             CliCommand::Status(args) => run_status(args).await,
             CliCommand::Bench(args) => run_bench_command(args).await,
+            CliCommand::Keygen => run_keygen(),
         }
     });
     match outcome {
@@ -45,10 +47,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
+/// Logs go to stderr so stdout carries only what the command prints (banner, tables, keys).
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.
@@ -76,12 +85,12 @@ async fn stop_requested() {
 
 async fn run_node(args: NodeArgs) -> CommandResult {
     let settings = Settings::load(args.to_layer(), args.config.as_deref(), std::env::vars())?;
-    init_logging(&settings.log);
+    init_logging(&settings.log, settings.log_format);
     let (trigger, signal) = shutdown_channel();
     let node = start_node(&settings, signal).await?;
     println!(
-        "dendrite node: RESP on {}, HTTP on {}",
-        node.resp_addr, node.http_addr
+        "dendrite node: RESP on {}, HTTP on {}, ring on {}",
+        node.resp_addr, node.http_addr, node.ring_addr
     );
     stop_requested().await;
     tracing::info!("stopping");
@@ -91,7 +100,10 @@ async fn run_node(args: NodeArgs) -> CommandResult {
 }
 
 async fn run_demo(args: DemoArgs) -> CommandResult {
-    init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    init_logging(
+        &std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        LogFormat::Human,
+    );
     if args.nodes == 0 || u32::from(args.base_port) + 200 + u32::from(args.nodes) > 65_535 {
         return Err(
             "--nodes must be at least 1 and --base-port + 200 + nodes must fit below 65536".into(),
@@ -108,6 +120,9 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
             resp: Some(port(0)),
             http: Some(port(100)),
             log: Some("warn".into()),
+            // All nodes are local: stabilize quickly so the demo is ready in about a second.
+            stabilize_min_ms: Some(100),
+            stabilize_max_ms: Some(300),
             ..SettingsLayer::default()
         };
         let settings = layer.validate()?;
@@ -161,6 +176,9 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
             node.http_addr
         );
     }
+    if let Some(first) = nodes.first() {
+        println!("  ring table: dendrite status {}", first.http_addr);
+    }
     println!(
         "try: redis-cli -p {} GET greeting   (Ctrl-C to stop)",
         args.base_port
@@ -174,20 +192,34 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
 }
 
 async fn run_status(args: StatusArgs) -> CommandResult {
-    let response = http_get(&args.http, "/status", Duration::from_secs(10)).await?;
+    let target = args.target();
+    let response = http_get(target, "/status", Duration::from_secs(10)).await?;
     if response.status != 200 {
-        return Err(format!(
-            "{} answered /status with HTTP {}",
-            args.http, response.status
-        )
-        .into());
+        return Err(format!("{target} answered /status with HTTP {}", response.status).into());
     }
-    println!("{}", String::from_utf8_lossy(&response.body).trim_end());
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&response.body).trim_end());
+        return Ok(());
+    }
+    let status: serde_json::Value = serde_json::from_slice(&response.body)
+        .map_err(|e| format!("{target} answered /status with invalid JSON: {e}"))?;
+    print!("{}", render_status(&status));
+    Ok(())
+}
+
+/// Prints a fresh CURVE key pair; the secret is the cluster key every node gets.
+fn run_keygen() -> CommandResult {
+    let pair = zmtp::KeyPair::generate();
+    println!("public: {}", pair.public.to_z85());
+    println!("secret: {}", pair.secret.to_z85());
     Ok(())
 }
 
 async fn run_bench_command(args: BenchArgs) -> CommandResult {
-    init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    init_logging(
+        &std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        LogFormat::Human,
+    );
     let plan = BenchPlan {
         addr: args.resp,
         clients: args.clients,

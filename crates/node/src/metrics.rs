@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Command names counted individually; anything else counts as `unknown`.
-pub const TRACKED_COMMANDS: [&str; 18] = [
+pub const TRACKED_COMMANDS: [&str; 19] = [
     "ping",
     "echo",
     "get",
@@ -27,6 +27,7 @@ pub const TRACKED_COMMANDS: [&str; 18] = [
     "select",
     "client",
     "hello",
+    "auth",
     "config",
     "consistency",
     "unknown",

@@ -17,15 +17,19 @@
 //! | stabilization range | `--stabilize-min-ms`, `--stabilize-max-ms` | `DENDRITE_STABILIZE_MIN_MS`, `..._MAX_MS` | `stabilize_min_ms`, `stabilize_max_ms` | 1000, 3000 |
 //! | RESP address | `--resp` | `DENDRITE_RESP` | `resp` | `127.0.0.1:6380` |
 //! | HTTP address | `--http` | `DENDRITE_HTTP` | `http` | `127.0.0.1:8380` |
-//! | CURVE keys (Z85) | `--curve-secret`, `--curve-public` | `DENDRITE_CURVE_SECRET`, `..._PUBLIC` | `curve_secret`, `curve_public` | none (NULL security) |
+//! | CURVE cluster key (Z85) | `--curve-secret` (public optional, derived) | `DENDRITE_CURVE_SECRET`, `..._PUBLIC` | `curve_secret`, `curve_public` | none (NULL security) |
 //! | allowed client keys | `--allow` (repeat) | `DENDRITE_ALLOW` (comma list) | `allow` | anyone with a key |
 //! | log filter | `--log` | `DENDRITE_LOG` | `log` | `info` |
 //! | RESP client limit | `--max-clients` | `DENDRITE_MAX_CLIENTS` | `max_clients` | 10000 |
+//! | RESP password | `--requirepass` | `DENDRITE_REQUIREPASS` | `requirepass` | none (no AUTH) |
+//! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::resp::Password;
 
 /// Validated settings of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,33 @@ pub struct Settings {
     pub log: String,
     /// Most RESP clients served at once.
     pub max_clients: usize,
+    /// The password RESP clients must `AUTH` with; `None` admits everyone.
+    pub requirepass: Option<Password>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = SettingsError;
+    fn from_str(text: &str) -> Result<LogFormat, SettingsError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "human" | "text" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(SettingsError::InvalidLogFormat {
+                value: text.to_owned(),
+            }),
+        }
+    }
 }
 
 /// A CURVE key pair, both Z85-encoded 32-byte keys (40 characters).
@@ -107,6 +138,10 @@ pub struct SettingsLayer {
     pub log: Option<String>,
     /// See [`Settings::max_clients`].
     pub max_clients: Option<i64>,
+    /// See [`Settings::requirepass`].
+    pub requirepass: Option<String>,
+    /// See [`Settings::log_format`]: `human` or `json`.
+    pub log_format: Option<String>,
 }
 
 /// Why settings could not be loaded; each message names what to fix.
@@ -176,15 +211,24 @@ pub enum SettingsError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Only one half of the CURVE key pair was given.
-    #[error("CURVE needs both keys but {missing} is missing; set {} too, or neither for NULL security", sources(.missing))]
+    /// A CURVE public key was given without its secret key.
+    #[error("CURVE needs the secret key but {missing} is missing; set {} too, or neither for NULL security", sources(.missing))]
     IncompleteCurveKeys {
         /// The half that is missing.
         missing: &'static str,
     },
+    /// The public key given is not the one the secret key yields.
+    #[error("curve_public does not belong to curve_secret; drop curve_public (it is derived from the secret) or fix it")]
+    CurveKeyMismatch,
     /// An allowlist without CURVE keys would admit nobody authenticated.
     #[error("allow lists peer keys but this node has no CURVE keys; set curve_secret and curve_public, or drop allow")]
     AllowWithoutCurve,
+    /// The log format is neither `human` nor `json`.
+    #[error("log_format = {value:?} is not a log format; use \"human\" or \"json\" (--log-format / DENDRITE_LOG_FORMAT / `log_format` in the config file)")]
+    InvalidLogFormat {
+        /// The value given.
+        value: String,
+    },
     /// The log filter does not parse.
     #[error("log = {value:?} is not a valid tracing filter ({reason}); try \"info\" or \"dendrite=debug,info\"")]
     InvalidLogFilter {
@@ -225,6 +269,8 @@ impl SettingsLayer {
             allow: Some(Vec::new()),
             log: Some("info".into()),
             max_clients: Some(10_000),
+            requirepass: None,
+            log_format: Some("human".into()),
         }
     }
 
@@ -287,6 +333,8 @@ impl SettingsLayer {
                 "ALLOW" => layer.allow = Some(list()),
                 "LOG" => layer.log = Some(value.clone()),
                 "MAX_CLIENTS" => layer.max_clients = Some(integer()?),
+                "REQUIREPASS" => layer.requirepass = Some(value.clone()),
+                "LOG_FORMAT" => layer.log_format = Some(value.clone()),
                 "CONFIG" => {}
                 _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
             }
@@ -310,6 +358,8 @@ impl SettingsLayer {
             allow: higher.allow.or(self.allow),
             log: higher.log.or(self.log),
             max_clients: higher.max_clients.or(self.max_clients),
+            requirepass: higher.requirepass.or(self.requirepass),
+            log_format: higher.log_format.or(self.log_format),
         }
     }
 
@@ -337,20 +387,31 @@ impl SettingsLayer {
         let max_clients = in_range("max_clients", layer.max_clients, 1, 1_000_000)?;
         let curve = match (layer.curve_secret, layer.curve_public) {
             (None, None) => None,
-            (Some(_), None) => {
-                return Err(SettingsError::IncompleteCurveKeys {
-                    missing: "curve_public",
-                })
-            }
             (None, Some(_)) => {
                 return Err(SettingsError::IncompleteCurveKeys {
                     missing: "curve_secret",
                 })
             }
-            (Some(secret), Some(public)) => {
+            (Some(secret), public) => {
                 validate_curve_key("curve_secret", &secret)?;
-                validate_curve_key("curve_public", &public)?;
-                Some(CurveKeys { secret, public })
+                let derived = zmtp::SecretKey::from_z85(&secret)
+                    .map_err(|_| SettingsError::InvalidCurveKey {
+                        field: "curve_secret",
+                        reason: "it does not decode as Z85",
+                    })?
+                    .public_key()
+                    .to_z85();
+                // The public key follows from the secret; one given explicitly must agree.
+                if let Some(public) = public {
+                    validate_curve_key("curve_public", &public)?;
+                    if public != derived {
+                        return Err(SettingsError::CurveKeyMismatch);
+                    }
+                }
+                Some(CurveKeys {
+                    secret,
+                    public: derived,
+                })
             }
         };
         let allow = layer.allow.unwrap_or_default();
@@ -367,6 +428,12 @@ impl SettingsLayer {
                 reason: error.to_string(),
             });
         }
+        let log_format = layer.log_format.unwrap_or_default().parse()?;
+        // An empty password means none, as in Redis's `requirepass ""`.
+        let requirepass = layer
+            .requirepass
+            .filter(|text| !text.is_empty())
+            .map(|text| Password::new(&text));
         // The ranges above make these conversions lossless.
         Ok(Settings {
             listen,
@@ -381,6 +448,8 @@ impl SettingsLayer {
             allow,
             log,
             max_clients: usize::try_from(max_clients).unwrap_or(usize::MAX),
+            requirepass,
+            log_format,
         })
     }
 }

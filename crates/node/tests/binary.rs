@@ -52,7 +52,15 @@ async fn node_serves_resp_and_http_then_status_prints_json() {
         .next()
         .unwrap()
         .to_owned();
-    let http = banner.split("HTTP on ").nth(1).unwrap().trim().to_owned();
+    let http = banner
+        .split("HTTP on ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
 
     let client = redis::Client::open(format!("redis://{resp}/")).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
@@ -60,13 +68,32 @@ async fn node_serves_resp_and_http_then_status_prints_json() {
     assert_eq!(pong, "PONG");
     assert_eq!(http_get(&http, "/healthz", WAIT).await.unwrap().status, 200);
 
-    let status = timeout(WAIT, dendrite().args(["status", "--http", &http]).output())
-        .await
-        .expect("status hung")
-        .unwrap();
+    let status = timeout(
+        WAIT,
+        dendrite()
+            .args(["status", "--json", "--http", &http])
+            .output(),
+    )
+    .await
+    .expect("status hung")
+    .unwrap();
     assert!(status.status.success());
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["max_consistency"], 3);
+
+    let table = timeout(WAIT, dendrite().args(["status", &http]).output())
+        .await
+        .expect("status hung")
+        .unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.starts_with("Node 127.0.0.1:"), "{table}");
+    assert!(table.contains("3 vnodes"), "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("U")).count(),
+        3,
+        "{table}"
+    );
 
     child.start_kill().unwrap();
     timeout(WAIT, child.wait())
@@ -84,4 +111,26 @@ async fn invalid_settings_exit_with_a_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("vnodes = 0 is out of range"), "{stderr}");
+}
+
+#[tokio::test]
+async fn keygen_prints_a_matching_z85_pair() {
+    let output = timeout(WAIT, dendrite().arg("keygen").output())
+        .await
+        .expect("keygen hung")
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} line in {text:?}"))
+            .trim()
+            .to_owned()
+    };
+    let public = field("public:");
+    let secret = field("secret:");
+    assert_eq!(public.len(), 40);
+    let derived = zmtp::SecretKey::from_z85(&secret).unwrap().public_key();
+    assert_eq!(derived.to_z85(), public);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dendrite_node::backend::MemoryBackend;
 use dendrite_node::metrics::Metrics;
-use dendrite_node::resp::{serve_resp, RespLimits};
+use dendrite_node::resp::{serve_resp, Password, RespConfig, RespLimits};
 use dendrite_node::shutdown::{shutdown_channel, ShutdownTrigger};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
@@ -29,6 +29,10 @@ struct TestServer {
 }
 
 async fn start(max_consistency: u8, limits: RespLimits) -> TestServer {
+    start_with(max_consistency, limits.into()).await
+}
+
+async fn start_with(max_consistency: u8, config: RespConfig) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = Arc::new(Metrics::new());
@@ -38,7 +42,7 @@ async fn start(max_consistency: u8, limits: RespLimits) -> TestServer {
         listener,
         backend,
         metrics.clone(),
-        limits,
+        config,
         signal,
     ));
     TestServer {
@@ -459,4 +463,85 @@ async fn shutdown_stops_the_server_and_closes_clients() {
         .expect("server did not stop");
     finished.unwrap().unwrap();
     assert!(closed_by_server(&mut stream).await);
+}
+
+#[tokio::test]
+async fn requirepass_allows_only_auth_hello_and_quit_before_auth() {
+    let server = start_with(
+        1,
+        RespConfig {
+            requirepass: Some(Password::new("s3cret")),
+            ..RespConfig::default()
+        },
+    )
+    .await;
+    let request =
+        b"PING\r\nGET k\r\nAUTH wrong\r\nAUTH bob s3cret\r\nHELLO 2\r\nAUTH s3cret\r\nPING\r\n";
+    let expected = [
+        "-NOAUTH Authentication required.\r\n",
+        "-NOAUTH Authentication required.\r\n",
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+         HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+         select the RESP protocol version at the same time\r\n",
+        "+OK\r\n",
+        "+PONG\r\n",
+    ]
+    .concat();
+    let received = raw_exchange(server.addr, request, expected.len()).await;
+    assert_eq!(String::from_utf8_lossy(&received), expected);
+
+    // The redis crate logs in with the password from the URL.
+    let url = format!("redis://:s3cret@{}/", server.addr);
+    let client = redis::Client::open(url).unwrap();
+    let mut con = timeout(WAIT, client.get_multiplexed_async_connection())
+        .await
+        .unwrap()
+        .unwrap();
+    let () = con.set("k", "v").await.unwrap();
+    let value: String = con.get("k").await.unwrap();
+    assert_eq!(value, "v");
+    let mut anonymous = connect(server.addr).await;
+    let error = anonymous.get::<_, Option<String>>("k").await.unwrap_err();
+    assert_eq!(error.code(), Some("NOAUTH"), "{error}");
+    server.trigger.trigger();
+}
+
+#[tokio::test]
+async fn auth_without_a_password_and_hello_two() {
+    let server = start(1, RespLimits::default()).await;
+    let mut con = connect(server.addr).await;
+    let error = redis::cmd("AUTH")
+        .arg("x")
+        .query_async::<String>(&mut con)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("called without any password configured for the default user"),
+        "{error}"
+    );
+    let hello: Vec<redis::Value> = redis::cmd("HELLO")
+        .arg(2)
+        .arg("SETNAME")
+        .arg("worker")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(hello.len(), 14);
+    let name: String = redis::cmd("CLIENT")
+        .arg("GETNAME")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(name, "worker");
+    let error = redis::cmd("HELLO")
+        .arg(3)
+        .query_async::<redis::Value>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("NOPROTO"), "{error}");
+    server.trigger.trigger();
 }

@@ -204,14 +204,27 @@ fn invalid_values_are_typed_errors() {
         "{error:?}"
     );
 
-    let error = load(&["--curve-secret", SECRET], &[]).unwrap_err();
+    // The public key is derived from the secret; a public key alone is not enough.
+    let settings = load(&["--curve-secret", SECRET], &[]).unwrap();
+    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    let error = load(&["--curve-public", PUBLIC], &[]).unwrap_err();
     assert!(
         matches!(
             error,
             SettingsError::IncompleteCurveKeys {
-                missing: "curve_public"
+                missing: "curve_secret"
             }
         ),
+        "{error:?}"
+    );
+    let other_public = zmtp::KeyPair::generate().public.to_z85();
+    let error = load(
+        &["--curve-secret", SECRET, "--curve-public", &other_public],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, SettingsError::CurveKeyMismatch),
         "{error:?}"
     );
 

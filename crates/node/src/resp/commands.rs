@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::backend::{Backend, BackendError, Consistency};
 use crate::metrics::Metrics;
 
+use super::auth::{authenticate, Password};
 use super::Reply;
 
 /// Per-connection state that commands can change.
@@ -22,16 +23,27 @@ pub struct Session {
     pub client_name: Option<Bytes>,
     /// Server-unique connection id (`CLIENT ID`).
     pub client_id: u64,
+    /// The password clients must give with `AUTH`; `None` lets everyone in.
+    pub requirepass: Option<Password>,
+    /// Whether this connection may run commands (always, without a password).
+    pub authenticated: bool,
 }
 
 impl Session {
     /// A new connection's session: consistency 1 for reads and writes.
     pub fn new(client_id: u64) -> Session {
+        Session::with_password(client_id, None)
+    }
+
+    /// A new connection's session that must `AUTH` with `requirepass` first, if one is set.
+    pub fn with_password(client_id: u64, requirepass: Option<Password>) -> Session {
         Session {
             read: Consistency::ONE,
             write: Consistency::ONE,
             client_name: None,
             client_id,
+            authenticated: requirepass.is_none(),
+            requirepass,
         }
     }
 }
@@ -67,6 +79,17 @@ pub enum CommandQuery {
     Listing,
 }
 
+/// The options of a `HELLO` request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hello {
+    /// The protocol version asked for; only 2 is served.
+    pub protover: Option<i64>,
+    /// `AUTH user password`, to log in at the same time.
+    pub auth: Option<(Bytes, Bytes)>,
+    /// `SETNAME name`.
+    pub setname: Option<Bytes>,
+}
+
 /// A request whose name, arity and syntax are valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -98,8 +121,15 @@ pub enum Command {
     Select(i64),
     /// `CLIENT subcommand ...`
     Client(ClientCommand),
-    /// `HELLO [protover ...]`: only RESP2 is spoken.
-    Hello,
+    /// `HELLO [protover [AUTH user password] [SETNAME name]]`: only RESP2 is spoken.
+    Hello(Hello),
+    /// `AUTH [user] password`
+    Auth {
+        /// The user name; only `default` exists.
+        user: Option<Bytes>,
+        /// The password.
+        password: Bytes,
+    },
     /// `CONFIG GET pattern` answers an empty list, other subcommands `+OK`,
     /// so tools that probe the configuration (redis-benchmark) carry on.
     Config {
@@ -129,6 +159,7 @@ fn arity(name: &str) -> Option<(&'static str, i32)> {
         "select" => ("select", 2),
         "client" => ("client", -2),
         "hello" => ("hello", -1),
+        "auth" => ("auth", -2),
         "config" => ("config", -2),
         "consistency" | "dendrite.consistency" => ("consistency", -1),
         _ => return None,
@@ -269,7 +300,18 @@ impl Command {
                 };
                 Command::Client(client)
             }
-            "hello" => Command::Hello,
+            "hello" => Command::Hello(parse_hello((1..argc).map(|_| next()).collect())?),
+            "auth" => match argc {
+                2 => Command::Auth {
+                    user: None,
+                    password: next(),
+                },
+                3 => Command::Auth {
+                    user: Some(next()),
+                    password: next(),
+                },
+                _ => return Err(syntax_error()),
+            },
             "config" => Command::Config {
                 get: eq_ignore_case(&next(), "get"),
             },
@@ -295,6 +337,42 @@ impl Command {
         };
         Ok(command)
     }
+}
+
+/// `HELLO`'s arguments after the name, in Redis's order and wording.
+fn parse_hello(args: Vec<Bytes>) -> Result<Hello, Reply> {
+    let mut hello = Hello::default();
+    let mut args = args.into_iter();
+    let Some(protover) = args.next() else {
+        return Ok(hello);
+    };
+    hello.protover = Some(
+        parse_integer(&protover)
+            .ok_or_else(|| Reply::err("Protocol version is not an integer or out of range"))?,
+    );
+    while let Some(option) = args.next() {
+        if eq_ignore_case(&option, "auth") {
+            match (args.next(), args.next()) {
+                (Some(user), Some(password)) => hello.auth = Some((user, password)),
+                _ => return Err(hello_option_error(&option)),
+            }
+        } else if eq_ignore_case(&option, "setname") {
+            match args.next() {
+                Some(name) => hello.setname = Some(name),
+                None => return Err(hello_option_error(&option)),
+            }
+        } else {
+            return Err(hello_option_error(&option));
+        }
+    }
+    Ok(hello)
+}
+
+fn hello_option_error(option: &[u8]) -> Reply {
+    Reply::err(format!(
+        "Syntax error in HELLO option '{}'",
+        String::from_utf8_lossy(option)
+    ))
 }
 
 fn first_or_empty(name: &str) -> Bytes {
@@ -365,14 +443,10 @@ pub async fn execute(
         Command::Quit => return (Reply::ok(), Flow::Close),
         Command::Select(0) => Reply::ok(),
         Command::Select(_) => Reply::err("DB index is out of range"),
-        Command::Client(ClientCommand::SetName(name)) => {
-            if name.iter().any(|byte| !(b'!'..=b'~').contains(byte)) {
-                Reply::err("Client names cannot contain spaces, newlines or special characters.")
-            } else {
-                session.client_name = (!name.is_empty()).then_some(name);
-                Reply::ok()
-            }
-        }
+        Command::Client(ClientCommand::SetName(name)) => match set_client_name(session, name) {
+            Ok(()) => Reply::ok(),
+            Err(reply) => reply,
+        },
         Command::Client(ClientCommand::GetName) => bulk_or_nil(session.client_name.clone()),
         Command::Client(ClientCommand::Id) => {
             Reply::Integer(i64::try_from(session.client_id).unwrap_or(i64::MAX))
@@ -380,8 +454,12 @@ pub async fn execute(
         Command::Client(ClientCommand::Other) => Reply::ok(),
         Command::Config { get: true } => Reply::Array(Vec::new()),
         Command::Config { get: false } => Reply::ok(),
-        Command::Hello => {
-            Reply::Error("NOPROTO sorry, this protocol version is not supported".into())
+        Command::Hello(hello) => hello_reply(hello, session),
+        Command::Auth { user, password } => {
+            let (reply, authenticated) =
+                authenticate(session.requirepass.as_ref(), user.as_ref(), &password);
+            session.authenticated = authenticated;
+            reply
         }
         Command::Consistency(None) => Reply::Array(vec![
             Reply::Integer(i64::from(session.read.level())),
@@ -400,6 +478,118 @@ pub async fn execute(
         }
     };
     (reply, Flow::Continue)
+}
+
+/// `CLIENT SETNAME` rules: printable ASCII without spaces; empty clears the name.
+fn set_client_name(session: &mut Session, name: Bytes) -> Result<(), Reply> {
+    if name.iter().any(|byte| !(b'!'..=b'~').contains(byte)) {
+        return Err(Reply::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    session.client_name = (!name.is_empty()).then_some(name);
+    Ok(())
+}
+
+/// `HELLO`: optionally logs in and names the client, then describes the server as a
+/// RESP2 flat list of field/value pairs. Only protocol 2 is served (no RESP3).
+fn hello_reply(hello: Hello, session: &mut Session) -> Reply {
+    if hello.protover.is_some_and(|version| version != 2) {
+        return Reply::Error("NOPROTO sorry, this protocol version is not supported".into());
+    }
+    if let Some((user, password)) = hello.auth {
+        let (reply, authenticated) =
+            authenticate(session.requirepass.as_ref(), Some(&user), &password);
+        if !authenticated {
+            return reply;
+        }
+        session.authenticated = true;
+    }
+    if !session.authenticated {
+        return Reply::Error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time"
+                .into(),
+        );
+    }
+    if let Some(name) = hello.setname {
+        if let Err(reply) = set_client_name(session, name) {
+            return reply;
+        }
+    }
+    let text = |value: &str| Reply::Bulk(Bytes::copy_from_slice(value.as_bytes()));
+    Reply::Array(vec![
+        text("server"),
+        text("redis"),
+        text("version"),
+        text("7.0.0"),
+        text("proto"),
+        Reply::Integer(2),
+        text("id"),
+        Reply::Integer(i64::try_from(session.client_id).unwrap_or(i64::MAX)),
+        text("mode"),
+        text("standalone"),
+        text("role"),
+        text("master"),
+        text("modules"),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+/// The `# Ring` INFO section, Redis's replication section in spirit: where this node sits on
+/// the ring, read from the backend's `/status` document (absent fields are left out).
+fn ring_section(status: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("# Ring\r\n");
+    let text_of = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    for field in ["host", "running", "replicas", "max_consistency", "keys"] {
+        if let Some(value) = status.get(field) {
+            let value = match value {
+                serde_json::Value::Bool(flag) => u8::from(*flag).to_string(),
+                other => text_of(other),
+            };
+            // Writing to a String cannot fail.
+            let _ = write!(text, "ring_{field}:{value}\r\n");
+        }
+    }
+    let vnodes = status
+        .get("vnodes")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let _ = write!(text, "ring_vnodes:{}\r\n", vnodes.len());
+    for (index, vnode) in vnodes.iter().enumerate() {
+        let id: String = vnode
+            .get("id")
+            .map(text_of)
+            .unwrap_or_default()
+            .chars()
+            .take(12)
+            .collect();
+        let host_of = |value: Option<&serde_json::Value>| {
+            value
+                .and_then(|v| v.get("host"))
+                .map_or_else(|| "none".to_owned(), text_of)
+        };
+        let predecessor = host_of(vnode.get("predecessor"));
+        let successor = host_of(vnode.get("successors").and_then(|list| list.get(0)));
+        let ownership = vnode
+            .get("ownership")
+            .and_then(serde_json::Value::as_f64)
+            .map_or_else(
+                || "unknown".to_owned(),
+                |share| format!("{:.2}", share * 100.0),
+            );
+        let _ = write!(
+            text,
+            "vnode{index}:id={id},predecessor={predecessor},successor={successor},ownership_pct={ownership}\r\n"
+        );
+    }
+    text
 }
 
 /// The `INFO` text: Redis-style sections of `field:value` lines.
@@ -427,6 +617,7 @@ fn info_text(
             "keyspace",
             format!("# Keyspace\r\ndb0:keys={},expires=0,avg_ttl=0\r\n", backend.local_len()),
         ),
+        ("ring", ring_section(&backend.status())),
         (
             "dendrite",
             format!(
@@ -565,6 +756,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn ring_section_summarises_vnodes() {
+        let status = serde_json::json!({
+            "host": "10.0.0.1:7400",
+            "running": true,
+            "replicas": 2,
+            "vnodes": [{
+                "id": "0123456789abcdef0123",
+                "predecessor": {"id": "ff", "host": "10.0.0.2:7400"},
+                "successors": [{"id": "11", "host": "10.0.0.3:7400"}],
+                "ownership": 0.25,
+            }],
+        });
+        let text = ring_section(&status);
+        assert!(text.contains("ring_host:10.0.0.1:7400\r\n"), "{text}");
+        assert!(text.contains("ring_running:1\r\n"), "{text}");
+        assert!(text.contains("ring_vnodes:1\r\n"), "{text}");
+        assert!(
+            text.contains(
+                "vnode0:id=0123456789ab,predecessor=10.0.0.2:7400,successor=10.0.0.3:7400,ownership_pct=25.00\r\n"
+            ),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn info_has_server_and_dendrite_sections() {
         let backend = MemoryBackend::new(3);
@@ -577,6 +793,8 @@ mod tests {
         let text = String::from_utf8(text.to_vec()).unwrap();
         assert!(text.starts_with("# Server\r\nredis_version:"), "{text}");
         assert!(text.contains("max_consistency:3\r\n"));
+        assert!(text.contains("# Ring\r\n"), "{text}");
+        assert!(text.contains("ring_vnodes:0\r\n"), "{text}");
         let (reply, _) = execute(
             Command::Info(Some("keyspace".into())),
             &mut session,

@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::auth::{allowed_before_auth, noauth, Password};
 use super::commands::{canonical_name, execute, Command, Flow, Session};
 use super::request::{ParseLimits, RequestParser};
 use super::Reply;
@@ -43,6 +44,24 @@ impl Default for RespLimits {
     }
 }
 
+/// Everything the RESP server is configured with.
+#[derive(Debug, Clone, Default)]
+pub struct RespConfig {
+    /// Resource bounds.
+    pub limits: RespLimits,
+    /// The password clients must `AUTH` with first (Redis's `requirepass`); `None` admits all.
+    pub requirepass: Option<Password>,
+}
+
+impl From<RespLimits> for RespConfig {
+    fn from(limits: RespLimits) -> RespConfig {
+        RespConfig {
+            limits,
+            requirepass: None,
+        }
+    }
+}
+
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
@@ -52,9 +71,13 @@ pub async fn serve_resp(
     listener: TcpListener,
     backend: Arc<dyn Backend>,
     metrics: Arc<Metrics>,
-    limits: RespLimits,
+    config: impl Into<RespConfig>,
     mut shutdown: ShutdownSignal,
 ) -> io::Result<()> {
+    let RespConfig {
+        limits,
+        requirepass,
+    } = config.into();
     let permits = Arc::new(Semaphore::new(limits.max_clients));
     let next_client_id = AtomicU64::new(1);
     let mut connections = JoinSet::new();
@@ -83,7 +106,7 @@ pub async fn serve_resp(
                     backend: backend.clone(),
                     metrics: metrics.clone(),
                     limits,
-                    session: Session::new(client_id),
+                    session: Session::with_password(client_id, requirepass.clone()),
                 };
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
@@ -166,17 +189,23 @@ impl Connection {
             };
             let name = canonical_name(&args);
             let started = Instant::now();
-            let (reply, flow) = match Command::parse(args) {
-                Ok(command) => {
-                    execute(
-                        command,
-                        &mut self.session,
-                        self.backend.as_ref(),
-                        &self.metrics,
-                    )
-                    .await
+            // Redis's order: an unknown command is reported as such even before AUTH.
+            let gated = !self.session.authenticated && name != "unknown";
+            let (reply, flow) = if gated && !allowed_before_auth(name) {
+                (noauth(), Flow::Continue)
+            } else {
+                match Command::parse(args) {
+                    Ok(command) => {
+                        execute(
+                            command,
+                            &mut self.session,
+                            self.backend.as_ref(),
+                            &self.metrics,
+                        )
+                        .await
+                    }
+                    Err(reply) => (reply, Flow::Continue),
                 }
-                Err(reply) => (reply, Flow::Continue),
             };
             self.metrics
                 .record_command(name, started.elapsed(), reply.is_error());

@@ -1,0 +1,491 @@
+//! Real clusters of `dendrite node` processes on loopback, driven with the `redis` crate:
+//! commands through every node, AUTH, a crash of two of five nodes (kill -9) with every key
+//! still readable, a restart that rejoins, `/metrics` and `/status` formats, and the demo.
+//!
+//! Every wait polls with a deadline; nothing sleeps to synchronise.
+
+// Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use dendrite_node::http::client::http_get;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::{sleep, timeout, Instant};
+
+/// Longest wait for any one thing (a banner, a settled ring, a reply).
+const WAIT: Duration = Duration::from_secs(30);
+/// Pause between two polls of a condition.
+const POLL: Duration = Duration::from_millis(50);
+
+fn dendrite() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dendrite"));
+    command
+        .env_remove("DENDRITE_CONFIG")
+        .kill_on_drop(true)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    // Node logs are noise in test output unless asked for.
+    if std::env::var_os("DENDRITE_TEST_LOGS").is_some() {
+        command.stderr(Stdio::inherit());
+    } else {
+        command.stderr(Stdio::null());
+    }
+    command
+}
+
+/// One `dendrite node` process and the addresses from its banner.
+struct Node {
+    child: Child,
+    resp: String,
+    http: String,
+    ring: String,
+    _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+/// The text between `label` and the next comma (or the end) of the banner.
+fn banner_field(banner: &str, label: &str) -> String {
+    banner
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {label:?} in banner {banner:?}"))
+        .split(',')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Starts a node on ephemeral RESP/HTTP ports with fast stabilization.
+async fn start_node(listen: &str, join: &[&str], extra: &[&str]) -> Node {
+    let mut command = dendrite();
+    command.args([
+        "node",
+        "--listen",
+        listen,
+        "--resp",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--stabilize-min-ms",
+        "50",
+        "--stabilize-max-ms",
+        "150",
+        "--log",
+        "warn",
+    ]);
+    for seed in join {
+        command.args(["--join", seed]);
+    }
+    command.args(extra);
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = timeout(WAIT, stdout.next_line())
+        .await
+        .expect("no banner in time")
+        .unwrap()
+        .expect("node exited before its banner");
+    Node {
+        child,
+        resp: banner_field(&banner, "RESP on "),
+        http: banner_field(&banner, "HTTP on "),
+        ring: banner_field(&banner, "ring on "),
+        _stdout: stdout,
+    }
+}
+
+/// Starts `count` nodes, the first creating the ring and the others joining it.
+async fn start_cluster(count: usize, extra: &[&str]) -> Vec<Node> {
+    let first = start_node("127.0.0.1:0", &[], extra).await;
+    let seed = first.ring.clone();
+    let mut nodes = vec![first];
+    for _ in 1..count {
+        nodes.push(start_node("127.0.0.1:0", &[&seed], extra).await);
+    }
+    nodes
+}
+
+async fn status(node: &Node) -> Option<serde_json::Value> {
+    let response = http_get(&node.http, "/status", Duration::from_secs(5))
+        .await
+        .ok()?;
+    serde_json::from_slice(&response.body).ok()
+}
+
+/// Whether the nodes' vnodes tile the whole ring (ownership sums to 1) and each vnode has
+/// `replicas` replica hosts: then every key has its primary and its copies placed.
+async fn ring_settled(nodes: &[&Node], replicas: usize) -> bool {
+    let mut owned = 0.0;
+    for node in nodes {
+        let Some(status) = status(node).await else {
+            return false;
+        };
+        for vnode in status["vnodes"].as_array().into_iter().flatten() {
+            let Some(share) = vnode["ownership"].as_f64() else {
+                return false;
+            };
+            owned += share;
+            if vnode["replicas"].as_array().map_or(0, Vec::len) < replicas {
+                return false;
+            }
+        }
+    }
+    (owned - 1.0).abs() < 1e-9
+}
+
+async fn wait_settled(nodes: &[&Node], replicas: usize) {
+    let deadline = Instant::now() + WAIT;
+    while !ring_settled(nodes, replicas).await {
+        assert!(Instant::now() < deadline, "the ring did not settle in time");
+        sleep(POLL).await;
+    }
+}
+
+async fn connect(resp: &str) -> MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://{resp}/")).unwrap();
+    timeout(WAIT, client.get_multiplexed_async_connection())
+        .await
+        .expect("connect timed out")
+        .unwrap()
+}
+
+async fn set_consistency(con: &mut MultiplexedConnection, read: u8, write: u8) {
+    let () = redis::cmd("CONSISTENCY")
+        .arg(read)
+        .arg(write)
+        .query_async(con)
+        .await
+        .unwrap();
+}
+
+/// Retries `attempt` until it yields `Some` or the deadline passes.
+async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(found) = attempt().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        sleep(POLL).await;
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
+    let nodes = start_cluster(3, &[]).await;
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 2).await;
+    let mut cons = Vec::new();
+    for node in &nodes {
+        cons.push(connect(&node.resp).await);
+    }
+    for index in 0..nodes.len() {
+        let key = format!("key:{index}");
+        let value = format!("value:{index}");
+        let () = cons[index].set(&key, &value).await.unwrap();
+        for con in &mut cons {
+            let got: Option<String> = con.get(&key).await.unwrap();
+            assert_eq!(got.as_deref(), Some(value.as_str()));
+        }
+        let (a, b) = (format!("a:{index}"), format!("b:{index}"));
+        let () = cons[index].mset(&[(&a, "1"), (&b, "2")]).await.unwrap();
+        let other = &mut cons[(index + 1) % nodes.len()];
+        let got: Vec<Option<String>> = other.mget(&[&a, &b, "missing"]).await.unwrap();
+        assert_eq!(got, [Some("1".into()), Some("2".into()), None]);
+        let present: usize = other.exists(&[&a, &b, "missing"]).await.unwrap();
+        assert_eq!(present, 2);
+        let deleted: usize = other.del(&[&a, "missing"]).await.unwrap();
+        assert_eq!(deleted, 1);
+        let gone: Option<String> = cons[index].get(&a).await.unwrap();
+        assert_eq!(gone, None);
+    }
+    // Live keys: key:i and b:i for each node, each stored on at least one node.
+    let mut stored = 0;
+    for con in &mut cons {
+        let size: usize = redis::cmd("DBSIZE").query_async(con).await.unwrap();
+        stored += size;
+    }
+    assert!(stored >= 2 * nodes.len(), "DBSIZE total {stored}");
+
+    // Pipelining: 200 commands in one round trip, replies in order.
+    let mut pipe = redis::pipe();
+    for index in 0..100 {
+        pipe.set(format!("pipe:{index}"), index).ignore();
+    }
+    for index in 0..100 {
+        pipe.get(format!("pipe:{index}"));
+    }
+    let values: Vec<u32> = pipe.query_async(&mut cons[1]).await.unwrap();
+    assert_eq!(values, (0..100).collect::<Vec<u32>>());
+
+    // Redis's own error wording.
+    let error = redis::cmd("NOSUCH")
+        .arg("x")
+        .query_async::<redis::Value>(&mut cons[0])
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("unknown command 'NOSUCH', with args beginning with: 'x'"),
+        "{error}"
+    );
+    let error = redis::cmd("GET")
+        .query_async::<redis::Value>(&mut cons[0])
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("wrong number of arguments for 'get' command"),
+        "{error}"
+    );
+
+    // A client sending garbage gets an error and is dropped; a client beside it is untouched.
+    let mut garbage = TcpStream::connect(&nodes[2].resp).await.unwrap();
+    garbage
+        .write_all(b"*2\r\n$zz\r\n\x00\xff\xfe junk junk\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    timeout(WAIT, garbage.read_to_end(&mut reply))
+        .await
+        .expect("garbage client was not dropped")
+        .unwrap();
+    assert!(
+        reply.starts_with(b"-ERR Protocol error"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let () = cons[2].set("after-garbage", "fine").await.unwrap();
+    let got: String = cons[2].get("after-garbage").await.unwrap();
+    assert_eq!(got, "fine");
+
+    // /metrics is Prometheus text and counts what was done.
+    let scraped = http_get(&nodes[0].http, "/metrics", WAIT).await.unwrap();
+    assert_eq!(scraped.status, 200);
+    let text = String::from_utf8(scraped.body).unwrap();
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).unwrap();
+    let commands = scrape
+        .samples
+        .iter()
+        .find(|sample| {
+            sample.metric == "dendrite_commands_total"
+                && sample.labels.get("command") == Some("set")
+        })
+        .unwrap_or_else(|| panic!("no SET counter in {text}"));
+    assert!(
+        matches!(commands.value, prometheus_parse::Value::Counter(count) if count >= 1.0),
+        "{commands:?}"
+    );
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|sample| matches!(sample.value, prometheus_parse::Value::Histogram(_))),
+        "no latency histogram in {text}"
+    );
+
+    // /status is JSON with the documented fields.
+    let status = status(&nodes[0]).await.unwrap();
+    assert_eq!(status["host"], nodes[0].ring.as_str());
+    assert!(status["keys"].as_u64().is_some(), "{status}");
+    assert_eq!(status["replicas"], 2);
+    let vnodes = status["vnodes"].as_array().unwrap();
+    assert_eq!(vnodes.len(), 3);
+    for vnode in vnodes {
+        assert!(vnode["id"].is_string(), "{vnode}");
+        assert!(vnode["predecessor"]["host"].is_string(), "{vnode}");
+        assert!(
+            !vnode["successors"].as_array().unwrap().is_empty(),
+            "{vnode}"
+        );
+        assert!(vnode["fingers"]["known"].as_u64().is_some(), "{vnode}");
+        assert!(vnode["ownership"].as_f64().is_some(), "{vnode}");
+    }
+}
+
+#[tokio::test]
+async fn requirepass_demands_auth() {
+    let node = start_node("127.0.0.1:0", &[], &["--requirepass", "open sesame"]).await;
+    let mut anonymous = connect(&node.resp).await;
+    let error = anonymous.get::<_, Option<String>>("k").await.unwrap_err();
+    assert_eq!(error.code(), Some("NOAUTH"), "{error}");
+    let error = redis::cmd("AUTH")
+        .arg("wrong")
+        .query_async::<String>(&mut anonymous)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
+    let client = redis::Client::open(format!("redis://:open%20sesame@{}/", node.resp)).unwrap();
+    let mut authed = timeout(WAIT, client.get_multiplexed_async_connection())
+        .await
+        .unwrap()
+        .unwrap();
+    let () = authed.set("k", "v").await.unwrap();
+    let got: String = authed.get("k").await.unwrap();
+    assert_eq!(got, "v");
+}
+
+/// Key `index` of the crash test and its value.
+fn crash_pair(index: usize) -> (String, String) {
+    (format!("crash:{index}"), format!("value-{index}"))
+}
+
+const CRASH_KEYS: usize = 10_000;
+const BATCH: usize = 500;
+
+/// Reads every crash key back through `nodes`, retrying a batch until it comes back whole.
+async fn read_back_all(cons: &mut [MultiplexedConnection]) {
+    for (batch, start) in (0..CRASH_KEYS).step_by(BATCH).enumerate() {
+        let keys: Vec<String> = (start..start + BATCH).map(|i| crash_pair(i).0).collect();
+        let wanted: Vec<Option<String>> = (start..start + BATCH)
+            .map(|i| Some(crash_pair(i).1))
+            .collect();
+        let mut turn = batch;
+        eventually("a batch of crash keys to read back", || {
+            turn += 1;
+            // Multiplexed connections are cheap handles to one socket.
+            let mut con = cons[turn % cons.len()].clone();
+            let keys = &keys;
+            let wanted = &wanted;
+            async move {
+                let got: Vec<Option<String>> = con.mget(keys).await.ok()?;
+                (got == *wanted).then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn five_nodes_survive_two_kill_nines_and_a_restart_rejoins() {
+    let mut nodes = start_cluster(5, &["--replicas", "2"]).await;
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 2).await;
+    let mut cons = Vec::new();
+    for node in &nodes {
+        let mut con = connect(&node.resp).await;
+        set_consistency(&mut con, 1, 3).await;
+        cons.push(con);
+    }
+    // 10,000 keys at write consistency 3, in MSET batches through changing nodes.
+    for (batch, start) in (0..CRASH_KEYS).step_by(BATCH).enumerate() {
+        let pairs: Vec<(String, String)> = (start..start + BATCH).map(crash_pair).collect();
+        let con = &mut cons[(batch * 3 + 1) % nodes.len()];
+        let () = con.mset(&pairs).await.unwrap();
+    }
+
+    // kill -9 two nodes.
+    for victim in [1, 3] {
+        nodes[victim].child.start_kill().unwrap();
+        timeout(WAIT, nodes[victim].child.wait())
+            .await
+            .expect("killed node did not exit")
+            .unwrap();
+    }
+    let survivors = [0usize, 2, 4];
+    let mut survivor_cons: Vec<MultiplexedConnection> = Vec::new();
+    for &index in &survivors {
+        survivor_cons.push(connect(&nodes[index].resp).await);
+    }
+    read_back_all(&mut survivor_cons).await;
+
+    // New writes are accepted and readable.
+    for (turn, con) in survivor_cons.iter_mut().enumerate() {
+        let key = format!("after-crash:{turn}");
+        eventually("a write after the crash", || {
+            let key = key.clone();
+            let mut con = con.clone();
+            async move { con.set::<_, _, ()>(&key, "new").await.ok() }
+        })
+        .await;
+        let got: Option<String> = con.get(&key).await.unwrap();
+        assert_eq!(got.as_deref(), Some("new"));
+    }
+
+    // Restart node 1 on its old ring port, joining a survivor: it takes its ranges back.
+    let ring = nodes[1].ring.clone();
+    let restarted = start_node(&ring, &[&nodes[0].ring], &["--replicas", "2"]).await;
+    assert_eq!(restarted.ring, ring);
+    eventually("the restarted node to have predecessors", || async {
+        let status = status(&restarted).await?;
+        let vnodes = status["vnodes"].as_array()?;
+        (!vnodes.is_empty() && vnodes.iter().all(|v| v["predecessor"]["host"].is_string()))
+            .then_some(())
+    })
+    .await;
+    let mut con = connect(&restarted.resp).await;
+    eventually("the restarted node to hold keys again", || {
+        let mut con = con.clone();
+        async move {
+            let size: usize = redis::cmd("DBSIZE").query_async(&mut con).await.ok()?;
+            (size > 0).then_some(())
+        }
+    })
+    .await;
+    let (key, value) = crash_pair(4242);
+    let got: Option<String> = con.get(&key).await.unwrap();
+    assert_eq!(got, Some(value));
+}
+
+/// `kill -INT pid`: what Ctrl-C sends.
+fn interrupt(child: &Child) {
+    let pid = child.id().expect("child already reaped");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn demo_answers_redis_and_stops_on_sigint() {
+    // A random port base; another process may hold one of its ports, so try a few.
+    let seed = std::process::id() as usize;
+    for attempt in 0..5 {
+        let base = 20_000 + (seed * 7919 + attempt * 1_237) % 20_000;
+        let mut child = dendrite()
+            .args(["demo", "--base-port", &base.to_string()])
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut ready = false;
+        while let Ok(Some(line)) = timeout(WAIT, stdout.next_line()).await.expect("demo hung") {
+            if line.starts_with("try: redis-cli") {
+                ready = true;
+                break;
+            }
+        }
+        if !ready {
+            // The demo exited early: most likely a port was taken. Try another base.
+            let _ = child.wait().await;
+            continue;
+        }
+        let mut con = connect(&format!("127.0.0.1:{base}")).await;
+        let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+        assert_eq!(pong, "PONG");
+        let greeting: String = con.get("greeting").await.unwrap();
+        assert_eq!(greeting, "hello from dendrite");
+        let () = con.set("from-test", "yes").await.unwrap();
+        let got: String = con.get("from-test").await.unwrap();
+        assert_eq!(got, "yes");
+        drop(con);
+        interrupt(&child);
+        let status = timeout(WAIT, child.wait())
+            .await
+            .expect("demo did not stop on SIGINT")
+            .unwrap();
+        assert!(status.success(), "demo exited with {status}");
+        return;
+    }
+    panic!("the demo could not start on any of 5 port bases");
+}
