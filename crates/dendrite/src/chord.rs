@@ -111,12 +111,28 @@ impl VnodeState {
     }
 
     /// The known vnode strictly between us and `key` that is closest to `key`.
+    ///
+    /// Scans from the far end (the paper's `closest_preceding_finger`): fingers are ordered by
+    /// distance, as is the successor list, so the first match from the top of each is the best
+    /// of each; only those two are compared. This is the hot loop of every lookup.
     pub fn closest_preceding(&self, key: &Id) -> Option<Vnode> {
-        let known = self.fingers.iter().flatten().chain(self.successors.iter());
-        known
-            .filter(|v| v.id.is_between(&self.me.id, key))
-            .max_by_key(|v| self.me.id.distance_to(&v.id))
-            .cloned()
+        let me = &self.me.id;
+        let finger = self
+            .fingers
+            .iter()
+            .rev()
+            .flatten()
+            .find(|v| v.id.is_between(me, key));
+        let successor = self
+            .successors
+            .iter()
+            .rev()
+            .find(|v| v.id.is_between(me, key));
+        match (finger, successor) {
+            (Some(f), Some(s)) if me.distance_to(&s.id) > me.distance_to(&f.id) => Some(s.clone()),
+            (Some(f), _) => Some(f.clone()),
+            (None, s) => s.cloned(),
+        }
     }
 
     /// A vnode claims to be our predecessor. Adopts it when we have none or it sits between the
