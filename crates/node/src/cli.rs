@@ -22,6 +22,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run one node.
+    ///
+    /// Every flag can also be set as a DENDRITE_* environment variable (DENDRITE_LISTEN,
+    /// DENDRITE_JOIN as a comma list, DENDRITE_REQUIREPASS, ...) or as a key of the TOML file
+    /// given with --config (listen, join, requirepass, ...). Flags win over the environment,
+    /// the environment over the file. Every server binds to loopback unless told otherwise.
     Node(Box<NodeArgs>),
     /// Start a local cluster of several nodes in this process.
     Demo(DemoArgs),
@@ -41,10 +46,12 @@ pub enum CliCommand {
 /// Flags of `dendrite node`; each overrides the environment and config file.
 #[derive(Debug, Default, Args)]
 pub struct NodeArgs {
-    /// Ring address other nodes reach this node at (host:port).
+    /// Ring address other nodes reach this node at (default 127.0.0.1:7400; port 0 picks a
+    /// free port and advertises it).
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
-    /// A ring member to join through; repeat for several seeds.
+    /// A ring member to join through, retried with backoff for about a minute; repeat for
+    /// several seeds (default none: create a new ring).
     #[arg(long, value_name = "HOST:PORT")]
     pub join: Vec<String>,
     /// Virtual nodes to run (default 3).
@@ -81,7 +88,7 @@ pub struct NodeArgs {
     /// repeat for several. Default: only the cluster key.
     #[arg(long, value_name = "Z85")]
     pub allow: Vec<String>,
-    /// Log filter, e.g. `info` or `dendrite=debug,info`.
+    /// Log filter, e.g. `info` or `dendrite=debug,info` (default info).
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
     /// Most RESP clients served at once (default 10000).

@@ -134,3 +134,72 @@ async fn keygen_prints_a_matching_z85_pair() {
     let derived = zmtp::SecretKey::from_z85(&secret).unwrap().public_key();
     assert_eq!(derived.to_z85(), public);
 }
+
+#[tokio::test]
+async fn json_log_format_writes_one_json_object_per_line() {
+    let mut child = dendrite()
+        .args([
+            "node",
+            "--listen",
+            "127.0.0.1:0",
+            "--resp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--log",
+            "info",
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let line = timeout(WAIT, lines.next_line())
+        .await
+        .expect("no log line")
+        .unwrap()
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(event["level"].is_string(), "{line}");
+    assert!(event["fields"].is_object(), "{line}");
+    child.start_kill().unwrap();
+    timeout(WAIT, child.wait())
+        .await
+        .expect("node did not exit")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn help_states_defaults() {
+    let output = timeout(WAIT, dendrite().args(["node", "--help"]).output())
+        .await
+        .expect("help hung")
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--join",
+        "--vnodes",
+        "--replicas",
+        "--resp",
+        "--http",
+        "--requirepass",
+        "--log-format",
+        "--curve-secret",
+    ] {
+        let line = help
+            .lines()
+            .skip_while(|line| !line.trim_start().starts_with(flag))
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            line.contains("default"),
+            "{flag} has no default in --help: {line}"
+        );
+    }
+}
