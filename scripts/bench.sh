@@ -38,7 +38,7 @@ fi
 
 echo "== building dendrite (release)"
 cargo build --release -q -p dendrite-node
-bin=target/release/dendrite
+bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
 
 work=$(mktemp -d)
 pids=()
