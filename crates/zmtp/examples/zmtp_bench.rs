@@ -4,8 +4,9 @@
 //! cargo run --release -p zmtp --example zmtp_bench -- [requests] [concurrency] [payload bytes]
 //! ```
 //! Defaults: 200000 requests, 128 concurrent (the default client window), 100-byte payload.
-//! Server and client run in one process on the same runtime, so the numbers are a loopback
-//! upper bound for one connection, not a network measurement.
+//! By default server and client run in one process on the same runtime. With a fourth argument
+//! `two-process`, the server runs in a child process (`zmtp_bench serve null|curve`), so client
+//! and server each have their own runtime and the kernel's loopback sits between them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,38 +38,31 @@ async fn bench(
     requests: usize,
     concurrency: usize,
     payload: usize,
+    two_process: bool,
 ) -> Result<Run, ZmtpError> {
-    let server_keys = KeyPair::generate();
-    let (server_security, client_security) = if curve {
-        (
-            ServerSecurity::Curve {
-                secret_key: server_keys.secret.clone(),
-                allowlist: None,
-            },
-            ClientSecurity::Curve {
-                keys: KeyPair::generate(),
-                server_keys: ServerKeys::cluster(server_keys.public),
-            },
-        )
+    let (addr, server_public, guard) = if two_process {
+        let (addr, public, child) = spawn_server(curve).await?;
+        (addr, public, Guard::Child(child))
     } else {
-        (ServerSecurity::Null, ClientSecurity::Null)
+        let (server, public) = start_server(curve).await?;
+        (
+            server.local_addr().to_string(),
+            public,
+            Guard::Server(server),
+        )
     };
-    let echo = |request: Vec<Bytes>| async move { request }.boxed();
-    let server = Server::bind(
-        "127.0.0.1:0",
-        ServerConfig {
-            security: server_security,
-            ..Default::default()
+    let client_security = match server_public {
+        Some(public) => ClientSecurity::Curve {
+            keys: KeyPair::generate(),
+            server_keys: ServerKeys::cluster(public),
         },
-        Arc::new(echo),
-    )
-    .await?;
+        None => ClientSecurity::Null,
+    };
     let client = Client::new(ClientConfig {
         security: client_security,
         max_in_flight: concurrency,
         ..Default::default()
     })?;
-    let addr = server.local_addr().to_string();
     let body = Bytes::from(vec![0x5Au8; payload]);
     // Warm up: connect and handshake outside the measurement.
     client
@@ -99,13 +93,92 @@ async fn bench(
         latencies.extend(worker?);
     }
     let elapsed = started.elapsed();
-    server.shutdown().await;
+    match guard {
+        Guard::Server(server) => server.shutdown().await,
+        Guard::Child(mut child) => {
+            let _ = child.kill().await;
+        }
+    }
     latencies.sort();
     Ok(Run {
         label,
         elapsed,
         latencies,
     })
+}
+
+/// Keeps the server alive for the run: in this process, or a child process.
+enum Guard {
+    Server(Server),
+    Child(tokio::process::Child),
+}
+
+/// An echo server; returns it and its CURVE public key when `curve`.
+async fn start_server(curve: bool) -> Result<(Server, Option<zmtp::PublicKey>), ZmtpError> {
+    let server_keys = KeyPair::generate();
+    let security = if curve {
+        ServerSecurity::Curve {
+            secret_key: server_keys.secret.clone(),
+            allowlist: None,
+        }
+    } else {
+        ServerSecurity::Null
+    };
+    let echo = |request: Vec<Bytes>| async move { request }.boxed();
+    let server = Server::bind(
+        "127.0.0.1:0",
+        ServerConfig {
+            security,
+            ..Default::default()
+        },
+        Arc::new(echo),
+    )
+    .await?;
+    Ok((server, curve.then_some(server_keys.public)))
+}
+
+/// Runs `zmtp_bench serve <mech>` as a child and reads the address (and key) it prints.
+async fn spawn_server(
+    curve: bool,
+) -> Result<(String, Option<zmtp::PublicKey>, tokio::process::Child), ZmtpError> {
+    use tokio::io::AsyncBufReadExt;
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", if curve { "curve" } else { "null" }])
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or(ZmtpError::Closed)?;
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await?;
+    let mut fields = line.split_whitespace();
+    let addr = fields.next().ok_or(ZmtpError::Closed)?.to_string();
+    let public = match fields.next() {
+        Some("-") | None => None,
+        Some(text) => Some(
+            zmtp::PublicKey::from_z85(text)
+                .map_err(|e| ZmtpError::Config(format!("server key: {e}")))?,
+        ),
+    };
+    Ok((addr, public, child))
+}
+
+/// The child side: serve until stdin closes (the parent exits or kills us).
+async fn serve(curve: bool) -> Result<(), ZmtpError> {
+    use tokio::io::AsyncReadExt;
+    let (server, public) = start_server(curve).await?;
+    println!(
+        "{} {}",
+        server.local_addr(),
+        public.map_or("-".to_string(), |p| p.to_z85())
+    );
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    server.shutdown().await;
+    Ok(())
 }
 
 fn arg(index: usize, default: usize) -> usize {
@@ -117,18 +190,23 @@ fn arg(index: usize, default: usize) -> usize {
 
 #[tokio::main]
 async fn main() -> Result<(), ZmtpError> {
+    if std::env::args().nth(1).as_deref() == Some("serve") {
+        return serve(std::env::args().nth(2).as_deref() == Some("curve")).await;
+    }
+    let two_process = std::env::args().nth(4).as_deref() == Some("two-process");
     let requests = arg(1, 200_000);
     let concurrency = arg(2, 128).max(1);
     let payload = arg(3, 100);
     println!(
-        "zmtp_bench: {requests} requests, {concurrency} in flight, {payload}-byte payload, loopback"
+        "zmtp_bench: {requests} requests, {concurrency} in flight, {payload}-byte payload, loopback, {}",
+        if two_process { "server in a second process" } else { "one process" }
     );
     println!(
         "{:<6} {:>12} {:>10} {:>10} {:>10}",
         "mech", "req/s", "p50 us", "p99 us", "max us"
     );
     for (label, curve) in [("NULL", false), ("CURVE", true)] {
-        let run = bench(label, curve, requests, concurrency, payload).await?;
+        let run = bench(label, curve, requests, concurrency, payload, two_process).await?;
         let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
         println!(
             "{:<6} {:>12.0} {:>10} {:>10} {:>10}",
