@@ -22,6 +22,7 @@ use crate::resp::{serve_resp, RespConfig, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
 use crate::table_backend::TableBackend;
+use crate::table_metrics::TableMetrics;
 
 /// Why a node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +109,7 @@ pub async fn start_node(
     let table = start_table(settings, &transport, &ring_addr).await?;
     let backend: Arc<dyn Backend> = Arc::new(TableBackend::new(table.clone()));
     let metrics = Arc::new(Metrics::new());
+    metrics.add_source(TableMetrics::start(table.clone()));
     let resp = bind("resp", &settings.resp).await?;
     let http = bind("http", &settings.http).await?;
     let local = |server, listener: &TcpListener| {

@@ -16,3 +16,4 @@ pub mod settings;
 pub mod shutdown;
 pub mod status_table;
 pub mod table_backend;
+pub mod table_metrics;

@@ -125,6 +125,13 @@ impl GaugeHandle {
     }
 }
 
+/// Metrics owned elsewhere (the ring, the table) that are read at scrape time, so they are
+/// exact and cost nothing between scrapes.
+pub trait MetricsSource: Send + Sync {
+    /// Appends complete metric families (`# HELP`, `# TYPE`, samples) to `out`.
+    fn render(&self, out: &mut String);
+}
+
 #[derive(Debug)]
 struct ExtraGauge {
     help: String,
@@ -143,6 +150,13 @@ pub struct Metrics {
     rejected_connections: AtomicU64,
     protocol_errors: AtomicU64,
     extra_gauges: Mutex<BTreeMap<String, ExtraGauge>>,
+    sources: Mutex<Vec<Arc<dyn MetricsSource>>>,
+}
+
+impl std::fmt::Debug for dyn MetricsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsSource")
+    }
 }
 
 impl Default for Metrics {
@@ -174,6 +188,7 @@ impl Metrics {
             rejected_connections: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             extra_gauges: Mutex::new(BTreeMap::new()),
+            sources: Mutex::new(Vec::new()),
         }
     }
 
@@ -236,6 +251,14 @@ impl Metrics {
             handle: GaugeHandle::default(),
         });
         Ok(gauge.handle.clone())
+    }
+
+    /// Adds metrics read from `source` at every scrape.
+    pub fn add_source(&self, source: Arc<dyn MetricsSource>) {
+        self.sources
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(source);
     }
 
     /// Everything in Prometheus text exposition format (version 0.0.4).
@@ -330,6 +353,15 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");
             let _ = writeln!(out, "{name} {}", gauge.handle.get());
+        }
+        drop(gauges);
+        let sources = self
+            .sources
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        for source in sources {
+            source.render(&mut out);
         }
         out
     }

@@ -294,6 +294,36 @@ async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
             .any(|sample| matches!(sample.value, prometheus_parse::Value::Histogram(_))),
         "no latency histogram in {text}"
     );
+    let sample = |name: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| sample.metric == name)
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    // Two nodes joined this one's ring, so its vnodes saw their neighbourhood change.
+    let changes: f64 = scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == "dendrite_ring_changes_total")
+        .map(|sample| match sample.value {
+            prometheus_parse::Value::Counter(count) => count,
+            _ => panic!("ring changes must be a counter"),
+        })
+        .sum();
+    assert!(changes >= 1.0, "{text}");
+    assert!(
+        matches!(sample("dendrite_ring_vnodes").value, prometheus_parse::Value::Gauge(v) if v == 3.0),
+        "{text}"
+    );
+    for name in [
+        "dendrite_replication_backlog",
+        "dendrite_migrated_records_total",
+        "dendrite_keys",
+        "dendrite_connected_clients",
+    ] {
+        sample(name);
+    }
 
     // /status is JSON with the documented fields.
     let status = status(&nodes[0]).await.unwrap();

@@ -1,0 +1,171 @@
+//! The ring's and the table's numbers at `/metrics`: ring changes, replication backlog,
+//! migration and repair progress, routing, keys held.
+//!
+//! Table counters are read at scrape time from [`dtable::TableStats`]; ring changes are
+//! counted by a task that listens to the ring's events for as long as the ring runs.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dendrite::RingEvent;
+use dtable::Table;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::metrics::MetricsSource;
+
+/// Ring event kinds, as the `kind` label of `dendrite_ring_changes_total`.
+const CHANGE_KINDS: [&str; 3] = ["predecessor_joined", "predecessor_left", "replicas_changed"];
+
+/// Exports one node's ring and table metrics.
+pub struct TableMetrics {
+    table: Table,
+    ring_changes: [AtomicU64; CHANGE_KINDS.len()],
+}
+
+impl TableMetrics {
+    /// Starts counting `table`'s ring events; the counting task ends with the ring.
+    pub fn start(table: Table) -> Arc<TableMetrics> {
+        let metrics = Arc::new(TableMetrics {
+            ring_changes: Default::default(),
+            table,
+        });
+        let mut events = metrics.table.ring().subscribe();
+        let counter = Arc::downgrade(&metrics);
+        tokio::spawn(async move {
+            loop {
+                let kind = match events.recv().await {
+                    Ok(RingEvent::PredecessorJoined { .. }) => 0,
+                    Ok(RingEvent::PredecessorLeft { .. }) => 1,
+                    Ok(RingEvent::ReplicasChanged { .. }) => 2,
+                    // Missed events are lost to the count, not to the node.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let Some(metrics) = counter.upgrade() else {
+                    return;
+                };
+                metrics.ring_changes[kind].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        metrics
+    }
+}
+
+/// Writes one metric family whose samples are `(labels, value)`.
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+impl MetricsSource for TableMetrics {
+    fn render(&self, out: &mut String) {
+        let stats = self.table.stats();
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let ring = self.table.ring();
+        let changes: Vec<String> = CHANGE_KINDS
+            .iter()
+            .map(|kind| format!("kind=\"{kind}\""))
+            .collect();
+        let change_samples: Vec<(&str, u64)> = changes
+            .iter()
+            .zip(&self.ring_changes)
+            .map(|(labels, count)| (labels.as_str(), load(count)))
+            .collect();
+        family(
+            out,
+            "dendrite_ring_changes_total",
+            "counter",
+            "Changes of this node's vnodes' neighbourhood, by kind.",
+            &change_samples,
+        );
+        family(
+            out,
+            "dendrite_ring_vnodes",
+            "gauge",
+            "Virtual nodes this node runs.",
+            &[("", ring.local_vnodes().len() as u64)],
+        );
+        family(
+            out,
+            "dendrite_ring_running",
+            "gauge",
+            "1 while this node is part of the ring.",
+            &[("", u64::from(ring.is_running()))],
+        );
+        family(
+            out,
+            "dendrite_keys",
+            "gauge",
+            "Records stored on this node (primary and replica copies).",
+            &[("", self.table.local_len() as u64)],
+        );
+        family(
+            out,
+            "dendrite_table_requests_total",
+            "counter",
+            "Reads and writes coordinated by this node, by outcome.",
+            &[
+                (
+                    "op=\"read\",outcome=\"ok\"",
+                    load(&stats.reads).saturating_sub(load(&stats.read_errors)),
+                ),
+                ("op=\"read\",outcome=\"error\"", load(&stats.read_errors)),
+                (
+                    "op=\"write\",outcome=\"ok\"",
+                    load(&stats.writes).saturating_sub(load(&stats.write_errors)),
+                ),
+                ("op=\"write\",outcome=\"error\"", load(&stats.write_errors)),
+            ],
+        );
+        family(
+            out,
+            "dendrite_replication_backlog",
+            "gauge",
+            "Replica writes still being delivered in the background.",
+            &[("", load(&stats.replication_backlog))],
+        );
+        family(
+            out,
+            "dendrite_replication_failures_total",
+            "counter",
+            "Replica writes left to anti-entropy after every attempt failed.",
+            &[("", load(&stats.replication_failures))],
+        );
+        family(
+            out,
+            "dendrite_migrated_records_total",
+            "counter",
+            "Records moved by migration and anti-entropy, by direction (migration progress).",
+            &[
+                ("direction=\"in\"", load(&stats.repaired_in)),
+                ("direction=\"out\"", load(&stats.repaired_out)),
+            ],
+        );
+        family(
+            out,
+            "dendrite_repair_rounds_total",
+            "counter",
+            "Anti-entropy rounds completed.",
+            &[("", load(&stats.repair_rounds))],
+        );
+        family(
+            out,
+            "dendrite_routes_total",
+            "counter",
+            "Requests sent straight to the owner versus after a lookup or redirect.",
+            &[
+                ("route=\"direct\"", load(&stats.direct_routes)),
+                ("route=\"rerouted\"", load(&stats.rerouted)),
+            ],
+        );
+    }
+}
