@@ -80,6 +80,10 @@ pub struct NodeArgs {
     /// each other with it, so a process without it cannot finish a handshake.
     #[arg(long, value_name = "Z85")]
     pub curve_secret: Option<String>,
+    /// A file holding the cluster's CURVE secret key (the output of `dendrite keygen` or just
+    /// the Z85 secret); keeps the key off the command line. Default none; --curve-secret wins.
+    #[arg(long, value_name = "FILE")]
+    pub curve_secret_file: Option<PathBuf>,
     /// The public half of --curve-secret (Z85); optional, derived from the secret and checked
     /// against it when given.
     #[arg(long, value_name = "Z85")]
@@ -122,6 +126,7 @@ impl NodeArgs {
             resp: self.resp.clone(),
             http: self.http.clone(),
             curve_secret: self.curve_secret.clone(),
+            curve_secret_file: self.curve_secret_file.clone(),
             curve_public: self.curve_public.clone(),
             allow: list(&self.allow),
             log: self.log.clone(),

@@ -18,6 +18,7 @@
 //! | RESP address | `--resp` | `DENDRITE_RESP` | `resp` | `127.0.0.1:6380` |
 //! | HTTP address | `--http` | `DENDRITE_HTTP` | `http` | `127.0.0.1:8380` |
 //! | CURVE cluster key (Z85) | `--curve-secret` (public optional, derived) | `DENDRITE_CURVE_SECRET`, `..._PUBLIC` | `curve_secret`, `curve_public` | none (NULL security) |
+//! | CURVE cluster key file | `--curve-secret-file` | `DENDRITE_CURVE_SECRET_FILE` | `curve_secret_file` | none (a file holding the Z85 secret, or `dendrite keygen` output) |
 //! | allowed client keys | `--allow` (repeat) | `DENDRITE_ALLOW` (comma list) | `allow` | anyone with a key |
 //! | log filter | `--log` | `DENDRITE_LOG` | `log` | `info` |
 //! | RESP client limit | `--max-clients` | `DENDRITE_MAX_CLIENTS` | `max_clients` | 10000 |
@@ -130,6 +131,8 @@ pub struct SettingsLayer {
     pub http: Option<String>,
     /// See [`Settings::curve`].
     pub curve_secret: Option<String>,
+    /// A file holding [`Settings::curve`]'s secret key (used when `curve_secret` is unset).
+    pub curve_secret_file: Option<PathBuf>,
     /// See [`Settings::curve`].
     pub curve_public: Option<String>,
     /// See [`Settings::allow`].
@@ -217,11 +220,19 @@ pub enum SettingsError {
         /// The half that is missing.
         missing: &'static str,
     },
+    /// The CURVE secret key file could not be read.
+    #[error("cannot read the CURVE secret key file {path}: {source}; check --curve-secret-file / DENDRITE_CURVE_SECRET_FILE / `curve_secret_file`")]
+    ReadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The public key given is not the one the secret key yields.
     #[error("curve_public does not belong to curve_secret; drop curve_public (it is derived from the secret) or fix it")]
     CurveKeyMismatch,
     /// An allowlist without CURVE keys would admit nobody authenticated.
-    #[error("allow lists peer keys but this node has no CURVE keys; set curve_secret and curve_public, or drop allow")]
+    #[error("allow lists peer keys but this node has no CURVE keys; set curve_secret (or curve_secret_file), or drop allow")]
     AllowWithoutCurve,
     /// The log format is neither `human` nor `json`.
     #[error("log_format = {value:?} is not a log format; use \"human\" or \"json\" (--log-format / DENDRITE_LOG_FORMAT / `log_format` in the config file)")]
@@ -265,6 +276,7 @@ impl SettingsLayer {
             resp: Some("127.0.0.1:6380".into()),
             http: Some("127.0.0.1:8380".into()),
             curve_secret: None,
+            curve_secret_file: None,
             curve_public: None,
             allow: Some(Vec::new()),
             log: Some("info".into()),
@@ -329,6 +341,7 @@ impl SettingsLayer {
                 "RESP" => layer.resp = Some(value.clone()),
                 "HTTP" => layer.http = Some(value.clone()),
                 "CURVE_SECRET" => layer.curve_secret = Some(value.clone()),
+                "CURVE_SECRET_FILE" => layer.curve_secret_file = Some(PathBuf::from(&value)),
                 "CURVE_PUBLIC" => layer.curve_public = Some(value.clone()),
                 "ALLOW" => layer.allow = Some(list()),
                 "LOG" => layer.log = Some(value.clone()),
@@ -354,6 +367,7 @@ impl SettingsLayer {
             resp: higher.resp.or(self.resp),
             http: higher.http.or(self.http),
             curve_secret: higher.curve_secret.or(self.curve_secret),
+            curve_secret_file: higher.curve_secret_file.or(self.curve_secret_file),
             curve_public: higher.curve_public.or(self.curve_public),
             allow: higher.allow.or(self.allow),
             log: higher.log.or(self.log),
@@ -385,7 +399,12 @@ impl SettingsLayer {
             return Err(SettingsError::StabilizeRange { min_ms, max_ms });
         }
         let max_clients = in_range("max_clients", layer.max_clients, 1, 1_000_000)?;
-        let curve = match (layer.curve_secret, layer.curve_public) {
+        let secret = match (layer.curve_secret, layer.curve_secret_file) {
+            (Some(secret), _) => Some(secret),
+            (None, Some(path)) => Some(read_secret_file(&path)?),
+            (None, None) => None,
+        };
+        let curve = match (secret, layer.curve_public) {
             (None, None) => None,
             (None, Some(_)) => {
                 return Err(SettingsError::IncompleteCurveKeys {
@@ -480,6 +499,20 @@ impl Settings {
     pub fn max_consistency(&self) -> u8 {
         self.replicas.saturating_add(1)
     }
+}
+
+/// The Z85 secret in a key file: either the whole (trimmed) file, or the value of its
+/// `secret:` line, so `dendrite keygen > cluster.key` can be used as it is.
+fn read_secret_file(path: &Path) -> Result<String, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadKeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let secret = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("secret:"))
+        .unwrap_or(&text);
+    Ok(secret.trim().to_owned())
 }
 
 fn in_range(

@@ -519,3 +519,24 @@ async fn demo_answers_redis_and_stops_on_sigint() {
     }
     panic!("the demo could not start on any of 5 port bases");
 }
+
+#[tokio::test]
+async fn curve_cluster_from_a_keygen_file() {
+    let keygen = timeout(WAIT, dendrite().arg("keygen").output())
+        .await
+        .expect("keygen hung")
+        .unwrap();
+    assert!(keygen.status.success());
+    let path = std::env::temp_dir().join(format!("dendrite-cluster-{}.key", std::process::id()));
+    std::fs::write(&path, &keygen.stdout).unwrap();
+    let key_file = path.to_str().unwrap().to_owned();
+    let nodes = start_cluster(2, &["--curve-secret-file", &key_file, "--replicas", "1"]).await;
+    std::fs::remove_file(&path).unwrap();
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 1).await;
+    let mut first = connect(&nodes[0].resp).await;
+    let mut second = connect(&nodes[1].resp).await;
+    set_consistency(&mut first, 1, 2).await;
+    let () = first.set("over-curve", "sealed").await.unwrap();
+    let got: Option<String> = second.get("over-curve").await.unwrap();
+    assert_eq!(got.as_deref(), Some("sealed"));
+}

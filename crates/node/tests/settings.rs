@@ -281,3 +281,22 @@ fn layers_overlay_field_by_field() {
     assert_eq!(merged.vnodes, Some(4));
     assert_eq!(merged.log.as_deref(), Some("warn"));
 }
+
+#[test]
+fn curve_secret_from_a_keygen_file() {
+    let file = ConfigFile::new("keyfile", &format!("public: {PUBLIC}\nsecret: {SECRET}\n"));
+    let settings = load(&["--curve-secret-file", file.0.to_str().unwrap()], &[]).unwrap();
+    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    let bare = ConfigFile::new("barekey", &format!("{SECRET}\n"));
+    let settings = load(
+        &[],
+        &[("DENDRITE_CURVE_SECRET_FILE", bare.0.to_str().unwrap())],
+    )
+    .unwrap();
+    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    let error = load(&["--curve-secret-file", "/nonexistent/dendrite.key"], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::ReadKeyFile { .. }),
+        "{error:?}"
+    );
+}
