@@ -54,7 +54,7 @@ free_port() {
 }
 
 wait_ping() { # port
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; then return 0; fi
     sleep 0.05
   done
@@ -77,7 +77,7 @@ start_dendrite() { # name ring_port resp_port http_port [join]
   if [ -n "$join" ]; then args+=(--join "$join"); fi
   RUST_LOG=warn "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
   pids+=($!)
-  wait_ping "$resp"
+  wait_ping "$resp" || { echo "--- $name's log:" >&2; tail -n 30 "$work/$name.log" >&2; return 1; }
 }
 
 # Runs redis-benchmark and prints "rps p50 p99" summed/averaged over the listed tests.
