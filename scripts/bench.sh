@@ -53,6 +53,21 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A free port below 45000 whose +10000 (Redis Cluster's bus port) is free too.
+free_cluster_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(1000):
+    port = random.randint(20000, 45000)
+    try:
+        for p in (port, port + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
+        print(port); break
+    except OSError:
+        continue
+PY
+}
+
 wait_ping() { # port
   for _ in $(seq 1 600); do
     if redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; then return 0; fi
@@ -113,7 +128,7 @@ done
 echo "== 3 nodes: Redis Cluster (3 masters) vs dendrite (replicas 2, consistency 1)"
 cports=()
 for i in 1 2 3; do
-  port=$(free_port); cports+=("$port")
+  port=$(free_cluster_port); cports+=("$port")
   start_redis "$port" --cluster-enabled yes --cluster-config-file "$work/nodes-$port.conf"
 done
 redis-cli --cluster create "127.0.0.1:${cports[0]}" "127.0.0.1:${cports[1]}" "127.0.0.1:${cports[2]}" \
