@@ -162,19 +162,21 @@ done
 
 echo "== results"
 table=$(awk '
-  { key = $1 " " $2 " " $3; v[key, $4] = $5; l50[key, $4] = $6; l99[key, $4] = $7; keys[key] = 1 }
+  { key = $1 " " $2 " " $3; v[key, $4] = $5; l50[key, $4] = $6; l99[key, $4] = $7
+    if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
   END {
     printf "| setup | pipeline | test | redis ops/s | dendrite ops/s | ratio | redis p50/p99 ms | dendrite p50/p99 ms |\n"
     printf "|---|---|---|---|---|---|---|---|\n"
-    n = asorti(keys, sorted)
+    # Rows in the order they were measured (plain awk: no gawk-only asorti).
     for (i = 1; i <= n; i++) {
-      k = sorted[i]; split(k, f, " ")
+      k = order[i]; split(k, f, " ")
       r = v[k, "redis"]; d = v[k, "dendrite"]
       ratio = (r > 0) ? sprintf("%.2f", d / r) : "n/a"
       printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", f[1], f[2], f[3], r, d, ratio, l50[k, "redis"], l99[k, "redis"], l50[k, "dendrite"], l99[k, "dendrite"]
     }
   }' "$results")
 echo "$table"
+cp "$results" "${out%.md}-raw.txt" 2>/dev/null || true
 
 mkdir -p "$(dirname "$out")"
 {
