@@ -99,7 +99,7 @@ start_dendrite() { # name ring_port resp_port http_port [join]
 bench() { # port pipeline tests [extra...]
   local port=$1 pipeline=$2 tests=$3; shift 3
   redis-benchmark -p "$port" -t "$tests" -n "$requests" -c "$clients" -d "$size" -r "$keyspace" \
-    -P "$pipeline" --csv -q "$@" 2>/dev/null | tail -n +2 | tr -d '"'
+    -P "$pipeline" --csv -q "$@" 2>/dev/null | tr -d '"' | grep -E '^(SET|GET),'
 }
 
 # "test,rps,avg,min,p50,p95,p99,max" lines -> one line per test: name rps p50 p99
@@ -122,7 +122,7 @@ echo "== single-client latency"
 for target in "redis $rport" "dendrite $dresp"; do
   set -- $target
   redis-benchmark -p "$2" -t set,get -n 20000 -c 1 -d "$size" -r "$keyspace" --csv -q 2>/dev/null \
-    | tail -n +2 | tr -d '"' | summarise | while read -r t rps p50 p99; do record "latency c1 $t $1 $rps $p50 $p99"; done
+    | tr -d '"' | grep -E '^(SET|GET),' | summarise | while read -r t rps p50 p99; do record "latency c1 $t $1 $rps $p50 $p99"; done
 done
 
 echo "== 3 nodes: Redis Cluster (3 masters) vs dendrite (replicas 2, consistency 1)"
@@ -151,7 +151,7 @@ for p in 1 16; do
   loaders=()
   for port in "${dports[@]}"; do
     redis-benchmark -p "$port" -t set,get -n $((requests / 3)) -c "$per" -d "$size" -r "$keyspace" \
-      -P "$p" --csv -q 2>/dev/null | tail -n +2 | tr -d '"' | summarise >"$work/d-$port-$p.txt" &
+      -P "$p" --csv -q 2>/dev/null | tr -d '"' | grep -E '^(SET|GET),' | summarise >"$work/d-$port-$p.txt" &
     loaders+=($!)
   done
   for j in "${loaders[@]}"; do wait "$j"; done
