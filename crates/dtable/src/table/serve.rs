@@ -6,9 +6,8 @@ use bytes::Bytes;
 use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
-use tracing::{debug, warn};
 
-use super::{LateHandler, TableInner, TableStats};
+use super::{LateHandler, TableInner};
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{ReadItem, Reply, Request, WriteRole};
@@ -161,48 +160,22 @@ impl TableInner {
             }
             versioned.push((key, record));
         }
+        // Replica writes go through the per-replica queues (see `replicate`); only the ones
+        // this write's consistency needs are waited for.
+        let need_acks = wanted > 1;
         let mut pending: FuturesUnordered<_> = replicas
-            .into_iter()
-            .map(|replica| {
-                let inner = self.clone();
-                let request = Request::Write {
-                    dest: replica.clone(),
-                    items: versioned.clone(),
-                    role: WriteRole::Replica,
-                };
-                async move {
-                    let outcome = inner.call(&request).await;
-                    (replica, request, outcome)
-                }
-            })
+            .iter()
+            .filter_map(|replica| self.replicate(replica, &versioned, need_acks))
             .collect();
         let mut acks = 1;
         let mut last_error = String::new();
         while acks < wanted {
             match pending.next().await {
-                Some((_, _, Ok(Reply::WriteAck { error: None, .. }))) => acks += 1,
-                Some((replica, request, outcome)) => {
-                    last_error = describe(&outcome);
-                    self.clone().retry_in_background(replica, request);
-                }
+                Some(Ok(Ok(()))) => acks += 1,
+                Some(Ok(Err(e))) => last_error = e,
+                Some(Err(_)) => last_error = "replication stopped".to_string(),
                 None => break,
             }
-        }
-        // The copies not needed for the acknowledgement complete in the background.
-        let inner = self.clone();
-        if !pending.is_empty() {
-            TableStats::bump(&self.stats.replication_backlog, pending.len() as u64);
-            tokio::spawn(async move {
-                while let Some((replica, request, outcome)) = pending.next().await {
-                    inner
-                        .stats
-                        .replication_backlog
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    if !matches!(outcome, Ok(Reply::WriteAck { error: None, .. })) {
-                        inner.clone().retry_in_background(replica, request);
-                    }
-                }
-            });
         }
         if acks < wanted {
             return write_ack(
@@ -215,35 +188,6 @@ impl TableInner {
         }
         write_ack(applied, None, None)
     }
-
-    /// Keeps delivering a replica write that failed, with backoff; gives up to anti-entropy.
-    fn retry_in_background(self: Arc<Self>, replica: Vnode, request: Request) {
-        TableStats::bump(&self.stats.replication_backlog, 1);
-        tokio::spawn(async move {
-            let mut pause = std::time::Duration::from_millis(100);
-            let mut delivered = false;
-            for _ in 0..self.config.replication_attempts {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-                if !self.ring.is_running() {
-                    break;
-                }
-                if let Ok(Reply::WriteAck { error: None, .. }) = self.call(&request).await {
-                    delivered = true;
-                    break;
-                }
-            }
-            self.stats
-                .replication_backlog
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            if delivered {
-                debug!(%replica, "late replica write delivered");
-            } else {
-                TableStats::bump(&self.stats.replication_failures, 1);
-                warn!(%replica, "replica write abandoned; anti-entropy will repair it");
-            }
-        });
-    }
 }
 
 fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply {
@@ -251,13 +195,5 @@ fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply
         applied,
         error,
         moved,
-    }
-}
-
-fn describe(outcome: &Result<Reply, crate::error::TableError>) -> String {
-    match outcome {
-        Ok(Reply::WriteAck { error: Some(e), .. }) => e.clone(),
-        Ok(other) => format!("unexpected reply 0x{:02x}", other.kind()),
-        Err(e) => e.to_string(),
     }
 }
