@@ -10,6 +10,7 @@
 mod peer;
 mod query;
 mod repair;
+mod replicate;
 mod serve;
 mod view;
 
@@ -116,6 +117,7 @@ pub(crate) struct TableInner {
     stats: TableStats,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     view: parking_lot::Mutex<view::RingView>,
+    queues: replicate::Queues,
 }
 
 /// One node's share of the replicated table.
@@ -206,6 +208,7 @@ impl Table {
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),
+            queues: replicate::Queues::default(),
             config,
         });
         // Cannot fail: the handler was created above and is bound exactly once.
