@@ -1,12 +1,14 @@
 //! The local store of one node: every record it holds, primary or replica, in ring order.
 //!
-//! Entries are keyed by (ring position of the key, key bytes), so a vnode's range can be scanned,
-//! handed off, or digested in id order. The store is split into shards, each a contiguous id
+//! Entries are ordered by (ring position of the key, key bytes), so a vnode's range can be
+//! scanned, handed off, or digested in id order. Records are packed into byte chunks (see
+//! `Shard`) to keep the memory per key small; reads copy keys and values out. The store is split into shards, each a contiguous id
 //! range behind its own `RwLock`, so writers to different parts of the ring do not contend. All
 //! methods are synchronous and hold a shard lock only for the in-memory work they do; callers in
 //! async code never hold one across an `.await` because they never get one.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -40,52 +42,363 @@ impl Applied {
     }
 }
 
+/// A chunk grows past this many bytes only by one entry before it is split in two.
+///
+/// Smaller chunks make inserts (a `memmove` within the chunk) and lookups (a linear walk) cheaper;
+/// larger ones spread the per-chunk cost (a B-tree slot and an allocation, ~80 bytes) over more
+/// keys. At 2 KiB a chunk holds ~15-30 small records, so that cost is a few bytes per key.
+const MAX_CHUNK_BYTES: usize = 2048;
+
+/// Chunks grow their allocation in steps of this many bytes, not by doubling (which would leave
+/// a quarter of every chunk empty on average) nor exactly (which would reallocate on every insert).
+const CHUNK_GROWTH_BYTES: usize = 128;
+
 /// One shard: a contiguous id range of the ring.
-#[derive(Default)]
+///
+/// Records are packed back to back into chunks (see [`packed`]), each chunk a sorted run of
+/// (position, key) and the chunks themselves ordered: the chunk stored under `k` holds only
+/// positions in `[k, next chunk's k)`. This costs ~40 bytes per record on top of its key and
+/// value, where one B-tree slot, one `Vec` and three `Bytes` per key cost ~470: no per-key
+/// allocation, no pointers, a 15-byte version, and every byte copied out of the buffer it
+/// arrived in, so a stored record never pins a whole receive buffer.
 struct Shard {
-    /// Records by ring position; the (almost always single) keys at one position sorted by bytes.
-    entries: BTreeMap<Id, Vec<(Bytes, Record)>>,
+    /// Chunks by the lowest position they may hold; the chunk under [`Id::ZERO`] always exists
+    /// (possibly empty), so every position has a chunk.
+    chunks: BTreeMap<Id, Vec<u8>>,
     /// Number of records that are values (not tombstones).
     live: usize,
     /// Number of records, tombstones included.
     total: usize,
 }
 
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard {
+            chunks: BTreeMap::from([(Id::ZERO, Vec::new())]),
+            live: 0,
+            total: 0,
+        }
+    }
+}
+
 impl Shard {
-    fn apply(&mut self, id: Id, key: Bytes, record: Record) -> Applied {
-        let slot = self.entries.entry(id).or_default();
-        match slot.binary_search_by(|(held, _)| held.as_ref().cmp(key.as_ref())) {
-            Ok(index) => {
-                let held = &mut slot[index].1;
-                if !record.wins_over(held) {
+    /// The key of the chunk that holds (or would hold) position `id`.
+    fn chunk_key(&self, id: &Id) -> Id {
+        self.chunks
+            .range(..=*id)
+            .next_back()
+            .map_or(Id::ZERO, |(key, _)| *key)
+    }
+
+    fn apply(&mut self, id: Id, key: &[u8], record: &Record) -> Applied {
+        let chunk_key = self.chunk_key(&id);
+        let chunk = self.chunks.entry(chunk_key).or_default();
+        let (start, end, outcome) = match packed::find(chunk, &id, key) {
+            Ok((start, held)) => {
+                if !packed::wins_over(record, held.version, held.value) {
                     return Applied::Stale;
                 }
                 if !held.is_tombstone() {
                     self.live -= 1;
                 }
-                if !record.is_tombstone() {
-                    self.live += 1;
-                }
-                *held = record;
-                Applied::Replaced
+                (start, held.end, Applied::Replaced)
             }
-            Err(index) => {
-                if !record.is_tombstone() {
-                    self.live += 1;
-                }
+            Err(start) => {
                 self.total += 1;
-                slot.insert(index, (key, record));
-                Applied::Inserted
+                (start, start, Applied::Inserted)
+            }
+        };
+        if !record.is_tombstone() {
+            self.live += 1;
+        }
+        let mut encoded = Vec::with_capacity(packed::encoded_len(key, record));
+        packed::encode(&mut encoded, &id, key, record);
+        let needed = chunk.len() - (end - start) + encoded.len();
+        if needed > chunk.capacity() {
+            let target = needed.div_ceil(CHUNK_GROWTH_BYTES) * CHUNK_GROWTH_BYTES;
+            chunk.reserve_exact(target - chunk.len());
+        }
+        chunk.splice(start..end, encoded);
+        if chunk.len() > MAX_CHUNK_BYTES {
+            self.split(chunk_key);
+        }
+        outcome
+    }
+
+    /// Splits an oversized chunk at the record boundary nearest its middle (never between two
+    /// records sharing a position, so the chunk ranges stay disjoint).
+    fn split(&mut self, chunk_key: Id) {
+        let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
+            return;
+        };
+        let half = chunk.len() / 2;
+        let mut previous: Option<Id> = None;
+        let mut cut = None;
+        for entry in packed::entries(chunk) {
+            if entry.start >= half && entry.start > 0 && previous != Some(entry.id) {
+                cut = Some((entry.start, entry.id));
+                break;
+            }
+            previous = Some(entry.id);
+        }
+        let Some((at, first_id)) = cut else {
+            return;
+        };
+        let tail = chunk[at..].to_vec();
+        chunk.truncate(at);
+        chunk.shrink_to_fit();
+        self.chunks.insert(first_id, tail);
+    }
+
+    fn get(&self, id: &Id, key: &[u8]) -> Option<Record> {
+        let chunk = self.chunks.get(&self.chunk_key(id))?;
+        packed::find(chunk, id, key)
+            .ok()
+            .map(|(_, entry)| entry.to_record())
+    }
+
+    /// Calls `visit` on every record with a position in `[lo, hi]`, in ring order, until it
+    /// returns `Break`.
+    fn for_each_in<'a>(
+        &'a self,
+        lo: &Id,
+        hi: &Id,
+        mut visit: impl FnMut(&packed::Entry<'a>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if lo > hi {
+            return ControlFlow::Continue(());
+        }
+        for chunk in self.chunks.range(self.chunk_key(lo)..=*hi).map(|(_, c)| c) {
+            for entry in packed::entries(chunk) {
+                if entry.id < *lo {
+                    continue;
+                }
+                if entry.id > *hi {
+                    return ControlFlow::Continue(());
+                }
+                visit(&entry)?;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Drops the records for which `drop` says so, from the chunks that may hold positions in
+    /// `[lo, hi]`; returns how many were dropped. Emptied chunks are released.
+    fn remove_where(
+        &mut self,
+        lo: &Id,
+        hi: &Id,
+        mut drop: impl FnMut(&packed::Entry<'_>) -> bool,
+    ) -> usize {
+        if lo > hi {
+            return 0;
+        }
+        let keys: Vec<Id> = self
+            .chunks
+            .range(self.chunk_key(lo)..=*hi)
+            .map(|(key, _)| *key)
+            .collect();
+        let mut removed = 0;
+        for chunk_key in keys {
+            let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
+                continue;
+            };
+            let mut kept = Vec::new();
+            let mut dropped = 0;
+            for entry in packed::entries(chunk) {
+                if drop(&entry) {
+                    dropped += 1;
+                    if !entry.is_tombstone() {
+                        self.live -= 1;
+                    }
+                } else {
+                    kept.extend_from_slice(&chunk[entry.start..entry.end]);
+                }
+            }
+            if dropped == 0 {
+                continue;
+            }
+            removed += dropped;
+            if kept.is_empty() && chunk_key != Id::ZERO {
+                self.chunks.remove(&chunk_key);
+            } else {
+                kept.shrink_to_fit();
+                *chunk = kept;
+            }
+        }
+        self.total -= removed;
+        removed
+    }
+}
+
+/// The packed encoding of records within a chunk: for each record, in (position, key) order,
+///
+/// `position (20 bytes) | millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) |
+/// key length (LEB128) | value length + 1, or 0 for a tombstone (LEB128) | key | value`.
+///
+/// Only this module writes chunks, so decoding trusts its input: a malformed chunk is a bug in
+/// this file, not bad input from the network.
+mod packed {
+    use std::cmp::Ordering;
+
+    use bytes::Bytes;
+    use dendrite::Id;
+
+    use crate::record::Record;
+    use crate::version::Version;
+
+    /// One record decoded in place, borrowing its key and value from the chunk.
+    pub(super) struct Entry<'a> {
+        /// Offset of the record's first byte in the chunk.
+        pub start: usize,
+        /// Offset just past the record's last byte.
+        pub end: usize,
+        pub id: Id,
+        pub version: Version,
+        pub key: &'a [u8],
+        /// `None` for a tombstone.
+        pub value: Option<&'a [u8]>,
+    }
+
+    impl Entry<'_> {
+        pub fn is_tombstone(&self) -> bool {
+            self.value.is_none()
+        }
+
+        /// The record as the rest of the crate sees it (the value copied out).
+        pub fn to_record(&self) -> Record {
+            Record {
+                version: self.version,
+                value: self.value.map(Bytes::copy_from_slice),
             }
         }
     }
 
-    fn get(&self, id: &Id, key: &[u8]) -> Option<&Record> {
-        self.entries
-            .get(id)?
-            .iter()
-            .find(|(held, _)| held.as_ref() == key)
-            .map(|(_, record)| record)
+    /// `Record::wins_over` against a packed record, without copying the held value out.
+    pub fn wins_over(record: &Record, held_version: Version, held_value: Option<&[u8]>) -> bool {
+        match record.version.cmp(&held_version) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            // `Option<Bytes>` and `Option<&[u8]>` order alike: `None` first, then bytewise.
+            Ordering::Equal => record.value.as_deref() > held_value,
+        }
+    }
+
+    fn varint_len(mut n: u64) -> usize {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    }
+
+    fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    fn get_varint(chunk: &[u8], at: &mut usize) -> u64 {
+        let mut n = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = chunk[*at];
+            *at += 1;
+            n |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return n;
+            }
+            shift += 7;
+        }
+    }
+
+    fn value_tag(record: &Record) -> u64 {
+        record.value.as_ref().map_or(0, |v| v.len() as u64 + 1)
+    }
+
+    /// Bytes [`encode`] appends for this record.
+    pub fn encoded_len(key: &[u8], record: &Record) -> usize {
+        let version = &record.version;
+        Id::ZERO.as_bytes().len()
+            + varint_len(version.millis)
+            + varint_len(u64::from(version.logical))
+            + 8
+            + varint_len(key.len() as u64)
+            + varint_len(value_tag(record))
+            + key.len()
+            + record.value.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// Appends the packed form of one record to `out`.
+    pub fn encode(out: &mut Vec<u8>, id: &Id, key: &[u8], record: &Record) {
+        out.extend_from_slice(id.as_bytes());
+        put_varint(out, record.version.millis);
+        put_varint(out, u64::from(record.version.logical));
+        out.extend_from_slice(&record.version.node.to_be_bytes());
+        put_varint(out, key.len() as u64);
+        put_varint(out, value_tag(record));
+        out.extend_from_slice(key);
+        if let Some(value) = &record.value {
+            out.extend_from_slice(value);
+        }
+    }
+
+    /// Decodes the record starting at `start`.
+    fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
+        let mut id = [0u8; 20];
+        id.copy_from_slice(&chunk[start..start + 20]);
+        let mut at = start + 20;
+        let millis = get_varint(chunk, &mut at);
+        let logical = u32::try_from(get_varint(chunk, &mut at)).unwrap_or(u32::MAX);
+        let mut node = [0u8; 8];
+        node.copy_from_slice(&chunk[at..at + 8]);
+        at += 8;
+        let key_len = get_varint(chunk, &mut at) as usize;
+        let tag = get_varint(chunk, &mut at) as usize;
+        let key = &chunk[at..at + key_len];
+        at += key_len;
+        let value = tag.checked_sub(1).map(|len| &chunk[at..at + len]);
+        let end = at + tag.saturating_sub(1);
+        Entry {
+            start,
+            end,
+            id: Id::new(id),
+            version: Version {
+                millis,
+                logical,
+                node: u64::from_be_bytes(node),
+            },
+            key,
+            value,
+        }
+    }
+
+    /// The records of a chunk, in order.
+    pub fn entries(chunk: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= chunk.len() {
+                return None;
+            }
+            let entry = decode(chunk, at);
+            at = entry.end;
+            Some(entry)
+        })
+    }
+
+    /// The record for (`id`, `key`) and its offset, or the offset where it would be inserted.
+    pub fn find<'a>(chunk: &'a [u8], id: &Id, key: &[u8]) -> Result<(usize, Entry<'a>), usize> {
+        for entry in entries(chunk) {
+            match entry.id.cmp(id).then_with(|| entry.key.cmp(key)) {
+                Ordering::Less => {}
+                Ordering::Equal => return Ok((entry.start, entry)),
+                Ordering::Greater => return Err(entry.start),
+            }
+        }
+        Err(chunk.len())
     }
 }
 
@@ -130,10 +443,7 @@ impl Store {
     /// The record held for `key` (a tombstone if it was deleted), or `None` if never seen.
     pub fn get(&self, key: &[u8]) -> Option<Record> {
         let id = Id::of_key(key);
-        self.shards[self.shard_index(&id)]
-            .read()
-            .get(&id, key)
-            .cloned()
+        self.shards[self.shard_index(&id)].read().get(&id, key)
     }
 
     /// Stores `record` for `key` if it is newer than what the store holds.
@@ -142,23 +452,16 @@ impl Store {
     /// twice is harmless: that is what makes replication, retries and repair safe.
     pub fn apply(&self, key: Bytes, record: Record) -> Applied {
         let id = Id::of_key(&key);
-        let observer = self.observer.read().clone();
-        let outcome = match &observer {
-            None => self.shards[self.shard_index(&id)]
-                .write()
-                .apply(id, key, record),
-            Some(observer) => {
-                let outcome = self.shards[self.shard_index(&id)].write().apply(
-                    id,
-                    key.clone(),
-                    record.clone(),
-                );
-                if outcome.changed() {
-                    observer(&key, &record);
-                }
-                outcome
+        // The store keeps its own packed copy: `key` and `record` are only read.
+        let outcome = self.shards[self.shard_index(&id)]
+            .write()
+            .apply(id, &key, &record);
+        if outcome.changed() {
+            let observer = self.observer.read().clone();
+            if let Some(observer) = observer {
+                observer(&key, &record);
             }
-        };
+        }
         tracing::trace!(key = %id.short(), ?outcome, "applied record");
         outcome
     }
@@ -178,18 +481,16 @@ impl Store {
         self.len() == 0
     }
 
-    /// Every key holding a value, in ring order. Copies the key list (cheap: keys are `Bytes`).
+    /// Every key holding a value, in ring order. Copies every key out of the store.
     pub fn keys(&self) -> Vec<Bytes> {
         let mut keys = Vec::with_capacity(self.len_live());
         for shard in &self.shards {
-            let shard = shard.read();
-            for slot in shard.entries.values() {
-                keys.extend(
-                    slot.iter()
-                        .filter(|(_, record)| !record.is_tombstone())
-                        .map(|(key, _)| key.clone()),
-                );
-            }
+            let _ = shard.read().for_each_in(&Id::ZERO, &Id::MAX, |entry| {
+                if !entry.is_tombstone() {
+                    keys.push(Bytes::copy_from_slice(entry.key));
+                }
+                ControlFlow::Continue(())
+            });
         }
         keys
     }
@@ -221,18 +522,21 @@ impl Store {
             };
             for index in self.shard_index(&start)..=self.shard_index(&hi) {
                 let shard = self.shards[index].read();
-                for (id, slot) in shard.entries.range(start..=hi) {
-                    for (key, record) in slot {
-                        if let Some((after_id, after_key)) = &cursor {
-                            if id == after_id && key <= after_key {
-                                continue;
-                            }
-                        }
-                        batch.push((key.clone(), record.clone()));
-                        if batch.len() == limit {
-                            return batch;
+                let full = shard.for_each_in(&start, &hi, |entry| {
+                    if let Some((after_id, after_key)) = &cursor {
+                        if entry.id == *after_id && entry.key <= after_key.as_ref() {
+                            return ControlFlow::Continue(());
                         }
                     }
+                    batch.push((Bytes::copy_from_slice(entry.key), entry.to_record()));
+                    if batch.len() == limit {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                if full.is_break() {
+                    return batch;
                 }
             }
             // Past the segment holding the cursor, later segments are read from their start.
@@ -247,16 +551,9 @@ impl Store {
         let mut removed = 0;
         for (lo, hi) in range.segments() {
             for index in self.shard_index(&lo)..=self.shard_index(&hi) {
-                let mut shard = self.shards[index].write();
-                let ids: Vec<Id> = shard.entries.range(lo..=hi).map(|(id, _)| *id).collect();
-                for id in ids {
-                    if let Some(slot) = shard.entries.remove(&id) {
-                        let live = slot.iter().filter(|(_, r)| !r.is_tombstone()).count();
-                        shard.live -= live;
-                        shard.total -= slot.len();
-                        removed += slot.len();
-                    }
-                }
+                removed += self.shards[index]
+                    .write()
+                    .remove_where(&lo, &hi, |entry| lo <= entry.id && entry.id <= hi);
             }
         }
         removed
@@ -269,16 +566,9 @@ impl Store {
     pub fn purge_tombstones(&self, older_than_millis: u64) -> usize {
         let mut purged = 0;
         for shard in &self.shards {
-            let mut shard = shard.write();
-            let mut dropped = 0;
-            shard.entries.retain(|_, slot| {
-                let before = slot.len();
-                slot.retain(|(_, r)| !(r.is_tombstone() && r.version.millis < older_than_millis));
-                dropped += before - slot.len();
-                !slot.is_empty()
+            purged += shard.write().remove_where(&Id::ZERO, &Id::MAX, |entry| {
+                entry.is_tombstone() && entry.version.millis < older_than_millis
             });
-            shard.total -= dropped;
-            purged += dropped;
         }
         purged
     }
@@ -298,22 +588,19 @@ impl Store {
         let mut states: Vec<Option<Fnv>> = vec![None; division.len()];
         for (lo, hi) in range.segments() {
             for index in self.shard_index(&lo)..=self.shard_index(&hi) {
-                let shard = self.shards[index].read();
-                for (id, slot) in shard.entries.range(lo..=hi) {
-                    let Some(bucket) = division.bucket_of(id) else {
-                        continue;
-                    };
-                    let state = states[bucket].get_or_insert_with(Fnv::new);
-                    for (key, record) in slot {
-                        state.write(id.as_bytes());
-                        state.write(&(key.len() as u64).to_be_bytes());
-                        state.write(key);
-                        state.write(&record.version.millis.to_be_bytes());
-                        state.write(&record.version.logical.to_be_bytes());
-                        state.write(&record.version.node.to_be_bytes());
-                        state.write(&[u8::from(record.is_tombstone())]);
+                let _ = self.shards[index].read().for_each_in(&lo, &hi, |entry| {
+                    if let Some(bucket) = division.bucket_of(&entry.id) {
+                        let state = states[bucket].get_or_insert_with(Fnv::new);
+                        state.write(entry.id.as_bytes());
+                        state.write(&(entry.key.len() as u64).to_be_bytes());
+                        state.write(entry.key);
+                        state.write(&entry.version.millis.to_be_bytes());
+                        state.write(&entry.version.logical.to_be_bytes());
+                        state.write(&entry.version.node.to_be_bytes());
+                        state.write(&[u8::from(entry.is_tombstone())]);
                     }
-                }
+                    ControlFlow::Continue(())
+                });
             }
         }
         states
@@ -552,6 +839,76 @@ mod tests {
         assert_eq!(Store::new(1).digest(range), EMPTY_DIGEST);
     }
 
+    #[test]
+    fn many_chunks_behave_like_one_sorted_map() {
+        // Enough records (with a few large values) that every shard splits into many chunks.
+        let store = Store::new(2);
+        let mut model: BTreeMap<(Id, Vec<u8>), Record> = BTreeMap::new();
+        for i in 0..3000u64 {
+            let key = format!("key-{i}").into_bytes();
+            let value = vec![b'v'; if i % 97 == 0 { 5000 } else { (i % 40) as usize }];
+            let record = if i % 5 == 0 {
+                Record::tombstone(ver(i, 1))
+            } else {
+                Record::value(ver(i, 1), Bytes::from(value))
+            };
+            assert_eq!(
+                store.apply(Bytes::from(key.clone()), record.clone()),
+                Applied::Inserted
+            );
+            model.insert((Id::of_key(&key), key), record);
+        }
+        // Overwrite a third of them with newer versions of different sizes.
+        for i in (0..3000u64).step_by(3) {
+            let key = format!("key-{i}").into_bytes();
+            let record = Record::value(
+                ver(10_000 + i, 2),
+                Bytes::from(vec![b'n'; (i % 70) as usize]),
+            );
+            assert_eq!(
+                store.apply(Bytes::from(key.clone()), record.clone()),
+                Applied::Replaced
+            );
+            model.insert((Id::of_key(&key), key), record);
+        }
+        let expected: Vec<(Bytes, Record)> = model
+            .iter()
+            .map(|((_, k), r)| (Bytes::from(k.clone()), r.clone()))
+            .collect();
+        let whole = IdRange::whole_ring(Id::MAX);
+        assert_eq!(full_scan(&store, whole), expected);
+        assert_eq!(batched_scan(&store, whole, 7), expected);
+        for ((_, key), record) in &model {
+            assert_eq!(store.get(key).as_ref(), Some(record));
+        }
+        let live = model.values().filter(|r| !r.is_tombstone()).count();
+        assert_eq!(store.len(), model.len());
+        assert_eq!(store.len_live(), live);
+        assert_eq!(store.keys().len(), live);
+
+        let range = IdRange::new(Id::pow2(157), Id::pow2(159));
+        let inside = model.keys().filter(|(id, _)| range.contains(id)).count();
+        assert_eq!(store.remove_range(range), inside);
+        model.retain(|(id, _), _| !range.contains(id));
+        let dead = model
+            .values()
+            .filter(|r| r.is_tombstone() && r.version.millis < 1500)
+            .count();
+        assert_eq!(store.purge_tombstones(1500), dead);
+        model.retain(|_, r| !(r.is_tombstone() && r.version.millis < 1500));
+        let expected: Vec<(Bytes, Record)> = model
+            .iter()
+            .map(|((_, k), r)| (Bytes::from(k.clone()), r.clone()))
+            .collect();
+        assert_eq!(full_scan(&store, whole), expected);
+        assert_eq!(store.len(), model.len());
+        // Removed positions can be written again.
+        assert_eq!(store.remove_range(whole), model.len());
+        assert!(store.is_empty());
+        assert_eq!(put(&store, "again", 1, "x"), Applied::Inserted);
+        assert_eq!(store.len_live(), 1);
+    }
+
     fn any_key() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..6)
     }
@@ -605,6 +962,28 @@ mod tests {
             prop_assert_eq!(forward.len_live(), other.len_live());
             let range = IdRange::whole_ring(Id::ZERO);
             prop_assert_eq!(forward.digest_buckets(range, 16), other.digest_buckets(range, 16));
+        }
+
+        #[test]
+        fn packed_comparison_matches_record_wins_over(a in any_record(), b in any_record()) {
+            prop_assert_eq!(
+                packed::wins_over(&a, b.version, b.value.as_deref()),
+                a.wins_over(&b)
+            );
+        }
+
+        #[test]
+        fn packed_records_round_trip(key in any_key(), record in any_record(), logical in any::<u32>(), millis in any::<u64>(), node in any::<u64>()) {
+            let record = Record { version: Version { millis, logical, node }, ..record };
+            let id = Id::of_key(&key);
+            let mut chunk = Vec::new();
+            packed::encode(&mut chunk, &id, &key, &record);
+            prop_assert_eq!(chunk.len(), packed::encoded_len(&key, &record));
+            let entries: Vec<_> = packed::entries(&chunk).collect();
+            prop_assert_eq!(entries.len(), 1);
+            prop_assert_eq!(entries[0].id, id);
+            prop_assert_eq!(entries[0].key, &key[..]);
+            prop_assert_eq!(entries[0].to_record(), record);
         }
 
         #[test]
