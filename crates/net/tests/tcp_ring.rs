@@ -124,30 +124,14 @@ async fn curve_admits_allow_listed_nodes_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_works_over_tcp_and_survives_a_crash() {
-    let mut tables = Vec::new();
-    let mut transports = Vec::new();
-    let mut seed: Option<String> = None;
-    for _ in 0..5 {
-        let t = ZmtpTransport::bind("127.0.0.1:0", NetConfig::default())
-            .await
-            .unwrap();
-        let host = t.local_host().to_string();
-        let table = match &seed {
-            None => Table::create(config(&host), t.clone(), TableConfig::default()).await,
-            Some(s) => {
-                Table::join(
-                    config(&host),
-                    t.clone(),
-                    std::slice::from_ref(s),
-                    TableConfig::default(),
-                )
-                .await
-            }
-        }
-        .unwrap();
-        seed.get_or_insert(host);
+    let (first, t0) = table_node(None).await;
+    let seed = t0.local_host().to_string();
+    let mut tables = vec![first];
+    let mut transports = vec![t0];
+    for _ in 0..4 {
+        let (table, transport) = table_node(Some(&seed)).await;
         tables.push(table);
-        transports.push(t);
+        transports.push(transport);
     }
     let rings: Vec<_> = tables.iter().map(|t| t.ring().clone()).collect();
     wait_converged(&rings).await;
@@ -191,4 +175,74 @@ async fn the_table_works_over_tcp_and_survives_a_crash() {
         .set("after", "crash")
         .await
         .unwrap();
+}
+
+/// Starts a table node over TCP; the first creates the ring, the others join `seed`.
+async fn table_node(seed: Option<&str>) -> (Table, Arc<ZmtpTransport>) {
+    let t = ZmtpTransport::bind("127.0.0.1:0", NetConfig::default())
+        .await
+        .unwrap();
+    let host = t.local_host().to_string();
+    let table = match seed {
+        None => Table::create(config(&host), t.clone(), TableConfig::default()).await,
+        Some(s) => {
+            Table::join(
+                config(&host),
+                t.clone(),
+                &[s.to_string()],
+                TableConfig::default(),
+            )
+            .await
+        }
+    }
+    .unwrap();
+    (table, t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_over_tcp_under_write_load_loses_no_acknowledged_write() {
+    let (first, t0) = table_node(None).await;
+    let seed = t0.local_host().to_string();
+    let mut tables = vec![first];
+    for _ in 0..2 {
+        tables.push(table_node(Some(&seed)).await.0);
+    }
+    let rings: Vec<_> = tables.iter().map(|t| t.ring().clone()).collect();
+    wait_converged(&rings).await;
+    let writer = tables[1].clone();
+    let load = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for round in 0..3u32 {
+            for i in 0..200u32 {
+                let value = format!("v{i}-{round}");
+                if writer
+                    .query()
+                    .set(format!("k{i}"), value.clone())
+                    .await
+                    .is_ok()
+                {
+                    // Read-your-write through the same coordinator, during the join.
+                    let read = writer.query().get(format!("k{i}")).await.unwrap();
+                    assert_eq!(read, Some(value.clone().into()), "k{i} round {round}");
+                    acked.push((i, value));
+                }
+            }
+        }
+        acked
+    });
+    let (joiner, _t) = table_node(Some(&seed)).await;
+    let acked = load.await.unwrap();
+    assert!(!acked.is_empty());
+    let mut latest = std::collections::BTreeMap::new();
+    for (i, v) in acked {
+        latest.insert(i, v);
+    }
+    tables.push(joiner.clone());
+    let rings: Vec<_> = tables.iter().map(|t| t.ring().clone()).collect();
+    wait_converged(&rings).await;
+    for (i, v) in &latest {
+        let got = joiner.query().get(format!("k{i}")).await.unwrap();
+        assert_eq!(got, Some(v.clone().into()), "k{i} after the join");
+    }
+    assert!(joiner.local_len() > 0, "the joiner took over no keys");
 }
