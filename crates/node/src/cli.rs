@@ -78,7 +78,7 @@ pub struct NodeArgs {
     /// The cluster's CURVE secret key (Z85, from `dendrite keygen`); default none: NULL
     /// security, unencrypted. Give every node of a cluster the same key: nodes serve and call
     /// each other with it, so a process without it cannot finish a handshake.
-    #[arg(long, value_name = "Z85")]
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     pub curve_secret: Option<String>,
     /// A file holding the cluster's CURVE secret key (the output of `dendrite keygen` or just
     /// the Z85 secret); keeps the key off the command line. Default none; --curve-secret wins.
@@ -86,11 +86,11 @@ pub struct NodeArgs {
     pub curve_secret_file: Option<PathBuf>,
     /// The public half of --curve-secret (Z85); optional, derived from the secret and checked
     /// against it when given.
-    #[arg(long, value_name = "Z85")]
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     pub curve_public: Option<String>,
     /// A further public key allowed to connect (Z85), besides holders of the cluster key;
     /// repeat for several. Default: only the cluster key.
-    #[arg(long, value_name = "Z85")]
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     pub allow: Vec<String>,
     /// Log filter, e.g. `info` or `dendrite=debug,info` (default info).
     #[arg(long, value_name = "FILTER")]
@@ -101,7 +101,7 @@ pub struct NodeArgs {
     /// Password RESP clients must give with AUTH before any other command (Redis's
     /// requirepass); default none: no AUTH needed. Prefer DENDRITE_REQUIREPASS or the config
     /// file, since command lines are visible to other local users.
-    #[arg(long, value_name = "PASSWORD")]
+    #[arg(long, value_name = "PASSWORD", allow_hyphen_values = true)]
     pub requirepass: Option<String>,
     /// Log line format: `human` or `json` (default human).
     #[arg(long, value_name = "FORMAT")]

@@ -300,3 +300,30 @@ fn curve_secret_from_a_keygen_file() {
         "{error:?}"
     );
 }
+
+#[test]
+fn keys_and_passwords_may_start_with_a_hyphen() {
+    // Z85 keys use '-' in their alphabet: a key that starts with it is a value, not a flag.
+    // About one key in 85 starts with '-'; the bound only keeps the loop finite.
+    let keys = (0..100_000)
+        .map(|_| zmtp::KeyPair::generate())
+        .find(|k| k.public.to_z85().starts_with('-'))
+        .expect("no key starting with '-' in 100,000 tries");
+    let public = keys.public.to_z85();
+    let secret = keys.secret.to_z85();
+    let settings = load(
+        &[
+            "--curve-secret",
+            &secret,
+            "--curve-public",
+            &public,
+            "--allow",
+            &public,
+            "--requirepass",
+            "-secret",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(settings.curve.unwrap().public, public);
+}
