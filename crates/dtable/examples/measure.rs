@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dendrite::mem::{LinkModel, MemNetwork};
 use dendrite::Config;
-use dtable::{Record, Store, Table, TableConfig, Version};
+use dendrite::Id;
+use dtable::{IdRange, Record, Store, Table, TableConfig, Version};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -25,6 +26,7 @@ fn resident_bytes() -> u64 {
 fn memory(keys: usize) {
     let store = Store::new(64);
     let before = resident_bytes();
+    let started = Instant::now();
     for i in 0..keys {
         let key = Bytes::from(format!("key:{i:012}"));
         let value = Bytes::from(vec![b'x'; 16]);
@@ -35,6 +37,7 @@ fn memory(keys: usize) {
         };
         store.apply(key, Record::value(version, value));
     }
+    let insert_ns = started.elapsed().as_nanos() as f64 / keys.max(1) as f64;
     let after = resident_bytes();
     let per_key = (after.saturating_sub(before)) as f64 / keys as f64;
     // 16-byte keys and 16-byte values: the payload is 32 bytes, the rest is overhead.
@@ -42,6 +45,21 @@ fn memory(keys: usize) {
         "keys={keys} resident_growth={} bytes per_key={per_key:.1} overhead_per_key={:.1}",
         after - before,
         per_key - 32.0
+    );
+    // Single-threaded cost of the packed layout: inserts above, point reads and a full scan here.
+    let started = Instant::now();
+    let mut found = 0usize;
+    for i in 0..keys {
+        found += usize::from(store.get(format!("key:{i:012}").as_bytes()).is_some());
+    }
+    let get_ns = started.elapsed().as_nanos() as f64 / keys.max(1) as f64;
+    let started = Instant::now();
+    let scanned = store
+        .scan(IdRange::whole_ring(Id::ZERO), None, usize::MAX)
+        .len();
+    let scan_ns = started.elapsed().as_nanos() as f64 / keys.max(1) as f64;
+    println!(
+        "insert {insert_ns:.0} ns/key, get {get_ns:.0} ns/key ({found} found), full scan {scan_ns:.0} ns/key ({scanned} records)"
     );
 }
 
