@@ -61,39 +61,50 @@ fn init_logging(filter: &str, format: LogFormat) {
     };
 }
 
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn stop_requested() {
+/// Registers for Ctrl-C and (on Unix) SIGTERM at once, and returns a future that resolves on
+/// either. Registering before start-up matters: a background process started by a
+/// non-interactive shell inherits an ignored SIGINT, so a Ctrl-C that arrived before the handler
+/// existed would be lost and the process would never stop.
+fn stop_requested() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
-                Err(_) => std::future::pending::<()>().await,
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 async fn run_node(args: NodeArgs) -> CommandResult {
     let settings = Settings::load(args.to_layer(), args.config.as_deref(), std::env::vars())?;
     init_logging(&settings.log, settings.log_format);
+    let stop = stop_requested();
     let (trigger, signal) = shutdown_channel();
     let node = start_node(&settings, signal).await?;
     println!(
         "dendrite node: RESP on {}, HTTP on {}, ring on {}",
         node.resp_addr, node.http_addr, node.ring_addr
     );
-    stop_requested().await;
+    stop.await;
     tracing::info!("stopping");
     trigger.trigger();
     node.wait().await?;
@@ -110,6 +121,7 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
             "--nodes must be at least 1 and --base-port + 200 + nodes must fit below 65536".into(),
         );
     }
+    let stop = stop_requested();
     let (trigger, signal) = shutdown_channel();
     let mut nodes = Vec::new();
     let seed = format!("127.0.0.1:{}", args.base_port + 200);
@@ -184,7 +196,7 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
         "try: redis-cli -p {} GET greeting   (Ctrl-C to stop)",
         args.base_port
     );
-    stop_requested().await;
+    stop.await;
     trigger.trigger();
     for node in nodes {
         node.wait().await?;
