@@ -559,7 +559,8 @@ impl Store {
         removed
     }
 
-    /// Drops tombstones whose delete time (`version.millis`) is before `older_than_millis`.
+    /// Drops tombstones whose delete time (`version.millis`) is before `older_than_millis`, in
+    /// the whole store. The table itself purges per range ([`Store::purge_tombstones_in`]).
     ///
     /// The caller chooses the cut-off: only purge once every replica holds the tombstone and
     /// the grace period has passed, or a replica that missed the delete could resurrect the key.
@@ -569,6 +570,23 @@ impl Store {
             purged += shard.write().remove_where(&Id::ZERO, &Id::MAX, |entry| {
                 entry.is_tombstone() && entry.version.millis < older_than_millis
             });
+        }
+        purged
+    }
+
+    /// [`purge_tombstones`](Store::purge_tombstones) limited to `range`: what a range's primary
+    /// does once every replica of the range holds its tombstones.
+    pub fn purge_tombstones_in(&self, range: IdRange, older_than_millis: u64) -> usize {
+        let mut purged = 0;
+        for (lo, hi) in range.segments() {
+            for index in self.shard_index(&lo)..=self.shard_index(&hi) {
+                purged += self.shards[index].write().remove_where(&lo, &hi, |entry| {
+                    lo <= entry.id
+                        && entry.id <= hi
+                        && entry.is_tombstone()
+                        && entry.version.millis < older_than_millis
+                });
+            }
         }
         purged
     }

@@ -44,8 +44,11 @@ pub struct TableConfig {
     pub request_timeout: Duration,
     /// Pause between two anti-entropy rounds of a vnode (ring events trigger extra rounds).
     pub repair_interval: Duration,
-    /// How long a tombstone is kept after the delete before it may be purged. Must exceed the
-    /// time a replica can be away and come back (its stale value would otherwise return).
+    /// How long a tombstone is kept after the delete before it may be purged. A range's primary
+    /// purges only after an anti-entropy round in which every replica exchanged successfully
+    /// (so every replica holds the tombstone), and then tells the replicas to purge too. A
+    /// replica that is away longer than this *and* is replaced in the meantime could bring a
+    /// stale value back when it returns: keep it above the longest expected absence.
     pub tombstone_grace: Duration,
     /// Records per batch in range scans, migrations and repair pushes (bounds memory).
     pub batch_size: usize,
@@ -187,7 +190,7 @@ impl Table {
         let handler = Arc::new(LateHandler::default());
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
-            .chain(kind::WRITE..=kind::SCAN_RESP)
+            .chain(kind::WRITE..=kind::PURGE)
             .collect();
         extensions
             .register(&kinds, handler.clone())

@@ -62,6 +62,9 @@ pub mod kind {
     pub const SCAN_REQ: u8 = 0x47;
     /// Answer to `SCAN_REQ`.
     pub const SCAN_RESP: u8 = 0x48;
+    /// Drop a range's old tombstones (sent by its primary once every replica holds them).
+    /// Reply: `WRITE_ACK`.
+    pub const PURGE: u8 = 0x49;
 }
 
 /// What the receiver of a [`Request::Write`] is for its keys.
@@ -197,6 +200,16 @@ pub enum Request {
         /// Most records wanted, at least 1.
         limit: u32,
     },
+    /// 0x49: drop the tombstones of `range` on `dest` deleted before `before_millis`.
+    /// Reply: [`Reply::WriteAck`] with the number dropped.
+    Purge {
+        /// Vnode asked.
+        dest: Vnode,
+        /// Range purged.
+        range: IdRange,
+        /// Hybrid-clock milliseconds: tombstones older than this go.
+        before_millis: u64,
+    },
 }
 
 /// One answer of a [`Reply::ReadResp`].
@@ -274,6 +287,7 @@ impl Request {
             Request::Transfer { .. } => kind::TRANSFER,
             Request::Digest { .. } => kind::DIGEST_REQ,
             Request::Scan { .. } => kind::SCAN_REQ,
+            Request::Purge { .. } => kind::PURGE,
         }
     }
 
@@ -291,7 +305,8 @@ impl Request {
             | Request::Read { dest, .. }
             | Request::Transfer { dest, .. }
             | Request::Digest { dest, .. }
-            | Request::Scan { dest, .. } => dest,
+            | Request::Scan { dest, .. }
+            | Request::Purge { dest, .. } => dest,
         }
     }
 
@@ -447,6 +462,19 @@ impl Request {
                     limit: Some(*limit),
                 },
             ),
+            Request::Purge {
+                dest,
+                range,
+                before_millis,
+            } => frame(
+                k,
+                &proto::PbdTablePurge {
+                    dest: Some(vnode_to_proto(dest)),
+                    from: Some(id_bytes(&range.from)),
+                    to: Some(id_bytes(&range.to)),
+                    before: Some(*before_millis),
+                },
+            ),
         }
     }
 
@@ -584,6 +612,14 @@ impl Request {
                     range: range_from_proto(k, m.from, m.to)?,
                     after: m.after_key,
                     limit,
+                }
+            }
+            kind::PURGE => {
+                let m: proto::PbdTablePurge = decode_payload(k, payload, &[])?;
+                Request::Purge {
+                    dest: required_vnode(k, m.dest)?,
+                    range: range_from_proto(k, m.from, m.to)?,
+                    before_millis: m.before.ok_or_else(|| missing(k, "before"))?,
                 }
             }
             other => return Err(CodecError::UnknownType(other)),
@@ -993,6 +1029,11 @@ mod tests {
                 range,
                 after: None,
                 limit: 1,
+            },
+            Request::Purge {
+                dest: vn(2),
+                range,
+                before_millis: 1_700_000_000_000,
             },
         ]
     }

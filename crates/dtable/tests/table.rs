@@ -314,3 +314,56 @@ async fn invalid_input_gets_typed_errors() {
         Err(TableError::ValueTooLarge { .. })
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn tombstones_are_purged_only_once_every_replica_holds_them() {
+    let config = dtable::TableConfig {
+        tombstone_grace: Duration::ZERO,
+        ..dtable::TableConfig::default()
+    };
+    let cluster = Tables::start_with(9, 3, 2, config).await;
+    let any = cluster.any().clone();
+    any.query().consistency(3).set("gone", "x").await.unwrap();
+    let owner = any
+        .ring()
+        .find_successors(dendrite::Id::of_key(b"gone"), 1)
+        .await
+        .unwrap()[0]
+        .host
+        .to_string();
+    let primary = cluster.tables[&owner].clone();
+    // One replica is cut off and misses the delete.
+    let away = cluster
+        .tables
+        .keys()
+        .find(|h| **h != owner)
+        .unwrap()
+        .clone();
+    for other in cluster.tables.keys().filter(|h| **h != away) {
+        cluster.net.partition(&away, other);
+    }
+    primary.query().delete("gone").await.unwrap();
+    primary.repair_now().await;
+    // The exchange with the absent replica failed: the primary keeps the tombstone.
+    let held = primary
+        .local_record(b"gone")
+        .expect("primary dropped the tombstone");
+    assert!(held.is_tombstone());
+    assert!(!cluster.tables[&away]
+        .local_record(b"gone")
+        .unwrap()
+        .is_tombstone());
+
+    cluster.net.heal();
+    cluster.wait_ring().await;
+    cluster.repair_all().await;
+    // Every replica got the tombstone, then the primary purged it everywhere.
+    for (host, table) in &cluster.tables {
+        assert_eq!(
+            table.local_record(b"gone"),
+            None,
+            "{host} still holds a record"
+        );
+        assert_eq!(table.query().get("gone").await.unwrap(), None);
+    }
+}

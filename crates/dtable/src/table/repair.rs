@@ -7,7 +7,10 @@
 //! - after a failure, the successor that took the range over pushes it to its new replica set,
 //!   re-creating the lost copies;
 //! - every ring event about a local vnode schedules a round for it, and a timer runs one every
-//!   `repair_interval` in any case, so missed writes converge without a client touching them.
+//!   `repair_interval` in any case, so missed writes converge without a client touching them;
+//! - a round in which every replica exchanged successfully ends with the purge of the range's
+//!   tombstones older than `tombstone_grace`, here and on the replicas: a tombstone is only
+//!   dropped once every replica holds it and the grace period has passed.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,7 +58,6 @@ impl TableInner {
                 for v in inner.ring.local_vnodes() {
                     inner.repair_vnode(&v).await;
                 }
-                inner.purge_tombstones();
             }
         });
         self.tasks.lock().extend([on_events, periodic]);
@@ -69,15 +71,42 @@ impl TableInner {
         let range = IdRange::new(pred.id, vnode.id);
         let span = tracing::debug_span!("repair", vnode = %vnode);
         async {
-            for replica in replicas {
-                if let Err(e) = self.exchange(&replica, range).await {
+            // Tombstones older than the grace period, as of the round's start: every replica
+            // holds them once every exchange below has succeeded.
+            let cutoff =
+                now_millis().saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            let mut every_replica_synced = true;
+            for replica in &replicas {
+                if let Err(e) = self.exchange(replica, range).await {
                     debug!(%replica, error = %e, "repair exchange failed");
+                    every_replica_synced = false;
                 }
+            }
+            if every_replica_synced {
+                self.purge(range, cutoff, &replicas).await;
             }
         }
         .instrument(span)
         .await;
         TableStats::bump(&self.stats.repair_rounds, 1);
+    }
+
+    /// Drops the range's tombstones deleted before `cutoff` here and on every replica.
+    async fn purge(self: &Arc<Self>, range: IdRange, cutoff: u64, replicas: &[Vnode]) {
+        let purged = self.store.purge_tombstones_in(range, cutoff);
+        TableStats::bump(&self.stats.tombstones_purged, purged as u64);
+        for replica in replicas {
+            let request = Request::Purge {
+                dest: replica.clone(),
+                range,
+                before_millis: cutoff,
+            };
+            // A replica that misses it keeps its tombstones; the next round pulls them back
+            // here and purges again.
+            if let Err(e) = self.call(&request).await {
+                debug!(%replica, error = %e, "purge request failed");
+            }
+        }
     }
 
     /// Compares `range` with `peer` and exchanges the buckets that differ.
@@ -213,17 +242,14 @@ impl TableInner {
             }
         });
     }
+}
 
-    /// Drops tombstones older than the grace period.
-    fn purge_tombstones(&self) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let grace = self.config.tombstone_grace.as_millis() as u64;
-        let purged = self.store.purge_tombstones(now.saturating_sub(grace));
-        TableStats::bump(&self.stats.tombstones_purged, purged as u64);
-    }
+/// Milliseconds since the Unix epoch, the clock tombstone versions carry.
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn event_vnode(event: &RingEvent) -> Vnode {

@@ -7,7 +7,7 @@ use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::{LateHandler, TableInner};
+use super::{LateHandler, TableInner, TableStats};
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{ReadItem, Reply, Request, WriteRole};
@@ -83,6 +83,19 @@ impl TableInner {
                 let items = self.store.scan(range, cursor, limit);
                 let more = items.len() == limit;
                 Reply::ScanResp { items, more }
+            }
+            Request::Purge {
+                range,
+                before_millis,
+                ..
+            } => {
+                let purged = self.store.purge_tombstones_in(range, before_millis);
+                TableStats::bump(&self.stats.tombstones_purged, purged as u64);
+                Reply::WriteAck {
+                    applied: u32::try_from(purged).unwrap_or(u32::MAX),
+                    error: None,
+                    moved: None,
+                }
             }
             other => Reply::refused(format!(
                 "message type 0x{:02x} (the Go original's unversioned protocol) is not served; \

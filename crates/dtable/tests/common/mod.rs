@@ -16,6 +16,7 @@ pub struct Tables {
     pub tables: BTreeMap<String, Table>,
     pub next: usize,
     pub replicas: usize,
+    pub table_config: TableConfig,
 }
 
 pub fn host(i: usize) -> String {
@@ -24,11 +25,21 @@ pub fn host(i: usize) -> String {
 
 impl Tables {
     pub async fn start(seed: u64, nodes: usize, replicas: usize) -> Tables {
+        Tables::start_with(seed, nodes, replicas, TableConfig::default()).await
+    }
+
+    pub async fn start_with(
+        seed: u64,
+        nodes: usize,
+        replicas: usize,
+        table_config: TableConfig,
+    ) -> Tables {
         let mut t = Tables {
             net: MemNetwork::new(seed),
             tables: BTreeMap::new(),
             next: 0,
             replicas,
+            table_config,
         };
         for _ in 0..nodes {
             t.add().await;
@@ -50,14 +61,14 @@ impl Tables {
         self.next += 1;
         let endpoint = self.net.endpoint(&h);
         let table = match self.tables.keys().next() {
-            None => Table::create(config, endpoint, TableConfig::default())
+            None => Table::create(config, endpoint, self.table_config.clone())
                 .await
                 .unwrap(),
             Some(seed) => Table::join(
                 config,
                 endpoint,
                 std::slice::from_ref(seed),
-                TableConfig::default(),
+                self.table_config.clone(),
             )
             .await
             .unwrap(),
