@@ -125,6 +125,20 @@ pub fn render_status(status: &Value) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
+    if let Some(ring) = status.get("ring").and_then(Value::as_array) {
+        let _ = writeln!(out, "\nRing as seen from {host}: {} nodes", ring.len());
+        let _ = writeln!(out, "{:<24}  {:>6}  {:>7}", "Node", "Vnodes", "Owns");
+        for node in ring {
+            let share = node.get("ownership").and_then(Value::as_f64).unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "{:<24}  {:>6}  {:>6.2}%",
+                node.get("host").map_or_else(|| "-".to_owned(), text_of),
+                node.get("vnodes").map_or_else(|| "-".to_owned(), text_of),
+                share * 100.0
+            );
+        }
+    }
     out
 }
 
@@ -152,6 +166,10 @@ mod tests {
                     "ownership": 0.125
                 },
                 {"id": "ab", "predecessor": null, "successors": [], "replicas": [], "ownership": null}
+            ],
+            "ring": [
+                {"host": "127.0.0.1:6580", "vnodes": 3, "ownership": 0.25},
+                {"host": "127.0.0.1:6581", "vnodes": 3, "ownership": 0.75}
             ]
         });
         let table = render_status(&status);
@@ -170,6 +188,10 @@ mod tests {
             "{table}"
         );
         assert!(lines[4].starts_with("UJ  ab"), "{table}");
-        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[6], "Ring as seen from 127.0.0.1:6580: 2 nodes");
+        assert!(lines[8].starts_with("127.0.0.1:6580"), "{table}");
+        assert!(lines[8].ends_with("3   25.00%"), "{table}");
+        assert!(lines[9].ends_with("3   75.00%"), "{table}");
+        assert_eq!(lines.len(), 10);
     }
 }

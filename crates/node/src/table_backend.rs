@@ -176,8 +176,15 @@ impl Backend for TableBackend {
             .collect();
         let stats = self.table.stats();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let ring_rows: Vec<serde_json::Value> = ring_summary(&known_vnodes(ring))
+            .into_iter()
+            .map(
+                |(host, vnodes, share)| json!({"host": host, "vnodes": vnodes, "ownership": share}),
+            )
+            .collect();
         json!({
             "host": ring.local_host(),
+            "ring": ring_rows,
             "running": ring.is_running(),
             "keys": self.table.local_len(),
             "replicas": ring.config().replicas,
@@ -201,5 +208,65 @@ impl Backend for TableBackend {
 
     fn max_consistency(&self) -> u8 {
         u8::try_from(self.table.ring().config().replicas + 1).unwrap_or(u8::MAX)
+    }
+}
+
+/// Every vnode this node knows of: its own, and their predecessors, successors and fingers.
+fn known_vnodes(ring: &dendrite::Ring) -> Vec<dendrite::Vnode> {
+    let mut all = Vec::new();
+    for snap in ring.snapshot() {
+        all.push(snap.vnode);
+        all.extend(snap.predecessor);
+        all.extend(snap.successors);
+        all.extend(snap.fingers.into_iter().flatten());
+    }
+    all
+}
+
+/// Per host: how many of `vnodes` it runs and the share of the ring they own (each vnode owns
+/// the arc from the previous vnode to itself). On a small ring a node knows every vnode, so
+/// this is the whole ring; on a large one it is this node's view of it.
+pub fn ring_summary(vnodes: &[dendrite::Vnode]) -> Vec<(String, usize, f64)> {
+    let mut sorted: Vec<&dendrite::Vnode> = vnodes.iter().collect();
+    sorted.sort_by_key(|v| v.id);
+    sorted.dedup_by_key(|v| v.id);
+    let mut hosts: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+    for (i, vnode) in sorted.iter().enumerate() {
+        let before = sorted[(i + sorted.len() - 1) % sorted.len()];
+        let share = if sorted.len() == 1 {
+            1.0
+        } else {
+            before.id.distance_to(&vnode.id).high_u64() as f64 / 2f64.powi(64)
+        };
+        let entry = hosts.entry(vnode.host.to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += share;
+    }
+    hosts.into_iter().map(|(h, (n, s))| (h, n, s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_summary_adds_up_each_hosts_arcs() {
+        let at = |top: u8, host: &str| {
+            let mut id = [0u8; 20];
+            id[0] = top;
+            dendrite::Vnode::new(dendrite::Id::new(id), host)
+        };
+        // a owns (0xc0, 0x40] = half the ring, b owns (0x40, 0x80] and (0x80, 0xc0].
+        let vnodes = [at(0x40, "a"), at(0x80, "b"), at(0xc0, "b"), at(0x80, "b")];
+        let summary = ring_summary(&vnodes);
+        assert_eq!(summary.len(), 2);
+        assert_eq!((summary[0].0.as_str(), summary[0].1), ("a", 1));
+        assert!((summary[0].2 - 0.5).abs() < 1e-9);
+        assert_eq!((summary[1].0.as_str(), summary[1].1), ("b", 2));
+        assert!((summary[1].2 - 0.5).abs() < 1e-9);
+        assert_eq!(
+            ring_summary(&[at(1, "solo")]),
+            vec![("solo".to_string(), 1, 1.0)]
+        );
     }
 }

@@ -342,6 +342,12 @@ async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
         assert!(vnode["fingers"]["known"].as_u64().is_some(), "{vnode}");
         assert!(vnode["ownership"].as_f64().is_some(), "{vnode}");
     }
+    // The ring as this node sees it: all three nodes, three vnodes each, owning the whole ring.
+    let ring = status["ring"].as_array().unwrap();
+    assert_eq!(ring.len(), 3, "{status}");
+    assert!(ring.iter().all(|n| n["vnodes"] == 3), "{status}");
+    let total: f64 = ring.iter().map(|n| n["ownership"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6, "{status}");
 }
 
 #[tokio::test]
