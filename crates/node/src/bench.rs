@@ -23,6 +23,74 @@ pub struct BenchPlan {
     pub value_size: usize,
     /// Distinct keys.
     pub keyspace: u64,
+    /// Which operations, in which proportions.
+    pub workload: Workload,
+    /// Write consistency set on every connection (`CONSISTENCY 1 <w>`); `None` keeps the
+    /// node's default.
+    pub consistency: Option<u8>,
+}
+
+/// The operation mix, after YCSB's core workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// Each client alternates SET and GET of the same key (no load phase).
+    Mixed,
+    /// YCSB A: 50 % reads, 50 % updates of preloaded keys.
+    A,
+    /// YCSB B: 95 % reads, 5 % updates.
+    B,
+    /// YCSB C: reads only.
+    C,
+}
+
+impl Workload {
+    /// Percent of operations that are reads (`Mixed` alternates instead).
+    pub fn read_percent(self) -> u64 {
+        match self {
+            Workload::Mixed | Workload::A => 50,
+            Workload::B => 95,
+            Workload::C => 100,
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*), one per client: the benchmark's key and
+/// operation choices repeat run to run.
+struct Draw(u64);
+
+impl Draw {
+    fn new(seed: u64) -> Draw {
+        Draw(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Request `request` of client `index`: the key and whether it is a read.
+fn next_operation(
+    workload: Workload,
+    draw: &mut Draw,
+    request: u64,
+    index: u64,
+    clients: u64,
+    keyspace: u64,
+) -> (String, bool) {
+    match workload {
+        // A GET reads the key the SET before it wrote.
+        Workload::Mixed => (
+            format!("bench:{}", ((request / 2) * clients + index) % keyspace),
+            request % 2 == 1,
+        ),
+        _ => {
+            let key = format!("bench:{}", draw.next() % keyspace);
+            (key, draw.next() % 100 < workload.read_percent())
+        }
+    }
 }
 
 /// Why the benchmark could not run.
@@ -150,6 +218,32 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         connections.push(connection);
     }
     let value = vec![b'x'; plan.value_size];
+    if let Some(write) = plan.consistency {
+        for connection in &mut connections {
+            let () = redis::cmd("CONSISTENCY")
+                .arg(1)
+                .arg(write)
+                .query_async(connection)
+                .await
+                .map_err(|e| BenchError::Client(format!("CONSISTENCY 1 {write}: {e}")))?;
+        }
+    }
+    if plan.workload != Workload::Mixed {
+        // Load phase (not timed): every key exists before the measured operations.
+        if let Some(connection) = connections.first_mut() {
+            let keys: Vec<u64> = (0..plan.keyspace).collect();
+            for chunk in keys.chunks(1000) {
+                let pairs: Vec<(String, &[u8])> = chunk
+                    .iter()
+                    .map(|k| (format!("bench:{k}"), value.as_slice()))
+                    .collect();
+                let () = connection
+                    .mset(&pairs)
+                    .await
+                    .map_err(|e| BenchError::Client(format!("load phase: {e}")))?;
+            }
+        }
+    }
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for (index, mut connection) in connections.into_iter().enumerate() {
@@ -158,23 +252,28 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         let value = value.clone();
         let keyspace = plan.keyspace;
         let clients = plan.clients as u64;
+        let workload = plan.workload;
         tasks.spawn(async move {
             let mut samples = ClientSamples::default();
+            let mut draw = Draw::new(index as u64 + 1);
             for request in 0..share as u64 {
-                // A GET reads the key the SET before it wrote.
-                let key = format!(
-                    "bench:{}",
-                    ((request / 2) * clients + index as u64) % keyspace
+                let (key, read) = next_operation(
+                    workload,
+                    &mut draw,
+                    request,
+                    index as u64,
+                    clients,
+                    keyspace,
                 );
                 let sent = Instant::now();
-                if request % 2 == 0 {
-                    let outcome: redis::RedisResult<()> = connection.set(&key, &value).await;
-                    samples.set.push(sent.elapsed());
-                    samples.set_errors += usize::from(outcome.is_err());
-                } else {
+                if read {
                     let outcome: redis::RedisResult<Option<Vec<u8>>> = connection.get(&key).await;
                     samples.get.push(sent.elapsed());
                     samples.get_errors += usize::from(outcome.is_err());
+                } else {
+                    let outcome: redis::RedisResult<()> = connection.set(&key, &value).await;
+                    samples.set.push(sent.elapsed());
+                    samples.set_errors += usize::from(outcome.is_err());
                 }
             }
             samples
@@ -198,6 +297,27 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workloads_mix_reads_and_writes_as_ycsb_does() {
+        for (workload, low, high) in [
+            (Workload::A, 4_700, 5_300),
+            (Workload::B, 9_400, 9_600),
+            (Workload::C, 10_000, 10_000),
+        ] {
+            let mut draw = Draw::new(1);
+            let reads = (0..10_000)
+                .filter(|r| next_operation(workload, &mut draw, *r, 0, 1, 1000).1)
+                .count();
+            assert!((low..=high).contains(&reads), "{workload:?}: {reads} reads");
+        }
+        // Mixed: SET then GET of the same key.
+        let mut draw = Draw::new(1);
+        let set = next_operation(Workload::Mixed, &mut draw, 4, 1, 3, 100);
+        let get = next_operation(Workload::Mixed, &mut draw, 5, 1, 3, 100);
+        assert_eq!((set.0.as_str(), set.1), ("bench:7", false));
+        assert_eq!((get.0.as_str(), get.1), ("bench:7", true));
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

@@ -187,6 +187,13 @@ pub struct BenchArgs {
     /// Distinct keys used.
     #[arg(long, default_value_t = 10_000)]
     pub keyspace: u64,
+    /// Operation mix: mixed (SET then GET of the same key), or YCSB a (50/50), b (95/5 reads),
+    /// c (reads only) over preloaded keys.
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub workload: crate::bench::Workload,
+    /// Write consistency for the run (1..=replicas+1); the node's default when absent.
+    #[arg(long)]
+    pub consistency: Option<u8>,
 }
 
 #[cfg(test)]

@@ -239,6 +239,8 @@ async fn run_bench_command(args: BenchArgs) -> CommandResult {
         requests: args.requests,
         value_size: args.value_size,
         keyspace: args.keyspace,
+        workload: args.workload,
+        consistency: args.consistency,
     };
     println!(
         "benchmarking {} with {} clients, {} requests, {}-byte values",
