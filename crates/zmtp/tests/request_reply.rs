@@ -226,16 +226,7 @@ async fn peer_down_fails_promptly_not_at_deadline() {
 
 #[tokio::test]
 async fn in_flight_requests_fail_when_the_connection_drops() {
-    // A handler that never answers, so requests stay in flight until the server goes away.
-    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
-    use futures::FutureExt;
-    let server = zmtp::Server::bind(
-        "127.0.0.1:0",
-        ServerConfig::default(),
-        std::sync::Arc::new(handler),
-    )
-    .await
-    .unwrap();
+    let server = silent_server().await;
     let addr = server.local_addr().to_string();
     let client = Client::new(ClientConfig::default()).unwrap();
     let request = {
@@ -262,15 +253,7 @@ async fn in_flight_requests_fail_when_the_connection_drops() {
 
 #[tokio::test]
 async fn request_times_out_at_its_deadline() {
-    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
-    use futures::FutureExt;
-    let server = zmtp::Server::bind(
-        "127.0.0.1:0",
-        ServerConfig::default(),
-        std::sync::Arc::new(handler),
-    )
-    .await
-    .unwrap();
+    let server = silent_server().await;
     let client = Client::new(ClientConfig::default()).unwrap();
     let outcome = client
         .request(
@@ -287,15 +270,7 @@ async fn request_times_out_at_its_deadline() {
 
 #[tokio::test]
 async fn window_full_waits_then_times_out() {
-    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
-    use futures::FutureExt;
-    let server = zmtp::Server::bind(
-        "127.0.0.1:0",
-        ServerConfig::default(),
-        std::sync::Arc::new(handler),
-    )
-    .await
-    .unwrap();
+    let server = silent_server().await;
     let addr = server.local_addr().to_string();
     let config = ClientConfig {
         max_in_flight: 1,
@@ -409,15 +384,7 @@ async fn server_heartbeat_pings_idle_peers() {
 
 #[tokio::test]
 async fn disconnect_closes_the_connection_and_fails_in_flight_requests() {
-    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
-    use futures::FutureExt;
-    let stuck = zmtp::Server::bind(
-        "127.0.0.1:0",
-        ServerConfig::default(),
-        std::sync::Arc::new(handler),
-    )
-    .await
-    .unwrap();
+    let stuck = silent_server().await;
     let addr = stuck.local_addr().to_string();
     let client = Client::new(ClientConfig::default()).unwrap();
     let request = {
@@ -528,4 +495,18 @@ async fn assert_still_serves(server: &zmtp::Server) {
         .await
         .unwrap();
     assert_eq!(reply, echoed(&[b"ok"]));
+}
+
+/// A server whose handler never answers: requests stay in flight until the client gives up or
+/// the connection goes away.
+async fn silent_server() -> zmtp::Server {
+    use futures::FutureExt;
+    let handler = |_: Vec<Bytes>| futures::future::pending::<Vec<Bytes>>().boxed();
+    zmtp::Server::bind(
+        "127.0.0.1:0",
+        ServerConfig::default(),
+        std::sync::Arc::new(handler),
+    )
+    .await
+    .unwrap()
 }
