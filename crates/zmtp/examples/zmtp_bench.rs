@@ -7,6 +7,8 @@
 //! By default server and client run in one process on the same runtime. With a fourth argument
 //! `two-process`, the server runs in a child process (`zmtp_bench serve null|curve`), so client
 //! and server each have their own runtime and the kernel's loopback sits between them.
+//! An optional fifth argument `null` or `curve` runs only that mechanism (e.g. for profiling);
+//! without it both run, NULL first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -205,7 +207,14 @@ async fn main() -> Result<(), ZmtpError> {
         "{:<6} {:>12} {:>10} {:>10} {:>10}",
         "mech", "req/s", "p50 us", "p99 us", "max us"
     );
+    let only = std::env::args().nth(5);
     for (label, curve) in [("NULL", false), ("CURVE", true)] {
+        if only
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case(label))
+        {
+            continue;
+        }
         let run = bench(label, curve, requests, concurrency, payload, two_process).await?;
         let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
         println!(
