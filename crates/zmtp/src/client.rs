@@ -89,6 +89,9 @@ pub struct ClientConfig {
     pub reconnect_backoff_min: Duration,
     /// Longest wait between connect attempts to a peer that stays down.
     pub reconnect_backoff_max: Duration,
+    /// Offer packed parts to CURVE peers (one box per multipart message instead of one per
+    /// part, [`crate::packed`]); peers that do not offer it too (libzmq) are unaffected.
+    pub pack_parts: bool,
     /// PING idle connections and drop silent ones; `None` disables heartbeats.
     pub heartbeat: Option<Heartbeat>,
 }
@@ -104,6 +107,7 @@ impl Default for ClientConfig {
             reconnect_backoff_min: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(2),
             heartbeat: None,
+            pack_parts: true,
         }
     }
 }
@@ -202,6 +206,7 @@ impl Client {
             identity: None,
             handshake_timeout: config.handshake_timeout,
             max_message_size: config.max_message_size,
+            pack_parts: config.pack_parts,
         };
         let (commands, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run_peer(addr.to_string(), config.clone(), connection, rx));

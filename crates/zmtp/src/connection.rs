@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
+use crate::curve::Opened;
 use crate::error::{Result, ZmtpError};
-use crate::frame::{Command, Frame};
+use crate::frame::Command;
 use crate::handshake::{self, PeerInfo};
 use crate::security::{Opener, Sealer, Security};
 use crate::wire::{FrameReader, FrameWriter};
@@ -32,10 +33,14 @@ pub struct ConnectionConfig {
     pub handshake_timeout: Duration,
     /// Largest message (sum of part sizes) accepted from the peer, in bytes.
     pub max_message_size: usize,
+    /// Offer packed parts (one CURVE box per multipart message, [`crate::packed`]); used only
+    /// when the peer offers it too. No effect on NULL connections.
+    pub pack_parts: bool,
 }
 
 impl ConnectionConfig {
-    /// NULL security, the given socket type, 10 s handshake timeout, 64 MiB max message.
+    /// NULL security, the given socket type, 10 s handshake timeout, 64 MiB max message,
+    /// packed parts offered.
     pub fn new(socket_type: &'static str) -> Self {
         ConnectionConfig {
             security: Security::Null,
@@ -43,6 +48,7 @@ impl ConnectionConfig {
             identity: None,
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 64 * 1024 * 1024,
+            pack_parts: true,
         }
     }
 }
@@ -74,7 +80,24 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     pub async fn recv(&mut self) -> Result<Inbound> {
         loop {
             let wire = self.frames.read_frame().await?;
-            let frame = self.opener.open(wire)?;
+            let frame = match self.opener.open_any(wire, MAX_PARTS)? {
+                Opened::Frame(frame) => frame,
+                Opened::Message(parts) => {
+                    if !self.parts.is_empty() {
+                        return Err(ZmtpError::protocol(
+                            "packed message inside a multipart message",
+                        ));
+                    }
+                    let size: usize = parts.iter().map(Bytes::len).sum();
+                    if size > self.max_message_size {
+                        return Err(ZmtpError::TooLarge {
+                            size: size as u64,
+                            max: self.max_message_size as u64,
+                        });
+                    }
+                    return Ok(Inbound::Message(parts));
+                }
+            };
             if frame.command {
                 if !self.parts.is_empty() {
                     return Err(ZmtpError::protocol("command inside a multipart message"));
@@ -128,24 +151,12 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
     /// Queues a multipart message. An empty `parts` is sent as one empty part
     /// (ZMTP has no zero-part messages).
     pub fn queue_message(&mut self, parts: &[Bytes]) -> Result<()> {
-        if parts.is_empty() {
-            let frame = self.sealer.seal(Frame::part(Bytes::new(), false))?;
-            self.frames.queue_frame(&frame);
-            return Ok(());
-        }
-        let last = parts.len() - 1;
-        for (i, part) in parts.iter().enumerate() {
-            let frame = self.sealer.seal(Frame::part(part.clone(), i < last))?;
-            self.frames.queue_frame(&frame);
-        }
-        Ok(())
+        self.sealer.queue_message(parts, self.frames.queue_buffer())
     }
 
     /// Queues a command (PING, PONG, ...).
     pub fn queue_command(&mut self, cmd: &Command) -> Result<()> {
-        let frame = self.sealer.seal(Frame::command(cmd))?;
-        self.frames.queue_frame(&frame);
-        Ok(())
+        self.sealer.queue_command(cmd, self.frames.queue_buffer())
     }
 
     /// Bytes queued and not yet written.
@@ -201,6 +212,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
             &config.security,
             config.socket_type,
             config.identity.as_ref(),
+            config.pack_parts,
         );
         let (peer, sealer, opener) = tokio::time::timeout(config.handshake_timeout, setup)
             .await

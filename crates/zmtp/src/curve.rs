@@ -13,24 +13,25 @@
 //! - MESSAGE: short nonce, box\[flags + payload\]; flags 0x01 MORE, 0x02 COMMAND
 
 use bytes::{BufMut, Bytes, BytesMut};
-use crypto_box::aead::{Aead, AeadInPlace, KeyInit};
+use crypto_box::aead::{Aead, KeyInit};
 use crypto_box::SalsaBox;
 use crypto_secretbox::XSalsa20Poly1305;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::error::{Result, ZmtpError};
-use crate::frame::{decode_properties, encode_properties, Command, Frame, Metadata};
+use crate::frame::{
+    decode_properties, encode_frame_header, encode_properties, Command, Frame, Metadata,
+};
 use crate::keys::{KeyPair, PublicKey, SecretKey, KEY_LEN};
-
-const TAG_LEN: usize = 16;
+use crate::message_box::{MessageKey, TAG_LEN};
+use crate::packed;
 const HELLO_BODY_LEN: usize = 2 + 72 + 32 + 8 + 80;
 const WELCOME_BODY_LEN: usize = 16 + 144;
 const COOKIE_LEN: usize = 16 + 80;
 const VOUCH_LEN: usize = 16 + 80;
 const INITIATE_MIN_BODY_LEN: usize = COOKIE_LEN + 8 + TAG_LEN + KEY_LEN + VOUCH_LEN;
 const READY_MIN_BODY_LEN: usize = 8 + TAG_LEN;
-const MESSAGE_MIN_BODY_LEN: usize = 8 + TAG_LEN + 1;
 
 fn short_nonce(prefix: &[u8; 16], counter: u64) -> [u8; 24] {
     let mut nonce = [0u8; 24];
@@ -100,36 +101,124 @@ fn expect_command(cmd: &Command, name: &str, min_body: usize) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of a MESSAGE command body before the box: name length, "MESSAGE", nonce counter.
+const MESSAGE_HEAD_LEN: usize = 16;
+
 /// Encrypts outgoing frames into MESSAGE commands.
 pub struct MessageSealer {
-    cipher: SalsaBox,
-    prefix: &'static [u8; 16],
+    key: MessageKey,
     next_nonce: u64,
+    packed: bool,
 }
 
 impl MessageSealer {
-    /// Wraps one frame (part or command) into an encrypted MESSAGE command frame.
-    pub fn seal(&mut self, frame: &Frame) -> Result<Frame> {
+    fn new(key: MessageKey, next_nonce: u64) -> Self {
+        MessageSealer {
+            key,
+            next_nonce,
+            packed: false,
+        }
+    }
+
+    /// Whether multipart messages go out packed in one box ([`crate::packed`]).
+    pub fn packed(&self) -> bool {
+        self.packed
+    }
+
+    /// Turns packing on (only when the peer advertised it) or off.
+    pub fn set_packed(&mut self, packed: bool) {
+        self.packed = packed;
+    }
+
+    fn take_nonce(&mut self) -> Result<u64> {
         let counter = self.next_nonce;
         self.next_nonce = counter
             .checked_add(1)
             .ok_or_else(|| ZmtpError::protocol("CURVE nonce space exhausted; reconnect"))?;
-        // One buffer, encrypted in place: [len "MESSAGE" nonce][tag][flags payload].
-        let mut body = BytesMut::with_capacity(16 + TAG_LEN + 1 + frame.body.len());
-        body.put_u8(7);
-        body.extend_from_slice(b"MESSAGE");
-        body.put_u64(counter);
-        body.extend_from_slice(&[0u8; TAG_LEN]);
-        body.put_u8(u8::from(frame.more) | (u8::from(frame.command) << 1));
-        body.extend_from_slice(&frame.body);
-        let (head, plaintext) = body.split_at_mut(16 + TAG_LEN);
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached((&short_nonce(self.prefix, counter)).into(), b"", plaintext)
-            .map_err(|_| ZmtpError::protocol("CURVE MESSAGE encryption failed"))?;
-        head[16..].copy_from_slice(&tag);
-        // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); we do the same and
-        // accept either form when receiving.
+        Ok(counter)
+    }
+
+    /// Appends a MESSAGE command body (name, nonce, tag, box of `flags` + payload) to `out`;
+    /// `fill` appends exactly `payload_len` plaintext bytes, which are then encrypted in place.
+    fn seal_body(
+        &mut self,
+        out: &mut BytesMut,
+        flags: u8,
+        payload_len: usize,
+        fill: impl FnOnce(&mut BytesMut),
+    ) -> Result<()> {
+        let counter = self.take_nonce()?;
+        out.reserve(MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload_len);
+        out.put_u8(7);
+        out.extend_from_slice(b"MESSAGE");
+        out.put_u64(counter);
+        let tag_at = out.len();
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+        let plain_at = out.len();
+        out.put_u8(flags);
+        fill(out);
+        debug_assert_eq!(out.len() - plain_at, 1 + payload_len);
+        let tag = self.key.seal(counter, &mut out[plain_at..]);
+        out[tag_at..plain_at].copy_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Appends one whole wire frame: a MESSAGE carrying `flags` + the payload `fill` writes.
+    fn queue_box(
+        &mut self,
+        out: &mut BytesMut,
+        flags: u8,
+        payload_len: usize,
+        fill: impl FnOnce(&mut BytesMut),
+    ) -> Result<()> {
+        let body_len = MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload_len;
+        // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); so do we.
+        encode_frame_header(out, false, false, body_len);
+        self.seal_body(out, flags, payload_len, fill)
+    }
+
+    /// Appends the wire frame(s) of a multipart message to `out`: one packed box when packing
+    /// is on and the message has several parts, else one box per part.
+    pub fn queue_message(&mut self, parts: &[Bytes], out: &mut BytesMut) -> Result<()> {
+        if self.packed && packed::worth_packing(parts) {
+            let len = packed::packed_len(parts);
+            return self.queue_box(out, packed::FLAG_PACKED, len, |buf| {
+                packed::encode(parts, buf)
+            });
+        }
+        if parts.is_empty() {
+            return self.queue_box(out, 0, 0, |_| {});
+        }
+        let last = parts.len() - 1;
+        for (i, part) in parts.iter().enumerate() {
+            let flags = u8::from(i < last);
+            self.queue_box(out, flags, part.len(), |buf| buf.extend_from_slice(part))?;
+        }
+        Ok(())
+    }
+
+    /// Appends the wire frame of a command (PING, PONG) to `out`.
+    pub fn queue_command(&mut self, cmd: &Command, out: &mut BytesMut) -> Result<()> {
+        let encoded = cmd.encode();
+        self.queue_box(out, 0x02, encoded.len(), |buf| {
+            buf.extend_from_slice(&encoded)
+        })
+    }
+
+    /// Wraps one frame (part or command) into an encrypted MESSAGE command frame.
+    pub fn seal(&mut self, frame: &Frame) -> Result<Frame> {
+        let flags = u8::from(frame.more) | (u8::from(frame.command) << 1);
+        self.seal_payload(flags, &frame.body)
+    }
+
+    /// Seals an arbitrary MESSAGE flags byte and payload into a MESSAGE frame. Meant for tests
+    /// and tools that must produce boxes [`MessageSealer::seal`] would not (e.g. malformed
+    /// packed payloads).
+    pub fn seal_payload(&mut self, flags: u8, payload: &[u8]) -> Result<Frame> {
+        let mut body = BytesMut::with_capacity(MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload.len());
+        self.seal_body(&mut body, flags, payload.len(), |buf| {
+            buf.extend_from_slice(payload)
+        })?;
         Ok(Frame {
             more: false,
             command: false,
@@ -138,43 +227,95 @@ impl MessageSealer {
     }
 }
 
+/// What one incoming MESSAGE box held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// One frame (a message part or a command), as RFC 26 sends them.
+    Frame(Frame),
+    /// A whole multipart message from a packed box ([`crate::packed`]).
+    Message(Vec<Bytes>),
+}
+
 /// Decrypts incoming MESSAGE commands back into frames.
 pub struct MessageOpener {
-    cipher: SalsaBox,
-    prefix: &'static [u8; 16],
+    key: MessageKey,
     last_nonce: u64,
+    packed: bool,
 }
 
 impl MessageOpener {
-    /// Unwraps a MESSAGE command; refuses replayed or reordered nonces.
-    pub fn open(&mut self, frame: Frame) -> Result<Frame> {
-        let cmd = Command::decode(frame.body)?;
-        if cmd.is("ERROR") {
-            return Err(ZmtpError::Refused {
-                reason: cmd.error_reason(),
-            });
+    fn new(key: MessageKey, last_nonce: u64) -> Self {
+        MessageOpener {
+            key,
+            last_nonce,
+            packed: false,
         }
-        if !cmd.is("MESSAGE") || cmd.body.len() < MESSAGE_MIN_BODY_LEN {
+    }
+
+    /// Accepts packed boxes (only when both sides advertised packing) or refuses them.
+    pub fn set_packed(&mut self, packed: bool) {
+        self.packed = packed;
+    }
+
+    /// Unwraps a MESSAGE command; refuses replayed or reordered nonces and packed boxes.
+    pub fn open(&mut self, frame: Frame) -> Result<Frame> {
+        match self.open_box(frame, false, 0)? {
+            Opened::Frame(frame) => Ok(frame),
+            Opened::Message(_) => Err(ZmtpError::protocol("unexpected packed CURVE MESSAGE")),
+        }
+    }
+
+    /// Unwraps a MESSAGE command, which may be a packed box of up to `max_parts` parts when
+    /// packing was negotiated.
+    pub fn open_any(&mut self, frame: Frame, max_parts: usize) -> Result<Opened> {
+        let packed = self.packed;
+        self.open_box(frame, packed, max_parts)
+    }
+
+    fn open_box(&mut self, frame: Frame, packed_ok: bool, max_parts: usize) -> Result<Opened> {
+        let body = frame.body;
+        if !body.starts_with(b"\x07MESSAGE") {
+            let cmd = Command::decode(body)?;
+            if cmd.is("ERROR") {
+                return Err(ZmtpError::Refused {
+                    reason: cmd.error_reason(),
+                });
+            }
             return Err(ZmtpError::protocol("expected a CURVE MESSAGE command"));
         }
-        let counter = counter_at(&cmd.body, 0);
+        if body.len() < MESSAGE_HEAD_LEN + TAG_LEN + 1 {
+            return Err(ZmtpError::protocol("CURVE MESSAGE too short"));
+        }
+        let counter = counter_at(&body, 8);
         if counter <= self.last_nonce {
             return Err(ZmtpError::protocol("CURVE MESSAGE nonce is not increasing"));
         }
-        let plaintext = self
-            .cipher
-            .decrypt((&short_nonce(self.prefix, counter)).into(), &cmd.body[8..])
-            .map_err(|_| ZmtpError::protocol("CURVE MESSAGE failed authentication"))?;
-        self.last_nonce = counter;
-        let flags = plaintext[0];
-        if flags & !0x03 != 0 {
-            return Err(ZmtpError::protocol("CURVE MESSAGE has reserved flags set"));
+        let tag_end = MESSAGE_HEAD_LEN + TAG_LEN;
+        let mut plain = BytesMut::from(&body[tag_end..]);
+        if !self
+            .key
+            .open(counter, &body[MESSAGE_HEAD_LEN..tag_end], &mut plain)
+        {
+            return Err(ZmtpError::protocol("CURVE MESSAGE failed authentication"));
         }
-        Ok(Frame {
+        self.last_nonce = counter;
+        let flags = plain[0];
+        let payload = plain.freeze().slice(1..);
+        if packed_ok && flags == packed::FLAG_PACKED {
+            return packed::decode(payload, max_parts).map(Opened::Message);
+        }
+        if flags & !0x03 != 0 {
+            return Err(ZmtpError::protocol(if flags & packed::FLAG_PACKED != 0 {
+                "packed CURVE MESSAGE, but packing was not negotiated"
+            } else {
+                "CURVE MESSAGE has reserved flags set"
+            }));
+        }
+        Ok(Opened::Frame(Frame {
             more: flags & 0x01 != 0,
             command: flags & 0x02 != 0,
-            body: Bytes::from(plaintext).slice(1..),
-        })
+            body: payload,
+        }))
     }
 }
 
@@ -303,16 +444,14 @@ impl ClientHandshake {
             "READY",
         )?;
         let metadata = decode_properties(Bytes::from(plain))?;
-        let sealer = MessageSealer {
-            cipher: session,
-            prefix: b"CurveZMQMESSAGEC",
-            next_nonce: self.next_nonce,
-        };
-        let opener = MessageOpener {
-            cipher: SalsaBox::new(&server_short.to_box_key(), &secret),
-            prefix: b"CurveZMQMESSAGES",
-            last_nonce: counter,
-        };
+        let sealer = MessageSealer::new(
+            MessageKey::new(&self.short_term.secret, &server_short, b"CurveZMQMESSAGEC"),
+            self.next_nonce,
+        );
+        let opener = MessageOpener::new(
+            MessageKey::new(&self.short_term.secret, &server_short, b"CurveZMQMESSAGES"),
+            counter,
+        );
         Ok((metadata, sealer, opener))
     }
 }
@@ -492,16 +631,14 @@ impl ServerHandshake {
         let mut body = BytesMut::with_capacity(8 + boxed.len());
         body.put_u64(counter);
         body.extend_from_slice(&boxed);
-        let sealer = MessageSealer {
-            cipher: session,
-            prefix: b"CurveZMQMESSAGES",
-            next_nonce: self.next_nonce,
-        };
-        let opener = MessageOpener {
-            cipher: SalsaBox::new(&client_short.to_box_key(), &secret),
-            prefix: b"CurveZMQMESSAGEC",
-            last_nonce: self.last_client_nonce,
-        };
+        let sealer = MessageSealer::new(
+            MessageKey::new(&self.short_term.secret, &client_short, b"CurveZMQMESSAGES"),
+            self.next_nonce,
+        );
+        let opener = MessageOpener::new(
+            MessageKey::new(&self.short_term.secret, &client_short, b"CurveZMQMESSAGEC"),
+            self.last_client_nonce,
+        );
         Ok((Command::new("READY", body.freeze()), sealer, opener))
     }
 }

@@ -165,21 +165,8 @@ impl Frame {
 
     /// Appends the frame (header and body) to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
-        let mut flags = 0u8;
-        if self.more {
-            flags |= FLAG_MORE;
-        }
-        if self.command {
-            flags |= FLAG_COMMAND;
-        }
         out.reserve(self.encoded_len());
-        if self.body.len() > 255 {
-            out.put_u8(flags | FLAG_LONG);
-            out.put_u64(self.body.len() as u64);
-        } else {
-            out.put_u8(flags);
-            out.put_u8(self.body.len() as u8);
-        }
+        encode_frame_header(out, self.more, self.command, self.body.len());
         out.extend_from_slice(&self.body);
     }
 
@@ -238,6 +225,25 @@ impl Frame {
             command,
             body,
         }))
+    }
+}
+
+/// Appends the header (flags and size) of a frame whose `len`-byte body the caller appends
+/// next; lets writers put bodies straight into their output buffer.
+pub fn encode_frame_header(out: &mut BytesMut, more: bool, command: bool, len: usize) {
+    let mut flags = 0u8;
+    if more {
+        flags |= FLAG_MORE;
+    }
+    if command {
+        flags |= FLAG_COMMAND;
+    }
+    if len > 255 {
+        out.put_u8(flags | FLAG_LONG);
+        out.put_u64(len as u64);
+    } else {
+        out.put_u8(flags);
+        out.put_u8(len as u8);
     }
 }
 

@@ -6,9 +6,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::curve::{ClientHandshake, ServerHandshake};
 use crate::error::{Result, ZmtpError};
-use crate::frame::{find_property, Command, Frame, Greeting};
+use crate::frame::{find_property, Command, Frame, Greeting, Mechanism};
 use crate::keys::PublicKey;
 use crate::null;
+use crate::packed;
 use crate::security::{Opener, Sealer, Security};
 use crate::wire::{FrameReader, FrameWriter};
 
@@ -24,6 +25,9 @@ pub struct PeerInfo {
     pub metadata: Vec<(String, Bytes)>,
     /// The peer's long-term CURVE public key, for CURVE connections where we are the server.
     pub curve_key: Option<PublicKey>,
+    /// Both sides advertised packed parts, so multipart messages travel in one CURVE box each
+    /// ([`crate::packed`]); always false for NULL.
+    pub packed_parts: bool,
 }
 
 impl PeerInfo {
@@ -72,6 +76,7 @@ pub async fn run<R, W>(
     security: &Security,
     socket_type: &str,
     identity: Option<&Bytes>,
+    pack_parts: bool,
 ) -> Result<(PeerInfo, Sealer, Opener)>
 where
     R: AsyncRead + Unpin,
@@ -100,8 +105,16 @@ where
     if let Some(id) = identity {
         metadata.push(("Identity".to_string(), id.clone()));
     }
+    // Packing only saves work under CURVE; NULL handshakes stay byte for byte as before.
+    let offer_packing = pack_parts && security.mechanism() == Mechanism::Curve;
+    if offer_packing {
+        metadata.push((
+            packed::PROPERTY.to_string(),
+            Bytes::from_static(packed::VERSION),
+        ));
+    }
 
-    let (peer_metadata, curve_key, sealer, opener) = match security {
+    let (peer_metadata, curve_key, mut sealer, mut opener) = match security {
         Security::Null => {
             let peer = null::handshake(reader, writer, &metadata).await?;
             (peer, None, Sealer::Null, Opener::Null)
@@ -149,10 +162,17 @@ where
     };
     reader.set_max_frame(saved_max);
 
+    let packed_parts = offer_packing
+        && find_property(&peer_metadata, packed::PROPERTY).is_some_and(|v| v == packed::VERSION);
+    if let (Sealer::Curve(sealer), Opener::Curve(opener)) = (&mut sealer, &mut opener) {
+        sealer.set_packed(packed_parts);
+        opener.set_packed(packed_parts);
+    }
     let peer = PeerInfo {
         greeting,
         metadata: peer_metadata,
         curve_key,
+        packed_parts,
     };
     if let Some(theirs) = peer.socket_type() {
         if !compatible(socket_type, &theirs) {

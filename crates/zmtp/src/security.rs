@@ -4,10 +4,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::curve::{MessageOpener, MessageSealer};
+use bytes::{Bytes, BytesMut};
+
+use crate::connection::MAX_PARTS;
+use crate::curve::{MessageOpener, MessageSealer, Opened};
 use crate::error::Result;
-use crate::frame::{Frame, Mechanism};
+use crate::frame::{encode_frame_header, Command, Frame, Mechanism};
 use crate::keys::{KeyPair, PublicKey, SecretKey};
+use crate::packed;
 
 /// Security used by one connection, seen from our side of it.
 #[derive(Clone, Debug)]
@@ -62,14 +66,50 @@ impl Sealer {
         }
     }
 
+    /// Appends the wire frames of a multipart message straight to the output buffer `out`
+    /// (no intermediate frame per part). An empty `parts` is sent as one empty part.
+    pub fn queue_message(&mut self, parts: &[Bytes], out: &mut BytesMut) -> Result<()> {
+        match self {
+            Sealer::Null => {
+                if parts.is_empty() {
+                    encode_frame_header(out, false, false, 0);
+                    return Ok(());
+                }
+                let last = parts.len() - 1;
+                out.reserve(parts.iter().map(|p| p.len() + 9).sum());
+                for (i, part) in parts.iter().enumerate() {
+                    encode_frame_header(out, i < last, false, part.len());
+                    out.extend_from_slice(part);
+                }
+                Ok(())
+            }
+            Sealer::Curve(sealer) => sealer.queue_message(parts, out),
+        }
+    }
+
+    /// Appends the wire frame of a command to `out`.
+    pub fn queue_command(&mut self, cmd: &Command, out: &mut BytesMut) -> Result<()> {
+        match self {
+            Sealer::Null => {
+                Frame::command(cmd).encode(out);
+                Ok(())
+            }
+            Sealer::Curve(sealer) => sealer.queue_command(cmd, out),
+        }
+    }
+
     /// Extra bytes a sealed frame may carry beyond its body.
     pub fn overhead(&self) -> u64 {
         match self {
             Sealer::Null => 0,
-            Sealer::Curve(_) => 64,
+            Sealer::Curve(_) => CURVE_OVERHEAD,
         }
     }
 }
+
+/// Largest growth of a message in a CURVE box: MESSAGE head, tag and flags, plus the part
+/// headers of a packed box of [`MAX_PARTS`] parts.
+const CURVE_OVERHEAD: u64 = 64 + (packed::PART_OVERHEAD * MAX_PARTS) as u64;
 
 /// Transforms incoming wire frames back into logical frames.
 pub enum Opener {
@@ -80,7 +120,7 @@ pub enum Opener {
 }
 
 impl Opener {
-    /// Logical frame carried by wire frame `frame`.
+    /// Logical frame carried by wire frame `frame` (packed boxes are refused here).
     pub fn open(&mut self, frame: Frame) -> Result<Frame> {
         match self {
             Opener::Null => Ok(frame),
@@ -88,11 +128,20 @@ impl Opener {
         }
     }
 
+    /// What wire frame `frame` carries: one frame, or a whole message when it is a packed box
+    /// (at most `max_parts` parts).
+    pub fn open_any(&mut self, frame: Frame, max_parts: usize) -> Result<Opened> {
+        match self {
+            Opener::Null => Ok(Opened::Frame(frame)),
+            Opener::Curve(opener) => opener.open_any(frame, max_parts),
+        }
+    }
+
     /// Extra bytes a wire frame may carry beyond the logical body.
     pub fn overhead(&self) -> u64 {
         match self {
             Opener::Null => 0,
-            Opener::Curve(_) => 64,
+            Opener::Curve(_) => CURVE_OVERHEAD,
         }
     }
 }

@@ -73,6 +73,9 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Requests of one connection being handled at once; reading pauses when reached.
     pub max_in_flight_per_connection: usize,
+    /// Offer packed parts to CURVE peers (one box per multipart message instead of one per
+    /// part, [`crate::packed`]); peers that do not offer it too (libzmq) are unaffected.
+    pub pack_parts: bool,
     /// PING idle peers and drop silent ones; `None` keeps idle connections forever.
     pub heartbeat: Option<Heartbeat>,
 }
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_in_flight_per_connection: 1024,
             heartbeat: None,
+            pack_parts: true,
         }
     }
 }
@@ -136,6 +140,7 @@ impl Server {
             identity: None,
             handshake_timeout: config.handshake_timeout,
             max_message_size: config.max_message_size,
+            pack_parts: config.pack_parts,
         };
         let shared = Arc::new(Shared {
             config,

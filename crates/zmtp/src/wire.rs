@@ -105,6 +105,11 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         frame.encode(&mut self.buf);
     }
 
+    /// The buffer of queued bytes, for encoders that write frames straight into it.
+    pub fn queue_buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
     /// Bytes queued but not yet written.
     pub fn pending(&self) -> usize {
         self.buf.len()
