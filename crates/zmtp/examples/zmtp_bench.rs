@@ -7,8 +7,9 @@
 //! By default server and client run in one process on the same runtime. With a fourth argument
 //! `two-process`, the server runs in a child process (`zmtp_bench serve null|curve`), so client
 //! and server each have their own runtime and the kernel's loopback sits between them.
-//! An optional fifth argument `null` or `curve` runs only that mechanism (e.g. for profiling);
-//! without it both run, NULL first.
+//! An optional fifth argument `null`, `curve` or `curve-unpacked` runs only that mechanism
+//! (e.g. for profiling); `curve-unpacked` turns packed parts off on both sides, i.e. one CURVE
+//! box per message part as libzmq does. Without it NULL and CURVE run, NULL first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,16 +38,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn bench(
     label: &'static str,
     curve: bool,
+    pack_parts: bool,
     requests: usize,
     concurrency: usize,
     payload: usize,
     two_process: bool,
 ) -> Result<Run, ZmtpError> {
     let (addr, server_public, guard) = if two_process {
-        let (addr, public, child) = spawn_server(curve).await?;
+        let (addr, public, child) = spawn_server(curve, pack_parts).await?;
         (addr, public, Guard::Child(child))
     } else {
-        let (server, public) = start_server(curve).await?;
+        let (server, public) = start_server(curve, pack_parts).await?;
         (
             server.local_addr().to_string(),
             public,
@@ -63,6 +65,7 @@ async fn bench(
     let client = Client::new(ClientConfig {
         security: client_security,
         max_in_flight: concurrency,
+        pack_parts,
         ..Default::default()
     })?;
     let body = Bytes::from(vec![0x5Au8; payload]);
@@ -116,7 +119,10 @@ enum Guard {
 }
 
 /// An echo server; returns it and its CURVE public key when `curve`.
-async fn start_server(curve: bool) -> Result<(Server, Option<zmtp::PublicKey>), ZmtpError> {
+async fn start_server(
+    curve: bool,
+    pack_parts: bool,
+) -> Result<(Server, Option<zmtp::PublicKey>), ZmtpError> {
     let server_keys = KeyPair::generate();
     let security = if curve {
         ServerSecurity::Curve {
@@ -131,6 +137,7 @@ async fn start_server(curve: bool) -> Result<(Server, Option<zmtp::PublicKey>), 
         "127.0.0.1:0",
         ServerConfig {
             security,
+            pack_parts,
             ..Default::default()
         },
         Arc::new(echo),
@@ -142,11 +149,16 @@ async fn start_server(curve: bool) -> Result<(Server, Option<zmtp::PublicKey>), 
 /// Runs `zmtp_bench serve <mech>` as a child and reads the address (and key) it prints.
 async fn spawn_server(
     curve: bool,
+    pack_parts: bool,
 ) -> Result<(String, Option<zmtp::PublicKey>, tokio::process::Child), ZmtpError> {
     use tokio::io::AsyncBufReadExt;
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["serve", if curve { "curve" } else { "null" }])
+        .args([
+            "serve",
+            if curve { "curve" } else { "null" },
+            if pack_parts { "packed" } else { "unpacked" },
+        ])
         .stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -169,9 +181,9 @@ async fn spawn_server(
 }
 
 /// The child side: serve until stdin closes (the parent exits or kills us).
-async fn serve(curve: bool) -> Result<(), ZmtpError> {
+async fn serve(curve: bool, pack_parts: bool) -> Result<(), ZmtpError> {
     use tokio::io::AsyncReadExt;
-    let (server, public) = start_server(curve).await?;
+    let (server, public) = start_server(curve, pack_parts).await?;
     println!(
         "{} {}",
         server.local_addr(),
@@ -193,7 +205,11 @@ fn arg(index: usize, default: usize) -> usize {
 #[tokio::main]
 async fn main() -> Result<(), ZmtpError> {
     if std::env::args().nth(1).as_deref() == Some("serve") {
-        return serve(std::env::args().nth(2).as_deref() == Some("curve")).await;
+        return serve(
+            std::env::args().nth(2).as_deref() == Some("curve"),
+            std::env::args().nth(3).as_deref() != Some("unpacked"),
+        )
+        .await;
     }
     let two_process = std::env::args().nth(4).as_deref() == Some("two-process");
     let requests = arg(1, 200_000);
@@ -204,21 +220,29 @@ async fn main() -> Result<(), ZmtpError> {
         if two_process { "server in a second process" } else { "one process" }
     );
     println!(
-        "{:<6} {:>12} {:>10} {:>10} {:>10}",
+        "{:<7} {:>12} {:>10} {:>10} {:>10}",
         "mech", "req/s", "p50 us", "p99 us", "max us"
     );
-    let only = std::env::args().nth(5);
-    for (label, curve) in [("NULL", false), ("CURVE", true)] {
-        if only
-            .as_deref()
-            .is_some_and(|m| !m.eq_ignore_ascii_case(label))
-        {
-            continue;
-        }
-        let run = bench(label, curve, requests, concurrency, payload, two_process).await?;
+    let runs = match std::env::args().nth(5).as_deref() {
+        Some("null") => vec![("NULL", false, true)],
+        Some("curve") => vec![("CURVE", true, true)],
+        Some("curve-unpacked") => vec![("CURVE-U", true, false)],
+        _ => vec![("NULL", false, true), ("CURVE", true, true)],
+    };
+    for (label, curve, pack_parts) in runs {
+        let run = bench(
+            label,
+            curve,
+            pack_parts,
+            requests,
+            concurrency,
+            payload,
+            two_process,
+        )
+        .await?;
         let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
         println!(
-            "{:<6} {:>12.0} {:>10} {:>10} {:>10}",
+            "{:<7} {:>12.0} {:>10} {:>10} {:>10}",
             run.label,
             rate,
             percentile(&run.latencies, 0.50).as_micros(),

@@ -691,6 +691,75 @@ mod tests {
         assert_eq!(c_open.open(wire).unwrap(), ping);
     }
 
+    fn sealed_pair() -> (MessageSealer, MessageOpener) {
+        let server_keys = KeyPair::generate();
+        let mut client = ClientHandshake::new(KeyPair::generate(), server_keys.public);
+        let mut server = ServerHandshake::new(server_keys.secret);
+        let welcome = server.on_hello(&client.hello().unwrap()).unwrap();
+        let initiate = client.on_welcome(&welcome, &meta("DEALER")).unwrap();
+        server.on_initiate(&initiate).unwrap();
+        let (ready, _, s_open) = server.ready(&meta("ROUTER")).unwrap();
+        let (_, c_seal, _) = client.on_ready(&ready).unwrap();
+        (c_seal, s_open)
+    }
+
+    fn wire_frames(mut out: BytesMut) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = Frame::decode(&mut out, 1 << 20).unwrap() {
+            frames.push(frame);
+        }
+        assert!(out.is_empty());
+        frames
+    }
+
+    #[test]
+    fn packing_seals_a_multipart_message_into_one_box() {
+        let parts = vec![
+            Bytes::from_static(b"12345678"),
+            Bytes::new(),
+            Bytes::from_static(b"body"),
+        ];
+        let (mut seal, mut open) = sealed_pair();
+        let mut out = BytesMut::new();
+        seal.queue_message(&parts, &mut out).unwrap();
+        assert_eq!(wire_frames(out).len(), 3, "unpacked: one box per part");
+
+        seal.set_packed(true);
+        open.set_packed(true);
+        let mut out = BytesMut::new();
+        seal.queue_message(&parts, &mut out).unwrap();
+        seal.queue_message(&parts[..1], &mut out).unwrap();
+        let frames = wire_frames(out);
+        assert_eq!(
+            frames.len(),
+            2,
+            "packed box, then a single part as a plain box"
+        );
+        let mut frames = frames.into_iter();
+        assert_eq!(
+            open.open_any(frames.next().unwrap(), 16).unwrap(),
+            Opened::Message(parts.clone())
+        );
+        assert_eq!(
+            open.open_any(frames.next().unwrap(), 16).unwrap(),
+            Opened::Frame(Frame::part(parts[0].clone(), false))
+        );
+    }
+
+    #[test]
+    fn packed_box_is_refused_unless_negotiated() {
+        let (mut seal, mut open) = sealed_pair();
+        seal.set_packed(true);
+        let mut out = BytesMut::new();
+        seal.queue_message(&[Bytes::new(), Bytes::new()], &mut out)
+            .unwrap();
+        let frame = wire_frames(out).remove(0);
+        assert!(matches!(
+            open.open_any(frame, 16),
+            Err(ZmtpError::Protocol(_))
+        ));
+    }
+
     #[test]
     fn wrong_server_key_fails_at_welcome() {
         let server_keys = KeyPair::generate();

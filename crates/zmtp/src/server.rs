@@ -10,8 +10,10 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -237,6 +239,26 @@ async fn accept_loop(
     }
 }
 
+/// Polls `future` once: its output if it is already done, `None` if it has to wait (it then
+/// holds our waker, which costs one spurious wake-up of the read loop at most).
+///
+/// A handler that panics here costs its request only, as it would in its own task: the panic
+/// is caught, logged, and the request gets no reply.
+async fn poll_once<T>(future: &mut BoxFuture<'static, T>) -> Result<Option<T>, HandlerPanicked> {
+    std::future::poll_fn(|cx| {
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+        Poll::Ready(match polled {
+            Ok(Poll::Ready(output)) => Ok(Some(output)),
+            Ok(Poll::Pending) => Ok(None),
+            Err(_) => Err(HandlerPanicked),
+        })
+    })
+    .await
+}
+
+/// A request handler panicked while being polled inline.
+struct HandlerPanicked;
+
 /// Splits a request into (envelope including the empty delimiter, body).
 fn split_envelope(mut parts: Vec<Bytes>) -> Option<(Vec<Bytes>, Vec<Bytes>)> {
     let delimiter = parts.iter().position(|p| p.is_empty())?;
@@ -301,14 +323,32 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) -> Result<()>
                     tracing::debug!("request without an empty delimiter; dropped");
                     continue;
                 };
+                let mut handling = shared.handler.handle(body);
+                // Most handlers answer without waiting on anything: poll once here and send the
+                // reply straight away, which spares a task spawn, a slot and a wake-up per
+                // request. Only a handler that is not done yet gets its own task.
+                let polled = match poll_once(&mut handling).await {
+                    Ok(polled) => polled,
+                    Err(HandlerPanicked) => {
+                        tracing::error!("request handler panicked; that request gets no reply");
+                        continue;
+                    }
+                };
+                if let Some(answer) = polled {
+                    let mut reply = envelope;
+                    reply.extend(answer);
+                    if out_tx.send(Outgoing::Message(reply)).await.is_err() {
+                        break Err(ZmtpError::Closed);
+                    }
+                    continue;
+                }
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     break Err(ZmtpError::Closed);
                 };
-                let handler = shared.handler.clone();
                 let out = out_tx.clone();
                 tasks.spawn(async move {
                     let mut reply = envelope;
-                    reply.extend(handler.handle(body).await);
+                    reply.extend(handling.await);
                     let _ = out.send(Outgoing::Message(reply)).await;
                     drop(permit);
                 });

@@ -1,0 +1,268 @@
+//! Packed parts (one CURVE box per multipart message, `X-Packed-Parts`) over loopback TCP:
+//! negotiated between our own peers, off towards peers that do not offer it, and a malformed
+//! packed box is a connection error, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{echo_server, echoed, eventually, WAIT};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use zmtp::frame::Frame;
+use zmtp::handshake;
+use zmtp::security::{Sealer, Security};
+use zmtp::wire::{FrameReader, FrameWriter};
+use zmtp::{
+    Client, ClientConfig, ClientSecurity, Connection, ConnectionConfig, Inbound, KeyPair,
+    ServerConfig, ServerKeys, ServerSecurity, ZmtpError,
+};
+
+type Tcp = Connection<OwnedReadHalf, OwnedWriteHalf>;
+
+fn configs(
+    server: &KeyPair,
+    client_packs: bool,
+    server_packs: bool,
+) -> (ConnectionConfig, ConnectionConfig) {
+    let mut client = ConnectionConfig::new("DEALER");
+    client.security = Security::CurveClient {
+        keys: KeyPair::generate(),
+        server: server.public,
+    };
+    client.pack_parts = client_packs;
+    let mut serving = ConnectionConfig::new("ROUTER");
+    serving.security = Security::CurveServer {
+        secret: server.secret.clone(),
+        allowlist: None,
+    };
+    serving.pack_parts = server_packs;
+    (client, serving)
+}
+
+/// A connected (client, server) pair over loopback TCP.
+async fn pair(client_packs: bool, server_packs: bool) -> (Tcp, Tcp) {
+    let keys = KeyPair::generate();
+    let (client_cfg, server_cfg) = configs(&keys, client_packs, server_packs);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = async {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (r, w) = stream.into_split();
+        Connection::establish(r, w, &server_cfg).await.unwrap()
+    };
+    let connect = async {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Connection::establish(r, w, &client_cfg).await.unwrap()
+    };
+    tokio::time::timeout(WAIT, async { tokio::join!(connect, accept) })
+        .await
+        .unwrap()
+}
+
+fn messages() -> Vec<Vec<Bytes>> {
+    vec![
+        vec![
+            Bytes::from_static(b"id-12345"),
+            Bytes::new(),
+            Bytes::from_static(b"body"),
+        ],
+        vec![Bytes::from_static(b"single")],
+        vec![Bytes::new(), Bytes::new()],
+        vec![Bytes::from(vec![7u8; 70_000]), Bytes::from_static(b"tail")],
+    ]
+}
+
+/// Sends every test message both ways (with a PING in between) and checks what arrives.
+async fn exchange(client: &mut Tcp, server: &mut Tcp) {
+    for msg in messages() {
+        let (sent, got) = tokio::join!(client.send(&msg), server.recv());
+        sent.unwrap();
+        assert_eq!(got.unwrap(), msg);
+        let (sent, got) = tokio::join!(server.send(&msg), client.recv());
+        sent.unwrap();
+        assert_eq!(got.unwrap(), msg);
+    }
+    client.ping(Duration::from_secs(5), b"ctx").await.unwrap();
+    let first = messages().swap_remove(0);
+    let (sent, got) = tokio::join!(client.send(&first), server.reader.recv());
+    sent.unwrap();
+    assert!(matches!(got.unwrap(), Inbound::Ping(_)));
+    assert_eq!(server.recv().await.unwrap(), first);
+}
+
+#[tokio::test]
+async fn packed_between_our_own_peers() {
+    let (mut client, mut server) = pair(true, true).await;
+    assert!(client.peer.packed_parts && server.peer.packed_parts);
+    tokio::time::timeout(WAIT, exchange(&mut client, &mut server))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unpacked_when_either_side_does_not_offer_it() {
+    for (client_packs, server_packs) in [(false, true), (true, false), (false, false)] {
+        let (mut client, mut server) = pair(client_packs, server_packs).await;
+        assert!(!client.peer.packed_parts, "{client_packs} {server_packs}");
+        assert!(!server.peer.packed_parts, "{client_packs} {server_packs}");
+        tokio::time::timeout(WAIT, exchange(&mut client, &mut server))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn client_and_server_pack_or_not_and_still_talk() {
+    let server_keys = KeyPair::generate();
+    for (client_packs, server_packs) in [(true, true), (true, false), (false, true)] {
+        let server = echo_server(ServerConfig {
+            security: ServerSecurity::Curve {
+                secret_key: server_keys.secret.clone(),
+                allowlist: None,
+            },
+            pack_parts: server_packs,
+            ..Default::default()
+        })
+        .await;
+        let client = Client::new(ClientConfig {
+            security: ClientSecurity::Curve {
+                keys: KeyPair::generate(),
+                server_keys: ServerKeys::cluster(server_keys.public),
+            },
+            pack_parts: client_packs,
+            ..Default::default()
+        })
+        .unwrap();
+        let addr = server.local_addr().to_string();
+        let reply = client
+            .request(&addr, vec![Bytes::from_static(b"a"), Bytes::new()], WAIT)
+            .await
+            .unwrap();
+        assert_eq!(reply, echoed(&[b"a", b""]));
+    }
+}
+
+/// Connects to `addr` as a CURVE client that runs the handshake by hand, so it can send boxes
+/// a well-behaved sealer never would. Returns the wire halves, the sealer and whether packing
+/// was negotiated.
+async fn raw_curve_client(
+    addr: std::net::SocketAddr,
+    server: &KeyPair,
+) -> (
+    FrameReader<OwnedReadHalf>,
+    FrameWriter<OwnedWriteHalf>,
+    Sealer,
+    bool,
+) {
+    let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+    let mut reader = FrameReader::new(r, 1 << 20);
+    let mut writer = FrameWriter::new(w);
+    let security = Security::CurveClient {
+        keys: KeyPair::generate(),
+        server: server.public,
+    };
+    let (peer, sealer, _opener) =
+        handshake::run(&mut reader, &mut writer, &security, "DEALER", None, true)
+            .await
+            .unwrap();
+    (reader, writer, sealer, peer.packed_parts)
+}
+
+async fn send_raw_box(
+    writer: &mut FrameWriter<OwnedWriteHalf>,
+    sealer: &mut Sealer,
+    flags: u8,
+    payload: &[u8],
+) {
+    let Sealer::Curve(sealer) = sealer else {
+        panic!("expected a CURVE sealer");
+    };
+    let frame: Frame = sealer.seal_payload(flags, payload).unwrap();
+    writer.queue_frame(&frame);
+    writer.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_packed_box_is_a_connection_error() {
+    let bad_payloads: [&[u8]; 4] = [
+        b"",
+        b"\x01\x00\x00\x00\x02id",
+        b"\x00\x00\x00\x00\x09short",
+        b"\x00\x00\x00\x00\x01xTRAILING",
+    ];
+    for server_packs in [true, false] {
+        for payload in bad_payloads {
+            let keys = KeyPair::generate();
+            let (_, server_cfg) = configs(&keys, true, server_packs);
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let serve = async {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (r, w) = stream.into_split();
+                let mut conn = Connection::establish(r, w, &server_cfg).await.unwrap();
+                conn.recv().await
+            };
+            let attack = async {
+                let (_reader, mut writer, mut sealer, packed) = raw_curve_client(addr, &keys).await;
+                assert_eq!(packed, server_packs);
+                send_raw_box(&mut writer, &mut sealer, zmtp::packed::FLAG_PACKED, payload).await;
+                (_reader, writer)
+            };
+            let (outcome, _keep_open) =
+                tokio::time::timeout(WAIT, async { tokio::join!(serve, attack) })
+                    .await
+                    .unwrap();
+            assert!(
+                matches!(outcome, Err(ZmtpError::Protocol(_))),
+                "server packs: {server_packs}, payload {payload:?}: {outcome:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn server_drops_a_peer_sending_a_malformed_packed_box_and_serves_others() {
+    let keys = KeyPair::generate();
+    let server = echo_server(ServerConfig {
+        security: ServerSecurity::Curve {
+            secret_key: keys.secret.clone(),
+            allowlist: None,
+        },
+        ..Default::default()
+    })
+    .await;
+    let (reader, mut writer, mut sealer, packed) =
+        raw_curve_client(server.local_addr(), &keys).await;
+    assert!(packed);
+    assert!(eventually(|| server.active_connections() == 1).await);
+    send_raw_box(
+        &mut writer,
+        &mut sealer,
+        zmtp::packed::FLAG_PACKED,
+        b"\x07garbage",
+    )
+    .await;
+    assert!(eventually(|| server.active_connections() == 0).await);
+    drop((reader, writer));
+
+    let client = Client::new(ClientConfig {
+        security: ClientSecurity::Curve {
+            keys: KeyPair::generate(),
+            server_keys: ServerKeys::cluster(keys.public),
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let reply = client
+        .request(
+            &server.local_addr().to_string(),
+            vec![Bytes::from_static(b"ok")],
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply, echoed(&[b"ok"]));
+}
