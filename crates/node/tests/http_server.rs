@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dendrite_node::backend::MemoryBackend;
 use dendrite_node::http::client::http_get;
-use dendrite_node::http::serve_http;
+use dendrite_node::http::{serve_http, serve_http_with, HttpLimits};
 use dendrite_node::launch::start_node;
 use dendrite_node::metrics::Metrics;
 use dendrite_node::settings::SettingsLayer;
@@ -17,6 +17,7 @@ use dendrite_node::shutdown::{shutdown_channel, ShutdownTrigger};
 use redis::AsyncCommands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -35,15 +36,46 @@ async fn start() -> (SocketAddr, Arc<Metrics>, ShutdownTrigger) {
     (addr, metrics, trigger)
 }
 
+/// A server with `limits`, and the task running it (ends after shutdown).
+async fn start_limited(limits: HttpLimits) -> (SocketAddr, ShutdownTrigger, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (trigger, signal) = shutdown_channel();
+    let server = tokio::spawn(async move {
+        serve_http_with(
+            listener,
+            Arc::new(MemoryBackend::new(3)),
+            Arc::new(Metrics::new()),
+            limits,
+            signal,
+        )
+        .await
+        .unwrap();
+    });
+    (addr, trigger, server)
+}
+
+/// Everything the server sends until it closes the connection. A reset after
+/// the response (the server closing with part of a rejected request unread)
+/// ends the read like a close does.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("server neither answered nor closed")
+        {
+            Ok(0) | Err(_) => return response,
+            Ok(read) => response.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
 async fn raw(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(request).await.unwrap();
-    let mut response = Vec::new();
-    timeout(WAIT, stream.read_to_end(&mut response))
-        .await
-        .expect("no response")
-        .unwrap();
-    String::from_utf8(response).unwrap()
+    String::from_utf8(read_until_closed(&mut stream).await).unwrap()
 }
 
 #[tokio::test]
@@ -84,18 +116,42 @@ async fn unknown_paths_methods_and_garbage() {
     let (addr, _metrics, _trigger) = start().await;
     let missing = http_get(&addr.to_string(), "/nope", WAIT).await.unwrap();
     assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.body,
+        b"not found: try /healthz, /status or /metrics\n"
+    );
     let post = raw(addr, b"POST /status HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
     assert!(post.contains("Allow: GET, HEAD\r\n"));
+    assert!(post.ends_with("only GET and HEAD are served\n"), "{post}");
     let head = raw(addr, b"HEAD /healthz HTTP/1.1\r\n\r\n").await;
     assert!(
         head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"),
         "{head}"
     );
-    let garbage = raw(addr, b"\x16\x03\x01 hello\r\n\r\n").await;
-    assert!(garbage.starts_with("HTTP/1.1 400 "), "{garbage}");
+    // What the hand-written parser rejected, hyper rejects too: a TLS hello,
+    // a request line without a version, HTTP/2, an extra token, a bad header.
+    for malformed in [
+        &b"\x16\x03\x01 hello\r\n\r\n"[..],
+        b"GET /x\r\n\r\n",
+        b"GET /x HTTP/2\r\n\r\n",
+        b"GET /x HTTP/1.1 extra\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
+    ] {
+        let answer = raw(addr, malformed).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 "),
+            "{:?} got {answer:?}",
+            String::from_utf8_lossy(malformed)
+        );
+    }
     let huge = raw(addr, &vec![b'a'; 20_000]).await;
     assert!(huge.starts_with("HTTP/1.1 431 "), "{huge}");
+    let mut big_header = b"GET /healthz HTTP/1.1\r\nX-Padding: ".to_vec();
+    big_header.extend(std::iter::repeat_n(b'p', 9_000));
+    big_header.extend_from_slice(b"\r\n\r\n");
+    let big_header = raw(addr, &big_header).await;
+    assert!(big_header.starts_with("HTTP/1.1 431 "), "{big_header}");
     // Still serving after all that.
     let health = http_get(&addr.to_string(), "/healthz", WAIT).await.unwrap();
     assert_eq!(health.status, 200);
@@ -144,4 +200,70 @@ async fn status_client_reports_unreachable_nodes() {
     drop(listener);
     let error = http_get(&addr, "/status", WAIT).await.unwrap_err();
     assert!(error.to_string().contains("is the node running"), "{error}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_dropped() {
+    let (addr, _trigger, _server) = start_limited(HttpLimits {
+        header_read_timeout: Duration::from_millis(200),
+        ..HttpLimits::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    silent
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // Closed without an answer (hyper sends no 408), well before WAIT.
+    let answer = read_until_closed(&mut silent).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // A client that does send its request is still served.
+    let health = http_get(&addr.to_string(), "/healthz", WAIT).await.unwrap();
+    assert_eq!(health.status, 200);
+}
+
+#[tokio::test]
+async fn clients_beyond_the_connection_cap_wait_for_a_free_slot() {
+    let (addr, _trigger, _server) = start_limited(HttpLimits {
+        max_connections: 1,
+        header_read_timeout: Duration::from_secs(600),
+        ..HttpLimits::default()
+    })
+    .await;
+    // Takes the only slot: accepted first (the backlog is FIFO), sends nothing.
+    let holder = TcpStream::connect(addr).await.unwrap();
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Not a synchronisation wait: a bounded check that nothing arrives while
+    // the slot is taken (it could only pass wrongly, never fail wrongly).
+    let mut byte = [0u8; 1];
+    let early = timeout(Duration::from_millis(300), waiting.read(&mut byte)).await;
+    assert!(early.is_err(), "answered past the cap: {early:?}");
+    drop(holder);
+    let answer = String::from_utf8(read_until_closed(&mut waiting).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nok\n"), "{answer}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections_and_stops_the_server() {
+    let (addr, trigger, server) = start_limited(HttpLimits {
+        header_read_timeout: Duration::from_secs(600),
+        ..HttpLimits::default()
+    })
+    .await;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    // Served once, so the server has surely accepted connections by now.
+    let health = http_get(&addr.to_string(), "/healthz", WAIT).await.unwrap();
+    assert_eq!(health.status, 200);
+    trigger.trigger();
+    timeout(WAIT, server)
+        .await
+        .expect("server did not stop")
+        .unwrap();
+    assert!(read_until_closed(&mut idle).await.is_empty());
+    assert!(TcpStream::connect(addr).await.is_err(), "still listening");
 }

@@ -1,142 +1,145 @@
-//! What each operator endpoint answers.
+//! What each operator endpoint answers, as an axum router.
+//!
+//! Every route answers GET and HEAD (axum strips the body for HEAD); other
+//! methods get 405 with `Allow: GET, HEAD`, other paths 404 with a hint.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, MethodRouter};
+use axum::Router;
 
 use crate::backend::Backend;
 use crate::metrics::Metrics;
 
-use super::request::RequestHead;
+/// Content type of the Prometheus text exposition format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// A complete response; always sent with `Connection: close`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// `Content-Type` header.
-    pub content_type: &'static str,
-    /// Extra headers (name, value).
-    pub headers: Vec<(&'static str, &'static str)>,
-    /// The body.
-    pub body: Vec<u8>,
+/// What the handlers read: the node's storage front and its metrics registry.
+#[derive(Clone)]
+struct NodeView {
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
 }
 
-impl Response {
-    /// A plain-text response.
-    pub fn text(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    /// Serializes status line, headers and (unless answering HEAD) body.
-    pub fn to_bytes(&self, omit_body: bool) -> Vec<u8> {
-        let mut head = String::new();
-        // Writing to a String cannot fail.
-        let _ = write!(
-            head,
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.status,
-            reason(self.status),
-            self.content_type,
-            self.body.len()
-        );
-        for (name, value) in &self.headers {
-            let _ = write!(head, "{name}: {value}\r\n");
-        }
-        head.push_str("\r\n");
-        let mut out = head.into_bytes();
-        if !omit_body {
-            out.extend_from_slice(&self.body);
-        }
-        out
-    }
+/// The operator routes over `backend` and `metrics`.
+pub fn router(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", read_only(get(healthz)))
+        .route("/status", read_only(get(status)))
+        .route("/metrics", read_only(get(prometheus_text)))
+        .fallback(not_found)
+        .with_state(NodeView { backend, metrics })
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        _ => "Internal Server Error",
-    }
+/// Gives a GET route our 405 answer for every other method.
+fn read_only(route: MethodRouter<NodeView>) -> MethodRouter<NodeView> {
+    route.fallback(method_not_allowed)
 }
 
-/// Answers one request.
-pub fn route(request: &RequestHead, backend: &dyn Backend, metrics: &Metrics) -> Response {
-    let known = matches!(request.path.as_str(), "/healthz" | "/status" | "/metrics");
-    if !known {
-        return Response::text(404, "not found: try /healthz, /status or /metrics\n");
-    }
-    if request.method != "GET" && request.method != "HEAD" {
-        let mut response = Response::text(405, "only GET and HEAD are served\n");
-        response.headers.push(("Allow", "GET, HEAD"));
-        return response;
-    }
-    match request.path.as_str() {
-        "/healthz" => Response::text(200, "ok\n"),
-        "/status" => {
-            let mut body = serde_json::to_vec_pretty(&backend.status()).unwrap_or_default();
-            body.push(b'\n');
-            Response {
-                status: 200,
-                content_type: "application/json",
-                headers: Vec::new(),
-                body,
-            }
-        }
-        _ => Response {
-            status: 200,
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
-            headers: Vec::new(),
-            body: metrics.render().into_bytes(),
-        },
-    }
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn status(State(view): State<NodeView>) -> impl IntoResponse {
+    // Serializing a plain struct of numbers and strings cannot fail.
+    let mut body = serde_json::to_vec_pretty(&view.backend.status()).unwrap_or_default();
+    body.push(b'\n');
+    ([(header::CONTENT_TYPE, "application/json")], body)
+}
+
+async fn prometheus_text(State(view): State<NodeView>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
+        view.metrics.render(),
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: try /healthz, /status or /metrics\n",
+    )
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "GET, HEAD")],
+        "only GET and HEAD are served\n",
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
+    use axum::body::Body;
+    use axum::http::{Method, Request, Response};
+    use hyper::service::Service as _;
+    use hyper_util::service::TowerToHyperService;
 
-    fn get(path: &str) -> Response {
-        let request = RequestHead {
-            method: "GET".into(),
-            path: path.into(),
-        };
-        route(&request, &MemoryBackend::new(2), &Metrics::new())
+    async fn call(method: Method, path: &str) -> (Response<Body>, String) {
+        let router = router(Arc::new(MemoryBackend::new(2)), Arc::new(Metrics::new()));
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let response = TowerToHyperService::new(router)
+            .call(request)
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        (
+            Response::from_parts(parts, Body::empty()),
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
     }
 
-    #[test]
-    fn routes_known_paths() {
-        assert_eq!(get("/healthz").body, b"ok\n");
-        let status: serde_json::Value = serde_json::from_slice(&get("/status").body).unwrap();
-        assert_eq!(status["max_consistency"], 2);
-        assert!(String::from_utf8(get("/metrics").body)
-            .unwrap()
-            .contains("dendrite_commands_total"));
-        assert_eq!(get("/nope").status, 404);
-        let post = RequestHead {
-            method: "POST".into(),
-            path: "/status".into(),
-        };
-        assert_eq!(
-            route(&post, &MemoryBackend::new(1), &Metrics::new()).status,
-            405
-        );
+    fn content_type(response: &Response<Body>) -> &str {
+        response.headers()[header::CONTENT_TYPE].to_str().unwrap()
     }
 
-    #[test]
-    fn head_omits_the_body() {
-        let bytes = Response::text(200, "ok\n").to_bytes(true);
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
-        assert!(text.contains("Content-Length: 3\r\n"));
-        assert!(text.ends_with("\r\n\r\n"));
+    #[tokio::test]
+    async fn routes_known_paths() {
+        let (health, body) = call(Method::GET, "/healthz").await;
+        assert_eq!((health.status(), body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(content_type(&health), "text/plain; charset=utf-8");
+
+        let (status, body) = call(Method::GET, "/status?pretty=1").await;
+        assert_eq!(content_type(&status), "application/json");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["max_consistency"], 2);
+
+        let (metrics, body) = call(Method::GET, "/metrics").await;
+        assert_eq!(content_type(&metrics), PROMETHEUS_CONTENT_TYPE);
+        assert!(body.contains("dendrite_commands_total"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods() {
+        let (missing, body) = call(Method::GET, "/nope").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(body.contains("try /healthz"), "{body}");
+        // An unknown path is 404 whatever the method, as before.
+        let (missing, _) = call(Method::POST, "/nope").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+        let (post, body) = call(Method::POST, "/status").await;
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(body, "only GET and HEAD are served\n");
+    }
+
+    #[tokio::test]
+    async fn head_omits_the_body() {
+        let (head, body) = call(Method::HEAD, "/healthz").await;
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "3");
+        assert!(body.is_empty(), "{body}");
     }
 }
