@@ -49,6 +49,7 @@ pub mod null;
 pub mod outbound;
 pub mod packed;
 mod poly1305;
+mod salsa20;
 pub mod security;
 pub mod server;
 pub mod wire;

@@ -4,60 +4,58 @@
 //! 8-byte counter. XSalsa20 first derives a subkey with HSalsa20 from the key and the first 16
 //! nonce bytes, which are the same for every message of a direction, so [`MessageKey`] derives
 //! that subkey once per connection and each box only runs Salsa20 with the counter as its
-//! nonce, plus Poly1305. The result is byte for byte NaCl's `crypto_box_afternm`, which is
+//! nonce, plus Poly1305 (both our own, see `salsa20.rs` and `poly1305.rs` for why). The result is byte for byte NaCl's `crypto_box_afternm`, which is
 //! what libzmq uses (tests compare it with `crypto_box`).
 
 use curve25519_dalek::montgomery::MontgomeryPoint;
-use salsa20::cipher::consts::U10;
-use salsa20::cipher::generic_array::GenericArray;
-use salsa20::cipher::{KeyIvInit, StreamCipher};
-use salsa20::Salsa20;
 
 use crate::keys::{PublicKey, SecretKey};
 use crate::poly1305;
+use crate::salsa20::{hsalsa20, Salsa20Key};
 
 /// Length of the Poly1305 tag that precedes the ciphertext in a box.
 pub const TAG_LEN: usize = 16;
 
 /// Key of one direction of a CURVE connection's MESSAGE traffic.
 pub struct MessageKey {
-    subkey: salsa20::Key,
+    subkey: Salsa20Key,
 }
+
+/// Keystream bytes that key Poly1305; the message is encrypted with the rest of block 0 on.
+const MAC_KEY_LEN: usize = 32;
 
 impl MessageKey {
     /// Key for boxes between `ours` and `theirs` whose nonces start with `prefix`.
     pub fn new(ours: &SecretKey, theirs: &PublicKey, prefix: &[u8; 16]) -> Self {
         // crypto_box_beforenm: HSalsa20 of the X25519 shared secret with a zero input.
         let shared = MontgomeryPoint(*theirs.as_bytes()).mul_clamped(*ours.as_bytes());
-        let box_key = salsa20::hsalsa::<U10>(
-            GenericArray::from_slice(shared.as_bytes()),
-            &GenericArray::default(),
-        );
-        let subkey = salsa20::hsalsa::<U10>(&box_key, GenericArray::from_slice(prefix));
-        MessageKey { subkey }
+        let box_key = hsalsa20(shared.as_bytes(), &[0u8; 16]);
+        MessageKey {
+            subkey: Salsa20Key::new(&hsalsa20(&box_key, prefix)),
+        }
     }
 
-    /// The stream for `counter`, already past the 32 bytes that key Poly1305.
-    fn stream(&self, counter: u64) -> (Salsa20, [u8; 32]) {
-        let nonce = counter.to_be_bytes();
-        let mut cipher = Salsa20::new(&self.subkey, GenericArray::from_slice(&nonce));
-        let mut mac_key = [0u8; 32];
-        cipher.apply_keystream(&mut mac_key);
-        (cipher, mac_key)
+    fn mac_key(&self, nonce: &[u8; 8]) -> [u8; MAC_KEY_LEN] {
+        let block = self.subkey.block(nonce, 0);
+        let mut key = [0u8; MAC_KEY_LEN];
+        key.copy_from_slice(&block[..MAC_KEY_LEN]);
+        key
     }
 
     /// Encrypts `buffer` in place and returns the tag to send in front of it.
     pub fn seal(&self, counter: u64, buffer: &mut [u8]) -> [u8; TAG_LEN] {
-        let (mut cipher, mac_key) = self.stream(counter);
-        cipher.apply_keystream(buffer);
+        let nonce = counter.to_be_bytes();
+        let first = self.subkey.xor_from(&nonce, MAC_KEY_LEN, buffer);
+        let mut mac_key = [0u8; MAC_KEY_LEN];
+        mac_key.copy_from_slice(&first[..MAC_KEY_LEN]);
         poly1305::tag(&mac_key, buffer)
     }
 
     /// Checks `tag` and decrypts `buffer` in place; `false` (buffer untouched) if the tag is
     /// wrong.
     pub fn open(&self, counter: u64, tag: &[u8], buffer: &mut [u8]) -> bool {
-        let (mut cipher, mac_key) = self.stream(counter);
-        let expected = poly1305::tag(&mac_key, buffer);
+        let nonce = counter.to_be_bytes();
+        let expected = poly1305::tag(&self.mac_key(&nonce), buffer);
         // Constant-time comparison: fold all differences before deciding.
         let diff = expected
             .iter()
@@ -66,7 +64,7 @@ impl MessageKey {
         if diff != 0 || tag.len() != TAG_LEN {
             return false;
         }
-        cipher.apply_keystream(buffer);
+        self.subkey.xor_from(&nonce, MAC_KEY_LEN, buffer);
         true
     }
 }
