@@ -29,11 +29,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Packed parts (an extension between our own peers)
+//!
+//! RFC 26 seals every message part in its own MESSAGE box. On CURVE connections we advertise
+//! the metadata property `X-Packed-Parts: 1` in INITIATE/READY; when the peer advertises it
+//! too, every multipart message goes out as ONE MESSAGE box with flags `0x04` whose plaintext
+//! lists the parts as `flags (0x01 = more) | u32 big-endian length | bytes`. A request of three
+//! parts then costs one box per side instead of three. Peers that do not advertise it (libzmq,
+//! pyzmq) get exactly RFC 26, and a packed box from a peer that did not negotiate it, or one
+//! whose part list is malformed, is a protocol error that closes the connection. Turn it off
+//! with `pack_parts: false` in [`ServerConfig`] / [`ClientConfig`]. Details: [`packed`].
+//!
 //! # Layers, bottom up
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
-//!   frame sealing/opening.
+//!   frame sealing/opening; [`message_box`]: the MESSAGE box with per-connection keys
+//!   (XSalsa20-Poly1305 with our own Salsa20 and Poly1305, checked against `crypto_box`);
+//!   [`packed`]: the packed-parts encoding.
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
 
