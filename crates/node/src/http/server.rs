@@ -132,7 +132,7 @@ fn connection_builder(limits: &HttpLimits) -> http1::Builder {
         // One request per connection, as scrapers and `dendrite status` use it;
         // an idle keep-alive socket would otherwise hold a connection slot.
         .keep_alive(false)
-        // `Content-Type:` on the wire, as the hand-written server sent and
+        // `Content-Type:` on the wire, as the node always sent it and
         // line-oriented scripts may grep for.
         .title_case_headers(true);
     builder
