@@ -61,8 +61,6 @@ pub mod message_box;
 pub mod null;
 pub mod outbound;
 pub mod packed;
-mod poly1305;
-mod salsa20;
 pub mod security;
 pub mod server;
 pub mod wire;

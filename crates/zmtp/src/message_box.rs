@@ -3,68 +3,73 @@
 //! A MESSAGE nonce is a fixed 16-byte prefix (`CurveZMQMESSAGEC` or `...S`) followed by an
 //! 8-byte counter. XSalsa20 first derives a subkey with HSalsa20 from the key and the first 16
 //! nonce bytes, which are the same for every message of a direction, so [`MessageKey`] derives
-//! that subkey once per connection and each box only runs Salsa20 with the counter as its
-//! nonce, plus Poly1305 (both our own, see `salsa20.rs` and `poly1305.rs` for why). The result is byte for byte NaCl's `crypto_box_afternm`, which is
-//! what libzmq uses (tests compare it with `crypto_box`).
+//! that subkey once per connection (`salsa20::hsalsa`) and each box only runs Salsa20 with the
+//! counter as its nonce (`salsa20::Salsa20`), plus Poly1305 (`poly1305::Poly1305`) keyed with
+//! the first 32 keystream bytes; the tag is compared in constant time with `subtle`. All
+//! primitives come from the RustCrypto crates; this module only composes them the way NaCl's
+//! `crypto_box_afternm` does, which is what libzmq uses (tests compare every box byte for byte
+//! with `crypto_box`).
+//!
+//! Speed: the `poly1305` crate's AVX2 backend spends ~700 ns setting up every message, several
+//! times the cost of hashing a short box, so the workspace builds it with its portable backend
+//! (`--cfg poly1305_force_soft` in `.cargo/config.toml`; see BENCH.md for the numbers).
 
 use curve25519_dalek::montgomery::MontgomeryPoint;
+use poly1305::universal_hash::KeyInit;
+use poly1305::Poly1305;
+use salsa20::cipher::consts::U10;
+use salsa20::cipher::{KeyIvInit, StreamCipher};
+use salsa20::Salsa20;
+use subtle::ConstantTimeEq;
 
 use crate::keys::{PublicKey, SecretKey};
-use crate::poly1305;
-use crate::salsa20::{hsalsa20, Salsa20Key};
 
 /// Length of the Poly1305 tag that precedes the ciphertext in a box.
 pub const TAG_LEN: usize = 16;
 
 /// Key of one direction of a CURVE connection's MESSAGE traffic.
 pub struct MessageKey {
-    subkey: Salsa20Key,
+    /// HSalsa20(box key, nonce prefix): the Salsa20 key of every box in this direction.
+    subkey: salsa20::Key,
 }
-
-/// Keystream bytes that key Poly1305; the message is encrypted with the rest of block 0 on.
-const MAC_KEY_LEN: usize = 32;
 
 impl MessageKey {
     /// Key for boxes between `ours` and `theirs` whose nonces start with `prefix`.
     pub fn new(ours: &SecretKey, theirs: &PublicKey, prefix: &[u8; 16]) -> Self {
         // crypto_box_beforenm: HSalsa20 of the X25519 shared secret with a zero input.
         let shared = MontgomeryPoint(*theirs.as_bytes()).mul_clamped(*ours.as_bytes());
-        let box_key = hsalsa20(shared.as_bytes(), &[0u8; 16]);
+        let box_key = salsa20::hsalsa::<U10>(shared.as_bytes().into(), &[0u8; 16].into());
         MessageKey {
-            subkey: Salsa20Key::new(&hsalsa20(&box_key, prefix)),
+            subkey: salsa20::hsalsa::<U10>(&box_key, prefix.into()),
         }
     }
 
-    fn mac_key(&self, nonce: &[u8; 8]) -> [u8; MAC_KEY_LEN] {
-        let block = self.subkey.block(nonce, 0);
-        let mut key = [0u8; MAC_KEY_LEN];
-        key.copy_from_slice(&block[..MAC_KEY_LEN]);
-        key
+    /// The Salsa20 stream of box `counter`, already past the 32 bytes that key Poly1305 (the
+    /// message is encrypted with the keystream from byte 32 on, as in `crypto_secretbox`).
+    fn stream(&self, counter: u64) -> (Salsa20, Poly1305) {
+        let mut cipher = Salsa20::new(&self.subkey, &counter.to_be_bytes().into());
+        let mut mac_key = poly1305::Key::default();
+        cipher.apply_keystream(&mut mac_key);
+        (cipher, Poly1305::new(&mac_key))
     }
 
     /// Encrypts `buffer` in place and returns the tag to send in front of it.
     pub fn seal(&self, counter: u64, buffer: &mut [u8]) -> [u8; TAG_LEN] {
-        let nonce = counter.to_be_bytes();
-        let first = self.subkey.xor_from(&nonce, MAC_KEY_LEN, buffer);
-        let mut mac_key = [0u8; MAC_KEY_LEN];
-        mac_key.copy_from_slice(&first[..MAC_KEY_LEN]);
-        poly1305::tag(&mac_key, buffer)
+        let (mut cipher, mac) = self.stream(counter);
+        cipher.apply_keystream(buffer);
+        mac.compute_unpadded(buffer).into()
     }
 
     /// Checks `tag` and decrypts `buffer` in place; `false` (buffer untouched) if the tag is
     /// wrong.
     pub fn open(&self, counter: u64, tag: &[u8], buffer: &mut [u8]) -> bool {
-        let nonce = counter.to_be_bytes();
-        let expected = poly1305::tag(&self.mac_key(&nonce), buffer);
-        // Constant-time comparison: fold all differences before deciding.
-        let diff = expected
-            .iter()
-            .zip(tag.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 || tag.len() != TAG_LEN {
+        let (mut cipher, mac) = self.stream(counter);
+        let expected = mac.compute_unpadded(buffer);
+        // Constant time for equal lengths; a tag of the wrong length never matches.
+        if !bool::from(expected.as_slice().ct_eq(tag)) {
             return false;
         }
-        self.subkey.xor_from(&nonce, MAC_KEY_LEN, buffer);
+        cipher.apply_keystream(buffer);
         true
     }
 }
