@@ -461,6 +461,17 @@ impl Ring {
         ))
     }
 
+    /// The predecessor local `vnode` knows (`Some(None)`: none yet), or `None` if `vnode` is not
+    /// local. Cheaper than [`Ring::neighbours`] on hot paths: nothing but the predecessor is copied.
+    pub fn predecessor(&self, vnode: &Vnode) -> Option<Option<Vnode>> {
+        Some(lock(self.state(vnode)?).predecessor().cloned())
+    }
+
+    /// The replica set of local `vnode` (see [`Ring::neighbours`]), or `None` if it is not local.
+    pub fn replicas(&self, vnode: &Vnode) -> Option<Vec<Vnode>> {
+        Some(lock(self.state(vnode)?).replica_set().to_vec())
+    }
+
     /// Is the ring still running on this node (not left nor shut down)?
     pub fn is_running(&self) -> bool {
         !self.is_stopped()

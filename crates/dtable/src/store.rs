@@ -69,6 +69,9 @@ struct Shard {
     live: usize,
     /// Number of records, tombstones included.
     total: usize,
+    /// Where [`Shard::apply`] encodes a record before placing it in its chunk (reused, so a
+    /// write allocates nothing unless its chunk grows).
+    scratch: Vec<u8>,
 }
 
 impl Default for Shard {
@@ -77,6 +80,7 @@ impl Default for Shard {
             chunks: BTreeMap::from([(Id::ZERO, Vec::new())]),
             live: 0,
             total: 0,
+            scratch: Vec::new(),
         }
     }
 }
@@ -111,14 +115,15 @@ impl Shard {
         if !record.is_tombstone() {
             self.live += 1;
         }
-        let mut encoded = Vec::with_capacity(packed::encoded_len(key, record));
-        packed::encode(&mut encoded, &id, key, record);
+        let encoded = &mut self.scratch;
+        encoded.clear();
+        packed::encode(encoded, &id, key, record);
         let needed = chunk.len() - (end - start) + encoded.len();
         if needed > chunk.capacity() {
             let target = needed.div_ceil(CHUNK_GROWTH_BYTES) * CHUNK_GROWTH_BYTES;
             chunk.reserve_exact(target - chunk.len());
         }
-        chunk.splice(start..end, encoded);
+        packed::replace_range(chunk, start, end, encoded);
         if chunk.len() > MAX_CHUNK_BYTES {
             self.split(chunk_key);
         }
@@ -231,176 +236,7 @@ impl Shard {
     }
 }
 
-/// The packed encoding of records within a chunk: for each record, in (position, key) order,
-///
-/// `position (20 bytes) | millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) |
-/// key length (LEB128) | value length + 1, or 0 for a tombstone (LEB128) | key | value`.
-///
-/// Only this module writes chunks, so decoding trusts its input: a malformed chunk is a bug in
-/// this file, not bad input from the network.
-mod packed {
-    use std::cmp::Ordering;
-
-    use bytes::Bytes;
-    use dendrite::Id;
-
-    use crate::record::Record;
-    use crate::version::Version;
-
-    /// One record decoded in place, borrowing its key and value from the chunk.
-    pub(super) struct Entry<'a> {
-        /// Offset of the record's first byte in the chunk.
-        pub start: usize,
-        /// Offset just past the record's last byte.
-        pub end: usize,
-        pub id: Id,
-        pub version: Version,
-        pub key: &'a [u8],
-        /// `None` for a tombstone.
-        pub value: Option<&'a [u8]>,
-    }
-
-    impl Entry<'_> {
-        pub fn is_tombstone(&self) -> bool {
-            self.value.is_none()
-        }
-
-        /// The record as the rest of the crate sees it (the value copied out).
-        pub fn to_record(&self) -> Record {
-            Record {
-                version: self.version,
-                value: self.value.map(Bytes::copy_from_slice),
-            }
-        }
-    }
-
-    /// `Record::wins_over` against a packed record, without copying the held value out.
-    pub fn wins_over(record: &Record, held_version: Version, held_value: Option<&[u8]>) -> bool {
-        match record.version.cmp(&held_version) {
-            Ordering::Greater => true,
-            Ordering::Less => false,
-            // `Option<Bytes>` and `Option<&[u8]>` order alike: `None` first, then bytewise.
-            Ordering::Equal => record.value.as_deref() > held_value,
-        }
-    }
-
-    fn varint_len(mut n: u64) -> usize {
-        let mut len = 1;
-        while n >= 0x80 {
-            n >>= 7;
-            len += 1;
-        }
-        len
-    }
-
-    fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
-    }
-
-    fn get_varint(chunk: &[u8], at: &mut usize) -> u64 {
-        let mut n = 0u64;
-        let mut shift = 0;
-        loop {
-            let byte = chunk[*at];
-            *at += 1;
-            n |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return n;
-            }
-            shift += 7;
-        }
-    }
-
-    fn value_tag(record: &Record) -> u64 {
-        record.value.as_ref().map_or(0, |v| v.len() as u64 + 1)
-    }
-
-    /// Bytes [`encode`] appends for this record.
-    pub fn encoded_len(key: &[u8], record: &Record) -> usize {
-        let version = &record.version;
-        Id::ZERO.as_bytes().len()
-            + varint_len(version.millis)
-            + varint_len(u64::from(version.logical))
-            + 8
-            + varint_len(key.len() as u64)
-            + varint_len(value_tag(record))
-            + key.len()
-            + record.value.as_ref().map_or(0, Bytes::len)
-    }
-
-    /// Appends the packed form of one record to `out`.
-    pub fn encode(out: &mut Vec<u8>, id: &Id, key: &[u8], record: &Record) {
-        out.extend_from_slice(id.as_bytes());
-        put_varint(out, record.version.millis);
-        put_varint(out, u64::from(record.version.logical));
-        out.extend_from_slice(&record.version.node.to_be_bytes());
-        put_varint(out, key.len() as u64);
-        put_varint(out, value_tag(record));
-        out.extend_from_slice(key);
-        if let Some(value) = &record.value {
-            out.extend_from_slice(value);
-        }
-    }
-
-    /// Decodes the record starting at `start`.
-    fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
-        let mut id = [0u8; 20];
-        id.copy_from_slice(&chunk[start..start + 20]);
-        let mut at = start + 20;
-        let millis = get_varint(chunk, &mut at);
-        let logical = u32::try_from(get_varint(chunk, &mut at)).unwrap_or(u32::MAX);
-        let mut node = [0u8; 8];
-        node.copy_from_slice(&chunk[at..at + 8]);
-        at += 8;
-        let key_len = get_varint(chunk, &mut at) as usize;
-        let tag = get_varint(chunk, &mut at) as usize;
-        let key = &chunk[at..at + key_len];
-        at += key_len;
-        let value = tag.checked_sub(1).map(|len| &chunk[at..at + len]);
-        let end = at + tag.saturating_sub(1);
-        Entry {
-            start,
-            end,
-            id: Id::new(id),
-            version: Version {
-                millis,
-                logical,
-                node: u64::from_be_bytes(node),
-            },
-            key,
-            value,
-        }
-    }
-
-    /// The records of a chunk, in order.
-    pub fn entries(chunk: &[u8]) -> impl Iterator<Item = Entry<'_>> {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            if at >= chunk.len() {
-                return None;
-            }
-            let entry = decode(chunk, at);
-            at = entry.end;
-            Some(entry)
-        })
-    }
-
-    /// The record for (`id`, `key`) and its offset, or the offset where it would be inserted.
-    pub fn find<'a>(chunk: &'a [u8], id: &Id, key: &[u8]) -> Result<(usize, Entry<'a>), usize> {
-        for entry in entries(chunk) {
-            match entry.id.cmp(id).then_with(|| entry.key.cmp(key)) {
-                Ordering::Less => {}
-                Ordering::Equal => return Ok((entry.start, entry)),
-                Ordering::Greater => return Err(entry.start),
-            }
-        }
-        Err(chunk.len())
-    }
-}
+mod packed;
 
 /// The records one node holds, sharded by ring position.
 pub struct Store {

@@ -123,11 +123,14 @@ impl TableInner {
 
     /// When `dest` does not own every key of `keys` (its predecessor moved past them), the vnode
     /// that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not(&self, dest: &Vnode, keys: &[Bytes]) -> Option<Vnode> {
-        let (pred, _, _) = self.ring.neighbours(dest)?;
-        let pred = pred?;
+    fn owner_if_not<'k>(
+        &self,
+        dest: &Vnode,
+        keys: impl IntoIterator<Item = &'k Bytes>,
+    ) -> Option<Vnode> {
+        let pred = self.ring.predecessor(dest)??;
         let range = IdRange::new(pred.id, dest.id);
-        keys.iter()
+        keys.into_iter()
             .any(|k| !range.contains(&Id::of_key(k)))
             .then_some(pred)
     }
@@ -140,11 +143,10 @@ impl TableInner {
         items: Vec<(Bytes, Record)>,
         min_acks: u32,
     ) -> Reply {
-        let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
-        if let Some(owner) = self.owner_if_not(&dest, &keys) {
+        if let Some(owner) = self.owner_if_not(&dest, items.iter().map(|(key, _)| key)) {
             return write_ack(0, None, Some(owner));
         }
-        let Some((_, _, replicas)) = self.ring.neighbours(&dest) else {
+        let Some(replicas) = self.ring.replicas(&dest) else {
             return write_ack(0, Some(format!("no vnode {dest} on this node")), None);
         };
         let wanted = min_acks.max(1) as usize;
