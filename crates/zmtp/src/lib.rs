@@ -45,7 +45,8 @@
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
 //!   frame sealing/opening; [`message_box`]: the MESSAGE box with per-connection keys
-//!   (XSalsa20-Poly1305 with our own Salsa20 and Poly1305, checked against `crypto_box`);
+//!   (XSalsa20-Poly1305 from the RustCrypto `salsa20` and `poly1305` crates, checked against
+//!   `crypto_box`);
 //!   [`packed`]: the packed-parts encoding.
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
