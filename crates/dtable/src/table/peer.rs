@@ -13,10 +13,10 @@ use crate::wire::{Reply, Request};
 impl TableInner {
     /// Sends `request` to its destination vnode and decodes the reply. A request for a vnode of
     /// this node is served in place: no encoding, no decoding, no transport.
-    pub(super) async fn call(self: &Arc<Self>, request: &Request) -> Result<Reply, TableError> {
+    pub(super) async fn call(self: &Arc<Self>, request: Request) -> Result<Reply, TableError> {
         let host = request.dest().host.clone();
         if *host == *self.ring.local_host() {
-            return Ok(self.clone().serve(request.clone()).await);
+            return Ok(self.clone().serve(request).await);
         }
         let frame = request.encode();
         let call = self.ring.call_frame(&host, frame);

@@ -112,7 +112,7 @@ impl<'a> Query<'a> {
                 keys: wanted,
                 primary: true,
             };
-            (members, self.inner.call(&request).await)
+            (members, self.inner.call(request).await)
         }))
         .await;
         for (members, answer) in answers {
@@ -181,7 +181,13 @@ impl<'a> Query<'a> {
             by_key.insert(k, r);
         }
         let result = async {
-            let groups = self.group(by_key.into_iter()).await?;
+            let mut groups = self.group(by_key.into_iter()).await?;
+            if groups.len() == 1 {
+                // The common case (one key, or keys of one primary): no join machinery.
+                if let Some((primary, items)) = groups.pop_first() {
+                    return self.write_group(primary, items).await;
+                }
+            }
             let outcomes = join_all(
                 groups
                     .into_iter()
@@ -222,7 +228,7 @@ impl<'a> Query<'a> {
                     min_acks: u32::try_from(self.write).unwrap_or(u32::MAX),
                 },
             };
-            match self.inner.call(&request).await {
+            match self.inner.call(request).await {
                 Ok(Reply::WriteAck {
                     error: None,
                     moved: None,
@@ -295,7 +301,7 @@ impl<'a> Query<'a> {
                 keys: vec![key.clone()],
                 primary: true,
             };
-            match self.inner.call(&request).await {
+            match self.inner.call(request).await {
                 Ok(Reply::ReadResp {
                     moved: Some(owner), ..
                 }) => primary = owner,
@@ -406,7 +412,7 @@ impl<'a> Query<'a> {
                 keys: vec![key.clone()],
                 primary: false,
             };
-            match self.inner.call(&request).await? {
+            match self.inner.call(request).await? {
                 Reply::ReadResp { mut items, .. } => Ok(items.pop().and_then(|i| i.record)),
                 other => Err(TableError::Protocol {
                     host: v.host.to_string(),

@@ -103,7 +103,7 @@ impl TableInner {
             };
             // A replica that misses it keeps its tombstones; the next round pulls them back
             // here and purges again.
-            if let Err(e) = self.call(&request).await {
+            if let Err(e) = self.call(request).await {
                 debug!(%replica, error = %e, "purge request failed");
             }
         }
@@ -121,7 +121,7 @@ impl TableInner {
             range,
             buckets,
         };
-        let theirs = match self.call(&request).await? {
+        let theirs = match self.call(request).await? {
             Reply::DigestResp { buckets } => buckets,
             other => return Err(unexpected(peer, &other)),
         };
@@ -157,7 +157,7 @@ impl TableInner {
                 after: after.clone(),
                 limit: u32::try_from(self.config.batch_size).unwrap_or(u32::MAX),
             };
-            let (items, more) = match self.call(&request).await? {
+            let (items, more) = match self.call(request).await? {
                 Reply::ScanResp { items, more } => (items, more),
                 other => return Err(unexpected(peer, &other)),
             };
@@ -198,7 +198,7 @@ impl TableInner {
                 items: batch,
                 role: WriteRole::Replica,
             };
-            match self.call(&request).await? {
+            match self.call(request).await? {
                 Reply::WriteAck { error: None, .. } => {
                     TableStats::bump(&self.stats.repaired_out, count)
                 }
@@ -237,7 +237,7 @@ impl TableInner {
                 items: vec![(key, record)],
                 role: WriteRole::Replica,
             };
-            if self.call(&request).await.is_ok() {
+            if self.call(request).await.is_ok() {
                 TableStats::bump(&self.stats.repaired_out, 1);
             }
         });

@@ -86,7 +86,7 @@ impl TableInner {
                     items: chunk.to_vec(),
                     role: WriteRole::Replica,
                 };
-                match self.call(&request).await {
+                match self.call(request).await {
                     Ok(Reply::WriteAck { error: None, .. }) => {}
                     Ok(Reply::WriteAck { error: Some(e), .. }) => outcome = Err(e),
                     Ok(other) => outcome = Err(format!("unexpected reply 0x{:02x}", other.kind())),
@@ -127,7 +127,7 @@ impl TableInner {
                 if !self.ring.is_running() {
                     break;
                 }
-                if let Ok(Reply::WriteAck { error: None, .. }) = self.call(&request).await {
+                if let Ok(Reply::WriteAck { error: None, .. }) = self.call(request.clone()).await {
                     delivered = true;
                     break;
                 }
