@@ -300,6 +300,64 @@ async fn pipelines_keep_order() {
     assert_eq!(reply, b"+PONG\r\n".repeat(1000));
 }
 
+/// Runs of pipelined GETs are answered by one multi-key read: interleaved writes, a GET of the
+/// wrong arity, other commands and a protocol error right after a run must all keep their place.
+#[tokio::test]
+async fn grouped_pipelined_gets_keep_order_and_see_earlier_writes() {
+    let server = start(1, RespLimits::default()).await;
+    let mut con = connect(server.addr).await;
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("a").arg("1");
+    pipe.cmd("GET").arg("a");
+    pipe.cmd("GET").arg("missing");
+    pipe.cmd("GET").arg("a");
+    pipe.cmd("SET").arg("a").arg("2");
+    pipe.cmd("GET").arg("a");
+    pipe.cmd("PING");
+    pipe.cmd("GET").arg("a");
+    pipe.cmd("DEL").arg("a");
+    pipe.cmd("GET").arg("a");
+    let replies: Vec<redis::Value> = pipe.query_async(&mut con).await.unwrap();
+    let ok = redis::Value::Okay;
+    let bulk = |v: &str| redis::Value::BulkString(v.as_bytes().to_vec());
+    assert_eq!(
+        replies,
+        vec![
+            ok.clone(),
+            bulk("1"),
+            redis::Value::Nil,
+            bulk("1"),
+            ok,
+            bulk("2"),
+            redis::Value::SimpleString("PONG".into()),
+            bulk("2"),
+            redis::Value::Int(1),
+            redis::Value::Nil,
+        ]
+    );
+
+    // A GET of the wrong arity inside a run of GETs gets Redis's error, in its place.
+    let request =
+        b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*1\r\n$3\r\nGET\r\n*2\r\n$3\r\nGET\r\n$1\r\ny\r\n";
+    let expected = b"$-1\r\n-ERR wrong number of arguments for 'get' command\r\n$-1\r\n";
+    let reply = raw_exchange(server.addr, request, expected.len()).await;
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        String::from_utf8_lossy(expected)
+    );
+
+    // GETs followed by garbage: the GETs are answered, then the protocol error, then close.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*1\r\n$x\r\n")
+        .await
+        .unwrap();
+    let expected = "$-1\r\n$-1\r\n-ERR Protocol error: invalid bulk length\r\n";
+    let reply = read_at_least(&mut stream, expected.len()).await;
+    assert_eq!(String::from_utf8_lossy(&reply), expected);
+    assert!(closed_by_server(&mut stream).await);
+}
+
 #[tokio::test]
 async fn keys_and_values_are_binary_safe() {
     let server = start(1, RespLimits::default()).await;

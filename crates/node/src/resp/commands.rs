@@ -379,6 +379,27 @@ fn first_or_empty(name: &str) -> Bytes {
     Bytes::copy_from_slice(name.as_bytes())
 }
 
+/// Answers `keys.len()` pipelined `GET`s with one multi-key read: the replies, in order. A read
+/// that fails answers every one of them with its error, as `MGET` does.
+pub async fn execute_gets(
+    keys: Vec<Bytes>,
+    session: &Session,
+    backend: &dyn Backend,
+) -> Vec<Reply> {
+    let count = keys.len();
+    match backend.get_many(keys, session.read).await {
+        Ok(values) if values.len() == count => values.into_iter().map(bulk_or_nil).collect(),
+        Ok(values) => vec![
+            Reply::err(format!(
+                "internal error: {} values for {count} keys",
+                values.len()
+            ));
+            count
+        ],
+        Err(error) => vec![backend_error_reply(&error); count],
+    }
+}
+
 /// The reply for a failed backend call; the first word is the error code.
 pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {

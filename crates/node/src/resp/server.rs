@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
-use super::commands::{canonical_name, execute, Command, Flow, Session};
-use super::request::{ParseLimits, RequestParser};
+use super::commands::{canonical_name, execute, execute_gets, Command, Flow, Session};
+use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
 use crate::backend::Backend;
 use crate::metrics::Metrics;
@@ -63,6 +63,8 @@ impl From<RespLimits> for RespConfig {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Most pipelined `GET`s answered by one multi-key read (see [`Connection::run_batch`]).
+const MAX_GET_GROUP: usize = 128;
 const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// Serves RESP clients on `listener` until `shutdown` fires, then waits for
@@ -180,8 +182,14 @@ impl Connection {
         output: &mut BytesMut,
         stream: &mut TcpStream,
     ) -> io::Result<Flow> {
+        // A request read while gathering GETs that was not one: it runs next.
+        let mut carried: Option<Result<Vec<Bytes>, ProtocolError>> = None;
         loop {
-            let args = match parser.next_request(input) {
+            let next = match carried.take() {
+                Some(request) => request.map(Some),
+                None => parser.next_request(input),
+            };
+            let args = match next {
                 Ok(Some(args)) => args,
                 Ok(None) => return Ok(Flow::Continue),
                 Err(error) => {
@@ -193,6 +201,35 @@ impl Connection {
             };
             let name = canonical_name(&args);
             let started = Instant::now();
+            if self.session.authenticated && is_plain_get(name, &args) {
+                // Consecutive pipelined GETs become one multi-key read: one round trip per
+                // primary instead of one per key, in the order the client sent them.
+                let mut keys = vec![args[1].clone()];
+                while keys.len() < MAX_GET_GROUP {
+                    match parser.next_request(input) {
+                        Ok(Some(next)) if is_plain_get(canonical_name(&next), &next) => {
+                            keys.push(next[1].clone());
+                        }
+                        Ok(None) => break,
+                        other => {
+                            carried = other.transpose();
+                            break;
+                        }
+                    }
+                }
+                let count = keys.len() as u32;
+                let replies = execute_gets(keys, &self.session, self.backend.as_ref()).await;
+                let each = started.elapsed() / count;
+                for reply in replies {
+                    self.metrics.record_command(name, each, reply.is_error());
+                    reply.encode(output);
+                }
+                if output.len() >= self.limits.max_pending_output {
+                    stream.write_all(output).await?;
+                    output.clear();
+                }
+                continue;
+            }
             // Redis's order: an unknown command is reported as such even before AUTH.
             let gated = !self.session.authenticated && name != "unknown";
             let (reply, flow) = if gated && !allowed_before_auth(name) {
@@ -223,4 +260,9 @@ impl Connection {
             }
         }
     }
+}
+
+/// A well-formed `GET key`, the only command [`Connection::run_batch`] groups.
+fn is_plain_get(name: &str, args: &[Bytes]) -> bool {
+    name == "get" && args.len() == 2
 }
