@@ -105,6 +105,8 @@ impl<'a> Query<'a> {
         let groups = self.group(keys.iter().cloned().enumerate()).await?;
         let mut out: Vec<Option<Record>> = vec![None; keys.len()];
         let mut fallback = Vec::new();
+        // Keys their primary answered without a record: only the replicas are left to ask.
+        let mut missing = Vec::new();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
             let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
             let request = Request::Read {
@@ -121,7 +123,7 @@ impl<'a> Query<'a> {
                     for ((index, key), item) in members.into_iter().zip(items) {
                         match item.record {
                             Some(r) => out[index] = Some(r),
-                            None => fallback.push((index, key)),
+                            None => missing.push((index, key)),
                         }
                     }
                 }
@@ -136,6 +138,17 @@ impl<'a> Query<'a> {
         .await;
         for (index, result) in retried {
             out[index] = result?;
+        }
+        let from_replicas = join_all(missing.into_iter().map(|(index, key)| async move {
+            let placement = self.placement(&key).await?;
+            let primary = placement.primary.clone();
+            let record = self.read_replicas(&key, &placement, &primary, None).await?;
+            Ok::<_, TableError>((index, record))
+        }))
+        .await;
+        for answer in from_replicas {
+            let (index, record) = answer?;
+            out[index] = record;
         }
         TableStats::bump(&self.inner.stats.reads, out.len() as u64);
         Ok(out.into_iter().map(|r| r.and_then(|r| r.value)).collect())
@@ -324,15 +337,26 @@ impl<'a> Query<'a> {
                 }
             }
         }
-        // The primary never saw the key (it may still be taking the range over) or is down:
-        // the replicas decide, newest version first.
+        self.read_replicas(&key, &placement, &primary, primary_failed)
+            .await
+    }
+
+    /// The primary never saw `key` (it may still be taking the range over) or is down
+    /// (`primary_failed`): the replicas other than `primary` decide, newest version first.
+    async fn read_replicas(
+        &self,
+        key: &Bytes,
+        placement: &Placement,
+        primary: &Vnode,
+        primary_failed: Option<TableError>,
+    ) -> Result<Option<Record>, TableError> {
         let others: Vec<Vnode> = placement
             .replicas
             .iter()
             .filter(|r| r.id != primary.id)
             .cloned()
             .collect();
-        let answers = self.read_from(&key, &others).await;
+        let answers = self.read_from(key, &others).await;
         let reached = answers.iter().filter(|a| a.is_ok()).count();
         let newest = answers
             .into_iter()
