@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{echo_server, echoed, eventually, WAIT};
+use common::{assert_still_serves, echo_server, echoed, eventually, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zmtp::{Client, ClientConfig, Connection, ConnectionConfig, Inbound, ServerConfig, ZmtpError};
@@ -183,7 +183,7 @@ async fn garbage_does_not_crash_the_server() {
         let closed = tokio::time::timeout(WAIT, stream.read_to_end(&mut sink)).await;
         assert!(closed.is_ok(), "server kept a garbage connection open");
     }
-    assert_still_serves(&server).await;
+    assert_still_serves(&server, ClientConfig::default()).await;
 }
 
 #[tokio::test]
@@ -480,21 +480,7 @@ async fn a_truncated_greeting_is_dropped_and_others_are_served() {
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     stream.write_all(&greeting[..10]).await.unwrap();
     drop(stream);
-    assert_still_serves(&server).await;
-}
-
-/// A fresh client still gets answers from `server`.
-async fn assert_still_serves(server: &zmtp::Server) {
-    let client = Client::new(ClientConfig::default()).unwrap();
-    let reply = client
-        .request(
-            &server.local_addr().to_string(),
-            vec![Bytes::from_static(b"ok")],
-            WAIT,
-        )
-        .await
-        .unwrap();
-    assert_eq!(reply, echoed(&[b"ok"]));
+    assert_still_serves(&server, ClientConfig::default()).await;
 }
 
 /// A server whose handler never answers: requests stay in flight until the client gives up or

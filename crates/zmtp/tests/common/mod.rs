@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use zmtp::{Handler, Server, ServerConfig};
+use zmtp::{Client, ClientConfig, Handler, Server, ServerConfig};
 
 /// Generous bound for any single wait in tests (they end by themselves if something hangs).
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -36,6 +36,20 @@ pub fn echoed(parts: &[&'static [u8]]) -> Vec<Bytes> {
     let mut out = vec![Bytes::from_static(b"echo:")];
     out.extend(parts.iter().map(|p| Bytes::from_static(p)));
     out
+}
+
+/// A fresh client made from `config` still gets an echo from `server`.
+pub async fn assert_still_serves(server: &Server, config: ClientConfig) {
+    let client = Client::new(config).unwrap();
+    let reply = client
+        .request(
+            &server.local_addr().to_string(),
+            vec![Bytes::from_static(b"ok")],
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply, echoed(&[b"ok"]));
 }
 
 /// Polls `check` until it returns true or `WAIT` passes; returns the last result.
