@@ -14,6 +14,11 @@ use dendrite_node::settings::{LogFormat, Settings, SettingsLayer};
 use dendrite_node::shutdown::shutdown_channel;
 use dendrite_node::status_table::render_status;
 
+/// mimalloc instead of the system allocator: per-thread free lists, no arena lock shared by the
+/// runtime's worker threads (see docs/performance.md, "Optimisations so far").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Anything a subcommand can fail with, shown to the user as one line.
 type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
