@@ -188,13 +188,15 @@ impl<'a> Query<'a> {
     async fn write_records(&self, records: Vec<(Bytes, Record)>) -> Result<(), TableError> {
         self.check_consistency(self.write)?;
         let count = records.len() as u64;
-        let mut by_key: BTreeMap<Bytes, Record> = BTreeMap::new();
-        // The last write of a key in one batch wins, as if they ran in order.
-        for (k, r) in records {
-            by_key.insert(k, r);
-        }
+        let records = if records.len() > 1 {
+            // The last write of a key in one batch wins, as if they ran in order.
+            let by_key: BTreeMap<Bytes, Record> = records.into_iter().collect();
+            by_key.into_iter().collect()
+        } else {
+            records
+        };
         let result = async {
-            let mut groups = self.group(by_key.into_iter()).await?;
+            let mut groups = self.group(records.into_iter()).await?;
             if groups.len() == 1 {
                 // The common case (one key, or keys of one primary): no join machinery.
                 if let Some((primary, items)) = groups.pop_first() {
@@ -452,18 +454,21 @@ impl<'a> Query<'a> {
     async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let wanted = ring.config().num_successors;
-        let successors = {
-            let mut view = self.inner.view.lock();
-            if view.is_stale() {
-                view.rebuild(ring);
-            }
-            view.successors(&Id::of_key(key), wanted)
-        };
+        let successors = self.fresh_view().successors(&Id::of_key(key), wanted);
         if !successors.is_empty() {
             return Placement::from_successors(&successors, ring.config().replicas)
                 .map_err(|e| TableError::Unavailable(e.to_string()));
         }
         self.lookup_placement(key).await
+    }
+
+    /// The cached ring view, rebuilt first when it is too old (held only for in-memory work).
+    fn fresh_view(&self) -> parking_lot::MutexGuard<'_, super::view::RingView> {
+        let mut view = self.inner.view.lock();
+        if view.is_stale() {
+            view.rebuild(&self.inner.ring);
+        }
+        view
     }
 
     /// Where `key` lives, by an iterative lookup on the ring.
@@ -484,10 +489,20 @@ impl<'a> Query<'a> {
     where
         T: KeyOf,
     {
-        let items: Vec<T> = items.collect();
-        let placements = join_all(items.iter().map(|i| self.placement(i.key()))).await;
         let mut groups: BTreeMap<Vnode, Vec<T>> = BTreeMap::new();
-        for (item, placement) in items.into_iter().zip(placements) {
+        let mut unplaced = Vec::new();
+        {
+            let view = self.fresh_view();
+            for item in items {
+                match view.primary(&Id::of_key(item.key())) {
+                    Some(primary) => groups.entry(primary).or_default().push(item),
+                    None => unplaced.push(item),
+                }
+            }
+        }
+        // The view knows no vnode yet: place these by lookups, in parallel.
+        let placements = join_all(unplaced.iter().map(|i| self.lookup_placement(i.key()))).await;
+        for (item, placement) in unplaced.into_iter().zip(placements) {
             groups.entry(placement?.primary).or_default().push(item);
         }
         Ok(groups)

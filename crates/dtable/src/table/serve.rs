@@ -177,10 +177,15 @@ impl TableInner {
         }
         // Replica writes go through the per-replica queues (see `replicate`); only the ones
         // this write's consistency needs are waited for.
-        let need_acks = wanted > 1;
+        if wanted == 1 {
+            for replica in &replicas {
+                self.replicate(replica, &versioned, false);
+            }
+            return write_ack(applied, None, None);
+        }
         let mut pending: FuturesUnordered<_> = replicas
             .iter()
-            .filter_map(|replica| self.replicate(replica, &versioned, need_acks))
+            .filter_map(|replica| self.replicate(replica, &versioned, true))
             .collect();
         let mut acks = 1;
         let mut last_error = String::new();

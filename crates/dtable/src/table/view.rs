@@ -58,6 +58,17 @@ impl RingView {
             .collect()
     }
 
+    /// The first known vnode at or after `key` (wrapping around): the key's primary as far as
+    /// the view knows. Cheaper than [`successors`](Self::successors) when that is all a request
+    /// needs (writes and primary reads).
+    pub(super) fn primary(&self, key: &Id) -> Option<Vnode> {
+        let start = self.vnodes.partition_point(|v| v.id < *key);
+        self.vnodes
+            .get(start)
+            .or_else(|| self.vnodes.first())
+            .cloned()
+    }
+
     /// Forgets a vnode that did not answer, until the next rebuild.
     pub(super) fn forget(&mut self, vnode: &Vnode) {
         self.vnodes.retain(|v| v.id != vnode.id);
