@@ -358,6 +358,52 @@ async fn grouped_pipelined_gets_keep_order_and_see_earlier_writes() {
     assert!(closed_by_server(&mut stream).await);
 }
 
+/// Runs of pipelined plain SETs are written with one multi-key write: the last SET of a key in
+/// a run wins, GETs after the run see it, and a SET with options or the wrong arity inside the
+/// run is answered in its place.
+#[tokio::test]
+async fn grouped_pipelined_sets_keep_order_and_last_write_wins() {
+    let server = start(1, RespLimits::default()).await;
+    let mut con = connect(server.addr).await;
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("a").arg("1");
+    pipe.cmd("SET").arg("b").arg("2");
+    pipe.cmd("SET").arg("a").arg("3");
+    pipe.cmd("GET").arg("a");
+    pipe.cmd("SET").arg("b").arg("4");
+    pipe.cmd("SET").arg("c").arg("5");
+    pipe.cmd("MGET").arg("a").arg("b").arg("c");
+    let replies: Vec<redis::Value> = pipe.query_async(&mut con).await.unwrap();
+    let ok = redis::Value::Okay;
+    let bulk = |v: &str| redis::Value::BulkString(v.as_bytes().to_vec());
+    assert_eq!(
+        replies,
+        vec![
+            ok.clone(),
+            ok.clone(),
+            ok.clone(),
+            bulk("3"),
+            ok.clone(),
+            ok,
+            redis::Value::Array(vec![bulk("3"), bulk("4"), bulk("5")]),
+        ]
+    );
+    assert_eq!(server.metrics.command_count("set"), 5);
+
+    // A SET of the wrong arity inside a run of SETs gets Redis's error, in its place, and the
+    // SETs around it still land.
+    let request = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$3\r\nSET\r\n$1\r\ny\r\n\
+                    *3\r\n$3\r\nSET\r\n$1\r\ny\r\n$1\r\n2\r\n";
+    let expected = b"+OK\r\n-ERR wrong number of arguments for 'set' command\r\n+OK\r\n";
+    let reply = raw_exchange(server.addr, request, expected.len()).await;
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        String::from_utf8_lossy(expected)
+    );
+    let values: Vec<Option<String>> = con.mget(&["x", "y"]).await.unwrap();
+    assert_eq!(values, vec![Some("1".to_owned()), Some("2".to_owned())]);
+}
+
 #[tokio::test]
 async fn keys_and_values_are_binary_safe() {
     let server = start(1, RespLimits::default()).await;

@@ -400,6 +400,29 @@ pub async fn execute_gets(
     }
 }
 
+/// Answers pipelined `SET`s with one multi-key write: `OK` for each when it succeeds. When it
+/// fails, each `SET` runs again on its own, in order, so that every one gets its own answer
+/// (rewriting a pair that did land is harmless: same value, and the last `SET` of a key still
+/// wins).
+pub async fn execute_sets(
+    pairs: Vec<(Bytes, Bytes)>,
+    session: &Session,
+    backend: &dyn Backend,
+) -> Vec<Reply> {
+    let count = pairs.len();
+    if count > 1 {
+        if let Ok(()) = backend.set_many(pairs.clone(), session.write).await {
+            return vec![Reply::ok(); count];
+        }
+    }
+    let mut replies = Vec::with_capacity(count);
+    for (key, value) in pairs {
+        let outcome = backend.set(key, value, session.write).await;
+        replies.push(from_backend(outcome, |()| Reply::ok()));
+    }
+    replies
+}
+
 /// The reply for a failed backend call; the first word is the error code.
 pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
@@ -827,5 +850,84 @@ mod tests {
             reply,
             Reply::Bulk("# Keyspace\r\ndb0:keys=0,expires=0,avg_ttl=0\r\n".into())
         );
+    }
+
+    /// A backend whose multi-key writes always fail and whose single writes refuse the value
+    /// `bad`: what a batch with one invalid pair looks like.
+    struct RefusesBad(MemoryBackend);
+
+    impl Backend for RefusesBad {
+        fn get(
+            &self,
+            key: Bytes,
+            read: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<Option<Bytes>, BackendError>> {
+            self.0.get(key, read)
+        }
+        fn set(
+            &self,
+            key: Bytes,
+            value: Bytes,
+            write: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<(), BackendError>> {
+            if value == "bad" {
+                let refused = Err(BackendError::Invalid("value refused".into()));
+                return Box::pin(futures::future::ready(refused));
+            }
+            self.0.set(key, value, write)
+        }
+        fn delete(
+            &self,
+            keys: Vec<Bytes>,
+            write: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<usize, BackendError>> {
+            self.0.delete(keys, write)
+        }
+        fn get_many(
+            &self,
+            keys: Vec<Bytes>,
+            read: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>> {
+            self.0.get_many(keys, read)
+        }
+        fn set_many(
+            &self,
+            _pairs: Vec<(Bytes, Bytes)>,
+            _write: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<(), BackendError>> {
+            let refused = Err(BackendError::Invalid("batch refused".into()));
+            Box::pin(futures::future::ready(refused))
+        }
+        fn local_len(&self) -> usize {
+            self.0.local_len()
+        }
+        fn status(&self) -> serde_json::Value {
+            self.0.status()
+        }
+        fn max_consistency(&self) -> u8 {
+            self.0.max_consistency()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_set_batch_answers_each_set_on_its_own() {
+        let backend = RefusesBad(MemoryBackend::new(1));
+        let session = Session::new(1);
+        let pair = |k: &str, v: &str| (Bytes::from(k.to_owned()), Bytes::from(v.to_owned()));
+        let replies = execute_sets(
+            vec![pair("a", "1"), pair("b", "bad"), pair("a", "2")],
+            &session,
+            &backend,
+        )
+        .await;
+        assert_eq!(replies.len(), 3);
+        assert_eq!(replies[0], Reply::ok());
+        assert!(replies[1].is_error(), "{replies:?}");
+        assert_eq!(replies[2], Reply::ok());
+        let values = backend
+            .get_many(vec!["a".into(), "b".into()], Consistency::default())
+            .await
+            .unwrap();
+        assert_eq!(values, vec![Some(Bytes::from("2")), None]);
     }
 }

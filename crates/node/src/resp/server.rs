@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
-use super::commands::{canonical_name, execute, execute_gets, Command, Flow, Session};
+use super::commands::{
+    canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
+};
 use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
 use crate::backend::Backend;
@@ -63,8 +65,9 @@ impl From<RespLimits> for RespConfig {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
-/// Most pipelined `GET`s answered by one multi-key read (see [`Connection::run_batch`]).
-const MAX_GET_GROUP: usize = 128;
+/// Most pipelined `GET`s (or `SET`s) answered by one multi-key operation (see
+/// [`Connection::run_group`]).
+const MAX_GROUP: usize = 128;
 const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// Serves RESP clients on `listener` until `shutdown` fires, then waits for
@@ -182,8 +185,7 @@ impl Connection {
         output: &mut BytesMut,
         stream: &mut TcpStream,
     ) -> io::Result<Flow> {
-        // A request read while gathering GETs that was not one: it runs next.
-        let mut carried: Option<Result<Vec<Bytes>, ProtocolError>> = None;
+        let mut carried: Carried = None;
         loop {
             let next = match carried.take() {
                 Some(request) => request.map(Some),
@@ -201,34 +203,15 @@ impl Connection {
             };
             let name = canonical_name(&args);
             let started = Instant::now();
-            if self.session.authenticated && is_plain_get(name, &args) {
-                // Consecutive pipelined GETs become one multi-key read: one round trip per
-                // primary instead of one per key, in the order the client sent them.
-                let mut keys = vec![args[1].clone()];
-                while keys.len() < MAX_GET_GROUP {
-                    match parser.next_request(input) {
-                        Ok(Some(next)) if is_plain_get(canonical_name(&next), &next) => {
-                            keys.push(next[1].clone());
-                        }
-                        Ok(None) => break,
-                        other => {
-                            carried = other.transpose();
-                            break;
-                        }
+            if self.session.authenticated {
+                if let Some(kind) = Groupable::of(name, &args) {
+                    carried = self.run_group(kind, args, parser, input, output).await;
+                    if output.len() >= self.limits.max_pending_output {
+                        stream.write_all(output).await?;
+                        output.clear();
                     }
+                    continue;
                 }
-                let count = keys.len() as u32;
-                let replies = execute_gets(keys, &self.session, self.backend.as_ref()).await;
-                let each = started.elapsed() / count;
-                for reply in replies {
-                    self.metrics.record_command(name, each, reply.is_error());
-                    reply.encode(output);
-                }
-                if output.len() >= self.limits.max_pending_output {
-                    stream.write_all(output).await?;
-                    output.clear();
-                }
-                continue;
             }
             // Redis's order: an unknown command is reported as such even before AUTH.
             let gated = !self.session.authenticated && name != "unknown";
@@ -260,9 +243,83 @@ impl Connection {
             }
         }
     }
+
+    /// Answers `first` and the requests of the same [`Groupable`] kind that follow it in
+    /// `input` (up to [`MAX_GROUP`]) with one multi-key operation: one round trip per primary
+    /// instead of one per key. Replies go out in the order the client sent the requests.
+    /// Returns the request that ended the run, if one was parsed.
+    async fn run_group(
+        &mut self,
+        kind: Groupable,
+        first: Vec<Bytes>,
+        parser: &mut RequestParser,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+    ) -> Carried {
+        let started = Instant::now();
+        let mut run = vec![first];
+        let mut carried = None;
+        while run.len() < MAX_GROUP {
+            match parser.next_request(input) {
+                Ok(Some(next)) if Groupable::of(canonical_name(&next), &next) == Some(kind) => {
+                    run.push(next);
+                }
+                Ok(None) => break,
+                other => {
+                    carried = other.transpose();
+                    break;
+                }
+            }
+        }
+        let count = run.len() as u32;
+        let backend = self.backend.as_ref();
+        let replies = match kind {
+            Groupable::Get => {
+                let keys = run.into_iter().filter_map(|args| args.into_iter().nth(1));
+                execute_gets(keys.collect(), &self.session, backend).await
+            }
+            Groupable::Set => {
+                let pairs = run.into_iter().filter_map(|args| {
+                    let mut args = args.into_iter().skip(1);
+                    Some((args.next()?, args.next()?))
+                });
+                execute_sets(pairs.collect(), &self.session, backend).await
+            }
+        };
+        let each = started.elapsed() / count.max(1);
+        for reply in replies {
+            self.metrics
+                .record_command(kind.name(), each, reply.is_error());
+            reply.encode(output);
+        }
+        carried
+    }
 }
 
-/// A well-formed `GET key`, the only command [`Connection::run_batch`] groups.
-fn is_plain_get(name: &str, args: &[Bytes]) -> bool {
-    name == "get" && args.len() == 2
+/// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key` and
+/// a plain `SET key value` (no options).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Groupable {
+    Get,
+    Set,
 }
+
+impl Groupable {
+    fn of(name: &str, args: &[Bytes]) -> Option<Groupable> {
+        match (name, args.len()) {
+            ("get", 2) => Some(Groupable::Get),
+            ("set", 3) => Some(Groupable::Set),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Groupable::Get => "get",
+            Groupable::Set => "set",
+        }
+    }
+}
+
+/// A request parsed while gathering a run that did not belong to it: it runs next.
+type Carried = Option<Result<Vec<Bytes>, ProtocolError>>;
