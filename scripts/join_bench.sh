@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# A 4th node joins a loaded 3-node cluster over real TCP, with client traffic running
+# (issue: "time and zero failed client ops while a 4th node joins a 3-node cluster holding 1 M
+# keys"; target: join <= 10 s, 0 failed client operations).
+#
+#   scripts/join_bench.sh [--keys N] [--value-size B] [--after S]
+#
+# Builds the release binary and the join_load example, starts 3 nodes (replicas 2), loads N keys
+# (default 1000000) through their RESP ports, starts a GET/SET traffic mix against the three old
+# nodes, starts the 4th node with --join and times it, keeps the traffic going --after seconds
+# more (default 5), stops it, then reads every key back through the new node and through an old
+# one. Every process it starts is stopped on exit.
+#
+# When is the join "complete"? `dendrite node` binds its RESP port only after `Table::join` has
+# returned (crates/node/src/launch.rs: start_table, then bind("resp")), and `Table::join` returns
+# only after one anti-entropy round of every local vnode, i.e. after the node pulled the records
+# of its new ranges from their previous holders (crates/dtable/src/table.rs: start ->
+# repair_vnode). So the first PONG on the new node's RESP port is the moment it holds its ranges.
+# The script also samples the node's `dendrite_keys` from /metrics at that moment and again after
+# the extra traffic seconds, to show whether anything still moved in afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+keys=1000000
+size=100
+after=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keys) keys="$2"; shift 2 ;;
+    --value-size) size="$2"; shift 2 ;;
+    --after) after="$2"; shift 2 ;;
+    *) echo "usage: $0 [--keys N] [--value-size B] [--after SECONDS]" >&2; exit 2 ;;
+  esac
+done
+
+echo "== building dendrite and the join_load example (release)"
+cargo build --release -q -p dendrite-node --bin dendrite --example join_load
+target="${CARGO_TARGET_DIR:-target}/release"
+bin="$target/dendrite"
+load="$target/examples/join_load"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# PING over a plain TCP socket (no redis-cli needed); succeeds on +PONG.
+ping() { # port
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.sendall(b"PING\r\n")
+sys.exit(0 if s.recv(64).startswith(b"+PONG") else 1)
+PY
+}
+
+wait_ping() { # port seconds
+  local deadline=$((SECONDS + ${2:-30}))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ping "$1"; then return 0; fi
+    sleep 0.02
+  done
+  echo "nothing answers PING on port $1" >&2
+  return 1
+}
+
+# dendrite_keys (keys held here as primary or replica) from a node's /metrics.
+node_keys() { # http port
+  python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+print(next(l.split()[-1] for l in text.splitlines() if l.startswith("dendrite_keys")))
+PY
+}
+
+now() { date +%s.%N; }
+
+start_dendrite() { # name ring_port resp_port http_port [join]
+  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-}
+  local args=(node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$resp" --http "127.0.0.1:$http"
+    --replicas 2)
+  if [ -n "$join" ]; then args+=(--join "$join"); fi
+  "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+show_logs() {
+  for f in "$work"/*.log; do echo "--- $(basename "$f") (last 20 lines)"; tail -n 20 "$f"; done
+}
+
+echo "== 3 nodes (replicas 2)"
+resps=(); https=()
+seed="127.0.0.1:$(free_port)"
+for i in 1 2 3; do
+  if [ "$i" = 1 ]; then ring=${seed##*:}; join=""; else ring=$(free_port); join=$seed; fi
+  resp=$(free_port); http=$(free_port); resps+=("127.0.0.1:$resp"); https+=("$http")
+  start_dendrite "n$i" "$ring" "$resp" "$http" "$join"
+  wait_ping "$resp" 60 || { show_logs >&2; exit 1; }
+done
+old=$(IFS=,; echo "${resps[*]}")
+
+echo "== loading $keys keys of $size bytes through $old"
+"$load" load --resp "$old" --keys "$keys" --value-size "$size" | tee "$work/load.txt"
+echo "keys per node before the join: $(for h in "${https[@]}"; do printf '%s ' "$(node_keys "$h")"; done)"
+
+echo "== traffic on the 3 old nodes, then the 4th node joins"
+stop="$work/stop-traffic"
+"$load" traffic --resp "$old" --keys "$keys" --value-size "$size" --stop-file "$stop" \
+  >"$work/traffic.txt" 2>&1 &
+traffic_pid=$!
+pids+=("$traffic_pid")
+sleep 2 # traffic before the join as a baseline (not a synchronisation)
+ring4=$(free_port); resp4=$(free_port); http4=$(free_port)
+t0=$(now)
+start_dendrite n4 "$ring4" "$resp4" "$http4" "$seed"
+wait_ping "$resp4" 120 || { show_logs >&2; exit 1; }
+t1=$(now)
+join_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+keys4_at_join=$(node_keys "$http4")
+echo "join complete (4th node answers PING) after ${join_s} s; it holds $keys4_at_join keys"
+sleep "$after"
+keys4_later=$(node_keys "$http4")
+touch "$stop"
+traffic_rc=0
+wait "$traffic_pid" || traffic_rc=$?
+cat "$work/traffic.txt"
+
+echo "== verify"
+new=$(sed -n 's/.*new_keys=\([0-9]*\).*/\1/p' "$work/traffic.txt" | head -n 1)
+new=${new:-0}
+verify_rc=0
+"$load" verify --resp "127.0.0.1:$resp4" --keys "$keys" --value-size "$size" --new "$new" \
+  | tee "$work/verify-new.txt" || verify_rc=$?
+"$load" verify --resp "${resps[0]}" --keys "$keys" --value-size "$size" --new "$new" \
+  | tee "$work/verify-old.txt" || verify_rc=$?
+keys_after="$(for h in "${https[@]}" "$http4"; do printf '%s ' "$(node_keys "$h")"; done)"
+
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$1" | head -n 1; }
+echo
+echo "== summary ($keys keys, $size-byte values, replicas 2, $(nproc) cores)"
+echo "load:            $(field "$work/load.txt" keys_per_s) keys/s ($(field "$work/load.txt" seconds) s)"
+echo "join:            ${join_s} s from starting node 4 to its first PONG (target <= 10 s)"
+echo "node 4 keys:     $keys4_at_join at join, $keys4_later ${after} s later"
+echo "keys per node:   $keys_after(n1 n2 n3 n4, at the end, primary + replica copies)"
+echo "traffic:         ops=$(field "$work/traffic.txt" ops) failed=$(field "$work/traffic.txt" failed) new_keys=$new (exit $traffic_rc)"
+echo "verify via n4:   missing=$(field "$work/verify-new.txt" missing) wrong=$(field "$work/verify-new.txt" wrong) failed_reads=$(field "$work/verify-new.txt" failed_reads)"
+echo "verify via n1:   missing=$(field "$work/verify-old.txt" missing) wrong=$(field "$work/verify-old.txt" wrong) failed_reads=$(field "$work/verify-old.txt" failed_reads)"
+if grep -qiE 'error|panic' "$work"/n*.log; then
+  echo "node log lines with error/panic:"
+  grep -hiE 'error|panic' "$work"/n*.log | head -n 20
+fi
+if [ "$traffic_rc" != 0 ] || [ "$verify_rc" != 0 ]; then exit 1; fi
