@@ -171,8 +171,23 @@ fn arity(name: &str) -> Option<(&'static str, i32)> {
 /// `unknown` if it is not one we serve.
 pub fn canonical_name(args: &[Bytes]) -> &'static str {
     args.first()
-        .and_then(|name| arity(&String::from_utf8_lossy(name).to_ascii_lowercase()))
+        .and_then(|name| command_entry(name))
         .map_or("unknown", |(name, _)| name)
+}
+
+/// The table entry (canonical name, arity) of the command named `name`, in any letter case.
+/// Lowercases on the stack: this runs for every request, twice.
+fn command_entry(name: &[u8]) -> Option<(&'static str, i32)> {
+    /// Longer than any command we serve.
+    const LONGEST: usize = 24;
+    if name.len() > LONGEST {
+        return None;
+    }
+    let mut lower = [0u8; LONGEST];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    arity(std::str::from_utf8(lower).ok()?)
 }
 
 /// Redis's reply to a command it does not know, word for word.
@@ -228,8 +243,7 @@ impl Command {
         let Some(first) = args.first() else {
             return Err(unknown_command(&args));
         };
-        let lowered = String::from_utf8_lossy(first).to_ascii_lowercase();
-        let Some((name, arity)) = arity(&lowered) else {
+        let Some((name, arity)) = command_entry(first) else {
             return Err(unknown_command(&args));
         };
         let argc = args.len() as i64;
