@@ -109,7 +109,20 @@ old=$(IFS=,; echo "${resps[*]}")
 
 echo "== loading $keys keys of $size bytes through $old"
 "$load" load --resp "$old" --keys "$keys" --value-size "$size" | tee "$work/load.txt"
-echo "keys per node before the join: $(for h in "${https[@]}"; do printf '%s ' "$(node_keys "$h")"; done)"
+# Replication to the two replicas is asynchronous (consistency 1): wait until every old node
+# holds a full copy (3 nodes, replicas 2), so the join starts from a cluster that really holds
+# the keys three times rather than one still catching up.
+settle_start=$SECONDS
+while :; do
+  counts=(); for h in "${https[@]}"; do counts+=("$(node_keys "$h")"); done
+  full=1; for c in "${counts[@]}"; do [ "$c" = "$keys" ] || full=0; done
+  if [ "$full" = 1 ]; then break; fi
+  if [ $((SECONDS - settle_start)) -ge 300 ]; then
+    echo "WARNING: replicas still incomplete after 300 s: ${counts[*]}" >&2; break
+  fi
+  sleep 0.5
+done
+echo "keys per node before the join: ${counts[*]} (full copies after $((SECONDS - settle_start)) s)"
 
 echo "== traffic on the 3 old nodes, then the 4th node joins"
 stop="$work/stop-traffic"
