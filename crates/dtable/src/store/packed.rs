@@ -1,7 +1,14 @@
 //! The packed encoding of records within a chunk: for each record, in (position, key) order,
 //!
-//! `position (20 bytes) | millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) |
-//! key length (LEB128) | value length + 1, or 0 for a tombstone (LEB128) | key | value`.
+//! `body length (LEB128) | position (20 bytes) | key length * 2 + tombstone flag (LEB128) |
+//! millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) | key | value`.
+//!
+//! The body length (every byte after itself) comes first so a walk looking for one key steps
+//! from record to record with one varint read, and the position right after it so the walk
+//! decides with one 8-byte big-endian load: positions are SHA-1, so their first 8 bytes almost
+//! always differ, and only on equality are the other 12 bytes and the key compared. The value's
+//! length is what the body leaves after the key, so it costs no byte of its own; the tombstone
+//! flag rides in the key length's low bit (a tombstone and an empty value differ).
 //!
 //! Only this module writes chunks, so decoding trusts its input: a malformed chunk is a bug in
 //! this file, not bad input from the network.
@@ -14,8 +21,14 @@ use dendrite::Id;
 use crate::record::Record;
 use crate::version::Version;
 
-/// Bytes of a record's position at the start of its packed form.
+/// Bytes of a record's position in its packed form.
 const ID_LEN: usize = 20;
+
+/// Bytes of the position compared as one big-endian integer before the rest.
+const PREFIX_LEN: usize = 8;
+
+/// Bytes of the version's node id.
+const NODE_LEN: usize = 8;
 
 /// One record decoded in place, borrowing its key and value from the chunk.
 pub(super) struct Entry<'a> {
@@ -54,7 +67,6 @@ pub fn wins_over(record: &Record, held_version: Version, held_value: Option<&[u8
     }
 }
 
-#[cfg(test)]
 fn varint_len(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 0x80 {
@@ -72,13 +84,6 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-fn skip_varint(chunk: &[u8], at: &mut usize) {
-    while chunk[*at] >= 0x80 {
-        *at += 1;
-    }
-    *at += 1;
-}
-
 fn get_varint(chunk: &[u8], at: &mut usize) -> u64 {
     let mut n = 0u64;
     let mut shift = 0;
@@ -93,54 +98,92 @@ fn get_varint(chunk: &[u8], at: &mut usize) -> u64 {
     }
 }
 
-fn value_tag(record: &Record) -> u64 {
-    record.value.as_ref().map_or(0, |v| v.len() as u64 + 1)
+/// [`get_varint`] for a length, with the one- and two-byte cases (every record under 16 KiB)
+/// inlined into the walk.
+#[inline(always)]
+fn get_len(chunk: &[u8], at: &mut usize) -> usize {
+    let first = chunk[*at];
+    if first < 0x80 {
+        *at += 1;
+        return usize::from(first);
+    }
+    let second = chunk[*at + 1];
+    if second < 0x80 {
+        *at += 2;
+        return usize::from(first & 0x7f) | usize::from(second) << 7;
+    }
+    get_varint(chunk, at) as usize
+}
+
+/// The key length and tombstone flag as one varint: `key length * 2 + 1` for a tombstone.
+fn key_tag(key: &[u8], record: &Record) -> u64 {
+    ((key.len() as u64) << 1) | u64::from(record.is_tombstone())
+}
+
+/// Bytes of a record's body: everything after its leading length.
+fn body_len(key: &[u8], record: &Record) -> usize {
+    let version = &record.version;
+    ID_LEN
+        + varint_len(key_tag(key, record))
+        + varint_len(version.millis)
+        + varint_len(u64::from(version.logical))
+        + NODE_LEN
+        + key.len()
+        + record.value.as_ref().map_or(0, Bytes::len)
 }
 
 /// Bytes [`encode`] appends for this record.
 #[cfg(test)]
 pub fn encoded_len(key: &[u8], record: &Record) -> usize {
-    let version = &record.version;
-    Id::ZERO.as_bytes().len()
-        + varint_len(version.millis)
-        + varint_len(u64::from(version.logical))
-        + 8
-        + varint_len(key.len() as u64)
-        + varint_len(value_tag(record))
-        + key.len()
-        + record.value.as_ref().map_or(0, Bytes::len)
+    let body = body_len(key, record);
+    varint_len(body as u64) + body
 }
 
 /// Appends the packed form of one record to `out`.
 pub fn encode(out: &mut Vec<u8>, id: &Id, key: &[u8], record: &Record) {
+    put_varint(out, body_len(key, record) as u64);
     out.extend_from_slice(id.as_bytes());
+    put_varint(out, key_tag(key, record));
     put_varint(out, record.version.millis);
     put_varint(out, u64::from(record.version.logical));
     out.extend_from_slice(&record.version.node.to_be_bytes());
-    put_varint(out, key.len() as u64);
-    put_varint(out, value_tag(record));
     out.extend_from_slice(key);
     if let Some(value) = &record.value {
         out.extend_from_slice(value);
     }
 }
 
+/// The first 8 bytes of a position as a big-endian integer: orders like the bytes do.
+#[inline(always)]
+fn prefix_of(bytes: &[u8]) -> u64 {
+    let mut prefix = [0u8; PREFIX_LEN];
+    prefix.copy_from_slice(&bytes[..PREFIX_LEN]);
+    u64::from_be_bytes(prefix)
+}
+
+/// The first 8 bytes of `id` as a big-endian integer: the key of the chunk map, and what a
+/// walk compares first.
+pub fn prefix(id: &Id) -> u64 {
+    prefix_of(id.as_bytes())
+}
+
 /// Decodes the record starting at `start`.
 fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
+    let mut at = start;
+    let body = get_len(chunk, &mut at);
+    let end = at + body;
     let mut id = [0u8; ID_LEN];
-    id.copy_from_slice(&chunk[start..start + ID_LEN]);
-    let mut at = start + ID_LEN;
+    id.copy_from_slice(&chunk[at..at + ID_LEN]);
+    at += ID_LEN;
+    let tag = get_varint(chunk, &mut at);
     let millis = get_varint(chunk, &mut at);
     let logical = u32::try_from(get_varint(chunk, &mut at)).unwrap_or(u32::MAX);
-    let mut node = [0u8; 8];
-    node.copy_from_slice(&chunk[at..at + 8]);
-    at += 8;
-    let key_len = get_varint(chunk, &mut at) as usize;
-    let tag = get_varint(chunk, &mut at) as usize;
-    let key = &chunk[at..at + key_len];
-    at += key_len;
-    let value = tag.checked_sub(1).map(|len| &chunk[at..at + len]);
-    let end = at + tag.saturating_sub(1);
+    let mut node = [0u8; NODE_LEN];
+    node.copy_from_slice(&chunk[at..at + NODE_LEN]);
+    at += NODE_LEN;
+    let key_end = at + (tag >> 1) as usize;
+    let key = &chunk[at..key_end];
+    let value = (tag & 1 == 0).then(|| &chunk[key_end..end]);
     Entry {
         start,
         end,
@@ -168,35 +211,39 @@ pub fn entries(chunk: &[u8]) -> impl Iterator<Item = Entry<'_>> {
     })
 }
 
-/// The key of the record starting at `start` and the offset just past it, without decoding its
-/// version: what a walk that is looking for one key needs from every record it passes.
-fn key_and_end(chunk: &[u8], start: usize) -> (&[u8], usize) {
-    let mut at = start + ID_LEN;
-    skip_varint(chunk, &mut at); // millis
-    skip_varint(chunk, &mut at); // logical
-    at += 8; // node
-    let key_len = get_varint(chunk, &mut at) as usize;
-    let tag = get_varint(chunk, &mut at) as usize;
-    let key = &chunk[at..at + key_len];
-    (key, at + key_len + tag.saturating_sub(1))
+/// The key of the record whose position starts at `position`, skipping its version.
+fn key_at(chunk: &[u8], position: usize) -> &[u8] {
+    let mut at = position + ID_LEN;
+    let key_len = (get_varint(chunk, &mut at) >> 1) as usize;
+    get_varint(chunk, &mut at); // millis
+    get_varint(chunk, &mut at); // logical
+    at += NODE_LEN;
+    &chunk[at..at + key_len]
 }
 
 /// The record for (`id`, `key`) and its offset, or the offset where it would be inserted.
 ///
-/// Records are compared by their raw position bytes (the order of [`Id`]) and skipped without
-/// decoding; only the match is decoded.
+/// Records are ordered by (position bytes, key bytes). The walk reads each record's length and
+/// the first 8 bytes of its position; the rest of the position and the key are compared only
+/// when those bytes are equal, and only the match is decoded.
 pub fn find<'a>(chunk: &'a [u8], id: &Id, key: &[u8]) -> Result<(usize, Entry<'a>), usize> {
-    let target = id.as_bytes().as_slice();
-    let mut at = 0;
-    while at < chunk.len() {
-        let (held_key, end) = key_and_end(chunk, at);
-        match chunk[at..at + ID_LEN]
-            .cmp(target)
-            .then_with(|| held_key.cmp(key))
-        {
-            Ordering::Less => at = end,
-            Ordering::Equal => return Ok((at, decode(chunk, at))),
-            Ordering::Greater => return Err(at),
+    let target = id.as_bytes();
+    let target_prefix = prefix_of(target);
+    let mut start = 0;
+    while start < chunk.len() {
+        let mut position = start;
+        let body = get_len(chunk, &mut position);
+        let end = position + body;
+        let order = match prefix_of(&chunk[position..]).cmp(&target_prefix) {
+            Ordering::Equal => chunk[position + PREFIX_LEN..position + ID_LEN]
+                .cmp(&target[PREFIX_LEN..])
+                .then_with(|| key_at(chunk, position).cmp(key)),
+            unequal => unequal,
+        };
+        match order {
+            Ordering::Less => start = end,
+            Ordering::Equal => return Ok((start, decode(chunk, start))),
+            Ordering::Greater => return Err(start),
         }
     }
     Err(chunk.len())
