@@ -3,13 +3,14 @@
 # (issue: "time and zero failed client ops while a 4th node joins a 3-node cluster holding 1 M
 # keys"; target: join <= 10 s, 0 failed client operations).
 #
-#   scripts/join_bench.sh [--keys N] [--value-size B] [--after S]
+#   scripts/join_bench.sh [--keys N] [--value-size B] [--after S] [--no-traffic]
 #
 # Builds the release binary and the join_load example, starts 3 nodes (replicas 2), loads N keys
 # (default 1000000) through their RESP ports, starts a GET/SET traffic mix against the three old
 # nodes, starts the 4th node with --join and times it, keeps the traffic going --after seconds
 # more (default 5), stops it, then reads every key back through the new node and through an old
-# one. Every process it starts is stopped on exit.
+# one. --no-traffic runs the same join without client load (to see what the traffic costs the
+# join on a small machine). Every process it starts is stopped on exit.
 #
 # When is the join "complete"? `dendrite node` binds its RESP port only after `Table::join` has
 # returned (crates/node/src/launch.rs: start_table, then bind("resp")), and `Table::join` returns
@@ -24,12 +25,14 @@ cd "$(dirname "$0")/.."
 keys=1000000
 size=100
 after=5
+traffic=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys) keys="$2"; shift 2 ;;
     --value-size) size="$2"; shift 2 ;;
     --after) after="$2"; shift 2 ;;
-    *) echo "usage: $0 [--keys N] [--value-size B] [--after SECONDS]" >&2; exit 2 ;;
+    --no-traffic) traffic=0; shift ;;
+    *) echo "usage: $0 [--keys N] [--value-size B] [--after SECONDS] [--no-traffic]" >&2; exit 2 ;;
   esac
 done
 
@@ -126,11 +129,15 @@ echo "keys per node before the join: ${counts[*]} (full copies after $((SECONDS 
 
 echo "== traffic on the 3 old nodes, then the 4th node joins"
 stop="$work/stop-traffic"
-"$load" traffic --resp "$old" --keys "$keys" --value-size "$size" --stop-file "$stop" \
-  >"$work/traffic.txt" 2>&1 &
-traffic_pid=$!
-pids+=("$traffic_pid")
-sleep 2 # traffic before the join as a baseline (not a synchronisation)
+if [ "$traffic" = 1 ]; then
+  "$load" traffic --resp "$old" --keys "$keys" --value-size "$size" --stop-file "$stop" \
+    >"$work/traffic.txt" 2>&1 &
+  traffic_pid=$!
+  pids+=("$traffic_pid")
+  sleep 2 # traffic before the join as a baseline (not a synchronisation)
+else
+  echo "traffic ops=0 failed=0 new_keys=0 (--no-traffic)" >"$work/traffic.txt"
+fi
 ring4=$(free_port); resp4=$(free_port); http4=$(free_port)
 t0=$(now)
 start_dendrite n4 "$ring4" "$resp4" "$http4" "$seed"
@@ -143,7 +150,7 @@ sleep "$after"
 keys4_later=$(node_keys "$http4")
 touch "$stop"
 traffic_rc=0
-wait "$traffic_pid" || traffic_rc=$?
+if [ "$traffic" = 1 ]; then wait "$traffic_pid" || traffic_rc=$?; fi
 cat "$work/traffic.txt"
 
 echo "== verify"
@@ -156,12 +163,33 @@ verify_rc=0
   | tee "$work/verify-old.txt" || verify_rc=$?
 keys_after="$(for h in "${https[@]}" "$http4"; do printf '%s ' "$(node_keys "$h")"; done)"
 
+# The share of the key space node 4 is responsible for (primary or replica), from every node's
+# /status: each vnode owns (predecessor, vnode] and its range is held by its host and the hosts
+# of its replicas. Compared with the share of all keys node 4 actually holds.
+share4=$(python3 - "$http4" "${https[@]}" <<'PY' 2>/dev/null || echo "?"
+import json, sys, urllib.request
+def status(port):
+    return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5))
+me = status(sys.argv[1])["host"]
+share = 0.0
+for port in sys.argv[1:]:
+    node = status(port)
+    for v in node["vnodes"]:
+        if me == node["host"] or me in v["replicas"]:
+            share += v["ownership"] or 0.0
+print(f"{share * 100:.1f}")
+PY
+)
+
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$1" | head -n 1; }
 echo
 echo "== summary ($keys keys, $size-byte values, replicas 2, $(nproc) cores)"
 echo "load:            $(field "$work/load.txt" keys_per_s) keys/s ($(field "$work/load.txt" seconds) s)"
 echo "join:            ${join_s} s from starting node 4 to its first PONG (target <= 10 s)"
 echo "node 4 keys:     $keys4_at_join at join, $keys4_later ${after} s later"
+total=$((keys + new))
+held4=$(echo "$keys_after" | awk '{ print $4 }')
+echo "node 4 share:    responsible for ${share4} % of the key space (ring /status), holds $(awk -v h="$held4" -v t="$total" 'BEGIN { if (t > 0 && h ~ /^[0-9]+$/) printf "%.1f", 100 * h / t; else print "?" }') % of all $total keys"
 echo "keys per node:   $keys_after(n1 n2 n3 n4, at the end, primary + replica copies)"
 echo "traffic:         ops=$(field "$work/traffic.txt" ops) failed=$(field "$work/traffic.txt" failed) new_keys=$new (exit $traffic_rc)"
 echo "verify via n4:   missing=$(field "$work/verify-new.txt" missing) wrong=$(field "$work/verify-new.txt" wrong) failed_reads=$(field "$work/verify-new.txt" failed_reads)"
