@@ -17,8 +17,11 @@
 # only after one anti-entropy round of every local vnode, i.e. after the node pulled the records
 # of its new ranges from their previous holders (crates/dtable/src/table.rs: start ->
 # repair_vnode). So the first PONG on the new node's RESP port is the moment it holds its ranges.
-# The script also samples the node's `dendrite_keys` from /metrics at that moment and again after
-# the extra traffic seconds, to show whether anything still moved in afterwards.
+# That is the joiner's *primary* ranges only: the copies it holds as a replica are pushed to it
+# afterwards by the other primaries' repair rounds (ring events). So the script also reports when
+# data movement settled: the last change of the sum of `dendrite_migrated_records_total` (records
+# pulled in + pushed out by anti-entropy) over all four nodes, once it stayed unchanged for 3 s.
+# And it samples node 4's `dendrite_keys` at the PONG and at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -146,6 +149,27 @@ t1=$(now)
 join_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 keys4_at_join=$(node_keys "$http4")
 echo "join complete (4th node answers PING) after ${join_s} s; it holds $keys4_at_join keys"
+# Seconds from starting node 4 to the last change of the summed migration counters.
+settled_s=$(python3 - "$t0" "${https[@]}" "$http4" <<'PY' 2>/dev/null || echo "?"
+import sys, time, urllib.request
+t0, ports = float(sys.argv[1]), sys.argv[2:]
+def moved():
+    total = 0
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        total += sum(int(float(l.split()[-1])) for l in text.splitlines()
+                     if l.startswith("dendrite_migrated_records_total"))
+    return total
+last, changed = moved(), time.time()
+while time.time() - changed < 3 and time.time() - t0 < 300:
+    time.sleep(0.2)
+    now = moved()
+    if now != last:
+        last, changed = now, time.time()
+print(f"{changed - t0:.2f} {last}")
+PY
+)
+echo "data movement settled ${settled_s%% *} s after starting node 4 (migrated records: ${settled_s##* })"
 sleep "$after"
 keys4_later=$(node_keys "$http4")
 touch "$stop"
@@ -186,7 +210,8 @@ echo
 echo "== summary ($keys keys, $size-byte values, replicas 2, $(nproc) cores)"
 echo "load:            $(field "$work/load.txt" keys_per_s) keys/s ($(field "$work/load.txt" seconds) s)"
 echo "join:            ${join_s} s from starting node 4 to its first PONG (target <= 10 s)"
-echo "node 4 keys:     $keys4_at_join at join, $keys4_later ${after} s later"
+echo "settled:         ${settled_s%% *} s from starting node 4 to the last migrated record (${settled_s##* } records moved in+out, all nodes)"
+echo "node 4 keys:     $keys4_at_join at its first PONG, $keys4_later at the end"
 total=$((keys + new))
 held4=$(echo "$keys_after" | awk '{ print $4 }')
 echo "node 4 share:    responsible for ${share4} % of the key space (ring /status), holds $(awk -v h="$held4" -v t="$total" 'BEGIN { if (t > 0 && h ~ /^[0-9]+$/) printf "%.1f", 100 * h / t; else print "?" }') % of all $total keys"
