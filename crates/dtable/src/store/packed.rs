@@ -161,6 +161,17 @@ fn prefix_of(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(prefix)
 }
 
+/// Bytes 8..20 of a position as big-endian integers: what decides between two positions
+/// sharing their prefix (every hit compares it), as two integer compares instead of a `memcmp`.
+#[inline(always)]
+fn rest_of(bytes: &[u8]) -> (u64, u32) {
+    let mut middle = [0u8; 8];
+    let mut low = [0u8; ID_LEN - PREFIX_LEN - 8];
+    middle.copy_from_slice(&bytes[PREFIX_LEN..PREFIX_LEN + 8]);
+    low.copy_from_slice(&bytes[PREFIX_LEN + 8..ID_LEN]);
+    (u64::from_be_bytes(middle), u32::from_be_bytes(low))
+}
+
 /// The first 8 bytes of `id` as a big-endian integer: the key of the chunk map, and what a
 /// walk compares first.
 pub fn prefix(id: &Id) -> u64 {
@@ -229,14 +240,15 @@ fn key_at(chunk: &[u8], position: usize) -> &[u8] {
 pub fn find<'a>(chunk: &'a [u8], id: &Id, key: &[u8]) -> Result<(usize, Entry<'a>), usize> {
     let target = id.as_bytes();
     let target_prefix = prefix_of(target);
+    let target_rest = rest_of(target);
     let mut start = 0;
     while start < chunk.len() {
         let mut position = start;
         let body = get_len(chunk, &mut position);
         let end = position + body;
         let order = match prefix_of(&chunk[position..]).cmp(&target_prefix) {
-            Ordering::Equal => chunk[position + PREFIX_LEN..position + ID_LEN]
-                .cmp(&target[PREFIX_LEN..])
+            Ordering::Equal => rest_of(&chunk[position..])
+                .cmp(&target_rest)
                 .then_with(|| key_at(chunk, position).cmp(key)),
             unequal => unequal,
         };
