@@ -52,8 +52,9 @@ impl TableInner {
                 keys,
                 primary,
             } => {
+                let ids: Vec<Id> = keys.iter().map(|key| Id::of_key(key)).collect();
                 if primary {
-                    if let Some(owner) = self.owner_if_not(&dest, &keys) {
+                    if let Some(owner) = self.owner_if_not(&dest, &ids) {
                         return Reply::ReadResp {
                             items: Vec::new(),
                             moved: Some(owner),
@@ -62,8 +63,9 @@ impl TableInner {
                 }
                 let items = keys
                     .into_iter()
-                    .map(|key| ReadItem {
-                        record: self.store.get(&key),
+                    .zip(&ids)
+                    .map(|(key, id)| ReadItem {
+                        record: self.store.get_at(id, &key),
                         key,
                     })
                     .collect();
@@ -121,18 +123,12 @@ impl TableInner {
         }
     }
 
-    /// When `dest` does not own every key of `keys` (its predecessor moved past them), the vnode
+    /// When `dest` does not own every key at `ids` (its predecessor moved past them), the vnode
     /// that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not<'k>(
-        &self,
-        dest: &Vnode,
-        keys: impl IntoIterator<Item = &'k Bytes>,
-    ) -> Option<Vnode> {
+    fn owner_if_not(&self, dest: &Vnode, ids: &[Id]) -> Option<Vnode> {
         let pred = self.ring.predecessor(dest)??;
         let range = IdRange::new(pred.id, dest.id);
-        keys.into_iter()
-            .any(|k| !range.contains(&Id::of_key(k)))
-            .then_some(pred)
+        ids.iter().any(|id| !range.contains(id)).then_some(pred)
     }
 
     /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
@@ -143,7 +139,9 @@ impl TableInner {
         items: Vec<(Bytes, Record)>,
         min_acks: u32,
     ) -> Reply {
-        if let Some(owner) = self.owner_if_not(&dest, items.iter().map(|(key, _)| key)) {
+        // Hashed once: for the ownership check and for the store.
+        let ids: Vec<Id> = items.iter().map(|(key, _)| Id::of_key(key)).collect();
+        if let Some(owner) = self.owner_if_not(&dest, &ids) {
             return write_ack(0, None, Some(owner));
         }
         let Some(replicas) = self.ring.replicas(&dest) else {
@@ -164,13 +162,17 @@ impl TableInner {
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
-        for (key, record) in items {
+        for ((key, record), id) in items.into_iter().zip(ids) {
             self.clock.observe(&record.version);
             let record = Record {
                 version: self.clock.tick(),
                 value: record.value,
             };
-            if self.store.apply(key.clone(), record.clone()).changed() {
+            if self
+                .store
+                .apply_at(id, key.clone(), record.clone())
+                .changed()
+            {
                 applied += 1;
             }
             versioned.push((key, record));
