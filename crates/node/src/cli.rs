@@ -106,6 +106,9 @@ pub struct NodeArgs {
     /// Log line format: `human` or `json` (default human).
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Threads of the node's async runtime (default: one per core but one, at least one).
+    #[arg(long)]
+    pub threads: Option<u16>,
 }
 
 impl NodeArgs {
@@ -133,6 +136,7 @@ impl NodeArgs {
             max_clients: self.max_clients.map(i64::from),
             requirepass: self.requirepass.clone(),
             log_format: self.log_format.clone(),
+            threads: self.threads.map(i64::from),
         }
     }
 }

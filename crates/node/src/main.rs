@@ -7,10 +7,10 @@ use bytes::Bytes;
 use clap::Parser;
 use dendrite_node::backend::Consistency;
 use dendrite_node::bench::{run_bench, BenchPlan};
-use dendrite_node::cli::{BenchArgs, Cli, CliCommand, DemoArgs, NodeArgs, StatusArgs};
+use dendrite_node::cli::{BenchArgs, Cli, CliCommand, DemoArgs, StatusArgs};
 use dendrite_node::http::client::http_get;
 use dendrite_node::launch::start_node;
-use dendrite_node::settings::{LogFormat, Settings, SettingsLayer};
+use dendrite_node::settings::{default_threads, LogFormat, Settings, SettingsLayer};
 use dendrite_node::shutdown::shutdown_channel;
 use dendrite_node::status_table::render_status;
 
@@ -24,25 +24,20 @@ type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("dendrite: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+    let outcome = match cli.command {
+        // Settings first: they say how many threads the runtime gets.
+        CliCommand::Node(args) => {
+            match Settings::load(args.to_layer(), args.config.as_deref(), std::env::vars()) {
+                Ok(settings) => run_on(Some(settings.threads), run_node(settings)),
+                Err(error) => Err(error.into()),
+            }
         }
+        CliCommand::Demo(args) => run_on(Some(default_threads()), run_demo(args)),
+        CliCommand::Status(args) => run_on(Some(1), run_status(args)),
+        // The load generator takes every core it can get.
+        CliCommand::Bench(args) => run_on(None, run_bench_command(args)),
+        CliCommand::Keygen => run_keygen(),
     };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            CliCommand::Node(args) => run_node(*args).await,
-            CliCommand::Demo(args) => run_demo(args).await,
-            CliCommand::Status(args) => run_status(args).await,
-            CliCommand::Bench(args) => run_bench_command(args).await,
-            CliCommand::Keygen => run_keygen(),
-        }
-    });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -99,8 +94,24 @@ fn stop_requested() -> impl std::future::Future<Output = ()> {
     }
 }
 
-async fn run_node(args: NodeArgs) -> CommandResult {
-    let settings = Settings::load(args.to_layer(), args.config.as_deref(), std::env::vars())?;
+/// Runs `command` on a multi-threaded runtime with `threads` workers (tokio's default, one per
+/// core, when `None`).
+fn run_on(
+    threads: Option<usize>,
+    command: impl std::future::Future<Output = CommandResult>,
+) -> CommandResult {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(command)
+}
+
+async fn run_node(settings: Settings) -> CommandResult {
     init_logging(&settings.log, settings.log_format);
     let stop = stop_requested();
     let (trigger, signal) = shutdown_channel();

@@ -327,3 +327,33 @@ fn keys_and_passwords_may_start_with_a_hyphen() {
     .unwrap();
     assert_eq!(settings.curve.unwrap().public, public);
 }
+
+#[test]
+fn runtime_threads_default_to_cores_but_one_and_can_be_set() {
+    let defaulted = load(&[], &[]).unwrap();
+    assert_eq!(
+        defaulted.threads,
+        dendrite_node::settings::default_threads()
+    );
+    assert!(defaulted.threads >= 1);
+    assert_eq!(load(&[], &[("DENDRITE_THREADS", "3")]).unwrap().threads, 3);
+    assert_eq!(
+        load(&["--threads", "2"], &[("DENDRITE_THREADS", "3")])
+            .unwrap()
+            .threads,
+        2
+    );
+    let error = load(&["--threads", "0"], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::OutOfRange {
+                field: "threads",
+                value: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--threads"), "{error}");
+}
