@@ -378,3 +378,46 @@ async fn tombstones_are_purged_only_once_every_replica_holds_them() {
         assert_eq!(table.query().get("gone").await.unwrap(), None);
     }
 }
+
+/// Consistency-1 replica writes wait up to `replication_linger` to travel together; a write that
+/// waits for its replicas' acknowledgements cuts that wait short.
+#[tokio::test(start_paused = true)]
+async fn replica_writes_linger_unless_a_write_waits_for_them() {
+    let linger = Duration::from_secs(60);
+    let config = dtable::TableConfig {
+        replication_linger: linger,
+        // No anti-entropy round during the test: only replication moves the copies.
+        repair_interval: Duration::from_secs(3600),
+        ..dtable::TableConfig::default()
+    };
+    let cluster = Tables::start_with(11, 3, 2, config).await;
+    let any = cluster.any().clone();
+    let k = Bytes::from("k");
+
+    any.query().set(k.clone(), "1").await.unwrap();
+    // Long enough for any replica write sent at once to arrive.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        cluster.copies(&k),
+        1,
+        "replica writes went out before the linger"
+    );
+
+    // The replicas' queue is lingering; this write needs their acknowledgements now.
+    let started = tokio::time::Instant::now();
+    any.query()
+        .consistency(3)
+        .set(k.clone(), "2")
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < linger / 2,
+        "a consistency-3 write waited out the linger: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(cluster.copies(&k), 3);
+    for table in cluster.tables.values() {
+        let held = table.local_record(&k).unwrap();
+        assert_eq!(held.value.as_deref(), Some(&b"2"[..]));
+    }
+}

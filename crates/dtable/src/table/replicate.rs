@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dendrite::Vnode;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tracing::{debug, warn};
 
 use super::{TableInner, TableStats};
@@ -29,6 +29,8 @@ pub(super) struct ReplicaQueue {
     items: Vec<(Bytes, Record)>,
     waiters: Vec<oneshot::Sender<Delivery>>,
     draining: bool,
+    /// Wakes the drain task out of its linger when a write starts waiting for this replica.
+    urgent: Arc<Notify>,
 }
 
 /// Every replica's queue.
@@ -50,6 +52,7 @@ impl TableInner {
         let receiver = want_ack.then(|| {
             let (sender, receiver) = oneshot::channel();
             queue.waiters.push(sender);
+            queue.urgent.notify_one();
             receiver
         });
         if !queue.draining {
@@ -62,6 +65,7 @@ impl TableInner {
     /// Sends `replica`'s queue until it is empty.
     async fn drain(self: Arc<Self>, replica: Vnode) {
         loop {
+            self.linger(&replica).await;
             let (items, waiters) = {
                 let mut queues = self.queues.lock();
                 let Some(queue) = queues.get_mut(&replica) else {
@@ -112,6 +116,26 @@ impl TableInner {
                 // A write that stopped waiting (its client went away) is fine.
                 let _ = waiter.send(outcome.clone());
             }
+        }
+    }
+
+    /// Lets writes for `replica` gather for [`replication_linger`](super::TableConfig), unless
+    /// one of the queued writes waits for an acknowledgement (or one starts to meanwhile).
+    async fn linger(&self, replica: &Vnode) {
+        let linger = self.config.replication_linger;
+        if linger.is_zero() {
+            return;
+        }
+        let urgent = {
+            let queues = self.queues.lock();
+            match queues.get(replica) {
+                Some(queue) if queue.waiters.is_empty() => queue.urgent.clone(),
+                _ => return,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(linger) => {}
+            () = urgent.notified() => {}
         }
     }
 
