@@ -421,3 +421,33 @@ async fn replica_writes_linger_unless_a_write_waits_for_them() {
         assert_eq!(held.value.as_deref(), Some(&b"2"[..]));
     }
 }
+
+/// After a join settles, the new node holds exactly the keys it is responsible for (primary or
+/// replica): the join pulls no range too wide.
+#[tokio::test(start_paused = true)]
+async fn a_joiner_holds_exactly_what_it_is_responsible_for() {
+    let mut cluster = Tables::start(5, 3, 2).await;
+    let writer = cluster.any().clone();
+    let n = 3000;
+    let pairs: Vec<_> = (0..n).map(|i| (key(i), value(i, 0))).collect();
+    writer.query().set_multi(pairs).await.unwrap();
+    cluster.repair_all().await;
+    let joined = cluster.add().await;
+    cluster.wait_ring().await;
+    cluster.repair_all().await;
+    let host = joined.ring().local_host().to_string();
+    let held: std::collections::HashSet<Bytes> = joined.local_keys().into_iter().collect();
+    let mut responsible = 0;
+    for i in 0..n {
+        let successors = joined
+            .ring()
+            .find_successors(dendrite::Id::of_key(&key(i)), 8)
+            .await
+            .unwrap();
+        let placement = dtable::Placement::from_successors(&successors, 2).unwrap();
+        let ours = placement.copies().any(|copy| *copy.host == *host);
+        responsible += usize::from(ours);
+        assert_eq!(held.contains(&key(i)), ours, "key {i}: held vs responsible");
+    }
+    assert!(responsible > 0 && responsible < n, "{responsible} of {n}");
+}
