@@ -18,6 +18,8 @@ use parking_lot::RwLock;
 
 use crate::range::IdRange;
 use crate::record::Record;
+use chunk::Chunk;
+pub use error::StoreError;
 
 /// Callback run after each record the store accepts (see [`Store::set_observer`]).
 pub type Observer = dyn Fn(&[u8], &Record) + Send + Sync;
@@ -34,12 +36,15 @@ pub enum Applied {
     Replaced,
     /// The store already held this version or a newer one; nothing changed.
     Stale,
+    /// The record is too large for the store to hold (see [`StoreError`]); nothing changed.
+    /// The table's `max_value_len` (16 MiB by default) keeps values far below this.
+    Refused,
 }
 
 impl Applied {
     /// Did the store change?
     pub fn changed(self) -> bool {
-        self != Applied::Stale
+        matches!(self, Applied::Inserted | Applied::Replaced)
     }
 }
 
@@ -69,7 +74,7 @@ struct Shard {
     /// Keyed by the 8-byte prefix rather than the whole position so that searching the map
     /// compares integers (no `memcmp`) in nodes a third the size. The price: all records sharing
     /// a prefix stay in one chunk, which only keys crafted to collide in 64 bits of SHA-1 share.
-    chunks: BTreeMap<u64, Vec<u8>>,
+    chunks: BTreeMap<u64, Chunk>,
     /// Number of records that are values (not tombstones).
     live: usize,
     /// Number of records, tombstones included.
@@ -77,15 +82,19 @@ struct Shard {
     /// Where [`Shard::apply`] encodes a record before placing it in its chunk (reused, so a
     /// write allocates nothing unless its chunk grows).
     scratch: Vec<u8>,
+    /// Largest byte length a chunk may reach ([`chunk::OFFSET_LIMIT`]; smaller in tests, which
+    /// cannot allocate 4 GiB records): a write that would grow a chunk past it is refused.
+    max_chunk_len: usize,
 }
 
 impl Default for Shard {
     fn default() -> Shard {
         Shard {
-            chunks: BTreeMap::from([(0, Vec::new())]),
+            chunks: BTreeMap::from([(0, Chunk::default())]),
             live: 0,
             total: 0,
             scratch: Vec::new(),
+            max_chunk_len: chunk::OFFSET_LIMIT,
         }
     }
 }
@@ -100,51 +109,63 @@ impl Shard {
     }
 
     /// The chunk that holds (or would hold) position `id`: one search of the chunk map.
-    fn chunk(&self, id: &Id) -> Option<&Vec<u8>> {
+    fn chunk(&self, id: &Id) -> Option<&Chunk> {
         self.chunks
             .range(..=packed::prefix(id))
             .next_back()
             .map(|(_, chunk)| chunk)
     }
 
-    fn apply(&mut self, id: Id, key: &[u8], record: &Record) -> Applied {
+    fn apply(&mut self, id: Id, key: &[u8], record: &Record) -> Result<Applied, StoreError> {
         let Some((&chunk_key, chunk)) = self.chunks.range_mut(..=packed::prefix(&id)).next_back()
         else {
             // Unreachable while the chunk under `0` exists; restore it and retry.
-            self.chunks.insert(0, Vec::new());
+            self.chunks.insert(0, Chunk::default());
             return self.apply(id, key, record);
         };
-        let (start, end, outcome) = match packed::find(chunk, &id, key) {
-            Ok((start, held)) => {
+        let (rank, replaced_tombstone) = match chunk.find(&id, key) {
+            Ok((rank, held)) => {
                 if !packed::wins_over(record, held.version, held.value) {
-                    return Applied::Stale;
+                    return Ok(Applied::Stale);
                 }
-                if !held.is_tombstone() {
+                (rank, Some(held.is_tombstone()))
+            }
+            Err(rank) => (rank, None),
+        };
+        let encoded = &mut self.scratch;
+        encoded.clear();
+        packed::encode(encoded, &id, key, record);
+        let replacing = replaced_tombstone.is_some();
+        if chunk
+            .len_after(rank, replacing, encoded.len(), self.max_chunk_len)
+            .is_none()
+        {
+            return Err(StoreError::ChunkTooLarge {
+                record_len: encoded.len(),
+                chunk_len: chunk.len(),
+                limit: self.max_chunk_len,
+            });
+        }
+        chunk.put(rank, replacing, &id, encoded, CHUNK_GROWTH_BYTES);
+        let outcome = match replaced_tombstone {
+            Some(was_tombstone) => {
+                if !was_tombstone {
                     self.live -= 1;
                 }
-                (start, held.end, Applied::Replaced)
+                Applied::Replaced
             }
-            Err(start) => {
+            None => {
                 self.total += 1;
-                (start, start, Applied::Inserted)
+                Applied::Inserted
             }
         };
         if !record.is_tombstone() {
             self.live += 1;
         }
-        let encoded = &mut self.scratch;
-        encoded.clear();
-        packed::encode(encoded, &id, key, record);
-        let needed = chunk.len() - (end - start) + encoded.len();
-        if needed > chunk.capacity() {
-            let target = needed.div_ceil(CHUNK_GROWTH_BYTES) * CHUNK_GROWTH_BYTES;
-            chunk.reserve_exact(target - chunk.len());
-        }
-        packed::replace_range(chunk, start, end, encoded);
         if chunk.len() > MAX_CHUNK_BYTES {
             self.split(chunk_key);
         }
-        outcome
+        Ok(outcome)
     }
 
     /// Splits an oversized chunk at the record boundary nearest its middle (never between two
@@ -153,28 +174,14 @@ impl Shard {
         let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
             return;
         };
-        let half = chunk.len() / 2;
-        let mut previous = None;
-        let mut cut = None;
-        for entry in packed::entries(chunk) {
-            let prefix = packed::prefix(&entry.id);
-            if entry.start >= half && entry.start > 0 && previous != Some(prefix) {
-                cut = Some((entry.start, prefix));
-                break;
-            }
-            previous = Some(prefix);
+        if let Some((first_prefix, tail)) = chunk.split_off_half() {
+            self.chunks.insert(first_prefix, tail);
         }
-        let Some((at, first_prefix)) = cut else {
-            return;
-        };
-        let tail = chunk[at..].to_vec();
-        chunk.truncate(at);
-        chunk.shrink_to_fit();
-        self.chunks.insert(first_prefix, tail);
     }
 
     fn get(&self, id: &Id, key: &[u8]) -> Option<Record> {
-        packed::find(self.chunk(id)?, id, key)
+        self.chunk(id)?
+            .find(id, key)
             .ok()
             .map(|(_, entry)| entry.to_record())
     }
@@ -192,7 +199,7 @@ impl Shard {
         }
         let range = self.chunk_key(lo)..=packed::prefix(hi);
         for chunk in self.chunks.range(range).map(|(_, c)| c) {
-            for entry in packed::entries(chunk) {
+            for entry in chunk.entries() {
                 if entry.id < *lo {
                     continue;
                 }
@@ -226,34 +233,38 @@ impl Shard {
             let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
                 continue;
             };
-            let mut kept = Vec::new();
-            let mut dropped = 0;
-            for entry in packed::entries(chunk) {
-                if drop(&entry) {
-                    dropped += 1;
+            let live = &mut self.live;
+            let dropped = chunk.retain(
+                |entry| !drop(entry),
+                |entry| {
                     if !entry.is_tombstone() {
-                        self.live -= 1;
+                        *live -= 1;
                     }
-                } else {
-                    kept.extend_from_slice(&chunk[entry.start..entry.end]);
-                }
-            }
+                },
+            );
             if dropped == 0 {
                 continue;
             }
             removed += dropped;
-            if kept.is_empty() && chunk_key != 0 {
+            if chunk.is_empty() && chunk_key != 0 {
                 self.chunks.remove(&chunk_key);
-            } else {
-                kept.shrink_to_fit();
-                *chunk = kept;
             }
         }
         self.total -= removed;
         removed
     }
+
+    /// Checks every chunk's index against its records (see [`Chunk::check_index`]).
+    #[cfg(test)]
+    fn check_index(&self) {
+        for chunk in self.chunks.values() {
+            chunk.check_index();
+        }
+    }
 }
 
+mod chunk;
+mod error;
 mod packed;
 
 /// The records one node holds, sharded by ring position.
@@ -326,9 +337,13 @@ impl Store {
     /// is invisible to [`get`](Store::get) and scanned in the wrong range.
     pub fn apply_at(&self, id: Id, key: Bytes, record: Record) -> Applied {
         // The store keeps its own packed copy: `key` and `record` are only read.
-        let outcome = self.shards[self.shard_index(&id)]
+        let applied = self.shards[self.shard_index(&id)]
             .write()
             .apply(id, &key, &record);
+        let outcome = applied.unwrap_or_else(|refusal| {
+            tracing::error!(key = %id.short(), error = %refusal, "refused record");
+            Applied::Refused
+        });
         if outcome.changed() && self.observed.load(Ordering::Acquire) {
             let observer = self.observer.read().clone();
             if let Some(observer) = observer {
@@ -841,6 +856,72 @@ mod tests {
         ]
     }
 
+    /// One step of [`index_stays_in_sync_through_writes_removals_and_purges`].
+    #[derive(Debug, Clone)]
+    enum ShardOp {
+        Apply(Id, Vec<u8>, Record),
+        Remove(Id, Id),
+        Purge(u64),
+    }
+
+    fn any_shard_op() -> impl Strategy<Value = ShardOp> {
+        prop_oneof![
+            8 => (colliding_id(), any_key(), any_record(), 0usize..400).prop_map(
+                |(id, key, record, padding)| {
+                    let record = Record {
+                        value: record
+                            .value
+                            .map(|v| Bytes::from([&v[..], &vec![7; padding]].concat())),
+                        ..record
+                    };
+                    ShardOp::Apply(id, key, record)
+                }
+            ),
+            1 => (colliding_id(), colliding_id()).prop_map(|(a, b)| ShardOp::Remove(a.min(b), a.max(b))),
+            1 => (0u64..7).prop_map(ShardOp::Purge),
+        ]
+    }
+
+    #[test]
+    fn a_record_too_large_for_its_chunk_is_refused_and_nothing_changes() {
+        let mut shard = Shard {
+            max_chunk_len: 600,
+            ..Shard::default()
+        };
+        let small = Record::value(ver(1, 1), Bytes::from(vec![b's'; 100]));
+        let large = Record::value(ver(2, 1), Bytes::from(vec![b'l'; 700]));
+        assert_eq!(
+            shard.apply(Id::of_key(b"a"), b"a", &small),
+            Ok(Applied::Inserted)
+        );
+        assert_eq!(
+            shard.apply(Id::of_key(b"b"), b"b", &small),
+            Ok(Applied::Inserted)
+        );
+        // A new record, and a replacement, that would grow the chunk past the limit.
+        let refused = shard.apply(Id::of_key(b"c"), b"c", &large);
+        assert!(matches!(
+            refused,
+            Err(StoreError::ChunkTooLarge { limit: 600, .. })
+        ));
+        assert!(shard.apply(Id::of_key(b"a"), b"a", &large).is_err());
+        shard.check_index();
+        assert_eq!(shard.get(&Id::of_key(b"a"), b"a"), Some(small.clone()));
+        assert_eq!(shard.get(&Id::of_key(b"c"), b"c"), None);
+        assert_eq!((shard.total, shard.live), (2, 2));
+        // Through the store: reported as `Refused`, which is not a change.
+        let store = Store::new(1);
+        store.shards[0].write().max_chunk_len = 600;
+        let outcome = store.apply(Bytes::from_static(b"c"), large);
+        assert_eq!(outcome, Applied::Refused);
+        assert!(!outcome.changed());
+        assert!(store.is_empty());
+        assert_eq!(
+            store.apply(Bytes::from_static(b"c"), small),
+            Applied::Inserted
+        );
+    }
+
     fn snapshot(store: &Store) -> Vec<(Bytes, Record)> {
         full_scan(store, IdRange::whole_ring(Id::ZERO))
     }
@@ -895,31 +976,31 @@ mod tests {
         }
 
         /// `find` on a chunk packed from a sorted model finds exactly the model's entries, and
-        /// for anything else the offset of the first greater entry.
+        /// for anything else the rank of the first greater entry.
         #[test]
         fn find_agrees_with_a_sorted_model(
             held in prop::collection::btree_map((colliding_id(), any_key()), any_record(), 0..30),
             probes in prop::collection::vec((colliding_id(), any_key()), 0..30),
         ) {
-            let mut chunk = Vec::new();
-            let mut offsets = Vec::new();
+            let mut bytes = Vec::new();
             for ((id, key), record) in &held {
-                offsets.push(chunk.len());
-                packed::encode(&mut chunk, id, key, record);
+                packed::encode(&mut bytes, id, key, record);
             }
+            let chunk = Chunk::from_packed(bytes);
+            chunk.check_index();
             let probes = held.keys().cloned().chain(probes);
             for (id, key) in probes {
                 let rank = held.range(..(id, key.clone())).count();
-                match packed::find(&chunk, &id, &key) {
-                    Ok((start, entry)) => {
+                match chunk.find(&id, &key) {
+                    Ok((found, entry)) => {
                         prop_assert_eq!(held.get(&(id, key.clone())), Some(&entry.to_record()));
-                        prop_assert_eq!(start, offsets[rank]);
+                        prop_assert_eq!(found, rank);
                         prop_assert_eq!(entry.id, id);
                         prop_assert_eq!(entry.key, &key[..]);
                     }
                     Err(at) => {
                         prop_assert!(!held.contains_key(&(id, key.clone())));
-                        prop_assert_eq!(at, offsets.get(rank).copied().unwrap_or(chunk.len()));
+                        prop_assert_eq!(at, rank);
                     }
                 }
             }
@@ -946,7 +1027,8 @@ mod tests {
                     Some(held) if record.wins_over(held) => Applied::Replaced,
                     Some(_) => Applied::Stale,
                 };
-                prop_assert_eq!(shard.apply(id, &key, &record), expected);
+                prop_assert_eq!(shard.apply(id, &key, &record), Ok(expected));
+                shard.check_index();
                 if expected.changed() {
                     model.insert((id, key), record);
                 }
@@ -966,12 +1048,64 @@ mod tests {
             let bounds: Vec<u64> = shard.chunks.keys().copied().collect();
             prop_assert_eq!(bounds.first(), Some(&0));
             for (i, chunk) in shard.chunks.values().enumerate() {
-                for entry in packed::entries(chunk) {
+                for entry in chunk.entries() {
                     let prefix = packed::prefix(&entry.id);
                     prop_assert!(bounds[i] <= prefix);
                     prop_assert!(bounds.get(i + 1).is_none_or(|next| prefix < *next));
                 }
             }
+        }
+
+        /// Random sequences of writes, range removals and purges (with colliding positions and
+        /// values large enough to split chunks) keep every chunk's index in sync with its
+        /// records, and the shard equal to a sorted model.
+        #[test]
+        fn index_stays_in_sync_through_writes_removals_and_purges(
+            ops in prop::collection::vec(any_shard_op(), 0..120),
+        ) {
+            let mut shard = Shard::default();
+            let mut model: BTreeMap<(Id, Vec<u8>), Record> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    ShardOp::Apply(id, key, record) => {
+                        let expected = match model.get(&(id, key.clone())) {
+                            None => Applied::Inserted,
+                            Some(held) if record.wins_over(held) => Applied::Replaced,
+                            Some(_) => Applied::Stale,
+                        };
+                        prop_assert_eq!(shard.apply(id, &key, &record), Ok(expected));
+                        if expected.changed() {
+                            model.insert((id, key), record);
+                        }
+                    }
+                    ShardOp::Remove(lo, hi) => {
+                        let before = model.len();
+                        model.retain(|(id, _), _| !(lo <= *id && *id <= hi));
+                        let removed = shard.remove_where(&lo, &hi, |e| lo <= e.id && e.id <= hi);
+                        prop_assert_eq!(removed, before - model.len());
+                    }
+                    ShardOp::Purge(millis) => {
+                        let before = model.len();
+                        model.retain(|_, r| !(r.is_tombstone() && r.version.millis < millis));
+                        let purged = shard.remove_where(&Id::ZERO, &Id::MAX, |e| {
+                            e.is_tombstone() && e.version.millis < millis
+                        });
+                        prop_assert_eq!(purged, before - model.len());
+                    }
+                }
+                shard.check_index();
+            }
+            let mut held = Vec::new();
+            let _ = shard.for_each_in(&Id::ZERO, &Id::MAX, |entry| {
+                held.push(((entry.id, entry.key.to_vec()), entry.to_record()));
+                ControlFlow::Continue(())
+            });
+            prop_assert_eq!(held, model.clone().into_iter().collect::<Vec<_>>());
+            for ((id, key), record) in &model {
+                prop_assert_eq!(shard.get(id, key), Some(record.clone()));
+            }
+            prop_assert_eq!(shard.total, model.len());
+            prop_assert_eq!(shard.live, model.values().filter(|r| !r.is_tombstone()).count());
         }
 
         #[test]

@@ -3,9 +3,9 @@
 //! `body length (LEB128) | position (20 bytes) | key length * 2 + tombstone flag (LEB128) |
 //! millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) | key | value`.
 //!
-//! The body length (every byte after itself) comes first so a walk looking for one key steps
-//! from record to record with one varint read, and the position right after it so the walk
-//! decides with one 8-byte big-endian load: positions are SHA-1, so their first 8 bytes almost
+//! The body length (every byte after itself) comes first so a walk steps from record to record
+//! with one varint read, and the position right after it so a lookup (see [`super::chunk`],
+//! whose index says where each record starts) decides with one 8-byte big-endian load: positions are SHA-1, so their first 8 bytes almost
 //! always differ, and only on equality are the other 12 bytes and the key compared. The value's
 //! length is what the body leaves after the key, so it costs no byte of its own; the tombstone
 //! flag rides in the key length's low bit (a tombstone and an empty value differ).
@@ -173,13 +173,13 @@ fn rest_of(bytes: &[u8]) -> (u64, u32) {
 }
 
 /// The first 8 bytes of `id` as a big-endian integer: the key of the chunk map, and what a
-/// walk compares first.
+/// lookup compares first.
 pub fn prefix(id: &Id) -> u64 {
     prefix_of(id.as_bytes())
 }
 
 /// Decodes the record starting at `start`.
-fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
+pub fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
     let mut at = start;
     let body = get_len(chunk, &mut at);
     let end = at + body;
@@ -232,33 +232,27 @@ fn key_at(chunk: &[u8], position: usize) -> &[u8] {
     &chunk[at..at + key_len]
 }
 
-/// The record for (`id`, `key`) and its offset, or the offset where it would be inserted.
-///
-/// Records are ordered by (position bytes, key bytes). The walk reads each record's length and
-/// the first 8 bytes of its position; the rest of the position and the key are compared only
-/// when those bytes are equal, and only the match is decoded.
-pub fn find<'a>(chunk: &'a [u8], id: &Id, key: &[u8]) -> Result<(usize, Entry<'a>), usize> {
+/// The 8-byte prefix of the position of the record starting at `start`.
+pub fn prefix_at(chunk: &[u8], start: usize) -> u64 {
+    let mut position = start;
+    get_len(chunk, &mut position);
+    prefix_of(&chunk[position..])
+}
+
+/// How the record starting at `start` orders against (`id`, `key`): by position bytes, then
+/// key bytes. The first 8 bytes of the position are compared as one integer, the other 12 and
+/// the key only when those are equal.
+#[inline]
+pub fn compare_at(chunk: &[u8], start: usize, id: &Id, key: &[u8]) -> Ordering {
     let target = id.as_bytes();
-    let target_prefix = prefix_of(target);
-    let target_rest = rest_of(target);
-    let mut start = 0;
-    while start < chunk.len() {
-        let mut position = start;
-        let body = get_len(chunk, &mut position);
-        let end = position + body;
-        let order = match prefix_of(&chunk[position..]).cmp(&target_prefix) {
-            Ordering::Equal => rest_of(&chunk[position..])
-                .cmp(&target_rest)
-                .then_with(|| key_at(chunk, position).cmp(key)),
-            unequal => unequal,
-        };
-        match order {
-            Ordering::Less => start = end,
-            Ordering::Equal => return Ok((start, decode(chunk, start))),
-            Ordering::Greater => return Err(start),
-        }
+    let mut position = start;
+    get_len(chunk, &mut position);
+    match prefix_of(&chunk[position..]).cmp(&prefix_of(target)) {
+        Ordering::Equal => rest_of(&chunk[position..])
+            .cmp(&rest_of(target))
+            .then_with(|| key_at(chunk, position).cmp(key)),
+        unequal => unequal,
     }
-    Err(chunk.len())
 }
 
 /// Replaces `chunk[start..end]` with `encoded` in place, moving the tail only when the lengths
