@@ -107,8 +107,17 @@ impl<'a> Query<'a> {
         let mut fallback = Vec::new();
         // Keys their primary answered without a record: only the replicas are left to ask.
         let mut missing = Vec::new();
+        let local = self.inner.ring.local_host();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
+            let (members, ids): (Vec<(usize, Bytes)>, Vec<Id>) = members.into_iter().unzip();
             let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
+            if *primary.host == *local {
+                // Our own vnode: read the store directly, with the positions already hashed.
+                return (
+                    members,
+                    Ok(self.inner.read_at(&primary, wanted, &ids, true)),
+                );
+            }
             let request = Request::Read {
                 dest: primary,
                 keys: wanted,
@@ -197,16 +206,19 @@ impl<'a> Query<'a> {
         };
         let result = async {
             let mut groups = self.group(records.into_iter()).await?;
+            let unhashed = |items: Vec<((Bytes, Record), Id)>| {
+                items.into_iter().map(|(item, _)| item).collect()
+            };
             if groups.len() == 1 {
                 // The common case (one key, or keys of one primary): no join machinery.
                 if let Some((primary, items)) = groups.pop_first() {
-                    return self.write_group(primary, items).await;
+                    return self.write_group(primary, unhashed(items)).await;
                 }
             }
             let outcomes = join_all(
                 groups
                     .into_iter()
-                    .map(|(primary, items)| self.write_group(primary, items)),
+                    .map(|(primary, items)| self.write_group(primary, unhashed(items))),
             )
             .await;
             outcomes.into_iter().collect::<Result<(), TableError>>()
@@ -473,37 +485,48 @@ impl<'a> Query<'a> {
 
     /// Where `key` lives, by an iterative lookup on the ring.
     async fn lookup_placement(&self, key: &[u8]) -> Result<Placement, TableError> {
+        self.lookup_placement_at(Id::of_key(key)).await
+    }
+
+    /// Where the key at ring position `id` lives, by an iterative lookup on the ring.
+    async fn lookup_placement_at(&self, id: Id) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let successors = ring
-            .find_successors(Id::of_key(key), ring.config().num_successors)
+            .find_successors(id, ring.config().num_successors)
             .await?;
         Placement::from_successors(&successors, ring.config().replicas)
             .map_err(|e| TableError::Unavailable(e.to_string()))
     }
 
-    /// Groups items by their primary (lookups in parallel).
+    /// The primary of the key at ring position `id`, by an iterative lookup on the ring.
+    async fn lookup_primary(&self, id: Id) -> Result<Vnode, TableError> {
+        Ok(self.lookup_placement_at(id).await?.primary)
+    }
+
+    /// Groups items by their primary (lookups in parallel), each with its key's ring position.
     async fn group<T>(
         &self,
         items: impl Iterator<Item = T>,
-    ) -> Result<BTreeMap<Vnode, Vec<T>>, TableError>
+    ) -> Result<BTreeMap<Vnode, Vec<(T, Id)>>, TableError>
     where
         T: KeyOf,
     {
-        let mut groups: BTreeMap<Vnode, Vec<T>> = BTreeMap::new();
+        let mut groups: BTreeMap<Vnode, Vec<(T, Id)>> = BTreeMap::new();
         let mut unplaced = Vec::new();
         {
             let view = self.fresh_view();
             for item in items {
-                match view.primary(&Id::of_key(item.key())) {
-                    Some(primary) => groups.entry(primary).or_default().push(item),
-                    None => unplaced.push(item),
+                let id = Id::of_key(item.key());
+                match view.primary(&id) {
+                    Some(primary) => groups.entry(primary).or_default().push((item, id)),
+                    None => unplaced.push((item, id)),
                 }
             }
         }
         // The view knows no vnode yet: place these by lookups, in parallel.
-        let placements = join_all(unplaced.iter().map(|i| self.lookup_placement(i.key()))).await;
+        let placements = join_all(unplaced.iter().map(|(_, id)| self.lookup_primary(*id))).await;
         for (item, placement) in unplaced.into_iter().zip(placements) {
-            groups.entry(placement?.primary).or_default().push(item);
+            groups.entry(placement?).or_default().push(item);
         }
         Ok(groups)
     }

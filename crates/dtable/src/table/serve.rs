@@ -53,23 +53,7 @@ impl TableInner {
                 primary,
             } => {
                 let ids: Vec<Id> = keys.iter().map(|key| Id::of_key(key)).collect();
-                if primary {
-                    if let Some(owner) = self.owner_if_not(&dest, &ids) {
-                        return Reply::ReadResp {
-                            items: Vec::new(),
-                            moved: Some(owner),
-                        };
-                    }
-                }
-                let items = keys
-                    .into_iter()
-                    .zip(&ids)
-                    .map(|(key, id)| ReadItem {
-                        record: self.store.get_at(id, &key),
-                        key,
-                    })
-                    .collect();
-                Reply::ReadResp { items, moved: None }
+                self.read_at(&dest, keys, &ids, primary)
             }
             Request::Digest { range, buckets, .. } => Reply::DigestResp {
                 buckets: self.store.digest_buckets(range, buckets as usize),
@@ -105,6 +89,35 @@ impl TableInner {
                 other.kind()
             )),
         }
+    }
+
+    /// Reads `keys` (at positions `ids`, one per key) on local vnode `dest`; `as_primary`
+    /// first checks that `dest` owns them all and answers `moved` otherwise. Serves other nodes'
+    /// reads and, without a request, this node's own (see `Query::get_multi`).
+    pub(super) fn read_at(
+        &self,
+        dest: &Vnode,
+        keys: Vec<Bytes>,
+        ids: &[Id],
+        as_primary: bool,
+    ) -> Reply {
+        if as_primary {
+            if let Some(owner) = self.owner_if_not(dest, ids) {
+                return Reply::ReadResp {
+                    items: Vec::new(),
+                    moved: Some(owner),
+                };
+            }
+        }
+        let items = keys
+            .into_iter()
+            .zip(ids)
+            .map(|(key, id)| ReadItem {
+                record: self.store.get_at(id, &key),
+                key,
+            })
+            .collect();
+        Reply::ReadResp { items, moved: None }
     }
 
     /// Applies records as they come (replica writes, transfers): newest version wins.
