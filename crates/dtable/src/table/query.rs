@@ -206,20 +206,20 @@ impl<'a> Query<'a> {
         };
         let result = async {
             let mut groups = self.group(records.into_iter()).await?;
-            let unhashed = |items: Vec<((Bytes, Record), Id)>| {
-                items.into_iter().map(|(item, _)| item).collect()
+            let unhashed = |items: Vec<((Bytes, Record), Id)>| -> (Vec<_>, Vec<Id>) {
+                items.into_iter().unzip()
             };
             if groups.len() == 1 {
                 // The common case (one key, or keys of one primary): no join machinery.
                 if let Some((primary, items)) = groups.pop_first() {
-                    return self.write_group(primary, unhashed(items)).await;
+                    let (items, ids) = unhashed(items);
+                    return self.write_group(primary, items, ids).await;
                 }
             }
-            let outcomes = join_all(
-                groups
-                    .into_iter()
-                    .map(|(primary, items)| self.write_group(primary, unhashed(items))),
-            )
+            let outcomes = join_all(groups.into_iter().map(|(primary, items)| {
+                let (items, ids) = unhashed(items);
+                self.write_group(primary, items, ids)
+            }))
             .await;
             outcomes.into_iter().collect::<Result<(), TableError>>()
         }
@@ -231,13 +231,16 @@ impl<'a> Query<'a> {
         result
     }
 
-    /// Sends one primary its keys, following `moved` and retrying an unreachable primary after
-    /// a fresh lookup.
+    /// Sends one primary its keys (`ids`: their ring positions, one per item), following
+    /// `moved` and retrying an unreachable primary after a fresh lookup. A primary on this node
+    /// is served in place, without a request.
     async fn write_group(
         &self,
         mut primary: Vnode,
         items: Vec<(Bytes, Record)>,
+        ids: Vec<Id>,
     ) -> Result<(), TableError> {
+        let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
         let mut last = TableError::Unavailable("no attempt made".into());
         let mut redirects = 0;
         let mut attempt = 0;
@@ -248,14 +251,21 @@ impl<'a> Query<'a> {
                 &self.inner.stats.rerouted
             };
             TableStats::bump(counter, 1);
-            let request = Request::Write {
-                dest: primary.clone(),
-                items: items.clone(),
-                role: WriteRole::Primary {
-                    min_acks: u32::try_from(self.write).unwrap_or(u32::MAX),
-                },
+            let reply = if *primary.host == *self.inner.ring.local_host() {
+                let inner = self.inner.clone();
+                let (items, ids) = (items.clone(), ids.clone());
+                Ok(inner
+                    .write_as_primary(primary.clone(), items, ids, min_acks)
+                    .await)
+            } else {
+                let request = Request::Write {
+                    dest: primary.clone(),
+                    items: items.clone(),
+                    role: WriteRole::Primary { min_acks },
+                };
+                self.inner.call(request).await
             };
-            match self.inner.call(request).await {
+            match reply {
                 Ok(Reply::WriteAck {
                     error: None,
                     moved: None,
@@ -308,7 +318,8 @@ impl<'a> Query<'a> {
     async fn write_each(&self, items: Vec<(Bytes, Record)>) -> Result<(), TableError> {
         let outcomes = join_all(items.into_iter().map(|item| async move {
             let primary = self.lookup_placement(&item.0).await?.primary;
-            Box::pin(self.write_group(primary, vec![item])).await
+            let id = Id::of_key(&item.0);
+            Box::pin(self.write_group(primary, vec![item], vec![id])).await
         }))
         .await;
         outcomes.into_iter().collect()

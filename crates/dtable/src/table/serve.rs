@@ -42,7 +42,8 @@ impl TableInner {
             },
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
-                    self.write_as_primary(dest, items, min_acks).await
+                    let ids = items.iter().map(|(key, _)| Id::of_key(key)).collect();
+                    self.write_as_primary(dest, items, ids, min_acks).await
                 }
                 WriteRole::Replica => self.apply_all(items),
             },
@@ -146,14 +147,17 @@ impl TableInner {
 
     /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
     /// copies. Replicas not needed for the acknowledgement are finished in the background.
-    async fn write_as_primary(
+    ///
+    /// `ids` are the items' ring positions, one per item: hashed once, by whoever has the keys
+    /// first, for the ownership check and the store. Serves other nodes' writes and, without a
+    /// request, this node's own (see `Query::write_group`).
+    pub(super) async fn write_as_primary(
         self: Arc<Self>,
         dest: Vnode,
         items: Vec<(Bytes, Record)>,
+        ids: Vec<Id>,
         min_acks: u32,
     ) -> Reply {
-        // Hashed once: for the ownership check and for the store.
-        let ids: Vec<Id> = items.iter().map(|(key, _)| Id::of_key(key)).collect();
         if let Some(owner) = self.owner_if_not(&dest, &ids) {
             return write_ack(0, None, Some(owner));
         }
