@@ -327,19 +327,32 @@ impl<'a> Query<'a> {
 
     /// Reads one key at this query's read consistency; `None` when no copy has it.
     async fn read_one(&self, key: Bytes) -> Result<Option<Record>, TableError> {
-        let placement = self.placement(&key).await?;
         if self.read > 1 {
+            let placement = self.placement(&key).await?;
             return self.read_quorum(key, placement).await;
         }
-        let mut primary = placement.primary.clone();
+        // Only the primary is needed unless it fails us: the replicas are placed afterwards.
+        let id = Id::of_key(&key);
+        let known = self.fresh_view().primary(&id);
+        let mut primary = match known {
+            Some(primary) => primary,
+            None => self.lookup_primary(id).await?,
+        };
         let mut primary_failed = None;
         for _ in 0..REDIRECTS {
-            let request = Request::Read {
-                dest: primary.clone(),
-                keys: vec![key.clone()],
-                primary: true,
+            let reply = if *primary.host == *self.inner.ring.local_host() {
+                // Our own vnode: read the store directly, with the position already hashed.
+                let keys = vec![key.clone()];
+                Ok(self.inner.read_at(&primary, keys, &[id], true))
+            } else {
+                let request = Request::Read {
+                    dest: primary.clone(),
+                    keys: vec![key.clone()],
+                    primary: true,
+                };
+                self.inner.call(request).await
             };
-            match self.inner.call(request).await {
+            match reply {
                 Ok(Reply::ReadResp {
                     moved: Some(owner), ..
                 }) => primary = owner,
@@ -362,6 +375,7 @@ impl<'a> Query<'a> {
                 }
             }
         }
+        let placement = self.placement(&key).await?;
         self.read_replicas(&key, &placement, &primary, primary_failed)
             .await
     }
