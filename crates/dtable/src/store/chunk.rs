@@ -1,13 +1,21 @@
 //! A chunk of packed records (see [`packed`]) with an index of where each record starts.
 //!
 //! A lookup used to walk the records one by one: each step reads a record's length to find the
-//! next, so every record walked was a dependent cache miss (~7 per lookup at 2 KiB chunks). The
-//! index keeps, per record in order, the first 4 bytes of its position and its offset, 8 bytes a
-//! record in one dense array: a lookup binary-searches that array (1-3 cache lines) and then
-//! touches only the records whose 4-byte prefix equals the target's, almost always exactly one.
+//! next, so every record walked was a dependent load (~7 per lookup at 2 KiB chunks). The index
+//! keeps, per record in order, the first 4 bytes of its position and its offset: a lookup
+//! binary-searches the dense prefix array (1-2 cache lines) and then touches only the records
+//! whose 4-byte prefix equals the target's, almost always exactly one.
 //!
-//! Offsets are `u32`: a chunk's bytes never exceed [`OFFSET_LIMIT`] (an edit that would grow a
-//! chunk past it is refused, see [`Chunk::fits`]), so every record start fits.
+//! The index lives in the same allocation as the records, in front of them:
+//!
+//! `count (u32) | prefixes (count × u32) | offsets (count × u32) | records`
+//!
+//! so a chunk costs one `Vec` (as before the index) and 8 bytes per record, with no second
+//! allocation, header or growth slack. Prefixes and offsets are native-endian (they never leave
+//! memory); offsets count from the start of the records. An empty chunk is an empty buffer.
+//!
+//! Offsets are `u32`: a chunk's records never exceed [`OFFSET_LIMIT`] bytes (an edit that would
+//! grow them past it is refused, see [`Chunk::len_after`]), so every record start fits.
 
 use std::cmp::Ordering;
 
@@ -15,43 +23,87 @@ use dendrite::Id;
 
 use super::packed::{self, Entry};
 
-/// Largest byte length a chunk may reach: every record offset then fits in a `u32`.
+/// Largest byte length a chunk's records may reach: every record offset then fits in a `u32`.
 pub(super) const OFFSET_LIMIT: usize = u32::MAX as usize;
 
-/// The index is grown in steps of this many slots, not by doubling (which would leave a quarter
-/// of every index empty on average, ~2 bytes per key).
-const SLOT_GROWTH: usize = 4;
+/// Bytes of the record count in front of the index.
+const COUNT_LEN: usize = 4;
 
-/// One record in the index: what a lookup compares first, and where the record starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    /// The first 4 bytes of the record's position, big-endian (orders like the bytes do).
-    prefix: u32,
-    /// Offset of the record's first byte in [`Chunk::bytes`].
-    offset: u32,
-}
+/// Bytes of one prefix and of one offset in the index.
+const WORD: usize = 4;
 
-/// Packed records in (position, key) order, and one [`Slot`] per record in the same order.
+/// Packed records in (position, key) order behind their index (see the module doc).
 #[derive(Debug, Default)]
 pub(super) struct Chunk {
-    bytes: Vec<u8>,
-    slots: Vec<Slot>,
+    buf: Vec<u8>,
 }
 
-/// The first 4 bytes of a position as a big-endian integer.
+/// The first 4 bytes of a position as a big-endian integer (orders like the bytes do).
 fn short_prefix(id: &Id) -> u32 {
     (packed::prefix(id) >> 32) as u32
 }
 
+fn read_word(buf: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; WORD];
+    word.copy_from_slice(&buf[at..at + WORD]);
+    u32::from_ne_bytes(word)
+}
+
+fn write_word(buf: &mut [u8], at: usize, word: u32) {
+    buf[at..at + WORD].copy_from_slice(&word.to_ne_bytes());
+}
+
 impl Chunk {
+    /// Number of records.
+    fn count(&self) -> usize {
+        if self.buf.is_empty() {
+            0
+        } else {
+            read_word(&self.buf, 0) as usize
+        }
+    }
+
+    /// Offset in the buffer of the first offset word.
+    fn offsets_base(&self) -> usize {
+        COUNT_LEN + WORD * self.count()
+    }
+
+    /// Offset in the buffer of the first record byte.
+    fn records_base(&self) -> usize {
+        if self.buf.is_empty() {
+            0
+        } else {
+            COUNT_LEN + 2 * WORD * self.count()
+        }
+    }
+
+    fn prefix_of(&self, rank: usize) -> u32 {
+        read_word(&self.buf, COUNT_LEN + WORD * rank)
+    }
+
+    fn offset_of(&self, rank: usize) -> usize {
+        read_word(&self.buf, self.offsets_base() + WORD * rank) as usize
+    }
+
+    /// The packed records.
+    fn records(&self) -> &[u8] {
+        &self.buf[self.records_base()..]
+    }
+
     /// Does the chunk hold no record?
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.count() == 0
+    }
+
+    /// Byte length of the packed records (the index not counted: splitting on it keeps as many
+    /// records per chunk as without an index).
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.records_base()
     }
 
     /// The records, in order.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
-        packed::entries(&self.bytes)
+        packed::entries(self.records())
     }
 
     /// The record for (`id`, `key`) and its rank in the chunk, or the rank where it would be
@@ -61,23 +113,38 @@ impl Chunk {
     /// the records sharing the target's 4-byte prefix, in order.
     pub fn find(&self, id: &Id, key: &[u8]) -> Result<(usize, Entry<'_>), usize> {
         let target = short_prefix(id);
-        let mut rank = self.slots.partition_point(|slot| slot.prefix < target);
-        while let Some(slot) = self.slots.get(rank) {
-            if slot.prefix != target {
-                break;
+        let count = self.count();
+        let (mut low, mut high) = (0, count);
+        while low < high {
+            let middle = (low + high) / 2;
+            if self.prefix_of(middle) < target {
+                low = middle + 1;
+            } else {
+                high = middle;
             }
-            let start = slot.offset as usize;
-            match packed::compare_at(&self.bytes, start, id, key) {
+        }
+        let mut rank = low;
+        while rank < count && self.prefix_of(rank) == target {
+            let start = self.offset_of(rank);
+            match packed::compare_at(self.records(), start, id, key) {
                 Ordering::Less => rank += 1,
-                Ordering::Equal => return Ok((rank, packed::decode(&self.bytes, start))),
+                Ordering::Equal => return Ok((rank, packed::decode(self.records(), start))),
                 Ordering::Greater => break,
             }
         }
         Err(rank)
     }
 
-    /// Byte length the chunk would have if a record of `encoded_len` bytes replaced the one at
-    /// `rank` (if `replacing`) or were inserted there; `None` if that exceeds `limit` (or
+    fn record_start(&self, rank: usize) -> usize {
+        if rank < self.count() {
+            self.offset_of(rank)
+        } else {
+            self.len()
+        }
+    }
+
+    /// Byte length the records would have if a record of `encoded_len` bytes replaced the one
+    /// at `rank` (if `replacing`) or were inserted there; `None` if that exceeds `limit` (or
     /// [`OFFSET_LIMIT`], whichever is smaller).
     pub fn len_after(
         &self,
@@ -87,27 +154,12 @@ impl Chunk {
         limit: usize,
     ) -> Option<usize> {
         let removed = if replacing {
-            self.record_end(rank) - self.record_start(rank)
+            self.record_start(rank + 1) - self.record_start(rank)
         } else {
             0
         };
-        let len = (self.bytes.len() - removed).checked_add(encoded_len)?;
+        let len = (self.len() - removed).checked_add(encoded_len)?;
         (len <= limit.min(OFFSET_LIMIT)).then_some(len)
-    }
-
-    /// Byte length of the packed records.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    fn record_start(&self, rank: usize) -> usize {
-        self.slots
-            .get(rank)
-            .map_or(self.bytes.len(), |slot| slot.offset as usize)
-    }
-
-    fn record_end(&self, rank: usize) -> usize {
-        self.record_start(rank + 1)
     }
 
     /// Puts the packed record `encoded` (position `id`) at `rank`, replacing the record there
@@ -116,41 +168,71 @@ impl Chunk {
     /// The caller checked with [`Chunk::len_after`] that the result fits; the allocation grows
     /// in steps of `growth` bytes.
     pub fn put(&mut self, rank: usize, replacing: bool, id: &Id, encoded: &[u8], growth: usize) {
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(&0u32.to_ne_bytes());
+        }
+        let count = self.count();
         let start = self.record_start(rank);
         let end = if replacing {
-            self.record_end(rank)
+            self.record_start(rank + 1)
         } else {
             start
         };
-        let needed = self.bytes.len() - (end - start) + encoded.len();
-        if needed > self.bytes.capacity() {
+        let slot_bytes = if replacing { 0 } else { 2 * WORD };
+        let needed = self.buf.len() + slot_bytes + encoded.len() - (end - start);
+        if needed > self.buf.capacity() {
             let target = needed.div_ceil(growth) * growth;
-            self.bytes.reserve_exact(target - self.bytes.len());
+            self.buf.reserve_exact(target - self.buf.len());
         }
-        packed::replace_range(&mut self.bytes, start, end, encoded);
-        let first_after = if replacing {
-            rank + 1
+        let base = self.records_base();
+        if replacing {
+            packed::replace_range(&mut self.buf, base + start, base + end, encoded);
         } else {
-            if self.slots.len() == self.slots.capacity() {
-                self.slots.reserve_exact(SLOT_GROWTH);
-            }
-            self.slots.insert(
-                rank,
-                Slot {
-                    prefix: short_prefix(id),
-                    offset: start as u32,
-                },
-            );
-            rank + 1
-        };
+            // Old: count | P[..rank] P[rank..] | O[..rank] O[rank..] | R[..start] R[start..]
+            // New: count | P[..rank] p P[rank..] | O[..rank] o O[rank..] | R[..start] e R[start..]
+            // Every part moves right, so moving them from the back never overwrites one unread.
+            let old_len = self.buf.len();
+            let offsets = self.offsets_base();
+            self.buf.resize(needed, 0);
+            let tail_to = base + start + slot_bytes + encoded.len();
+            self.buf.copy_within(base + start..old_len, tail_to);
+            let moved = offsets + WORD * rank..base + start;
+            self.buf
+                .copy_within(moved, offsets + WORD * rank + 2 * WORD);
+            let record_at = base + slot_bytes + start;
+            self.buf[record_at..record_at + encoded.len()].copy_from_slice(encoded);
+            write_word(&mut self.buf, offsets + WORD * rank + WORD, start as u32);
+            let moved = COUNT_LEN + WORD * rank..offsets + WORD * rank;
+            self.buf.copy_within(moved, COUNT_LEN + WORD * rank + WORD);
+            write_word(&mut self.buf, COUNT_LEN + WORD * rank, short_prefix(id));
+            write_word(&mut self.buf, 0, (count + 1) as u32);
+        }
         let (grown, shrunk) = if encoded.len() >= end - start {
             ((encoded.len() - (end - start)) as u32, 0)
         } else {
             (0, (end - start - encoded.len()) as u32)
         };
-        for slot in &mut self.slots[first_after..] {
-            slot.offset = slot.offset + grown - shrunk;
+        let offsets = self.offsets_base();
+        for after in rank + 1..self.count() {
+            let at = offsets + WORD * after;
+            let offset = read_word(&self.buf, at);
+            write_word(&mut self.buf, at, offset + grown - shrunk);
         }
+    }
+
+    /// A chunk of the records `records[..]` at `offsets` (relative to `records`), with the
+    /// 4-byte `prefixes`, allocated to fit exactly.
+    fn assemble(prefixes: &[u32], offsets: &[u32], records: &[u8]) -> Chunk {
+        if prefixes.is_empty() {
+            return Chunk::default();
+        }
+        let mut buf = Vec::with_capacity(COUNT_LEN + 2 * WORD * prefixes.len() + records.len());
+        buf.extend_from_slice(&(prefixes.len() as u32).to_ne_bytes());
+        for word in prefixes.iter().chain(offsets) {
+            buf.extend_from_slice(&word.to_ne_bytes());
+        }
+        buf.extend_from_slice(records);
+        Chunk { buf }
     }
 
     /// Splits off the records from the one nearest the middle on, returning them as a new chunk
@@ -159,35 +241,40 @@ impl Chunk {
     /// Never cuts between two records sharing their 8-byte prefix (the chunk map's key), so the
     /// chunks' prefix ranges stay disjoint.
     pub fn split_off_half(&mut self) -> Option<(u64, Chunk)> {
-        let half = self.bytes.len() / 2;
-        let first = self
-            .slots
-            .partition_point(|slot| (slot.offset as usize) < half);
+        let half = self.len() / 2;
+        let count = self.count();
+        let records = self.records();
         let mut cut = None;
-        for rank in first.max(1)..self.slots.len() {
-            let prefix = packed::prefix_at(&self.bytes, self.slots[rank].offset as usize);
-            let previous = packed::prefix_at(&self.bytes, self.slots[rank - 1].offset as usize);
-            if prefix != previous {
+        for rank in 1..count {
+            let start = self.offset_of(rank);
+            if start < half {
+                continue;
+            }
+            let prefix = packed::prefix_at(records, start);
+            if prefix != packed::prefix_at(records, self.offset_of(rank - 1)) {
                 cut = Some((rank, prefix));
                 break;
             }
         }
         let (rank, prefix) = cut?;
-        let at = self.slots[rank].offset;
-        let tail = Chunk {
-            bytes: self.bytes[at as usize..].to_vec(),
-            slots: self.slots[rank..]
-                .iter()
-                .map(|slot| Slot {
-                    prefix: slot.prefix,
-                    offset: slot.offset - at,
-                })
-                .collect(),
-        };
-        self.bytes.truncate(at as usize);
-        self.bytes.shrink_to_fit();
-        self.slots.truncate(rank);
-        self.slots.shrink_to_fit();
+        let at = self.offset_of(rank);
+        let prefixes: Vec<u32> = (rank..count).map(|r| self.prefix_of(r)).collect();
+        let tail_offsets: Vec<u32> = (rank..count)
+            .map(|r| (self.offset_of(r) - at) as u32)
+            .collect();
+        let tail = Chunk::assemble(&prefixes, &tail_offsets, &records[at..]);
+        // The head shrinks in place (its prefixes are already there; its offsets, then its
+        // records, move left), so its allocation shrinks where it is instead of being copied.
+        let (offsets_from, records_from) = (self.offsets_base(), self.records_base());
+        let offsets_to = COUNT_LEN + WORD * rank;
+        self.buf
+            .copy_within(offsets_from..offsets_from + WORD * rank, offsets_to);
+        let records_to = offsets_to + WORD * rank;
+        self.buf
+            .copy_within(records_from..records_from + at, records_to);
+        self.buf.truncate(records_to + at);
+        self.buf.shrink_to_fit();
+        write_word(&mut self.buf, 0, rank as u32);
         Some((prefix, tail))
     }
 
@@ -198,58 +285,55 @@ impl Chunk {
         mut keep: impl FnMut(&Entry<'_>) -> bool,
         mut on_drop: impl FnMut(&Entry<'_>),
     ) -> usize {
-        let mut kept = Chunk::default();
+        let mut prefixes = Vec::new();
+        let mut offsets = Vec::new();
+        let mut kept = Vec::new();
         let mut dropped = 0;
-        for entry in packed::entries(&self.bytes) {
+        for entry in self.entries() {
             if keep(&entry) {
-                kept.slots.push(Slot {
-                    prefix: short_prefix(&entry.id),
-                    offset: kept.bytes.len() as u32,
-                });
-                kept.bytes
-                    .extend_from_slice(&self.bytes[entry.start..entry.end]);
+                prefixes.push(short_prefix(&entry.id));
+                offsets.push(kept.len() as u32);
+                kept.extend_from_slice(&self.records()[entry.start..entry.end]);
             } else {
                 on_drop(&entry);
                 dropped += 1;
             }
         }
         if dropped > 0 {
-            kept.bytes.shrink_to_fit();
-            kept.slots.shrink_to_fit();
-            *self = kept;
+            *self = Chunk::assemble(&prefixes, &offsets, &kept);
         }
         dropped
     }
 
     /// Checks that the index describes the records exactly: one slot per record, in order,
-    /// with its offset and 4-byte prefix. For tests; panics with what differs.
+    /// with its 4-byte prefix and offset. For tests; panics with what differs.
     #[cfg(test)]
     pub fn check_index(&self) {
-        let expected: Vec<Slot> = packed::entries(&self.bytes)
-            .map(|entry| Slot {
-                prefix: short_prefix(&entry.id),
-                offset: u32::try_from(entry.start).expect("offset fits in u32"),
-            })
+        let expected: Vec<(u32, usize)> = self
+            .entries()
+            .map(|entry| (short_prefix(&entry.id), entry.start))
+            .collect();
+        let indexed: Vec<(u32, usize)> = (0..self.count())
+            .map(|rank| (self.prefix_of(rank), self.offset_of(rank)))
             .collect();
         assert_eq!(
-            self.slots, expected,
+            indexed, expected,
             "chunk index out of sync with its records"
+        );
+        assert!(self.len() <= OFFSET_LIMIT);
+        assert_eq!(
+            self.buf.is_empty(),
+            self.count() == 0,
+            "an empty chunk holds no buffer"
         );
     }
 
-    /// A chunk holding `bytes`, packed records, with their index built by walking them.
+    /// A chunk holding `records`, packed records, with their index built by walking them.
     #[cfg(test)]
-    pub fn from_packed(bytes: Vec<u8>) -> Chunk {
-        let mut chunk = Chunk {
-            bytes,
-            slots: Vec::new(),
-        };
-        chunk.slots = packed::entries(&chunk.bytes)
-            .map(|entry| Slot {
-                prefix: short_prefix(&entry.id),
-                offset: entry.start as u32,
-            })
-            .collect();
-        chunk
+    pub fn from_packed(records: Vec<u8>) -> Chunk {
+        let (prefixes, offsets): (Vec<u32>, Vec<u32>) = packed::entries(&records)
+            .map(|entry| (short_prefix(&entry.id), entry.start as u32))
+            .unzip();
+        Chunk::assemble(&prefixes, &offsets, &records)
     }
 }
