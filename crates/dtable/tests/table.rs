@@ -423,10 +423,15 @@ async fn replica_writes_linger_unless_a_write_waits_for_them() {
 }
 
 /// After a join settles, the new node holds exactly the keys it is responsible for (primary or
-/// replica): the join pulls no range too wide.
+/// replica): the join pulls no range too wide and loses nothing across scan and push batches.
 #[tokio::test(start_paused = true)]
 async fn a_joiner_holds_exactly_what_it_is_responsible_for() {
-    let mut cluster = Tables::start(5, 3, 2).await;
+    // Small batches: ranges move in many scan and push batches, not one.
+    let config = dtable::TableConfig {
+        batch_size: 16,
+        ..dtable::TableConfig::default()
+    };
+    let mut cluster = Tables::start_with(5, 3, 2, config).await;
     let writer = cluster.any().clone();
     let n = 3000;
     let pairs: Vec<_> = (0..n).map(|i| (key(i), value(i, 0))).collect();
