@@ -40,18 +40,8 @@ echo "== building dendrite (release)"
 cargo build --release -q -p dendrite-node
 bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh  # $work, pids, cleanup on exit, free_port
 
 # A free port below 45000 whose +10000 (Redis Cluster's bus port) is free too.
 free_cluster_port() {

@@ -45,18 +45,8 @@ target="${CARGO_TARGET_DIR:-target}/release"
 bin="$target/dendrite"
 load="$target/examples/join_load"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh  # $work, pids, cleanup on exit, free_port
 
 # PING over a plain TCP socket (no redis-cli needed); succeeds on +PONG.
 ping() { # port
