@@ -107,11 +107,10 @@ impl<'a> Query<'a> {
         let mut fallback = Vec::new();
         // Keys their primary answered without a record: only the replicas are left to ask.
         let mut missing = Vec::new();
-        let local = self.inner.ring.local_host();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
             let (members, ids): (Vec<(usize, Bytes)>, Vec<Id>) = members.into_iter().unzip();
             let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
-            if *primary.host == *local {
+            if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the positions already hashed.
                 return (
                     members,
@@ -251,7 +250,7 @@ impl<'a> Query<'a> {
                 &self.inner.stats.rerouted
             };
             TableStats::bump(counter, 1);
-            let reply = if *primary.host == *self.inner.ring.local_host() {
+            let reply = if self.inner.is_local(&primary) {
                 let inner = self.inner.clone();
                 let (items, ids) = (items.clone(), ids.clone());
                 Ok(inner
@@ -307,8 +306,8 @@ impl<'a> Query<'a> {
             // The primary did not answer: the ring may be repairing. Look again after a pause.
             self.inner.view.lock().forget(&primary);
             tokio::time::sleep(backoff(attempt)).await;
-            if let Some((key, _)) = items.first() {
-                primary = self.lookup_placement(key).await?.primary;
+            if let Some(id) = ids.first() {
+                primary = self.lookup_primary(*id).await?;
             }
         }
         Err(last)
@@ -317,8 +316,8 @@ impl<'a> Query<'a> {
     /// Writes every item on its own, each placed by a lookup.
     async fn write_each(&self, items: Vec<(Bytes, Record)>) -> Result<(), TableError> {
         let outcomes = join_all(items.into_iter().map(|item| async move {
-            let primary = self.lookup_placement(&item.0).await?.primary;
             let id = Id::of_key(&item.0);
+            let primary = self.lookup_primary(id).await?;
             Box::pin(self.write_group(primary, vec![item], vec![id])).await
         }))
         .await;
@@ -340,7 +339,7 @@ impl<'a> Query<'a> {
         };
         let mut primary_failed = None;
         for _ in 0..REDIRECTS {
-            let reply = if *primary.host == *self.inner.ring.local_host() {
+            let reply = if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the position already hashed.
                 let keys = vec![key.clone()];
                 Ok(self.inner.read_at(&primary, keys, &[id], true))
@@ -491,12 +490,13 @@ impl<'a> Query<'a> {
     async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let wanted = ring.config().num_successors;
-        let successors = self.fresh_view().successors(&Id::of_key(key), wanted);
+        let id = Id::of_key(key);
+        let successors = self.fresh_view().successors(&id, wanted);
         if !successors.is_empty() {
             return Placement::from_successors(&successors, ring.config().replicas)
                 .map_err(|e| TableError::Unavailable(e.to_string()));
         }
-        self.lookup_placement(key).await
+        self.lookup_placement(id).await
     }
 
     /// The cached ring view, rebuilt first when it is too old (held only for in-memory work).
@@ -508,13 +508,8 @@ impl<'a> Query<'a> {
         view
     }
 
-    /// Where `key` lives, by an iterative lookup on the ring.
-    async fn lookup_placement(&self, key: &[u8]) -> Result<Placement, TableError> {
-        self.lookup_placement_at(Id::of_key(key)).await
-    }
-
     /// Where the key at ring position `id` lives, by an iterative lookup on the ring.
-    async fn lookup_placement_at(&self, id: Id) -> Result<Placement, TableError> {
+    async fn lookup_placement(&self, id: Id) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let successors = ring
             .find_successors(id, ring.config().num_successors)
@@ -525,7 +520,7 @@ impl<'a> Query<'a> {
 
     /// The primary of the key at ring position `id`, by an iterative lookup on the ring.
     async fn lookup_primary(&self, id: Id) -> Result<Vnode, TableError> {
-        Ok(self.lookup_placement_at(id).await?.primary)
+        Ok(self.lookup_placement(id).await?.primary)
     }
 
     /// Groups items by their primary (lookups in parallel), each with its key's ring position.
