@@ -202,7 +202,6 @@ impl Connection {
                 }
             };
             let name = canonical_name(&args);
-            let started = Instant::now();
             if self.session.authenticated {
                 if let Some(kind) = Groupable::of(name, &args) {
                     carried = self.run_group(kind, args, parser, input, output).await;
@@ -213,6 +212,7 @@ impl Connection {
                     continue;
                 }
             }
+            let started = Instant::now();
             // Redis's order: an unknown command is reported as such even before AUTH.
             let gated = !self.session.authenticated && name != "unknown";
             let (reply, flow) = if gated && !allowed_before_auth(name) {
