@@ -90,12 +90,12 @@ fn round(n: usize, seed: u64) -> [f64; 8] {
     let store = Store::new(64);
     let started = Instant::now();
     for (id, key) in ids.iter().zip(&keys) {
-        black_box(store.apply_at(*id, key.clone(), Record::value(version(1), value.clone())));
+        black_box(store.apply_at(*id, key, &Record::value(version(1), value.clone())));
     }
     let insert_at = ns_per_op(started, n);
     let started = Instant::now();
     for (id, key) in ids.iter().zip(&keys) {
-        black_box(store.apply_at(*id, key.clone(), Record::value(version(2), value.clone())));
+        black_box(store.apply_at(*id, key, &Record::value(version(2), value.clone())));
     }
     let overwrite_at = ns_per_op(started, n);
     let started = Instant::now();

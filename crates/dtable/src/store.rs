@@ -332,17 +332,18 @@ impl Store {
     /// twice is harmless: that is what makes replication, retries and repair safe. A record too
     /// large for the store (~4 GiB, see [`StoreError`]) is [`Applied::Refused`] and logged.
     pub fn apply(&self, key: Bytes, record: Record) -> Applied {
-        self.apply_at(Id::of_key(&key), key, record)
+        self.apply_at(Id::of_key(&key), &key, &record)
     }
 
     /// [`apply`](Store::apply) for a caller that already hashed the key (the table does, to
     /// route it): `id` must be [`Id::of_key`]`(&key)`. A record stored under any other position
     /// is invisible to [`get`](Store::get) and scanned in the wrong range.
-    pub fn apply_at(&self, id: Id, key: Bytes, record: Record) -> Applied {
-        // The store keeps its own packed copy: `key` and `record` are only read.
+    /// The store keeps its own packed copy: `key` and `record` are only read, so a caller that
+    /// still needs them (to replicate) does not have to clone them.
+    pub fn apply_at(&self, id: Id, key: &[u8], record: &Record) -> Applied {
         let applied = self.shards[self.shard_index(&id)]
             .write()
-            .apply(id, &key, &record);
+            .apply(id, key, record);
         let outcome = applied.unwrap_or_else(|refusal| {
             tracing::error!(key = %id.short(), error = %refusal, "refused record");
             Applied::Refused
@@ -350,7 +351,7 @@ impl Store {
         if outcome.changed() && self.observed.load(Ordering::Acquire) {
             let observer = self.observer.read().clone();
             if let Some(observer) = observer {
-                observer(&key, &record);
+                observer(key, record);
             }
         }
         tracing::trace!(key = %id.short(), ?outcome, "applied record");

@@ -185,11 +185,7 @@ impl TableInner {
                 version: self.clock.tick(),
                 value: record.value,
             };
-            if self
-                .store
-                .apply_at(id, key.clone(), record.clone())
-                .changed()
-            {
+            if self.store.apply_at(id, &key, &record).changed() {
                 applied += 1;
             }
             versioned.push((key, record));
