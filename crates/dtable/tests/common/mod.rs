@@ -17,6 +17,8 @@ pub struct Tables {
     pub next: usize,
     pub replicas: usize,
     pub table_config: TableConfig,
+    /// Stabilization pauses of every node (the ring's defaults when `None`).
+    pub stabilize: Option<(Duration, Duration)>,
 }
 
 pub fn host(i: usize) -> String {
@@ -28,19 +30,25 @@ impl Tables {
         Tables::start_with(seed, nodes, replicas, TableConfig::default()).await
     }
 
+    /// No node yet: set fields, then [`add`](Self::add) nodes.
+    pub fn empty(seed: u64, replicas: usize, table_config: TableConfig) -> Tables {
+        Tables {
+            net: MemNetwork::new(seed),
+            tables: BTreeMap::new(),
+            next: 0,
+            replicas,
+            table_config,
+            stabilize: None,
+        }
+    }
+
     pub async fn start_with(
         seed: u64,
         nodes: usize,
         replicas: usize,
         table_config: TableConfig,
     ) -> Tables {
-        let mut t = Tables {
-            net: MemNetwork::new(seed),
-            tables: BTreeMap::new(),
-            next: 0,
-            replicas,
-            table_config,
-        };
+        let mut t = Tables::empty(seed, replicas, table_config);
         for _ in 0..nodes {
             t.add().await;
         }
@@ -52,6 +60,10 @@ impl Tables {
         let mut c = Config::new(host);
         c.replicas = self.replicas;
         c.rng_seed = Some(self.next as u64);
+        if let Some((min, max)) = self.stabilize {
+            c.stabilize_min = min;
+            c.stabilize_max = max;
+        }
         c
     }
 
@@ -89,7 +101,11 @@ impl Tables {
 
     /// Waits (virtual time, bounded) until every vnode's predecessor and successors are right.
     pub async fn wait_ring(&self) {
-        for _ in 0..100 {
+        // A hundred seconds, or twenty of the slowest stabilization pauses.
+        let rounds = self
+            .stabilize
+            .map_or(100, |(_, max)| (max.as_secs() * 20).max(100));
+        for _ in 0..rounds {
             if self.ring_ok() {
                 return;
             }
