@@ -432,11 +432,8 @@ async fn a_joiner_holds_exactly_what_it_is_responsible_for() {
         ..dtable::TableConfig::default()
     };
     let mut cluster = Tables::start_with(5, 3, 2, config).await;
-    let writer = cluster.any().clone();
     let n = 3000;
-    let pairs: Vec<_> = (0..n).map(|i| (key(i), value(i, 0))).collect();
-    writer.query().set_multi(pairs).await.unwrap();
-    cluster.repair_all().await;
+    cluster.load(n).await;
     let joined = cluster.add().await;
     cluster.wait_ring().await;
     cluster.repair_all().await;
@@ -470,11 +467,8 @@ async fn a_join_returns_holding_the_new_primary_ranges() {
         cluster.add().await;
     }
     cluster.wait_ring().await;
-    let writer = cluster.any().clone();
     let n = 2000;
-    let pairs: Vec<_> = (0..n).map(|i| (key(i), value(i, 0))).collect();
-    writer.query().set_multi(pairs).await.unwrap();
-    cluster.repair_all().await;
+    cluster.load(n).await;
     let joined = cluster.add().await;
     let host = joined.ring().local_host().to_string();
     let mut owned = 0;

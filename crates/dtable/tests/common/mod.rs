@@ -129,6 +129,14 @@ impl Tables {
         })
     }
 
+    /// Writes keys `0..n` (round 0 values) through one node, then repairs until every copy is
+    /// in place.
+    pub async fn load(&self, n: usize) {
+        let pairs: Vec<_> = (0..n).map(|i| (key(i), value(i, 0))).collect();
+        self.any().query().set_multi(pairs).await.unwrap();
+        self.repair_all().await;
+    }
+
     /// Runs anti-entropy on every node until the holders of every key stop changing.
     pub async fn repair_all(&self) {
         for _ in 0..3 {
