@@ -451,6 +451,19 @@ impl Store {
         removed
     }
 
+    /// Drops the record of `key` if it is still exactly `record` (same version): what a node
+    /// does with a copy it handed back, so that a newer write that arrived meanwhile stays.
+    /// Returns whether it was dropped.
+    pub fn remove_if(&self, key: &[u8], record: &Record) -> bool {
+        let id = Id::of_key(key);
+        let removed = self.shards[self.shard_index(&id)]
+            .write()
+            .remove_where(&id, &id, |entry| {
+                entry.id == id && entry.key == key && entry.version == record.version
+            });
+        removed > 0
+    }
+
     /// Drops tombstones whose delete time (`version.millis`) is before `older_than_millis`, in
     /// the whole store. The table itself purges per range ([`Store::purge_tombstones_in`]).
     ///

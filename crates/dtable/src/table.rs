@@ -4,9 +4,16 @@
 //!   lookup, forwarding to the primary, consistency, read fallback and read repair, batching;
 //! - [`serve`](self::serve): what a node does with the requests of other nodes;
 //! - [`repair`](self::repair): anti-entropy between a primary and its replicas, which also moves
-//!   ranges on joins and re-creates copies after failures, and tombstone collection;
+//!   ranges on joins and re-creates copies after failures (the heal loop), and tombstone
+//!   collection;
+//! - [`ledger`](self::ledger): which local ranges are complete (authoritative for reads) and
+//!   which lack copies (the under-replication gauge);
+//! - [`handback`](self::handback): copies of ranges this node no longer serves go back to the
+//!   copies that do, then are dropped;
 //! - [`peer`](self::peer): one typed request/reply exchange with a vnode.
 
+mod handback;
+mod ledger;
 mod peer;
 mod query;
 mod repair;
@@ -14,18 +21,23 @@ mod replicate;
 mod serve;
 mod view;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use dendrite::{Config, Extensions, Ring, Transport};
+use dendrite::{Config, Extensions, Id, Ring, Transport, Vnode};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::info;
 
 pub use query::Query;
 
 use crate::error::TableError;
+use crate::placement::Placement;
+use crate::range::IdRange;
 use crate::record::Record;
 use crate::store::Store;
 use crate::version::Clock;
@@ -69,6 +81,18 @@ pub struct TableConfig {
     /// one copy anyway). A write that waits for replica acknowledgements (consistency > 1)
     /// cuts the pause short. Zero sends at once.
     pub replication_linger: Duration,
+    /// How often the heal loop looks for ranges that lack copies (a grown range, a changed
+    /// replica set, a restarted replica) and re-replicates them at once. Ring events wake it
+    /// sooner; a restart on the same address raises no event, so this bounds how long a
+    /// restarted replica stays empty.
+    pub heal_interval: Duration,
+    /// How long the ring must be quiet (no event) after a membership change before copies of
+    /// ranges this node no longer serves are handed back and dropped.
+    pub handback_delay: Duration,
+    /// How long a read waits for a copy that can say "absent" with authority, when the key's
+    /// primary is taking its range over and no copy holds the key. After it the read fails
+    /// with [`TableError::Unavailable`] rather than answer "not found" without knowing.
+    pub read_settle_timeout: Duration,
 }
 
 impl Default for TableConfig {
@@ -85,6 +109,9 @@ impl Default for TableConfig {
             shards: 64,
             replication_attempts: 5,
             replication_linger: Duration::from_millis(1),
+            heal_interval: Duration::from_millis(500),
+            handback_delay: Duration::from_secs(3),
+            read_settle_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -116,6 +143,12 @@ pub struct TableStats {
     pub repair_rounds: AtomicU64,
     /// Tombstones purged.
     pub tombstones_purged: AtomicU64,
+    /// Records of ranges this node no longer serves, handed back to the copies that do and
+    /// dropped here.
+    pub handed_back: AtomicU64,
+    /// Reads that found no record on a primary still taking its range over and had to ask the
+    /// other copies (see [`TableConfig::read_settle_timeout`]).
+    pub unsettled_reads: AtomicU64,
 }
 
 impl TableStats {
@@ -133,6 +166,13 @@ pub(crate) struct TableInner {
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     view: parking_lot::Mutex<view::RingView>,
     queues: replicate::Queues,
+    /// Drawn at start: tells a restarted node from the one a primary synchronised with.
+    incarnation: u64,
+    ledger: parking_lot::Mutex<ledger::Ledger>,
+    /// Wakes the heal loop (ring events).
+    heal: Arc<Notify>,
+    last_ring_change: parking_lot::Mutex<Instant>,
+    round_locks: parking_lot::Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// One node's share of the replicated table.
@@ -203,6 +243,7 @@ impl Table {
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
             .chain(kind::WRITE..=kind::PURGE)
+            .chain([kind::PROBE])
             .collect();
         extensions
             .register(&kinds, handler.clone())
@@ -224,6 +265,11 @@ impl Table {
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),
             queues: replicate::Queues::default(),
+            incarnation: rand::random(),
+            ledger: parking_lot::Mutex::new(ledger::Ledger::default()),
+            heal: Arc::new(Notify::new()),
+            last_ring_change: parking_lot::Mutex::new(Instant::now()),
+            round_locks: parking_lot::Mutex::new(HashMap::new()),
             config,
         });
         // Cannot fail: the handler was created above and is bound exactly once.
@@ -281,11 +327,34 @@ impl Table {
         &self.inner.stats
     }
 
-    /// Runs one anti-entropy round for every local vnode now (tests and operators).
+    /// Runs one anti-entropy round for every local vnode now, then hands back the copies of
+    /// ranges this node no longer serves (tests and operators).
     pub async fn repair_now(&self) {
         for vnode in self.inner.ring.local_vnodes() {
             self.inner.repair_vnode(&vnode).await;
         }
+        self.inner.hand_back().await;
+    }
+
+    /// How many local vnodes' ranges lack copies now: the range grew or the replica set changed
+    /// since its last complete anti-entropy round, a replica restarted or does not answer, or
+    /// the ring has fewer other hosts than `replicas`. 0 means every key this node is primary
+    /// for has `replicas + 1` copies (as far as this node can tell): the durability guarantee
+    /// holds again. The heal loop brings it to 0 within seconds of a change when the data is
+    /// small (docs/performance.md has the time for 1 M keys).
+    pub fn underreplicated_ranges(&self) -> usize {
+        let replicas = self.inner.ring.config().replicas;
+        let ledger = self.inner.ledger.lock();
+        self.inner
+            .ring
+            .local_vnodes()
+            .iter()
+            .filter(|v| {
+                self.inner
+                    .current(v)
+                    .is_none_or(|now| ledger.underreplicated(v, &now, replicas))
+            })
+            .count()
     }
 
     /// Hands every range this node owns to its successors, then leaves the ring.
@@ -304,6 +373,39 @@ impl Table {
 }
 
 impl TableInner {
+    /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the
+    /// vnode is not local (any more).
+    fn current(&self, vnode: &Vnode) -> Option<ledger::Current> {
+        let (predecessor, successors, replicas) = self.ring.neighbours(vnode)?;
+        let range = match predecessor {
+            Some(p) => Some(IdRange::new(p.id, vnode.id)),
+            // Alone on the ring: everything is ours.
+            None if successors.is_empty() => Some(IdRange::whole_ring(vnode.id)),
+            None => None,
+        };
+        Some(ledger::Current { range, replicas })
+    }
+
+    /// Where the key at `id` lives by the cached ring view (rebuilt first when stale, see
+    /// [`view`]); `None` while the view knows no vnode.
+    fn view_placement(&self, id: Id) -> Option<Placement> {
+        let wanted = self.ring.config().num_successors;
+        let successors = {
+            let mut view = self.view.lock();
+            if view.is_stale() {
+                view.rebuild(&self.ring);
+            }
+            view.successors(&id, wanted)
+        };
+        Placement::from_successors(&successors, self.ring.config().replicas).ok()
+    }
+
+    /// Is local vnode `vnode` authoritative for every key at `ids` (see [`ledger`])?
+    fn is_authoritative(&self, vnode: &Vnode, ids: &[Id]) -> bool {
+        self.current(vnode)
+            .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, ids))
+    }
+
     fn stop_tasks(&self) {
         for task in self.tasks.lock().drain(..) {
             task.abort();

@@ -65,6 +65,10 @@ pub mod kind {
     /// Drop a range's old tombstones (sent by its primary once every replica holds them).
     /// Reply: `WRITE_ACK`.
     pub const PURGE: u8 = 0x49;
+    /// Which incarnation of its table does the node run? Reply: `PROBE_RESP`.
+    pub const PROBE: u8 = 0x4A;
+    /// Answer to `PROBE`.
+    pub const PROBE_RESP: u8 = 0x4B;
 }
 
 /// What the receiver of a [`Request::Write`] is for its keys.
@@ -210,6 +214,12 @@ pub enum Request {
         /// Hybrid-clock milliseconds: tombstones older than this go.
         before_millis: u64,
     },
+    /// 0x4A: which incarnation of its table does the node of `dest` run?
+    /// Reply: [`Reply::ProbeResp`].
+    Probe {
+        /// Vnode asked (any vnode of the node: the incarnation is the node's).
+        dest: Vnode,
+    },
 }
 
 /// One answer of a [`Reply::ReadResp`].
@@ -255,11 +265,17 @@ pub enum Reply {
         items: Vec<ReadItem>,
         /// Present when the receiver does not own the keys: the vnode to ask instead.
         moved: Option<Vnode>,
+        /// The receiver, read as owner, holds a complete copy of the range of every key asked:
+        /// an item without a record means the key is absent. When false, only a record is an
+        /// answer; "not found" must be confirmed by the other copies.
+        authoritative: bool,
     },
     /// 0x46: answer to [`Request::Digest`].
     DigestResp {
         /// One digest per bucket, in ring order.
         buckets: Vec<u64>,
+        /// The answering node's incarnation (see [`Request::Probe`]).
+        incarnation: u64,
     },
     /// 0x48: answer to [`Request::Scan`].
     ScanResp {
@@ -267,6 +283,12 @@ pub enum Reply {
         items: Vec<(Bytes, Record)>,
         /// False when the range is exhausted.
         more: bool,
+    },
+    /// 0x4B: answer to [`Request::Probe`].
+    ProbeResp {
+        /// Drawn afresh each time the node's table starts: a changed incarnation means the
+        /// node restarted (and lost what it held in memory).
+        incarnation: u64,
     },
 }
 
@@ -288,6 +310,7 @@ impl Request {
             Request::Digest { .. } => kind::DIGEST_REQ,
             Request::Scan { .. } => kind::SCAN_REQ,
             Request::Purge { .. } => kind::PURGE,
+            Request::Probe { .. } => kind::PROBE,
         }
     }
 
@@ -306,7 +329,8 @@ impl Request {
             | Request::Transfer { dest, .. }
             | Request::Digest { dest, .. }
             | Request::Scan { dest, .. }
-            | Request::Purge { dest, .. } => dest,
+            | Request::Purge { dest, .. }
+            | Request::Probe { dest } => dest,
         }
     }
 
@@ -475,6 +499,12 @@ impl Request {
                     before: Some(*before_millis),
                 },
             ),
+            Request::Probe { dest } => frame(
+                k,
+                &proto::PbdTableProbe {
+                    dest: Some(vnode_to_proto(dest)),
+                },
+            ),
         }
     }
 
@@ -622,6 +652,12 @@ impl Request {
                     before_millis: m.before.ok_or_else(|| missing(k, "before"))?,
                 }
             }
+            kind::PROBE => {
+                let m: proto::PbdTableProbe = decode_payload(k, payload, &[])?;
+                Request::Probe {
+                    dest: required_vnode(k, m.dest)?,
+                }
+            }
             other => return Err(CodecError::UnknownType(other)),
         })
     }
@@ -638,6 +674,7 @@ impl Reply {
             Reply::ReadResp { .. } => kind::READ_RESP,
             Reply::DigestResp { .. } => kind::DIGEST_RESP,
             Reply::ScanResp { .. } => kind::SCAN_RESP,
+            Reply::ProbeResp { .. } => kind::PROBE_RESP,
         }
     }
 
@@ -680,7 +717,11 @@ impl Reply {
                     moved: moved.as_ref().map(vnode_to_proto),
                 },
             ),
-            Reply::ReadResp { items, moved } => frame(
+            Reply::ReadResp {
+                items,
+                moved,
+                authoritative,
+            } => frame(
                 k,
                 &proto::PbdTableReadResp {
                     items: items
@@ -692,12 +733,17 @@ impl Reply {
                         })
                         .collect(),
                     moved: moved.as_ref().map(vnode_to_proto),
+                    authoritative: authoritative.then_some(true),
                 },
             ),
-            Reply::DigestResp { buckets } => frame(
+            Reply::DigestResp {
+                buckets,
+                incarnation,
+            } => frame(
                 k,
                 &proto::PbdTableDigestResp {
                     buckets: buckets.clone(),
+                    incarnation: Some(*incarnation),
                 },
             ),
             Reply::ScanResp { items, more } => frame(
@@ -705,6 +751,12 @@ impl Reply {
                 &proto::PbdTableScanResp {
                     items: items_to_proto(items),
                     more: Some(*more),
+                },
+            ),
+            Reply::ProbeResp { incarnation } => frame(
+                k,
+                &proto::PbdTableProbeResp {
+                    incarnation: Some(*incarnation),
                 },
             ),
         }
@@ -766,17 +818,27 @@ impl Reply {
                 Reply::ReadResp {
                     items,
                     moved: optional_vnode(k, m.moved)?,
+                    authoritative: m.authoritative.unwrap_or(false),
                 }
             }
             kind::DIGEST_RESP => {
                 let m: proto::PbdTableDigestResp = decode_payload(k, payload, &[])?;
-                Reply::DigestResp { buckets: m.buckets }
+                Reply::DigestResp {
+                    buckets: m.buckets,
+                    incarnation: m.incarnation.unwrap_or(0),
+                }
             }
             kind::SCAN_RESP => {
                 let m: proto::PbdTableScanResp = decode_payload(k, payload, &[])?;
                 Reply::ScanResp {
                     items: items_from_proto(k, m.items)?,
                     more: m.more.ok_or_else(|| missing(k, "more"))?,
+                }
+            }
+            kind::PROBE_RESP => {
+                let m: proto::PbdTableProbeResp = decode_payload(k, payload, &[])?;
+                Reply::ProbeResp {
+                    incarnation: m.incarnation.ok_or_else(|| missing(k, "incarnation"))?,
                 }
             }
             other => return Err(CodecError::UnknownType(other)),
@@ -1035,6 +1097,7 @@ mod tests {
                 range,
                 before_millis: 1_700_000_000_000,
             },
+            Request::Probe { dest: vn(1) },
         ]
     }
 
@@ -1076,17 +1139,23 @@ mod tests {
                     },
                 ],
                 moved: None,
+                authoritative: true,
             },
             Reply::ReadResp {
                 items: vec![],
                 moved: Some(vn(3)),
+                authoritative: false,
             },
             Reply::DigestResp {
                 buckets: vec![0, 1, u64::MAX],
+                incarnation: 7,
             },
             Reply::ScanResp {
                 items: items(),
                 more: true,
+            },
+            Reply::ProbeResp {
+                incarnation: u64::MAX,
             },
         ]
     }
@@ -1238,6 +1307,7 @@ mod tests {
                 version: None,
             }],
             moved: None,
+            authoritative: None,
         };
         assert!(matches!(
             Reply::decode(frame(kind::READ_RESP, &orphan_value)),

@@ -2,14 +2,20 @@
 //!
 //! A write looks up the key's successors, sends the write to the primary (which versions,
 //! replicates and acknowledges after the asked-for copies), and follows `moved` answers while
-//! ownership is changing. A read asks the primary; a primary that never saw the key (it may be
-//! taking over the range) or does not answer makes the coordinator ask the replicas, newest
-//! version winning. Multi-key operations group keys by primary: one request per primary, all
-//! in parallel.
+//! ownership is changing. A read asks the primary. The primary's answer is final only when it
+//! is *authoritative* for the key (it has completed taking its range over, see
+//! [`super::ledger`]); otherwise — or when it does not answer — every copy the coordinator can
+//! find decides, newest version winning, and "not found" is answered only once an
+//! authoritative copy says so: until then the read waits (up to `read_settle_timeout`) and then
+//! fails with [`TableError::Unavailable`]. A read never answers nil for a key that a copy it
+//! could not reach may hold. Multi-key operations group keys by primary: one request per
+//! primary, all in parallel.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use dendrite::{Id, Vnode};
@@ -104,9 +110,8 @@ impl<'a> Query<'a> {
         }
         let groups = self.group(keys.iter().cloned().enumerate()).await?;
         let mut out: Vec<Option<Record>> = vec![None; keys.len()];
+        // Keys whose primary could not answer alone (taking its range over, or no answer).
         let mut fallback = Vec::new();
-        // Keys their primary answered without a record: only the replicas are left to ask.
-        let mut missing = Vec::new();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
             let (members, ids): (Vec<(usize, Bytes)>, Vec<Id>) = members.into_iter().unzip();
             let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
@@ -127,12 +132,13 @@ impl<'a> Query<'a> {
         .await;
         for (members, answer) in answers {
             match answer {
-                Ok(Reply::ReadResp { items, moved: None }) if items.len() == members.len() => {
-                    for ((index, key), item) in members.into_iter().zip(items) {
-                        match item.record {
-                            Some(r) => out[index] = Some(r),
-                            None => missing.push((index, key)),
-                        }
+                Ok(Reply::ReadResp {
+                    items,
+                    moved: None,
+                    authoritative: true,
+                }) if items.len() == members.len() => {
+                    for ((index, _), item) in members.into_iter().zip(items) {
+                        out[index] = item.record;
                     }
                 }
                 _ => fallback.extend(members),
@@ -141,22 +147,11 @@ impl<'a> Query<'a> {
         let retried = join_all(
             fallback
                 .into_iter()
-                .map(|(index, key)| async move { (index, self.read_one(key).await) }),
+                .map(|(index, key)| async move { (index, self.read_settled(key).await) }),
         )
         .await;
         for (index, result) in retried {
             out[index] = result?;
-        }
-        let from_replicas = join_all(missing.into_iter().map(|(index, key)| async move {
-            let placement = self.placement(&key).await?;
-            let primary = placement.primary.clone();
-            let record = self.read_replicas(&key, &placement, &primary, None).await?;
-            Ok::<_, TableError>((index, record))
-        }))
-        .await;
-        for answer in from_replicas {
-            let (index, record) = answer?;
-            out[index] = record;
         }
         TableStats::bump(&self.inner.stats.reads, out.len() as u64);
         Ok(out.into_iter().map(|r| r.and_then(|r| r.value)).collect())
@@ -324,25 +319,92 @@ impl<'a> Query<'a> {
         outcomes.into_iter().collect()
     }
 
-    /// Reads one key at this query's read consistency; `None` when no copy has it.
+    /// Reads one key at this query's read consistency; `None` when it is absent (said by a
+    /// copy with authority, see the module docs).
     async fn read_one(&self, key: Bytes) -> Result<Option<Record>, TableError> {
         if self.read > 1 {
             let placement = self.placement(&key).await?;
-            return self.read_quorum(key, placement).await;
+            let newest = self.read_quorum(key.clone(), placement).await?;
+            if newest.is_some() {
+                return Ok(newest);
+            }
+            // No copy asked holds it: absent only if an authoritative copy agrees.
         }
-        // Only the primary is needed unless it fails us: the replicas are placed afterwards.
+        self.read_settled(key).await
+    }
+
+    /// Reads one key from its primary; when the primary cannot answer alone (it is taking the
+    /// range over, or does not answer), from every copy that can be found, newest first. Waits
+    /// for an authoritative "not found" up to `read_settle_timeout`, then fails.
+    async fn read_settled(&self, key: Bytes) -> Result<Option<Record>, TableError> {
         let id = Id::of_key(&key);
+        let deadline = Instant::now() + self.inner.config.read_settle_timeout;
+        let mut attempt = 0;
+        loop {
+            let asked = self.ask_primary(&key, id).await;
+            let held = match &asked.answer {
+                Ok((record, true)) => return Ok(record.clone()),
+                Ok((record, false)) => record.clone(),
+                Err(_) => None,
+            };
+            TableStats::bump(&self.inner.stats.unsettled_reads, 1);
+            let found = self.read_other_copies(&key, asked.primary.as_ref()).await;
+            let newest = [held.clone(), found]
+                .into_iter()
+                .flatten()
+                .max_by_key(|r| r.version);
+            if let Some(record) = newest {
+                if let (Some(primary), Ok(_)) = (&asked.primary, &asked.answer) {
+                    if held.as_ref().is_none_or(|h| h.version < record.version) {
+                        // The primary is taking the range over: give it the key now.
+                        self.inner.clone().repair_copy(
+                            primary.clone(),
+                            key.clone(),
+                            record.clone(),
+                        );
+                    }
+                }
+                return Ok(Some(record));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let why = match asked.answer {
+                    Err(e) => format!("its primary did not answer ({e})"),
+                    Ok(_) => "its primary is still taking the range over".to_string(),
+                };
+                return Err(TableError::Unavailable(format!(
+                    "no copy of the key answered with it and no copy can yet say it is absent: \
+                     {why}; retry in a few seconds"
+                )));
+            }
+            if let (Some(primary), Err(_)) = (&asked.primary, &asked.answer) {
+                self.inner.view.lock().forget(primary);
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt).min(deadline - now)).await;
+        }
+    }
+
+    /// Asks `key`'s primary (following `moved`): what it holds and whether it is
+    /// authoritative, or why it did not answer.
+    async fn ask_primary(&self, key: &Bytes, id: Id) -> PrimaryRead {
         let known = self.fresh_view().primary(&id);
         let mut primary = match known {
             Some(primary) => primary,
-            None => self.lookup_primary(id).await?,
+            None => match self.lookup_primary(id).await {
+                Ok(primary) => primary,
+                Err(e) => {
+                    return PrimaryRead {
+                        primary: None,
+                        answer: Err(e),
+                    }
+                }
+            },
         };
-        let mut primary_failed = None;
         for _ in 0..REDIRECTS {
             let reply = if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the position already hashed.
-                let keys = vec![key.clone()];
-                Ok(self.inner.read_at(&primary, keys, &[id], true))
+                Ok(self.inner.read_at(&primary, vec![key.clone()], &[id], true))
             } else {
                 let request = Request::Read {
                     dest: primary.clone(),
@@ -351,62 +413,73 @@ impl<'a> Query<'a> {
                 };
                 self.inner.call(request).await
             };
-            match reply {
+            let answer = match reply {
                 Ok(Reply::ReadResp {
                     moved: Some(owner), ..
-                }) => primary = owner,
-                Ok(Reply::ReadResp { mut items, .. }) => {
-                    if let Some(record) = items.pop().and_then(|i| i.record) {
-                        return Ok(Some(record));
-                    }
-                    break;
+                }) => {
+                    primary = owner;
+                    continue;
                 }
-                Ok(other) => {
-                    primary_failed = Some(TableError::Protocol {
-                        host: primary.host.to_string(),
-                        reason: format!("unexpected reply 0x{:02x} to a read", other.kind()),
-                    });
-                    break;
-                }
-                Err(e) => {
-                    primary_failed = Some(e);
-                    break;
-                }
-            }
+                Ok(Reply::ReadResp {
+                    mut items,
+                    authoritative,
+                    ..
+                }) => Ok((items.pop().and_then(|i| i.record), authoritative)),
+                Ok(other) => Err(TableError::Protocol {
+                    host: primary.host.to_string(),
+                    reason: format!("unexpected reply 0x{:02x} to a read", other.kind()),
+                }),
+                Err(e) => Err(e),
+            };
+            return PrimaryRead {
+                primary: Some(primary),
+                answer,
+            };
         }
-        let placement = self.placement(&key).await?;
-        self.read_replicas(&key, &placement, &primary, primary_failed)
-            .await
+        PrimaryRead {
+            answer: Err(TableError::Unavailable(format!(
+                "ownership of the key is moving: still redirected after {REDIRECTS} hops"
+            ))),
+            primary: Some(primary),
+        }
     }
 
-    /// The primary never saw `key` (it may still be taking the range over) or is down
-    /// (`primary_failed`): the replicas other than `primary` decide, newest version first.
-    async fn read_replicas(
-        &self,
-        key: &Bytes,
-        placement: &Placement,
-        primary: &Vnode,
-        primary_failed: Option<TableError>,
-    ) -> Result<Option<Record>, TableError> {
-        let others: Vec<Vnode> = placement
-            .replicas
-            .iter()
-            .filter(|r| r.id != primary.id)
-            .cloned()
-            .collect();
-        let answers = self.read_from(key, &others).await;
-        let reached = answers.iter().filter(|a| a.is_ok()).count();
-        let newest = answers
-            .into_iter()
-            .filter_map(Result::ok)
-            .flatten()
-            .max_by_key(|r| r.version);
-        match (newest, primary_failed) {
-            (Some(record), _) => Ok(Some(record)),
-            (None, None) => Ok(None),
-            (None, Some(_)) if reached > 0 => Ok(None),
-            (None, Some(e)) => Err(TableError::Unavailable(e.to_string())),
+    /// The newest record of `key` on every copy other than `asked` that the cached view places
+    /// it on — and, when none of those has it, on the copies a fresh lookup places it on (the
+    /// view may still hold vnodes that died, or miss ones that joined).
+    async fn read_other_copies(&self, key: &Bytes, asked: Option<&Vnode>) -> Option<Record> {
+        let mut tried: Vec<Vnode> = asked.into_iter().cloned().collect();
+        let mut newest: Option<Record> = None;
+        for source in [Source::View, Source::Lookup] {
+            let placement = match source {
+                Source::View => self.placement(key).await,
+                Source::Lookup => self.lookup_placement(Id::of_key(key)).await,
+            };
+            let Ok(placement) = placement else {
+                continue;
+            };
+            let copies: Vec<Vnode> = placement
+                .copies()
+                .filter(|c| tried.iter().all(|t| t.id != c.id))
+                .cloned()
+                .collect();
+            tried.extend(copies.iter().cloned());
+            let found = self
+                .read_from(key, &copies)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .flatten()
+                .max_by_key(|r| r.version);
+            newest = [newest, found]
+                .into_iter()
+                .flatten()
+                .max_by_key(|r| r.version);
+            if newest.is_some() {
+                break;
+            }
         }
+        newest
     }
 
     /// Reads `self.read` copies, returns the newest and repairs the stale ones.
@@ -488,15 +561,11 @@ impl<'a> Query<'a> {
     /// Where `key` lives, from the cached ring view (see [`super::view`]); a lookup when the
     /// view is empty.
     async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
-        let ring = &self.inner.ring;
-        let wanted = ring.config().num_successors;
         let id = Id::of_key(key);
-        let successors = self.fresh_view().successors(&id, wanted);
-        if !successors.is_empty() {
-            return Placement::from_successors(&successors, ring.config().replicas)
-                .map_err(|e| TableError::Unavailable(e.to_string()));
+        match self.inner.view_placement(id) {
+            Some(placement) => Ok(placement),
+            None => self.lookup_placement(id).await,
         }
-        self.lookup_placement(id).await
     }
 
     /// The cached ring view, rebuilt first when it is too old (held only for in-memory work).
@@ -584,6 +653,21 @@ impl<'a> Query<'a> {
         };
         TableStats::bump(counter, 1);
     }
+}
+
+/// What a key's primary answered to a read.
+struct PrimaryRead {
+    /// The primary asked last (after redirects); `None` when none could be found.
+    primary: Option<Vnode>,
+    /// Its record, if any, and whether it is authoritative; or why it did not answer.
+    answer: Result<(Option<Record>, bool), TableError>,
+}
+
+/// Where [`Query::read_other_copies`] places a key.
+#[derive(Clone, Copy)]
+enum Source {
+    View,
+    Lookup,
 }
 
 /// Things grouped by the primary of their key.

@@ -1,13 +1,21 @@
-//! Anti-entropy: a primary and each of its replicas compare bucketed digests of the primary's
-//! range and exchange the records of the buckets that differ, both ways, newest version winning.
+//! Anti-entropy: a primary and its replicas compare bucketed digests of the primary's range and
+//! exchange the records of the buckets that differ, newest version winning. A round first
+//! *pulls* from every replica, then *pushes* to every replica what it lacks, so that at its end
+//! every copy holds the union (pushing right after each pull would leave the first replica
+//! without what the later ones held: after a kill and restart, that was the one live copy).
 //!
 //! The same exchange moves data on membership changes, so there is one mechanism to get right:
 //! - a joining vnode runs a round at once and pulls its new range from its replicas, which
 //!   include the range's previous owner (its successor on another host);
 //! - after a failure, the successor that took the range over pushes it to its new replica set,
 //!   re-creating the lost copies;
-//! - every ring event about a local vnode schedules a round for it, and a timer runs one every
-//!   `repair_interval` in any case, so missed writes converge without a client touching them;
+//! - the *heal loop* watches every local vnode: one whose range grew, whose replica set changed
+//!   or one of whose replicas restarted (a new incarnation, see [`super::ledger`]) runs a round
+//!   at once, ahead of the routine ones; ring events wake the loop, and it also looks every
+//!   `heal_interval` (events can be missed, restarts raise none). Until that round completes the
+//!   vnode counts as under-replicated and is not authoritative for reads;
+//! - a timer runs a routine round every `repair_interval` in any case, so missed writes
+//!   converge without a client touching them;
 //! - a round in which every replica exchanged successfully ends with the purge of the range's
 //!   tombstones older than `tombstone_grace`, here and on the replicas: a tombstone is only
 //!   dropped once every replica holds it and the grace period has passed.
@@ -17,35 +25,66 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dendrite::{Id, RingEvent, Vnode};
+use futures::future::join_all;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use super::{TableInner, TableStats};
+use crate::error::TableError;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{Reply, Request, WriteRole};
 
 impl TableInner {
-    /// Starts the event listener and the periodic repair and tombstone collection.
+    /// Starts the event listener, the heal loop and the periodic repair and tombstone
+    /// collection.
     pub(super) fn spawn_maintenance(self: &Arc<Self>) {
         let mut events = self.ring.subscribe();
         let weak = Arc::downgrade(self);
         let on_events = tokio::spawn(async move {
             loop {
-                let vnode = match events.recv().await {
-                    Ok(event) => Some(event_vnode(&event)),
-                    // Missed events: repair everything.
+                let event = match events.recv().await {
+                    Ok(event) => Some(event),
+                    // Missed events: the heal loop looks at every vnode anyway.
                     Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 };
                 let Some(inner) = weak.upgrade() else { return };
-                match vnode {
-                    Some(v) => inner.repair_vnode(&v).await,
-                    None => {
-                        for v in inner.ring.local_vnodes() {
-                            inner.repair_vnode(&v).await;
-                        }
-                    }
+                if let Some(RingEvent::PredecessorJoined { vnode, new, .. }) = &event {
+                    // At once, not at the next look: a joiner takes writes for part of our
+                    // range from now on.
+                    inner.ledger.lock().shrink(vnode, new);
+                }
+                *inner.last_ring_change.lock() = Instant::now();
+                inner.heal.notify_one();
+            }
+        });
+        let weak = Arc::downgrade(self);
+        let heal = tokio::spawn(async move {
+            let mut handback_due = false;
+            loop {
+                let (wake, every) = {
+                    let Some(inner) = weak.upgrade() else { return };
+                    (inner.heal.clone(), inner.config.heal_interval)
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = wake.notified() => {}
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if !inner.ring.is_running() {
+                    return;
+                }
+                if inner.heal_once().await > 0 {
+                    handback_due = true;
+                } else if handback_due
+                    && inner.last_ring_change.lock().elapsed() >= inner.config.handback_delay
+                {
+                    // Membership changed and every range is whole again: copies of ranges
+                    // this node no longer serves go back to their holders.
+                    handback_due = false;
+                    inner.hand_back().await;
                 }
             }
         });
@@ -58,37 +97,103 @@ impl TableInner {
                 for v in inner.ring.local_vnodes() {
                     inner.repair_vnode(&v).await;
                 }
+                inner.hand_back().await;
             }
         });
-        self.tasks.lock().extend([on_events, periodic]);
+        self.tasks.lock().extend([on_events, heal, periodic]);
     }
 
-    /// One anti-entropy round for local vnode `vnode` with each of its replicas.
+    /// One look of the heal loop: probes the replicas' nodes for restarts, then runs a round,
+    /// in parallel, for every local vnode that needs one. Returns how many needed one.
+    pub(super) async fn heal_once(self: &Arc<Self>) -> usize {
+        let vnodes = self.ring.local_vnodes();
+        let mut hosts: Vec<Vnode> = Vec::new();
+        for vnode in &vnodes {
+            for replica in self.ring.replicas(vnode).unwrap_or_default() {
+                if hosts.iter().all(|h| h.host != replica.host) {
+                    hosts.push(replica);
+                }
+            }
+        }
+        let probes = join_all(hosts.iter().map(|peer| async move {
+            let incarnation = match self.call(Request::Probe { dest: peer.clone() }).await {
+                Ok(Reply::ProbeResp { incarnation }) => Some(incarnation),
+                _ => None,
+            };
+            (peer, incarnation)
+        }))
+        .await;
+        {
+            let mut ledger = self.ledger.lock();
+            for (peer, incarnation) in probes {
+                ledger.probed(&peer.host, incarnation);
+            }
+        }
+        let due: Vec<Vnode> = vnodes
+            .into_iter()
+            .filter(|v| {
+                self.current(v)
+                    .is_some_and(|now| self.ledger.lock().needs_round(v, &now))
+            })
+            .collect();
+        join_all(due.iter().map(|v| self.repair_vnode(v))).await;
+        due.len()
+    }
+
+    /// One anti-entropy round for local vnode `vnode` with its replicas: pull from each, then
+    /// push to each. A round in which every exchange succeeded is entered in the ledger (the
+    /// vnode is then authoritative for its range) and purges old tombstones.
     pub(super) async fn repair_vnode(self: &Arc<Self>, vnode: &Vnode) {
-        let Some((Some(pred), _, replicas)) = self.ring.neighbours(vnode) else {
+        let lock = self.round_lock(vnode);
+        let _one_round_at_a_time = lock.lock().await;
+        let Some(now) = self.current(vnode) else {
             return;
         };
-        let range = IdRange::new(pred.id, vnode.id);
+        let Some(range) = now.range else {
+            return;
+        };
+        let replicas = now.replicas;
         let span = tracing::debug_span!("repair", vnode = %vnode);
         async {
             // Tombstones older than the grace period, as of the round's start: every replica
             // holds them once every exchange below has succeeded.
             let cutoff =
                 now_millis().saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
             for replica in &replicas {
-                if let Err(e) = self.exchange(replica, range).await {
-                    debug!(%replica, error = %e, "repair exchange failed");
-                    every_replica_synced = false;
+                match self.pull_differences(replica, range).await {
+                    Ok((theirs, incarnation)) => pulled.push((replica, theirs, incarnation)),
+                    Err(e) => {
+                        debug!(%replica, error = %e, "repair pull failed");
+                        every_replica_synced = false;
+                    }
+                }
+            }
+            let mut synced = Vec::with_capacity(pulled.len());
+            for (replica, theirs, incarnation) in pulled {
+                match self.push_differences(replica, range, &theirs).await {
+                    Ok(()) => synced.push((replica.clone(), incarnation)),
+                    Err(e) => {
+                        debug!(%replica, error = %e, "repair push failed");
+                        every_replica_synced = false;
+                    }
                 }
             }
             if every_replica_synced {
+                self.ledger.lock().complete(vnode, range, synced);
                 self.purge(range, cutoff, &replicas).await;
             }
         }
         .instrument(span)
         .await;
         TableStats::bump(&self.stats.repair_rounds, 1);
+    }
+
+    /// The lock that keeps two rounds of `vnode` from running at once (the join, the heal loop,
+    /// the timer and operators all start rounds).
+    fn round_lock(&self, vnode: &Vnode) -> Arc<tokio::sync::Mutex<()>> {
+        self.round_locks.lock().entry(vnode.id).or_default().clone()
     }
 
     /// Drops the range's tombstones deleted before `cutoff` here and on every replica.
@@ -109,34 +214,60 @@ impl TableInner {
         }
     }
 
-    /// Compares `range` with `peer` and exchanges the buckets that differ.
-    async fn exchange(
+    /// Compares `range` with `peer` and takes the records of the buckets that differ. Returns
+    /// the peer's bucket digests (from before the pull) and its incarnation.
+    async fn pull_differences(
         self: &Arc<Self>,
         peer: &Vnode,
         range: IdRange,
-    ) -> Result<(), crate::error::TableError> {
+    ) -> Result<(Vec<u64>, u64), TableError> {
         let buckets = self.config.digest_buckets.max(1);
         let request = Request::Digest {
             dest: peer.clone(),
             range,
             buckets,
         };
-        let theirs = match self.call(request).await? {
-            Reply::DigestResp { buckets } => buckets,
+        let (theirs, incarnation) = match self.call(request).await? {
+            Reply::DigestResp {
+                buckets,
+                incarnation,
+            } => (buckets, incarnation),
             other => return Err(unexpected(peer, &other)),
         };
         let ours = self.store.digest_buckets(range, buckets as usize);
+        if theirs.len() != ours.len() {
+            return Err(TableError::Protocol {
+                host: peer.host.to_string(),
+                reason: format!("{} digests for {} buckets", theirs.len(), ours.len()),
+            });
+        }
         let division = range.buckets(buckets as usize);
         for (index, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             if a == b {
                 continue;
             }
-            let Some(bucket) = division.bucket_range(index) else {
+            if let Some(bucket) = division.bucket_range(index) {
+                self.pull(peer, bucket).await?;
+            }
+        }
+        Ok((theirs, incarnation))
+    }
+
+    /// Sends `peer` the buckets of `range` where what we hold now differs from its digests
+    /// `theirs` (we hold everything it had: the pull phase came first).
+    async fn push_differences(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+        theirs: &[u64],
+    ) -> Result<(), TableError> {
+        let ours = self.store.digest_buckets(range, theirs.len());
+        let division = range.buckets(theirs.len());
+        for (index, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            if a == b {
                 continue;
-            };
-            self.pull(peer, bucket).await?;
-            // After the pull we hold everything the peer had; push only if we hold more.
-            if self.store.digest(bucket) != *b {
+            }
+            if let Some(bucket) = division.bucket_range(index) {
                 self.push(peer, bucket).await?;
             }
         }
@@ -144,11 +275,7 @@ impl TableInner {
     }
 
     /// Takes every record of `range` that `peer` holds (newer ones win locally).
-    async fn pull(
-        self: &Arc<Self>,
-        peer: &Vnode,
-        range: IdRange,
-    ) -> Result<(), crate::error::TableError> {
+    async fn pull(self: &Arc<Self>, peer: &Vnode, range: IdRange) -> Result<(), TableError> {
         let mut after: Option<Bytes> = None;
         loop {
             let request = Request::Scan {
@@ -177,11 +304,11 @@ impl TableInner {
     }
 
     /// Sends every record of `range` we hold to `peer`, in batches.
-    async fn push(
+    pub(super) async fn push(
         self: &Arc<Self>,
         peer: &Vnode,
         range: IdRange,
-    ) -> Result<(), crate::error::TableError> {
+    ) -> Result<(), TableError> {
         let mut cursor: Option<(Id, Bytes)> = None;
         loop {
             let batch = self
@@ -252,12 +379,8 @@ fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
-fn event_vnode(event: &RingEvent) -> Vnode {
-    event.vnode().clone()
-}
-
-fn unexpected(peer: &Vnode, reply: &Reply) -> crate::error::TableError {
-    crate::error::TableError::Protocol {
+pub(super) fn unexpected(peer: &Vnode, reply: &Reply) -> TableError {
+    TableError::Protocol {
         host: peer.host.to_string(),
         reason: format!("unexpected reply 0x{:02x}", reply.kind()),
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
-use futures::future::BoxFuture;
+use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, TableInner, TableStats};
@@ -58,6 +58,10 @@ impl TableInner {
             }
             Request::Digest { range, buckets, .. } => Reply::DigestResp {
                 buckets: self.store.digest_buckets(range, buckets as usize),
+                incarnation: self.incarnation,
+            },
+            Request::Probe { .. } => Reply::ProbeResp {
+                incarnation: self.incarnation,
             },
             Request::Scan {
                 range,
@@ -93,8 +97,10 @@ impl TableInner {
     }
 
     /// Reads `keys` (at positions `ids`, one per key) on local vnode `dest`; `as_primary`
-    /// first checks that `dest` owns them all and answers `moved` otherwise. Serves other nodes'
-    /// reads and, without a request, this node's own (see `Query::get_multi`).
+    /// first checks that `dest` owns them all and answers `moved` otherwise, and says whether
+    /// `dest` is authoritative for them (its "not found" is final; see [`super::ledger`]).
+    /// Serves other nodes' reads and, without a request, this node's own (see
+    /// `Query::get_multi`).
     pub(super) fn read_at(
         &self,
         dest: &Vnode,
@@ -107,9 +113,11 @@ impl TableInner {
                 return Reply::ReadResp {
                     items: Vec::new(),
                     moved: Some(owner),
+                    authoritative: false,
                 };
             }
         }
+        let authoritative = as_primary && self.is_authoritative(dest, ids);
         let items = keys
             .into_iter()
             .zip(ids)
@@ -118,7 +126,11 @@ impl TableInner {
                 key,
             })
             .collect();
-        Reply::ReadResp { items, moved: None }
+        Reply::ReadResp {
+            items,
+            moved: None,
+            authoritative,
+        }
     }
 
     /// Applies records as they come (replica writes, transfers): newest version wins.
@@ -176,6 +188,12 @@ impl TableInner {
                 None,
             );
         }
+        if !self.is_authoritative(&dest, &ids) {
+            // Taking the range over: the latest versions of these keys may live only on the
+            // previous holders. Learn them first, so that this write is stamped above every
+            // write acknowledged before it.
+            self.learn_versions(&replicas, &items).await;
+        }
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
@@ -222,6 +240,29 @@ impl TableInner {
             );
         }
         write_ack(applied, None, None)
+    }
+}
+
+impl TableInner {
+    /// Reads `items`' keys from every one of `replicas` (not as owner) and observes the
+    /// versions found, so that the next versions this node issues order after them.
+    async fn learn_versions(self: &Arc<Self>, replicas: &[Vnode], items: &[(Bytes, Record)]) {
+        let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
+        let answers = join_all(replicas.iter().map(|replica| {
+            self.call(Request::Read {
+                dest: replica.clone(),
+                keys: keys.clone(),
+                primary: false,
+            })
+        }))
+        .await;
+        for answer in answers {
+            if let Ok(Reply::ReadResp { items, .. }) = answer {
+                for record in items.into_iter().filter_map(|item| item.record) {
+                    self.clock.observe(&record.version);
+                }
+            }
+        }
     }
 }
 

@@ -1,0 +1,262 @@
+//! Which local ranges are complete, and which lack copies: the ledger of anti-entropy rounds.
+//!
+//! A vnode that has just taken a range over (after a failure, a join, a heal) holds only what
+//! it held before: a key missing from its store may still live on the previous holders. So a
+//! vnode is **authoritative** for a key — its "not found" means absent — only once a round of
+//! anti-entropy with its replica set has completed for the key's range *and* nothing changed
+//! since that could have put writes elsewhere:
+//!
+//! - the range the vnode owns now is inside the range it synchronised (a predecessor that
+//!   joined in between shrinks it; one that left grows the range past what was synchronised);
+//! - the replica set is the one it synchronised with (a changed set may be a healed partition
+//!   whose other side took writes);
+//! - no replica restarted since (a node that restarts on the same address comes back with the
+//!   same vnode ids and an empty store: the ring alone cannot tell; its *incarnation* can).
+//!
+//! The same facts say when a range lacks copies ([`Ledger::underreplicated`]): the gauge that
+//! tells an operator when the durability guarantee holds again after a failure, and the list of
+//! ranges the table re-replicates first.
+
+use std::collections::HashMap;
+
+use dendrite::{Id, Vnode};
+
+use crate::range::IdRange;
+
+/// A completed anti-entropy round of one local vnode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Round {
+    /// The range the round synchronised, `(predecessor, vnode]`; only ever shrinks afterwards.
+    pub(crate) range: IdRange,
+    /// The replicas it synchronised with, and the incarnation each was running.
+    pub(crate) replicas: Vec<(Vnode, u64)>,
+}
+
+/// What one local vnode's ring state is now, as the ledger needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Current {
+    /// The range the vnode owns, `(predecessor, vnode]`; `None` while it knows no predecessor
+    /// (a vnode alone on the ring owns the whole ring).
+    pub(crate) range: Option<IdRange>,
+    /// The replica set.
+    pub(crate) replicas: Vec<Vnode>,
+}
+
+/// The rounds of every local vnode and the last known incarnation of every peer node.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    rounds: HashMap<Id, Round>,
+    /// Peer host -> its incarnation at the last probe, `None` when the probe failed.
+    peers: HashMap<String, Option<u64>>,
+}
+
+impl Ledger {
+    /// Records a round of `vnode` that synchronised `range` with every one of `replicas`.
+    pub(crate) fn complete(&mut self, vnode: &Vnode, range: IdRange, replicas: Vec<(Vnode, u64)>) {
+        for (replica, incarnation) in &replicas {
+            self.peers
+                .insert(replica.host.to_string(), Some(*incarnation));
+        }
+        self.rounds.insert(vnode.id, Round { range, replicas });
+    }
+
+    /// `vnode` now owns `(predecessor, vnode]`: keeps the synchronised range to what it still
+    /// owns. A predecessor that joined takes part of the range; if it later leaves, that part
+    /// comes back *not* synchronised (writes went to the joiner meanwhile).
+    pub(crate) fn shrink(&mut self, vnode: &Vnode, predecessor: &Vnode) {
+        let Some(round) = self.rounds.get_mut(&vnode.id) else {
+            return;
+        };
+        let now = IdRange::new(predecessor.id, vnode.id);
+        if span(&now) < span(&round.range) {
+            round.range = now;
+        }
+    }
+
+    /// Records the incarnation a probe of `host` found (`None`: the probe failed).
+    pub(crate) fn probed(&mut self, host: &str, incarnation: Option<u64>) {
+        self.peers.insert(host.to_string(), incarnation);
+    }
+
+    /// Is `vnode`, in state `current`, authoritative for every key at `ids`?
+    pub(crate) fn authoritative(&self, vnode: &Vnode, current: &Current, ids: &[Id]) -> bool {
+        let Some(round) = self.settled_round(vnode, current) else {
+            return false;
+        };
+        ids.iter().all(|id| round.range.contains(id))
+    }
+
+    /// Must `vnode` run a round before it is trusted again (see the module docs)?
+    pub(crate) fn needs_round(&self, vnode: &Vnode, current: &Current) -> bool {
+        self.settled_round(vnode, current).is_none()
+    }
+
+    /// Does `vnode` lack copies: it needs a round, a replica did not answer its last probe, or
+    /// the ring has fewer other hosts than `replicas` (nothing can be done then but it is true).
+    pub(crate) fn underreplicated(
+        &self,
+        vnode: &Vnode,
+        current: &Current,
+        replicas: usize,
+    ) -> bool {
+        if current.replicas.len() < replicas || self.needs_round(vnode, current) {
+            return true;
+        }
+        current
+            .replicas
+            .iter()
+            .any(|r| matches!(self.peers.get(r.host.as_ref()), Some(None)))
+    }
+
+    /// The round that still vouches for `vnode`'s copy in state `current`, if any.
+    fn settled_round(&self, vnode: &Vnode, current: &Current) -> Option<&Round> {
+        let round = self.rounds.get(&vnode.id)?;
+        let owned = current.range?;
+        if span(&owned) > span(&round.range) {
+            return None;
+        }
+        if round.replicas.len() != current.replicas.len()
+            || round
+                .replicas
+                .iter()
+                .zip(&current.replicas)
+                .any(|((synced, _), now)| synced != now)
+        {
+            return None;
+        }
+        let restarted = round.replicas.iter().any(|(replica, incarnation)| {
+            matches!(
+                self.peers.get(replica.host.as_ref()),
+                Some(Some(seen)) if seen != incarnation
+            )
+        });
+        (!restarted).then_some(round)
+    }
+}
+
+/// How much of the ring a range ending at a vnode covers, for comparing two ranges with the same
+/// end: the whole ring (`from == to`) is the largest.
+fn span(range: &IdRange) -> Span {
+    if range.is_whole_ring() {
+        Span::Whole
+    } else {
+        Span::Part(range.from.distance_to(&range.to))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Span {
+    Part(Id),
+    Whole,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vnode(byte: u8, host: &str) -> Vnode {
+        let mut id = [0u8; 20];
+        id[0] = byte;
+        Vnode::new(Id::new(id), host)
+    }
+
+    fn id(byte: u8) -> Id {
+        let mut id = [0u8; 20];
+        id[0] = byte;
+        Id::new(id)
+    }
+
+    /// The state of the vnode at 0x80 (every test's `me`) with predecessor `pred`.
+    fn current(pred: &Vnode, replicas: &[Vnode]) -> Current {
+        Current {
+            range: Some(IdRange::new(pred.id, id(0x80))),
+            replicas: replicas.to_vec(),
+        }
+    }
+
+    /// me = 0x80 on host a, predecessor 0x40, replicas on b and c.
+    fn synced() -> (Ledger, Vnode, Vnode, Vec<Vnode>) {
+        let me = vnode(0x80, "a:1");
+        let pred = vnode(0x40, "b:1");
+        let replicas = vec![vnode(0x90, "b:1"), vnode(0xa0, "c:1")];
+        let mut ledger = Ledger::default();
+        ledger.complete(
+            &me,
+            IdRange::new(pred.id, me.id),
+            replicas.iter().map(|r| (r.clone(), 1)).collect(),
+        );
+        (ledger, me, pred, replicas)
+    }
+
+    #[test]
+    fn a_vnode_without_a_round_is_not_authoritative() {
+        let ledger = Ledger::default();
+        let me = vnode(0x80, "a:1");
+        let now = current(&vnode(0x40, "b:1"), &[]);
+        assert!(!ledger.authoritative(&me, &now, &[id(0x50)]));
+        assert!(ledger.needs_round(&me, &now));
+        assert!(ledger.underreplicated(&me, &now, 0));
+    }
+
+    #[test]
+    fn a_synchronised_vnode_is_authoritative_for_its_range_only() {
+        let (ledger, me, pred, replicas) = synced();
+        let now = current(&pred, &replicas);
+        assert!(ledger.authoritative(&me, &now, &[id(0x50), id(0x80)]));
+        assert!(!ledger.authoritative(&me, &now, &[id(0x50), id(0x30)]));
+        assert!(!ledger.underreplicated(&me, &now, 2));
+        assert!(
+            ledger.underreplicated(&me, &now, 3),
+            "fewer hosts than replicas"
+        );
+    }
+
+    #[test]
+    fn a_range_that_grows_is_not_authoritative_until_the_next_round() {
+        let (ledger, me, _, replicas) = synced();
+        let grown = current(&vnode(0x20, "c:1"), &replicas);
+        assert!(!ledger.authoritative(&me, &grown, &[id(0x50)]));
+        assert!(ledger.needs_round(&me, &grown));
+    }
+
+    #[test]
+    fn a_joiner_shrinks_the_synchronised_range_for_good() {
+        let (mut ledger, me, pred, replicas) = synced();
+        let joiner = vnode(0x60, "d:1");
+        ledger.shrink(&me, &joiner);
+        assert!(ledger.authoritative(&me, &current(&joiner, &replicas), &[id(0x70)]));
+        // The joiner leaves again: the part it owned meanwhile is not vouched for.
+        let back = current(&pred, &replicas);
+        assert!(!ledger.authoritative(&me, &back, &[id(0x50)]));
+        assert!(ledger.needs_round(&me, &back));
+    }
+
+    #[test]
+    fn a_changed_replica_set_or_a_restarted_replica_needs_a_round() {
+        let (mut ledger, me, pred, replicas) = synced();
+        let other = vec![replicas[0].clone(), vnode(0xb0, "d:1")];
+        assert!(ledger.needs_round(&me, &current(&pred, &other)));
+        let now = current(&pred, &replicas);
+        ledger.probed("c:1", Some(1));
+        assert!(!ledger.needs_round(&me, &now));
+        ledger.probed("c:1", None);
+        assert!(
+            !ledger.needs_round(&me, &now),
+            "unreachable is not restarted"
+        );
+        assert!(ledger.underreplicated(&me, &now, 2), "but it lacks a copy");
+        ledger.probed("c:1", Some(2));
+        assert!(ledger.needs_round(&me, &now), "restarted: its copy is gone");
+    }
+
+    #[test]
+    fn a_whole_ring_round_covers_every_later_range() {
+        let me = vnode(0x80, "a:1");
+        let mut ledger = Ledger::default();
+        ledger.complete(&me, IdRange::whole_ring(me.id), Vec::new());
+        let now = current(&vnode(0x40, "b:1"), &[]);
+        assert!(ledger.authoritative(&me, &now, &[id(0x50)]));
+        // Alone on the ring: its predecessor is itself, the whole ring.
+        assert!(ledger.authoritative(&me, &current(&me, &[]), &[id(0x10)]));
+    }
+}
