@@ -95,6 +95,41 @@ impl Tables {
         self.net.crash(host);
     }
 
+    /// Starts `host` again after a [`crash`](Self::crash): same address and vnode ids, an
+    /// empty store, joining through another node (as a process restarted after kill -9).
+    pub async fn restart(&mut self, host: &str) -> Table {
+        let config = self.config(host);
+        let endpoint = self.net.endpoint(host);
+        let seed = self.tables.keys().next().cloned().unwrap();
+        let table = Table::join(config, endpoint, &[seed], self.table_config.clone())
+            .await
+            .unwrap();
+        self.tables.insert(host.to_string(), table.clone());
+        table
+    }
+
+    /// Waits (virtual time, 1 s steps) until no node reports an under-replicated range;
+    /// returns how long it took.
+    pub async fn wait_fully_replicated(&self, within: Duration) -> Duration {
+        let start = tokio::time::Instant::now();
+        loop {
+            let lacking: Vec<(String, usize)> = self
+                .tables
+                .iter()
+                .map(|(h, t)| (h.clone(), t.underreplicated_ranges()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            if lacking.is_empty() {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < within,
+                "still under-replicated after {within:?}: {lacking:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn any(&self) -> &Table {
         self.tables.values().next().unwrap()
     }

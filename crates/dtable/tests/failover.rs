@@ -1,0 +1,224 @@
+//! Failover that never lies: the scenarios of the failover issue on the in-memory network
+//! (paused virtual time, seeded): reads right after crashes, restarts refilled by the heal loop
+//! (not by the periodic round), exactly `replicas + 1` copies once joins settle, and a write
+//! acknowledged after a delete surviving a partition and its heal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{key, value, Tables};
+use dtable::TableConfig;
+
+/// Routine anti-entropy so rare that it cannot be what repaired anything in these tests.
+fn no_routine_rounds() -> TableConfig {
+    TableConfig {
+        repair_interval: Duration::from_secs(24 * 3600),
+        ..TableConfig::default()
+    }
+}
+
+/// Writes keys `0..n` at consistency `replicas + 1` through `cluster`'s first node.
+async fn write_all(cluster: &Tables, n: usize, round: usize) {
+    let writer = cluster.any().clone();
+    let pairs: Vec<(Bytes, Bytes)> = (0..n).map(|i| (key(i), value(i, round))).collect();
+    for chunk in pairs.chunks(50) {
+        writer
+            .query()
+            .consistency(3)
+            .set_multi(chunk.to_vec())
+            .await
+            .unwrap();
+    }
+}
+
+/// Kill 2 of 5 nodes, restart them on their addresses (empty) while clients read: every read,
+/// from the first instant on, answers the value or an error, never nil.
+#[tokio::test(start_paused = true)]
+async fn reads_across_two_crashes_and_restarts_never_answer_nil() {
+    let mut cluster = Tables::start_with(11, 5, 2, no_routine_rounds()).await;
+    let n = 600;
+    write_all(&cluster, n, 0).await;
+    let victims: Vec<String> = cluster.tables.keys().skip(1).step_by(2).cloned().collect();
+    assert_eq!(victims.len(), 2);
+    for v in &victims {
+        cluster.crash(v);
+    }
+    let survivors: Vec<dtable::Table> = cluster.tables.values().cloned().collect();
+    // The victims come back 1.5 s later and take their ranges over while the reads go on.
+    let restarts = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for v in &victims {
+            cluster.restart(v).await;
+        }
+        cluster
+    });
+    let keys: Vec<Bytes> = (0..n).map(key).collect();
+    let (mut nils, mut wrong, mut errors, mut clean_sweeps) = (0, 0, 0, 0);
+    // Sweep every key through every survivor, from the first instant on, for 20 s.
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let mut clean = true;
+        for reader in &survivors {
+            match reader.query().get_multi(keys.clone()).await {
+                Ok(values) => {
+                    for (i, got) in values.into_iter().enumerate() {
+                        match got {
+                            None => nils += 1,
+                            Some(v) if v != value(i, 0) => wrong += 1,
+                            Some(_) => {}
+                        }
+                    }
+                }
+                Err(_) => {
+                    errors += 1;
+                    clean = false;
+                }
+            }
+            for i in (0..n).step_by(37) {
+                match reader.query().get(key(i)).await {
+                    Ok(None) => nils += 1,
+                    Ok(Some(v)) if v != value(i, 0) => wrong += 1,
+                    Ok(Some(_)) => {}
+                    Err(_) => {
+                        errors += 1;
+                        clean = false;
+                    }
+                }
+            }
+        }
+        clean_sweeps = if clean { clean_sweeps + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        (nils, wrong),
+        (0, 0),
+        "reads after kill of 2 of 5 ({errors} errors, allowed)"
+    );
+    assert!(clean_sweeps > 0, "reads still failing 20 s after the crash");
+    let cluster = restarts.await.unwrap();
+    cluster.wait_fully_replicated(Duration::from_secs(30)).await;
+    // Never-written keys read as absent once the ring has settled.
+    for reader in cluster.tables.values() {
+        assert_eq!(reader.query().get("never-written").await.unwrap(), None);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_node_is_refilled_within_seconds_not_at_the_next_routine_round() {
+    let mut cluster = Tables::start_with(12, 5, 2, no_routine_rounds()).await;
+    let n = 400;
+    write_all(&cluster, n, 0).await;
+    let mut took = Vec::new();
+    for victim in [1, 3, 4] {
+        let host = cluster.tables.keys().nth(victim).cloned().unwrap();
+        cluster.crash(&host);
+        // Back on the same address before the ring even noticed it was gone.
+        cluster.restart(&host).await;
+        took.push(cluster.wait_fully_replicated(Duration::from_secs(30)).await);
+        for i in 0..n {
+            assert_eq!(
+                cluster.copies(&key(i)),
+                3,
+                "key {i} after restarting {host}"
+            );
+        }
+    }
+    println!("restart to fully replicated (virtual time): {took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_joins_settle_every_key_has_exactly_replicas_plus_one_copies() {
+    let mut cluster = Tables::start_with(13, 3, 2, no_routine_rounds()).await;
+    let n = 1000;
+    cluster.load(n).await;
+    let before: usize = cluster.tables.values().map(|t| t.local_len()).sum();
+    assert_eq!(before, 3 * n);
+    cluster.add().await;
+    cluster.add().await;
+    cluster.wait_ring().await;
+    cluster.wait_fully_replicated(Duration::from_secs(60)).await;
+    cluster.repair_all().await;
+    let after: usize = cluster.tables.values().map(|t| t.local_len()).sum();
+    for i in 0..n {
+        assert_eq!(cluster.copies(&key(i)), 3, "key {i}");
+        assert_eq!(
+            cluster.any().query().get(key(i)).await.unwrap(),
+            Some(value(i, 0))
+        );
+    }
+    assert_eq!(after, 3 * n, "records held in all, before {before}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_set_acknowledged_after_a_delete_survives_a_partition_and_its_heal() {
+    let cluster = Tables::start_with(14, 5, 2, no_routine_rounds()).await;
+    let n = 400;
+    write_all(&cluster, n, 0).await;
+    // One node cut off from the four others (a ring split in two parts does not merge back
+    // by itself: Chord keeps no memory of the other part).
+    let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
+    let (minority, majority) = hosts.split_at(1);
+    for a in minority {
+        for b in majority {
+            cluster.net.partition(a, b);
+        }
+    }
+    let writer = cluster.tables[&majority[0]].clone();
+    // What every node must answer at the end: the last acknowledged write of every key.
+    let mut expected: BTreeMap<usize, Option<Bytes>> =
+        (0..n).map(|i| (i, Some(value(i, 0)))).collect();
+    // Delete a tenth, then set a tenth overlapping it, at consistency 3, retrying while the
+    // majority's ring re-forms around the cut.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut retries = 0;
+    for (i, set) in (0..n / 10)
+        .map(|j| (j * 10, false))
+        .chain((0..n / 10).map(|j| (j * 10 + (j % 2) * 5, true)))
+    {
+        loop {
+            let q = writer.query().consistency(3);
+            let outcome = if set {
+                q.set(key(i), value(i, 1)).await
+            } else {
+                q.delete(key(i)).await
+            };
+            match outcome {
+                Ok(()) => break,
+                Err(e) => {
+                    retries += 1;
+                    assert!(tokio::time::Instant::now() < deadline, "key {i}: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        expected.insert(i, set.then(|| value(i, 1)));
+    }
+    println!("{retries} writes retried while the majority re-formed");
+    cluster.net.heal();
+    cluster.wait_ring().await;
+    cluster.wait_fully_replicated(Duration::from_secs(60)).await;
+    cluster.repair_all().await;
+    let mut wrong = Vec::new();
+    for (host, table) in &cluster.tables {
+        let got = table
+            .query()
+            .get_multi((0..n).map(key).collect())
+            .await
+            .unwrap();
+        for (i, got) in got.into_iter().enumerate() {
+            if got != expected[&i] {
+                wrong.push((host.clone(), i, got));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers after the heal, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+}
