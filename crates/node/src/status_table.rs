@@ -64,6 +64,9 @@ pub fn render_status(status: &Value) -> String {
         .unwrap_or(true);
     let host = status.get("host").map_or_else(|| "-".to_owned(), text_of);
     let keys = status.get("keys").map_or_else(|| "-".to_owned(), text_of);
+    let lacking = status
+        .get("underreplicated_ranges")
+        .map_or_else(|| "-".to_owned(), text_of);
     let replicas = status
         .get("replicas")
         .map_or_else(|| "-".to_owned(), text_of);
@@ -116,6 +119,10 @@ pub fn render_status(status: &Value) -> String {
         vnodes.len(),
         owned * 100.0
     );
+    let _ = writeln!(
+        out,
+        "Ranges lacking copies (under-replicated): {lacking} (0 = every range here has all its copies)"
+    );
     let _ = writeln!(out, "Status: U=up D=down / State: N=normal J=joining");
     for row in &rows {
         let line: Vec<String> = row
@@ -152,6 +159,7 @@ mod tests {
             "host": "127.0.0.1:6580",
             "running": true,
             "keys": 42,
+            "underreplicated_ranges": 1,
             "replicas": 2,
             "vnodes": [
                 {
@@ -178,20 +186,24 @@ mod tests {
             lines[0],
             "Node 127.0.0.1:6580: 2 vnodes, replicas 2, 42 keys stored here, owns 12.50% of the ring"
         );
-        assert!(lines[2].starts_with("--  Vnode"), "{table}");
+        assert_eq!(
+            lines[1],
+            "Ranges lacking copies (under-replicated): 1 (0 = every range here has all its copies)"
+        );
+        assert!(lines[3].starts_with("--  Vnode"), "{table}");
         assert!(
-            lines[3].starts_with("UN  001122334455  12.50%  127.0.0.1:6581"),
+            lines[4].starts_with("UN  001122334455  12.50%  127.0.0.1:6581"),
             "{table}"
         );
         assert!(
-            lines[3].contains("127.0.0.1:6582,127.0.0.1:6581  127.0.0.1:6582,127.0.0.1:6581"),
+            lines[4].contains("127.0.0.1:6582,127.0.0.1:6581  127.0.0.1:6582,127.0.0.1:6581"),
             "{table}"
         );
-        assert!(lines[4].starts_with("UJ  ab"), "{table}");
-        assert_eq!(lines[6], "Ring as seen from 127.0.0.1:6580: 2 nodes");
-        assert!(lines[8].starts_with("127.0.0.1:6580"), "{table}");
-        assert!(lines[8].ends_with("3   25.00%"), "{table}");
-        assert!(lines[9].ends_with("3   75.00%"), "{table}");
-        assert_eq!(lines.len(), 10);
+        assert!(lines[5].starts_with("UJ  ab"), "{table}");
+        assert_eq!(lines[7], "Ring as seen from 127.0.0.1:6580: 2 nodes");
+        assert!(lines[9].starts_with("127.0.0.1:6580"), "{table}");
+        assert!(lines[9].ends_with("3   25.00%"), "{table}");
+        assert!(lines[10].ends_with("3   75.00%"), "{table}");
+        assert_eq!(lines.len(), 11);
     }
 }

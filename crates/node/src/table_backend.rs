@@ -187,6 +187,9 @@ impl Backend for TableBackend {
             "ring": ring_rows,
             "running": ring.is_running(),
             "keys": self.table.local_len(),
+            // Local ranges lacking copies (0: every key this node is primary for has
+            // replicas + 1 copies; see dtable's Table::underreplicated_ranges).
+            "underreplicated_ranges": self.table.underreplicated_ranges(),
             "replicas": ring.config().replicas,
             "max_consistency": ring.config().replicas + 1,
             "vnodes": vnodes,
@@ -200,6 +203,8 @@ impl Backend for TableBackend {
                 "repaired_in": load(&stats.repaired_in),
                 "repaired_out": load(&stats.repaired_out),
                 "repair_rounds": load(&stats.repair_rounds),
+                "handed_back": load(&stats.handed_back),
+                "unsettled_reads": load(&stats.unsettled_reads),
                 "direct_routes": load(&stats.direct_routes),
                 "rerouted": load(&stats.rerouted),
             },

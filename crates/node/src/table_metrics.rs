@@ -152,6 +152,28 @@ impl MetricsSource for TableMetrics {
         );
         family(
             out,
+            "dendrite_underreplicated_ranges",
+            "gauge",
+            "Local ranges lacking copies: changed since their last complete anti-entropy round, \
+             a replica restarted or silent, or fewer hosts than replicas. 0 = fully replicated.",
+            &[("", self.table.underreplicated_ranges() as u64)],
+        );
+        family(
+            out,
+            "dendrite_handed_back_records_total",
+            "counter",
+            "Records of ranges this node no longer serves, handed to their copies and dropped.",
+            &[("", load(&stats.handed_back))],
+        );
+        family(
+            out,
+            "dendrite_unsettled_reads_total",
+            "counter",
+            "Reads whose primary could not answer alone (taking its range over, or silent).",
+            &[("", load(&stats.unsettled_reads))],
+        );
+        family(
+            out,
             "dendrite_repair_rounds_total",
             "counter",
             "Anti-entropy rounds completed.",

@@ -321,9 +321,27 @@ async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
         "dendrite_migrated_records_total",
         "dendrite_keys",
         "dendrite_connected_clients",
+        "dendrite_underreplicated_ranges",
+        "dendrite_handed_back_records_total",
     ] {
         sample(name);
     }
+    // Three hosts, replicas 2: once the heal loop has run, every range has its three copies,
+    // and /status, the metric and INFO say so.
+    eventually(
+        "the under-replication gauge to read 0 on node 0",
+        || async {
+            let status = status(&nodes[0]).await?;
+            (status["underreplicated_ranges"] == 0).then_some(())
+        },
+    )
+    .await;
+    let metrics = http_get(&nodes[0].http, "/metrics", WAIT).await.unwrap();
+    let metrics = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        metrics.contains("\ndendrite_underreplicated_ranges 0\n"),
+        "{metrics}"
+    );
 
     // /status is JSON with the documented fields.
     let status = status(&nodes[0]).await.unwrap();

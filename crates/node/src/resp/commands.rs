@@ -604,7 +604,14 @@ fn ring_section(status: &serde_json::Value) -> String {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    for field in ["host", "running", "replicas", "max_consistency", "keys"] {
+    for field in [
+        "host",
+        "running",
+        "replicas",
+        "max_consistency",
+        "keys",
+        "underreplicated_ranges",
+    ] {
         if let Some(value) = status.get(field) {
             let value = match value {
                 serde_json::Value::Bool(flag) => u8::from(*flag).to_string(),
