@@ -93,6 +93,9 @@ pub struct TableConfig {
     /// primary is taking its range over and no copy holds the key. After it the read fails
     /// with [`TableError::Unavailable`] rather than answer "not found" without knowing.
     pub read_settle_timeout: Duration,
+    /// Shifts this node's hybrid-clock readings by this many milliseconds (positive: ahead).
+    /// For fault-injection tests of skewed clocks; leave it at 0 in production.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for TableConfig {
@@ -112,6 +115,7 @@ impl Default for TableConfig {
             heal_interval: Duration::from_millis(500),
             handback_delay: Duration::from_secs(3),
             read_settle_timeout: Duration::from_secs(4),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -260,7 +264,12 @@ impl Table {
         let inner = Arc::new(TableInner {
             ring,
             store: Store::new(config.shards),
-            clock: Clock::system(node_id),
+            clock: {
+                let offset = config.clock_offset_ms;
+                Clock::new(node_id, move || {
+                    repair::now_millis().saturating_add_signed(offset)
+                })
+            },
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),

@@ -222,3 +222,75 @@ async fn a_set_acknowledged_after_a_delete_survives_a_partition_and_its_heal() {
         &wrong[..wrong.len().min(5)]
     );
 }
+
+/// A delete stamped by a primary whose clock runs 20 s ahead; the primary restarts (empty, its
+/// clock now right) and a set is acknowledged while it takes its range back: the set must win.
+/// The restarted primary has never seen the tombstone, so it must learn the versions its
+/// replicas hold before it stamps.
+#[tokio::test(start_paused = true)]
+async fn a_set_acknowledged_after_a_delete_wins_over_a_skewed_clock() {
+    let mut cluster = Tables::start_with(15, 4, 2, no_routine_rounds()).await;
+    cluster.table_config.clock_offset_ms = 20_000;
+    let skewed = cluster.add().await;
+    cluster.table_config.clock_offset_ms = 0;
+    cluster.wait_ring().await;
+    let skewed_host = skewed.ring().local_host().to_string();
+    // Keys whose primary is the skewed node.
+    let mut owned = Vec::new();
+    for i in 0..2000 {
+        let successors = skewed
+            .ring()
+            .find_successors(dendrite::Id::of_key(&key(i)), 1)
+            .await
+            .unwrap();
+        if *successors[0].host == *skewed_host {
+            owned.push(i);
+        }
+        if owned.len() == 20 {
+            break;
+        }
+    }
+    assert!(!owned.is_empty(), "the skewed node owns no key");
+    let writer = cluster
+        .tables
+        .iter()
+        .find(|(h, _)| **h != skewed_host)
+        .map(|(_, t)| t.clone())
+        .unwrap();
+    for &i in &owned {
+        writer
+            .query()
+            .consistency(3)
+            .set(key(i), value(i, 0))
+            .await
+            .unwrap();
+        writer.query().consistency(3).delete(key(i)).await.unwrap();
+    }
+    cluster.crash(&skewed_host);
+    let restarted = cluster.restart(&skewed_host).await;
+    // Straight to the restarted primary, before anything else touches the keys.
+    for &i in &owned {
+        loop {
+            match restarted
+                .query()
+                .consistency(3)
+                .set(key(i), value(i, 1))
+                .await
+            {
+                Ok(()) => break,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+    cluster.wait_fully_replicated(Duration::from_secs(30)).await;
+    cluster.repair_all().await;
+    for (host, table) in &cluster.tables {
+        for &i in &owned {
+            assert_eq!(
+                table.query().get(key(i)).await.unwrap(),
+                Some(value(i, 1)),
+                "key {i} read through {host}: the earlier delete won"
+            );
+        }
+    }
+}

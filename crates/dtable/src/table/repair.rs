@@ -372,7 +372,7 @@ impl TableInner {
 }
 
 /// Milliseconds since the Unix epoch, the clock tombstone versions carry.
-fn now_millis() -> u64 {
+pub(super) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -191,8 +191,21 @@ impl TableInner {
         if !self.is_authoritative(&dest, &ids) {
             // Taking the range over: the latest versions of these keys may live only on the
             // previous holders. Learn them first, so that this write is stamped above every
-            // write acknowledged before it.
-            self.learn_versions(&replicas, &items).await;
+            // write acknowledged before it. If no other copy answers, it cannot know them:
+            // refuse rather than acknowledge a write that an older one may override.
+            let answered = self.learn_versions(&replicas, &items).await;
+            if answered == 0 && !replicas.is_empty() {
+                return write_ack(
+                    0,
+                    Some(format!(
+                        "{dest} is taking the range over and none of its other {} copies \
+                         answered, so it cannot know the latest versions of these keys; retry \
+                         when the ring has settled",
+                        replicas.len()
+                    )),
+                    None,
+                );
+            }
         }
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
@@ -245,8 +258,13 @@ impl TableInner {
 
 impl TableInner {
     /// Reads `items`' keys from every one of `replicas` (not as owner) and observes the
-    /// versions found, so that the next versions this node issues order after them.
-    async fn learn_versions(self: &Arc<Self>, replicas: &[Vnode], items: &[(Bytes, Record)]) {
+    /// versions found, so that the next versions this node issues order after them. Returns
+    /// how many replicas answered.
+    async fn learn_versions(
+        self: &Arc<Self>,
+        replicas: &[Vnode],
+        items: &[(Bytes, Record)],
+    ) -> usize {
         let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
         let answers = join_all(replicas.iter().map(|replica| {
             self.call(Request::Read {
@@ -256,13 +274,16 @@ impl TableInner {
             })
         }))
         .await;
+        let mut answered = 0;
         for answer in answers {
             if let Ok(Reply::ReadResp { items, .. }) = answer {
+                answered += 1;
                 for record in items.into_iter().filter_map(|item| item.record) {
                     self.clock.observe(&record.version);
                 }
             }
         }
+        answered
     }
 }
 
