@@ -48,50 +48,6 @@ load="$target/examples/join_load"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh  # $work, pids, cleanup on exit, free_port
 
-# PING over a plain TCP socket (no redis-cli needed); succeeds on +PONG.
-ping() { # port
-  python3 - "$1" <<'PY' 2>/dev/null
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.sendall(b"PING\r\n")
-sys.exit(0 if s.recv(64).startswith(b"+PONG") else 1)
-PY
-}
-
-wait_ping() { # port seconds
-  local deadline=$((SECONDS + ${2:-30}))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    if ping "$1"; then return 0; fi
-    sleep 0.02
-  done
-  echo "nothing answers PING on port $1" >&2
-  return 1
-}
-
-# dendrite_keys (keys held here as primary or replica) from a node's /metrics.
-node_keys() { # http port
-  python3 - "$1" <<'PY' 2>/dev/null || echo "?"
-import sys, urllib.request
-text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
-print(next(l.split()[-1] for l in text.splitlines() if l.startswith("dendrite_keys")))
-PY
-}
-
-now() { date +%s.%N; }
-
-start_dendrite() { # name ring_port resp_port http_port [join]
-  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-}
-  local args=(node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$resp" --http "127.0.0.1:$http"
-    --replicas 2)
-  if [ -n "$join" ]; then args+=(--join "$join"); fi
-  "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
-  pids+=($!)
-}
-
-show_logs() {
-  for f in "$work"/*.log; do echo "--- $(basename "$f") (last 20 lines)"; tail -n 20 "$f"; done
-}
-
 echo "== 3 nodes (replicas 2)"
 resps=(); https=()
 seed="127.0.0.1:$(free_port)"

@@ -1,4 +1,4 @@
-# Shared by the measuring scripts (bench.sh, join_bench.sh); source it after `cd` to the repo root.
+# Shared by the measuring scripts (bench.sh, join_bench.sh, heal_bench.sh); source it after `cd` to the repo root.
 #
 # Sets up a scratch directory `$work` and a `pids` array: every process started with its pid
 # appended to `pids` is stopped, and `$work` removed, when the script exits for any reason.
@@ -15,4 +15,49 @@ trap cleanup EXIT INT TERM
 # A TCP port nothing listens on right now (the kernel's choice, so never a port in use).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# PING over a plain TCP socket (no redis-cli needed); succeeds on +PONG.
+ping() { # port
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.sendall(b"PING\r\n")
+sys.exit(0 if s.recv(64).startswith(b"+PONG") else 1)
+PY
+}
+
+wait_ping() { # port seconds
+  local deadline=$((SECONDS + ${2:-30}))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ping "$1"; then return 0; fi
+    sleep 0.02
+  done
+  echo "nothing answers PING on port $1" >&2
+  return 1
+}
+
+# dendrite_keys (keys held here as primary or replica) from a node's /metrics.
+node_keys() { # http port
+  python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+print(next(l.split()[-1] for l in text.splitlines() if l.startswith("dendrite_keys")))
+PY
+}
+
+now() { date +%s.%N; }
+
+# Starts `$bin node` (replicas 2) in the background, logging to $work/<name>.log.
+start_dendrite() { # name ring_port resp_port http_port [join]
+  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-}
+  local args=(node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$resp" --http "127.0.0.1:$http"
+    --replicas 2)
+  if [ -n "$join" ]; then args+=(--join "$join"); fi
+  "$bin" "${args[@]}" >>"$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+show_logs() {
+  for f in "$work"/*.log; do echo "--- $(basename "$f") (last 20 lines)"; tail -n 20 "$f"; done
 }
