@@ -285,12 +285,11 @@ impl Table {
         let _ = handler.table.set(Arc::downgrade(&inner));
         let table = Table { inner };
         table.inner.spawn_maintenance();
-        if !seeds.is_empty() {
-            // Take over our ranges now rather than at the first periodic round.
-            let inner = table.inner.clone();
-            for vnode in inner.ring.local_vnodes() {
-                inner.repair_vnode(&vnode).await;
-            }
+        // Take over our ranges now rather than at the first periodic round (a new ring's
+        // rounds are empty, and make its vnodes authoritative at once).
+        let inner = table.inner.clone();
+        for vnode in inner.ring.local_vnodes() {
+            inner.repair_vnode(&vnode).await;
         }
         info!(host = %table.inner.ring.local_host(), "table started");
         Ok(table)

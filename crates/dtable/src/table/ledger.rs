@@ -60,14 +60,13 @@ impl Ledger {
         self.rounds.insert(vnode.id, Round { range, replicas });
     }
 
-    /// `vnode` now owns `(predecessor, vnode]`: keeps the synchronised range to what it still
-    /// owns. A predecessor that joined takes part of the range; if it later leaves, that part
-    /// comes back *not* synchronised (writes went to the joiner meanwhile).
-    pub(crate) fn shrink(&mut self, vnode: &Vnode, predecessor: &Vnode) {
+    /// `vnode` now owns `now` (`(predecessor, vnode]`): keeps the synchronised range to what it
+    /// still owns. A predecessor that joined takes part of the range; if it later leaves, that
+    /// part comes back *not* synchronised (writes went to the joiner meanwhile).
+    pub(crate) fn shrink(&mut self, vnode: &Vnode, now: IdRange) {
         let Some(round) = self.rounds.get_mut(&vnode.id) else {
             return;
         };
-        let now = IdRange::new(predecessor.id, vnode.id);
         if span(&now) < span(&round.range) {
             round.range = now;
         }
@@ -223,7 +222,7 @@ mod tests {
     fn a_joiner_shrinks_the_synchronised_range_for_good() {
         let (mut ledger, me, pred, replicas) = synced();
         let joiner = vnode(0x60, "d:1");
-        ledger.shrink(&me, &joiner);
+        ledger.shrink(&me, IdRange::new(joiner.id, me.id));
         assert!(ledger.authoritative(&me, &current(&joiner, &replicas), &[id(0x70)]));
         // The joiner leaves again: the part it owned meanwhile is not vouched for.
         let back = current(&pred, &replicas);

@@ -54,7 +54,10 @@ impl TableInner {
                 if let Some(RingEvent::PredecessorJoined { vnode, new, .. }) = &event {
                     // At once, not at the next look: a joiner takes writes for part of our
                     // range from now on.
-                    inner.ledger.lock().shrink(vnode, new);
+                    inner
+                        .ledger
+                        .lock()
+                        .shrink(vnode, IdRange::new(new.id, vnode.id));
                 }
                 *inner.last_ring_change.lock() = Instant::now();
                 inner.heal.notify_one();
@@ -129,13 +132,20 @@ impl TableInner {
                 ledger.probed(&peer.host, incarnation);
             }
         }
-        let due: Vec<Vnode> = vnodes
-            .into_iter()
-            .filter(|v| {
-                self.current(v)
-                    .is_some_and(|now| self.ledger.lock().needs_round(v, &now))
-            })
-            .collect();
+        let mut due: Vec<Vnode> = Vec::new();
+        for v in vnodes {
+            let Some(now) = self.current(&v) else {
+                continue;
+            };
+            let mut ledger = self.ledger.lock();
+            if let Some(range) = now.range {
+                // Also here, not only on the event: events can be missed (a lagging listener).
+                ledger.shrink(&v, range);
+            }
+            if ledger.needs_round(&v, &now) {
+                due.push(v);
+            }
+        }
         join_all(due.iter().map(|v| self.repair_vnode(v))).await;
         due.len()
     }
