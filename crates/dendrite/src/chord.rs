@@ -91,8 +91,12 @@ impl VnodeState {
     /// The answer is final when the key falls between us and our successor (our successor list
     /// is its answer) or between our predecessor and us (we are its successor); otherwise the
     /// lookup goes on at the closest vnode we know that precedes the key.
+    ///
+    /// `n` comes from whoever asks (a peer's `FindSuccessors.limit` reaches up to 2^31-1), so it
+    /// is clamped to `1..=num_successors`: we never know more successors than that, and a
+    /// stranger's number must not size our allocations.
     pub fn route(&self, key: &Id, n: usize) -> Route {
-        let n = n.max(1);
+        let n = n.clamp(1, self.num_successors.max(1));
         let Some(first) = self.successors.first() else {
             return Route::Successors(vec![self.me.clone()]);
         };
@@ -399,6 +403,29 @@ mod tests {
         );
         // Far away: forwarded to the closest preceding finger.
         assert_eq!(s.route(&key(150), 1), Route::Forward(all[3].clone()));
+    }
+
+    #[test]
+    fn a_huge_wanted_count_is_answered_with_at_most_num_successors() {
+        let all: Vec<Vnode> = (1..=20u8)
+            .map(|t| vnode(t * 10, &format!("h{t}:1")))
+            .collect();
+        let s = state(&all[1], &all);
+        // Between predecessor and us: the answer is us plus our successors, sized by `n`.
+        for n in [4, 10_000, usize::MAX] {
+            let Route::Successors(found) = s.route(&key(15), n) else {
+                panic!("vnode 20 answers for key 15");
+            };
+            assert_eq!(found.len(), 3, "n = {n}");
+            assert!(found.capacity() <= 3, "n = {n}: capacity {}", found.capacity());
+        }
+        // Between us and our successor: our successor list.
+        let Route::Successors(found) = s.route(&key(25), 10_000) else {
+            panic!("vnode 20 answers for key 25");
+        };
+        assert_eq!(found.len(), 3);
+        // Zero still gets one answer.
+        assert!(matches!(s.route(&key(15), 0), Route::Successors(v) if v.len() == 1));
     }
 
     #[test]

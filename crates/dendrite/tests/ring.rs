@@ -126,6 +126,32 @@ async fn a_graceful_leave_updates_neighbours_at_once() {
     cluster.wait_converged(60).await.expect("fingers converge");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_peer_asking_for_two_billion_successors_gets_at_most_num_successors() {
+    let cluster = grow(7, 4).await;
+    cluster.wait_converged(60).await.expect("converged");
+    let ring = cluster.nodes().values().next().expect("node").clone();
+    let dest = ring.local_vnodes()[0].clone();
+    // The key is `dest` itself: `dest` answers with itself and its successors, the answer whose
+    // size follows the asked-for limit.
+    let request = dendrite::Message::FindSuccessors {
+        key: dest.id,
+        dest: dest.clone(),
+        limit: Some(i32::MAX as u32),
+    };
+    let reply = ring
+        .call_frame(ring.local_host(), request.encode())
+        .await
+        .expect("answered in place");
+    match dendrite::Message::decode(reply).expect("decodes") {
+        dendrite::Message::ListVnodesResp { vnodes } => {
+            assert_eq!(vnodes.len(), ring.config().num_successors);
+            assert_eq!(vnodes[0], dest);
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
 async fn trace_of(seed: u64) -> Vec<String> {
     let mut cluster = grow(seed, 12).await;
     cluster.wait_converged(60).await.expect("converged");

@@ -90,7 +90,11 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
-                let n = limit.map_or(self.config.num_successors, |l| l as usize);
+                // The peer's limit (up to 2^31-1 on the wire) is clamped by `route` to our
+                // num_successors: it never sizes an allocation here.
+                let n = limit.map_or(self.config.num_successors, |l| {
+                    usize::try_from(l).unwrap_or(usize::MAX)
+                });
                 match lock(state).route(&key, n) {
                     Route::Successors(vnodes) => Message::ListVnodesResp { vnodes },
                     Route::Forward(vnode) => Message::Forward { vnode },
