@@ -231,9 +231,17 @@ impl VnodeState {
         let Some(at) = self.successors.iter().position(|v| v.id == leaver.id) else {
             return false;
         };
-        let mut merged: Vec<Vnode> = Vec::with_capacity(self.successors.len() + theirs.len());
+        let mut merged: Vec<Vnode> =
+            Vec::with_capacity(self.successors.len() + self.num_successors);
         merged.extend(self.successors.iter().take(at).cloned());
-        merged.extend(theirs.iter().filter(|v| v.id != leaver.id).cloned());
+        // A peer's list: never more of it than a successor list holds.
+        merged.extend(
+            theirs
+                .iter()
+                .filter(|v| v.id != leaver.id && v.id != self.me.id)
+                .take(self.num_successors)
+                .cloned(),
+        );
         merged.extend(self.successors.iter().skip(at + 1).cloned());
         // Clockwise from us, without us or duplicates, cut to length: the list is in ring
         // order whatever the leaver sent.
@@ -613,6 +621,10 @@ mod tests {
         // A Go peer's Leave carries no list: the leaver is just dropped.
         assert!(s.successor_left(&all[2], &[]));
         assert_eq!(s.successors(), &all[3..5]);
+        // A huge list is cut to our length.
+        let flood: Vec<Vnode> = (0..10_000u16).map(|i| Vnode::local("flood:1", i)).collect();
+        assert!(s.successor_left(&all[3], &flood));
+        assert_eq!(s.successors().len(), 3);
     }
 
     #[test]

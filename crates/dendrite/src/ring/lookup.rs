@@ -59,9 +59,11 @@ impl Ring {
             match self.ask(&current, &key, n).await {
                 Ok(Route::Successors(found)) => {
                     let listed = !found.is_empty();
-                    let live =
+                    let mut live =
                         live_successors(found, |v| dead.contains(&v.id) || self.known_dead(v));
                     if !live.is_empty() {
+                        // A peer may answer with more than asked for: never pass that on.
+                        live.truncate(n.max(1));
                         return Ok(live);
                     }
                     if !listed {
