@@ -91,8 +91,12 @@ impl VnodeState {
     /// The answer is final when the key falls between us and our successor (our successor list
     /// is its answer) or between our predecessor and us (we are its successor); otherwise the
     /// lookup goes on at the closest vnode we know that precedes the key.
+    ///
+    /// `n` comes from whoever asks (a peer's `FindSuccessors.limit` reaches up to 2^31-1), so it
+    /// is clamped to `1..=num_successors`: we never know more successors than that, and a
+    /// stranger's number must not size our allocations.
     pub fn route(&self, key: &Id, n: usize) -> Route {
-        let n = n.max(1);
+        let n = n.clamp(1, self.num_successors.max(1));
         let Some(first) = self.successors.first() else {
             return Route::Successors(vec![self.me.clone()]);
         };
@@ -218,6 +222,56 @@ impl VnodeState {
         false
     }
 
+    /// Our successor `leaver` leaves the ring and handed us its successor list `theirs` (Chord's
+    /// voluntary leave): the leaver's place in our list goes to its successors, so we point
+    /// past it at once instead of after stabilization rounds. Returns whether `leaver` was in
+    /// our list (nothing changes otherwise: then `theirs` says nothing about our part of the
+    /// ring). An empty `theirs` (a Go peer's `Leave`) just drops the leaver.
+    pub fn successor_left(&mut self, leaver: &Vnode, theirs: &[Vnode]) -> bool {
+        let Some(at) = self.successors.iter().position(|v| v.id == leaver.id) else {
+            return false;
+        };
+        let mut merged: Vec<Vnode> =
+            Vec::with_capacity(self.successors.len() + self.num_successors);
+        merged.extend(self.successors.iter().take(at).cloned());
+        // A peer's list: never more of it than a successor list holds.
+        merged.extend(
+            theirs
+                .iter()
+                .filter(|v| v.id != leaver.id && v.id != self.me.id)
+                .take(self.num_successors)
+                .cloned(),
+        );
+        merged.extend(self.successors.iter().skip(at + 1).cloned());
+        // Clockwise from us, without us or duplicates, cut to length: the list is in ring
+        // order whatever the leaver sent.
+        self.set_successors(merged);
+        true
+    }
+
+    /// Our predecessor `leaver` leaves the ring and named its own predecessor `theirs`
+    /// (Chord's voluntary leave): that vnode is our predecessor now. A `theirs` that is not
+    /// between our current predecessor and us is ignored, as by [`notify`](Self::notify); when
+    /// `leaver` was our predecessor and names none (a Go peer's `Leave`), we have none until
+    /// someone notifies. Returns the event to raise.
+    pub fn predecessor_left(
+        &mut self,
+        leaver: &Vnode,
+        theirs: Option<&Vnode>,
+    ) -> Option<RingEvent> {
+        let theirs = theirs.filter(|v| v.id != self.me.id && v.id != leaver.id);
+        if self.predecessor.as_ref().map(|p| p.id) != Some(leaver.id) {
+            return theirs.and_then(|v| self.notify(v));
+        }
+        let old = self.predecessor.take()?;
+        self.predecessor = theirs.cloned();
+        Some(RingEvent::PredecessorLeft {
+            vnode: self.me.clone(),
+            old,
+            new: self.predecessor.clone(),
+        })
+    }
+
     /// Forgets `dead` wherever it appears: successor list, fingers, predecessor (the latter with
     /// an event).
     pub fn forget(&mut self, dead: &Vnode) -> Option<RingEvent> {
@@ -271,6 +325,79 @@ impl VnodeState {
             new: now,
         })
     }
+}
+
+/// Vnodes this node found dead (a call to them failed, or they left), remembered for a while so
+/// that lookups skip them even when another vnode, which has not noticed yet, still lists them.
+///
+/// Plain state without a clock: the caller passes the time (`now`, since any fixed start) to
+/// every method. An entry ends when its host answers a call again
+/// ([`host_answered`](Self::host_answered)), when the vnode itself talks to us
+/// ([`alive`](Self::alive)), or `ttl` after it was noted: by then stabilization has removed it
+/// from the successor lists that held it. At most `capacity` vnodes are kept (the oldest go).
+#[derive(Debug, Clone)]
+pub struct DeadVnodes {
+    ttl: std::time::Duration,
+    capacity: usize,
+    /// Id → (host, when noted).
+    noted: std::collections::BTreeMap<Id, (std::sync::Arc<str>, std::time::Duration)>,
+}
+
+impl DeadVnodes {
+    /// An empty set whose entries last `ttl`, holding at most `capacity` (at least 1) vnodes.
+    pub fn new(ttl: std::time::Duration, capacity: usize) -> DeadVnodes {
+        DeadVnodes {
+            ttl,
+            capacity: capacity.max(1),
+            noted: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// `vnode` did not answer (or left) at `now`.
+    pub fn note(&mut self, vnode: &Vnode, now: std::time::Duration) {
+        self.noted.insert(vnode.id, (vnode.host.clone(), now));
+        while self.noted.len() > self.capacity {
+            let oldest = self
+                .noted
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(id, _)| *id);
+            match oldest {
+                Some(id) => self.noted.remove(&id),
+                None => break,
+            };
+        }
+    }
+
+    /// Is `vnode` known dead at `now`?
+    pub fn is_dead(&self, vnode: &Vnode, now: std::time::Duration) -> bool {
+        self.noted
+            .get(&vnode.id)
+            .is_some_and(|(_, at)| now.saturating_sub(*at) < self.ttl)
+    }
+
+    /// `vnode` talked to us: it is alive.
+    pub fn alive(&mut self, vnode: &Vnode) {
+        self.noted.remove(&vnode.id);
+    }
+
+    /// A call to `host` succeeded: its vnodes are alive. Also drops expired entries.
+    pub fn host_answered(&mut self, host: &str, now: std::time::Duration) {
+        let ttl = self.ttl;
+        self.noted
+            .retain(|_, (h, at)| &**h != host && now.saturating_sub(*at) < ttl);
+    }
+
+    /// Is nothing noted? (Lets hot paths skip the set.)
+    pub fn is_empty(&self) -> bool {
+        self.noted.is_empty()
+    }
+}
+
+/// A lookup's answer without the vnodes `is_dead` knows to be dead, the others in their order:
+/// the first entry is then the first successor not known dead (docs/simulation.md, failures).
+pub fn live_successors(found: Vec<Vnode>, is_dead: impl Fn(&Vnode) -> bool) -> Vec<Vnode> {
+    found.into_iter().filter(|v| !is_dead(v)).collect()
 }
 
 /// The first `replicas` vnodes of `successors` on distinct hosts other than `owner`'s.
@@ -402,6 +529,33 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_wanted_count_is_answered_with_at_most_num_successors() {
+        let all: Vec<Vnode> = (1..=20u8)
+            .map(|t| vnode(t * 10, &format!("h{t}:1")))
+            .collect();
+        let s = state(&all[1], &all);
+        // Between predecessor and us: the answer is us plus our successors, sized by `n`.
+        for n in [4, 10_000, usize::MAX] {
+            let Route::Successors(found) = s.route(&key(15), n) else {
+                panic!("vnode 20 answers for key 15");
+            };
+            assert_eq!(found.len(), 3, "n = {n}");
+            assert!(
+                found.capacity() <= 3,
+                "n = {n}: capacity {}",
+                found.capacity()
+            );
+        }
+        // Between us and our successor: our successor list.
+        let Route::Successors(found) = s.route(&key(25), 10_000) else {
+            panic!("vnode 20 answers for key 25");
+        };
+        assert_eq!(found.len(), 3);
+        // Zero still gets one answer.
+        assert!(matches!(s.route(&key(15), 0), Route::Successors(v) if v.len() == 1));
+    }
+
+    #[test]
     fn a_lone_vnode_answers_every_lookup_itself() {
         let me = vnode(1, "a:1");
         let s = VnodeState::new(me.clone(), 8, 2);
@@ -447,6 +601,127 @@ mod tests {
         let mut s = VnodeState::new(all[0].clone(), 8, 2);
         s.merge_successor_list(&all[1], &[all[2].clone(), all[0].clone(), all[1].clone()]);
         assert_eq!(s.successors(), &[all[1].clone(), all[2].clone()]);
+    }
+
+    #[test]
+    fn a_leaving_successor_is_replaced_by_its_successors_in_ring_order() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        // Vnode 10 lists 50, 90, 130 (3 successors); 50 leaves and hands over 90, 130, 200.
+        let mut s = state(&all[0], &all);
+        assert_eq!(s.successors(), &all[1..4]);
+        let theirs = [all[2].clone(), all[3].clone(), all[4].clone()];
+        assert!(s.successor_left(&all[1], &theirs));
+        assert_eq!(s.successors(), &all[2..5]);
+        // A leaver we do not list changes nothing.
+        assert!(!s.successor_left(&vnode(60, "x:1"), &[vnode(70, "y:1")]));
+        assert_eq!(s.successors(), &all[2..5]);
+        // A Go peer's Leave carries no list: the leaver is just dropped.
+        assert!(s.successor_left(&all[2], &[]));
+        assert_eq!(s.successors(), &all[3..5]);
+        // A huge list is cut to our length.
+        let flood: Vec<Vnode> = (0..10_000u16).map(|i| Vnode::local("flood:1", i)).collect();
+        assert!(s.successor_left(&all[3], &flood));
+        assert_eq!(s.successors().len(), 3);
+    }
+
+    #[test]
+    fn a_leavers_list_never_puts_us_or_the_leaver_back_nor_breaks_ring_order() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let mut s = state(&all[3], &all);
+        assert_eq!(
+            s.successors(),
+            &[all[4].clone(), all[0].clone(), all[1].clone()]
+        );
+        // 200 leaves; its list wraps past us and names itself and us, out of order.
+        let theirs = [
+            all[3].clone(),
+            all[1].clone(),
+            all[4].clone(),
+            all[0].clone(),
+            all[2].clone(),
+        ];
+        assert!(s.successor_left(&all[4], &theirs));
+        assert_eq!(
+            s.successors(),
+            &[all[0].clone(), all[1].clone(), all[2].clone()]
+        );
+    }
+
+    #[test]
+    fn a_leaving_predecessor_hands_over_its_own_predecessor() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let mut s = state(&all[2], &all);
+        // 50 (our predecessor) leaves, naming 10.
+        let event = s.predecessor_left(&all[1], Some(&all[0]));
+        assert_eq!(
+            event,
+            Some(RingEvent::PredecessorLeft {
+                vnode: all[2].clone(),
+                old: all[1].clone(),
+                new: Some(all[0].clone()),
+            })
+        );
+        assert_eq!(s.predecessor(), Some(&all[0]));
+        // A Go peer's Leave names nobody: no predecessor until a notify.
+        let mut s = state(&all[2], &all);
+        assert!(matches!(
+            s.predecessor_left(&all[1], None),
+            Some(RingEvent::PredecessorLeft { new: None, .. })
+        ));
+        assert_eq!(s.predecessor(), None);
+        // Not our predecessor: its predecessor is adopted only if closer than ours.
+        let mut s = state(&all[2], &all);
+        assert_eq!(s.predecessor_left(&all[4], Some(&all[3])), None);
+        assert_eq!(s.predecessor(), Some(&all[1]));
+        // It never names us or itself into place.
+        let mut s = state(&all[2], &all);
+        assert!(matches!(
+            s.predecessor_left(&all[1], Some(&all[2])),
+            Some(RingEvent::PredecessorLeft { new: None, .. })
+        ));
+    }
+
+    #[test]
+    fn dead_vnodes_are_skipped_until_they_answer_or_expire() {
+        use std::time::Duration;
+        let all: Vec<Vnode> = [10, 50, 90]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let mut dead = DeadVnodes::new(Duration::from_secs(10), 2);
+        let at = Duration::from_secs;
+        dead.note(&all[0], at(1));
+        assert!(dead.is_dead(&all[0], at(5)));
+        assert!(!dead.is_dead(&all[1], at(5)));
+        assert_eq!(
+            live_successors(all.clone(), |v| dead.is_dead(v, at(5))),
+            &all[1..]
+        );
+        // Expired.
+        assert!(!dead.is_dead(&all[0], at(11)));
+        // Its host answered.
+        dead.note(&all[0], at(20));
+        dead.host_answered("h10:1", at(21));
+        assert!(!dead.is_dead(&all[0], at(21)));
+        // It talked to us.
+        dead.note(&all[1], at(22));
+        dead.alive(&all[1]);
+        assert!(!dead.is_dead(&all[1], at(22)));
+        // Bounded: the oldest goes.
+        dead.note(&all[0], at(30));
+        dead.note(&all[1], at(31));
+        dead.note(&all[2], at(32));
+        assert!(!dead.is_dead(&all[0], at(33)));
+        assert!(dead.is_dead(&all[1], at(33)) && dead.is_dead(&all[2], at(33)));
     }
 
     #[test]

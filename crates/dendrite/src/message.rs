@@ -82,6 +82,11 @@ pub enum Message {
         source: Vnode,
         /// The neighbour being told.
         dest: Vnode,
+        /// The leaver's successors (its vnodes on the leaving node left out), for its
+        /// predecessor to take in its place; empty from a Go peer.
+        successors: Vec<Vnode>,
+        /// The leaver's predecessor, for its successor to adopt; `None` from a Go peer.
+        predecessor: Option<Vnode>,
     },
     /// Request for every vnode of the receiving node.
     ListVnodes,
@@ -219,11 +224,18 @@ impl Message {
                 },
             ),
             Message::Join => Bytes::from_static(&[kind::JOIN]),
-            Message::Leave { source, dest } => frame(
+            Message::Leave {
+                source,
+                dest,
+                successors,
+                predecessor,
+            } => frame(
                 kind::LEAVE,
                 &proto::PbProtoLeave {
                     source: vnode_to_proto(source),
                     dest: vnode_to_proto(dest),
+                    successors: successors.iter().map(vnode_to_proto).collect(),
+                    predecessor: predecessor.as_ref().map(vnode_to_proto),
                 },
             ),
             Message::ListVnodes => frame(kind::LIST_VNODES, &proto::PbProtoListVnodes {}),
@@ -311,6 +323,12 @@ impl Message {
                 Message::Leave {
                     source: vnode_from_proto(k, m.source)?,
                     dest: vnode_from_proto(k, m.dest)?,
+                    successors: m
+                        .successors
+                        .into_iter()
+                        .map(|v| vnode_from_proto(k, v))
+                        .collect::<Result<_, _>>()?,
+                    predecessor: m.predecessor.map(|v| vnode_from_proto(k, v)).transpose()?,
                 }
             }
             kind::LIST_VNODES => {
@@ -459,6 +477,14 @@ mod tests {
             Message::Leave {
                 source: vn(1),
                 dest: vn(2),
+                successors: vec![],
+                predecessor: None,
+            },
+            Message::Leave {
+                source: vn(1),
+                dest: vn(2),
+                successors: vec![vn(3), vn(4)],
+                predecessor: Some(vn(0)),
             },
             Message::ListVnodes,
             Message::ListVnodesResp { vnodes: vec![] },
@@ -495,6 +521,40 @@ mod tests {
             assert_eq!(frame[0], m.kind());
             assert_eq!(Message::decode(frame), Ok(m));
         }
+    }
+
+    #[test]
+    fn a_go_peers_leave_without_the_new_fields_still_decodes() {
+        // The Go original's PBProtoLeave: fields 1 and 2 only.
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct GoLeave {
+            #[prost(message, required, tag = "1")]
+            source: proto::PbProtoVnode,
+            #[prost(message, required, tag = "2")]
+            dest: proto::PbProtoVnode,
+        }
+        let go = GoLeave {
+            source: vnode_to_proto(&vn(1)),
+            dest: vnode_to_proto(&vn(2)),
+        };
+        assert_eq!(
+            Message::decode(frame(kind::LEAVE, &go)),
+            Ok(Message::Leave {
+                source: vn(1),
+                dest: vn(2),
+                successors: vec![],
+                predecessor: None,
+            })
+        );
+        // And ours, with them, decodes as the Go original's (it ignores unknown fields).
+        let ours = Message::Leave {
+            source: vn(1),
+            dest: vn(2),
+            successors: vec![vn(3)],
+            predecessor: Some(vn(0)),
+        };
+        let payload = ours.encode().slice(1..);
+        assert_eq!(<GoLeave as prost::Message>::decode(payload).unwrap(), go);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::chord::VnodeState;
+use crate::chord::{DeadVnodes, VnodeState};
 use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
 use crate::id::Id;
@@ -139,7 +139,15 @@ pub struct Ring {
     /// Other nodes this one has seen on the ring (seeds, successors): where to look for the ring
     /// again if every remote vnode disappears from view (a partition that healed).
     known_hosts: Mutex<std::collections::BTreeSet<String>>,
+    /// Vnodes found dead (failed calls, leaves): lookups skip them even when a vnode that has
+    /// not noticed yet still lists them.
+    dead: Mutex<DeadVnodes>,
+    /// Where the clock of `dead` starts.
+    started: tokio::time::Instant,
 }
+
+/// Most dead vnodes remembered per node.
+const MAX_DEAD_VNODES: usize = 1024;
 
 impl Ring {
     /// Starts a new ring made of this node's vnodes only.
@@ -249,6 +257,12 @@ impl Ring {
             .collect();
         let seed = config.rng_seed.unwrap_or_else(rand::random);
         let (events, _) = broadcast::channel(config.event_buffer);
+        // A dead vnode leaves the successor lists that hold it within about one stabilization
+        // round per list position; after that, remembering it protects nothing.
+        let dead_ttl = config
+            .stabilize_max
+            .saturating_mul(u32::try_from(config.num_successors).unwrap_or(u32::MAX))
+            .max(config.rpc_timeout);
         let ring = Arc::new(Ring {
             config,
             transport,
@@ -259,6 +273,8 @@ impl Ring {
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             known_hosts: Mutex::new(std::collections::BTreeSet::new()),
+            dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
+            started: tokio::time::Instant::now(),
         });
         ring.transport
             .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));
@@ -307,24 +323,36 @@ impl Ring {
         }
         self.abort_tasks();
         let host = &*self.config.host;
-        let remote = |v: &&Vnode| &*v.host != self.transport.local_host();
         let mut successors_told = Vec::new();
         let mut predecessors_told = Vec::new();
-        for (index, (vnode, state)) in self.vnodes.iter().enumerate() {
-            let s = lock(state).clone();
-            if let Some(succ) = s.successors().iter().find(remote) {
-                successors_told.push((vnode.clone(), succ.clone()));
+        for (index, (vnode, _)) in self.vnodes.iter().enumerate() {
+            let remote_successors = self.remote_successors(index);
+            let pred = self.remote_predecessor(index);
+            // Both neighbours get both: whichever message a node gets first, every vnode of it
+            // that lists us can take our successors in our place.
+            if let Some(succ) = remote_successors.first() {
+                successors_told.push((
+                    vnode.clone(),
+                    succ.clone(),
+                    remote_successors.clone(),
+                    pred.clone(),
+                ));
             }
-            if let Some(pred) = self.remote_predecessor(index) {
-                predecessors_told.push((vnode.clone(), pred));
+            if let Some(dest) = pred.clone() {
+                predecessors_told.push((vnode.clone(), dest, remote_successors, pred));
             }
         }
-        // Successors first: they drop us as predecessor, then our predecessors move their
-        // successor pointers past us and notify, which installs them as the new predecessors.
-        for (source, dest) in successors_told.into_iter().chain(predecessors_told) {
+        // Successors first: they take our predecessor as theirs; then our predecessors take
+        // our successors in our place and notify the first, which confirms them as its
+        // predecessor (Chord's voluntary leave).
+        for (source, dest, successors, predecessor) in
+            successors_told.into_iter().chain(predecessors_told)
+        {
             let msg = Message::Leave {
                 source: source.clone(),
                 dest: dest.clone(),
+                successors,
+                predecessor,
             };
             if let Err(e) = self.call(&dest.host, &msg).await {
                 warn!(%host, %source, %dest, error = %e, "could not tell a neighbour we leave");
@@ -333,6 +361,39 @@ impl Ring {
         self.transport.set_handler(Arc::new(crate::mem::Unready));
         info!(%host, "left the ring");
         Ok(())
+    }
+
+    /// The successors of local vnode `index` that live on other nodes, nearest first, at most
+    /// `num_successors`: what its predecessor takes in its place when this node leaves. Our
+    /// other vnodes leave too, so a list that ends in one of ours goes on with that vnode's
+    /// list.
+    fn remote_successors(&self, index: usize) -> Vec<Vnode> {
+        let me = self.transport.local_host();
+        let wanted = self.config.num_successors;
+        let mut out: Vec<Vnode> = Vec::with_capacity(wanted);
+        let Some((_, state)) = self.vnodes.get(index) else {
+            return out;
+        };
+        let mut list = lock(state).successors().to_vec();
+        for _ in 0..self.vnodes.len() {
+            for v in &list {
+                if out.len() >= wanted {
+                    return out;
+                }
+                if &*v.host != me && out.iter().all(|o| o.id != v.id) {
+                    out.push(v.clone());
+                }
+            }
+            let Some(next) = list
+                .last()
+                .filter(|v| &*v.host == me)
+                .and_then(|v| self.state(v))
+            else {
+                break;
+            };
+            list = lock(next).successors().to_vec();
+        }
+        out
     }
 
     /// The first predecessor of local vnode `index` that lives on another node (walking back
@@ -522,6 +583,7 @@ impl Ring {
             .transport
             .call(host, msg.encode(), self.config.rpc_timeout)
             .await?;
+        self.host_answered(host);
         match Message::decode(reply) {
             Ok(Message::Err { error }) => Err(RingError::Remote {
                 host: host.to_string(),
@@ -544,12 +606,41 @@ impl Ring {
             .map(|(_, s)| s)
     }
 
-    /// `dead` did not answer: forget it in every local vnode.
+    /// Time on the clock of the dead-vnode set.
+    fn since_start(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Is `vnode` one that this node found dead recently?
+    fn known_dead(&self, vnode: &Vnode) -> bool {
+        let dead = lock(&self.dead);
+        !dead.is_empty() && dead.is_dead(vnode, self.since_start())
+    }
+
+    /// A call to `host` succeeded: none of its vnodes is dead.
+    fn host_answered(&self, host: &str) {
+        let mut dead = lock(&self.dead);
+        if !dead.is_empty() {
+            dead.host_answered(host, self.since_start());
+        }
+    }
+
+    /// `vnode` talked to us (it notified one of our vnodes): it is alive.
+    fn heard_from(&self, vnode: &Vnode) {
+        let mut dead = lock(&self.dead);
+        if !dead.is_empty() {
+            dead.alive(vnode);
+        }
+    }
+
+    /// `dead` did not answer (or left): forget it in every local vnode, and remember it so
+    /// lookups skip it where others still list it.
     fn note_dead(&self, dead: &Vnode) {
         if *dead.host == *self.transport.local_host() {
             return;
         }
         debug!(%dead, "forgetting an unreachable vnode");
+        lock(&self.dead).note(dead, self.since_start());
         for (_, state) in &self.vnodes {
             let (left, replicas) = {
                 let mut s = lock(state);

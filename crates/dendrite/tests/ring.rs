@@ -126,6 +126,98 @@ async fn a_graceful_leave_updates_neighbours_at_once() {
     cluster.wait_converged(60).await.expect("fingers converge");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_peer_asking_for_two_billion_successors_gets_at_most_num_successors() {
+    let cluster = grow(7, 4).await;
+    cluster.wait_converged(60).await.expect("converged");
+    let ring = cluster.nodes().values().next().expect("node").clone();
+    let dest = ring.local_vnodes()[0].clone();
+    // The key is `dest` itself: `dest` answers with itself and its successors, the answer whose
+    // size follows the asked-for limit.
+    let request = dendrite::Message::FindSuccessors {
+        key: dest.id,
+        dest: dest.clone(),
+        limit: Some(i32::MAX as u32),
+    };
+    let reply = ring
+        .call_frame(ring.local_host(), request.encode())
+        .await
+        .expect("answered in place");
+    match dendrite::Message::decode(reply).expect("decodes") {
+        dendrite::Message::ListVnodesResp { vnodes } => {
+            assert_eq!(vnodes.len(), ring.config().num_successors);
+            assert_eq!(vnodes[0], dest);
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// Nodes whose stabilization waits an hour between rounds: within a test, nothing that happens
+/// is stabilization's doing.
+fn without_stabilization(num_vnodes: u16, num_successors: usize) -> Config {
+    let mut c = template();
+    c.num_vnodes = num_vnodes;
+    c.num_successors = num_successors;
+    c.replicas = c.replicas.min(num_successors);
+    c.stabilize_min = Duration::from_secs(3600);
+    c.stabilize_max = Duration::from_secs(3600);
+    c
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leaver_hands_its_successors_and_predecessor_to_its_neighbours() {
+    // One successor each: a predecessor that only forgot the leaver would have none left, and
+    // the leaver's successor no predecessor, until stabilization (an hour away) ran.
+    let mut cluster = Cluster::new(41, without_stabilization(3, 1));
+    cluster.add_converged(6).await.unwrap();
+    cluster.check_converged().unwrap();
+    let host = cluster.nodes().keys().nth(2).cloned().unwrap();
+    let began = tokio::time::Instant::now();
+    cluster.leave(&host).await.unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        began.elapsed()
+    );
+    let all = cluster.vnodes();
+    for ring in cluster.nodes().values() {
+        for snap in ring.snapshot() {
+            let ideal = dendrite::chord::ideal_state(&snap.vnode, &all, 1);
+            assert_eq!(snap.successors, ideal.successors, "{}", snap.vnode);
+            assert_eq!(
+                snap.predecessor.as_ref(),
+                Some(&ideal.predecessor),
+                "{}",
+                snap.vnode
+            );
+        }
+    }
+    // Lookups are right at once too.
+    assert_eq!(cluster.wrong_lookups(500).await, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_crash_lookups_skip_a_vnode_once_a_call_to_it_failed() {
+    let mut cluster = Cluster::new(43, without_stabilization(1, 8));
+    cluster.add_converged(5).await.unwrap();
+    let all = cluster.vnodes();
+    let (a, c, d) = (all[0].clone(), all[2].clone(), all[3].clone());
+    let origin = cluster.nodes()[&*a.host].clone();
+    cluster.crash(&c.host);
+    // A key just after the crashed vnode: `a` forwards to it (the closest vnode before the key
+    // it knows), the call fails, and the lookup steps around it.
+    let (found, stats) = origin.find_successors_counted(c.id.add_pow2(0), 3).await;
+    assert_eq!(found.unwrap()[0], d);
+    assert_eq!(stats.failed_calls, 1);
+    // The crashed vnode's own key: the vnode before it has not noticed the crash (no
+    // stabilization) and answers with it first, but this node knows better.
+    let (found, stats) = origin.find_successors_counted(c.id, 3).await;
+    let found = found.unwrap();
+    assert_eq!(found[0], d, "{found:?}");
+    assert!(found.iter().all(|v| v.id != c.id), "{found:?}");
+    assert_eq!(stats.failed_calls, 0);
+}
+
 async fn trace_of(seed: u64) -> Vec<String> {
     let mut cluster = grow(seed, 12).await;
     cluster.wait_converged(60).await.expect("converged");

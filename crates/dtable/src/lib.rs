@@ -46,5 +46,5 @@ pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};
 pub use table::{Query, Table, TableConfig, TableStats};
-pub use version::{Clock, Version};
+pub use version::{Clock, ClockError, Version};
 pub use wire::{ReadItem, Reply, Request, WriteRole};

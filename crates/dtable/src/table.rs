@@ -40,7 +40,7 @@ use crate::placement::Placement;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::store::Store;
-use crate::version::Clock;
+use crate::version::{Clock, ClockError, Version};
 use crate::wire::kind;
 
 /// Settings of the table on one node (replica count comes from the ring's [`Config`]).
@@ -96,6 +96,14 @@ pub struct TableConfig {
     /// Shifts this node's hybrid-clock readings by this many milliseconds (positive: ahead).
     /// For fault-injection tests of skewed clocks; leave it at 0 in production.
     pub clock_offset_ms: i64,
+    /// How far ahead of this node's wall clock a version received from a peer may be (default
+    /// 60 s). Versions are hybrid clock readings that every node follows, so without a bound one
+    /// peer with a clock far ahead (or a forged `millis` near `u64::MAX`) would drag every
+    /// node's versions there, and a saturated clock cannot order later writes after earlier
+    /// ones. A record whose version is further ahead is not stored: it is counted in
+    /// [`TableStats::versions_refused`], logged, and the request that carried it gets an error.
+    /// Keep it well above the clock skew NTP leaves between nodes.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for TableConfig {
@@ -116,6 +124,7 @@ impl Default for TableConfig {
             handback_delay: Duration::from_secs(3),
             read_settle_timeout: Duration::from_secs(4),
             clock_offset_ms: 0,
+            max_clock_skew: Duration::from_secs(60),
         }
     }
 }
@@ -153,11 +162,54 @@ pub struct TableStats {
     /// Reads that found no record on a primary still taking its range over and had to ask the
     /// other copies (see [`TableConfig::read_settle_timeout`]).
     pub unsettled_reads: AtomicU64,
+    /// Records received from peers and not stored because their version was further ahead of
+    /// this node's clock than `TableConfig::max_clock_skew` (a peer's clock is wrong).
+    pub versions_refused: AtomicU64,
 }
 
 impl TableStats {
     fn bump(counter: &AtomicU64, by: u64) {
         counter.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+/// The records of one received batch that the clock refused (see
+/// `TableConfig::max_clock_skew`): counted per record, reported once per batch.
+#[derive(Debug, Default)]
+struct Refusals {
+    count: u64,
+    first: Option<ClockError>,
+}
+
+impl Refusals {
+    /// Observes `version` on `clock`; false (and noted) when the clock refuses it, in which
+    /// case the record carrying it must not be stored.
+    fn admit(&mut self, clock: &Clock, version: &Version) -> bool {
+        match clock.observe(version) {
+            Ok(()) => true,
+            Err(e) => {
+                self.count += 1;
+                self.first.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    /// Counts the refusals in `stats` and logs them once for the batch from `peer`; returns the
+    /// error text for the reply, or `None` when nothing was refused.
+    fn report(self, stats: &TableStats, peer: impl FnOnce() -> String) -> Option<String> {
+        let first = self.first?;
+        TableStats::bump(&stats.versions_refused, self.count);
+        let ClockError::TooFarAhead { seen, max, .. } = first;
+        tracing::warn!(
+            peer = %peer(),
+            version = %seen,
+            ahead_ms = first.ahead_millis(),
+            max_ms = max,
+            refused = self.count,
+            "records refused: their versions are too far ahead of this node's clock"
+        );
+        Some(format!("{} record(s) not stored: {first}", self.count))
     }
 }
 
@@ -269,6 +321,7 @@ impl Table {
                 Clock::new(node_id, move || {
                     repair::now_millis().saturating_add_signed(offset)
                 })
+                .with_max_ahead(config.max_clock_skew)
             },
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),

@@ -8,6 +8,7 @@
 //! write that causally follows another always wins over it.
 
 use std::fmt;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -40,19 +41,60 @@ impl fmt::Display for Version {
     }
 }
 
+/// Why a [`Clock`] refused to observe a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    /// The version's milliseconds are further ahead of this node's physical clock than the
+    /// configured skew allows. Following it would drag every version this node issues (and,
+    /// through replication, every node's) that far into the future.
+    #[error(
+        "version {seen} is {} ms ahead of this node's clock ({local} ms), more than the {max} ms \
+         allowed; check the issuing node's clock (NTP) or raise max_clock_skew",
+        seen.millis.saturating_sub(*local)
+    )]
+    TooFarAhead {
+        /// The refused version.
+        seen: Version,
+        /// This node's physical clock when it refused, in milliseconds.
+        local: u64,
+        /// The most a version may be ahead of `local`, in milliseconds.
+        max: u64,
+    },
+}
+
+impl ClockError {
+    /// How far ahead of the local clock the refused version was, in milliseconds.
+    pub fn ahead_millis(&self) -> u64 {
+        match self {
+            ClockError::TooFarAhead { seen, local, .. } => seen.millis.saturating_sub(*local),
+        }
+    }
+}
+
+/// How far ahead of the local physical clock an observed version may be when a clock is built
+/// with [`Clock::new`] (`TableConfig::max_clock_skew` sets it for tables).
+pub const DEFAULT_MAX_AHEAD: Duration = Duration::from_secs(60);
+
 /// A hybrid logical clock: issues strictly increasing [`Version`]s for one node.
 ///
 /// The time source is injected, so tests and the simulator control time completely. The clock is
 /// shared by reference (`&self` methods, internally locked for a few instructions).
+///
+/// Observed versions are bounded: one further ahead of the local physical clock than
+/// `max_ahead` is refused ([`ClockError::TooFarAhead`]), so one peer with a wrong clock (or a
+/// forged `millis` near `u64::MAX`) cannot pull this node's versions out of reach.
 pub struct Clock {
     node: u64,
     now: Box<dyn Fn() -> u64 + Send + Sync>,
+    /// Most milliseconds an observed version may be ahead of `now()`.
+    max_ahead: u64,
     /// The greatest `(millis, logical)` issued or observed so far.
     last: Mutex<(u64, u32)>,
 }
 
 impl Clock {
-    /// A clock for node `node_id`, reading milliseconds from `now`.
+    /// A clock for node `node_id`, reading milliseconds from `now`, refusing observed versions
+    /// more than [`DEFAULT_MAX_AHEAD`] ahead of it (see [`with_max_ahead`](Clock::with_max_ahead)).
     ///
     /// `node_id` must be unique in the cluster (e.g. derived from the node's host name); two nodes
     /// sharing an id could issue equal versions for different writes.
@@ -60,8 +102,16 @@ impl Clock {
         Clock {
             node: node_id,
             now: Box::new(now),
+            max_ahead: millis_of(DEFAULT_MAX_AHEAD),
             last: Mutex::new((0, 0)),
         }
+    }
+
+    /// The same clock, refusing observed versions more than `max_ahead` ahead of its physical
+    /// time (whole milliseconds; saturates at `u64::MAX` ms).
+    pub fn with_max_ahead(mut self, max_ahead: Duration) -> Clock {
+        self.max_ahead = millis_of(max_ahead);
+        self
     }
 
     /// A clock reading the system's wall clock (milliseconds since the Unix epoch).
@@ -82,6 +132,13 @@ impl Clock {
     }
 
     /// Issues a new version, greater than every version this clock issued or observed before.
+    ///
+    /// Never wraps. When the logical counter is full, the next millisecond is borrowed. At the
+    /// very top, `(u64::MAX, u32::MAX)`, no greater version exists: the clock stays there and
+    /// issues that version again, so later writes of this node tie with (and lose to, see
+    /// `Record::wins_over`) the earlier one instead of ordering below it. Only a local clock
+    /// reading near `u64::MAX` ms gets there: [`observe`](Clock::observe) refuses anything
+    /// further than `max_ahead` beyond the local clock.
     pub fn tick(&self) -> Version {
         let physical = (self.now)();
         let mut last = self.last.lock();
@@ -89,9 +146,11 @@ impl Clock {
             (physical, 0)
         } else if last.1 < u32::MAX {
             (last.0, last.1 + 1)
-        } else {
+        } else if last.0 < u64::MAX {
             // 4 billion writes in one millisecond: borrow the next millisecond.
-            (last.0.saturating_add(1), 0)
+            (last.0 + 1, 0)
+        } else {
+            *last
         };
         *last = next;
         Version {
@@ -103,13 +162,31 @@ impl Clock {
 
     /// Records that `seen` exists (a remote write, a replica's copy), so that every later
     /// [`tick`](Clock::tick) orders after it.
-    pub fn observe(&self, seen: &Version) {
+    ///
+    /// Refuses a version whose `millis` is more than `max_ahead` beyond the local physical
+    /// clock: the caller must not store the record that carries it (the peer's clock is wrong,
+    /// or the version forged). A refused version leaves the clock unchanged.
+    pub fn observe(&self, seen: &Version) -> Result<(), ClockError> {
+        let local = (self.now)();
+        if seen.millis > local.saturating_add(self.max_ahead) {
+            return Err(ClockError::TooFarAhead {
+                seen: *seen,
+                local,
+                max: self.max_ahead,
+            });
+        }
         let mut last = self.last.lock();
         let seen = (seen.millis, seen.logical);
         if seen > *last {
             *last = seen;
         }
+        Ok(())
     }
+}
+
+/// Whole milliseconds of `d`, saturating.
+fn millis_of(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for Clock {
@@ -117,6 +194,7 @@ impl fmt::Debug for Clock {
         let last = *self.last.lock();
         f.debug_struct("Clock")
             .field("node", &self.node)
+            .field("max_ahead", &self.max_ahead)
             .field("last", &last)
             .finish()
     }
@@ -183,11 +261,13 @@ mod tests {
     #[test]
     fn logical_overflow_borrows_the_next_millisecond() {
         let (clock, _time) = manual_clock(1);
-        clock.observe(&Version {
-            millis: 1_000,
-            logical: u32::MAX,
-            node: 2,
-        });
+        clock
+            .observe(&Version {
+                millis: 1_000,
+                logical: u32::MAX,
+                node: 2,
+            })
+            .unwrap();
         let v = clock.tick();
         assert_eq!((v.millis, v.logical), (1_001, 0));
     }
@@ -200,10 +280,92 @@ mod tests {
             logical: 3,
             node: 99,
         };
-        clock.observe(&remote);
+        clock.observe(&remote).unwrap();
         let v = clock.tick();
         assert!(v > remote);
         assert_eq!(v.node, 1);
+    }
+
+    fn at(millis: u64) -> Version {
+        Version {
+            millis,
+            logical: 0,
+            node: 9,
+        }
+    }
+
+    #[test]
+    fn a_version_beyond_the_skew_bound_is_refused_and_leaves_the_clock_alone() {
+        // Local time 1 000 ms, bound 60 s: up to 61 000 ms is accepted, beyond is refused.
+        let (clock, _time) = manual_clock(1);
+        let err = clock.observe(&at(61_001)).unwrap_err();
+        assert_eq!(
+            err,
+            ClockError::TooFarAhead {
+                seen: at(61_001),
+                local: 1_000,
+                max: 60_000
+            }
+        );
+        assert_eq!(err.ahead_millis(), 60_001);
+        assert!(err.to_string().contains("max_clock_skew"), "{err}");
+        let forged = clock.observe(&at(u64::MAX)).unwrap_err();
+        assert_eq!(forged.ahead_millis(), u64::MAX - 1_000);
+        // Neither refused version moved the clock.
+        let v = clock.tick();
+        assert_eq!((v.millis, v.logical), (1_000, 0));
+        // Exactly at the bound is still accepted, and followed.
+        clock.observe(&at(61_000)).unwrap();
+        assert!(clock.tick() > at(61_000));
+    }
+
+    #[test]
+    fn the_bound_is_configurable() {
+        let (clock, _time) = manual_clock(1);
+        let clock = clock.with_max_ahead(Duration::from_millis(10));
+        assert!(clock.observe(&at(1_010)).is_ok());
+        assert!(clock.observe(&at(1_011)).is_err());
+        let clock = Clock::new(1, || 5).with_max_ahead(Duration::MAX);
+        assert!(clock.observe(&at(u64::MAX)).is_ok());
+    }
+
+    #[test]
+    fn ticks_after_observing_near_the_bound_still_increase() {
+        let (clock, time) = manual_clock(1);
+        let near = Version {
+            millis: 61_000,
+            logical: u32::MAX - 1,
+            node: 5,
+        };
+        clock.observe(&near).unwrap();
+        let mut previous = clock.tick();
+        assert!(previous > near);
+        for _ in 0..5 {
+            let v = clock.tick();
+            assert!(v > previous);
+            previous = v;
+        }
+        // Physical time catching up takes over again.
+        time.store(70_000, Ordering::SeqCst);
+        let v = clock.tick();
+        assert!(v > previous);
+        assert_eq!((v.millis, v.logical), (70_000, 0));
+    }
+
+    #[test]
+    fn the_top_of_the_clock_repeats_rather_than_wraps() {
+        let clock = Clock::new(1, || u64::MAX);
+        clock
+            .observe(&Version {
+                millis: u64::MAX,
+                logical: u32::MAX - 1,
+                node: 2,
+            })
+            .unwrap();
+        let last = clock.tick();
+        assert_eq!((last.millis, last.logical), (u64::MAX, u32::MAX));
+        // No greater version exists: the clock stays at the top, never below it.
+        assert_eq!(clock.tick(), last);
     }
 
     #[test]
@@ -265,8 +427,47 @@ mod tests {
                     }
                     Step::Observe(m, l, n) => {
                         let seen = Version { millis: m, logical: l, node: n };
-                        clock.observe(&seen);
+                        // Within the 60 s bound of the manual clock: always accepted.
+                        prop_assert!(clock.observe(&seen).is_ok());
                         greatest_seen = Some(greatest_seen.map_or(seen, |g| g.max(seen)));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn near_the_top_of_time_ticks_never_decrease_nor_panic(
+            start in (u64::MAX - 100)..=u64::MAX,
+            skew in prop_oneof![Just(Duration::MAX), (0u64..200).prop_map(Duration::from_millis)],
+            steps in prop::collection::vec(
+                prop_oneof![
+                    Just(None),
+                    ((u64::MAX - 300)..=u64::MAX, (u32::MAX - 3)..=u32::MAX).prop_map(Some),
+                ],
+                1..100,
+            ),
+        ) {
+            let time = Arc::new(AtomicU64::new(start));
+            let source = Arc::clone(&time);
+            let clock = Clock::new(7, move || source.load(Ordering::SeqCst)).with_max_ahead(skew);
+            let mut previous: Option<Version> = None;
+            for step in steps {
+                match step {
+                    None => {
+                        let v = clock.tick();
+                        if let Some(p) = previous {
+                            // Strictly greater, except at the very top where it repeats.
+                            prop_assert!(v > p || (v == p && (v.millis, v.logical) == (u64::MAX, u32::MAX)));
+                        }
+                        previous = Some(v);
+                        let t = time.load(Ordering::SeqCst);
+                        time.store(t.saturating_add(1), Ordering::SeqCst);
+                    }
+                    Some((millis, logical)) => {
+                        let seen = Version { millis, logical, node: 3 };
+                        let local = time.load(Ordering::SeqCst);
+                        let within = millis <= local.saturating_add(u64::try_from(skew.as_millis()).unwrap_or(u64::MAX));
+                        prop_assert_eq!(clock.observe(&seen).is_ok(), within);
                     }
                 }
             }

@@ -489,3 +489,95 @@ async fn a_join_returns_holding_the_new_primary_ranges() {
     }
     assert!(owned > 0, "the joiner owns no key: the test checks nothing");
 }
+
+/// Milliseconds since the Unix epoch: the clock the tables run on (virtual time does not move it).
+fn wall_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_value() {
+    use dtable::{Record, Reply, Request, Version, WriteRole};
+    let cluster = Tables::start(31, 3, 2).await;
+    let any = cluster.any().clone();
+    any.query()
+        .consistency(3)
+        .set(key(1), value(1, 0))
+        .await
+        .unwrap();
+    let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
+    let (holder, sender) = (&cluster.tables[&hosts[0]], &cluster.tables[&hosts[1]]);
+    let before = holder
+        .local_record(&key(1))
+        .expect("every node holds a copy");
+    let replica_write = |millis: u64, text: &'static str| Request::Write {
+        dest: holder.ring().local_vnodes()[0].clone(),
+        items: vec![(
+            key(1),
+            Record::value(
+                Version {
+                    millis,
+                    logical: 0,
+                    node: 77,
+                },
+                Bytes::from_static(text.as_bytes()),
+            ),
+        )],
+        role: WriteRole::Replica,
+    };
+    let to = hosts[0].clone();
+    let send = |request: Request| {
+        let (sender, to) = (sender.clone(), to.clone());
+        async move {
+            let reply = sender
+                .ring()
+                .call_frame(&to, request.encode())
+                .await
+                .unwrap();
+            Reply::decode(reply).unwrap()
+        }
+    };
+
+    let hour_ahead = wall_millis() + 3_600_000;
+    match send(replica_write(hour_ahead, "from the future")).await {
+        Reply::WriteAck { applied, error, .. } => {
+            assert_eq!(applied, 0);
+            let error = error.expect("the refusal is reported to the sender");
+            assert!(error.contains("max_clock_skew"), "{error}");
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+    assert_eq!(
+        holder
+            .stats()
+            .versions_refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(holder.local_record(&key(1)), Some(before.clone()));
+    // The next write is versioned from the real clock, not from an hour ahead.
+    any.query()
+        .consistency(3)
+        .set(key(1), value(1, 1))
+        .await
+        .unwrap();
+    let after = holder.local_record(&key(1)).unwrap();
+    assert_eq!(after.value, Some(value(1, 1)));
+    assert!(after.version.millis < hour_ahead - 3_000_000);
+
+    // Within the bound (30 s ahead of a 60 s allowance), a replica write is stored.
+    let slightly_ahead = wall_millis() + 30_000;
+    match send(replica_write(slightly_ahead, "soon")).await {
+        Reply::WriteAck { applied, error, .. } => {
+            assert_eq!((applied, error), (1, None));
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+    assert_eq!(
+        holder.local_record(&key(1)).unwrap().value,
+        Some(Bytes::from_static(b"soon"))
+    );
+}

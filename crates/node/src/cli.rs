@@ -109,6 +109,14 @@ pub struct NodeArgs {
     /// Threads of the node's async runtime (default: one per core but one, at least one).
     #[arg(long)]
     pub threads: Option<u16>,
+    /// How far ahead of this node's clock a write version from a peer may be, in ms, before
+    /// the record is refused (default 60000).
+    #[arg(long, value_name = "MS")]
+    pub max_clock_skew_ms: Option<u64>,
+    /// Largest bulk string (key or value) a RESP client may send, in bytes (Redis's
+    /// proto-max-bulk-len; default and minimum 16777216, the table's largest value).
+    #[arg(long, value_name = "BYTES")]
+    pub proto_max_bulk_len: Option<u64>,
 }
 
 impl NodeArgs {
@@ -137,6 +145,12 @@ impl NodeArgs {
             requirepass: self.requirepass.clone(),
             log_format: self.log_format.clone(),
             threads: self.threads.map(i64::from),
+            max_clock_skew_ms: self
+                .max_clock_skew_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            proto_max_bulk_len: self
+                .proto_max_bulk_len
+                .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),
         }
     }
 }

@@ -18,7 +18,7 @@ use dtable::{Table, TableConfig, TableError};
 use crate::backend::Backend;
 use crate::http::serve_http;
 use crate::metrics::Metrics;
-use crate::resp::{serve_resp, RespConfig, RespLimits};
+use crate::resp::{serve_resp, ParseLimits, RespConfig, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
 use crate::table_backend::TableBackend;
@@ -58,6 +58,14 @@ pub enum LaunchError {
         what: &'static str,
         /// The decoder's complaint.
         reason: String,
+    },
+    /// The table would store values the RESP server refuses to read.
+    #[error("the table accepts values up to {max_value_len} bytes but RESP bulk strings are limited to {proto_max_bulk_len}; raise --proto-max-bulk-len to at least {max_value_len}")]
+    Limits {
+        /// The table's `max_value_len`.
+        max_value_len: usize,
+        /// The RESP `proto_max_bulk_len`.
+        proto_max_bulk_len: usize,
     },
     /// The ring or table could not start (no seed answered, bad configuration).
     #[error("cannot start the ring: {0}")]
@@ -122,6 +130,10 @@ pub async fn start_node(
     let resp_config = RespConfig {
         limits: RespLimits {
             max_clients: settings.max_clients,
+            parse: ParseLimits {
+                max_bulk_len: settings.proto_max_bulk_len,
+                ..ParseLimits::default()
+            },
             ..RespLimits::default()
         },
         requirepass: settings.requirepass.clone(),
@@ -208,7 +220,18 @@ async fn start_table(
     config.num_successors = config.num_successors.max(config.replicas + 1);
     config.stabilize_min = settings.stabilize_min;
     config.stabilize_max = settings.stabilize_max;
-    let table_config = TableConfig::default();
+    let table_config = TableConfig {
+        max_clock_skew: settings.max_clock_skew,
+        ..TableConfig::default()
+    };
+    // Settings validation keeps the RESP bulk limit at or above the table's value limit; a
+    // table configured otherwise is a bug here, caught before any client connects.
+    if table_config.max_value_len > settings.proto_max_bulk_len {
+        return Err(LaunchError::Limits {
+            max_value_len: table_config.max_value_len,
+            proto_max_bulk_len: settings.proto_max_bulk_len,
+        });
+    }
     if settings.join.is_empty() {
         return Ok(Table::create(config, transport.clone(), table_config).await?);
     }

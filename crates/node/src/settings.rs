@@ -25,6 +25,8 @@
 //! | RESP password | `--requirepass` | `DENDRITE_REQUIREPASS` | `requirepass` | none (no AUTH) |
 //! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
 //! | worker threads | `--threads` | `DENDRITE_THREADS` | `threads` | cores − 1, at least 1 |
+//! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
+//! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,7 +68,24 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Threads of the async runtime that runs the node (see [`default_threads`]).
     pub threads: usize,
+    /// How far ahead of this node's clock a version from a peer may be before the record is
+    /// refused (`dtable::TableConfig::max_clock_skew`): bounds how far one node with a wrong
+    /// clock can drag everyone's versions.
+    pub max_clock_skew: Duration,
+    /// Largest bulk string (one key or value) a RESP client may send (Redis's
+    /// `proto-max-bulk-len`). A larger one is answered `ERR Protocol error: invalid bulk length`
+    /// and the connection closed, as Redis does, before it is buffered. At least the table's
+    /// largest value ([`TABLE_MAX_VALUE_LEN`]), so every value the table stores can be sent.
+    pub proto_max_bulk_len: usize,
 }
+
+/// The table's largest value (`dtable::TableConfig::max_value_len`), the least
+/// `proto_max_bulk_len` may be and its default: buffering more than the table can store only
+/// costs memory.
+pub const TABLE_MAX_VALUE_LEN: usize = 16 << 20;
+
+/// The most `proto_max_bulk_len` may be: Redis's default, 512 MiB.
+pub const MAX_PROTO_BULK_LEN: usize = 512 << 20;
 
 /// The default number of runtime threads: one per core but one, at least one.
 ///
@@ -163,6 +182,10 @@ pub struct SettingsLayer {
     pub threads: Option<i64>,
     /// See [`Settings::log_format`]: `human` or `json`.
     pub log_format: Option<String>,
+    /// See [`Settings::max_clock_skew`], in milliseconds.
+    pub max_clock_skew_ms: Option<i64>,
+    /// See [`Settings::proto_max_bulk_len`], in bytes.
+    pub proto_max_bulk_len: Option<i64>,
 }
 
 /// Why settings could not be loaded; each message names what to fix.
@@ -258,6 +281,15 @@ pub enum SettingsError {
         /// The value given.
         value: String,
     },
+    /// The RESP bulk limit is below the table's value limit: values the table stores could
+    /// not be sent.
+    #[error("proto_max_bulk_len = {value} is below the table's largest value ({table_max} bytes), so some values could not be written; set {} to at least {table_max}", sources("proto_max_bulk_len"))]
+    BulkLenBelowValueLimit {
+        /// The value given.
+        value: usize,
+        /// The table's `max_value_len`.
+        table_max: usize,
+    },
     /// The log filter does not parse.
     #[error("log = {value:?} is not a valid tracing filter ({reason}); try \"info\" or \"dendrite=debug,info\"")]
     InvalidLogFilter {
@@ -303,6 +335,8 @@ impl SettingsLayer {
             log_format: Some("human".into()),
             // Unset means one per core but one (see `default_threads`), decided at validation.
             threads: None,
+            max_clock_skew_ms: Some(60_000),
+            proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
         }
     }
 
@@ -369,6 +403,8 @@ impl SettingsLayer {
                 "REQUIREPASS" => layer.requirepass = Some(value.clone()),
                 "LOG_FORMAT" => layer.log_format = Some(value.clone()),
                 "THREADS" => layer.threads = Some(integer()?),
+                "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
+                "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
                 "CONFIG" => {}
                 _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
             }
@@ -396,6 +432,8 @@ impl SettingsLayer {
             threads: higher.threads.or(self.threads),
             requirepass: higher.requirepass.or(self.requirepass),
             log_format: higher.log_format.or(self.log_format),
+            max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
+            proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
         }
     }
 
@@ -421,6 +459,21 @@ impl SettingsLayer {
             return Err(SettingsError::StabilizeRange { min_ms, max_ms });
         }
         let max_clients = in_range("max_clients", layer.max_clients, 1, 1_000_000)?;
+        // Up to a day: beyond that a bound protects nothing.
+        let skew_ms = in_range("max_clock_skew_ms", layer.max_clock_skew_ms, 1, 86_400_000)?;
+        let bulk = in_range(
+            "proto_max_bulk_len",
+            layer.proto_max_bulk_len,
+            1,
+            MAX_PROTO_BULK_LEN as i64,
+        )?;
+        let proto_max_bulk_len = usize::try_from(bulk).unwrap_or(MAX_PROTO_BULK_LEN);
+        if proto_max_bulk_len < TABLE_MAX_VALUE_LEN {
+            return Err(SettingsError::BulkLenBelowValueLimit {
+                value: proto_max_bulk_len,
+                table_max: TABLE_MAX_VALUE_LEN,
+            });
+        }
         let default = i64::try_from(default_threads()).unwrap_or(1);
         let threads = in_range("threads", Some(layer.threads.unwrap_or(default)), 1, 1024)?;
         let secret = match (layer.curve_secret, layer.curve_secret_file) {
@@ -494,6 +547,8 @@ impl SettingsLayer {
             threads: usize::try_from(threads).unwrap_or(1),
             requirepass,
             log_format,
+            max_clock_skew: Duration::from_millis(skew_ms.unsigned_abs()),
+            proto_max_bulk_len,
         })
     }
 }
@@ -622,6 +677,17 @@ mod tests {
         assert_eq!(settings.max_consistency(), 3);
         assert_eq!(settings.stabilize_min, Duration::from_secs(1));
         assert!(settings.curve.is_none());
+        assert_eq!(settings.max_clock_skew, Duration::from_secs(60));
+        assert_eq!(settings.proto_max_bulk_len, TABLE_MAX_VALUE_LEN);
+    }
+
+    #[test]
+    fn the_node_limits_agree_with_the_table_defaults() {
+        let table = dtable::TableConfig::default();
+        assert_eq!(TABLE_MAX_VALUE_LEN, table.max_value_len);
+        assert!(TABLE_MAX_VALUE_LEN >= table.max_key_len);
+        let settings = SettingsLayer::default().validate().unwrap();
+        assert_eq!(settings.max_clock_skew, table.max_clock_skew);
     }
 
     #[test]

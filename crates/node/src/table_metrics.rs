@@ -181,6 +181,14 @@ impl MetricsSource for TableMetrics {
         );
         family(
             out,
+            "dendrite_versions_refused_total",
+            "counter",
+            "Records from peers not stored because their version was further ahead of this \
+             node's clock than max_clock_skew (a peer's clock is wrong).",
+            &[("", load(&stats.versions_refused))],
+        );
+        family(
+            out,
             "dendrite_routes_total",
             "counter",
             "Requests sent straight to the owner versus after a lookup or redirect.",

@@ -357,3 +357,91 @@ fn runtime_threads_default_to_cores_but_one_and_can_be_set() {
     );
     assert!(error.to_string().contains("--threads"), "{error}");
 }
+
+#[test]
+fn max_clock_skew_comes_from_every_layer_in_order() {
+    assert_eq!(
+        load(&[], &[]).unwrap().max_clock_skew,
+        Duration::from_secs(60)
+    );
+    let file = ConfigFile::new("skew", "max_clock_skew_ms = 1000\n");
+    let path = file.0.to_str().unwrap();
+    assert_eq!(
+        load(&["--config", path], &[]).unwrap().max_clock_skew,
+        Duration::from_secs(1)
+    );
+    let env_wins = [("DENDRITE_MAX_CLOCK_SKEW_MS", "2000")];
+    assert_eq!(
+        load(&["--config", path], &env_wins).unwrap().max_clock_skew,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        load(
+            &["--config", path, "--max-clock-skew-ms", "3000"],
+            &env_wins
+        )
+        .unwrap()
+        .max_clock_skew,
+        Duration::from_secs(3)
+    );
+    let error = load(&["--max-clock-skew-ms", "0"], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::OutOfRange {
+                field: "max_clock_skew_ms",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--max-clock-skew-ms"), "{error}");
+    assert!(matches!(
+        load(&[], &[("DENDRITE_MAX_CLOCK_SKEW_MS", "soon")]),
+        Err(SettingsError::EnvNotAnInteger { .. })
+    ));
+}
+
+#[test]
+fn proto_max_bulk_len_defaults_to_the_table_value_limit_and_never_goes_below() {
+    let table_max = dtable::TableConfig::default().max_value_len;
+    assert_eq!(load(&[], &[]).unwrap().proto_max_bulk_len, table_max);
+    let bigger = (table_max * 2).to_string();
+    assert_eq!(
+        load(&["--proto-max-bulk-len", &bigger], &[])
+            .unwrap()
+            .proto_max_bulk_len,
+        table_max * 2
+    );
+    let file = ConfigFile::new("bulk", &format!("proto_max_bulk_len = {bigger}\n"));
+    assert_eq!(
+        load(&["--config", file.0.to_str().unwrap()], &[])
+            .unwrap()
+            .proto_max_bulk_len,
+        table_max * 2
+    );
+    let error = load(&[], &[("DENDRITE_PROTO_MAX_BULK_LEN", "1024")]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::BulkLenBelowValueLimit { value: 1024, .. }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("--proto-max-bulk-len"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(&table_max.to_string()),
+        "{error}"
+    );
+    let too_big = (1u64 << 40).to_string();
+    assert!(matches!(
+        load(&["--proto-max-bulk-len", &too_big], &[]),
+        Err(SettingsError::OutOfRange {
+            field: "proto_max_bulk_len",
+            ..
+        })
+    ));
+}

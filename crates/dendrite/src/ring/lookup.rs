@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::{lock, Ring, RingError};
-use crate::chord::Route;
+use crate::chord::{live_successors, Route};
 use crate::id::Id;
 use crate::message::Message;
 use crate::vnode::Vnode;
@@ -46,6 +46,8 @@ impl Ring {
         n: usize,
         stats: &mut LookupStats,
     ) -> Result<Vec<Vnode>, RingError> {
+        // Dead on this walk, or found dead by this node before (a vnode that has not noticed
+        // yet may still list it first).
         let mut dead: BTreeSet<Id> = BTreeSet::new();
         let mut current = start;
         let mut previous: Option<Vnode> = None;
@@ -56,16 +58,30 @@ impl Ring {
             }
             match self.ask(&current, &key, n).await {
                 Ok(Route::Successors(found)) => {
-                    let live: Vec<Vnode> = found
-                        .into_iter()
-                        .filter(|v| !dead.contains(&v.id))
-                        .collect();
+                    let listed = !found.is_empty();
+                    let mut live =
+                        live_successors(found, |v| dead.contains(&v.id) || self.known_dead(v));
                     if !live.is_empty() {
+                        // A peer may answer with more than asked for: never pass that on.
+                        live.truncate(n.max(1));
                         return Ok(live);
                     }
-                    return Err(RingError::NoSuccessors(current));
+                    if !listed {
+                        return Err(RingError::NoSuccessors(current));
+                    }
+                    // Every vnode it named is dead: go on along its full successor list.
+                    match self.detour(&current, &key, n, &dead).await? {
+                        Detour::Done(found) => return Ok(found),
+                        Detour::Continue(next) => {
+                            previous = Some(std::mem::replace(&mut current, next));
+                        }
+                    }
                 }
-                Ok(Route::Forward(next)) if !dead.contains(&next.id) && next.id != current.id => {
+                Ok(Route::Forward(next))
+                    if !dead.contains(&next.id)
+                        && !self.known_dead(&next)
+                        && next.id != current.id =>
+                {
                     previous = Some(std::mem::replace(&mut current, next));
                 }
                 Ok(Route::Forward(_)) => {
@@ -115,10 +131,9 @@ impl Ring {
             Route::Successors(list) => list,
             Route::Forward(_) => Vec::new(),
         };
-        let live: Vec<Vnode> = listed
-            .into_iter()
-            .filter(|v| !dead.contains(&v.id) && v.id != via.id)
-            .collect();
+        let live = live_successors(listed, |v| {
+            dead.contains(&v.id) || v.id == via.id || self.known_dead(v)
+        });
         let Some(first) = live.first() else {
             return Err(RingError::NoSuccessors(via.clone()));
         };

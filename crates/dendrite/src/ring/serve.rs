@@ -57,11 +57,34 @@ impl Ring {
 
     async fn answer(&self, msg: Message) -> Message {
         match msg {
-            Message::Leave { source, dest } => {
-                if self.state(&dest).is_none() {
+            Message::Leave {
+                source,
+                dest,
+                successors,
+                predecessor,
+            } => {
+                let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
-                }
+                };
                 debug!(%source, %dest, "neighbour leaves");
+                // As its successor: its predecessor is ours now.
+                let left = lock(state).predecessor_left(&source, predecessor.as_ref());
+                self.emit(left);
+                // As its predecessor (any of our vnodes that lists it): its successors take
+                // its place in our lists now, not after stabilization rounds.
+                let theirs: Vec<Vnode> = successors
+                    .into_iter()
+                    .filter(|v| !self.known_dead(v))
+                    .collect();
+                for (_, state) in &self.vnodes {
+                    let replicas = {
+                        let mut s = lock(state);
+                        s.successor_left(&source, &theirs)
+                            .then(|| s.refresh_replicas())
+                            .flatten()
+                    };
+                    self.emit(replicas);
+                }
                 self.note_dead(&source);
                 // If we were the leaver's predecessor our successor changed: tell the new one
                 // now so it adopts us without waiting for a stabilization round.
@@ -90,7 +113,11 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
-                let n = limit.map_or(self.config.num_successors, |l| l as usize);
+                // The peer's limit (up to 2^31-1 on the wire) is clamped by `route` to our
+                // num_successors: it never sizes an allocation here.
+                let n = limit.map_or(self.config.num_successors, |l| {
+                    usize::try_from(l).unwrap_or(usize::MAX)
+                });
                 match lock(state).route(&key, n) {
                     Route::Successors(vnodes) => Message::ListVnodesResp { vnodes },
                     Route::Forward(vnode) => Message::Forward { vnode },
@@ -108,6 +135,7 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
+                self.heard_from(&vnode);
                 let (event, successors) = {
                     let mut s = lock(state);
                     (s.notify(&vnode), s.successors().to_vec())

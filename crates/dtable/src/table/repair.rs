@@ -30,7 +30,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
-use super::{TableInner, TableStats};
+use super::{Refusals, TableInner, TableStats};
 use crate::error::TableError;
 use crate::range::IdRange;
 use crate::record::Record;
@@ -300,13 +300,19 @@ impl TableInner {
             };
             after = items.last().map(|(k, _)| k.clone());
             let mut applied = 0;
+            let mut refusals = Refusals::default();
             for (key, record) in items {
-                self.clock.observe(&record.version);
+                if !refusals.admit(&self.clock, &record.version) {
+                    continue;
+                }
                 if self.store.apply(key, record).changed() {
                     applied += 1;
                 }
             }
             TableStats::bump(&self.stats.repaired_in, applied);
+            // The rest of the range is still worth pulling: refused records are reported, not
+            // an error of the exchange.
+            let _ = refusals.report(&self.stats, || format!("anti-entropy from {peer}"));
             if !more || after.is_none() {
                 return Ok(());
             }

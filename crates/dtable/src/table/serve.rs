@@ -7,7 +7,7 @@ use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
 use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::{LateHandler, TableInner, TableStats};
+use super::{LateHandler, Refusals, TableInner, TableStats};
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{ReadItem, Reply, Request, WriteRole};
@@ -45,9 +45,9 @@ impl TableInner {
                     let ids = items.iter().map(|(key, _)| Id::of_key(key)).collect();
                     self.write_as_primary(dest, items, ids, min_acks).await
                 }
-                WriteRole::Replica => self.apply_all(items),
+                WriteRole::Replica => self.apply_all(&dest, items),
             },
-            Request::Transfer { items, .. } => self.apply_all(items),
+            Request::Transfer { dest, items, .. } => self.apply_all(&dest, items),
             Request::Read {
                 dest,
                 keys,
@@ -133,18 +133,25 @@ impl TableInner {
         }
     }
 
-    /// Applies records as they come (replica writes, transfers): newest version wins.
-    fn apply_all(&self, items: Vec<(Bytes, Record)>) -> Reply {
+    /// Applies records as they come (replica writes, transfers to `dest`): newest version
+    /// wins. Records whose version is too far ahead of our clock are not stored, and the reply
+    /// says so (see `TableConfig::max_clock_skew`).
+    fn apply_all(&self, dest: &Vnode, items: Vec<(Bytes, Record)>) -> Reply {
         let mut applied = 0;
+        let mut refusals = Refusals::default();
         for (key, record) in items {
-            self.clock.observe(&record.version);
+            if !refusals.admit(&self.clock, &record.version) {
+                continue;
+            }
             if self.store.apply(key, record).changed() {
                 applied += 1;
             }
         }
+        // The request does not name its sender: the issuer's node id is in the version.
+        let error = refusals.report(&self.stats, || format!("a replica write to {dest}"));
         Reply::WriteAck {
             applied,
-            error: None,
+            error,
             moved: None,
         }
     }
@@ -210,8 +217,11 @@ impl TableInner {
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
+        let mut refusals = Refusals::default();
         for ((key, record), id) in items.into_iter().zip(ids) {
-            self.clock.observe(&record.version);
+            if !refusals.admit(&self.clock, &record.version) {
+                continue;
+            }
             let record = Record {
                 version: self.clock.tick(),
                 value: record.value,
@@ -221,13 +231,14 @@ impl TableInner {
             }
             versioned.push((key, record));
         }
+        let refused = refusals.report(&self.stats, || format!("a primary write to {dest}"));
         // Replica writes go through the per-replica queues (see `replicate`); only the ones
         // this write's consistency needs are waited for.
         if wanted == 1 {
             for replica in &replicas {
                 self.replicate(replica, &versioned, false);
             }
-            return write_ack(applied, None, None);
+            return write_ack(applied, refused, None);
         }
         let mut pending: FuturesUnordered<_> = replicas
             .iter()
@@ -252,7 +263,7 @@ impl TableInner {
                 None,
             );
         }
-        write_ack(applied, None, None)
+        write_ack(applied, refused, None)
     }
 }
 
@@ -279,7 +290,9 @@ impl TableInner {
             if let Ok(Reply::ReadResp { items, .. }) = answer {
                 answered += 1;
                 for record in items.into_iter().filter_map(|item| item.record) {
-                    self.clock.observe(&record.version);
+                    // A version too far ahead is refused here as everywhere (and counted where
+                    // records are stored); this read only learns what is acceptable.
+                    let _ = self.clock.observe(&record.version);
                 }
             }
         }
