@@ -92,7 +92,7 @@ all=$(IFS=,; echo "${resps[*]}")
 
 echo "== loading $keys keys of $size bytes through $all"
 "$load" load --resp "$all" --keys "$keys" --value-size "$size" | tee "$work/load.txt"
-read -r settle_gauge settle_copies < <(wait_healed "$(now)" 600 "${https[@]}")
+read -r settle_gauge settle_copies < <(wait_healed "$(now)" 180 "${https[@]}")
 echo "before the kill: gauge 0 after ${settle_gauge} s, 3 copies of every key after ${settle_copies} s"
 
 victim=2 # node 3

@@ -151,6 +151,27 @@ impl Ring {
     }
 
     /// One lookup step at `vnode`: answered in place for local vnodes, by a call otherwise.
+    /// `vnode`'s own successor list, itself first (up to `n` in all), by asking it about its own
+    /// id: the copies of its range as their owner sees them, where a lookup answers from the
+    /// key's predecessor, whose list may lag. `None` while `vnode` knows no predecessor (it
+    /// then forwards instead of answering).
+    pub async fn successors_of(
+        &self,
+        vnode: &Vnode,
+        n: usize,
+    ) -> Result<Option<Vec<Vnode>>, RingError> {
+        match self.ask(vnode, &vnode.id, n).await? {
+            Route::Successors(mut list) => {
+                list.truncate(n.max(1));
+                Ok(list
+                    .first()
+                    .is_some_and(|first| first.id == vnode.id)
+                    .then_some(list))
+            }
+            Route::Forward(_) => Ok(None),
+        }
+    }
+
     async fn ask(&self, vnode: &Vnode, key: &Id, n: usize) -> Result<Route, RingError> {
         if let Some(state) = self.state(vnode) {
             return Ok(lock(state).route(key, n));

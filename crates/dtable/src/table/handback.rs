@@ -5,7 +5,8 @@
 //! cut holds writes that the range's real copies never saw. Nobody reads those copies (reads
 //! go to the current placement), so a newer version there is invisible, and memory grows with
 //! every change. As Dynamo's hinted hand-off does, this node walks what it stores outside its
-//! responsibility, pushes it to the copies that are responsible now (newest version wins on
+//! responsibility (by a lookup, confirmed by the range's primary itself, whose successor list
+//! decides where its writes go), pushes it to the copies that are responsible now (newest version wins on
 //! their side), and drops a record only after every responsible copy acknowledged it — an
 //! acknowledged replica write means the copy holds that version or a newer one — and only if
 //! it did not change here meanwhile.
@@ -49,6 +50,7 @@ impl TableInner {
             }
         }
         let local_host = self.ring.local_host().to_string();
+        let wanted = self.ring.config().num_successors;
         let mut pos = start;
         for _ in 0..MAX_SEGMENTS {
             // The rest of the walk: `(pos, start]`, the whole ring on the first step.
@@ -58,11 +60,7 @@ impl TableInner {
                 return;
             };
             let id = Id::of_key(key);
-            let placement = match self
-                .ring
-                .find_successors(id, self.ring.config().num_successors)
-                .await
-            {
+            let mut placement = match self.ring.find_successors(id, wanted).await {
                 Ok(successors) => match Placement::from_successors(&successors, replicas) {
                     Ok(p) => p,
                     Err(_) => return,
@@ -80,14 +78,21 @@ impl TableInner {
                 owner
             };
             let segment = IdRange::new(pos, end);
-            // A lookup is answered from other nodes' successor lists, which may not know of us
-            // yet (they stabilize on their own time): hand back only what our own view agrees
-            // we are no copy of, and never a key of a range we own.
+            // A lookup is answered from the successor list of the key's predecessor, which may
+            // not know of us yet (every vnode stabilizes on its own time): the primary itself
+            // says who its copies are. Never hand back a key of a range we own.
             let ours = |p: &Placement| p.copies().any(|c| *c.host == *local_host);
-            let by_view = self.view_placement(id);
-            let stray = !ours(&placement)
-                && by_view.as_ref().is_some_and(|p| !ours(p))
-                && owned.iter().all(|r| !r.contains(&id));
+            let mut stray = !ours(&placement) && owned.iter().all(|r| !r.contains(&id));
+            if stray {
+                let by_owner = match self.ring.successors_of(&placement.primary, wanted).await {
+                    Ok(Some(list)) => Placement::from_successors(&list, replicas).ok(),
+                    _ => None,
+                };
+                match by_owner {
+                    Some(own) if !ours(&own) => placement = own,
+                    _ => stray = false,
+                }
+            }
             if stray {
                 if let Err(e) = self.hand_back_segment(segment, &placement).await {
                     debug!(error = %e, "hand-back failed; the records stay here");
