@@ -436,14 +436,18 @@ impl Table {
 impl TableInner {
     /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the
     /// vnode is not local (any more).
+    /// On every primary read: copies the predecessor and the replica set, not the successor
+    /// list (which is only needed, rarely, when there is no predecessor).
     fn current(&self, vnode: &Vnode) -> Option<ledger::Current> {
-        let (predecessor, successors, replicas) = self.ring.neighbours(vnode)?;
-        let range = match predecessor {
+        let range = match self.ring.predecessor(vnode)? {
             Some(p) => Some(IdRange::new(p.id, vnode.id)),
-            // Alone on the ring: everything is ours.
-            None if successors.is_empty() => Some(IdRange::whole_ring(vnode.id)),
-            None => None,
+            None => {
+                // Alone on the ring: everything is ours.
+                let (_, successors, _) = self.ring.neighbours(vnode)?;
+                successors.is_empty().then(|| IdRange::whole_ring(vnode.id))
+            }
         };
+        let replicas = self.ring.replicas(vnode)?;
         Some(ledger::Current { range, replicas })
     }
 
