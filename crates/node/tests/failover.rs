@@ -1,22 +1,28 @@
-//! Failover over real `dendrite node` processes on loopback, driven with the `redis` crate:
-//! the failures reported against the table, reproduced so that their fixes can be proven.
-//! Five nodes, 3 vnodes each, 2 replicas (3 copies of every key), writes at consistency 3.
+//! Failover over real `dendrite node` processes, driven with the `redis` crate: the failures
+//! reported against the table, reproduced so that their fixes can be proven. Five nodes, 3
+//! vnodes each, 2 replicas (3 copies of every key).
 //!
-//! - `no_lying_reads_after_two_kill_nines`: after `kill -9` of two nodes, the survivors never
-//!   answer nil (or a wrong value) for an acknowledged key, only right values or error
-//!   replies, and within 15 s every key reads right from every survivor.
-//! - `no_lost_acknowledged_writes_across_kill_restart_rounds`: rounds of `kill -9` of one or
-//!   two nodes, restart on their old addresses, wait for the under-replication gauge
-//!   (`/status` field `underreplicated_ranges`) to read 0 everywhere, write more keys; at the
-//!   end every acknowledged key reads right from every node.
+//! - A, `no_lying_reads_after_two_kill_nines`: after `kill -9` of two nodes, the survivors never
+//!   answer nil (or a wrong value) for a key acknowledged at consistency 3, only right values or
+//!   error replies, and within 15 s every key reads right from every survivor. Loopback.
+//! - B, `no_lost_acknowledged_writes_across_kill_restart_rounds`: rounds of `kill -9` of one or
+//!   two nodes, restart on their old addresses, wait for the under-replication gauge (`/status`
+//!   field `underreplicated_ranges`) to read 0 everywhere, write more keys at consistency 3; at
+//!   the end every acknowledged key reads right from every node. Loopback.
+//! - C, `later_write_beats_earlier_delete_across_a_partition`: a node cut off from the others
+//!   (its link taken down between network namespaces: needs root, skipped loudly otherwise);
+//!   keys deleted on one side, then written on the other; after the heal every key reads the
+//!   later write from every node.
 //!
-//! Both are ignored until the failover fixes land; run them with
+//! All are ignored until the failover fixes land; run them with
 //! `cargo test -p dendrite-node --test failover -- --ignored --nocapture`.
 //! Victims and the node each request goes through come from a seeded RNG (the seed is printed;
 //! `DENDRITE_FAILOVER_SEED` replays another); what is asserted does not depend on the seed.
-//! `DENDRITE_FAILOVER_ROUNDS` sets the number of kill/restart rounds (6 by default).
+//! `DENDRITE_FAILOVER_TRIALS` sets the clusters of A (3) and the partitions of C (2),
+//! `DENDRITE_FAILOVER_ROUNDS` the kill/restart rounds of B (6).
 //!
-//! Every wait polls with a deadline; the only pauses are between read sweeps and write retries.
+//! Every wait polls with a deadline; the only pauses are between read sweeps and write retries
+//! and the one that puts C's writes later than its deletes by the clock.
 
 // Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -46,6 +52,8 @@ const COPIES: u8 = 3;
 const NODE_FLAGS: &[&str] = &["--replicas", "2", "--vnodes", "3"];
 /// Longest wait for one client request; past it the request counts as timed out.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// What the keys of scenarios A and B are, in reports.
+const ACKNOWLEDGED: &str = "keys acknowledged at consistency 3";
 /// Keys per `MGET`.
 const BATCH: usize = 100;
 /// Attempts at one write before it counts as refused, with a doubling pause from 100 ms.
@@ -62,7 +70,7 @@ fn seed(default: u64) -> u64 {
 }
 
 /// `count` distinct node indices out of `NODES`, in increasing order.
-fn pick_victims(rng: &mut StdRng, count: usize) -> Vec<usize> {
+fn pick_nodes(rng: &mut StdRng, count: usize) -> Vec<usize> {
     let mut victims = rand::seq::index::sample(rng, NODES, count).into_vec();
     victims.sort_unstable();
     victims
@@ -237,10 +245,11 @@ impl Tally {
         )
     }
 
-    /// Every count, the first lies, and the error kinds with an example each.
-    fn report(&self, keys: usize) -> String {
+    /// Every count, the first lies, and the error kinds with an example each; `keys` says
+    /// what the keys are ("keys acknowledged at consistency 3").
+    fn report(&self, count: usize, keys: &str) -> String {
         let mut text = format!(
-            "{} of {keys} keys acknowledged at consistency {COPIES} read nil at least once ({} nil replies",
+            "{} of {count} {keys} read nil at least once ({} nil replies",
             self.nil_keys.len(),
             self.nil
         );
@@ -254,7 +263,7 @@ impl Tally {
         }
         let _ = write!(
             text,
-            "); {} of {keys} keys read a wrong value ({} wrong replies); {} error replies or \
+            "); {} of {count} read a wrong value ({} wrong replies); {} error replies or \
              broken connections, {} client timeouts, {} reads not sent; {} reads in all, {} right",
             self.wrong_keys.len(),
             self.wrong,
@@ -493,15 +502,15 @@ async fn sweep(
     tally
 }
 
-/// Clusters a run of scenario A kills in (`DENDRITE_FAILOVER_TRIALS`, 3 by default): whether
-/// the survivors lie depends on where the victims' vnodes fall on the ring, which ephemeral
-/// ports decide, so one cluster alone can miss it.
-fn trials() -> usize {
+/// Trials of a scenario (`DENDRITE_FAILOVER_TRIALS`, else `default`): clusters killed in A,
+/// partitions in C. Whether a failure shows depends on where the vnodes fall on the ring (the
+/// ports decide) and on timing, so one trial alone can miss it.
+fn trials(default: usize) -> usize {
     match std::env::var("DENDRITE_FAILOVER_TRIALS") {
         Ok(text) => text
             .parse()
             .unwrap_or_else(|_| panic!("DENDRITE_FAILOVER_TRIALS={text:?} is not a count")),
-        Err(_) => 3,
+        Err(_) => default,
     }
 }
 
@@ -538,7 +547,7 @@ async fn lying_reads_trial(trial: usize, rng: &mut StdRng) -> Trial {
     );
     drop(cons);
 
-    let victims = pick_victims(rng, 2);
+    let victims = pick_nodes(rng, 2);
     let survivors: Vec<usize> = (0..NODES).filter(|i| !victims.contains(i)).collect();
     // Readers are connected before the kill, so the first sweep starts at once after it.
     let mut readers = Vec::new();
@@ -597,7 +606,7 @@ async fn lying_reads_trial(trial: usize, rng: &mut StdRng) -> Trial {
          of {LYING_KEYS} keys by GET and by MGET (batches of {BATCH}) through each survivor \
          {survivors:?}:\n  {}",
         killed.elapsed(),
-        tally.report(LYING_KEYS)
+        tally.report(LYING_KEYS, ACKNOWLEDGED)
     );
     let _ = write!(
         report,
@@ -630,7 +639,7 @@ async fn lying_reads_trial(trial: usize, rng: &mut StdRng) -> Trial {
             for keys acknowledged at consistency 3"]
 async fn no_lying_reads_after_two_kill_nines() {
     let seed = seed(0x00A1_1CE5);
-    let trials = trials();
+    let trials = trials(3);
     println!(
         "scenario A: seed {seed}, {trials} trials (DENDRITE_FAILOVER_SEED / DENDRITE_FAILOVER_TRIALS)"
     );
@@ -868,7 +877,7 @@ async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
     let mut between_rounds = Vec::new();
     for round in 1..=rounds {
         let count = rng.gen_range(1..=2);
-        let victims = pick_victims(&mut rng, count);
+        let victims = pick_nodes(&mut rng, count);
         let at_once = rng.gen_bool(0.5);
         let survivors: Vec<usize> = (0..NODES).filter(|i| !victims.contains(i)).collect();
         let label = format!(
@@ -938,8 +947,8 @@ async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
         unreadable += tally.errors + tally.timeouts;
         let _ = write!(
             report,
-            "\n  node {index}: {} ({retried} batches retried after an error)",
-            tally.report(acknowledged.len())
+            "\n  node {index} ({retried} batches sent again after an error): {}",
+            tally.report(acknowledged.len(), ACKNOWLEDGED)
         );
     }
     let mut all_copies = connect(&nodes[0].resp).await;
@@ -953,8 +962,8 @@ async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
     .await;
     let _ = write!(
         report,
-        "\n  node 0 at read consistency {COPIES}: {} ({retried} batches retried after an error)",
-        tally.report(acknowledged.len())
+        "\n  node 0 at read consistency {COPIES} ({retried} batches sent again after an error): {}",
+        tally.report(acknowledged.len(), ACKNOWLEDGED)
     );
 
     let mut times = to_gauge_zero.clone();
@@ -994,5 +1003,449 @@ async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
          read 0 everywhere:{}\n{summary}",
         writes.refused.len(),
         writes.refused_report()
+    );
+}
+
+// C. A later write does not lose to an earlier delete after a partition
+
+/// Keys of each half of scenario C.
+const PARTITION_KEYS: usize = 200;
+/// Longest wait, from the heal, for every key to read its last write from every node.
+/// 1.5 periodic anti-entropy rounds (`repair_interval`, 30 s): convergence takes 15-30 s when
+/// the later write wins.
+const HEAL_WAIT: Duration = Duration::from_secs(45);
+
+/// Runs `ip args`, failing the test if it does not succeed.
+fn ip(args: &[&str]) {
+    let output = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running `ip {}` failed: {e}", args.join(" ")));
+    assert!(
+        output.status.success(),
+        "`ip {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+}
+
+/// Whether this process runs as root (network namespaces need it).
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// One network namespace per node, each with two links: a "cluster" veth on one bridge (the
+/// ring's traffic) and a "client" veth on another (RESP and HTTP, reached from this process
+/// through the client bridge's address). Taking a node's cluster link down cuts it off from
+/// the other nodes, for real, while the test still talks to it. Removed when dropped.
+struct Netns {
+    /// Unique to this process: names of namespaces, links and bridges start with it.
+    tag: String,
+    /// `10.213.<cluster>.0/24` for ring addresses, `10.213.<client>.0/24` for clients.
+    cluster: u8,
+    client: u8,
+    namespaces: Vec<String>,
+}
+
+impl Netns {
+    fn new(nodes: usize) -> Netns {
+        let pid = std::process::id();
+        let slot = u8::try_from(pid % 100).unwrap();
+        let mut netns = Netns {
+            tag: format!("dtc{}", pid % 100_000),
+            cluster: 2 * slot,
+            client: 2 * slot + 1,
+            namespaces: Vec::new(),
+        };
+        let (cluster_bridge, client_bridge) = (netns.bridge("c"), netns.bridge("k"));
+        for bridge in [&cluster_bridge, &client_bridge] {
+            ip(&["link", "add", bridge, "type", "bridge"]);
+            ip(&["link", "set", bridge, "up"]);
+        }
+        let gateway = format!("10.213.{}.254/24", netns.client);
+        ip(&["addr", "add", &gateway, "dev", &client_bridge]);
+        for node in 0..nodes {
+            let name = format!("{}-{node}", netns.tag);
+            ip(&["netns", "add", &name]);
+            netns.namespaces.push(name.clone());
+            ip(&["-n", &name, "link", "set", "lo", "up"]);
+            for (kind, bridge, subnet) in [
+                ("c", &cluster_bridge, netns.cluster),
+                ("k", &client_bridge, netns.client),
+            ] {
+                let outside = netns.link(kind, node);
+                let inside = format!("{outside}i");
+                ip(&[
+                    "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+                ]);
+                ip(&["link", "set", &inside, "netns", &name]);
+                ip(&["link", "set", &outside, "master", bridge]);
+                ip(&["link", "set", &outside, "up"]);
+                let address = format!("10.213.{subnet}.{}/24", node + 1);
+                ip(&["-n", &name, "addr", "add", &address, "dev", &inside]);
+                ip(&["-n", &name, "link", "set", &inside, "up"]);
+            }
+        }
+        netns
+    }
+
+    fn bridge(&self, kind: &str) -> String {
+        format!("{}{kind}br", self.tag)
+    }
+
+    /// The bridge side of `node`'s link of `kind` ("c" cluster, "k" client).
+    fn link(&self, kind: &str, node: usize) -> String {
+        format!("{}{kind}{node}", self.tag)
+    }
+
+    /// `ip link set <node's cluster link> up|down`.
+    fn cluster_link(&self, node: usize, up: bool) {
+        let link = self.link("c", node);
+        ip(&["link", "set", &link, if up { "up" } else { "down" }]);
+    }
+
+    fn ring_address(&self, node: usize) -> String {
+        format!("10.213.{}.{}:7400", self.cluster, node + 1)
+    }
+
+    fn client_address(&self, node: usize, port: u16) -> String {
+        format!("10.213.{}.{}:{port}", self.client, node + 1)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Best effort: a namespace outlives its name until its processes exit (the nodes are
+        // killed on drop); the veths go with their namespace.
+        for name in &self.namespaces {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", name])
+                .status();
+        }
+        for kind in ["c", "k"] {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &self.bridge(kind)])
+                .status();
+        }
+    }
+}
+
+/// Polls until every node in `side` lists exactly the ring hosts of `side` in its `/status`.
+async fn wait_ring_is(nodes: &[Node], side: &[usize], what: &str) {
+    let deadline = Instant::now() + WAIT;
+    let wanted: BTreeSet<&str> = side.iter().map(|&i| nodes[i].ring.as_str()).collect();
+    loop {
+        let mut wrong = Vec::new();
+        for &i in side {
+            let hosts: Option<BTreeSet<String>> = status(&nodes[i]).await.map(|status| {
+                status["ring"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|row| row["host"].as_str().map(str::to_owned))
+                    .collect()
+            });
+            match hosts {
+                Some(hosts) if hosts.iter().map(String::as_str).eq(wanted.iter().copied()) => {}
+                Some(hosts) => wrong.push(format!("node {i} sees {hosts:?}")),
+                None => wrong.push(format!("node {i} does not answer /status")),
+            }
+        }
+        if wrong.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not every node of {side:?} saw the ring {wanted:?} within {WAIT:?}: {}",
+            wrong.join("; ")
+        );
+        sleep(POLL).await;
+    }
+}
+
+/// Sends `command` for `key` through one of `cons` (drawn from `rng`) until it is answered
+/// without an error, at most `WRITE_ATTEMPTS` times; returns the reply or the last error.
+async fn acknowledged<T: redis::FromRedisValue>(
+    cons: &[MultiplexedConnection],
+    command: &redis::Cmd,
+    rng: &mut StdRng,
+    retries: &mut u64,
+) -> Result<T, String> {
+    let mut last_error = String::new();
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            *retries += 1;
+            sleep(Duration::from_millis(100 << (attempt - 1))).await;
+        }
+        let node = rng.gen_range(0..cons.len());
+        let mut con = cons[node].clone();
+        match timeout(REQUEST_TIMEOUT, command.query_async::<T>(&mut con)).await {
+            Ok(Ok(reply)) => return Ok(reply),
+            Ok(Err(error)) => last_error = describe_error(&error),
+            Err(_) => last_error = format!("no reply within {REQUEST_TIMEOUT:?}"),
+        }
+    }
+    Err(last_error)
+}
+
+/// What one partition of scenario C showed.
+struct Cycle {
+    cut: usize,
+    /// How long after the heal every key read its later write from every node, if it did.
+    converged: Option<Duration>,
+    /// Per half, how many keys were not at their later write in the last sweep.
+    halves: String,
+    /// The last sweep, node by node.
+    report: String,
+}
+
+/// One partition of scenario C: 2 x 200 keys written at consistency 3, node `cut` cut off from
+/// the others; the keys of one half deleted on the cut-off node and, later, written again on
+/// the other side, the keys of the other half the other way round; heal, then read every key
+/// from every node until all read their later write, for at most `HEAL_WAIT`.
+async fn partition_cycle(
+    cycle: usize,
+    cut: usize,
+    netns: &Netns,
+    nodes: &[Node],
+    rng: &mut StdRng,
+) -> Cycle {
+    // Two halves: keys deleted on the minority side then written on the majority side, and
+    // keys deleted on the majority side then written on the minority side.
+    let majority: Vec<usize> = (0..NODES).filter(|&i| i != cut).collect();
+    let halves = ["del-minority", "del-majority"];
+    let key = |half: &str, i: usize| format!("partition{cycle}:{half}:{i}");
+    let mut all = Vec::new();
+    for node in nodes {
+        all.push(session(node).await);
+    }
+    let mut writes = Writes::default();
+    for half in halves {
+        let pairs = (0..PARTITION_KEYS)
+            .map(|i| (key(half, i), format!("before-{i}")))
+            .collect();
+        write_pairs(&all, pairs, rng, &mut writes).await;
+    }
+    assert!(
+        writes.refused.is_empty(),
+        "cycle {cycle}: {} writes at consistency {COPIES} were refused by a healthy settled cluster, before the \
+         partition:{}",
+        writes.refused.len(),
+        writes.refused_report()
+    );
+
+    netns.cluster_link(cut, false);
+    let partitioned = Instant::now();
+    println!("scenario C, cycle {cycle}: cut node {cut} off from {majority:?}");
+    wait_ring_is(nodes, &majority, &format!("cycle {cycle}, after the cut")).await;
+    wait_ring_is(nodes, &[cut], &format!("cycle {cycle}, after the cut")).await;
+    println!(
+        "scenario C, cycle {cycle}: both sides re-formed their rings {:.2?} after the cut",
+        partitioned.elapsed()
+    );
+    // During the partition one copy is all either side can promise.
+    let mut minority_cons = Vec::new();
+    let mut majority_cons = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let mut con = connect(&node.resp).await;
+        set_consistency(&mut con, 1, 1).await;
+        if index == cut {
+            minority_cons.push(con);
+        } else {
+            majority_cons.push(con);
+        }
+    }
+    let sides = |half: &str| {
+        if half == "del-minority" {
+            (&minority_cons, &majority_cons)
+        } else {
+            (&majority_cons, &minority_cons)
+        }
+    };
+
+    // Deletes first, on one side...
+    let mut retries = 0;
+    let mut deleted: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for half in halves {
+        let (deleting, _) = sides(half);
+        for i in 0..PARTITION_KEYS {
+            let command = redis::cmd("DEL").arg(key(half, i)).clone();
+            match acknowledged::<usize>(deleting, &command, rng, &mut retries).await {
+                Ok(count) => *deleted.entry(half).or_default() += count,
+                Err(error) => failures.push(format!("DEL {}: {error}", key(half, i))),
+            }
+        }
+    }
+    // ...then, later by the wall clock (the versions' physical part is in milliseconds; this
+    // pause orders the two phases, it synchronises nothing), writes on the other side.
+    sleep(Duration::from_millis(20)).await;
+    for half in halves {
+        let (_, writing) = sides(half);
+        for i in 0..PARTITION_KEYS {
+            let command = redis::cmd("SET")
+                .arg(key(half, i))
+                .arg(format!("after-{i}"))
+                .clone();
+            if let Err(error) = acknowledged::<()>(writing, &command, rng, &mut retries).await {
+                failures.push(format!("SET {}: {error}", key(half, i)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "cycle {cycle}: {} deletes or writes at consistency 1 were refused {WRITE_ATTEMPTS} times during the \
+         partition: {}",
+        failures.len(),
+        failures
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    println!(
+        "scenario C, cycle {cycle}: during the partition, DEL found {deleted:?} of {PARTITION_KEYS} keys each; \
+         every key then written again on the other side ({retries} retries)"
+    );
+
+    netns.cluster_link(cut, true);
+    let healed = Instant::now();
+    let everyone: Vec<usize> = (0..NODES).collect();
+    wait_ring_is(nodes, &everyone, &format!("cycle {cycle}, after the heal")).await;
+    println!(
+        "scenario C, cycle {cycle}: one ring again {:.2?} after the heal",
+        healed.elapsed()
+    );
+
+    // Every key must read its later write from every node; poll until it does.
+    let pairs: Vec<(String, String)> = halves
+        .iter()
+        .flat_map(|half| (0..PARTITION_KEYS).map(move |i| (key(half, i), format!("after-{i}"))))
+        .collect();
+    let (converged, last) = loop {
+        let mut sweep = Vec::new();
+        for (index, con) in all.iter().enumerate() {
+            let read = read_by_mget(
+                con.clone(),
+                format!("MGET via node {index}"),
+                &pairs,
+                healed,
+                Instant::now() + WAIT,
+            );
+            sweep.push(read);
+        }
+        let last: Vec<Tally> = join_all(sweep).await;
+        if last.iter().all(Tally::clean) {
+            break (Some(healed.elapsed()), last);
+        }
+        if healed.elapsed() >= HEAL_WAIT {
+            break (None, last);
+        }
+        sleep(POLL).await;
+    };
+    let mut report = String::new();
+    for (index, tally) in last.iter().enumerate() {
+        let _ = write!(
+            report,
+            "\n  node {index}{}: {}",
+            if index == cut { " (was cut off)" } else { "" },
+            tally.report(pairs.len(), "keys written after a delete")
+        );
+    }
+    let halves_report: Vec<String> = halves
+        .iter()
+        .map(|half| {
+            let lost: BTreeSet<&String> = last
+                .iter()
+                .flat_map(|t| t.nil_keys.iter().chain(&t.wrong_keys))
+                .map(|&i| &pairs[i].0)
+                .filter(|k| k.contains(half))
+                .collect();
+            format!(
+                "{half}: {} of {PARTITION_KEYS} keys not at their later write on some node",
+                lost.len()
+            )
+        })
+        .collect();
+    println!(
+        "scenario C, cycle {cycle}: {} after the heal; {}{report}",
+        converged.map_or("NOT converged".to_owned(), |at| format!(
+            "converged {at:.2?}"
+        )),
+        halves_report.join("; ")
+    );
+    Cycle {
+        cut,
+        converged,
+        halves: halves_report.join("; "),
+        report,
+    }
+}
+
+#[tokio::test]
+#[ignore = "fails until failover fixes land: after a partition heals, a write can lose to an \
+            earlier delete made on the other side"]
+async fn later_write_beats_earlier_delete_across_a_partition() {
+    if !is_root() {
+        eprintln!(
+            "\n*** SKIPPED later_write_beats_earlier_delete_across_a_partition: it cuts links \
+             between network namespaces (ip netns), which needs root. Nothing was tested. ***\n"
+        );
+        return;
+    }
+    let seed = seed(0x0C0F_FEE5);
+    println!("scenario C: seed {seed} (DENDRITE_FAILOVER_SEED)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Declared before the nodes, so dropped after them: the nodes die before their namespaces.
+    let netns = Netns::new(NODES);
+    let mut nodes = Vec::new();
+    for index in 0..NODES {
+        let ring = netns.ring_address(index);
+        let (resp, http) = (
+            netns.client_address(index, 6380),
+            netns.client_address(index, 8380),
+        );
+        let addresses = common::Addresses {
+            netns: Some(&netns.namespaces[index]),
+            listen: &ring,
+            resp: &resp,
+            http: &http,
+        };
+        let first = netns.ring_address(0);
+        let join: &[&str] = if index == 0 { &[] } else { &[&first] };
+        nodes.push(common::start_node_at(&addresses, join, NODE_FLAGS).await);
+    }
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), REPLICAS).await;
+
+    let cuts = pick_nodes(&mut rng, trials(2).min(NODES));
+    let mut cycles = Vec::new();
+    for (cycle, &cut) in cuts.iter().enumerate() {
+        cycles.push(partition_cycle(cycle + 1, cut, &netns, &nodes, &mut rng).await);
+    }
+    let stuck: Vec<String> = cycles
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.converged.is_none())
+        .map(|(i, c)| format!("cycle {} (node {} cut off): {}", i + 1, c.cut, c.halves))
+        .collect();
+    let reports: Vec<String> = cycles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("cycle {}, last sweep:{}", i + 1, c.report))
+        .collect();
+    assert!(
+        stuck.is_empty(),
+        "the later write did not win everywhere within {HEAL_WAIT:?} of the heal in {} of {} \
+         partitions (keys deleted on one side, then written on the other): {}; nil means the \
+         earlier delete won, a wrong value that the value from before the partition came \
+         back.\n{}",
+        stuck.len(),
+        cycles.len(),
+        stuck.join("; "),
+        reports.join("\n")
     );
 }

@@ -26,7 +26,12 @@ pub const POLL: Duration = Duration::from_millis(50);
 /// The `dendrite` binary of this build, killed when dropped, logs to stderr only on request
 /// (`DENDRITE_TEST_LOGS=1`).
 pub fn dendrite() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dendrite"));
+    dendrite_command(env!("CARGO_BIN_EXE_dendrite"))
+}
+
+/// `program` (the binary, or a wrapper that execs it) set up as [`dendrite`] describes.
+fn dendrite_command(program: &str) -> Command {
+    let mut command = Command::new(program);
     command
         .env_remove("DENDRITE_CONFIG")
         .kill_on_drop(true)
@@ -76,17 +81,45 @@ fn banner_field(banner: &str, label: &str) -> String {
         .to_owned()
 }
 
-/// Starts a node on ephemeral RESP/HTTP ports with fast stabilization.
+/// Starts a node on ephemeral loopback RESP/HTTP ports with fast stabilization.
 pub async fn start_node(listen: &str, join: &[&str], extra: &[&str]) -> Node {
-    let mut command = dendrite();
+    let addresses = Addresses {
+        netns: None,
+        listen,
+        resp: "127.0.0.1:0",
+        http: "127.0.0.1:0",
+    };
+    start_node_at(&addresses, join, extra).await
+}
+
+/// Where a node runs and listens.
+pub struct Addresses<'a> {
+    /// The network namespace to run the node in (`ip netns exec`), or the test's own.
+    pub netns: Option<&'a str>,
+    pub listen: &'a str,
+    pub resp: &'a str,
+    pub http: &'a str,
+}
+
+/// Starts a node at `addresses` with fast stabilization.
+pub async fn start_node_at(addresses: &Addresses<'_>, join: &[&str], extra: &[&str]) -> Node {
+    let mut command = match addresses.netns {
+        // `ip netns exec` enters the namespace and execs the binary: the child is the node.
+        Some(netns) => {
+            let mut command = dendrite_command("ip");
+            command.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_dendrite")]);
+            command
+        }
+        None => dendrite(),
+    };
     command.args([
         "node",
         "--listen",
-        listen,
+        addresses.listen,
         "--resp",
-        "127.0.0.1:0",
+        addresses.resp,
         "--http",
-        "127.0.0.1:0",
+        addresses.http,
         "--stabilize-min-ms",
         "50",
         "--stabilize-max-ms",
@@ -98,13 +131,15 @@ pub async fn start_node(listen: &str, join: &[&str], extra: &[&str]) -> Node {
         command.args(["--join", seed]);
     }
     command.args(extra);
-    let mut child = command.spawn().unwrap();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting a node on {} failed: {e}", addresses.listen));
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let banner = timeout(WAIT, stdout.next_line())
         .await
         .expect("no banner in time")
         .unwrap()
-        .unwrap_or_else(|| panic!("node on {listen} exited before its banner"));
+        .unwrap_or_else(|| panic!("node on {} exited before its banner", addresses.listen));
     Node {
         child,
         resp: banner_field(&banner, "RESP on "),
