@@ -15,10 +15,11 @@
 //!   later write from every node.
 //!
 //! All are ignored until the failover fixes land; run them with
-//! `cargo test -p dendrite-node --test failover -- --ignored --nocapture`.
+//! `cargo test -p dendrite-node --test failover -- --ignored --nocapture --test-threads=1` (one
+//! at a time: their deadlines assume the machine is not running two other clusters).
 //! Victims and the node each request goes through come from a seeded RNG (the seed is printed;
 //! `DENDRITE_FAILOVER_SEED` replays another); what is asserted does not depend on the seed.
-//! `DENDRITE_FAILOVER_TRIALS` sets the clusters of A (3) and the partitions of C (2),
+//! `DENDRITE_FAILOVER_TRIALS` sets the clusters of A (3) and the partitions of C (3),
 //! `DENDRITE_FAILOVER_ROUNDS` the kill/restart rounds of B (6).
 //!
 //! Every wait polls with a deadline; the only pauses are between read sweeps and write retries
@@ -1421,7 +1422,10 @@ async fn later_write_beats_earlier_delete_across_a_partition() {
     }
     wait_settled(&nodes.iter().collect::<Vec<_>>(), REPLICAS).await;
 
-    let cuts = pick_nodes(&mut rng, trials(2).min(NODES));
+    // Whether a partition loses the later writes depends on a race in how the cut-off node
+    // rejoins: measured on the code of this commit, 5 of 16 partitions lost them (25 to 107
+    // keys of 200), the others converged in 3-27 s. Three different nodes cut in turn.
+    let cuts = pick_nodes(&mut rng, trials(3).min(NODES));
     let mut cycles = Vec::new();
     for (cycle, &cut) in cuts.iter().enumerate() {
         cycles.push(partition_cycle(cycle + 1, cut, &netns, &nodes, &mut rng).await);
