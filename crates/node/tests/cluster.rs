@@ -7,177 +7,19 @@
 // Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
+use common::{
+    connect, dendrite, eventually, set_consistency, start_cluster, start_node, status,
+    wait_settled, WAIT,
+};
 use dendrite_node::http::client::http_get;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdout, Command};
-use tokio::time::{sleep, timeout, Instant};
-
-/// Longest wait for any one thing (a banner, a settled ring, a reply).
-const WAIT: Duration = Duration::from_secs(30);
-/// Pause between two polls of a condition.
-const POLL: Duration = Duration::from_millis(50);
-
-fn dendrite() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dendrite"));
-    command
-        .env_remove("DENDRITE_CONFIG")
-        .kill_on_drop(true)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped());
-    // Node logs are noise in test output unless asked for.
-    if std::env::var_os("DENDRITE_TEST_LOGS").is_some() {
-        command.stderr(Stdio::inherit());
-    } else {
-        command.stderr(Stdio::null());
-    }
-    command
-}
-
-/// One `dendrite node` process and the addresses from its banner.
-struct Node {
-    child: Child,
-    resp: String,
-    http: String,
-    ring: String,
-    _stdout: Lines<BufReader<ChildStdout>>,
-}
-
-/// The text between `label` and the next comma (or the end) of the banner.
-fn banner_field(banner: &str, label: &str) -> String {
-    banner
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {label:?} in banner {banner:?}"))
-        .split(',')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// Starts a node on ephemeral RESP/HTTP ports with fast stabilization.
-async fn start_node(listen: &str, join: &[&str], extra: &[&str]) -> Node {
-    let mut command = dendrite();
-    command.args([
-        "node",
-        "--listen",
-        listen,
-        "--resp",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--stabilize-min-ms",
-        "50",
-        "--stabilize-max-ms",
-        "150",
-        "--log",
-        "warn",
-    ]);
-    for seed in join {
-        command.args(["--join", seed]);
-    }
-    command.args(extra);
-    let mut child = command.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = timeout(WAIT, stdout.next_line())
-        .await
-        .expect("no banner in time")
-        .unwrap()
-        .expect("node exited before its banner");
-    Node {
-        child,
-        resp: banner_field(&banner, "RESP on "),
-        http: banner_field(&banner, "HTTP on "),
-        ring: banner_field(&banner, "ring on "),
-        _stdout: stdout,
-    }
-}
-
-/// Starts `count` nodes, the first creating the ring and the others joining it.
-async fn start_cluster(count: usize, extra: &[&str]) -> Vec<Node> {
-    let first = start_node("127.0.0.1:0", &[], extra).await;
-    let seed = first.ring.clone();
-    let mut nodes = vec![first];
-    for _ in 1..count {
-        nodes.push(start_node("127.0.0.1:0", &[&seed], extra).await);
-    }
-    nodes
-}
-
-async fn status(node: &Node) -> Option<serde_json::Value> {
-    let response = http_get(&node.http, "/status", Duration::from_secs(5))
-        .await
-        .ok()?;
-    serde_json::from_slice(&response.body).ok()
-}
-
-/// Whether the nodes' vnodes tile the whole ring (ownership sums to 1) and each vnode has
-/// `replicas` replica hosts: then every key has its primary and its copies placed.
-async fn ring_settled(nodes: &[&Node], replicas: usize) -> bool {
-    let mut owned = 0.0;
-    for node in nodes {
-        let Some(status) = status(node).await else {
-            return false;
-        };
-        for vnode in status["vnodes"].as_array().into_iter().flatten() {
-            let Some(share) = vnode["ownership"].as_f64() else {
-                return false;
-            };
-            owned += share;
-            if vnode["replicas"].as_array().map_or(0, Vec::len) < replicas {
-                return false;
-            }
-        }
-    }
-    (owned - 1.0).abs() < 1e-9
-}
-
-async fn wait_settled(nodes: &[&Node], replicas: usize) {
-    let deadline = Instant::now() + WAIT;
-    while !ring_settled(nodes, replicas).await {
-        assert!(Instant::now() < deadline, "the ring did not settle in time");
-        sleep(POLL).await;
-    }
-}
-
-async fn connect(resp: &str) -> MultiplexedConnection {
-    let client = redis::Client::open(format!("redis://{resp}/")).unwrap();
-    timeout(WAIT, client.get_multiplexed_async_connection())
-        .await
-        .expect("connect timed out")
-        .unwrap()
-}
-
-async fn set_consistency(con: &mut MultiplexedConnection, read: u8, write: u8) {
-    let () = redis::cmd("CONSISTENCY")
-        .arg(read)
-        .arg(write)
-        .query_async(con)
-        .await
-        .unwrap();
-}
-
-/// Retries `attempt` until it yields `Some` or the deadline passes.
-async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = attempt().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        sleep(POLL).await;
-    }
-}
+use tokio::process::Child;
+use tokio::time::timeout;
 
 #[tokio::test]
 async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
@@ -440,11 +282,7 @@ async fn five_nodes_survive_two_kill_nines_and_a_restart_rejoins() {
 
     // kill -9 two nodes.
     for victim in [1, 3] {
-        nodes[victim].child.start_kill().unwrap();
-        timeout(WAIT, nodes[victim].child.wait())
-            .await
-            .expect("killed node did not exit")
-            .unwrap();
+        nodes[victim].kill().await;
     }
     let survivors = [0usize, 2, 4];
     let mut survivor_cons: Vec<MultiplexedConnection> = Vec::new();
