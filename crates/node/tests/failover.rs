@@ -14,9 +14,10 @@
 //!   keys deleted on one side, then written on the other; after the heal every key reads the
 //!   later write from every node.
 //!
-//! All are ignored until the failover fixes land; run them with
-//! `cargo test -p dendrite-node --test failover -- --ignored --nocapture --test-threads=1` (one
-//! at a time: their deadlines assume the machine is not running two other clusters).
+//! They run one at a time (a lock), as part of `cargo test`; on the code before the failover
+//! fixes A read nil in 4 of 6 clusters, B lost 274 of 5250 keys in 20 rounds (seed 2, waiting
+//! only for the ring to settle) and C lost the later write in 5 of 16 partitions. For a long
+//! run: `DENDRITE_FAILOVER_ROUNDS=100 cargo test -p dendrite-node --test failover -- --nocapture`.
 //! Victims and the node each request goes through come from a seeded RNG (the seed is printed;
 //! `DENDRITE_FAILOVER_SEED` replays another); what is asserted does not depend on the seed.
 //! `DENDRITE_FAILOVER_TRIALS` sets the clusters of A (3) and the partitions of C (3),
@@ -61,6 +62,10 @@ const BATCH: usize = 100;
 const WRITE_ATTEMPTS: u32 = 5;
 
 /// The seed of a scenario's RNG: `default`, or `DENDRITE_FAILOVER_SEED`.
+/// The scenarios run one after another even when the test runner starts them together: their
+/// deadlines assume the machine runs one five-node cluster at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn seed(default: u64) -> u64 {
     match std::env::var("DENDRITE_FAILOVER_SEED") {
         Ok(text) => text
@@ -636,9 +641,8 @@ async fn lying_reads_trial(trial: usize, rng: &mut StdRng) -> Trial {
 }
 
 #[tokio::test]
-#[ignore = "fails until failover fixes land: after kill -9 of 2 of 5 nodes the survivors read nil \
-            for keys acknowledged at consistency 3"]
 async fn no_lying_reads_after_two_kill_nines() {
+    let _one_cluster_at_a_time = ONE_AT_A_TIME.lock().await;
     let seed = seed(0x00A1_1CE5);
     let trials = trials(3);
     println!(
@@ -850,9 +854,8 @@ async fn read_back(
 }
 
 #[tokio::test]
-#[ignore = "fails until failover fixes land: needs the under-replication gauge \
-            (/status underreplicated_ranges) and re-replication after kill -9 and restart"]
 async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
+    let _one_cluster_at_a_time = ONE_AT_A_TIME.lock().await;
     let seed = seed(0x0B0B_5EED);
     let rounds = rounds();
     println!(
@@ -1388,9 +1391,8 @@ async fn partition_cycle(
 }
 
 #[tokio::test]
-#[ignore = "fails until failover fixes land: after a partition heals, a write can lose to an \
-            earlier delete made on the other side"]
 async fn later_write_beats_earlier_delete_across_a_partition() {
+    let _one_cluster_at_a_time = ONE_AT_A_TIME.lock().await;
     if !is_root() {
         eprintln!(
             "\n*** SKIPPED later_write_beats_earlier_delete_across_a_partition: it cuts links \
