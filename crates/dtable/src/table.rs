@@ -338,9 +338,11 @@ impl Table {
         let _ = handler.table.set(Arc::downgrade(&inner));
         let table = Table { inner };
         table.inner.spawn_maintenance();
-        // Take over our ranges now rather than at the first periodic round (a new ring's
-        // rounds are empty, and make its vnodes authoritative at once).
+        // Tell the nodes we know that this incarnation runs (a restarted node's peers then
+        // refill it at once), then take over our ranges now rather than at the first periodic
+        // round (a new ring's rounds are empty, and make its vnodes authoritative at once).
         let inner = table.inner.clone();
+        inner.announce().await;
         for vnode in inner.ring.local_vnodes() {
             inner.repair_vnode(&vnode).await;
         }

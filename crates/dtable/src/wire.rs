@@ -219,6 +219,9 @@ pub enum Request {
     Probe {
         /// Vnode asked (any vnode of the node: the incarnation is the node's).
         dest: Vnode,
+        /// The asking node's host and incarnation, so the receiver learns of a restart at
+        /// once (`None` from a peer that does not say).
+        sender: Option<(String, u64)>,
     },
 }
 
@@ -330,7 +333,7 @@ impl Request {
             | Request::Digest { dest, .. }
             | Request::Scan { dest, .. }
             | Request::Purge { dest, .. }
-            | Request::Probe { dest } => dest,
+            | Request::Probe { dest, .. } => dest,
         }
     }
 
@@ -499,10 +502,12 @@ impl Request {
                     before: Some(*before_millis),
                 },
             ),
-            Request::Probe { dest } => frame(
+            Request::Probe { dest, sender } => frame(
                 k,
                 &proto::PbdTableProbe {
                     dest: Some(vnode_to_proto(dest)),
+                    sender_host: sender.as_ref().map(|(host, _)| host.clone()),
+                    sender_incarnation: sender.as_ref().map(|(_, incarnation)| *incarnation),
                 },
             ),
         }
@@ -654,8 +659,16 @@ impl Request {
             }
             kind::PROBE => {
                 let m: proto::PbdTableProbe = decode_payload(k, payload, &[])?;
+                let sender = match (m.sender_host, m.sender_incarnation) {
+                    (Some(host), Some(incarnation)) if !host.is_empty() => {
+                        Some((host, incarnation))
+                    }
+                    (None, None) => None,
+                    _ => return Err(invalid(k, "sender (a host and an incarnation, or neither)")),
+                };
                 Request::Probe {
                     dest: required_vnode(k, m.dest)?,
+                    sender,
                 }
             }
             other => return Err(CodecError::UnknownType(other)),
@@ -1097,7 +1110,14 @@ mod tests {
                 range,
                 before_millis: 1_700_000_000_000,
             },
-            Request::Probe { dest: vn(1) },
+            Request::Probe {
+                dest: vn(1),
+                sender: None,
+            },
+            Request::Probe {
+                dest: vn(1),
+                sender: Some(("a:1".to_string(), 42)),
+            },
         ]
     }
 

@@ -109,7 +109,13 @@ async fn reads_across_two_crashes_and_restarts_never_answer_nil() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restarted_node_is_refilled_within_seconds_not_at_the_next_routine_round() {
-    let mut cluster = Tables::start_with(12, 5, 2, no_routine_rounds()).await;
+    // Neither routine rounds nor the heal loop's periodic probes: a restart on the same address
+    // raises no ring event, so only the restarted node's announcement can tell its peers.
+    let config = TableConfig {
+        heal_interval: Duration::from_secs(3600),
+        ..no_routine_rounds()
+    };
+    let mut cluster = Tables::start_with(12, 5, 2, config).await;
     let n = 400;
     write_all(&cluster, n, 0).await;
     let mut took = Vec::new();
@@ -119,11 +125,13 @@ async fn a_restarted_node_is_refilled_within_seconds_not_at_the_next_routine_rou
         // Back on the same address before the ring even noticed it was gone.
         cluster.restart(&host).await;
         took.push(cluster.wait_fully_replicated(Duration::from_secs(30)).await);
+        // Gauge 0 means every key has its three copies again (extra copies made meanwhile are
+        // handed back later: see the joins test for exactly three).
         for i in 0..n {
-            assert_eq!(
-                cluster.copies(&key(i)),
-                3,
-                "key {i} after restarting {host}"
+            let copies = cluster.copies(&key(i));
+            assert!(
+                copies >= 3,
+                "key {i} after restarting {host}: {copies} copies"
             );
         }
     }

@@ -72,9 +72,11 @@ impl Ledger {
         }
     }
 
-    /// Records the incarnation a probe of `host` found (`None`: the probe failed).
-    pub(crate) fn probed(&mut self, host: &str, incarnation: Option<u64>) {
-        self.peers.insert(host.to_string(), incarnation);
+    /// Records the incarnation a probe of `host` found (`None`: the probe failed). Returns
+    /// whether it differs from the incarnation known before (a restart, or news of the host).
+    pub(crate) fn probed(&mut self, host: &str, incarnation: Option<u64>) -> bool {
+        let before = self.peers.insert(host.to_string(), incarnation);
+        incarnation.is_some() && before.flatten() != incarnation
     }
 
     /// Is `vnode`, in state `current`, authoritative for every key at `ids`?

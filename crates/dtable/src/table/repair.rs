@@ -119,7 +119,7 @@ impl TableInner {
             }
         }
         let probes = join_all(hosts.iter().map(|peer| async move {
-            let incarnation = match self.call(Request::Probe { dest: peer.clone() }).await {
+            let incarnation = match self.call(self.probe(peer)).await {
                 Ok(Reply::ProbeResp { incarnation }) => Some(incarnation),
                 _ => None,
             };
@@ -148,6 +148,43 @@ impl TableInner {
         }
         join_all(due.iter().map(|v| self.repair_vnode(v))).await;
         due.len()
+    }
+
+    /// A probe of `peer`'s node that also tells it who we are.
+    fn probe(&self, peer: &Vnode) -> Request {
+        Request::Probe {
+            dest: peer.clone(),
+            sender: Some((self.ring.local_host().to_string(), self.incarnation)),
+        }
+    }
+
+    /// Tells every node this one knows of that it (re)started, before it serves: a peer whose
+    /// replica it is sees the new incarnation, counts the range as lacking copies and refills it
+    /// at once, instead of after its next probe.
+    pub(super) async fn announce(self: &Arc<Self>) {
+        let mut hosts: Vec<Vnode> = Vec::new();
+        for snap in self.ring.snapshot() {
+            let known = snap
+                .predecessor
+                .into_iter()
+                .chain(snap.successors)
+                .chain(snap.fingers.into_iter().flatten());
+            for vnode in known {
+                if *vnode.host != *self.ring.local_host()
+                    && hosts.iter().all(|h| h.host != vnode.host)
+                {
+                    hosts.push(vnode);
+                }
+            }
+        }
+        join_all(hosts.iter().map(|peer| self.call(self.probe(peer)))).await;
+    }
+
+    /// A peer said it runs `incarnation`: if that is news, the heal loop looks at once.
+    pub(super) fn peer_announced(&self, host: &str, incarnation: u64) {
+        if self.ledger.lock().probed(host, Some(incarnation)) {
+            self.heal.notify_one();
+        }
     }
 
     /// One anti-entropy round for local vnode `vnode` with its replicas: pull from each, then

@@ -60,9 +60,14 @@ impl TableInner {
                 buckets: self.store.digest_buckets(range, buckets as usize),
                 incarnation: self.incarnation,
             },
-            Request::Probe { .. } => Reply::ProbeResp {
-                incarnation: self.incarnation,
-            },
+            Request::Probe { sender, .. } => {
+                if let Some((host, incarnation)) = sender {
+                    self.peer_announced(&host, incarnation);
+                }
+                Reply::ProbeResp {
+                    incarnation: self.incarnation,
+                }
+            }
             Request::Scan {
                 range,
                 after,
