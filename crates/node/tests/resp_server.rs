@@ -592,7 +592,7 @@ async fn requirepass_allows_only_auth_hello_and_quit_before_auth() {
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
         "-NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-         HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+         HELLO AUTH <user> <pass> option can be used to authenticate the client and \
          select the RESP protocol version at the same time\r\n",
         "+OK\r\n",
         "+PONG\r\n",

@@ -639,7 +639,12 @@ pub async fn execute(
             Reply::Map(
                 parameters::matching(&patterns)
                     .into_iter()
-                    .map(|(name, value)| (Reply::text(name), Reply::text(value)))
+                    .map(|(name, value)| {
+                        (
+                            Reply::Bulk(Bytes::copy_from_slice(name)),
+                            Reply::text(value),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -782,7 +787,7 @@ fn hello_reply(hello: Hello, session: &mut Session) -> Reply {
     if !session.authenticated {
         return Reply::Error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
              select the RESP protocol version at the same time"
                 .into(),
         );
@@ -1153,7 +1158,7 @@ mod tests {
             run(&["config", "get", "databases", "SAVE"]),
             Reply::Map(vec![
                 (Reply::text("databases"), Reply::text("1")),
-                (Reply::text("save"), Reply::text("")),
+                (Reply::text("SAVE"), Reply::text("")),
             ])
         );
     }

@@ -21,17 +21,29 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("timeout", "0"),
 ];
 
-/// The parameters matching any of `patterns` (Redis glob syntax, any letter case), each once.
-pub fn matching(patterns: &[&[u8]]) -> Vec<(&'static str, &'static str)> {
-    PARAMETERS
-        .iter()
-        .filter(|(name, _)| {
-            patterns
-                .iter()
-                .any(|pattern| glob_matches(pattern, name.as_bytes()))
-        })
-        .copied()
-        .collect()
+/// The parameters matching any of `patterns` (Redis glob syntax, any letter case), each once,
+/// as name/value pairs. A pattern without glob characters is a plain name, and Redis answers
+/// it spelled as asked (`MAXMEMORY`), so the names are returned as bytes.
+pub fn matching<'a>(patterns: &[&'a [u8]]) -> Vec<(&'a [u8], &'static str)> {
+    let mut found: Vec<(&'a [u8], &'static str)> = Vec::new();
+    for pattern in patterns {
+        let is_glob = pattern
+            .iter()
+            .any(|byte| matches!(byte, b'*' | b'?' | b'['));
+        for (name, value) in PARAMETERS {
+            let listed = |found: &[(&[u8], &str)]| {
+                found
+                    .iter()
+                    .any(|(other, _)| other.eq_ignore_ascii_case(name.as_bytes()))
+            };
+            if is_glob && glob_matches(pattern, name.as_bytes()) && !listed(&found) {
+                found.push((name.as_bytes(), value));
+            } else if !is_glob && pattern.eq_ignore_ascii_case(name.as_bytes()) && !listed(&found) {
+                found.push((pattern, value));
+            }
+        }
+    }
+    found
 }
 
 /// Redis's `stringmatchlen` without case: `*`, `?`, `[abc]`, `[^a-z]` and `\` escapes.
@@ -123,11 +135,11 @@ mod tests {
         assert_eq!(
             found
                 .iter()
-                .filter(|(name, _)| *name == "maxmemory")
+                .filter(|(name, _)| *name == b"maxmemory")
                 .count(),
             1
         );
         assert_eq!(matching(&[b"nosuch"]), vec![]);
-        assert_eq!(matching(&[b"save"]), vec![("save", "")]);
+        assert_eq!(matching(&[b"SAVE"]), vec![(&b"SAVE"[..], "")]);
     }
 }
