@@ -197,12 +197,15 @@ async fn basic_commands() {
         .await
         .unwrap();
     assert_eq!(name, "tester");
+    // RESP2: the docs map comes as a flat list, name then fields.
     let docs: Vec<redis::Value> = redis::cmd("COMMAND")
         .arg("DOCS")
+        .arg("get")
         .query_async(&mut con)
         .await
         .unwrap();
-    assert!(docs.is_empty());
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    assert_eq!(docs[0], redis::Value::BulkString(b"get".to_vec()));
 
     assert_eq!(server.metrics.command_count("set"), 2);
     assert!(server.metrics.command_count("get") >= 2);
@@ -589,7 +592,7 @@ async fn requirepass_allows_only_auth_hello_and_quit_before_auth() {
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
         "-NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-         HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+         HELLO AUTH <user> <pass> option can be used to authenticate the client and \
          select the RESP protocol version at the same time\r\n",
         "+OK\r\n",
         "+PONG\r\n",
@@ -644,7 +647,7 @@ async fn auth_without_a_password_and_hello_two() {
         .unwrap();
     assert_eq!(name, "worker");
     let error = redis::cmd("HELLO")
-        .arg(3)
+        .arg(4)
         .query_async::<redis::Value>(&mut con)
         .await
         .unwrap_err();

@@ -2,7 +2,7 @@
 //!
 //! Redis's default user is the only user: `AUTH <password>` and `AUTH default <password>`
 //! both log in. The replies are Redis's own words so client libraries recognise them. The
-//! check is pure; the server only asks [`gate`] whether a request may run yet.
+//! check is pure; the server only asks [`allowed_before_auth`] whether a request may run yet.
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ fn constant_time_eq(expected: &[u8], attempt: &[u8]) -> bool {
     difference == 0
 }
 
-/// Redis's reply to any command but AUTH, HELLO and QUIT before authenticating.
+/// Redis's reply to any command but AUTH, HELLO, RESET and QUIT before authenticating.
 pub fn noauth() -> Reply {
     Reply::Error("NOAUTH Authentication required.".into())
 }
@@ -54,10 +54,10 @@ pub fn wrongpass() -> Reply {
     Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
 }
 
-/// Whether a request named `name` (lowercase) may run on a connection that has not
-/// authenticated: only the ones that authenticate or leave.
+/// Whether a request named `name` may run on a connection that has not authenticated: the
+/// commands the table flags `no_auth` (those that authenticate, reset or leave), as in Redis.
 pub fn allowed_before_auth(name: &str) -> bool {
-    matches!(name, "auth" | "hello" | "quit")
+    super::spec::lookup(name.as_bytes()).is_some_and(|spec| spec.has_flag("no_auth"))
 }
 
 /// The reply to `AUTH [user] password`, and whether the connection is now authenticated.

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
+use super::clients::{ClientRecord, ClientRegistry};
 use super::commands::{
     canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
@@ -85,6 +86,7 @@ pub async fn serve_resp(
     } = config.into();
     let permits = Arc::new(Semaphore::new(limits.max_clients));
     let next_client_id = AtomicU64::new(1);
+    let clients = ClientRegistry::new();
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -107,11 +109,18 @@ pub async fn serve_resp(
                     continue;
                 };
                 let client_id = next_client_id.fetch_add(1, Ordering::Relaxed);
+                let record = ClientRecord::new(
+                    client_id,
+                    Some(peer),
+                    stream.local_addr().ok(),
+                    file_descriptor(&stream),
+                );
+                clients.publish(&record);
                 let connection = Connection {
                     backend: backend.clone(),
                     metrics: metrics.clone(),
                     limits,
-                    session: Session::with_password(client_id, requirepass.clone()),
+                    session: Session::accepted(record, clients.clone(), requirepass.clone()),
                 };
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
@@ -129,6 +138,18 @@ pub async fn serve_resp(
     Ok(())
 }
 
+/// The socket's descriptor, for `CLIENT LIST`'s `fd=`.
+#[cfg(unix)]
+fn file_descriptor(stream: &TcpStream) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(stream.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+fn file_descriptor(_stream: &TcpStream) -> i64 {
+    -1
+}
+
 async fn refuse(mut stream: TcpStream) {
     let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
     let _ = stream.shutdown().await;
@@ -142,7 +163,19 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, mut stream: TcpStream, mut shutdown: ShutdownSignal) -> io::Result<()> {
+    async fn run(mut self, stream: TcpStream, shutdown: ShutdownSignal) -> io::Result<()> {
+        let clients = self.session.clients.clone();
+        let id = self.session.client_id();
+        let outcome = self.serve(stream, shutdown).await;
+        clients.remove(id);
+        outcome
+    }
+
+    async fn serve(
+        &mut self,
+        mut stream: TcpStream,
+        mut shutdown: ShutdownSignal,
+    ) -> io::Result<()> {
         let _client = self.metrics.client_connected();
         stream.set_nodelay(true)?;
         let mut parser = RequestParser::new(self.limits.parse);
@@ -156,6 +189,7 @@ impl Connection {
             let flow = self
                 .run_batch(&mut parser, &mut input, &mut output, &mut stream)
                 .await?;
+            self.session.clients.publish(&self.session.record);
             if !output.is_empty() {
                 stream.write_all(&output).await?;
                 output.clear();
@@ -197,11 +231,13 @@ impl Connection {
                 Err(error) => {
                     self.metrics.protocol_error();
                     tracing::debug!(%error, "closing RESP client after a protocol error");
-                    Reply::err(format!("Protocol error: {error}")).encode(output);
+                    Reply::err(format!("Protocol error: {error}"))
+                        .encode(self.session.protocol, output);
                     return Ok(Flow::Close);
                 }
             };
             let name = canonical_name(&args);
+            self.session.note_command(&args);
             if self.session.authenticated {
                 if let Some(kind) = Groupable::of(name, &args) {
                     carried = self.run_group(kind, args, parser, input, output).await;
@@ -233,7 +269,7 @@ impl Connection {
             };
             self.metrics
                 .record_command(name, started.elapsed(), reply.is_error());
-            reply.encode(output);
+            reply.encode(self.session.protocol, output);
             if flow == Flow::Close {
                 return Ok(Flow::Close);
             }
@@ -290,7 +326,7 @@ impl Connection {
         for reply in replies {
             self.metrics
                 .record_command(kind.name(), each, reply.is_error());
-            reply.encode(output);
+            reply.encode(self.session.protocol, output);
         }
         carried
     }

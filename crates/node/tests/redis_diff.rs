@@ -1,0 +1,568 @@
+//! Differential tests: the same requests to a real redis-server and to Dendrite must get the
+//! same bytes back, in RESP2 and in RESP3.
+//!
+//! Replies are compared as raw RESP. Where a value legitimately differs (connection ids,
+//! addresses, the version string, clocks, the order of Redis's hash-table iteration...) the
+//! step says which normalisation applies; each is listed in docs/redis-compat.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod reference;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dendrite_node::backend::MemoryBackend;
+use dendrite_node::metrics::Metrics;
+use dendrite_node::resp::{encode_request, serve_resp, Password, RespConfig, RespLimits};
+use dendrite_node::shutdown::{shutdown_channel, ShutdownTrigger};
+use reference::RedisServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A Dendrite RESP server on its own runtime thread, stopped when dropped.
+struct Dendrite {
+    addr: SocketAddr,
+    trigger: ShutdownTrigger,
+    runtime: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dendrite {
+    fn start(requirepass: Option<&str>) -> Dendrite {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (trigger, signal) = shutdown_channel();
+        let config = RespConfig {
+            limits: RespLimits::default(),
+            requirepass: requirepass.map(Password::new),
+        };
+        let thread = std::thread::spawn(move || {
+            let served = runtime.block_on(serve_resp(
+                listener,
+                Arc::new(MemoryBackend::new(1)),
+                Arc::new(Metrics::new()),
+                config,
+                signal,
+            ));
+            served.unwrap();
+        });
+        Dendrite {
+            addr,
+            trigger,
+            runtime: Some(thread),
+        }
+    }
+}
+
+impl Drop for Dendrite {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+        if let Some(thread) = self.runtime.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One parsed RESP2/RESP3 value, kept in enough detail to re-encode the exact bytes.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    /// `+`, `-`, `:`, `,`, `#`, `(` and `_` lines: the type byte and the line.
+    Line(u8, Vec<u8>),
+    /// `$` and `=` with their payload (`$-1` is a `Line`).
+    Blob(u8, Vec<u8>),
+    /// `*`, `~`, `>` with their items (`*-1` is a `Line`).
+    Aggregate(u8, Vec<Value>),
+    /// `%` with its pairs.
+    Map(Vec<(Value, Value)>),
+}
+
+impl Value {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Line(kind, line) => {
+                out.push(*kind);
+                out.extend_from_slice(line);
+                out.extend_from_slice(b"\r\n");
+            }
+            Value::Blob(kind, payload) => {
+                out.push(*kind);
+                out.extend_from_slice(format!("{}\r\n", payload.len()).as_bytes());
+                out.extend_from_slice(payload);
+                out.extend_from_slice(b"\r\n");
+            }
+            Value::Aggregate(kind, items) => {
+                out.push(*kind);
+                out.extend_from_slice(format!("{}\r\n", items.len()).as_bytes());
+                for item in items {
+                    item.encode(out);
+                }
+            }
+            Value::Map(pairs) => {
+                out.extend_from_slice(format!("%{}\r\n", pairs.len()).as_bytes());
+                for (key, value) in pairs {
+                    key.encode(out);
+                    value.encode(out);
+                }
+            }
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+
+    /// Field/value pairs of a map, or of a RESP2 flat array standing for one.
+    fn pairs(&self) -> Option<Vec<(Value, Value)>> {
+        match self {
+            Value::Map(pairs) => Some(pairs.clone()),
+            Value::Aggregate(b'*', items) if items.len() % 2 == 0 => Some(
+                items
+                    .chunks(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The same shape as `self` (map or flat array) holding `pairs`.
+    fn with_pairs(&self, pairs: Vec<(Value, Value)>) -> Value {
+        match self {
+            Value::Map(_) => Value::Map(pairs),
+            _ => Value::Aggregate(b'*', pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        }
+    }
+}
+
+fn read_value(reader: &mut impl BufRead) -> Value {
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).unwrap();
+    assert!(line.ends_with(b"\r\n"), "truncated reply line {line:?}");
+    line.truncate(line.len() - 2);
+    let kind = line[0];
+    let rest = line[1..].to_vec();
+    let count = || -> i64 { std::str::from_utf8(&rest).unwrap().parse().unwrap() };
+    match kind {
+        b'$' | b'=' if count() >= 0 => {
+            let mut payload = vec![0; usize::try_from(count()).unwrap() + 2];
+            reader.read_exact(&mut payload).unwrap();
+            payload.truncate(payload.len() - 2);
+            Value::Blob(kind, payload)
+        }
+        b'*' | b'~' | b'>' if count() >= 0 => {
+            Value::Aggregate(kind, (0..count()).map(|_| read_value(reader)).collect())
+        }
+        b'%' => Value::Map(
+            (0..count())
+                .map(|_| (read_value(reader), read_value(reader)))
+                .collect(),
+        ),
+        _ => Value::Line(kind, rest),
+    }
+}
+
+/// What may legitimately differ in a reply, and how it is made comparable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Normalise {
+    /// Byte for byte.
+    Exact,
+    /// `HELLO`: the `version` and `id` values.
+    Hello,
+    /// An integer that is a connection id.
+    ClientId,
+    /// `CLIENT INFO`/`LIST` lines: ids, addresses, fd, ages, buffer sizes; 7.2's `lib-*`.
+    ClientLines,
+    /// `TIME`: two bulk strings of digits.
+    Time,
+    /// Field/value pairs compared in sorted order (Redis lists them in its dict's order).
+    SortedPairs,
+    /// `COMMAND DOCS`: only summary, since, group and complexity of each command.
+    DocsFields,
+}
+
+fn placeholder(text: &str) -> Value {
+    Value::Blob(b'$', text.as_bytes().to_vec())
+}
+
+fn normalise(value: Value, how: Normalise) -> Value {
+    match how {
+        Normalise::Exact => value,
+        Normalise::Hello => match value.pairs() {
+            Some(pairs) => {
+                let pairs = pairs
+                    .into_iter()
+                    .map(|(key, field)| match &key {
+                        Value::Blob(_, name) if name == b"version" || name == b"id" => {
+                            (key, placeholder("<normalised>"))
+                        }
+                        _ => (key, field),
+                    })
+                    .collect();
+                value.with_pairs(pairs)
+            }
+            None => value,
+        },
+        Normalise::ClientId => match value {
+            Value::Line(b':', _) => Value::Line(b':', b"<id>".to_vec()),
+            other => other,
+        },
+        Normalise::ClientLines => match value {
+            Value::Blob(kind, text) => Value::Blob(kind, normalise_client_lines(&text)),
+            other => other,
+        },
+        Normalise::Time => match value {
+            Value::Aggregate(b'*', items)
+                if items.len() == 2
+                    && items.iter().all(|item| {
+                        matches!(item, Value::Blob(b'$', digits) if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+                    }) =>
+            {
+                placeholder("<time>")
+            }
+            other => other,
+        },
+        Normalise::SortedPairs => match value.pairs() {
+            Some(mut pairs) => {
+                pairs.sort_by_key(|(key, _)| key.bytes());
+                value.with_pairs(pairs)
+            }
+            None => value,
+        },
+        Normalise::DocsFields => match value.pairs() {
+            Some(commands) => {
+                let commands = commands
+                    .into_iter()
+                    .map(|(name, docs)| {
+                        let fields = docs.pairs().unwrap_or_default();
+                        let kept = fields
+                            .into_iter()
+                            .filter(|(key, _)| {
+                                matches!(key, Value::Blob(_, field) if [&b"summary"[..], b"since", b"group", b"complexity"].contains(&field.as_slice()))
+                            })
+                            .collect();
+                        (name, docs.with_pairs(kept))
+                    })
+                    .collect();
+                value.with_pairs(commands)
+            }
+            None => value,
+        },
+    }
+}
+
+/// `CLIENT LIST` text with the values that differ between servers replaced by `*`.
+fn normalise_client_lines(text: &[u8]) -> Vec<u8> {
+    const VARYING: &[&str] = &[
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "age",
+        "idle",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+    ];
+    /// Redis 7.2's fields, not in the 7.0 reference.
+    const NEWER: &[&str] = &["lib-name", "lib-ver"];
+    let (format, body) = match text.strip_prefix(b"txt:") {
+        Some(body) => (&b"txt:"[..], body),
+        None => (&b""[..], text),
+    };
+    let body = String::from_utf8_lossy(body);
+    let mut out = format.to_vec();
+    for line in body.split_terminator('\n') {
+        let fields: Vec<String> = line
+            .split(' ')
+            .filter_map(|field| {
+                let (key, value) = field.split_once('=').unwrap_or((field, ""));
+                if NEWER.contains(&key) {
+                    None
+                } else if VARYING.contains(&key) {
+                    Some(format!("{key}=*"))
+                } else {
+                    Some(format!("{key}={value}"))
+                }
+            })
+            .collect();
+        out.extend_from_slice(fields.join(" ").as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A raw client: one request, one complete reply.
+struct RawClient {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl RawClient {
+    fn connect(addr: SocketAddr) -> RawClient {
+        let writer = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+        writer.set_read_timeout(Some(WAIT)).unwrap();
+        let reader = BufReader::new(writer.try_clone().unwrap());
+        RawClient { writer, reader }
+    }
+
+    fn call(&mut self, args: &[&[u8]]) -> Value {
+        let mut request = bytes::BytesMut::new();
+        encode_request(args, &mut request);
+        self.writer.write_all(&request).unwrap();
+        read_value(&mut self.reader)
+    }
+}
+
+/// One request of a script and how its reply is compared.
+struct Step {
+    args: Vec<Vec<u8>>,
+    how: Normalise,
+}
+
+/// Splits `line` on spaces; `''` stands for an empty argument.
+fn step(line: &str, how: Normalise) -> Step {
+    let args = line
+        .split(' ')
+        .map(|word| {
+            if word == "''" {
+                Vec::new()
+            } else {
+                word.as_bytes().to_vec()
+            }
+        })
+        .collect();
+    Step { args, how }
+}
+
+fn exact(lines: &[&str]) -> Vec<Step> {
+    lines
+        .iter()
+        .map(|line| step(line, Normalise::Exact))
+        .collect()
+}
+
+/// Runs `steps` on one connection to each server; returns every difference, readably.
+fn differences(redis: SocketAddr, dendrite: SocketAddr, steps: &[Step]) -> Vec<String> {
+    let mut reference = RawClient::connect(redis);
+    let mut candidate = RawClient::connect(dendrite);
+    let mut found = Vec::new();
+    for step in steps {
+        let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
+        let expected = normalise(reference.call(&args), step.how).bytes();
+        let actual = normalise(candidate.call(&args), step.how).bytes();
+        if expected != actual {
+            found.push(format!(
+                "{}\n    redis:    {}\n    dendrite: {}",
+                String::from_utf8_lossy(&step.args.join(&b' ')),
+                String::from_utf8_lossy(&expected).escape_debug(),
+                String::from_utf8_lossy(&actual).escape_debug(),
+            ));
+        }
+    }
+    found
+}
+
+/// Runs the script in RESP2, then again after `HELLO 3`, against fresh servers each time.
+fn assert_same_replies(steps: Vec<Step>) {
+    let mut found = Vec::new();
+    for protocol in ["2", "3"] {
+        let redis = RedisServer::start(&[]);
+        let dendrite = Dendrite::start(None);
+        let mut script = vec![step(&format!("HELLO {protocol}"), Normalise::Hello)];
+        script.extend(steps.iter().map(|step| Step {
+            args: step.args.clone(),
+            how: step.how,
+        }));
+        for difference in differences(redis.addr, dendrite.addr, &script) {
+            found.push(format!("[RESP{protocol}] {difference}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{} replies differ from redis-server's:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+#[test]
+fn key_value_commands_match_redis() {
+    assert_same_replies(exact(&[
+        "PING",
+        "PING hello",
+        "PING a b",
+        "ECHO hi",
+        "ECHO",
+        "ECHO a b",
+        "GET k",
+        "SET k v",
+        "GET k",
+        "SET k",
+        "GET",
+        "GET a b",
+        "MSET a 1 b 2",
+        "MSET a",
+        "MSET a 1 b",
+        "MGET a b nosuch",
+        "MGET",
+        "EXISTS a b nosuch a",
+        "EXISTS",
+        "DBSIZE",
+        "DBSIZE x",
+        "INFO keyspace",
+        "DEL a nosuch",
+        "DEL",
+        "DEL k b",
+        "INFO keyspace",
+        "DBSIZE",
+        "FOO bar baz",
+        "SELECT 0",
+        "SELECT 1",
+        "SELECT x",
+        "SELECT",
+    ]));
+}
+
+#[test]
+fn connection_commands_match_redis() {
+    let mut steps = vec![
+        step("CLIENT ID", Normalise::ClientId),
+        step("CLIENT INFO", Normalise::ClientLines),
+        step("CLIENT LIST", Normalise::ClientLines),
+        step("CLIENT LIST TYPE normal", Normalise::ClientLines),
+    ];
+    steps.extend(exact(&[
+        "CLIENT",
+        "CLIENT FOO",
+        "CLIENT ID x",
+        "CLIENT INFO x",
+        "CLIENT GETNAME",
+        "CLIENT GETNAME x",
+        "CLIENT SETNAME bob",
+        "CLIENT GETNAME",
+        "CLIENT SETNAME a\tb",
+        "CLIENT SETNAME",
+        "CLIENT SETNAME a b",
+        "CLIENT LIST TYPE pubsub",
+        "CLIENT LIST TYPE bogus",
+        "CLIENT LIST x",
+        "CLIENT LIST ID 999999",
+        "CLIENT LIST ID x",
+        "CLIENT NO-EVICT on",
+        "CLIENT NO-EVICT OFF",
+        "CLIENT NO-EVICT maybe",
+        "CLIENT NO-EVICT",
+        "TIME x",
+        "RESET x",
+        "HELLO 4",
+        "HELLO 1",
+        "HELLO 0",
+        "HELLO x",
+        "HELLO 99999999999999999999",
+        "HELLO 3 FOO",
+        "HELLO 3 SETNAME",
+        "HELLO 3 AUTH default",
+        "HELLO 2 SETNAME a\nb",
+        "AUTH x",
+        "AUTH default x",
+        "AUTH bob x",
+        "AUTH a b c",
+    ]));
+    steps.push(step("CLIENT INFO", Normalise::ClientLines));
+    steps.push(step("TIME", Normalise::Time));
+    steps.push(step("HELLO", Normalise::Hello));
+    steps.extend(exact(&[
+        "CLIENT SETNAME ''",
+        "CLIENT GETNAME",
+        "CLIENT SETNAME x",
+    ]));
+    steps.push(step("HELLO 3 SETNAME named", Normalise::Hello));
+    steps.extend(exact(&[
+        "CLIENT GETNAME",
+        "GET nosuch",
+        "RESET",
+        "CLIENT GETNAME",
+    ]));
+    steps.push(step("HELLO", Normalise::Hello));
+    steps.extend(exact(&["GET nosuch", "MGET nosuch", "QUIT"]));
+    assert_same_replies(steps);
+}
+
+#[test]
+fn config_and_command_introspection_match_redis() {
+    let mut steps = exact(&[
+        "CONFIG",
+        "CONFIG FOO",
+        "CONFIG GET",
+        "CONFIG GET maxmemory",
+        "CONFIG GET MAXMEMORY",
+        "CONFIG GET nosuch",
+        "COMMAND FOO",
+        "COMMAND COUNT x",
+        "COMMAND INFO get set del exists mget mset ping echo dbsize info quit select hello auth reset time nosuch",
+        "COMMAND INFO GET",
+        "COMMAND GETKEYS get k",
+        "COMMAND GETKEYS GET k",
+        "COMMAND GETKEYS mset a 1 b 2",
+        "COMMAND GETKEYS del a b c",
+        "COMMAND GETKEYS exists a",
+        "COMMAND GETKEYS get",
+        "COMMAND GETKEYS get a b",
+        "COMMAND GETKEYS mset a",
+        "COMMAND GETKEYS ping x",
+        "COMMAND GETKEYS client id",
+        "COMMAND GETKEYS nosuch x",
+        "COMMAND DOCS nosuch",
+    ]);
+    for pattern in [
+        "CONFIG GET save appendonly databases cluster-enabled maxmemory-policy",
+        "CONFIG GET maxmemory*",
+        "CONFIG GET max*memory* timeout",
+        "CONFIG GET d?tabases [s]ave appendonl[a-z] CLUSTER-ENABLED",
+        "CONFIG GET *memory-[cp]* max?lients",
+    ] {
+        steps.push(step(pattern, Normalise::SortedPairs));
+    }
+    steps.push(step(
+        "COMMAND DOCS get set del exists mget mset ping echo dbsize info quit select hello auth reset time",
+        Normalise::DocsFields,
+    ));
+    assert_same_replies(steps);
+}
+
+#[test]
+fn authentication_matches_redis() {
+    let redis = RedisServer::start(&["--requirepass", "s3cret"]);
+    let dendrite = Dendrite::start(Some("s3cret"));
+    let mut steps = exact(&[
+        "GET k",
+        "CLIENT ID",
+        "PING",
+        "FOO",
+        "HELLO 3",
+        "HELLO 2 AUTH default nope",
+        "HELLO 3 AUTH bob s3cret",
+        "AUTH nope",
+    ]);
+    steps.push(step("HELLO 3 AUTH default s3cret", Normalise::Hello));
+    steps.extend(exact(&["GET k", "RESET", "GET k", "AUTH s3cret", "GET k"]));
+    let found = differences(redis.addr, dendrite.addr, &steps);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
