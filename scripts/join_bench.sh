@@ -132,6 +132,28 @@ verify_rc=0
 "$load" verify --resp "${resps[0]}" --keys "$keys" --value-size "$size" --new "$new" \
   | tee "$work/verify-old.txt" || verify_rc=$?
 keys_after="$(for h in "${https[@]}" "$http4"; do printf '%s ' "$(node_keys "$h")"; done)"
+# Copies of ranges a node no longer serves are handed back once the ring is quiet: wait (up to
+# 120 s) until the four nodes hold exactly 3 copies of every key, and say when.
+exact_s=$(python3 - "$t0" "$((3 * (keys + new)))" "${https[@]}" "$http4" <<'PY' 2>/dev/null || echo "?"
+import sys, time, urllib.request
+t0, want, ports = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+def held():
+    total = 0
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        total += next(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith("dendrite_keys"))
+    return total
+deadline = time.time() + 120
+while time.time() < deadline:
+    now = held()
+    if now == want:
+        print(f"{time.time() - t0:.1f}")
+        sys.exit(0)
+    time.sleep(0.5)
+print(f"not within 120 s (held {held()} of {want})")
+PY
+)
+keys_exact="$(for h in "${https[@]}" "$http4"; do printf '%s ' "$(node_keys "$h")"; done)"
 
 # The share of the key space node 4 is responsible for (primary or replica), from every node's
 # /status: each vnode owns (predecessor, vnode] and its range is held by its host and the hosts
@@ -162,6 +184,7 @@ total=$((keys + new))
 held4=$(echo "$keys_after" | awk '{ print $4 }')
 echo "node 4 share:    responsible for ${share4} % of the key space (ring /status), holds $(awk -v h="$held4" -v t="$total" 'BEGIN { if (t > 0 && h ~ /^[0-9]+$/) printf "%.1f", 100 * h / t; else print "?" }') % of all $total keys"
 echo "keys per node:   $keys_after(n1 n2 n3 n4, at the end, primary + replica copies)"
+echo "exact copies:    3 per key ${exact_s} s after starting node 4: $keys_exact(n1 n2 n3 n4)"
 echo "traffic:         ops=$(field "$work/traffic.txt" ops) failed=$(field "$work/traffic.txt" failed) new_keys=$new (exit $traffic_rc)"
 echo "verify via n4:   missing=$(field "$work/verify-new.txt" missing) wrong=$(field "$work/verify-new.txt" wrong) failed_reads=$(field "$work/verify-new.txt" failed_reads)"
 echo "verify via n1:   missing=$(field "$work/verify-old.txt" missing) wrong=$(field "$work/verify-old.txt" wrong) failed_reads=$(field "$work/verify-old.txt" failed_reads)"

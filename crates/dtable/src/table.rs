@@ -396,7 +396,7 @@ impl Table {
         for vnode in self.inner.ring.local_vnodes() {
             self.inner.repair_vnode(&vnode).await;
         }
-        self.inner.hand_back().await;
+        let _ = self.inner.hand_back().await;
     }
 
     /// How many local vnodes' ranges lack copies now: the range grew or the replica set changed

@@ -33,10 +33,11 @@ impl TableInner {
     /// Walks the ring once and hands back every segment this node holds records of but is no
     /// copy holder for. Gives up quietly (to retry at the next quiet moment) when a lookup or a
     /// copy fails, or when a local range is not whole: the placement may be about to change.
-    pub(super) async fn hand_back(self: &Arc<Self>) {
+    /// Returns whether the walk went all the way round.
+    pub(super) async fn hand_back(self: &Arc<Self>) -> bool {
         let vnodes = self.ring.local_vnodes();
         let Some(start) = vnodes.first().map(|v| v.id) else {
-            return;
+            return true;
         };
         let replicas = self.ring.config().replicas;
         let mut owned = Vec::with_capacity(vnodes.len());
@@ -45,7 +46,7 @@ impl TableInner {
             for v in &vnodes {
                 match self.current(v) {
                     Some(now) if !ledger.needs_round(v, &now) => owned.extend(now.range),
-                    _ => return,
+                    _ => return false,
                 }
             }
         }
@@ -57,17 +58,17 @@ impl TableInner {
             let rest = IdRange::new(pos, start);
             let first = self.store.scan(rest, None, 1);
             let Some((key, _)) = first.first() else {
-                return;
+                return true;
             };
             let id = Id::of_key(key);
             let mut placement = match self.ring.find_successors(id, wanted).await {
                 Ok(successors) => match Placement::from_successors(&successors, replicas) {
                     Ok(p) => p,
-                    Err(_) => return,
+                    Err(_) => return false,
                 },
                 Err(e) => {
                     debug!(error = %e, "hand-back lookup failed; next time");
-                    return;
+                    return false;
                 }
             };
             // Every record from `id` to the primary's id belongs to this placement.
@@ -96,14 +97,15 @@ impl TableInner {
             if stray {
                 if let Err(e) = self.hand_back_segment(segment, &placement).await {
                     debug!(error = %e, "hand-back failed; the records stay here");
-                    return;
+                    return false;
                 }
             }
             if end == start {
-                return;
+                return true;
             }
             pos = end;
         }
+        false
     }
 
     /// Pushes every record of `segment` to every copy of `placement`, then drops each one that

@@ -85,9 +85,9 @@ impl TableInner {
                     && inner.last_ring_change.lock().elapsed() >= inner.config.handback_delay
                 {
                     // Membership changed and every range is whole again: copies of ranges
-                    // this node no longer serves go back to their holders.
-                    handback_due = false;
-                    inner.hand_back().await;
+                    // this node no longer serves go back to their holders (again at the next
+                    // look if the walk gave up half way).
+                    handback_due = !inner.hand_back().await;
                 }
             }
         });
@@ -100,7 +100,7 @@ impl TableInner {
                 for v in inner.ring.local_vnodes() {
                     inner.repair_vnode(&v).await;
                 }
-                inner.hand_back().await;
+                let _ = inner.hand_back().await;
             }
         });
         self.tasks.lock().extend([on_events, heal, periodic]);
