@@ -56,6 +56,9 @@ pub enum TableError {
         /// What was wrong.
         reason: String,
     },
+    /// A read-modify-write does not apply to the key's value (Redis's error text).
+    #[error(transparent)]
+    Modify(#[from] crate::modify::ModifyError),
     /// The table was stopped on this node.
     #[error("the table has been shut down on this node")]
     Shutdown,

@@ -31,6 +31,7 @@
 //! anti-entropy.
 
 pub mod error;
+pub mod modify;
 pub mod placement;
 pub mod proto;
 pub mod range;
@@ -41,10 +42,11 @@ pub mod version;
 pub mod wire;
 
 pub use error::TableError;
+pub use modify::{Modified, Modify, ModifyError, SetCondition};
 pub use placement::{Placement, PlacementError};
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};
 pub use table::{Query, Table, TableConfig, TableStats};
 pub use version::{Clock, ClockError, Version};
-pub use wire::{ReadItem, Reply, Request, WriteRole};
+pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};

@@ -229,6 +229,9 @@ pub(crate) struct TableInner {
     heal: Arc<Notify>,
     last_ring_change: parking_lot::Mutex<Instant>,
     round_locks: parking_lot::Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
+    /// Striped by key position: held by a primary from reading a key's value to storing its
+    /// new record, by plain writes and read-modify-writes alike, so none is lost between.
+    key_locks: Box<[parking_lot::Mutex<()>]>,
 }
 
 /// One node's share of the replicated table.
@@ -299,7 +302,7 @@ impl Table {
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
             .chain(kind::WRITE..=kind::PURGE)
-            .chain([kind::PROBE])
+            .chain([kind::PROBE, kind::MODIFY])
             .collect();
         extensions
             .register(&kinds, handler.clone())
@@ -332,6 +335,9 @@ impl Table {
             heal: Arc::new(Notify::new()),
             last_ring_change: parking_lot::Mutex::new(Instant::now()),
             round_locks: parking_lot::Mutex::new(HashMap::new()),
+            key_locks: (0..KEY_LOCKS)
+                .map(|_| parking_lot::Mutex::new(()))
+                .collect(),
             config,
         });
         // Cannot fail: the handler was created above and is bound exactly once.
@@ -435,7 +441,17 @@ impl Table {
     }
 }
 
+/// Stripes of [`TableInner::key_locks`]: enough that writers of different keys rarely meet.
+const KEY_LOCKS: usize = 1024;
+
 impl TableInner {
+    /// The write lock of the key at `id` (a stripe shared with other keys; held for a few
+    /// instructions, never across an `.await`).
+    fn key_lock(&self, id: &Id) -> parking_lot::MutexGuard<'_, ()> {
+        let stripe = (id.high_u64() % KEY_LOCKS as u64) as usize;
+        self.key_locks[stripe].lock()
+    }
+
     /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the
     /// vnode is not local (any more).
     /// On every primary read: copies the predecessor and the replica set, not the successor

@@ -15,8 +15,11 @@ use bytes::Bytes;
 use dendrite::message::{decode_payload, frame, vnode_from_proto, vnode_to_proto, MAX_FRAME_LEN};
 use dendrite::{CodecError, Id, Vnode};
 
+use crate::modify::{Modified, Modify, ModifyError};
 use crate::proto;
 use crate::range::{IdRange, MAX_BUCKETS};
+
+mod modify;
 use crate::record::Record;
 use crate::version::Version;
 
@@ -69,6 +72,10 @@ pub mod kind {
     pub const PROBE: u8 = 0x4A;
     /// Answer to `PROBE`.
     pub const PROBE_RESP: u8 = 0x4B;
+    /// A read-modify-write of one key at its primary. Reply: `MODIFY_RESP`.
+    pub const MODIFY: u8 = 0x4C;
+    /// Answer to `MODIFY`.
+    pub const MODIFY_RESP: u8 = 0x4D;
 }
 
 /// What the receiver of a [`Request::Write`] is for its keys.
@@ -223,6 +230,31 @@ pub enum Request {
         /// once (`None` from a peer that does not say).
         sender: Option<(String, u64)>,
     },
+    /// 0x4C: apply `op` to `key` as its primary, as one step, and answer once `min_acks`
+    /// copies hold the result. Reply: [`Reply::ModifyResp`].
+    Modify {
+        /// The key's primary.
+        dest: Vnode,
+        /// The key.
+        key: Bytes,
+        /// What to do to its value.
+        op: Modify,
+        /// Copies that must hold the result before the answer; at least 1.
+        min_acks: u32,
+    },
+}
+
+/// What a primary answers to a [`Request::Modify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModifyAnswer {
+    /// Applied (and replicated as asked); the operation's answer.
+    Done(Modified),
+    /// The operation does not apply to the value (not an integer...): nothing changed.
+    Refused(ModifyError),
+    /// Failed (consistency not reached, range being taken over...): the reason.
+    Failed(String),
+    /// The receiver does not own the key: ask this vnode.
+    Moved(Vnode),
 }
 
 /// One answer of a [`Reply::ReadResp`].
@@ -287,6 +319,8 @@ pub enum Reply {
         /// False when the range is exhausted.
         more: bool,
     },
+    /// 0x4D: answer to [`Request::Modify`].
+    ModifyResp(ModifyAnswer),
     /// 0x4B: answer to [`Request::Probe`].
     ProbeResp {
         /// Drawn afresh each time the node's table starts: a changed incarnation means the
@@ -314,6 +348,7 @@ impl Request {
             Request::Scan { .. } => kind::SCAN_REQ,
             Request::Purge { .. } => kind::PURGE,
             Request::Probe { .. } => kind::PROBE,
+            Request::Modify { .. } => kind::MODIFY,
         }
     }
 
@@ -333,7 +368,8 @@ impl Request {
             | Request::Digest { dest, .. }
             | Request::Scan { dest, .. }
             | Request::Purge { dest, .. }
-            | Request::Probe { dest, .. } => dest,
+            | Request::Probe { dest, .. }
+            | Request::Modify { dest, .. } => dest,
         }
     }
 
@@ -510,6 +546,12 @@ impl Request {
                     sender_incarnation: sender.as_ref().map(|(_, incarnation)| *incarnation),
                 },
             ),
+            Request::Modify {
+                dest,
+                key,
+                op,
+                min_acks,
+            } => frame(k, &modify::request_to_proto(dest, key, op, *min_acks)),
         }
     }
 
@@ -671,6 +713,16 @@ impl Request {
                     sender,
                 }
             }
+            kind::MODIFY => {
+                let m: proto::PbdTableModify = decode_payload(k, payload, &[])?;
+                let (dest, key, op, min_acks) = modify::request_from_proto(k, m)?;
+                Request::Modify {
+                    dest,
+                    key,
+                    op,
+                    min_acks,
+                }
+            }
             other => return Err(CodecError::UnknownType(other)),
         })
     }
@@ -688,6 +740,7 @@ impl Reply {
             Reply::DigestResp { .. } => kind::DIGEST_RESP,
             Reply::ScanResp { .. } => kind::SCAN_RESP,
             Reply::ProbeResp { .. } => kind::PROBE_RESP,
+            Reply::ModifyResp(_) => kind::MODIFY_RESP,
         }
     }
 
@@ -772,6 +825,7 @@ impl Reply {
                     incarnation: Some(*incarnation),
                 },
             ),
+            Reply::ModifyResp(answer) => frame(k, &modify::reply_to_proto(answer)),
         }
     }
 
@@ -847,6 +901,10 @@ impl Reply {
                     items: items_from_proto(k, m.items)?,
                     more: m.more.ok_or_else(|| missing(k, "more"))?,
                 }
+            }
+            kind::MODIFY_RESP => {
+                let m: proto::PbdTableModifyResp = decode_payload(k, payload, &[])?;
+                Reply::ModifyResp(modify::reply_from_proto(k, m)?)
             }
             kind::PROBE_RESP => {
                 let m: proto::PbdTableProbeResp = decode_payload(k, payload, &[])?;
@@ -1118,6 +1176,34 @@ mod tests {
                 dest: vn(1),
                 sender: Some(("a:1".to_string(), 42)),
             },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"counter"),
+                op: Modify::IncrBy(-7),
+                min_acks: 2,
+            },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"k"),
+                op: Modify::Set {
+                    value: Bytes::from_static(b"v"),
+                    when: crate::modify::SetCondition::IfPresent,
+                    get: true,
+                },
+                min_acks: 1,
+            },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"k"),
+                op: Modify::Append(Bytes::from_static(b"tail")),
+                min_acks: 3,
+            },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"k"),
+                op: Modify::GetDel,
+                min_acks: 1,
+            },
         ]
     }
 
@@ -1177,6 +1263,16 @@ mod tests {
             Reply::ProbeResp {
                 incarnation: u64::MAX,
             },
+            Reply::ModifyResp(ModifyAnswer::Done(Modified::Integer(-3))),
+            Reply::ModifyResp(ModifyAnswer::Done(Modified::Length(9))),
+            Reply::ModifyResp(ModifyAnswer::Done(Modified::Set {
+                stored: false,
+                old: Some(Bytes::from_static(b"was")),
+            })),
+            Reply::ModifyResp(ModifyAnswer::Done(Modified::Old(None))),
+            Reply::ModifyResp(ModifyAnswer::Refused(ModifyError::Overflow)),
+            Reply::ModifyResp(ModifyAnswer::Failed("consistency not reached".into())),
+            Reply::ModifyResp(ModifyAnswer::Moved(vn(3))),
         ]
     }
 

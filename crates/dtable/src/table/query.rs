@@ -24,10 +24,11 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{TableInner, TableStats};
 use crate::error::TableError;
+use crate::modify::{Modified, Modify, ModifyError};
 use crate::placement::Placement;
 use crate::record::Record;
 use crate::version::Version;
-use crate::wire::{Reply, Request, WriteRole};
+use crate::wire::{ModifyAnswer, Reply, Request, WriteRole};
 
 /// How many times a request retries after an unreachable primary.
 const ATTEMPTS: usize = 6;
@@ -174,6 +175,95 @@ impl<'a> Query<'a> {
             .map(|(k, v)| (k, Record::value(Version::ZERO, v)))
             .collect();
         self.write_records(records).await
+    }
+
+    /// Applies `op` to `key` at the key's primary as one step (no update is lost to a
+    /// concurrent one), at this query's write consistency; the operation's answer.
+    ///
+    /// Unlike a plain write, a read-modify-write whose primary does not answer is not sent
+    /// again: it may have been applied, and applying an INCR twice is wrong. The error says so;
+    /// the client decides.
+    ///
+    /// ```
+    /// # async fn example(table: &dtable::Table) -> Result<(), dtable::TableError> {
+    /// use dtable::{Modified, Modify};
+    /// let n = table.query().consistency(2).modify("visits", Modify::IncrBy(1)).await?;
+    /// assert!(matches!(n, Modified::Integer(_)));
+    /// # Ok(()) }
+    /// ```
+    pub async fn modify(&self, key: impl Into<Bytes>, op: Modify) -> Result<Modified, TableError> {
+        let key = key.into();
+        self.check_key(&key)?;
+        self.check_consistency(self.write)?;
+        if let Modify::Append(tail) | Modify::Set { value: tail, .. } = &op {
+            if tail.len() > self.inner.config.max_value_len {
+                return Err(ModifyError::TooLarge.into());
+            }
+        }
+        let result = self.modify_at_primary(key, op).await;
+        let counter = if result.is_ok() {
+            &self.inner.stats.writes
+        } else {
+            &self.inner.stats.write_errors
+        };
+        TableStats::bump(counter, 1);
+        result
+    }
+
+    async fn modify_at_primary(&self, key: Bytes, op: Modify) -> Result<Modified, TableError> {
+        let id = Id::of_key(&key);
+        let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
+        let known = self.fresh_view().primary(&id);
+        let mut primary = match known {
+            Some(primary) => primary,
+            None => self.lookup_primary(id).await?,
+        };
+        for _ in 0..=REDIRECTS {
+            let answer = if self.inner.is_local(&primary) {
+                self.inner
+                    .clone()
+                    .modify_as_primary(primary.clone(), key.clone(), id, op.clone(), min_acks)
+                    .await
+            } else {
+                let request = Request::Modify {
+                    dest: primary.clone(),
+                    key: key.clone(),
+                    op: op.clone(),
+                    min_acks,
+                };
+                match self.inner.call(request).await {
+                    Ok(Reply::ModifyResp(answer)) => answer,
+                    Ok(other) => {
+                        return Err(TableError::Protocol {
+                            host: primary.host.to_string(),
+                            reason: format!("unexpected reply 0x{:02x} to a modify", other.kind()),
+                        })
+                    }
+                    Err(e) => {
+                        self.inner.view.lock().forget(&primary);
+                        return Err(TableError::Unavailable(format!(
+                            "the key's primary {primary} did not answer ({e}); the operation \
+                             may or may not have been applied"
+                        )));
+                    }
+                }
+            };
+            match answer {
+                ModifyAnswer::Done(done) => return Ok(done),
+                ModifyAnswer::Refused(refused) => return Err(refused.into()),
+                ModifyAnswer::Failed(reason) => {
+                    return Err(TableError::ConsistencyNotReached {
+                        wanted: self.write,
+                        reason,
+                    })
+                }
+                // Not applied: safe to follow.
+                ModifyAnswer::Moved(owner) => primary = owner,
+            }
+        }
+        Err(TableError::Unavailable(format!(
+            "ownership of the key is moving: still redirected after {REDIRECTS} hops"
+        )))
     }
 
     /// Deletes several keys, grouped per primary like [`set_multi`](Self::set_multi).

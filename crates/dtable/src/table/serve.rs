@@ -8,9 +8,10 @@ use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, Refusals, TableInner, TableStats};
+use crate::modify::{Change, Modify};
 use crate::range::IdRange;
 use crate::record::Record;
-use crate::wire::{ReadItem, Reply, Request, WriteRole};
+use crate::wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
 
 impl ExtensionHandler for LateHandler {
     fn handle(&self, kind: u8, payload: Bytes) -> BoxFuture<'static, Result<Bytes, HandlerError>> {
@@ -40,6 +41,15 @@ impl TableInner {
                 ok: true,
                 error: None,
             },
+            Request::Modify {
+                dest,
+                key,
+                op,
+                min_acks,
+            } => {
+                let id = Id::of_key(&key);
+                Reply::ModifyResp(self.modify_as_primary(dest, key, id, op, min_acks).await)
+            }
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
                     let ids = items.iter().map(|(key, _)| Id::of_key(key)).collect();
@@ -182,43 +192,12 @@ impl TableInner {
         ids: Vec<Id>,
         min_acks: u32,
     ) -> Reply {
-        if let Some(owner) = self.owner_if_not(&dest, &ids) {
-            return write_ack(0, None, Some(owner));
-        }
-        let Some(replicas) = self.ring.replicas(&dest) else {
-            return write_ack(0, Some(format!("no vnode {dest} on this node")), None);
+        let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
+        let (replicas, wanted) = match self.prepare_primary(&dest, &ids, &keys, min_acks).await {
+            Ok(ready) => ready,
+            Err(Unready::Moved(owner)) => return write_ack(0, None, Some(owner)),
+            Err(Unready::Failed(reason)) => return write_ack(0, Some(reason), None),
         };
-        let wanted = min_acks.max(1) as usize;
-        if wanted > replicas.len() + 1 {
-            return write_ack(
-                0,
-                Some(format!(
-                    "consistency {wanted} needs {wanted} copies on distinct hosts, but only {} are \
-                     available now",
-                    replicas.len() + 1
-                )),
-                None,
-            );
-        }
-        if !self.is_authoritative(&dest, &ids) {
-            // Taking the range over: the latest versions of these keys may live only on the
-            // previous holders. Learn them first, so that this write is stamped above every
-            // write acknowledged before it. If no other copy answers, it cannot know them:
-            // refuse rather than acknowledge a write that an older one may override.
-            let answered = self.learn_versions(&replicas, &items).await;
-            if answered == 0 && !replicas.is_empty() {
-                return write_ack(
-                    0,
-                    Some(format!(
-                        "{dest} is taking the range over and none of its other {} copies \
-                         answered, so it cannot know the latest versions of these keys; retry \
-                         when the ring has settled",
-                        replicas.len()
-                    )),
-                    None,
-                );
-            }
-        }
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
@@ -227,6 +206,7 @@ impl TableInner {
             if !refusals.admit(&self.clock, &record.version) {
                 continue;
             }
+            let _one_writer = self.key_lock(&id);
             let record = Record {
                 version: self.clock.tick(),
                 value: record.value,
@@ -237,17 +217,118 @@ impl TableInner {
             versioned.push((key, record));
         }
         let refused = refusals.report(&self.stats, || format!("a primary write to {dest}"));
-        // Replica writes go through the per-replica queues (see `replicate`); only the ones
-        // this write's consistency needs are waited for.
-        if wanted == 1 {
-            for replica in &replicas {
-                self.replicate(replica, &versioned, false);
+        match self.replicate_and_wait(&replicas, &versioned, wanted).await {
+            Ok(()) => write_ack(applied, refused, None),
+            Err(reason) => write_ack(applied, Some(reason), None),
+        }
+    }
+
+    /// The primary's part of a read-modify-write: as one step under the key's write lock, read
+    /// the value, apply `op`, stamp and store the result; then replicate it like a write and
+    /// answer once `min_acks` copies hold it. An operation that changes nothing (SET NX on a
+    /// present key) writes and replicates nothing.
+    pub(super) async fn modify_as_primary(
+        self: Arc<Self>,
+        dest: Vnode,
+        key: Bytes,
+        id: Id,
+        op: Modify,
+        min_acks: u32,
+    ) -> ModifyAnswer {
+        let keys = [key.clone()];
+        let (replicas, wanted) = match self.prepare_primary(&dest, &[id], &keys, min_acks).await {
+            Ok(ready) => ready,
+            Err(Unready::Moved(owner)) => return ModifyAnswer::Moved(owner),
+            Err(Unready::Failed(reason)) => return ModifyAnswer::Failed(reason),
+        };
+        let (record, answer) = {
+            let _one_writer = self.key_lock(&id);
+            let current = self.store.get_at(&id, &key).and_then(|r| r.value);
+            let (change, answer) = match op.apply(current.as_deref(), self.config.max_value_len) {
+                Ok(done) => done,
+                Err(refused) => return ModifyAnswer::Refused(refused),
+            };
+            let value = match change {
+                Change::Keep => return ModifyAnswer::Done(answer),
+                Change::Put(value) => Some(value),
+                Change::Delete => None,
+            };
+            let record = Record {
+                version: self.clock.tick(),
+                value,
+            };
+            self.store.apply_at(id, &key, &record);
+            (record, answer)
+        };
+        match self
+            .replicate_and_wait(&replicas, &[(key, record)], wanted)
+            .await
+        {
+            Ok(()) => ModifyAnswer::Done(answer),
+            Err(reason) => ModifyAnswer::Failed(reason),
+        }
+    }
+
+    /// What every primary operation checks first: `dest` owns the keys at `ids` (else
+    /// `Moved`), enough distinct hosts exist for `min_acks`, and — while `dest` is taking its
+    /// range over — the keys' latest records have been fetched from the replicas, so that the
+    /// operation sees the current value and is stamped above every version acknowledged
+    /// before it. Returns the replica set and the copies to wait for.
+    async fn prepare_primary(
+        self: &Arc<Self>,
+        dest: &Vnode,
+        ids: &[Id],
+        keys: &[Bytes],
+        min_acks: u32,
+    ) -> Result<(Vec<Vnode>, usize), Unready> {
+        if let Some(owner) = self.owner_if_not(dest, ids) {
+            return Err(Unready::Moved(owner));
+        }
+        let Some(replicas) = self.ring.replicas(dest) else {
+            return Err(Unready::Failed(format!("no vnode {dest} on this node")));
+        };
+        let wanted = min_acks.max(1) as usize;
+        if wanted > replicas.len() + 1 {
+            return Err(Unready::Failed(format!(
+                "consistency {wanted} needs {wanted} copies on distinct hosts, but only {} are \
+                 available now",
+                replicas.len() + 1
+            )));
+        }
+        if !self.is_authoritative(dest, ids) {
+            // If no other copy answers, this vnode cannot know the keys' latest versions:
+            // refuse rather than acknowledge what an older write may override.
+            let answered = self.catch_up(&replicas, keys).await;
+            if answered == 0 && !replicas.is_empty() {
+                return Err(Unready::Failed(format!(
+                    "{dest} is taking the range over and none of its other {} copies \
+                     answered, so it cannot know the latest versions of these keys; retry \
+                     when the ring has settled",
+                    replicas.len()
+                )));
             }
-            return write_ack(applied, refused, None);
+        }
+        Ok((replicas, wanted))
+    }
+
+    /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
+    /// waits until `wanted` copies (this one included) hold it; the others finish in the
+    /// background. `Err` says how many acknowledged.
+    async fn replicate_and_wait(
+        self: &Arc<Self>,
+        replicas: &[Vnode],
+        versioned: &[(Bytes, Record)],
+        wanted: usize,
+    ) -> Result<(), String> {
+        if wanted == 1 {
+            for replica in replicas {
+                self.replicate(replica, versioned, false);
+            }
+            return Ok(());
         }
         let mut pending: FuturesUnordered<_> = replicas
             .iter()
-            .filter_map(|replica| self.replicate(replica, &versioned, true))
+            .filter_map(|replica| self.replicate(replica, versioned, true))
             .collect();
         let mut acks = 1;
         let mut last_error = String::new();
@@ -260,47 +341,50 @@ impl TableInner {
             }
         }
         if acks < wanted {
-            return write_ack(
-                applied,
-                Some(format!(
-                    "consistency not reached: {acks} of {wanted} copies acknowledged ({last_error})"
-                )),
-                None,
-            );
+            return Err(format!(
+                "consistency not reached: {acks} of {wanted} copies acknowledged ({last_error})"
+            ));
         }
-        write_ack(applied, refused, None)
+        Ok(())
     }
 }
 
+/// Why a primary operation cannot go ahead.
+enum Unready {
+    /// The vnode does not own the keys: ask this one.
+    Moved(Vnode),
+    /// Anything else: the reason.
+    Failed(String),
+}
+
 impl TableInner {
-    /// Reads `items`' keys from every one of `replicas` (not as owner) and observes the
-    /// versions found, so that the next versions this node issues order after them. Returns
-    /// how many replicas answered.
-    async fn learn_versions(
-        self: &Arc<Self>,
-        replicas: &[Vnode],
-        items: &[(Bytes, Record)],
-    ) -> usize {
-        let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
+    /// Reads `keys` from every one of `replicas` (not as owner) and stores what they hold
+    /// (newest version wins, as in an anti-entropy round; a version too far ahead is refused
+    /// and counted), so that this primary, taking its range over, works on the keys' latest
+    /// records and stamps after them. Returns how many replicas answered.
+    async fn catch_up(self: &Arc<Self>, replicas: &[Vnode], keys: &[Bytes]) -> usize {
         let answers = join_all(replicas.iter().map(|replica| {
             self.call(Request::Read {
                 dest: replica.clone(),
-                keys: keys.clone(),
+                keys: keys.to_vec(),
                 primary: false,
             })
         }))
         .await;
         let mut answered = 0;
+        let mut refusals = Refusals::default();
         for answer in answers {
             if let Ok(Reply::ReadResp { items, .. }) = answer {
                 answered += 1;
-                for record in items.into_iter().filter_map(|item| item.record) {
-                    // A version too far ahead is refused here as everywhere (and counted where
-                    // records are stored); this read only learns what is acceptable.
-                    let _ = self.clock.observe(&record.version);
+                for item in items {
+                    let Some(record) = item.record else { continue };
+                    if refusals.admit(&self.clock, &record.version) {
+                        self.store.apply(item.key, record);
+                    }
                 }
             }
         }
+        let _ = refusals.report(&self.stats, || "a primary catching up".to_string());
         answered
     }
 }

@@ -1,0 +1,144 @@
+//! The protobuf form of [`Request::Modify`](super::Request::Modify) and
+//! [`Reply::ModifyResp`](super::Reply::ModifyResp) (docs/design.md, "Read-modify-write").
+
+use bytes::Bytes;
+use dendrite::message::vnode_to_proto;
+use dendrite::{CodecError, Vnode};
+
+use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
+use crate::modify::{Modified, Modify, ModifyError, SetCondition};
+use crate::proto;
+
+const INCR_BY: u32 = 1;
+const APPEND: u32 = 2;
+const SET: u32 = 3;
+const GET_DEL: u32 = 4;
+
+pub(super) fn request_to_proto(
+    dest: &Vnode,
+    key: &Bytes,
+    op: &Modify,
+    min_acks: u32,
+) -> proto::PbdTableModify {
+    let mut m = proto::PbdTableModify {
+        dest: Some(vnode_to_proto(dest)),
+        key: Some(key.clone()),
+        min_acks: Some(min_acks),
+        ..Default::default()
+    };
+    match op {
+        Modify::IncrBy(delta) => {
+            m.op = Some(INCR_BY);
+            m.delta = Some(*delta);
+        }
+        Modify::Append(tail) => {
+            m.op = Some(APPEND);
+            m.value = Some(tail.clone());
+        }
+        Modify::Set { value, when, get } => {
+            m.op = Some(SET);
+            m.value = Some(value.clone());
+            m.when = Some(match when {
+                SetCondition::Always => 0,
+                SetCondition::IfAbsent => 1,
+                SetCondition::IfPresent => 2,
+            });
+            m.get = Some(*get);
+        }
+        Modify::GetDel => m.op = Some(GET_DEL),
+    }
+    m
+}
+
+/// `(dest, key, op, min_acks)` of a decoded `Modify`.
+pub(super) fn request_from_proto(
+    k: u8,
+    m: proto::PbdTableModify,
+) -> Result<(Vnode, Bytes, Modify, u32), CodecError> {
+    let dest = required_vnode(k, m.dest)?;
+    let key = m.key.ok_or_else(|| missing(k, "key"))?;
+    let value = || m.value.clone().ok_or_else(|| missing(k, "value"));
+    let op = match m.op.ok_or_else(|| missing(k, "op"))? {
+        INCR_BY => Modify::IncrBy(m.delta.ok_or_else(|| missing(k, "delta"))?),
+        APPEND => Modify::Append(value()?),
+        SET => Modify::Set {
+            value: value()?,
+            when: match m.when.unwrap_or(0) {
+                0 => SetCondition::Always,
+                1 => SetCondition::IfAbsent,
+                2 => SetCondition::IfPresent,
+                _ => return Err(invalid(k, "when (0, 1 or 2)")),
+            },
+            get: m.get.unwrap_or(false),
+        },
+        GET_DEL => Modify::GetDel,
+        _ => return Err(invalid(k, "op (1 to 4)")),
+    };
+    let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
+    Ok((dest, key, op, min_acks.max(1)))
+}
+
+pub(super) fn reply_to_proto(answer: &ModifyAnswer) -> proto::PbdTableModifyResp {
+    let mut m = proto::PbdTableModifyResp::default();
+    match answer {
+        ModifyAnswer::Done(Modified::Integer(n)) => {
+            m.kind = Some(1);
+            m.integer = Some(*n);
+        }
+        ModifyAnswer::Done(Modified::Length(n)) => {
+            m.kind = Some(2);
+            m.length = Some(*n);
+        }
+        ModifyAnswer::Done(Modified::Set { stored, old }) => {
+            m.kind = Some(3);
+            m.stored = Some(*stored);
+            m.old = old.clone();
+        }
+        ModifyAnswer::Done(Modified::Old(old)) => {
+            m.kind = Some(4);
+            m.old = old.clone();
+        }
+        ModifyAnswer::Refused(e) => {
+            m.refused = Some(match e {
+                ModifyError::NotAnInteger => 1,
+                ModifyError::Overflow => 2,
+                ModifyError::TooLarge => 3,
+            })
+        }
+        ModifyAnswer::Failed(reason) => m.error = Some(reason.clone()),
+        ModifyAnswer::Moved(owner) => m.moved = Some(vnode_to_proto(owner)),
+    }
+    m
+}
+
+pub(super) fn reply_from_proto(
+    k: u8,
+    m: proto::PbdTableModifyResp,
+) -> Result<ModifyAnswer, CodecError> {
+    if let Some(owner) = optional_vnode(k, m.moved)? {
+        return Ok(ModifyAnswer::Moved(owner));
+    }
+    if let Some(reason) = m.error {
+        return Ok(ModifyAnswer::Failed(reason));
+    }
+    if let Some(code) = m.refused {
+        return Ok(ModifyAnswer::Refused(match code {
+            1 => ModifyError::NotAnInteger,
+            2 => ModifyError::Overflow,
+            3 => ModifyError::TooLarge,
+            _ => return Err(invalid(k, "refused (1 to 3)")),
+        }));
+    }
+    Ok(ModifyAnswer::Done(
+        match m.kind.ok_or_else(|| missing(k, "kind"))? {
+            1 => Modified::Integer(m.integer.ok_or_else(|| missing(k, "integer"))?),
+            2 => Modified::Length(m.length.ok_or_else(|| missing(k, "length"))?),
+            3 => Modified::Set {
+                stored: m.stored.ok_or_else(|| missing(k, "stored"))?,
+                old: m.old,
+            },
+            4 => Modified::Old(m.old),
+            _ => return Err(invalid(k, "kind (1 to 4)")),
+        },
+    ))
+}
