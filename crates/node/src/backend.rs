@@ -75,6 +75,10 @@ pub enum BackendError {
     /// A bug or unexpected state inside the backend.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A read-modify-write does not apply to the key's value; nothing changed. The text is
+    /// Redis's.
+    #[error(transparent)]
+    Refused(#[from] dtable::ModifyError),
 }
 
 /// The key/value operations the client front ends need.
@@ -113,6 +117,13 @@ pub trait Backend: Send + Sync + 'static {
         pairs: Vec<(Bytes, Bytes)>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Applies a read-modify-write to one key as one step (INCR, APPEND, SET NX/XX/GET...).
+    fn modify(
+        &self,
+        key: Bytes,
+        op: dtable::Modify,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
     /// Keys stored on this node (what DBSIZE reports).
     fn local_len(&self) -> usize;
     /// A JSON document describing this node, served at `/status`.
@@ -226,6 +237,32 @@ impl Backend for MemoryBackend {
         let outcome = self
             .check(write)
             .and_then(|()| self.with_entries(|entries| entries.extend(pairs)));
+        future::ready(outcome).boxed()
+    }
+
+    fn modify(
+        &self,
+        key: Bytes,
+        op: dtable::Modify,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let outcome = self.check(write).and_then(|()| {
+            self.with_entries(|entries| {
+                let current = entries.get(&key).map(|v| v.as_ref());
+                let (change, answer) = op.apply(current, usize::MAX)?;
+                match change {
+                    dtable::modify::Change::Keep => {}
+                    dtable::modify::Change::Put(value) => {
+                        entries.insert(key, value);
+                    }
+                    dtable::modify::Change::Delete => {
+                        entries.remove(&key);
+                    }
+                }
+                Ok::<_, dtable::ModifyError>(answer)
+            })
+        });
+        let outcome = outcome.and_then(|applied| applied.map_err(BackendError::from));
         future::ready(outcome).boxed()
     }
 

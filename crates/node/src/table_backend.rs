@@ -45,6 +45,7 @@ fn convert(error: TableError) -> BackendError {
             reason: e.to_string(),
         },
         e @ TableError::Protocol { .. } => BackendError::Internal(e.to_string()),
+        TableError::Modify(refused) => BackendError::Refused(refused),
     }
 }
 
@@ -77,6 +78,23 @@ impl Backend for TableBackend {
                 .query()
                 .consistency(level(write))
                 .set(key, value)
+                .await
+                .map_err(convert)
+        })
+    }
+
+    fn modify(
+        &self,
+        key: Bytes,
+        op: dtable::Modify,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .modify(key, op)
                 .await
                 .map_err(convert)
         })

@@ -210,6 +210,62 @@ async fn three_nodes_serve_every_command_and_report_metrics_and_status() {
     assert!((total - 1.0).abs() < 1e-6, "{status}");
 }
 
+/// Eight clients, each on its own connection to one of three nodes in turn, increment one
+/// counter 1000 times each: the increments run as one step at the key's primary, so the
+/// counter ends at exactly 8000 on every node; APPEND and SET NX/GET behave as one step too.
+#[tokio::test]
+async fn concurrent_incrs_through_every_node_of_a_cluster_lose_nothing() {
+    let nodes = start_cluster(3, &[]).await;
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 2).await;
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let resp = nodes[c % nodes.len()].resp.clone();
+            tokio::spawn(async move {
+                let mut con = connect(&resp).await;
+                for _ in 0..1000 {
+                    let _: i64 = con.incr("counter", 1).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    for node in &nodes {
+        let mut con = connect(&node.resp).await;
+        let total: i64 = con.get("counter").await.unwrap();
+        assert_eq!(total, 8000, "counter read through {}", node.resp);
+    }
+    let mut con = connect(&nodes[1].resp).await;
+    let length: i64 = redis::cmd("APPEND")
+        .arg("log")
+        .arg("ab")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(length, 2);
+    let stored: bool = con.set_nx("log", "other").await.unwrap();
+    assert!(!stored);
+    let old: Option<String> = redis::cmd("SET")
+        .arg("log")
+        .arg("new")
+        .arg("XX")
+        .arg("GET")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(old.as_deref(), Some("ab"));
+    let refused = redis::cmd("INCR")
+        .arg("log")
+        .query_async::<i64>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "An error was signalled by the server - ResponseError: value is not an integer or out of range"
+    );
+}
+
 #[tokio::test]
 async fn requirepass_demands_auth() {
     let node = start_node("127.0.0.1:0", &[], &["--requirepass", "open sesame"]).await;

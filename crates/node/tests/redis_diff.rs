@@ -441,6 +441,70 @@ fn key_value_commands_match_redis() {
 }
 
 #[test]
+fn read_modify_write_string_commands_match_redis() {
+    assert_same_replies(exact(&[
+        "INCR n",
+        "INCR n",
+        "DECR n",
+        "INCRBY n 10",
+        "DECRBY n 3",
+        "INCRBY n -20",
+        "INCRBY n x",
+        "INCRBY n 1.5",
+        "INCRBY n +1",
+        "INCRBY n 007",
+        "DECRBY n -9223372036854775808",
+        "SET big 9223372036854775807",
+        "INCR big",
+        "DECRBY big -1",
+        "SET small -9223372036854775808",
+        "DECR small",
+        "SET z 007",
+        "INCR z",
+        "SET s abc",
+        "INCR s",
+        "GET s",
+        "INCR",
+        "INCR a b",
+        "INCRBY n",
+        "APPEND s def",
+        "APPEND fresh xyz",
+        "GET fresh",
+        "APPEND s",
+        "STRLEN s",
+        "STRLEN nosuch",
+        "STRLEN",
+        "SETNX s other",
+        "SETNX new1 v1",
+        "GET new1",
+        "SETNX a",
+        "GETSET s replaced",
+        "GETSET nosuch2 first",
+        "GET nosuch2",
+        "GETDEL s",
+        "GETDEL s",
+        "GET s",
+        "GETDEL",
+        "SET k v NX",
+        "SET k w NX",
+        "GET k",
+        "SET k w XX",
+        "GET k",
+        "SET absent w XX",
+        "GET absent",
+        "SET k x GET",
+        "SET k y xx get",
+        "SET fresh2 z NX GET",
+        "SET k y NX GET",
+        "SET k v NX XX",
+        "SET k v XX NX",
+        "SET k v bogus",
+        "SET k v GET GET",
+        "DBSIZE",
+    ]));
+}
+
+#[test]
 fn connection_commands_match_redis() {
     let mut steps = vec![
         step("CLIENT ID", Normalise::ClientId),
@@ -542,6 +606,10 @@ fn config_and_command_introspection_match_redis() {
     }
     steps.push(step(
         "COMMAND DOCS get set del exists mget mset ping echo dbsize info quit select hello auth reset time",
+        Normalise::DocsFields,
+    ));
+    steps.push(step(
+        "COMMAND DOCS incr decr incrby decrby append getdel strlen",
         Normalise::DocsFields,
     ));
     assert_same_replies(steps);

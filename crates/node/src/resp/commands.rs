@@ -184,6 +184,18 @@ pub enum Command {
     Get(Bytes),
     /// `SET key value` (no options)
     Set(Bytes, Bytes),
+    /// A command that reads and writes one key in one step at its primary (INCR, APPEND,
+    /// SETNX, GETSET, GETDEL, SET with NX/XX/GET; see [`strings`](super::strings)).
+    Modify {
+        /// The key.
+        key: Bytes,
+        /// What to do to its value.
+        op: dtable::Modify,
+        /// How the outcome is worded.
+        answer: super::strings::Answer,
+    },
+    /// `STRLEN key`
+    Strlen(Bytes),
     /// `DEL key [key ...]`
     Del(Vec<Bytes>),
     /// `EXISTS key [key ...]`
@@ -300,6 +312,15 @@ impl Command {
         if !spec.arity_fits(args.len()) {
             return Err(wrong_arity(spec.name));
         }
+        // The plain SET (the common case, no options) stays a plain write.
+        let plain_set = spec.name == "set" && args.len() == 3;
+        if !plain_set && super::strings::serves(spec.name) {
+            if let Some(parsed) = super::strings::parse(spec.name, args) {
+                let (key, op, answer) = parsed?;
+                return Ok(Command::Modify { key, op, answer });
+            }
+            return Err(syntax_error());
+        }
         let argc = args.len();
         let mut rest = args.into_iter().skip(1);
         let mut next = || rest.next().unwrap_or_default();
@@ -311,6 +332,7 @@ impl Command {
             },
             "echo" => Command::Echo(next()),
             "get" => Command::Get(next()),
+            "strlen" => Command::Strlen(next()),
             "set" => {
                 if argc != 3 {
                     return Err(syntax_error());
@@ -569,9 +591,10 @@ pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
-        BackendError::Consistency { .. } | BackendError::Invalid(_) | BackendError::Internal(_) => {
-            Reply::err(error)
-        }
+        BackendError::Consistency { .. }
+        | BackendError::Invalid(_)
+        | BackendError::Internal(_)
+        | BackendError::Refused(_) => Reply::err(error),
     }
 }
 
@@ -607,6 +630,14 @@ pub async fn execute(
                 Reply::ok()
             })
         }
+        Command::Modify { key, op, answer } => {
+            from_backend(backend.modify(key, op, session.write).await, |outcome| {
+                answer.reply(outcome)
+            })
+        }
+        Command::Strlen(key) => from_backend(backend.get(key, session.read).await, |value| {
+            count_reply(value.map_or(0, |v| v.len()))
+        }),
         Command::Del(keys) => from_backend(backend.delete(keys, session.write).await, count_reply),
         Command::Exists(keys) => {
             from_backend(backend.get_many(keys, session.read).await, |values| {
@@ -988,7 +1019,11 @@ mod tests {
             error_text(&["mset", "a", "1", "b"]),
             "ERR wrong number of arguments for 'mset' command"
         );
-        assert_eq!(error_text(&["set", "k", "v", "NX"]), "ERR syntax error");
+        assert_eq!(
+            error_text(&["set", "k", "v", "NX", "XX"]),
+            "ERR syntax error"
+        );
+        assert_eq!(error_text(&["set", "k", "v", "bogus"]), "ERR syntax error");
         assert_eq!(
             error_text(&["select", "x"]),
             "ERR value is not an integer or out of range"
@@ -1269,6 +1304,14 @@ mod tests {
             write: Consistency,
         ) -> futures::future::BoxFuture<'static, Result<usize, BackendError>> {
             self.0.delete(keys, write)
+        }
+        fn modify(
+            &self,
+            key: Bytes,
+            op: dtable::Modify,
+            write: Consistency,
+        ) -> futures::future::BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+            self.0.modify(key, op, write)
         }
         fn get_many(
             &self,

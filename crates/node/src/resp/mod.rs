@@ -2,7 +2,8 @@
 //!
 //! [`request`] and [`reply`] are the pure wire codec, [`inline`] splits
 //! the space-separated commands `redis-cli` and telnet users type,
-//! [`spec`] is the one table of the commands served, [`commands`] turns
+//! [`spec`] is the one table of the commands served, [`strings`] the read-modify-write
+//! string commands, [`commands`] turns
 //! argument vectors into backend calls, [`clients`] describes connections
 //! for `CLIENT LIST`, [`parameters`] is what `CONFIG GET` reports, and
 //! [`server`] does the socket I/O.
@@ -16,6 +17,7 @@ pub mod reply;
 pub mod request;
 pub mod server;
 pub mod spec;
+pub mod strings;
 
 pub use auth::Password;
 pub use reply::{Protocol, Reply};

@@ -1,0 +1,195 @@
+//! The string commands that read and write a key in one step — INCR, DECR, INCRBY, DECRBY,
+//! APPEND, SETNX, GETSET, GETDEL, `SET` with NX/XX/GET — and STRLEN: parsed into a table
+//! [`Modify`] (applied atomically at the key's primary, see dtable's `modify` module) and an
+//! [`Answer`] saying how Redis words the result.
+
+use bytes::Bytes;
+use dtable::modify::parse_integer;
+use dtable::{Modified, Modify, SetCondition};
+
+use super::Reply;
+
+/// How the [`Modified`] outcome of a command is put to the client, as Redis does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The integer (INCR family) or the new length (APPEND).
+    Integer,
+    /// `:1` if stored, `:0` if not (SETNX).
+    StoredFlag,
+    /// `+OK` if stored, nil if not (SET NX/XX without GET).
+    OkOrNil,
+    /// The old value or nil (SET ... GET, GETSET, GETDEL).
+    OldValue,
+}
+
+impl Answer {
+    /// The reply for `outcome`.
+    pub fn reply(self, outcome: Modified) -> Reply {
+        let old = |value: Option<Bytes>| value.map_or(Reply::Nil, Reply::Bulk);
+        match (self, outcome) {
+            (_, Modified::Integer(n)) => Reply::Integer(n),
+            (_, Modified::Length(n)) => Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+            (Answer::StoredFlag, Modified::Set { stored, .. }) => Reply::Integer(i64::from(stored)),
+            (Answer::OkOrNil, Modified::Set { stored: true, .. }) => Reply::ok(),
+            (Answer::OkOrNil, Modified::Set { stored: false, .. }) => Reply::Nil,
+            (_, Modified::Set { old: value, .. }) | (_, Modified::Old(value)) => old(value),
+        }
+    }
+}
+
+/// The commands [`parse`] serves.
+const SERVED: &[&str] = &[
+    "incr", "decr", "incrby", "decrby", "append", "setnx", "getset", "getdel", "set",
+];
+
+/// Does [`parse`] serve the command `name` (lowercase)?
+pub fn serves(name: &str) -> bool {
+    SERVED.contains(&name)
+}
+
+/// Parses a read-modify-write command whose name and arity were checked: `args[0]` is the
+/// name, `args[1]` the key. `None` for a name this module does not serve; `Some(Err)` is the
+/// Redis error to answer.
+pub fn parse(name: &str, mut args: Vec<Bytes>) -> Option<Result<(Bytes, Modify, Answer), Reply>> {
+    if args.len() < 2 {
+        return None;
+    }
+    let operands = args.split_off(2);
+    let key = args.pop().unwrap_or_default();
+    let first = || operands.first().cloned().unwrap_or_default();
+    let parsed = match name {
+        "incr" => Ok((Modify::IncrBy(1), Answer::Integer)),
+        "decr" => Ok((Modify::IncrBy(-1), Answer::Integer)),
+        "incrby" => integer(&first()).map(|n| (Modify::IncrBy(n), Answer::Integer)),
+        "decrby" => integer(&first()).and_then(|n| match n.checked_neg() {
+            Some(delta) => Ok((Modify::IncrBy(delta), Answer::Integer)),
+            None => Err(Reply::err("decrement would overflow")),
+        }),
+        "append" => Ok((Modify::Append(first()), Answer::Integer)),
+        "setnx" => Ok((
+            set(first(), SetCondition::IfAbsent, false),
+            Answer::StoredFlag,
+        )),
+        "getset" => Ok((set(first(), SetCondition::Always, true), Answer::OldValue)),
+        "getdel" => Ok((Modify::GetDel, Answer::OldValue)),
+        "set" => set_with_options(operands),
+        _ => return None,
+    };
+    Some(parsed.map(|(op, answer)| (key, op, answer)))
+}
+
+fn set(value: Bytes, when: SetCondition, get: bool) -> Modify {
+    Modify::Set { value, when, get }
+}
+
+/// `SET key value [NX|XX] [GET]` (Redis 7 allows NX with GET). The expiry options are refused
+/// with a clear error until expiry exists (docs/redis-compat.md).
+fn set_with_options(operands: Vec<Bytes>) -> Result<(Modify, Answer), Reply> {
+    let mut operands = operands.into_iter();
+    let value = operands.next().unwrap_or_default();
+    let mut when = SetCondition::Always;
+    let mut get = false;
+    for option in operands {
+        match option.to_ascii_uppercase().as_slice() {
+            b"NX" if when != SetCondition::IfPresent => when = SetCondition::IfAbsent,
+            b"XX" if when != SetCondition::IfAbsent => when = SetCondition::IfPresent,
+            b"GET" => get = true,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" | b"KEEPTTL" => {
+                return Err(Reply::err(
+                    "SET with an expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported yet",
+                ))
+            }
+            _ => return Err(Reply::err("syntax error")),
+        }
+    }
+    let answer = if get {
+        Answer::OldValue
+    } else {
+        Answer::OkOrNil
+    };
+    Ok((set(value, when, get), answer))
+}
+
+fn integer(text: &[u8]) -> Result<i64, Reply> {
+    parse_integer(text).ok_or_else(|| Reply::err("value is not an integer or out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn parsed(words: &[&str]) -> Result<(Bytes, Modify, Answer), Reply> {
+        parse(words[0], args(words)).unwrap()
+    }
+
+    #[test]
+    fn parses_the_counter_family() {
+        assert_eq!(
+            parsed(&["decrby", "k", "5"]),
+            Ok(("k".into(), Modify::IncrBy(-5), Answer::Integer))
+        );
+        assert_eq!(
+            parsed(&["incrby", "k", "x"]).unwrap_err(),
+            Reply::err("value is not an integer or out of range")
+        );
+        assert_eq!(
+            parsed(&["decrby", "k", "-9223372036854775808"]).unwrap_err(),
+            Reply::err("decrement would overflow")
+        );
+        assert!(parse("get", args(&["get", "k"])).is_none());
+    }
+
+    #[test]
+    fn parses_set_options_as_redis_does() {
+        assert_eq!(
+            parsed(&["set", "k", "v", "nx", "GET"]),
+            Ok((
+                "k".into(),
+                set("v".into(), SetCondition::IfAbsent, true),
+                Answer::OldValue
+            ))
+        );
+        assert_eq!(
+            parsed(&["set", "k", "v", "xx"]).map(|(_, _, a)| a),
+            Ok(Answer::OkOrNil)
+        );
+        assert_eq!(
+            parsed(&["set", "k", "v", "nx", "xx"]).unwrap_err(),
+            Reply::err("syntax error")
+        );
+        assert_eq!(
+            parsed(&["set", "k", "v", "bogus"]).unwrap_err(),
+            Reply::err("syntax error")
+        );
+        assert!(parsed(&["set", "k", "v", "ex", "10"]).is_err());
+    }
+
+    #[test]
+    fn answers_are_worded_as_redis_words_them() {
+        let stored = |stored, old: Option<&str>| Modified::Set {
+            stored,
+            old: old.map(|o| Bytes::copy_from_slice(o.as_bytes())),
+        };
+        assert_eq!(
+            Answer::StoredFlag.reply(stored(false, None)),
+            Reply::Integer(0)
+        );
+        assert_eq!(Answer::OkOrNil.reply(stored(true, None)), Reply::ok());
+        assert_eq!(Answer::OkOrNil.reply(stored(false, None)), Reply::Nil);
+        assert_eq!(
+            Answer::OldValue.reply(stored(true, Some("was"))),
+            Reply::Bulk("was".into())
+        );
+        assert_eq!(
+            Answer::Integer.reply(Modified::Length(5)),
+            Reply::Integer(5)
+        );
+    }
+}
