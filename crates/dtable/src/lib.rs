@@ -47,6 +47,6 @@ pub use placement::{Placement, PlacementError};
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};
-pub use table::{Query, Table, TableConfig, TableStats};
+pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};

@@ -13,6 +13,7 @@
 //! - [`peer`](self::peer): one typed request/reply exchange with a vnode.
 
 mod handback;
+mod keyspace;
 mod ledger;
 mod peer;
 mod query;
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::info;
 
+pub use keyspace::ScanPage;
 pub use query::Query;
 
 use crate::error::TableError;

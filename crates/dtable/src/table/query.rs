@@ -46,9 +46,9 @@ const REDIRECTS: usize = 64;
 /// ```
 #[derive(Clone)]
 pub struct Query<'a> {
-    inner: &'a Arc<TableInner>,
-    write: usize,
-    read: usize,
+    pub(super) inner: &'a Arc<TableInner>,
+    pub(super) write: usize,
+    pub(super) read: usize,
 }
 
 impl<'a> Query<'a> {
@@ -668,7 +668,7 @@ impl<'a> Query<'a> {
     }
 
     /// Where the key at ring position `id` lives, by an iterative lookup on the ring.
-    async fn lookup_placement(&self, id: Id) -> Result<Placement, TableError> {
+    pub(super) async fn lookup_placement(&self, id: Id) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let successors = ring
             .find_successors(id, ring.config().num_successors)
