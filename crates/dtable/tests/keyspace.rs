@@ -38,7 +38,12 @@ async fn a_scan_returns_every_live_key_once_and_no_deleted_key() {
         let (keys, pages) = scan_all(table, 37).await;
         let unique: BTreeSet<Bytes> = keys.iter().cloned().collect();
         assert_eq!(unique.len(), keys.len(), "a key came twice in a quiet ring");
-        assert_eq!(unique, expected, "scan through {:?}", table.ring().local_host());
+        assert_eq!(
+            unique,
+            expected,
+            "scan through {:?}",
+            table.ring().local_host()
+        );
         assert!(pages > 10, "{pages} pages for {} keys of 37", keys.len());
     }
     let empty = Tables::start(22, 2, 1).await;

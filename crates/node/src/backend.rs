@@ -124,6 +124,14 @@ pub trait Backend: Send + Sync + 'static {
         op: dtable::Modify,
         write: Consistency,
     ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
+    /// One page of the whole keyspace: keys holding a value from `cursor` on (0: the start),
+    /// about `count` of them, and the cursor of the next page (0: the end). Redis's SCAN
+    /// guarantee: a key present for the whole walk comes at least once.
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>>;
     /// Keys stored on this node (what DBSIZE reports).
     fn local_len(&self) -> usize;
     /// A JSON document describing this node, served at `/status`.
@@ -263,6 +271,25 @@ impl Backend for MemoryBackend {
             })
         });
         let outcome = outcome.and_then(|applied| applied.map_err(BackendError::from));
+        future::ready(outcome).boxed()
+    }
+
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>> {
+        // Keys in byte order; the cursor is how many were returned before.
+        let outcome = self.with_entries(|entries| {
+            let mut keys: Vec<Bytes> = entries.keys().cloned().collect();
+            keys.sort();
+            let start = usize::try_from(cursor)
+                .unwrap_or(usize::MAX)
+                .min(keys.len());
+            let end = start.saturating_add(count.max(1)).min(keys.len());
+            let next = if end == keys.len() { 0 } else { end as u64 };
+            (next, keys[start..end].to_vec())
+        });
         future::ready(outcome).boxed()
     }
 

@@ -25,6 +25,18 @@ impl TableBackend {
     }
 }
 
+/// The ring position a SCAN cursor resumes after (exclusive): the cursor `c` is the high 64
+/// bits of the first position of the page, so the walk goes on from position `c << 96`. 0 is
+/// the start of the ring.
+fn scan_position(cursor: u64) -> Option<dendrite::Id> {
+    if cursor == 0 {
+        return None;
+    }
+    let mut bytes = [0xffu8; 20];
+    bytes[..8].copy_from_slice(&(cursor - 1).to_be_bytes());
+    Some(dendrite::Id::new(bytes))
+}
+
 fn level(c: Consistency) -> usize {
     usize::from(c.level())
 }
@@ -80,6 +92,34 @@ impl Backend for TableBackend {
                 .set(key, value)
                 .await
                 .map_err(convert)
+        })
+    }
+
+    fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            let mut position = scan_position(cursor);
+            let mut keys = Vec::new();
+            loop {
+                let page = table.query().scan(position, count).await.map_err(convert)?;
+                keys.extend(page.keys);
+                let Some(next) = page.next else {
+                    return Ok((0, keys));
+                };
+                // The next cursor resumes at the start of `next`'s 2^96-wide slice of the
+                // ring (at or before where this page ended: no key is missed, a few may come
+                // again). Within the slice this page started in, that would be no progress:
+                // go on from exactly where the page ended instead.
+                let resume = next.high_u64();
+                if resume > cursor {
+                    return Ok((resume, keys));
+                }
+                position = Some(next);
+            }
         })
     }
 

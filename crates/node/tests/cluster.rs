@@ -266,6 +266,57 @@ async fn concurrent_incrs_through_every_node_of_a_cluster_lose_nothing() {
     );
 }
 
+/// SCAN, KEYS and FLUSHALL walk the whole cluster through any node: a SCAN through one node
+/// returns every key written through the others, and FLUSHALL leaves nothing anywhere.
+#[tokio::test]
+async fn scan_keys_and_flushall_cover_the_whole_cluster() {
+    let nodes = start_cluster(3, &[]).await;
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 2).await;
+    let mut writer = connect(&nodes[0].resp).await;
+    set_consistency(&mut writer, 1, 3).await;
+    let pairs: Vec<(String, String)> = (0..500)
+        .map(|i| (format!("k:{i}"), format!("v{i}")))
+        .collect();
+    let () = writer.mset(&pairs).await.unwrap();
+    let mut reader = connect(&nodes[2].resp).await;
+    let mut found = std::collections::BTreeSet::new();
+    let mut cursor: u64 = 0;
+    let mut pages = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(20)
+            .query_async(&mut reader)
+            .await
+            .unwrap();
+        found.extend(keys);
+        pages += 1;
+        assert!(pages < 1000, "SCAN does not end");
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let expected: std::collections::BTreeSet<String> =
+        pairs.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(found, expected);
+    assert!(pages > 10, "{pages} pages of 20 for 500 keys");
+    let ones: Vec<String> = reader.keys("k:1??").await.unwrap();
+    assert_eq!(ones.len(), 100);
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut reader)
+        .await
+        .unwrap();
+    for node in &nodes {
+        let mut con = connect(&node.resp).await;
+        let left: Vec<String> = con.keys("*").await.unwrap();
+        assert!(left.is_empty(), "{} keys left after FLUSHALL", left.len());
+        let gone: Option<String> = con.get("k:7").await.unwrap();
+        assert_eq!(gone, None);
+    }
+}
+
 #[tokio::test]
 async fn requirepass_demands_auth() {
     let node = start_node("127.0.0.1:0", &[], &["--requirepass", "open sesame"]).await;

@@ -188,6 +188,9 @@ enum Normalise {
     SortedPairs,
     /// `COMMAND DOCS`: only summary, since, group and complexity of each command.
     DocsFields,
+    /// `KEYS`, and the key list of a complete `SCAN` page: the keys in sorted order (Redis
+    /// lists them in its dict's order, Dendrite in ring order).
+    SortedKeys,
 }
 
 fn placeholder(text: &str) -> Value {
@@ -237,6 +240,21 @@ fn normalise(value: Value, how: Normalise) -> Value {
                 value.with_pairs(pairs)
             }
             None => value,
+        },
+        Normalise::SortedKeys => match value {
+            Value::Aggregate(b'*', items)
+                if items.len() == 2 && matches!(&items[1], Value::Aggregate(b'*', _)) =>
+            {
+                let mut items = items;
+                let keys = items.pop().map(|keys| normalise(keys, Normalise::SortedKeys));
+                items.extend(keys);
+                Value::Aggregate(b'*', items)
+            }
+            Value::Aggregate(kind, mut items) => {
+                items.sort_by_key(Value::bytes);
+                Value::Aggregate(kind, items)
+            }
+            other => other,
         },
         Normalise::DocsFields => match value.pairs() {
             Some(commands) => {
@@ -505,6 +523,57 @@ fn read_modify_write_string_commands_match_redis() {
 }
 
 #[test]
+fn keyspace_commands_match_redis() {
+    let mut steps = exact(&[
+        "MSET user:1 a user:2 b item:1 c User:3 d",
+        "TYPE user:1",
+        "TYPE nosuch",
+        "TYPE",
+        "TOUCH user:1 nosuch user:2",
+        "TOUCH",
+        "UNLINK item:1 nosuch",
+        "UNLINK",
+        "EXISTS item:1",
+        "SCAN x",
+        "SCAN 18446744073709551616",
+        "SCAN 5x",
+        "SCAN 0 COUNT 0",
+        "SCAN 0 COUNT x",
+        "SCAN 0 MATCH",
+        "SCAN 0 bogus 1",
+        "SCAN",
+        "KEYS",
+        "KEYS a b",
+        "FLUSHALL bogus",
+        "FLUSHALL ASYNC SYNC",
+        "FLUSHDB bogus",
+    ]);
+    for line in [
+        "KEYS *",
+        "KEYS user:*",
+        "KEYS [uU]ser:?",
+        "KEYS nothing*",
+        "SCAN 0 COUNT 1000",
+        "SCAN +0 COUNT 1000",
+        "SCAN 0 MATCH user:* COUNT 1000",
+        "SCAN 0 COUNT 1000 TYPE string",
+        "SCAN 0 COUNT 1000 TYPE list",
+    ] {
+        steps.push(step(line, Normalise::SortedKeys));
+    }
+    steps.extend(exact(&[
+        "FLUSHALL",
+        "DBSIZE",
+        "GET user:1",
+        "SET again 1",
+        "FLUSHDB SYNC",
+        "DBSIZE",
+        "FLUSHALL ASYNC",
+    ]));
+    assert_same_replies(steps);
+}
+
+#[test]
 fn connection_commands_match_redis() {
     let mut steps = vec![
         step("CLIENT ID", Normalise::ClientId),
@@ -609,7 +678,8 @@ fn config_and_command_introspection_match_redis() {
         Normalise::DocsFields,
     ));
     steps.push(step(
-        "COMMAND DOCS incr decr incrby decrby append getdel strlen",
+        "COMMAND DOCS incr decr incrby decrby append getdel strlen scan keys type touch unlink \
+         flushall flushdb",
         Normalise::DocsFields,
     ));
     assert_same_replies(steps);

@@ -89,7 +89,11 @@ impl Query<'_> {
                     complete_to = complete_to.min(Id::of_key(last));
                 }
             }
-            merged.extend(items.into_iter().map(|(key, record)| (Id::of_key(&key), key, record)));
+            merged.extend(
+                items
+                    .into_iter()
+                    .map(|(key, record)| (Id::of_key(&key), key, record)),
+            );
         }
         if reached == 0 {
             return Err(TableError::Unavailable(format!(
@@ -97,7 +101,11 @@ impl Query<'_> {
                 placement.primary
             )));
         }
-        merged.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then(b.2.version.cmp(&a.2.version)));
+        merged.sort_by(|a, b| {
+            (a.0, &a.1)
+                .cmp(&(b.0, &b.1))
+                .then(b.2.version.cmp(&a.2.version))
+        });
         merged.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1);
         let keys = merged
             .into_iter()

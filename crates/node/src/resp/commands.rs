@@ -196,6 +196,14 @@ pub enum Command {
     },
     /// `STRLEN key`
     Strlen(Bytes),
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
+    Scan(super::keyspace::Scan),
+    /// `KEYS pattern`
+    Keys(Bytes),
+    /// `TYPE key`
+    Type(Bytes),
+    /// `FLUSHALL`/`FLUSHDB [ASYNC|SYNC]`
+    FlushAll,
     /// `DEL key [key ...]`
     Del(Vec<Bytes>),
     /// `EXISTS key [key ...]`
@@ -333,6 +341,24 @@ impl Command {
             "echo" => Command::Echo(next()),
             "get" => Command::Get(next()),
             "strlen" => Command::Strlen(next()),
+            "scan" => Command::Scan(super::keyspace::Scan::parse(
+                &(1..argc).map(|_| next()).collect::<Vec<_>>(),
+            )?),
+            "keys" => Command::Keys(next()),
+            "type" => Command::Type(next()),
+            "touch" => Command::Exists((1..argc).map(|_| next()).collect()),
+            "unlink" => Command::Del((1..argc).map(|_| next()).collect()),
+            "flushall" | "flushdb" => match argc {
+                1 => Command::FlushAll,
+                2 => {
+                    let mode = next();
+                    if !mode.eq_ignore_ascii_case(b"async") && !mode.eq_ignore_ascii_case(b"sync") {
+                        return Err(syntax_error());
+                    }
+                    Command::FlushAll
+                }
+                _ => return Err(syntax_error()),
+            },
             "set" => {
                 if argc != 3 {
                     return Err(syntax_error());
@@ -635,6 +661,16 @@ pub async fn execute(
                 answer.reply(outcome)
             })
         }
+        Command::Scan(scan) => from_backend(scan.run(backend).await, |reply| reply),
+        Command::Keys(pattern) => {
+            from_backend(super::keyspace::keys(&pattern, backend).await, |reply| {
+                reply
+            })
+        }
+        Command::Type(key) => from_backend(backend.get(key, session.read).await, |value| {
+            Reply::Simple(if value.is_some() { "string" } else { "none" }.into())
+        }),
+        Command::FlushAll => super::keyspace::flush_all(backend, session.write).await,
         Command::Strlen(key) => from_backend(backend.get(key, session.read).await, |value| {
             count_reply(value.map_or(0, |v| v.len()))
         }),
@@ -1312,6 +1348,13 @@ mod tests {
             write: Consistency,
         ) -> futures::future::BoxFuture<'static, Result<dtable::Modified, BackendError>> {
             self.0.modify(key, op, write)
+        }
+        fn scan(
+            &self,
+            cursor: u64,
+            count: usize,
+        ) -> futures::future::BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>> {
+            self.0.scan(cursor, count)
         }
         fn get_many(
             &self,

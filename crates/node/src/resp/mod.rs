@@ -2,7 +2,8 @@
 //!
 //! [`request`] and [`reply`] are the pure wire codec, [`inline`] splits
 //! the space-separated commands `redis-cli` and telnet users type,
-//! [`spec`] is the one table of the commands served, [`strings`] the read-modify-write
+//! [`spec`] is the one table of the commands served, [`keyspace`] the commands over every
+//! key of the cluster, [`strings`] the read-modify-write
 //! string commands, [`commands`] turns
 //! argument vectors into backend calls, [`clients`] describes connections
 //! for `CLIENT LIST`, [`parameters`] is what `CONFIG GET` reports, and
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod clients;
 pub mod commands;
 pub mod inline;
+pub mod keyspace;
 pub mod parameters;
 pub mod reply;
 pub mod request;

@@ -679,6 +679,105 @@ pub static COMMANDS: &[CommandSpec] = &[
         docs("Echo the given string", "1.0.0", "connection", "O(1)"),
     ),
     plain(
+        "scan",
+        -2,
+        &["readonly"],
+        &["@keyspace", "@read", "@slow"],
+        &["nondeterministic_output", "request_policy:special"],
+        docs(
+            "Incrementally iterate the keys space",
+            "2.8.0",
+            "generic",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls \
+             for the cursor to return back to 0. N is the number of elements inside the \
+             collection.",
+        ),
+    ),
+    plain(
+        "keys",
+        2,
+        &["readonly"],
+        &["@keyspace", "@read", "@slow", "@dangerous"],
+        &["request_policy:all_shards", "nondeterministic_output_order"],
+        docs(
+            "Find all keys matching the given pattern",
+            "1.0.0",
+            "generic",
+            "O(N) with N being the number of keys in the database, under the assumption that \
+             the key names in the database and the given pattern have limited length.",
+        ),
+    ),
+    CommandSpec {
+        name: "type",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RO"])),
+        docs: docs("Determine the type stored at key", "1.0.0", "generic", "O(1)"),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: Some(keys(1, -1, 1, &["RO"])),
+        docs: docs(
+            "Alters the last access time of a key(s). Returns the number of existing keys \
+             specified.",
+            "3.2.1",
+            "generic",
+            "O(N) where N is the number of keys that will be touched.",
+        ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "unlink",
+        arity: -2,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: Some(keys(1, -1, 1, &["RM", "delete"])),
+        docs: docs(
+            "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non \
+             blocking.",
+            "4.0.0",
+            "generic",
+            "O(1) for each key removed regardless of its size. Then the command does O(N) work \
+             in a different thread in order to reclaim memory, where N is the number of \
+             allocations the deleted objects where composed of.",
+        ),
+        subcommands: &[],
+    },
+    plain(
+        "flushall",
+        -1,
+        &["write"],
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        &["request_policy:all_shards", "response_policy:all_succeeded"],
+        docs(
+            "Remove all keys from all databases",
+            "1.0.0",
+            "server",
+            "O(N) where N is the total number of keys in all databases",
+        ),
+    ),
+    plain(
+        "flushdb",
+        -1,
+        &["write"],
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        &["request_policy:all_shards", "response_policy:all_succeeded"],
+        docs(
+            "Remove all keys from the current database",
+            "1.0.0",
+            "server",
+            "O(N) where N is the number of keys in the selected database",
+        ),
+    ),
+    plain(
         "dbsize",
         1,
         &["readonly", "fast"],
