@@ -280,6 +280,26 @@ const fn keys(first: i32, last: i32, step: i32, flags: &'static [&'static str]) 
     }
 }
 
+/// A string command that reads and rewrites one key at once, as Redis 7 describes INCR and
+/// its family (write, denyoom, fast; the key read and updated in place).
+const fn string_update(
+    name: &'static str,
+    arity: i32,
+    summary: &'static str,
+    since: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: &["write", "denyoom", "fast"],
+        acl: &["@write", "@string", "@fast"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
+        docs: docs(summary, since, "string", "O(1)"),
+        subcommands: &[],
+    }
+}
+
 /// A command without keys or subcommands.
 const fn plain(
     name: &'static str,
@@ -462,66 +482,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         docs: docs("Set the string value of a key", "1.0.0", "string", "O(1)"),
         subcommands: &[],
     },
-    CommandSpec {
-        name: "incr",
-        arity: 2,
-        flags: &["write", "denyoom", "fast"],
-        acl: &["@write", "@string", "@fast"],
-        tips: &[],
-        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
-        docs: docs(
-            "Increment the integer value of a key by one",
-            "1.0.0",
-            "string",
-            "O(1)",
-        ),
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "decr",
-        arity: 2,
-        flags: &["write", "denyoom", "fast"],
-        acl: &["@write", "@string", "@fast"],
-        tips: &[],
-        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
-        docs: docs(
-            "Decrement the integer value of a key by one",
-            "1.0.0",
-            "string",
-            "O(1)",
-        ),
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "incrby",
-        arity: 3,
-        flags: &["write", "denyoom", "fast"],
-        acl: &["@write", "@string", "@fast"],
-        tips: &[],
-        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
-        docs: docs(
-            "Increment the integer value of a key by the given amount",
-            "1.0.0",
-            "string",
-            "O(1)",
-        ),
-        subcommands: &[],
-    },
-    CommandSpec {
-        name: "decrby",
-        arity: 3,
-        flags: &["write", "denyoom", "fast"],
-        acl: &["@write", "@string", "@fast"],
-        tips: &[],
-        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
-        docs: docs(
-            "Decrement the integer value of a key by the given number",
-            "1.0.0",
-            "string",
-            "O(1)",
-        ),
-        subcommands: &[],
-    },
+    string_update("incr", 2, "Increment the integer value of a key by one", "1.0.0"),
+    string_update("decr", 2, "Decrement the integer value of a key by one", "1.0.0"),
+    string_update("incrby", 3, "Increment the integer value of a key by the given amount", "1.0.0"),
+    string_update("decrby", 3, "Decrement the integer value of a key by the given number", "1.0.0"),
     CommandSpec {
         name: "append",
         arity: 3,
@@ -554,21 +518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
         subcommands: &[],
     },
-    CommandSpec {
-        name: "getset",
-        arity: 3,
-        flags: &["write", "denyoom", "fast"],
-        acl: &["@write", "@string", "@fast"],
-        tips: &[],
-        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
-        docs: docs(
-            "Set the string value of a key and return its old value",
-            "1.0.0",
-            "string",
-            "O(1)",
-        ),
-        subcommands: &[],
-    },
+    string_update("getset", 3, "Set the string value of a key and return its old value", "1.0.0"),
     CommandSpec {
         name: "getdel",
         arity: 2,
