@@ -28,6 +28,22 @@ pub enum Modify {
     },
     /// Delete the key and return what it held: GETDEL.
     GetDel,
+    /// Overwrite the value from byte `offset` on with `value`, padding with zero bytes
+    /// (SETRANGE); an empty `value` changes nothing.
+    SetRange {
+        /// Where `value` goes.
+        offset: u64,
+        /// The bytes written there.
+        value: Bytes,
+    },
+    /// Set or clear bit `offset` (bit 0 is the high bit of byte 0), padding with zero bytes
+    /// (SETBIT); answers the bit before.
+    SetBit {
+        /// Which bit.
+        offset: u64,
+        /// Its new value.
+        bit: bool,
+    },
 }
 
 /// When [`Modify::Set`] stores its value.
@@ -141,6 +157,45 @@ impl Modify {
                     Change::Keep
                 };
                 Ok((change, Modified::Set { stored: store, old }))
+            }
+            Modify::SetRange { offset, value } => {
+                let len = current.map_or(0, <[u8]>::len);
+                if value.is_empty() {
+                    return Ok((Change::Keep, Modified::Length(len as u64)));
+                }
+                let start = usize::try_from(*offset).map_err(|_| ModifyError::TooLarge)?;
+                let needed = start
+                    .checked_add(value.len())
+                    .ok_or(ModifyError::TooLarge)?;
+                if needed > max_len {
+                    return Err(ModifyError::TooLarge);
+                }
+                let mut joined = current.unwrap_or_default().to_vec();
+                joined.resize(len.max(needed), 0);
+                joined[start..needed].copy_from_slice(value);
+                let len = joined.len() as u64;
+                Ok((Change::Put(Bytes::from(joined)), Modified::Length(len)))
+            }
+            Modify::SetBit { offset, bit } => {
+                let byte = usize::try_from(offset / 8).map_err(|_| ModifyError::TooLarge)?;
+                if byte >= max_len {
+                    return Err(ModifyError::TooLarge);
+                }
+                let mask = 0x80u8 >> (offset % 8);
+                let mut bytes = current.unwrap_or_default().to_vec();
+                if bytes.len() <= byte {
+                    bytes.resize(byte + 1, 0);
+                }
+                let was = bytes[byte] & mask != 0;
+                if *bit {
+                    bytes[byte] |= mask;
+                } else {
+                    bytes[byte] &= !mask;
+                }
+                Ok((
+                    Change::Put(Bytes::from(bytes)),
+                    Modified::Integer(i64::from(was)),
+                ))
             }
             Modify::GetDel => match current {
                 None => Ok((Change::Keep, Modified::Old(None))),
@@ -287,6 +342,75 @@ mod tests {
         );
         assert_eq!(
             set(SetCondition::Always, false).apply(None, 2),
+            Err(ModifyError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn setrange_pads_overwrites_and_keeps_on_empty() {
+        let setrange = |offset, value: &str| Modify::SetRange {
+            offset,
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        };
+        assert_eq!(
+            setrange(6, "Redis").apply(Some(b"Hello World"), 100),
+            Ok((put("Hello Redis"), Modified::Length(11)))
+        );
+        assert_eq!(
+            setrange(2, "ab").apply(None, 100),
+            Ok((
+                Change::Put(Bytes::from_static(b"\0\0ab")),
+                Modified::Length(4)
+            ))
+        );
+        assert_eq!(
+            setrange(9, "").apply(Some(b"xyz"), 100),
+            Ok((Change::Keep, Modified::Length(3)))
+        );
+        assert_eq!(
+            setrange(99, "ab").apply(None, 100),
+            Err(ModifyError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn setbit_answers_the_old_bit_and_grows_the_value() {
+        assert_eq!(
+            Modify::SetBit {
+                offset: 7,
+                bit: true
+            }
+            .apply(None, 10),
+            Ok((
+                Change::Put(Bytes::from_static(b"\x01")),
+                Modified::Integer(0)
+            ))
+        );
+        assert_eq!(
+            Modify::SetBit {
+                offset: 1,
+                bit: false
+            }
+            .apply(Some(b"\x40"), 10),
+            Ok((Change::Put(Bytes::from_static(b"\0")), Modified::Integer(1)))
+        );
+        assert_eq!(
+            Modify::SetBit {
+                offset: 17,
+                bit: false
+            }
+            .apply(None, 10),
+            Ok((
+                Change::Put(Bytes::from_static(b"\0\0\0")),
+                Modified::Integer(0)
+            ))
+        );
+        assert_eq!(
+            Modify::SetBit {
+                offset: 80,
+                bit: true
+            }
+            .apply(None, 10),
             Err(ModifyError::TooLarge)
         );
     }

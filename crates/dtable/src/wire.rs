@@ -1204,6 +1204,24 @@ mod tests {
                 op: Modify::GetDel,
                 min_acks: 1,
             },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"k"),
+                op: Modify::SetRange {
+                    offset: 5,
+                    value: Bytes::from_static(b"xy"),
+                },
+                min_acks: 1,
+            },
+            Request::Modify {
+                dest: vn(0),
+                key: Bytes::from_static(b"k"),
+                op: Modify::SetBit {
+                    offset: 9,
+                    bit: true,
+                },
+                min_acks: 1,
+            },
         ]
     }
 

@@ -195,7 +195,10 @@ impl<'a> Query<'a> {
         let key = key.into();
         self.check_key(&key)?;
         self.check_consistency(self.write)?;
-        if let Modify::Append(tail) | Modify::Set { value: tail, .. } = &op {
+        if let Modify::Append(tail)
+        | Modify::Set { value: tail, .. }
+        | Modify::SetRange { value: tail, .. } = &op
+        {
             if tail.len() > self.inner.config.max_value_len {
                 return Err(ModifyError::TooLarge.into());
             }

@@ -13,6 +13,8 @@ const INCR_BY: u32 = 1;
 const APPEND: u32 = 2;
 const SET: u32 = 3;
 const GET_DEL: u32 = 4;
+const SET_RANGE: u32 = 5;
+const SET_BIT: u32 = 6;
 
 pub(super) fn request_to_proto(
     dest: &Vnode,
@@ -46,6 +48,16 @@ pub(super) fn request_to_proto(
             m.get = Some(*get);
         }
         Modify::GetDel => m.op = Some(GET_DEL),
+        Modify::SetRange { offset, value } => {
+            m.op = Some(SET_RANGE);
+            m.offset = Some(*offset);
+            m.value = Some(value.clone());
+        }
+        Modify::SetBit { offset, bit } => {
+            m.op = Some(SET_BIT);
+            m.offset = Some(*offset);
+            m.get = Some(*bit);
+        }
     }
     m
 }
@@ -72,7 +84,15 @@ pub(super) fn request_from_proto(
             get: m.get.unwrap_or(false),
         },
         GET_DEL => Modify::GetDel,
-        _ => return Err(invalid(k, "op (1 to 4)")),
+        SET_RANGE => Modify::SetRange {
+            offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
+            value: value()?,
+        },
+        SET_BIT => Modify::SetBit {
+            offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
+            bit: m.get.ok_or_else(|| missing(k, "get (the bit)"))?,
+        },
+        _ => return Err(invalid(k, "op (1 to 6)")),
     };
     let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
     Ok((dest, key, op, min_acks.max(1)))

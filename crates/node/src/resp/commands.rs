@@ -196,6 +196,13 @@ pub enum Command {
     },
     /// `STRLEN key`
     Strlen(Bytes),
+    /// `GETRANGE key start end` (and `SUBSTR`)
+    GetRange(Bytes, i64, i64),
+    /// `GETBIT key offset`
+    GetBit(Bytes, u64),
+    /// `BITCOUNT key [start end [BYTE|BIT]]`; the range is checked when the key exists, as
+    /// Redis does (a missing key counts 0 whatever the arguments).
+    BitCount(Bytes, Vec<Bytes>),
     /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
     Scan(super::keyspace::Scan),
     /// `KEYS pattern`
@@ -341,6 +348,17 @@ impl Command {
             "echo" => Command::Echo(next()),
             "get" => Command::Get(next()),
             "strlen" => Command::Strlen(next()),
+            "getrange" | "substr" => {
+                let key = next();
+                let start = parse_integer(&next()).ok_or_else(not_an_integer)?;
+                let end = parse_integer(&next()).ok_or_else(not_an_integer)?;
+                Command::GetRange(key, start, end)
+            }
+            "getbit" => {
+                let key = next();
+                Command::GetBit(key, super::strings::bit_offset(&next())?)
+            }
+            "bitcount" => Command::BitCount(next(), (2..argc).map(|_| next()).collect()),
             "scan" => Command::Scan(super::keyspace::Scan::parse(
                 &(1..argc).map(|_| next()).collect::<Vec<_>>(),
             )?),
@@ -631,6 +649,25 @@ fn from_backend<T>(outcome: Result<T, BackendError>, reply: impl FnOnce(T) -> Re
     }
 }
 
+/// The optional `start end [BYTE|BIT]` of BITCOUNT (`true`: bits).
+fn bitcount_range(args: &[Bytes]) -> Result<Option<(i64, i64, bool)>, Reply> {
+    match args {
+        [] => Ok(None),
+        [start, end, unit @ ..] if unit.len() <= 1 => {
+            let start = parse_integer(start).ok_or_else(not_an_integer)?;
+            let end = parse_integer(end).ok_or_else(not_an_integer)?;
+            let bits = match unit.first().map(|u| u.to_ascii_uppercase()) {
+                None => false,
+                Some(unit) if unit == b"BYTE" => false,
+                Some(unit) if unit == b"BIT" => true,
+                Some(_) => return Err(syntax_error()),
+            };
+            Ok(Some((start, end, bits)))
+        }
+        _ => Err(syntax_error()),
+    }
+}
+
 fn bulk_or_nil(value: Option<Bytes>) -> Reply {
     value.map_or(Reply::Nil, Reply::Bulk)
 }
@@ -671,6 +708,29 @@ pub async fn execute(
             Reply::Simple(if value.is_some() { "string" } else { "none" }.into())
         }),
         Command::FlushAll => super::keyspace::flush_all(backend, session.write).await,
+        Command::GetRange(key, start, end) => {
+            from_backend(backend.get(key, session.read).await, |value| {
+                Reply::Bulk(super::strings::range_of(
+                    &value.unwrap_or_default(),
+                    start,
+                    end,
+                ))
+            })
+        }
+        Command::GetBit(key, offset) => {
+            from_backend(backend.get(key, session.read).await, |value| {
+                Reply::Integer(super::strings::bit_of(&value.unwrap_or_default(), offset))
+            })
+        }
+        Command::BitCount(key, range) => {
+            from_backend(backend.get(key, session.read).await, |value| match value {
+                None => Reply::Integer(0),
+                Some(value) => match bitcount_range(&range) {
+                    Ok(range) => Reply::Integer(super::strings::count_bits(&value, range)),
+                    Err(reply) => reply,
+                },
+            })
+        }
         Command::Strlen(key) => from_backend(backend.get(key, session.read).await, |value| {
             count_reply(value.map_or(0, |v| v.len()))
         }),

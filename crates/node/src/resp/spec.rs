@@ -300,6 +300,12 @@ const fn string_update(
     }
 }
 
+/// GETRANGE's and SUBSTR's complexity, as Redis words it.
+const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The \
+     complexity is ultimately determined by the returned length, but because creating a \
+     substring from an existing string is very cheap, it can be considered O(1) for small \
+     strings.";
+
 /// A command without keys or subcommands.
 const fn plain(
     name: &'static str,
@@ -547,6 +553,73 @@ pub static COMMANDS: &[CommandSpec] = &[
             "string",
             "O(1)",
         ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "getrange",
+        arity: 4,
+        flags: &["readonly"],
+        acl: &["@read", "@string", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs("Get a substring of the string stored at a key", "2.4.0", "string", RANGE_COMPLEXITY),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "substr",
+        arity: 4,
+        flags: &["readonly"],
+        acl: &["@read", "@string", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs("Get a substring of the string stored at a key", "1.0.0", "string", RANGE_COMPLEXITY),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "setrange",
+        arity: 4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@string", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RW", "update"])),
+        docs: docs(
+            "Overwrite part of a string at key starting at the specified offset",
+            "2.2.0",
+            "string",
+            "O(1), not counting the time taken to copy the new string in place. Usually, this \
+             string is very small so the amortized complexity is O(1). Otherwise, complexity is \
+             O(M) with M being the length of the value argument.",
+        ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "getbit",
+        arity: 3,
+        flags: &["readonly", "fast"],
+        acl: &["@read", "@bitmap", "@fast"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs("Returns the bit value at offset in the string value stored at key", "2.2.0", "bitmap", "O(1)"),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "setbit",
+        arity: 4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@bitmap", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RW", "access", "update"])),
+        docs: docs("Sets or clears the bit at offset in the string value stored at key", "2.2.0", "bitmap", "O(1)"),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bitcount",
+        arity: -2,
+        flags: &["readonly"],
+        acl: &["@read", "@bitmap", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs("Count set bits in a string", "2.6.0", "bitmap", "O(N)"),
         subcommands: &[],
     },
     CommandSpec {

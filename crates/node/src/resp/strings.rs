@@ -39,7 +39,8 @@ impl Answer {
 
 /// The commands [`parse`] serves.
 const SERVED: &[&str] = &[
-    "incr", "decr", "incrby", "decrby", "append", "setnx", "getset", "getdel", "set",
+    "incr", "decr", "incrby", "decrby", "append", "setnx", "getset", "getdel", "set", "setrange",
+    "setbit",
 ];
 
 /// Does [`parse`] serve the command `name` (lowercase)?
@@ -73,6 +74,25 @@ pub fn parse(name: &str, mut args: Vec<Bytes>) -> Option<Result<(Bytes, Modify, 
         "getset" => Ok((set(first(), SetCondition::Always, true), Answer::OldValue)),
         "getdel" => Ok((Modify::GetDel, Answer::OldValue)),
         "set" => set_with_options(operands),
+        "setrange" => match parse_integer(&first()) {
+            Some(offset) if offset >= 0 => Ok((
+                Modify::SetRange {
+                    offset: offset.unsigned_abs(),
+                    value: operands.get(1).cloned().unwrap_or_default(),
+                },
+                Answer::Integer,
+            )),
+            Some(_) => Err(Reply::err("offset is out of range")),
+            None => Err(Reply::err("value is not an integer or out of range")),
+        },
+        "setbit" => bit_offset(&first()).and_then(|offset| {
+            let bit = match operands.get(1).map(|b| b.as_ref()) {
+                Some(b"0") => false,
+                Some(b"1") => true,
+                _ => return Err(Reply::err("bit is not an integer or out of range")),
+            };
+            Ok((Modify::SetBit { offset, bit }, Answer::Integer))
+        }),
         _ => return None,
     };
     Some(parsed.map(|(op, answer)| (key, op, answer)))
@@ -112,6 +132,69 @@ fn set_with_options(operands: Vec<Bytes>) -> Result<(Modify, Answer), Reply> {
 
 fn integer(text: &[u8]) -> Result<i64, Reply> {
     parse_integer(text).ok_or_else(|| Reply::err("value is not an integer or out of range"))
+}
+
+/// A bit offset as Redis accepts it: a non-negative integer below 2^32 (Redis's 512 MB limit in
+/// bits; a table refuses values past its own limit when the bit is set).
+pub fn bit_offset(text: &[u8]) -> Result<u64, Reply> {
+    match parse_integer(text) {
+        Some(offset) if (0..1 << 32).contains(&offset) => Ok(offset.unsigned_abs()),
+        _ => Err(Reply::err("bit offset is not an integer or out of range")),
+    }
+}
+
+/// `GETRANGE`/`SUBSTR`: the bytes from `start` to `end` inclusive, negative counting from the
+/// end, clamped as Redis clamps them (an absent key is the empty string).
+pub fn range_of(value: &[u8], start: i64, end: i64) -> Bytes {
+    match clamp(value.len(), start, end) {
+        Some((first, last)) => Bytes::copy_from_slice(&value[first..=last]),
+        None => Bytes::new(),
+    }
+}
+
+/// Redis's index rules for GETRANGE and BITCOUNT over `len` units: `None` when empty.
+fn clamp(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return None;
+    }
+    let from_end = |index: i64| {
+        if index < 0 {
+            (len + index).max(0)
+        } else {
+            index
+        }
+    };
+    let (start, end) = (from_end(start), from_end(end).min(len - 1));
+    (start <= end).then(|| (start as usize, end as usize))
+}
+
+/// `GETBIT`: the bit at `offset` (0 past the end).
+pub fn bit_of(value: &[u8], offset: u64) -> i64 {
+    let byte = usize::try_from(offset / 8).unwrap_or(usize::MAX);
+    value
+        .get(byte)
+        .map_or(0, |b| i64::from(b & (0x80 >> (offset % 8)) != 0))
+}
+
+/// `BITCOUNT key [start end [BYTE|BIT]]` over `value`: the set bits of the range.
+pub fn count_bits(value: &[u8], range: Option<(i64, i64, bool)>) -> i64 {
+    let ones = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|b| i64::from(b.count_ones() as u8))
+            .sum::<i64>()
+    };
+    match range {
+        None => ones(value),
+        Some((start, end, false)) => {
+            clamp(value.len(), start, end).map_or(0, |(first, last)| ones(&value[first..=last]))
+        }
+        Some((start, end, true)) => clamp(value.len() * 8, start, end)
+            .map_or(0, |(first, last)| {
+                (first..=last).map(|bit| bit_of(value, bit as u64)).sum()
+            }),
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +252,27 @@ mod tests {
             Reply::err("syntax error")
         );
         assert!(parsed(&["set", "k", "v", "ex", "10"]).is_err());
+    }
+
+    #[test]
+    fn ranges_and_bits_follow_redis_index_rules() {
+        assert_eq!(range_of(b"This is a string", 0, 3), Bytes::from("This"));
+        assert_eq!(range_of(b"This is a string", -3, -1), Bytes::from("ing"));
+        assert_eq!(
+            range_of(b"This is a string", 10, 100),
+            Bytes::from("string")
+        );
+        assert_eq!(range_of(b"abc", 2, 1), Bytes::new());
+        assert_eq!(range_of(b"abc", -1, -3), Bytes::new());
+        assert_eq!(range_of(b"", 0, -1), Bytes::new());
+        assert_eq!(count_bits(b"foobar", None), 26);
+        assert_eq!(count_bits(b"foobar", Some((1, 1, false))), 6);
+        assert_eq!(count_bits(b"foobar", Some((-2, -1, false))), 7);
+        assert_eq!(count_bits(b"foobar", Some((5, 30, true))), 17);
+        assert_eq!(bit_of(b"\x40", 1), 1);
+        assert_eq!(bit_of(b"\x40", 100), 0);
+        assert!(bit_offset(b"4294967295").is_ok());
+        assert!(bit_offset(b"4294967296").is_err());
     }
 
     #[test]
