@@ -166,7 +166,7 @@ fn clamp(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
         }
     };
     let (start, end) = (from_end(start), from_end(end).min(len - 1));
-    (start <= end).then(|| (start as usize, end as usize))
+    (start <= end).then_some((start as usize, end as usize))
 }
 
 /// `GETBIT`: the bit at `offset` (0 past the end).
