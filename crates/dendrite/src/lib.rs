@@ -7,10 +7,16 @@
 //!
 //! The crate is layered so that the rules of Chord can be tested without a network:
 //! - [`id`], [`vnode`], [`config`]: values and their validation;
-//! - [`message`]: the typed messages and the frame codec (WIRE.md);
+//! - [`chord`]: the rules of Chord for one vnode as a plain state machine, with no I/O;
+//! - [`message`] (and the generated [`proto`] shapes): the typed messages and the frame codec
+//!   (docs/wire.md);
 //! - [`transport`]: the trait every transport implements, and extension registration;
 //! - [`event`]: what subscribers hear;
-//! - [`ring`]: the node's vnodes, stabilization, lookups, join and leave.
+//! - [`ring`]: the async shell around [`chord`]: the node's vnodes, stabilization, lookups, join
+//!   and leave;
+//! - [`mem`]: an in-memory network with seeded latency, loss and partitions, and a virtual-time
+//!   cluster harness, for tests and the simulator (the TCP transport is the `dendrite-net`
+//!   crate).
 
 pub mod chord;
 pub mod config;

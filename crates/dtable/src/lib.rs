@@ -1,7 +1,9 @@
-//! Replicated in-memory key/value table on the Dendrite ring: the pure core.
+//! Replicated in-memory key/value table on the Dendrite ring.
 //!
-//! This crate holds the table's rules, with no networking, so that they can be tested exhaustively
-//! and reused by the networked engine and the simulator alike.
+//! The crate has two layers. The core — [`placement`], [`version`], [`record`], [`range`],
+//! [`store`] and the [`wire`] codec — holds the table's rules with no networking, so that they can
+//! be tested exhaustively and reused by the simulator. The networked engine, [`Table`], runs
+//! those rules on a [`dendrite::Ring`] over any [`dendrite::Transport`].
 //!
 //! # Semantics
 //!
