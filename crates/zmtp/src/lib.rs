@@ -41,6 +41,7 @@
 //! with `pack_parts: false` in [`ServerConfig`] / [`ClientConfig`]. Details: [`packed`].
 //!
 //! # Layers, bottom up
+//! - [`limits`]: bounds shared by several layers (so that each depends one way only).
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
@@ -58,6 +59,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod keys;
+pub mod limits;
 pub mod message_box;
 pub mod null;
 pub mod outbound;
