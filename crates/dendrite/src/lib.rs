@@ -34,7 +34,7 @@ pub use config::{Config, ConfigError};
 pub use event::RingEvent;
 pub use id::Id;
 pub use message::{CodecError, Message};
-pub use ring::{Ring, RingError, VnodeSnapshot};
+pub use ring::{Neighbours, NotLocal, Ring, RingError, VnodeSnapshot};
 pub use transport::{
     ExtensionHandler, Extensions, FrameHandler, HandlerError, RegistryError, Transport,
     TransportError,

@@ -34,6 +34,7 @@
 
 pub mod error;
 pub mod placement;
+pub mod position;
 pub mod proto;
 pub mod range;
 pub mod record;
@@ -44,6 +45,7 @@ pub mod wire;
 
 pub use error::TableError;
 pub use placement::{Placement, PlacementError};
+pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use store::{Applied, Store};

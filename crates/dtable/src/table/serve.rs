@@ -8,6 +8,7 @@ use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, Refusals, TableInner, TableStats};
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{ReadItem, Reply, Request, WriteRole};
@@ -42,8 +43,9 @@ impl TableInner {
             },
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
-                    let ids = items.iter().map(|(key, _)| Id::of_key(key)).collect();
-                    self.write_as_primary(dest, items, ids, min_acks).await
+                    let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
+                    self.write_as_primary(dest, items, positions, min_acks)
+                        .await
                 }
                 WriteRole::Replica => self.apply_all(&dest, items),
             },
@@ -53,8 +55,9 @@ impl TableInner {
                 keys,
                 primary,
             } => {
-                let ids: Vec<Id> = keys.iter().map(|key| Id::of_key(key)).collect();
-                self.read_at(&dest, keys, &ids, primary)
+                let positions: Vec<KeyPosition> =
+                    keys.iter().map(|key| KeyPosition::of(key)).collect();
+                self.read_at(&dest, keys, &positions, primary)
             }
             Request::Digest { range, buckets, .. } => Reply::DigestResp {
                 buckets: self.store.digest_buckets(range, buckets as usize),
@@ -101,7 +104,7 @@ impl TableInner {
         }
     }
 
-    /// Reads `keys` (at positions `ids`, one per key) on local vnode `dest`; `as_primary`
+    /// Reads `keys` (at `positions`, one per key) on local vnode `dest`; `as_primary`
     /// first checks that `dest` owns them all and answers `moved` otherwise, and says whether
     /// `dest` is authoritative for them (its "not found" is final; see [`super::ledger`]).
     /// Serves other nodes' reads and, without a request, this node's own (see
@@ -110,11 +113,11 @@ impl TableInner {
         &self,
         dest: &Vnode,
         keys: Vec<Bytes>,
-        ids: &[Id],
+        positions: &[KeyPosition],
         as_primary: bool,
     ) -> Reply {
         if as_primary {
-            if let Some(owner) = self.owner_if_not(dest, ids) {
+            if let Some(owner) = self.owner_if_not(dest, positions) {
                 return Reply::ReadResp {
                     items: Vec::new(),
                     moved: Some(owner),
@@ -122,12 +125,12 @@ impl TableInner {
                 };
             }
         }
-        let authoritative = as_primary && self.is_authoritative(dest, ids);
+        let authoritative = as_primary && self.is_authoritative(dest, positions);
         let items = keys
             .into_iter()
-            .zip(ids)
-            .map(|(key, id)| ReadItem {
-                record: self.store.get_at(id, &key),
+            .zip(positions)
+            .map(|(key, position)| ReadItem {
+                record: self.store.get_at(position, &key),
                 key,
             })
             .collect();
@@ -161,31 +164,34 @@ impl TableInner {
         }
     }
 
-    /// When `dest` does not own every key at `ids` (its predecessor moved past them), the vnode
-    /// that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not(&self, dest: &Vnode, ids: &[Id]) -> Option<Vnode> {
-        let pred = self.ring.predecessor(dest)??;
+    /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
+    /// vnode that does, as far as `dest` knows: its predecessor.
+    fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
+        let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
-        ids.iter().any(|id| !range.contains(id)).then_some(pred)
+        positions
+            .iter()
+            .any(|position| !range.contains(&position.id()))
+            .then_some(pred)
     }
 
     /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
     /// copies. Replicas not needed for the acknowledgement are finished in the background.
     ///
-    /// `ids` are the items' ring positions, one per item: hashed once, by whoever has the keys
+    /// `positions` are the items' ring positions, one per item: hashed once, by whoever has the keys
     /// first, for the ownership check and the store. Serves other nodes' writes and, without a
     /// request, this node's own (see `Query::write_group`).
     pub(super) async fn write_as_primary(
         self: Arc<Self>,
         dest: Vnode,
         items: Vec<(Bytes, Record)>,
-        ids: Vec<Id>,
+        positions: Vec<KeyPosition>,
         min_acks: u32,
     ) -> Reply {
-        if let Some(owner) = self.owner_if_not(&dest, &ids) {
+        if let Some(owner) = self.owner_if_not(&dest, &positions) {
             return write_ack(0, None, Some(owner));
         }
-        let Some(replicas) = self.ring.replicas(&dest) else {
+        let Ok(replicas) = self.ring.replicas(&dest) else {
             return write_ack(0, Some(format!("no vnode {dest} on this node")), None);
         };
         let wanted = min_acks.max(1) as usize;
@@ -200,7 +206,7 @@ impl TableInner {
                 None,
             );
         }
-        if !self.is_authoritative(&dest, &ids) {
+        if !self.is_authoritative(&dest, &positions) {
             // Taking the range over: the latest versions of these keys may live only on the
             // previous holders. Learn them first, so that this write is stamped above every
             // write acknowledged before it. If no other copy answers, it cannot know them:
@@ -223,7 +229,7 @@ impl TableInner {
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
         let mut refusals = Refusals::default();
-        for ((key, record), id) in items.into_iter().zip(ids) {
+        for ((key, record), position) in items.into_iter().zip(positions) {
             if !refusals.admit(&self.clock, &record.version) {
                 continue;
             }
@@ -231,7 +237,7 @@ impl TableInner {
                 version: self.clock.tick(),
                 value: record.value,
             };
-            if self.store.apply_at(id, &key, &record).changed() {
+            if self.store.apply_at(position, &key, &record).changed() {
                 applied += 1;
             }
             versioned.push((key, record));
