@@ -18,6 +18,10 @@
 //!   cluster harness, for tests and the simulator (the TCP transport is the `dendrite-net`
 //!   crate).
 
+// A library others build on: an undocumented public item fails the build (the workspace
+// only warns), so every item says why it exists.
+#![deny(missing_docs)]
+
 pub mod chord;
 pub mod config;
 pub mod event;

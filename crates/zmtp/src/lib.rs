@@ -52,6 +52,10 @@
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
 
+// A library others build on: an undocumented public item fails the build (the workspace
+// only warns), so every item says why it exists.
+#![deny(missing_docs)]
+
 pub mod client;
 pub mod connection;
 pub mod curve;
