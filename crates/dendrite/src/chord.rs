@@ -73,7 +73,9 @@ impl VnodeState {
         &self.replica_set
     }
 
-    /// Replaces everything this vnode knows (simulation bootstrap; see `Ring::install_pointers`).
+    /// Replaces everything this vnode knows (simulation bootstrap; see `Ring::install_pointers`,
+    /// behind the same `simulation` feature).
+    #[cfg(feature = "simulation")]
     pub fn install(
         &mut self,
         predecessor: Option<Vnode>,

@@ -1,7 +1,7 @@
 //! 160-bit ring identifiers and the arithmetic of the Chord circle.
 //!
 //! Ids are SHA-1 sized, compared as big-endian unsigned integers, and all arithmetic is modulo
-//! 2^160 (WIRE.md §5). Intervals follow the Chord convention: `(a, a)` is the whole ring except
+//! 2^160 (docs/wire.md §2). Intervals follow the Chord convention: `(a, a)` is the whole ring except
 //! `a` and `(a, a]` is the whole ring, so that a ring of one vnode owns every key. (The Go original
 //! treats `(a, a)` as empty; that only matters on a one-vnode ring, where ours is the useful answer.)
 

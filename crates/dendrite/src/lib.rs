@@ -7,10 +7,20 @@
 //!
 //! The crate is layered so that the rules of Chord can be tested without a network:
 //! - [`id`], [`vnode`], [`config`]: values and their validation;
-//! - [`message`]: the typed messages and the frame codec (WIRE.md);
+//! - [`chord`]: the rules of Chord for one vnode as a plain state machine, with no I/O;
+//! - [`message`] (and the generated [`proto`] shapes): the typed messages and the frame codec
+//!   (docs/wire.md);
 //! - [`transport`]: the trait every transport implements, and extension registration;
 //! - [`event`]: what subscribers hear;
-//! - [`ring`]: the node's vnodes, stabilization, lookups, join and leave.
+//! - [`ring`]: the async shell around [`chord`]: the node's vnodes, stabilization, lookups, join
+//!   and leave;
+//! - [`mem`]: an in-memory network with seeded latency, loss and partitions, and a virtual-time
+//!   cluster harness, for tests and the simulator (the TCP transport is the `dendrite-net`
+//!   crate).
+
+// A library others build on: an undocumented public item fails the build (the workspace
+// only warns), so every item says why it exists.
+#![deny(missing_docs)]
 
 pub mod chord;
 pub mod config;
@@ -28,7 +38,7 @@ pub use config::{Config, ConfigError};
 pub use event::RingEvent;
 pub use id::Id;
 pub use message::{CodecError, Message};
-pub use ring::{Ring, RingError, VnodeSnapshot};
+pub use ring::{Neighbours, NotLocal, Ring, RingError, VnodeSnapshot};
 pub use transport::{
     ExtensionHandler, Extensions, FrameHandler, HandlerError, RegistryError, Transport,
     TransportError,

@@ -2,7 +2,7 @@
 //!
 //! Raw bytes never travel past this module: a frame either decodes into a [`Message`] whose ids
 //! are valid [`Id`]s and whose required fields were present, or into a [`CodecError`] that the
-//! receiver answers with an `Err` message (WIRE.md §2).
+//! receiver answers with an `Err` message (docs/wire.md §3).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -11,7 +11,7 @@ use crate::presence;
 use crate::proto;
 use crate::vnode::Vnode;
 
-/// Message type bytes of the ring protocol (WIRE.md §3).
+/// Message type bytes of the ring protocol (docs/wire.md §4).
 pub mod kind {
     /// Liveness probe; answered with a `Ping` carrying our version.
     pub const PING: u8 = 0x00;

@@ -1,8 +1,8 @@
 //! Which top-level fields a protobuf payload carries.
 //!
-//! prost decodes a missing proto2 `required` scalar as its default value, silently. WIRE.md asks a
-//! reader to reject such a message, so the codec first walks the payload's top-level tags (cheap:
-//! no allocation, lengths are skipped) and checks the required numbers are there.
+//! prost decodes a missing proto2 `required` scalar as its default value, silently. docs/wire.md
+//! §3 asks a reader to reject such a message, so the codec first walks the payload's top-level
+//! tags (cheap: no allocation, lengths are skipped) and checks the required numbers are there.
 
 /// Bit `n` is set when field number `n` (< 64) occurs at the top level of `payload`.
 ///

@@ -5,10 +5,10 @@
 //! makes the remote calls the core asks for through a [`Transport`], and publishes what changed
 //! as [`RingEvent`]s.
 //!
-//! - [`serve`](self::serve): answers incoming frames (ring messages and registered extensions);
-//! - [`stabilize`](self::stabilize): the periodic rounds that keep successors, fingers and the
+//! - `serve`: answers incoming frames (ring messages and registered extensions);
+//! - `stabilize`: the periodic rounds that keep successors, fingers and the
 //!   predecessor right;
-//! - [`lookup`](self::lookup): iterative `find_successors`, with hop bound, deadline and a way
+//! - `lookup`: iterative `find_successors`, with hop bound, deadline and a way
 //!   around dead vnodes.
 
 mod lookup;
@@ -97,6 +97,27 @@ impl RingError {
         matches!(self, RingError::Transport(_))
     }
 }
+
+/// What local vnode knows of its neighbours, without the finger table (see
+/// [`Ring::neighbours`]): named fields, so that a caller cannot take the replica set for the
+/// successor list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbours {
+    /// Its predecessor; `None` until one has notified it (or after it failed).
+    pub predecessor: Option<Vnode>,
+    /// Its successor list, nearest first; empty when the vnode is alone on the ring.
+    pub successors: Vec<Vnode>,
+    /// The vnodes that hold replicas of its range: the first successors on distinct other hosts.
+    pub replicas: Vec<Vnode>,
+}
+
+/// The vnode asked about is not one of this node's vnodes.
+///
+/// Kept apart from "no predecessor yet", which is a normal state of a local vnode: the two
+/// used to be `None` and `Some(None)`, which callers could not tell apart at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("vnode {0} is not on this node")]
+pub struct NotLocal(pub Vnode);
 
 /// What one local vnode knows of its neighbourhood, for status pages and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -478,6 +499,10 @@ impl Ring {
     /// Overwrites what local vnode `vnode` knows: for simulations that build a large, already
     /// converged ring directly instead of by thousands of joins. Returns false when `vnode` is
     /// not one of ours. Stabilization keeps running and corrects anything wrong.
+    ///
+    /// Only with the `simulation` feature: it bypasses the protocol (a node given wrong pointers
+    /// misroutes until stabilization repairs them), which a real node has no reason to do.
+    #[cfg(feature = "simulation")]
     pub fn install_pointers(
         &self,
         vnode: &Vnode,
@@ -511,26 +536,30 @@ impl Ring {
         self.extensions.register(kinds, handler)
     }
 
-    /// What local vnode `vnode` knows of its neighbours now, without the finger table:
-    /// `(predecessor, successors, replicas)`. `None` when `vnode` is not ours.
-    pub fn neighbours(&self, vnode: &Vnode) -> Option<(Option<Vnode>, Vec<Vnode>, Vec<Vnode>)> {
-        let s = lock(self.state(vnode)?);
-        Some((
-            s.predecessor().cloned(),
-            s.successors().to_vec(),
-            s.replica_set().to_vec(),
-        ))
+    /// What local vnode `vnode` knows of its neighbours now, without the finger table.
+    pub fn neighbours(&self, vnode: &Vnode) -> Result<Neighbours, NotLocal> {
+        let s = lock(self.local_state(vnode)?);
+        Ok(Neighbours {
+            predecessor: s.predecessor().cloned(),
+            successors: s.successors().to_vec(),
+            replicas: s.replica_set().to_vec(),
+        })
     }
 
-    /// The predecessor local `vnode` knows (`Some(None)`: none yet), or `None` if `vnode` is not
-    /// local. Cheaper than [`Ring::neighbours`] on hot paths: nothing but the predecessor is copied.
-    pub fn predecessor(&self, vnode: &Vnode) -> Option<Option<Vnode>> {
-        Some(lock(self.state(vnode)?).predecessor().cloned())
+    /// The predecessor local `vnode` knows (`Ok(None)`: none yet). Cheaper than
+    /// [`Ring::neighbours`] on hot paths: nothing but the predecessor is copied.
+    pub fn predecessor(&self, vnode: &Vnode) -> Result<Option<Vnode>, NotLocal> {
+        Ok(lock(self.local_state(vnode)?).predecessor().cloned())
     }
 
-    /// The replica set of local `vnode` (see [`Ring::neighbours`]), or `None` if it is not local.
-    pub fn replicas(&self, vnode: &Vnode) -> Option<Vec<Vnode>> {
-        Some(lock(self.state(vnode)?).replica_set().to_vec())
+    /// The replica set of local `vnode` (see [`Neighbours::replicas`]).
+    pub fn replicas(&self, vnode: &Vnode) -> Result<Vec<Vnode>, NotLocal> {
+        Ok(lock(self.local_state(vnode)?).replica_set().to_vec())
+    }
+
+    /// The state of local `vnode`, or why there is none.
+    fn local_state(&self, vnode: &Vnode) -> Result<&Mutex<VnodeState>, NotLocal> {
+        self.state(vnode).ok_or_else(|| NotLocal(vnode.clone()))
     }
 
     /// Is the ring still running on this node (not left nor shut down)?

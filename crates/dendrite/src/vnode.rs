@@ -7,7 +7,7 @@ use crate::id::Id;
 
 /// A virtual node: a ring position and the `host:port` of the node that serves it.
 ///
-/// The host is the node's name on the ring (WIRE.md §1). It is reference counted, so cloning a
+/// The host is the node's name on the ring (docs/wire.md §2). It is reference counted, so cloning a
 /// `Vnode` (which successor lists and finger tables do constantly) never copies the string.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Vnode {
@@ -26,7 +26,7 @@ impl Vnode {
         }
     }
 
-    /// Vnode number `index` of the node at `host`, with its id computed as WIRE.md §5 says.
+    /// Vnode number `index` of the node at `host`, with its id computed as docs/wire.md §2 says.
     ///
     /// ```
     /// use dendrite::{Id, Vnode};

@@ -14,8 +14,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::Bytes;
-use dendrite::Id;
-use dtable::{Record, Store, Version};
+use dtable::{KeyPosition, Record, Store, Version};
 
 /// xorshift64*: deterministic, dependency-free random bytes for the keys.
 struct Keys(u64);
@@ -85,28 +84,28 @@ fn round(n: usize, seed: u64) -> [f64; 8] {
     assert_eq!(found, n, "no absent key may be found");
     drop(store);
 
-    let ids: Vec<Id> = keys.iter().map(|k| Id::of_key(k)).collect();
-    let absent_ids: Vec<Id> = absent.iter().map(|k| Id::of_key(k)).collect();
+    let positions: Vec<KeyPosition> = keys.iter().map(|k| KeyPosition::of(k)).collect();
+    let absent_positions: Vec<KeyPosition> = absent.iter().map(|k| KeyPosition::of(k)).collect();
     let store = Store::new(64);
     let started = Instant::now();
-    for (id, key) in ids.iter().zip(&keys) {
-        black_box(store.apply_at(*id, key, &Record::value(version(1), value.clone())));
+    for (position, key) in positions.iter().zip(&keys) {
+        black_box(store.apply_at(*position, key, &Record::value(version(1), value.clone())));
     }
     let insert_at = ns_per_op(started, n);
     let started = Instant::now();
-    for (id, key) in ids.iter().zip(&keys) {
-        black_box(store.apply_at(*id, key, &Record::value(version(2), value.clone())));
+    for (position, key) in positions.iter().zip(&keys) {
+        black_box(store.apply_at(*position, key, &Record::value(version(2), value.clone())));
     }
     let overwrite_at = ns_per_op(started, n);
     let started = Instant::now();
     let mut found = 0usize;
-    for (id, key) in ids.iter().zip(&keys) {
-        found += usize::from(black_box(store.get_at(id, key)).is_some());
+    for (position, key) in positions.iter().zip(&keys) {
+        found += usize::from(black_box(store.get_at(position, key)).is_some());
     }
     let hit_at = ns_per_op(started, n);
     let started = Instant::now();
-    for (id, key) in absent_ids.iter().zip(&absent) {
-        found += usize::from(black_box(store.get_at(id, key)).is_some());
+    for (position, key) in absent_positions.iter().zip(&absent) {
+        found += usize::from(black_box(store.get_at(position, key)).is_some());
     }
     let miss_at = ns_per_op(started, n);
     assert_eq!(found, n, "exactly the inserted keys must be found");

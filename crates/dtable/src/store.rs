@@ -16,6 +16,7 @@ use bytes::Bytes;
 use dendrite::Id;
 use parking_lot::RwLock;
 
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use chunk::Chunk;
@@ -317,13 +318,14 @@ impl Store {
 
     /// The record held for `key` (a tombstone if it was deleted), or `None` if never seen.
     pub fn get(&self, key: &[u8]) -> Option<Record> {
-        self.get_at(&Id::of_key(key), key)
+        self.get_at(&KeyPosition::of(key), key)
     }
 
-    /// [`get`](Store::get) for a caller that already hashed the key: `id` must be
-    /// [`Id::of_key`]`(key)`, or the record is looked for in the wrong place and not found.
-    pub fn get_at(&self, id: &Id, key: &[u8]) -> Option<Record> {
-        self.shards[self.shard_index(id)].read().get(id, key)
+    /// [`get`](Store::get) for a caller that already hashed the key: `position` must be `key`'s
+    /// (the type guarantees it is some key's), or the record is looked for in the wrong place.
+    pub fn get_at(&self, position: &KeyPosition, key: &[u8]) -> Option<Record> {
+        let id = position.id();
+        self.shards[self.shard_index(&id)].read().get(&id, key)
     }
 
     /// Stores `record` for `key` if it is newer than what the store holds.
@@ -332,15 +334,17 @@ impl Store {
     /// twice is harmless: that is what makes replication, retries and repair safe. A record too
     /// large for the store (~4 GiB, see [`StoreError`]) is [`Applied::Refused`] and logged.
     pub fn apply(&self, key: Bytes, record: Record) -> Applied {
-        self.apply_at(Id::of_key(&key), &key, &record)
+        self.apply_at(KeyPosition::of(&key), &key, &record)
     }
 
     /// [`apply`](Store::apply) for a caller that already hashed the key (the table does, to
-    /// route it): `id` must be [`Id::of_key`]`(&key)`. A record stored under any other position
-    /// is invisible to [`get`](Store::get) and scanned in the wrong range.
+    /// route it): `position` must be `key`'s. A record stored under any other position is
+    /// invisible to [`get`](Store::get) and scanned in the wrong range; taking a
+    /// [`KeyPosition`] rather than an [`Id`] means only a hashed key can get here.
     /// The store keeps its own packed copy: `key` and `record` are only read, so a caller that
     /// still needs them (to replicate) does not have to clone them.
-    pub fn apply_at(&self, id: Id, key: &[u8], record: &Record) -> Applied {
+    pub fn apply_at(&self, position: KeyPosition, key: &[u8], record: &Record) -> Applied {
+        let id = position.id();
         let applied = self.shards[self.shard_index(&id)]
             .write()
             .apply(id, key, record);

@@ -1,16 +1,19 @@
 //! The networked table: a [`Table`] is one node's share of the replicated key/value store.
 //!
-//! - [`query`](self::query): the client side (any node coordinates any key): placement by
+//! - `query`: the client side (any node coordinates any key): placement by
 //!   lookup, forwarding to the primary, consistency, read fallback and read repair, batching;
-//! - [`serve`](self::serve): what a node does with the requests of other nodes;
-//! - [`repair`](self::repair): anti-entropy between a primary and its replicas, which also moves
+//! - `serve`: what a node does with the requests of other nodes;
+//! - `repair`: anti-entropy between a primary and its replicas, which also moves
 //!   ranges on joins and re-creates copies after failures (the heal loop), and tombstone
 //!   collection;
-//! - [`ledger`](self::ledger): which local ranges are complete (authoritative for reads) and
+//! - `ledger`: which local ranges are complete (authoritative for reads) and
 //!   which lack copies (the under-replication gauge);
-//! - [`handback`](self::handback): copies of ranges this node no longer serves go back to the
+//! - `handback`: copies of ranges this node no longer serves go back to the
 //!   copies that do, then are dropped;
-//! - [`peer`](self::peer): one typed request/reply exchange with a vnode.
+//! - `replicate`: replica writes, coalesced in one queue per replica and drained in batches;
+//! - `view`: the coordinator's cached view of the ring, so most requests go straight to the
+//!   primary without a lookup;
+//! - `peer`: one typed request/reply exchange with a vnode.
 
 mod handback;
 mod keyspace;
@@ -39,6 +42,7 @@ pub use query::Query;
 
 use crate::error::TableError;
 use crate::placement::Placement;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::store::Store;
@@ -449,8 +453,8 @@ const KEY_LOCKS: usize = 1024;
 impl TableInner {
     /// The write lock of the key at `id` (a stripe shared with other keys; held for a few
     /// instructions, never across an `.await`).
-    fn key_lock(&self, id: &Id) -> parking_lot::MutexGuard<'_, ()> {
-        let stripe = (id.high_u64() % KEY_LOCKS as u64) as usize;
+    fn key_lock(&self, position: &KeyPosition) -> parking_lot::MutexGuard<'_, ()> {
+        let stripe = (position.id().high_u64() % KEY_LOCKS as u64) as usize;
         self.key_locks[stripe].lock()
     }
 
@@ -459,15 +463,15 @@ impl TableInner {
     /// On every primary read: copies the predecessor and the replica set, not the successor
     /// list (which is only needed, rarely, when there is no predecessor).
     fn current(&self, vnode: &Vnode) -> Option<ledger::Current> {
-        let range = match self.ring.predecessor(vnode)? {
+        let range = match self.ring.predecessor(vnode).ok()? {
             Some(p) => Some(IdRange::new(p.id, vnode.id)),
             None => {
                 // Alone on the ring: everything is ours.
-                let (_, successors, _) = self.ring.neighbours(vnode)?;
+                let successors = self.ring.neighbours(vnode).ok()?.successors;
                 successors.is_empty().then(|| IdRange::whole_ring(vnode.id))
             }
         };
-        let replicas = self.ring.replicas(vnode)?;
+        let replicas = self.ring.replicas(vnode).ok()?;
         Some(ledger::Current { range, replicas })
     }
 
@@ -485,10 +489,10 @@ impl TableInner {
         Placement::from_successors(&successors, self.ring.config().replicas).ok()
     }
 
-    /// Is local vnode `vnode` authoritative for every key at `ids` (see [`ledger`])?
-    fn is_authoritative(&self, vnode: &Vnode, ids: &[Id]) -> bool {
+    /// Is local vnode `vnode` authoritative for every key at `positions` (see [`ledger`])?
+    fn is_authoritative(&self, vnode: &Vnode, positions: &[KeyPosition]) -> bool {
         self.current(vnode)
-            .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, ids))
+            .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, positions))
     }
 
     fn stop_tasks(&self) {

@@ -1,11 +1,12 @@
 //! dtable messages as typed enums, and their frame codec: `[type: u8][protobuf payload]`.
 //!
-//! Two families share the 0x20.. type space (WIRE.md §4):
+//! Two families share the 0x20.. type space (docs/wire.md §5 and §6):
 //! - the Go original's messages, 0x20-0x30, kept decodable so an old peer gets a precise answer
 //!   (only `Status` -> `Response` is served; the rest are decoded to typed variants and refused);
 //! - the versioned protocol, 0x40 and up, which carries [`Version`]s instead of wall-clock
 //!   timestamps: [`Request::Write`], [`Request::Read`], [`Request::Transfer`],
-//!   [`Request::Digest`], [`Request::Scan`] and their replies.
+//!   [`Request::Digest`], [`Request::Scan`], [`Request::Purge`], [`Request::Probe`] and their
+//!   replies.
 //!
 //! Decoding never panics: a frame becomes a [`Request`] or [`Reply`] whose ids are 20 bytes,
 //! whose vnodes have a host, whose items carry a full version, or a [`CodecError`] saying what

@@ -147,7 +147,7 @@ async fn a_join_under_write_load_loses_nothing_and_moves_ranges() {
     // The joiner holds the ranges it now owns.
     assert!(joined.local_len() > 0, "the joining node received no keys");
     for vnode in joined.ring().local_vnodes() {
-        let (Some(pred), _, _) = joined.ring().neighbours(&vnode).unwrap() else {
+        let Some(pred) = joined.ring().neighbours(&vnode).unwrap().predecessor else {
             panic!("no predecessor");
         };
         for i in 0..300 {

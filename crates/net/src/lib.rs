@@ -13,6 +13,10 @@
 //! # drop(ring); Ok(()) }
 //! ```
 
+// A library others build on: an undocumented public item fails the build (the workspace
+// only warns), so every item says why it exists.
+#![deny(missing_docs)]
+
 use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! The storage the client front ends talk to.
 //!
 //! The RESP and HTTP servers only ever see [`Backend`]; the binary plugs in the
-//! distributed table later, and tests (or a single process without a ring) use
+//! distributed table (`crate::table_backend`), and tests of the front ends use
 //! [`MemoryBackend`]. Keeping the front ends behind a trait lets them be tested
-//! over real sockets today without a ring.
+//! over real sockets without a ring.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -142,7 +142,7 @@ pub trait Backend: Send + Sync + 'static {
 
 /// A single-process backend: a `HashMap` behind a `Mutex`.
 ///
-/// Used by tests and by the binary until the ring is wired in. Every
+/// Used by the front ends' tests, which need no ring. Every
 /// consistency level up to `max_consistency` is accepted and trivially met,
 /// since there is exactly one copy.
 #[derive(Debug)]

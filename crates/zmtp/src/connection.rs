@@ -14,11 +14,9 @@ use crate::curve::Opened;
 use crate::error::{Result, ZmtpError};
 use crate::frame::Command;
 use crate::handshake::{self, PeerInfo};
+use crate::limits::MAX_PARTS;
 use crate::security::{Opener, Sealer, Security};
 use crate::wire::{FrameReader, FrameWriter};
-
-/// Most parts one message may have; bounds memory for floods of empty parts.
-pub const MAX_PARTS: usize = 4096;
 
 /// Settings for one connection.
 #[derive(Clone, Debug)]

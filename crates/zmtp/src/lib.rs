@@ -41,6 +41,7 @@
 //! with `pack_parts: false` in [`ServerConfig`] / [`ClientConfig`]. Details: [`packed`].
 //!
 //! # Layers, bottom up
+//! - [`limits`]: bounds shared by several layers (so that each depends one way only).
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
@@ -51,6 +52,10 @@
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
 
+// A library others build on: an undocumented public item fails the build (the workspace
+// only warns), so every item says why it exists.
+#![deny(missing_docs)]
+
 pub mod client;
 pub mod connection;
 pub mod curve;
@@ -58,6 +63,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod keys;
+pub mod limits;
 pub mod message_box;
 pub mod null;
 pub mod outbound;

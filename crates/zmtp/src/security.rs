@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::MAX_PARTS;
 use crate::curve::{MessageOpener, MessageSealer, Opened};
 use crate::error::Result;
 use crate::frame::{encode_frame_header, Command, Frame, Mechanism};
 use crate::keys::{KeyPair, PublicKey, SecretKey};
+use crate::limits::MAX_PARTS;
 use crate::packed;
 
 /// Security used by one connection, seen from our side of it.

@@ -100,6 +100,8 @@ impl Cluster {
 
     /// Starts `count` more nodes and gives every vnode of the cluster its converged pointers at
     /// once (no joins, no waiting): how the simulator builds rings of thousands of nodes.
+    /// Only with the `simulation` feature (see [`Ring::install_pointers`]).
+    #[cfg(feature = "simulation")]
     pub async fn add_converged(&mut self, count: usize) -> Result<(), RingError> {
         for _ in 0..count {
             let host = self.next_host();
@@ -115,6 +117,8 @@ impl Cluster {
     }
 
     /// Sets every vnode's pointers to the ideal ones for the current membership.
+    /// Only with the `simulation` feature (see [`Ring::install_pointers`]).
+    #[cfg(feature = "simulation")]
     pub fn install_ideal(&self) {
         let all = self.vnodes();
         for ring in self.nodes.values() {

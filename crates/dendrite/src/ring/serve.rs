@@ -127,7 +127,7 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
-                // No predecessor yet: answer with the vnode itself (WIRE.md §3).
+                // No predecessor yet: answer with the vnode itself (docs/wire.md §4).
                 let pred = lock(state).predecessor().cloned().unwrap_or(dest);
                 Message::Vnode(pred)
             }

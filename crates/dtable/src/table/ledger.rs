@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use dendrite::{Id, Vnode};
 
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 
 /// A completed anti-entropy round of one local vnode.
@@ -79,12 +80,19 @@ impl Ledger {
         incarnation.is_some() && before.flatten() != incarnation
     }
 
-    /// Is `vnode`, in state `current`, authoritative for every key at `ids`?
-    pub(crate) fn authoritative(&self, vnode: &Vnode, current: &Current, ids: &[Id]) -> bool {
+    /// Is `vnode`, in state `current`, authoritative for every key at `positions`?
+    pub(crate) fn authoritative(
+        &self,
+        vnode: &Vnode,
+        current: &Current,
+        positions: &[KeyPosition],
+    ) -> bool {
         let Some(round) = self.settled_round(vnode, current) else {
             return false;
         };
-        ids.iter().all(|id| round.range.contains(id))
+        positions
+            .iter()
+            .all(|position| round.range.contains(&position.id()))
     }
 
     /// Must `vnode` run a round before it is trusted again (see the module docs)?
@@ -167,6 +175,11 @@ mod tests {
         Id::new(id)
     }
 
+    /// A key's position at `id(byte)`.
+    fn at(byte: u8) -> KeyPosition {
+        KeyPosition::at(id(byte))
+    }
+
     /// The state of the vnode at 0x80 (every test's `me`) with predecessor `pred`.
     fn current(pred: &Vnode, replicas: &[Vnode]) -> Current {
         Current {
@@ -194,7 +207,7 @@ mod tests {
         let ledger = Ledger::default();
         let me = vnode(0x80, "a:1");
         let now = current(&vnode(0x40, "b:1"), &[]);
-        assert!(!ledger.authoritative(&me, &now, &[id(0x50)]));
+        assert!(!ledger.authoritative(&me, &now, &[at(0x50)]));
         assert!(ledger.needs_round(&me, &now));
         assert!(ledger.underreplicated(&me, &now, 0));
     }
@@ -203,8 +216,8 @@ mod tests {
     fn a_synchronised_vnode_is_authoritative_for_its_range_only() {
         let (ledger, me, pred, replicas) = synced();
         let now = current(&pred, &replicas);
-        assert!(ledger.authoritative(&me, &now, &[id(0x50), id(0x80)]));
-        assert!(!ledger.authoritative(&me, &now, &[id(0x50), id(0x30)]));
+        assert!(ledger.authoritative(&me, &now, &[at(0x50), at(0x80)]));
+        assert!(!ledger.authoritative(&me, &now, &[at(0x50), at(0x30)]));
         assert!(!ledger.underreplicated(&me, &now, 2));
         assert!(
             ledger.underreplicated(&me, &now, 3),
@@ -216,7 +229,7 @@ mod tests {
     fn a_range_that_grows_is_not_authoritative_until_the_next_round() {
         let (ledger, me, _, replicas) = synced();
         let grown = current(&vnode(0x20, "c:1"), &replicas);
-        assert!(!ledger.authoritative(&me, &grown, &[id(0x50)]));
+        assert!(!ledger.authoritative(&me, &grown, &[at(0x50)]));
         assert!(ledger.needs_round(&me, &grown));
     }
 
@@ -225,10 +238,10 @@ mod tests {
         let (mut ledger, me, pred, replicas) = synced();
         let joiner = vnode(0x60, "d:1");
         ledger.shrink(&me, IdRange::new(joiner.id, me.id));
-        assert!(ledger.authoritative(&me, &current(&joiner, &replicas), &[id(0x70)]));
+        assert!(ledger.authoritative(&me, &current(&joiner, &replicas), &[at(0x70)]));
         // The joiner leaves again: the part it owned meanwhile is not vouched for.
         let back = current(&pred, &replicas);
-        assert!(!ledger.authoritative(&me, &back, &[id(0x50)]));
+        assert!(!ledger.authoritative(&me, &back, &[at(0x50)]));
         assert!(ledger.needs_round(&me, &back));
     }
 
@@ -256,8 +269,8 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.complete(&me, IdRange::whole_ring(me.id), Vec::new());
         let now = current(&vnode(0x40, "b:1"), &[]);
-        assert!(ledger.authoritative(&me, &now, &[id(0x50)]));
+        assert!(ledger.authoritative(&me, &now, &[at(0x50)]));
         // Alone on the ring: its predecessor is itself, the whole ring.
-        assert!(ledger.authoritative(&me, &current(&me, &[]), &[id(0x10)]));
+        assert!(ledger.authoritative(&me, &current(&me, &[]), &[at(0x10)]));
     }
 }

@@ -26,6 +26,7 @@ use super::{TableInner, TableStats};
 use crate::error::TableError;
 use crate::modify::{Modified, Modify, ModifyError};
 use crate::placement::Placement;
+use crate::position::KeyPosition;
 use crate::record::Record;
 use crate::version::Version;
 use crate::wire::{ModifyAnswer, Reply, Request, WriteRole};
@@ -114,13 +115,14 @@ impl<'a> Query<'a> {
         // Keys whose primary could not answer alone (taking its range over, or no answer).
         let mut fallback = Vec::new();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
-            let (members, ids): (Vec<(usize, Bytes)>, Vec<Id>) = members.into_iter().unzip();
+            let (members, positions): (Vec<(usize, Bytes)>, Vec<KeyPosition>) =
+                members.into_iter().unzip();
             let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
             if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the positions already hashed.
                 return (
                     members,
-                    Ok(self.inner.read_at(&primary, wanted, &ids, true)),
+                    Ok(self.inner.read_at(&primary, wanted, &positions, true)),
                 );
             }
             let request = Request::Read {
@@ -214,7 +216,8 @@ impl<'a> Query<'a> {
     }
 
     async fn modify_at_primary(&self, key: Bytes, op: Modify) -> Result<Modified, TableError> {
-        let id = Id::of_key(&key);
+        let position = KeyPosition::of(&key);
+        let id = position.id();
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
         let known = self.fresh_view().primary(&id);
         let mut primary = match known {
@@ -225,7 +228,7 @@ impl<'a> Query<'a> {
             let answer = if self.inner.is_local(&primary) {
                 self.inner
                     .clone()
-                    .modify_as_primary(primary.clone(), key.clone(), id, op.clone(), min_acks)
+                    .modify_as_primary(primary.clone(), key.clone(), position, op.clone(), min_acks)
                     .await
             } else {
                 let request = Request::Modify {
@@ -293,19 +296,19 @@ impl<'a> Query<'a> {
         };
         let result = async {
             let mut groups = self.group(records.into_iter()).await?;
-            let unhashed = |items: Vec<((Bytes, Record), Id)>| -> (Vec<_>, Vec<Id>) {
+            let unhashed = |items: Vec<((Bytes, Record), KeyPosition)>| -> (Vec<_>, Vec<_>) {
                 items.into_iter().unzip()
             };
             if groups.len() == 1 {
                 // The common case (one key, or keys of one primary): no join machinery.
                 if let Some((primary, items)) = groups.pop_first() {
-                    let (items, ids) = unhashed(items);
-                    return self.write_group(primary, items, ids).await;
+                    let (items, positions) = unhashed(items);
+                    return self.write_group(primary, items, positions).await;
                 }
             }
             let outcomes = join_all(groups.into_iter().map(|(primary, items)| {
-                let (items, ids) = unhashed(items);
-                self.write_group(primary, items, ids)
+                let (items, positions) = unhashed(items);
+                self.write_group(primary, items, positions)
             }))
             .await;
             outcomes.into_iter().collect::<Result<(), TableError>>()
@@ -318,14 +321,14 @@ impl<'a> Query<'a> {
         result
     }
 
-    /// Sends one primary its keys (`ids`: their ring positions, one per item), following
+    /// Sends one primary its keys (`positions`: their ring positions, one per item), following
     /// `moved` and retrying an unreachable primary after a fresh lookup. A primary on this node
     /// is served in place, without a request.
     async fn write_group(
         &self,
         mut primary: Vnode,
         items: Vec<(Bytes, Record)>,
-        ids: Vec<Id>,
+        positions: Vec<KeyPosition>,
     ) -> Result<(), TableError> {
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
         let mut last = TableError::Unavailable("no attempt made".into());
@@ -340,9 +343,9 @@ impl<'a> Query<'a> {
             TableStats::bump(counter, 1);
             let reply = if self.inner.is_local(&primary) {
                 let inner = self.inner.clone();
-                let (items, ids) = (items.clone(), ids.clone());
+                let (items, positions) = (items.clone(), positions.clone());
                 Ok(inner
-                    .write_as_primary(primary.clone(), items, ids, min_acks)
+                    .write_as_primary(primary.clone(), items, positions, min_acks)
                     .await)
             } else {
                 let request = Request::Write {
@@ -394,8 +397,8 @@ impl<'a> Query<'a> {
             // The primary did not answer: the ring may be repairing. Look again after a pause.
             self.inner.view.lock().forget(&primary);
             tokio::time::sleep(backoff(attempt)).await;
-            if let Some(id) = ids.first() {
-                primary = self.lookup_primary(*id).await?;
+            if let Some(position) = positions.first() {
+                primary = self.lookup_primary(position.id()).await?;
             }
         }
         Err(last)
@@ -404,9 +407,9 @@ impl<'a> Query<'a> {
     /// Writes every item on its own, each placed by a lookup.
     async fn write_each(&self, items: Vec<(Bytes, Record)>) -> Result<(), TableError> {
         let outcomes = join_all(items.into_iter().map(|item| async move {
-            let id = Id::of_key(&item.0);
-            let primary = self.lookup_primary(id).await?;
-            Box::pin(self.write_group(primary, vec![item], vec![id])).await
+            let position = KeyPosition::of(&item.0);
+            let primary = self.lookup_primary(position.id()).await?;
+            Box::pin(self.write_group(primary, vec![item], vec![position])).await
         }))
         .await;
         outcomes.into_iter().collect()
@@ -430,11 +433,11 @@ impl<'a> Query<'a> {
     /// range over, or does not answer), from every copy that can be found, newest first. Waits
     /// for an authoritative "not found" up to `read_settle_timeout`, then fails.
     async fn read_settled(&self, key: Bytes) -> Result<Option<Record>, TableError> {
-        let id = Id::of_key(&key);
+        let position = KeyPosition::of(&key);
         let deadline = Instant::now() + self.inner.config.read_settle_timeout;
         let mut attempt = 0;
         loop {
-            let asked = self.ask_primary(&key, id).await;
+            let asked = self.ask_primary(&key, position).await;
             let held = match &asked.answer {
                 Ok((record, true)) => return Ok(record.clone()),
                 Ok((record, false)) => record.clone(),
@@ -480,11 +483,11 @@ impl<'a> Query<'a> {
 
     /// Asks `key`'s primary (following `moved`): what it holds and whether it is
     /// authoritative, or why it did not answer.
-    async fn ask_primary(&self, key: &Bytes, id: Id) -> PrimaryRead {
-        let known = self.fresh_view().primary(&id);
+    async fn ask_primary(&self, key: &Bytes, position: KeyPosition) -> PrimaryRead {
+        let known = self.fresh_view().primary(&position.id());
         let mut primary = match known {
             Some(primary) => primary,
-            None => match self.lookup_primary(id).await {
+            None => match self.lookup_primary(position.id()).await {
                 Ok(primary) => primary,
                 Err(e) => {
                     return PrimaryRead {
@@ -497,7 +500,9 @@ impl<'a> Query<'a> {
         for _ in 0..REDIRECTS {
             let reply = if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the position already hashed.
-                Ok(self.inner.read_at(&primary, vec![key.clone()], &[id], true))
+                Ok(self
+                    .inner
+                    .read_at(&primary, vec![key.clone()], &[position], true))
             } else {
                 let request = Request::Read {
                     dest: primary.clone(),
@@ -689,24 +694,29 @@ impl<'a> Query<'a> {
     async fn group<T>(
         &self,
         items: impl Iterator<Item = T>,
-    ) -> Result<BTreeMap<Vnode, Vec<(T, Id)>>, TableError>
+    ) -> Result<BTreeMap<Vnode, Vec<(T, KeyPosition)>>, TableError>
     where
         T: KeyOf,
     {
-        let mut groups: BTreeMap<Vnode, Vec<(T, Id)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Vnode, Vec<(T, KeyPosition)>> = BTreeMap::new();
         let mut unplaced = Vec::new();
         {
             let view = self.fresh_view();
             for item in items {
-                let id = Id::of_key(item.key());
-                match view.primary(&id) {
-                    Some(primary) => groups.entry(primary).or_default().push((item, id)),
-                    None => unplaced.push((item, id)),
+                let position = KeyPosition::of(item.key());
+                match view.primary(&position.id()) {
+                    Some(primary) => groups.entry(primary).or_default().push((item, position)),
+                    None => unplaced.push((item, position)),
                 }
             }
         }
         // The view knows no vnode yet: place these by lookups, in parallel.
-        let placements = join_all(unplaced.iter().map(|(_, id)| self.lookup_primary(*id))).await;
+        let placements = join_all(
+            unplaced
+                .iter()
+                .map(|(_, position)| self.lookup_primary(position.id())),
+        )
+        .await;
         for (item, placement) in unplaced.into_iter().zip(placements) {
             groups.entry(placement?).or_default().push(item);
         }

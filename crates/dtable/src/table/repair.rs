@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use dendrite::{Id, RingEvent, Vnode};
+use dendrite::{Id, Neighbours, RingEvent, Vnode};
 use futures::future::join_all;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -393,7 +393,12 @@ impl TableInner {
     /// Before leaving: every range we own goes to the first successor on another node.
     pub(super) async fn hand_off(self: &Arc<Self>) {
         for vnode in self.ring.local_vnodes() {
-            let Some((Some(pred), successors, _)) = self.ring.neighbours(&vnode) else {
+            let Ok(Neighbours {
+                predecessor: Some(pred),
+                successors,
+                ..
+            }) = self.ring.neighbours(&vnode)
+            else {
                 continue;
             };
             let Some(heir) = successors

@@ -9,6 +9,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, Refusals, TableInner, TableStats};
 use crate::modify::{Change, Modify};
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
@@ -47,13 +48,17 @@ impl TableInner {
                 op,
                 min_acks,
             } => {
-                let id = Id::of_key(&key);
-                Reply::ModifyResp(self.modify_as_primary(dest, key, id, op, min_acks).await)
+                let position = KeyPosition::of(&key);
+                Reply::ModifyResp(
+                    self.modify_as_primary(dest, key, position, op, min_acks)
+                        .await,
+                )
             }
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
-                    let ids = items.iter().map(|(key, _)| Id::of_key(key)).collect();
-                    self.write_as_primary(dest, items, ids, min_acks).await
+                    let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
+                    self.write_as_primary(dest, items, positions, min_acks)
+                        .await
                 }
                 WriteRole::Replica => self.apply_all(&dest, items),
             },
@@ -63,8 +68,9 @@ impl TableInner {
                 keys,
                 primary,
             } => {
-                let ids: Vec<Id> = keys.iter().map(|key| Id::of_key(key)).collect();
-                self.read_at(&dest, keys, &ids, primary)
+                let positions: Vec<KeyPosition> =
+                    keys.iter().map(|key| KeyPosition::of(key)).collect();
+                self.read_at(&dest, keys, &positions, primary)
             }
             Request::Digest { range, buckets, .. } => Reply::DigestResp {
                 buckets: self.store.digest_buckets(range, buckets as usize),
@@ -111,7 +117,7 @@ impl TableInner {
         }
     }
 
-    /// Reads `keys` (at positions `ids`, one per key) on local vnode `dest`; `as_primary`
+    /// Reads `keys` (at `positions`, one per key) on local vnode `dest`; `as_primary`
     /// first checks that `dest` owns them all and answers `moved` otherwise, and says whether
     /// `dest` is authoritative for them (its "not found" is final; see [`super::ledger`]).
     /// Serves other nodes' reads and, without a request, this node's own (see
@@ -120,11 +126,11 @@ impl TableInner {
         &self,
         dest: &Vnode,
         keys: Vec<Bytes>,
-        ids: &[Id],
+        positions: &[KeyPosition],
         as_primary: bool,
     ) -> Reply {
         if as_primary {
-            if let Some(owner) = self.owner_if_not(dest, ids) {
+            if let Some(owner) = self.owner_if_not(dest, positions) {
                 return Reply::ReadResp {
                     items: Vec::new(),
                     moved: Some(owner),
@@ -132,12 +138,12 @@ impl TableInner {
                 };
             }
         }
-        let authoritative = as_primary && self.is_authoritative(dest, ids);
+        let authoritative = as_primary && self.is_authoritative(dest, positions);
         let items = keys
             .into_iter()
-            .zip(ids)
-            .map(|(key, id)| ReadItem {
-                record: self.store.get_at(id, &key),
+            .zip(positions)
+            .map(|(key, position)| ReadItem {
+                record: self.store.get_at(position, &key),
                 key,
             })
             .collect();
@@ -171,29 +177,35 @@ impl TableInner {
         }
     }
 
-    /// When `dest` does not own every key at `ids` (its predecessor moved past them), the vnode
-    /// that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not(&self, dest: &Vnode, ids: &[Id]) -> Option<Vnode> {
-        let pred = self.ring.predecessor(dest)??;
+    /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
+    /// vnode that does, as far as `dest` knows: its predecessor.
+    fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
+        let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
-        ids.iter().any(|id| !range.contains(id)).then_some(pred)
+        positions
+            .iter()
+            .any(|position| !range.contains(&position.id()))
+            .then_some(pred)
     }
 
     /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
     /// copies. Replicas not needed for the acknowledgement are finished in the background.
     ///
-    /// `ids` are the items' ring positions, one per item: hashed once, by whoever has the keys
+    /// `positions` are the items' ring positions, one per item: hashed once, by whoever has the keys
     /// first, for the ownership check and the store. Serves other nodes' writes and, without a
     /// request, this node's own (see `Query::write_group`).
     pub(super) async fn write_as_primary(
         self: Arc<Self>,
         dest: Vnode,
         items: Vec<(Bytes, Record)>,
-        ids: Vec<Id>,
+        positions: Vec<KeyPosition>,
         min_acks: u32,
     ) -> Reply {
         let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
-        let (replicas, wanted) = match self.prepare_primary(&dest, &ids, &keys, min_acks).await {
+        let (replicas, wanted) = match self
+            .prepare_primary(&dest, &positions, &keys, min_acks)
+            .await
+        {
             Ok(ready) => ready,
             Err(Unready::Moved(owner)) => return write_ack(0, None, Some(owner)),
             Err(Unready::Failed(reason)) => return write_ack(0, Some(reason), None),
@@ -202,16 +214,16 @@ impl TableInner {
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
         let mut refusals = Refusals::default();
-        for ((key, record), id) in items.into_iter().zip(ids) {
+        for ((key, record), position) in items.into_iter().zip(positions) {
             if !refusals.admit(&self.clock, &record.version) {
                 continue;
             }
-            let _one_writer = self.key_lock(&id);
+            let _one_writer = self.key_lock(&position);
             let record = Record {
                 version: self.clock.tick(),
                 value: record.value,
             };
-            if self.store.apply_at(id, &key, &record).changed() {
+            if self.store.apply_at(position, &key, &record).changed() {
                 applied += 1;
             }
             versioned.push((key, record));
@@ -231,19 +243,22 @@ impl TableInner {
         self: Arc<Self>,
         dest: Vnode,
         key: Bytes,
-        id: Id,
+        position: KeyPosition,
         op: Modify,
         min_acks: u32,
     ) -> ModifyAnswer {
         let keys = [key.clone()];
-        let (replicas, wanted) = match self.prepare_primary(&dest, &[id], &keys, min_acks).await {
+        let (replicas, wanted) = match self
+            .prepare_primary(&dest, &[position], &keys, min_acks)
+            .await
+        {
             Ok(ready) => ready,
             Err(Unready::Moved(owner)) => return ModifyAnswer::Moved(owner),
             Err(Unready::Failed(reason)) => return ModifyAnswer::Failed(reason),
         };
         let (record, answer) = {
-            let _one_writer = self.key_lock(&id);
-            let current = self.store.get_at(&id, &key).and_then(|r| r.value);
+            let _one_writer = self.key_lock(&position);
+            let current = self.store.get_at(&position, &key).and_then(|r| r.value);
             let (change, answer) = match op.apply(current.as_deref(), self.config.max_value_len) {
                 Ok(done) => done,
                 Err(refused) => return ModifyAnswer::Refused(refused),
@@ -257,7 +272,7 @@ impl TableInner {
                 version: self.clock.tick(),
                 value,
             };
-            self.store.apply_at(id, &key, &record);
+            self.store.apply_at(position, &key, &record);
             (record, answer)
         };
         match self
@@ -277,14 +292,14 @@ impl TableInner {
     async fn prepare_primary(
         self: &Arc<Self>,
         dest: &Vnode,
-        ids: &[Id],
+        positions: &[KeyPosition],
         keys: &[Bytes],
         min_acks: u32,
     ) -> Result<(Vec<Vnode>, usize), Unready> {
-        if let Some(owner) = self.owner_if_not(dest, ids) {
+        if let Some(owner) = self.owner_if_not(dest, positions) {
             return Err(Unready::Moved(owner));
         }
-        let Some(replicas) = self.ring.replicas(dest) else {
+        let Ok(replicas) = self.ring.replicas(dest) else {
             return Err(Unready::Failed(format!("no vnode {dest} on this node")));
         };
         let wanted = min_acks.max(1) as usize;
@@ -295,7 +310,7 @@ impl TableInner {
                 replicas.len() + 1
             )));
         }
-        if !self.is_authoritative(dest, ids) {
+        if !self.is_authoritative(dest, positions) {
             // If no other copy answers, this vnode cannot know the keys' latest versions:
             // refuse rather than acknowledge what an older write may override.
             let answered = self.catch_up(&replicas, keys).await;
