@@ -248,6 +248,7 @@ async fn errors_are_worded_like_redis() {
         .arg("a")
         .arg("1")
         .arg("NX")
+        .arg("XX")
         .query_async::<()>(&mut con)
         .await
         .unwrap_err();
