@@ -304,6 +304,11 @@ async fn scan_keys_and_flushall_cover_the_whole_cluster() {
     assert!(pages > 10, "{pages} pages of 20 for 500 keys");
     let ones: Vec<String> = reader.keys("k:1??").await.unwrap();
     assert_eq!(ones.len(), 100);
+    let random: Option<String> = redis::cmd("RANDOMKEY")
+        .query_async(&mut reader)
+        .await
+        .unwrap();
+    assert!(random.is_some_and(|key| expected.contains(&key)));
     let () = redis::cmd("FLUSHALL")
         .query_async(&mut reader)
         .await
@@ -314,6 +319,8 @@ async fn scan_keys_and_flushall_cover_the_whole_cluster() {
         assert!(left.is_empty(), "{} keys left after FLUSHALL", left.len());
         let gone: Option<String> = con.get("k:7").await.unwrap();
         assert_eq!(gone, None);
+        let random: Option<String> = redis::cmd("RANDOMKEY").query_async(&mut con).await.unwrap();
+        assert_eq!(random, None);
     }
 }
 

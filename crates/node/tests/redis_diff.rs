@@ -562,6 +562,44 @@ fn read_modify_write_string_commands_match_redis() {
         "BITCOUNT fb x y",
         "BITCOUNT nosuch x y",
         "BITCOUNT",
+        "SET b1 abc",
+        "BITPOS b1 1",
+        "BITPOS b1 0",
+        "BITPOS b1 1 1",
+        "BITPOS b1 0 1 2",
+        "BITPOS b1 1 -1",
+        "BITPOS b1 1 2 1",
+        "BITPOS b1 1 5 30 BIT",
+        "BITPOS b1 0 5 30 bit",
+        "BITPOS b1 1 0 -1 BYTE",
+        "BITPOS b1 1 0 -1 x",
+        "BITPOS b1 1 x",
+        "BITPOS b1 2",
+        "BITPOS nosuch 0",
+        "BITPOS nosuch 1",
+        "BITPOS nosuch 1 x y z w",
+        "SETBIT ones 15 1",
+        "SETBIT ones 14 1",
+        "BITPOS ones 0",
+        "BITPOS ones 0 1",
+        "BITPOS ones 0 1 1",
+        "BITPOS",
+        "SET l1 ohmytext",
+        "SET l2 mynewtext",
+        "LCS l1 l2",
+        "LCS l1 l2 LEN",
+        "LCS l1 l2 IDX",
+        "LCS l1 l2 IDX MINMATCHLEN 4",
+        "LCS l1 l2 IDX WITHMATCHLEN",
+        "LCS l1 l2 idx minmatchlen 3 withmatchlen",
+        "LCS l1 l2 IDX LEN",
+        "LCS l1 l2 MINMATCHLEN",
+        "LCS l1 l2 MINMATCHLEN x",
+        "LCS l1 l2 bogus",
+        "LCS l1 nosuch",
+        "LCS nosuch nosuch2 IDX",
+        "LCS l1",
+        "RANDOMKEY x",
     ]));
 }
 
@@ -606,6 +644,7 @@ fn keyspace_commands_match_redis() {
     }
     steps.extend(exact(&[
         "FLUSHALL",
+        "RANDOMKEY",
         "DBSIZE",
         "GET user:1",
         "SET again 1",
@@ -722,7 +761,7 @@ fn config_and_command_introspection_match_redis() {
     ));
     steps.push(step(
         "COMMAND DOCS incr decr incrby decrby append getdel strlen scan keys type touch unlink \
-         flushall flushdb getrange substr setrange getbit setbit bitcount",
+         flushall flushdb getrange substr setrange getbit setbit bitcount bitpos lcs randomkey",
         Normalise::DocsFields,
     ));
     assert_same_replies(steps);

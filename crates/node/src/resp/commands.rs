@@ -200,6 +200,13 @@ pub enum Command {
     GetRange(Bytes, i64, i64),
     /// `GETBIT key offset`
     GetBit(Bytes, u64),
+    /// `BITPOS key bit [start [end [BYTE|BIT]]]`; as BITCOUNT, the range is read only when
+    /// the key exists.
+    BitPos(Bytes, bool, Vec<Bytes>),
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`
+    Lcs(Bytes, Bytes, super::lcs::Options),
+    /// `RANDOMKEY`
+    RandomKey,
     /// `BITCOUNT key [start end [BYTE|BIT]]`; the range is checked when the key exists, as
     /// Redis does (a missing key counts 0 whatever the arguments).
     BitCount(Bytes, Vec<Bytes>),
@@ -359,6 +366,21 @@ impl Command {
                 Command::GetBit(key, super::strings::bit_offset(&next())?)
             }
             "bitcount" => Command::BitCount(next(), (2..argc).map(|_| next()).collect()),
+            "bitpos" => {
+                let key = next();
+                let bit = match next().as_ref() {
+                    b"0" => false,
+                    b"1" => true,
+                    _ => return Err(Reply::err("The bit argument must be 1 or 0.")),
+                };
+                Command::BitPos(key, bit, (3..argc).map(|_| next()).collect())
+            }
+            "lcs" => {
+                let (first, second) = (next(), next());
+                let options: Vec<Bytes> = (3..argc).map(|_| next()).collect();
+                Command::Lcs(first, second, super::lcs::Options::parse(&options)?)
+            }
+            "randomkey" => Command::RandomKey,
             "scan" => Command::Scan(super::keyspace::Scan::parse(
                 &(1..argc).map(|_| next()).collect::<Vec<_>>(),
             )?),
@@ -649,6 +671,27 @@ fn from_backend<T>(outcome: Result<T, BackendError>, reply: impl FnOnce(T) -> Re
     }
 }
 
+/// The optional `start [end [BYTE|BIT]]` of BITPOS (`true`: bits).
+fn bitpos_range(args: &[Bytes]) -> Result<Option<(i64, Option<i64>, bool)>, Reply> {
+    let integer = |arg: &Bytes| parse_integer(arg).ok_or_else(not_an_integer);
+    match args {
+        [] => Ok(None),
+        [start] => Ok(Some((integer(start)?, None, false))),
+        [start, end] => Ok(Some((integer(start)?, Some(integer(end)?), false))),
+        [start, end, unit] => {
+            let (start, end) = (integer(start)?, integer(end)?);
+            let unit = unit.to_ascii_uppercase();
+            let bits = match unit.as_slice() {
+                b"BYTE" => false,
+                b"BIT" => true,
+                _ => return Err(syntax_error()),
+            };
+            Ok(Some((start, Some(end), bits)))
+        }
+        _ => Err(syntax_error()),
+    }
+}
+
 /// The optional `start end [BYTE|BIT]` of BITCOUNT (`true`: bits).
 fn bitcount_range(args: &[Bytes]) -> Result<Option<(i64, i64, bool)>, Reply> {
     match args {
@@ -722,6 +765,23 @@ pub async fn execute(
                 Reply::Integer(super::strings::bit_of(&value.unwrap_or_default(), offset))
             })
         }
+        Command::BitPos(key, bit, range) => {
+            from_backend(backend.get(key, session.read).await, |value| match value {
+                None => Reply::Integer(if bit { -1 } else { 0 }),
+                Some(value) => match bitpos_range(&range) {
+                    Ok(range) => Reply::Integer(super::strings::first_bit(&value, bit, range)),
+                    Err(reply) => reply,
+                },
+            })
+        }
+        Command::Lcs(first, second, options) => from_backend(
+            backend.get_many(vec![first, second], session.read).await,
+            |values| {
+                let value = |i: usize| values.get(i).cloned().flatten().unwrap_or_default();
+                super::lcs::reply(&value(0), &value(1), options)
+            },
+        ),
+        Command::RandomKey => from_backend(super::keyspace::random_key(backend).await, bulk_or_nil),
         Command::BitCount(key, range) => {
             from_backend(backend.get(key, session.read).await, |value| match value {
                 None => Reply::Integer(0),

@@ -94,6 +94,33 @@ fn parse_cursor(text: &[u8]) -> Option<u64> {
     })
 }
 
+/// `RANDOMKEY`: the first key from a random point of the keyspace (wrapping once), or nil
+/// when the cluster holds none.
+pub async fn random_key(backend: &dyn Backend) -> Result<Option<Bytes>, BackendError> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut seed = std::collections::hash_map::RandomState::new().build_hasher();
+    seed.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let mut cursor = seed.finish();
+    for _ in 0..2 {
+        loop {
+            let (next, keys) = backend.scan(cursor, 1).await?;
+            if let Some(key) = keys.into_iter().next() {
+                return Ok(Some(key));
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        cursor = 0;
+    }
+    Ok(None)
+}
+
 /// `KEYS pattern`: every key of the cluster matching `pattern`, each once.
 pub async fn keys(pattern: &[u8], backend: &dyn Backend) -> Result<Reply, BackendError> {
     let mut seen = HashSet::new();

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod commands;
 pub mod inline;
 pub mod keyspace;
+pub mod lcs;
 pub mod parameters;
 pub mod reply;
 pub mod request;

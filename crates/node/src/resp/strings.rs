@@ -177,6 +177,31 @@ pub fn bit_of(value: &[u8], offset: u64) -> i64 {
         .map_or(0, |b| i64::from(b & (0x80 >> (offset % 8)) != 0))
 }
 
+/// `BITPOS key bit [start [end [BYTE|BIT]]]` over an existing `value` (a missing key answers
+/// before the range is even read: see the command). `range` is `(start, end if given, bits)`.
+/// Without an explicit end, a search for a 0 that finds none answers the first bit past the
+/// value (Redis treats the right as zero-padded); with one, -1.
+pub fn first_bit(value: &[u8], bit: bool, range: Option<(i64, Option<i64>, bool)>) -> i64 {
+    let (start, end, bits) = range.unwrap_or((0, None, false));
+    let units = if bits { value.len() * 8 } else { value.len() };
+    let Some((first, last)) = clamp(units, start, end.unwrap_or(-1)) else {
+        return -1;
+    };
+    let (first_bit, last_bit) = if bits {
+        (first, last)
+    } else {
+        (first * 8, last * 8 + 7)
+    };
+    let wanted = i64::from(bit);
+    if let Some(found) = (first_bit..=last_bit).find(|&b| bit_of(value, b as u64) == wanted) {
+        return i64::try_from(found).unwrap_or(i64::MAX);
+    }
+    if !bit && end.is_none() {
+        return i64::try_from(last_bit + 1).unwrap_or(i64::MAX);
+    }
+    -1
+}
+
 /// `BITCOUNT key [start end [BYTE|BIT]]` over `value`: the set bits of the range.
 pub fn count_bits(value: &[u8], range: Option<(i64, i64, bool)>) -> i64 {
     let ones = |bytes: &[u8]| {
@@ -272,6 +297,19 @@ mod tests {
         assert_eq!(bit_of(b"\x40", 1), 1);
         assert_eq!(bit_of(b"\x40", 100), 0);
         assert!(bit_offset(b"4294967295").is_ok());
+        assert_eq!(first_bit(b"\xff\xf0\x00", false, None), 12);
+        assert_eq!(first_bit(b"\x00\xff\xf0", true, Some((0, None, false))), 8);
+        assert_eq!(
+            first_bit(b"\x00\xff\xf0", true, Some((2, Some(-1), false))),
+            16
+        );
+        assert_eq!(first_bit(b"\x00\x00\x00", true, None), -1);
+        assert_eq!(first_bit(b"\xff\xff", false, None), 16);
+        assert_eq!(
+            first_bit(b"\xff\xff", false, Some((0, Some(-1), false))),
+            -1
+        );
+        assert_eq!(first_bit(b"\x00\xff", true, Some((7, Some(15), true))), 8);
         assert!(bit_offset(b"4294967296").is_err());
     }
 
