@@ -89,7 +89,7 @@ start_dendrite() { # name ring_port resp_port http_port [join]
 bench() { # port pipeline tests [extra...]
   local port=$1 pipeline=$2 tests=$3; shift 3
   redis-benchmark -p "$port" -t "$tests" -n "$requests" -c "$clients" -d "$size" -r "$keyspace" \
-    -P "$pipeline" --csv -q "$@" 2>/dev/null | tr -d '"' | grep -E '^(SET|GET),'
+    -P "$pipeline" --csv -q "$@" 2>/dev/null | tr -d '"' | grep -E '^(SET|GET|INCR),'
 }
 
 # "test,rps,avg,min,p50,p95,p99,max" lines -> one line per test: name rps p50 p99
@@ -104,15 +104,15 @@ rport=$(free_port); start_redis "$rport"
 dring=$(free_port); dresp=$(free_port); dhttp=$(free_port)
 start_dendrite d1 "$dring" "$dresp" "$dhttp"
 for p in 1 16; do
-  bench "$rport" "$p" set,get | summarise | while read -r t rps p50 p99; do record "single P$p $t redis $rps $p50 $p99"; done
-  bench "$dresp" "$p" set,get | summarise | while read -r t rps p50 p99; do record "single P$p $t dendrite $rps $p50 $p99"; done
+  bench "$rport" "$p" set,get,incr | summarise | while read -r t rps p50 p99; do record "single P$p $t redis $rps $p50 $p99"; done
+  bench "$dresp" "$p" set,get,incr | summarise | while read -r t rps p50 p99; do record "single P$p $t dendrite $rps $p50 $p99"; done
 done
 
 echo "== single-client latency"
 for target in "redis $rport" "dendrite $dresp"; do
   set -- $target
   redis-benchmark -p "$2" -t set,get -n 20000 -c 1 -d "$size" -r "$keyspace" --csv -q 2>/dev/null \
-    | tr -d '"' | grep -E '^(SET|GET),' | summarise | while read -r t rps p50 p99; do record "latency c1 $t $1 $rps $p50 $p99"; done
+    | tr -d '"' | grep -E '^(SET|GET|INCR),' | summarise | while read -r t rps p50 p99; do record "latency c1 $t $1 $rps $p50 $p99"; done
 done
 
 echo "== 3 nodes: Redis Cluster (3 masters) vs dendrite (replicas 2, consistency 1)"
@@ -135,13 +135,13 @@ for i in 1 2 3; do
   start_dendrite "c$i" "$ring" "$resp" "$http" "$join"
 done
 for p in 1 16; do
-  bench "${cports[0]}" "$p" set,get --cluster | summarise | while read -r t rps p50 p99; do record "cluster P$p $t redis $rps $p50 $p99"; done
+  bench "${cports[0]}" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cluster P$p $t redis $rps $p50 $p99"; done
   # Spread the same total load over the three RESP ports, one benchmark process per node.
   per=$((clients / 3 + 1))
   loaders=()
   for port in "${dports[@]}"; do
-    redis-benchmark -p "$port" -t set,get -n $((requests / 3)) -c "$per" -d "$size" -r "$keyspace" \
-      -P "$p" --csv -q 2>/dev/null | tr -d '"' | grep -E '^(SET|GET),' | summarise >"$work/d-$port-$p.txt" &
+    redis-benchmark -p "$port" -t set,get,incr -n $((requests / 3)) -c "$per" -d "$size" -r "$keyspace" \
+      -P "$p" --csv -q 2>/dev/null | tr -d '"' | grep -E '^(SET|GET|INCR),' | summarise >"$work/d-$port-$p.txt" &
     loaders+=($!)
   done
   for j in "${loaders[@]}"; do wait "$j"; done
@@ -177,7 +177,7 @@ mkdir -p "$(dirname "$out")"
   echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
   echo "- $(redis-server --version | cut -d' ' -f1-3)"
   echo "- dendrite $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build"
-  echo "- load: \`redis-benchmark -t set,get -n $requests -c $clients -d $size -r $keyspace -P {1,16}\`;"
+  echo "- load: \`redis-benchmark -t set,get,incr -n $requests -c $clients -d $size -r $keyspace -P {1,16}\`;"
   echo "  Redis Cluster with \`--cluster\`; dendrite's 3-node load split over its three RESP ports"
   echo "  (3 processes, -c $((clients / 3 + 1)) each); latency rows: \`-c 1 -n 20000\`."
   echo
