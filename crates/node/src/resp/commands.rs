@@ -5,147 +5,26 @@
 //! [`execute`] performs a parsed command against the [`Backend`] with the connection's
 //! [`Session`].
 
-use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 
 use crate::backend::{Backend, BackendError, Consistency};
 use crate::metrics::Metrics;
 
-use super::auth::{authenticate, Password};
-use super::clients::{ClientRecord, ClientRegistry};
+use super::auth::authenticate;
 use super::parameters;
-use super::reply::Protocol;
 use super::spec::{self, CommandSpec, COMMANDS};
 use super::Reply;
+
+use super::connection::{
+    client_reply, hello_reply, is_client_attribute, parse_client_filter, parse_hello, time_reply,
+};
+pub use super::connection::{ClientCommand, ClientFilter, Hello};
+use super::info::info_text;
+pub use super::session::{Flow, Session};
 
 /// The Redis version Dendrite answers as (`HELLO`, `INFO`): the commands it serves behave as
 /// in this version (`CLIENT SETINFO` and `CLIENT NO-TOUCH` are 7.2's).
 pub const REDIS_VERSION: &str = "7.2.0";
-
-/// Per-connection state that commands can change.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Replicas that must answer reads (set with `CONSISTENCY`).
-    pub read: Consistency,
-    /// Replicas that must acknowledge writes (set with `CONSISTENCY`).
-    pub write: Consistency,
-    /// The password clients must give with `AUTH`; `None` lets everyone in.
-    pub requirepass: Option<Password>,
-    /// Whether this connection may run commands (always, without a password).
-    pub authenticated: bool,
-    /// The protocol replies are encoded in (`HELLO`).
-    pub protocol: Protocol,
-    /// What `CLIENT INFO`/`LIST` show of this connection (id, name, addresses...).
-    pub record: ClientRecord,
-    /// Every connection of the server, for `CLIENT LIST`.
-    pub clients: Arc<ClientRegistry>,
-}
-
-impl Session {
-    /// A new connection's session: consistency 1 for reads and writes.
-    pub fn new(client_id: u64) -> Session {
-        Session::with_password(client_id, None)
-    }
-
-    /// A new connection's session that must `AUTH` with `requirepass` first, if one is set.
-    pub fn with_password(client_id: u64, requirepass: Option<Password>) -> Session {
-        Session::accepted(
-            ClientRecord::new(client_id, None, None, -1),
-            ClientRegistry::new(),
-            requirepass,
-        )
-    }
-
-    /// The session of a connection the server accepted, described by `record`.
-    pub fn accepted(
-        record: ClientRecord,
-        clients: Arc<ClientRegistry>,
-        requirepass: Option<Password>,
-    ) -> Session {
-        Session {
-            read: Consistency::ONE,
-            write: Consistency::ONE,
-            authenticated: requirepass.is_none(),
-            requirepass,
-            protocol: Protocol::Resp2,
-            record,
-            clients,
-        }
-    }
-
-    /// Server-unique connection id (`CLIENT ID`).
-    pub fn client_id(&self) -> u64 {
-        self.record.id
-    }
-
-    fn id_reply(&self) -> Reply {
-        Reply::Integer(i64::try_from(self.record.id).unwrap_or(i64::MAX))
-    }
-
-    /// Notes that the connection is about to run the request `args`, for `CLIENT LIST`.
-    pub fn note_command(&mut self, args: &[Bytes]) {
-        if let Some(name) = spec::full_name(args) {
-            self.record.last_command = name;
-        }
-        self.record.last_active = Instant::now();
-    }
-
-    /// `RESET`: back to a fresh connection's state (RESP2, no name, default consistency, and
-    /// logged out when a password is required), as Redis's `clearClientConnectionState`.
-    fn reset(&mut self) {
-        self.read = Consistency::ONE;
-        self.write = Consistency::ONE;
-        self.authenticated = self.requirepass.is_none();
-        self.protocol = Protocol::Resp2;
-        self.record.protocol = Protocol::Resp2;
-        self.record.name = None;
-    }
-}
-
-/// What the connection should do after sending a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Keep reading requests.
-    Continue,
-    /// Flush and close (QUIT).
-    Close,
-}
-
-/// `CLIENT LIST`'s filters.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ClientFilter {
-    /// `TYPE normal|master|replica|slave|pubsub`: every Dendrite client is `normal`.
-    pub normal_only: Option<bool>,
-    /// `ID id [id ...]`.
-    pub ids: Option<Vec<u64>>,
-}
-
-/// The `CLIENT` subcommands served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientCommand {
-    /// `CLIENT SETNAME name`
-    SetName(Bytes),
-    /// `CLIENT GETNAME`
-    GetName,
-    /// `CLIENT ID`
-    Id,
-    /// `CLIENT INFO`
-    Info,
-    /// `CLIENT LIST [TYPE type] [ID id ...]`
-    List(ClientFilter),
-    /// `CLIENT SETINFO lib-name|lib-ver value`; `lib_name` tells which.
-    SetInfo {
-        /// True for `lib-name`, false for `lib-ver`.
-        lib_name: bool,
-        /// The new value (empty clears it).
-        value: Bytes,
-    },
-    /// `CLIENT NO-EVICT on|off`, `CLIENT NO-TOUCH on|off`: accepted; Dendrite neither evicts
-    /// clients nor tracks key access times.
-    Accepted,
-}
 
 /// `COMMAND` and its subcommands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,17 +39,6 @@ pub enum CommandQuery {
     Docs(Vec<Bytes>),
     /// `COMMAND GETKEYS command [arg ...]`
     GetKeys(Vec<Bytes>),
-}
-
-/// The options of a `HELLO` request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Hello {
-    /// The protocol asked for; `None` keeps the current one.
-    pub protocol: Option<Protocol>,
-    /// `AUTH user password`, to log in at the same time.
-    pub auth: Option<(Bytes, Bytes)>,
-    /// `SETNAME name`.
-    pub setname: Option<Bytes>,
 }
 
 /// A request whose name, arity and syntax are valid.
@@ -293,7 +161,7 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
 }
 
 /// Redis's reply to a subcommand its container does not have (`CLIENT FOO`).
-fn unknown_subcommand(container: &CommandSpec, sub: &[u8]) -> Reply {
+pub(super) fn unknown_subcommand(container: &CommandSpec, sub: &[u8]) -> Reply {
     let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
     Reply::err(format!(
         "unknown subcommand '{sub}'. Try {} HELP.",
@@ -301,27 +169,27 @@ fn unknown_subcommand(container: &CommandSpec, sub: &[u8]) -> Reply {
     ))
 }
 
-fn wrong_arity(name: &str) -> Reply {
+pub(super) fn wrong_arity(name: &str) -> Reply {
     Reply::err(format!("wrong number of arguments for '{name}' command"))
 }
 
-fn syntax_error() -> Reply {
+pub(super) fn syntax_error() -> Reply {
     Reply::err("syntax error")
 }
 
-fn not_an_integer() -> Reply {
+pub(super) fn not_an_integer() -> Reply {
     Reply::err("value is not an integer or out of range")
 }
 
 /// A decimal integer as Redis's `string2ll` reads it: no sign but `-`, no spaces.
-fn parse_integer(arg: &[u8]) -> Option<i64> {
+pub(super) fn parse_integer(arg: &[u8]) -> Option<i64> {
     if arg.first() == Some(&b'+') {
         return None;
     }
     std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
-fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
+pub(super) fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
@@ -525,87 +393,11 @@ fn parse_subcommand(container: &'static CommandSpec, args: Vec<Bytes>) -> Result
     Ok(command)
 }
 
-fn sub_name_bytes(sub: &'static CommandSpec) -> &'static [u8] {
+pub(super) fn sub_name_bytes(sub: &'static CommandSpec) -> &'static [u8] {
     sub.name
         .split_once('|')
         .map_or(sub.name, |(_, name)| name)
         .as_bytes()
-}
-
-/// `CLIENT LIST`'s options, in Redis's wording of errors.
-fn parse_client_filter(operands: impl Iterator<Item = Bytes>) -> Result<ClientFilter, Reply> {
-    let operands: Vec<Bytes> = operands.collect();
-    let mut filter = ClientFilter::default();
-    let mut index = 0;
-    while index < operands.len() {
-        let option = &operands[index];
-        if eq_ignore_case(option, "type") && index + 1 < operands.len() {
-            let kind = &operands[index + 1];
-            filter.normal_only = Some(if eq_ignore_case(kind, "normal") {
-                true
-            } else if ["master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|other| eq_ignore_case(kind, other))
-            {
-                false
-            } else {
-                return Err(Reply::err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(kind)
-                )));
-            });
-            index += 2;
-        } else if eq_ignore_case(option, "id") && index + 1 < operands.len() {
-            let mut ids = Vec::new();
-            for id in &operands[index + 1..] {
-                match parse_integer(id).and_then(|id| u64::try_from(id).ok()) {
-                    Some(id) if id > 0 => ids.push(id),
-                    _ => return Err(Reply::err("Invalid client ID")),
-                }
-            }
-            filter.ids = Some(ids);
-            index = operands.len();
-        } else {
-            return Err(syntax_error());
-        }
-    }
-    Ok(filter)
-}
-
-/// Client names and library attributes: printable ASCII without spaces (Redis's rule).
-fn is_client_attribute(value: &[u8]) -> bool {
-    value.iter().all(|byte| (b'!'..=b'~').contains(byte))
-}
-
-/// `HELLO`'s arguments after the name, in Redis's order and wording: the version is checked
-/// before the options.
-fn parse_hello(args: Vec<Bytes>) -> Result<Hello, Reply> {
-    let mut hello = Hello::default();
-    let mut args = args.into_iter();
-    let Some(protover) = args.next() else {
-        return Ok(hello);
-    };
-    let version = parse_integer(&protover)
-        .ok_or_else(|| Reply::err("Protocol version is not an integer or out of range"))?;
-    hello.protocol = Some(
-        Protocol::from_version(version)
-            .ok_or_else(|| Reply::Error("NOPROTO unsupported protocol version".into()))?,
-    );
-    while let Some(option) = args.next() {
-        if eq_ignore_case(&option, "auth") && args.len() >= 2 {
-            if let (Some(user), Some(password)) = (args.next(), args.next()) {
-                hello.auth = Some((user, password));
-            }
-        } else if eq_ignore_case(&option, "setname") && args.len() >= 1 {
-            hello.setname = args.next();
-        } else {
-            return Err(Reply::err(format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&option)
-            )));
-        }
-    }
-    Ok(hello)
 }
 
 /// Answers `keys.len()` pipelined `GET`s with one multi-key read: the replies, in order. A read
@@ -664,7 +456,10 @@ pub fn backend_error_reply(error: &BackendError) -> Reply {
     }
 }
 
-fn from_backend<T>(outcome: Result<T, BackendError>, reply: impl FnOnce(T) -> Reply) -> Reply {
+pub(super) fn from_backend<T>(
+    outcome: Result<T, BackendError>,
+    reply: impl FnOnce(T) -> Reply,
+) -> Reply {
     match outcome {
         Ok(value) => reply(value),
         Err(error) => backend_error_reply(&error),
@@ -711,11 +506,11 @@ fn bitcount_range(args: &[Bytes]) -> Result<Option<(i64, i64, bool)>, Reply> {
     }
 }
 
-fn bulk_or_nil(value: Option<Bytes>) -> Reply {
+pub(super) fn bulk_or_nil(value: Option<Bytes>) -> Reply {
     value.map_or(Reply::Nil, Reply::Bulk)
 }
 
-fn count_reply(count: usize) -> Reply {
+pub(super) fn count_reply(count: usize) -> Reply {
     Reply::Integer(i64::try_from(count).unwrap_or(i64::MAX))
 }
 
@@ -861,17 +656,6 @@ pub async fn execute(
     (reply, Flow::Continue)
 }
 
-/// `TIME`: seconds and microseconds since the Unix epoch, as two bulk strings.
-fn time_reply() -> Reply {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Reply::Array(vec![
-        Reply::text(&since_epoch.as_secs().to_string()),
-        Reply::text(&since_epoch.subsec_micros().to_string()),
-    ])
-}
-
 /// `COMMAND` and its subcommands, all answered from the command table.
 fn command_query(query: CommandQuery) -> Reply {
     match query {
@@ -909,220 +693,9 @@ fn command_query(query: CommandQuery) -> Reply {
     }
 }
 
-/// `CLIENT` subcommands.
-fn client_reply(client: ClientCommand, session: &mut Session) -> Reply {
-    match client {
-        ClientCommand::SetName(name) => match set_client_name(session, name) {
-            Ok(()) => Reply::ok(),
-            Err(reply) => reply,
-        },
-        ClientCommand::GetName => bulk_or_nil(session.record.name.clone()),
-        ClientCommand::Id => session.id_reply(),
-        ClientCommand::Info => Reply::Verbatim(session.record.line(Instant::now()).into()),
-        ClientCommand::List(filter) => {
-            let now = Instant::now();
-            let listed: String = session
-                .clients
-                .snapshot(&session.record)
-                .iter()
-                .filter(|_| filter.normal_only != Some(false))
-                .filter(|record| {
-                    filter
-                        .ids
-                        .as_ref()
-                        .is_none_or(|ids| ids.contains(&record.id))
-                })
-                .map(|record| record.line(now))
-                .collect();
-            Reply::Verbatim(listed.into())
-        }
-        ClientCommand::SetInfo { lib_name, value } => {
-            let value = (!value.is_empty()).then_some(value);
-            if lib_name {
-                session.record.lib_name = value;
-            } else {
-                session.record.lib_ver = value;
-            }
-            Reply::ok()
-        }
-        ClientCommand::Accepted => Reply::ok(),
-    }
-}
-
-/// `CLIENT SETNAME` rules: printable ASCII without spaces; empty clears the name.
-fn set_client_name(session: &mut Session, name: Bytes) -> Result<(), Reply> {
-    if !is_client_attribute(&name) {
-        return Err(Reply::err(
-            "Client names cannot contain spaces, newlines or special characters.",
-        ));
-    }
-    session.record.name = (!name.is_empty()).then_some(name);
-    Ok(())
-}
-
-/// `HELLO`: optionally logs in and names the client, switches protocol, then describes the
-/// server as Redis does (a map, so a flat list of field/value pairs in RESP2).
-fn hello_reply(hello: Hello, session: &mut Session) -> Reply {
-    if let Some((user, password)) = hello.auth {
-        let (reply, authenticated) =
-            authenticate(session.requirepass.as_ref(), Some(&user), &password);
-        if !authenticated {
-            return reply;
-        }
-        session.authenticated = true;
-    }
-    if !session.authenticated {
-        return Reply::Error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
-             select the RESP protocol version at the same time"
-                .into(),
-        );
-    }
-    if let Some(name) = hello.setname {
-        if let Err(reply) = set_client_name(session, name) {
-            return reply;
-        }
-    }
-    if let Some(protocol) = hello.protocol {
-        session.protocol = protocol;
-        session.record.protocol = protocol;
-    }
-    Reply::Map(vec![
-        (Reply::text("server"), Reply::text("redis")),
-        (Reply::text("version"), Reply::text(REDIS_VERSION)),
-        (
-            Reply::text("proto"),
-            Reply::Integer(session.protocol.version()),
-        ),
-        (Reply::text("id"), session.id_reply()),
-        (Reply::text("mode"), Reply::text("standalone")),
-        (Reply::text("role"), Reply::text("master")),
-        (Reply::text("modules"), Reply::Array(Vec::new())),
-    ])
-}
-
-/// The `# Ring` INFO section, Redis's replication section in spirit: where this node sits on
-/// the ring, read from the backend's `/status` document (absent fields are left out).
-fn ring_section(status: &serde_json::Value) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::from("# Ring\r\n");
-    let text_of = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    for field in [
-        "host",
-        "running",
-        "replicas",
-        "max_consistency",
-        "keys",
-        "underreplicated_ranges",
-    ] {
-        if let Some(value) = status.get(field) {
-            let value = match value {
-                serde_json::Value::Bool(flag) => u8::from(*flag).to_string(),
-                other => text_of(other),
-            };
-            // Writing to a String cannot fail.
-            let _ = write!(text, "ring_{field}:{value}\r\n");
-        }
-    }
-    let vnodes = status
-        .get("vnodes")
-        .and_then(serde_json::Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let _ = write!(text, "ring_vnodes:{}\r\n", vnodes.len());
-    for (index, vnode) in vnodes.iter().enumerate() {
-        let id: String = vnode
-            .get("id")
-            .map(text_of)
-            .unwrap_or_default()
-            .chars()
-            .take(12)
-            .collect();
-        let host_of = |value: Option<&serde_json::Value>| {
-            value
-                .and_then(|v| v.get("host"))
-                .map_or_else(|| "none".to_owned(), text_of)
-        };
-        let predecessor = host_of(vnode.get("predecessor"));
-        let successor = host_of(vnode.get("successors").and_then(|list| list.get(0)));
-        let ownership = vnode
-            .get("ownership")
-            .and_then(serde_json::Value::as_f64)
-            .map_or_else(
-                || "unknown".to_owned(),
-                |share| format!("{:.2}", share * 100.0),
-            );
-        let _ = write!(
-            text,
-            "vnode{index}:id={id},predecessor={predecessor},successor={successor},ownership_pct={ownership}\r\n"
-        );
-    }
-    text
-}
-
-/// The `# Keyspace` INFO section; like Redis, it lists no database while it is empty.
-fn keyspace_section(keys: usize) -> String {
-    if keys == 0 {
-        "# Keyspace\r\n".into()
-    } else {
-        format!("# Keyspace\r\ndb0:keys={keys},expires=0,avg_ttl=0\r\n")
-    }
-}
-
-/// The `INFO` text: Redis-style sections of `field:value` lines.
-fn info_text(
-    section: Option<&str>,
-    session: &Session,
-    backend: &dyn Backend,
-    metrics: &Metrics,
-) -> String {
-    let sections = [
-        (
-            "server",
-            format!(
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\ndendrite_version:{}\r\nprocess_id:{}\r\nuptime_in_seconds:{}\r\n",
-                env!("CARGO_PKG_VERSION"),
-                std::process::id(),
-                metrics.uptime().as_secs(),
-            ),
-        ),
-        (
-            "clients",
-            format!("# Clients\r\nconnected_clients:{}\r\n", metrics.connected_clients()),
-        ),
-        (
-            "keyspace",
-            keyspace_section(backend.local_len()),
-        ),
-        ("ring", ring_section(&backend.status())),
-        (
-            "dendrite",
-            format!(
-                "# Dendrite\r\nmax_consistency:{}\r\nread_consistency:{}\r\nwrite_consistency:{}\r\n",
-                backend.max_consistency(),
-                session.read,
-                session.write,
-            ),
-        ),
-    ];
-    let wanted = |name: &str| match section {
-        None | Some("all" | "everything" | "default") => true,
-        Some(wanted) => wanted == name,
-    };
-    sections
-        .iter()
-        .filter(|(name, _)| wanted(name))
-        .map(|(_, text)| text.as_str())
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::reply::Protocol;
     use super::*;
     use crate::backend::MemoryBackend;
 
@@ -1378,31 +951,6 @@ mod tests {
             session.read.level(),
             2,
             "a rejected change keeps the old levels"
-        );
-    }
-
-    #[test]
-    fn ring_section_summarises_vnodes() {
-        let status = serde_json::json!({
-            "host": "10.0.0.1:7400",
-            "running": true,
-            "replicas": 2,
-            "vnodes": [{
-                "id": "0123456789abcdef0123",
-                "predecessor": {"id": "ff", "host": "10.0.0.2:7400"},
-                "successors": [{"id": "11", "host": "10.0.0.3:7400"}],
-                "ownership": 0.25,
-            }],
-        });
-        let text = ring_section(&status);
-        assert!(text.contains("ring_host:10.0.0.1:7400\r\n"), "{text}");
-        assert!(text.contains("ring_running:1\r\n"), "{text}");
-        assert!(text.contains("ring_vnodes:1\r\n"), "{text}");
-        assert!(
-            text.contains(
-                "vnode0:id=0123456789ab,predecessor=10.0.0.2:7400,successor=10.0.0.3:7400,ownership_pct=25.00\r\n"
-            ),
-            "{text}"
         );
     }
 

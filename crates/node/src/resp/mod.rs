@@ -1,17 +1,20 @@
 //! The Redis protocol (RESP2 and RESP3) front end.
 //!
-//! [`request`] and [`reply`] are the pure wire codec, [`inline`] splits
-//! the space-separated commands `redis-cli` and telnet users type,
-//! [`spec`] is the one table of the commands served, [`keyspace`] the commands over every
-//! key of the cluster, [`strings`] the read-modify-write
-//! string commands, [`commands`] turns
-//! argument vectors into backend calls, [`clients`] describes connections
-//! for `CLIENT LIST`, [`parameters`] is what `CONFIG GET` reports, and
-//! [`server`] does the socket I/O.
+//! - [`request`] and [`reply`]: the pure wire codec; [`inline`] splits the space-separated
+//!   commands `redis-cli` and telnet users type;
+//! - [`spec`]: the one table of the commands served (parsing, arity, `COMMAND`);
+//! - [`commands`]: argument vectors into parsed commands, and their execution against the
+//!   backend, with the connection's [`session`];
+//! - [`strings`] (read-modify-writes, ranges, bits), [`lcs`], [`keyspace`] (commands over every
+//!   key of the cluster), [`connection`] (`HELLO`, `CLIENT`, `TIME`), [`info`] (`INFO`),
+//!   [`clients`] (`CLIENT LIST`), [`parameters`] (`CONFIG GET`), [`auth`] (`requirepass`);
+//! - [`server`]: the socket I/O.
 
 pub mod auth;
 pub mod clients;
 pub mod commands;
+pub mod connection;
+pub mod info;
 pub mod inline;
 pub mod keyspace;
 pub mod lcs;
@@ -19,6 +22,7 @@ pub mod parameters;
 pub mod reply;
 pub mod request;
 pub mod server;
+pub mod session;
 pub mod spec;
 pub mod strings;
 
