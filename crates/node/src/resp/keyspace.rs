@@ -141,32 +141,26 @@ pub async fn keys(pattern: &[u8], backend: &dyn Backend) -> Result<Reply, Backen
 /// (tombstones) at the session's write consistency, so no copy brings a key back. When a page
 /// cannot be deleted the command stops and says how far it got.
 pub async fn flush_all(backend: &dyn Backend, write: Consistency) -> Reply {
-    let mut deleted = 0usize;
-    let mut cursor = 0;
-    loop {
-        let page = match backend.scan(cursor, WALK_PAGE).await {
-            Ok(page) => page,
-            Err(error) => return flush_stopped(deleted, &error),
-        };
-        let (next, keys) = page;
-        let count = keys.len();
-        if count > 0 {
-            if let Err(error) = backend.delete(keys, write).await {
-                return flush_stopped(deleted, &error);
-            }
-            deleted += count;
+    // Shared with the per-page futures; a connection task may move between threads.
+    let deleted = std::sync::atomic::AtomicUsize::new(0);
+    let outcome = walk(backend, |page| {
+        let count = page.len();
+        let delete = backend.delete(page, write);
+        let deleted = &deleted;
+        async move {
+            delete.await?;
+            deleted.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
         }
-        if next == 0 {
-            return Reply::ok();
-        }
-        cursor = next;
+    })
+    .await;
+    match outcome {
+        Ok(()) => Reply::ok(),
+        Err(error) => Reply::err(format!(
+            "FLUSHALL stopped after deleting about {} keys: {error}",
+            deleted.load(std::sync::atomic::Ordering::Relaxed)
+        )),
     }
-}
-
-fn flush_stopped(deleted: usize, error: &BackendError) -> Reply {
-    Reply::err(format!(
-        "FLUSHALL stopped after deleting about {deleted} keys: {error}"
-    ))
 }
 
 /// Calls `each` with every page of the keyspace, from the start to the end.
