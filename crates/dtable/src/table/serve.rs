@@ -201,9 +201,13 @@ impl TableInner {
         positions: Vec<KeyPosition>,
         min_acks: u32,
     ) -> Reply {
-        let keys: Vec<Bytes> = items.iter().map(|(key, _)| key.clone()).collect();
         let (replicas, wanted) = match self
-            .prepare_primary(&dest, &positions, &keys, min_acks)
+            .prepare_primary(
+                &dest,
+                &positions,
+                || items.iter().map(|(key, _)| key.clone()).collect(),
+                min_acks,
+            )
             .await
         {
             Ok(ready) => ready,
@@ -247,9 +251,8 @@ impl TableInner {
         op: Modify,
         min_acks: u32,
     ) -> ModifyAnswer {
-        let keys = [key.clone()];
         let (replicas, wanted) = match self
-            .prepare_primary(&dest, &[position], &keys, min_acks)
+            .prepare_primary(&dest, &[position], || vec![key.clone()], min_acks)
             .await
         {
             Ok(ready) => ready,
@@ -293,7 +296,8 @@ impl TableInner {
         self: &Arc<Self>,
         dest: &Vnode,
         positions: &[KeyPosition],
-        keys: &[Bytes],
+        // The keys, only listed when they must be fetched (not on every write).
+        keys: impl FnOnce() -> Vec<Bytes>,
         min_acks: u32,
     ) -> Result<(Vec<Vnode>, usize), Unready> {
         if let Some(owner) = self.owner_if_not(dest, positions) {
@@ -313,7 +317,7 @@ impl TableInner {
         if !self.is_authoritative(dest, positions) {
             // If no other copy answers, this vnode cannot know the keys' latest versions:
             // refuse rather than acknowledge what an older write may override.
-            let answered = self.catch_up(&replicas, keys).await;
+            let answered = self.catch_up(&replicas, &keys()).await;
             if answered == 0 && !replicas.is_empty() {
                 return Err(Unready::Failed(format!(
                     "{dest} is taking the range over and none of its other {} copies \
