@@ -15,6 +15,7 @@
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
 
+mod expiry;
 mod handback;
 mod keyspace;
 mod ledger;
@@ -46,6 +47,7 @@ use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::store::Store;
+use crate::time::TimeSource;
 use crate::version::{Clock, ClockError, Version};
 use crate::wire::kind;
 
@@ -110,6 +112,9 @@ pub struct TableConfig {
     /// [`TableStats::versions_refused`], logged, and the request that carried it gets an error.
     /// Keep it well above the clock skew NTP leaves between nodes.
     pub max_clock_skew: Duration,
+    /// Where the clock reads the time: the wall clock, or tokio's for paused-time tests and
+    /// simulations (see [`TimeSource`]). Versions, deadlines and tombstone grace all follow it.
+    pub time: TimeSource,
 }
 
 impl Default for TableConfig {
@@ -131,6 +136,7 @@ impl Default for TableConfig {
             read_settle_timeout: Duration::from_secs(4),
             clock_offset_ms: 0,
             max_clock_skew: Duration::from_secs(60),
+            time: TimeSource::System,
         }
     }
 }
@@ -168,6 +174,9 @@ pub struct TableStats {
     /// Reads that found no record on a primary still taking its range over and had to ask the
     /// other copies (see [`TableConfig::read_settle_timeout`]).
     pub unsettled_reads: AtomicU64,
+    /// Values past their deadline reclaimed as tombstones by this node's expiry sweep (as
+    /// their primary): Redis's `expired_keys`.
+    pub expired: AtomicU64,
     /// Records received from peers and not stored because their version was further ahead of
     /// this node's clock than `TableConfig::max_clock_skew` (a peer's clock is wrong).
     pub versions_refused: AtomicU64,
@@ -327,8 +336,9 @@ impl Table {
             store: Store::new(config.shards),
             clock: {
                 let offset = config.clock_offset_ms;
+                let time = config.time.clone();
                 Clock::new(node_id, move || {
-                    repair::now_millis().saturating_add_signed(offset)
+                    time.now_millis().saturating_add_signed(offset)
                 })
                 .with_max_ahead(config.max_clock_skew)
             },
@@ -390,6 +400,12 @@ impl Table {
     /// Number of keys (holding a value) stored on this node.
     pub fn local_len(&self) -> usize {
         self.inner.store.len_live()
+    }
+
+    /// Values held on this node (primary and replica copies) that have a deadline, expired
+    /// ones not yet reclaimed included: INFO keyspace's `expires=`.
+    pub fn local_expiring(&self) -> usize {
+        self.inner.store.len_expiring()
     }
 
     /// Calls `hook` for every record this node stores from now on (the Go original's item hook).

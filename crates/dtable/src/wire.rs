@@ -797,6 +797,7 @@ impl Reply {
                             key: Some(item.key.clone()),
                             value: item.record.as_ref().and_then(|r| r.value.clone()),
                             version: item.record.as_ref().map(|r| version_to_proto(&r.version)),
+                            expires: item.record.as_ref().and_then(|r| r.expires),
                         })
                         .collect(),
                     moved: moved.as_ref().map(vnode_to_proto),
@@ -875,10 +876,11 @@ impl Reply {
                                 return Err(invalid(k, "item (a value without a version)"))
                             }
                             None => None,
-                            Some(v) => Some(Record {
-                                version: version_from_proto(k, v)?,
-                                value: item.value,
-                            }),
+                            Some(v) => Some(Record::with_deadline(
+                                version_from_proto(k, v)?,
+                                item.value,
+                                item.expires,
+                            )),
                         };
                         Ok(ReadItem { key, record })
                     })
@@ -1001,6 +1003,7 @@ fn items_to_proto(items: &[(Bytes, Record)]) -> Vec<proto::PbdTableVersionedItem
             key: Some(key.clone()),
             value: record.value.clone(),
             version: Some(version_to_proto(&record.version)),
+            expires: record.expires,
         })
         .collect()
 }
@@ -1016,10 +1019,7 @@ fn items_from_proto(
             let version = item.version.ok_or_else(|| missing(kind, "items.version"))?;
             Ok((
                 key,
-                Record {
-                    version: version_from_proto(kind, version)?,
-                    value: item.value,
-                },
+                Record::with_deadline(version_from_proto(kind, version)?, item.value, item.expires),
             ))
         })
         .collect()

@@ -123,6 +123,40 @@ impl Backend for TableBackend {
         })
     }
 
+    fn set_expiring(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires: u64,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .set_expiring(key, value, expires)
+                .await
+                .map_err(convert)
+        })
+    }
+
+    fn get_expiring(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Option<crate::backend::Expiring>, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .read_consistency(level(read))
+                .get_expiring(key)
+                .await
+                .map_err(convert)
+        })
+    }
+
     fn modify(
         &self,
         key: Bytes,
@@ -201,6 +235,10 @@ impl Backend for TableBackend {
                 .await
                 .map_err(convert)
         })
+    }
+
+    fn local_expiring(&self) -> usize {
+        self.table.local_expiring()
     }
 
     fn local_len(&self) -> usize {

@@ -8,7 +8,7 @@ use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, Refusals, TableInner, TableStats};
-use crate::modify::{Change, Modify};
+use crate::modify::{Change, Current, Modify};
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
@@ -225,7 +225,7 @@ impl TableInner {
             let _one_writer = self.key_lock(&position);
             let record = Record {
                 version: self.clock.tick(),
-                value: record.value,
+                ..record
             };
             if self.store.apply_at(position, &key, &record).changed() {
                 applied += 1;
@@ -261,19 +261,19 @@ impl TableInner {
         };
         let (record, answer) = {
             let _one_writer = self.key_lock(&position);
-            let current = self.store.get_at(&position, &key).and_then(|r| r.value);
-            let (change, answer) = match op.apply(current.as_deref(), self.config.max_value_len) {
+            let held = self.store.get_at(&position, &key);
+            let now = self.clock.now_millis();
+            let current = held.as_ref().and_then(|r| Current::of(r, now));
+            let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
                 Ok(done) => done,
                 Err(refused) => return ModifyAnswer::Refused(refused),
             };
-            let value = match change {
+            let record = match change {
                 Change::Keep => return ModifyAnswer::Done(answer),
-                Change::Put(value) => Some(value),
-                Change::Delete => None,
-            };
-            let record = Record {
-                version: self.clock.tick(),
-                value,
+                Change::Put { value, expires } => {
+                    Record::expiring(self.clock.tick(), value, expires)
+                }
+                Change::Delete => Record::tombstone(self.clock.tick()),
             };
             self.store.apply_at(position, &key, &record);
             (record, answer)

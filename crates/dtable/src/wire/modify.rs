@@ -6,7 +6,7 @@ use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
 use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
-use crate::modify::{Modified, Modify, ModifyError, SetCondition};
+use crate::modify::{ExpireCondition, Expiry, Modified, Modify, ModifyError, SetCondition};
 use crate::proto;
 
 const INCR_BY: u32 = 1;
@@ -15,6 +15,32 @@ const SET: u32 = 3;
 const GET_DEL: u32 = 4;
 const SET_RANGE: u32 = 5;
 const SET_BIT: u32 = 6;
+const EXPIRE: u32 = 7;
+const PERSIST: u32 = 8;
+const GET_EX: u32 = 9;
+
+/// `expiry` and `expires` of an [`Expiry`].
+fn expiry_to_proto(expiry: &Expiry) -> (u32, Option<u64>) {
+    match expiry {
+        Expiry::Clear => (0, None),
+        Expiry::Keep => (1, None),
+        Expiry::At(at) => (2, Some(*at)),
+    }
+}
+
+fn expiry_from_proto(
+    k: u8,
+    expiry: Option<u32>,
+    expires: Option<u64>,
+) -> Result<Expiry, CodecError> {
+    Ok(match expiry {
+        None => return Err(missing(k, "expiry")),
+        Some(0) => Expiry::Clear,
+        Some(1) => Expiry::Keep,
+        Some(2) => Expiry::At(expires.ok_or_else(|| missing(k, "expires"))?),
+        Some(_) => return Err(invalid(k, "expiry (0, 1 or 2)")),
+    })
+}
 
 pub(super) fn request_to_proto(
     dest: &Vnode,
@@ -37,7 +63,12 @@ pub(super) fn request_to_proto(
             m.op = Some(APPEND);
             m.value = Some(tail.clone());
         }
-        Modify::Set { value, when, get } => {
+        Modify::Set {
+            value,
+            when,
+            get,
+            expiry,
+        } => {
             m.op = Some(SET);
             m.value = Some(value.clone());
             m.when = Some(match when {
@@ -46,6 +77,28 @@ pub(super) fn request_to_proto(
                 SetCondition::IfPresent => 2,
             });
             m.get = Some(*get);
+            let (kind, at) = expiry_to_proto(expiry);
+            m.expiry = Some(kind);
+            m.expires = at;
+        }
+        Modify::Expire { at, when } => {
+            m.op = Some(EXPIRE);
+            m.expires = Some(*at);
+            m.when = Some(match when {
+                ExpireCondition::Always => 0,
+                ExpireCondition::IfNone => 1,
+                ExpireCondition::IfSome => 2,
+                ExpireCondition::IfLater => 3,
+                ExpireCondition::IfEarlier => 4,
+                ExpireCondition::IfSomeAndEarlier => 5,
+            });
+        }
+        Modify::Persist => m.op = Some(PERSIST),
+        Modify::GetEx(expiry) => {
+            m.op = Some(GET_EX);
+            let (kind, at) = expiry_to_proto(expiry);
+            m.expiry = Some(kind);
+            m.expires = at;
         }
         Modify::GetDel => m.op = Some(GET_DEL),
         Modify::SetRange { offset, value } => {
@@ -82,7 +135,22 @@ pub(super) fn request_from_proto(
                 _ => return Err(invalid(k, "when (0, 1 or 2)")),
             },
             get: m.get.unwrap_or(false),
+            expiry: expiry_from_proto(k, m.expiry, m.expires)?,
         },
+        EXPIRE => Modify::Expire {
+            at: m.expires.ok_or_else(|| missing(k, "expires"))?,
+            when: match m.when.unwrap_or(0) {
+                0 => ExpireCondition::Always,
+                1 => ExpireCondition::IfNone,
+                2 => ExpireCondition::IfSome,
+                3 => ExpireCondition::IfLater,
+                4 => ExpireCondition::IfEarlier,
+                5 => ExpireCondition::IfSomeAndEarlier,
+                _ => return Err(invalid(k, "when (0 to 5)")),
+            },
+        },
+        PERSIST => Modify::Persist,
+        GET_EX => Modify::GetEx(expiry_from_proto(k, m.expiry, m.expires)?),
         GET_DEL => Modify::GetDel,
         SET_RANGE => Modify::SetRange {
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
@@ -92,7 +160,7 @@ pub(super) fn request_from_proto(
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
             bit: m.get.ok_or_else(|| missing(k, "get (the bit)"))?,
         },
-        _ => return Err(invalid(k, "op (1 to 6)")),
+        _ => return Err(invalid(k, "op (1 to 9)")),
     };
     let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
     Ok((dest, key, op, min_acks.max(1)))

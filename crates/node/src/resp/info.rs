@@ -69,11 +69,11 @@ pub(super) fn ring_section(status: &serde_json::Value) -> String {
 }
 
 /// The `# Keyspace` INFO section; like Redis, it lists no database while it is empty.
-pub(super) fn keyspace_section(keys: usize) -> String {
+pub(super) fn keyspace_section(keys: usize, expires: usize) -> String {
     if keys == 0 {
         "# Keyspace\r\n".into()
     } else {
-        format!("# Keyspace\r\ndb0:keys={keys},expires=0,avg_ttl=0\r\n")
+        format!("# Keyspace\r\ndb0:keys={keys},expires={expires},avg_ttl=0\r\n")
     }
 }
 
@@ -100,7 +100,7 @@ pub(super) fn info_text(
         ),
         (
             "keyspace",
-            keyspace_section(backend.local_len()),
+            keyspace_section(backend.local_len(), backend.local_expiring()),
         ),
         ("ring", ring_section(&backend.status())),
         (

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod clients;
 pub mod commands;
 pub mod connection;
+pub mod expiry;
 pub mod info;
 pub mod inline;
 pub mod keyspace;

@@ -307,6 +307,63 @@ const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned strin
      strings.";
 
 /// A command without keys or subcommands.
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT and PERSIST: keyspace writes of one key's deadline.
+const fn deadline_write(
+    name: &'static str,
+    arity: i32,
+    summary: &'static str,
+    since: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RW", "update"])),
+        docs: docs(summary, since, "generic", "O(1)"),
+        subcommands: &[],
+    }
+}
+
+/// TTL, PTTL, EXPIRETIME and PEXPIRETIME: reads of one key's deadline (the relative ones are
+/// `nondeterministic_output`, as in Redis).
+const fn deadline_read(
+    name: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    tips: &'static [&'static str],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        tips,
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs(summary, since, "generic", "O(1)"),
+        subcommands: &[],
+    }
+}
+
+/// SETEX and PSETEX.
+const fn set_expiring(
+    name: &'static str,
+    summary: &'static str,
+    since: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@string", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["OW", "update"])),
+        docs: docs(summary, since, "string", "O(1)"),
+        subcommands: &[],
+    }
+}
+
 const fn plain(
     name: &'static str,
     arity: i32,
@@ -525,6 +582,55 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     string_update("getset", 3, "Set the string value of a key and return its old value", "1.0.0"),
+    set_expiring("setex", "Set the value and expiration of a key", "2.0.0"),
+    set_expiring("psetex", "Set the value and expiration in milliseconds of a key", "2.6.0"),
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: &["write", "fast"],
+        acl: &["@write", "@string", "@fast"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            notes: Some("RW and UPDATE because it changes the TTL"),
+            ..keys(1, 1, 1, &["RW", "access", "update"])
+        }),
+        docs: docs(
+            "Get the value of a key and optionally set its expiration",
+            "6.2.0",
+            "string",
+            "O(1)",
+        ),
+        subcommands: &[],
+    },
+    deadline_write("expire", -3, "Set a key's time to live in seconds", "1.0.0"),
+    deadline_write("pexpire", -3, "Set a key's time to live in milliseconds", "2.6.0"),
+    deadline_write("expireat", -3, "Set the expiration for a key as a UNIX timestamp", "1.2.0"),
+    deadline_write(
+        "pexpireat",
+        -3,
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        "2.6.0",
+    ),
+    deadline_write("persist", 2, "Remove the expiration from a key", "2.2.0"),
+    deadline_read(
+        "ttl",
+        "Get the time to live for a key in seconds",
+        "1.0.0",
+        &["nondeterministic_output"],
+    ),
+    deadline_read(
+        "pttl",
+        "Get the time to live for a key in milliseconds",
+        "2.6.0",
+        &["nondeterministic_output"],
+    ),
+    deadline_read("expiretime", "Get the expiration Unix timestamp for a key", "7.0.0", &[]),
+    deadline_read(
+        "pexpiretime",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+        "7.0.0",
+        &[],
+    ),
     CommandSpec {
         name: "getdel",
         arity: 2,
