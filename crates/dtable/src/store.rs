@@ -571,7 +571,7 @@ impl Store {
     /// Digests of `buckets` equal-width buckets of `range` (see [`IdRange::buckets`]), for
     /// anti-entropy: two replicas compare bucket by bucket and exchange only the records of the
     /// buckets that differ ([`Buckets::bucket_range`](crate::range::Buckets::bucket_range) then
-    /// [`scan`](Store::scan)). Each digest hashes (position, key, version, tombstone flag) of
+    /// [`scan`](Store::scan)). Each digest hashes (position, key, version, tombstone flag, deadline if any) of
     /// its records in ring order; an empty bucket is [`EMPTY_DIGEST`]. Costs a pass over the range.
     pub fn digest_buckets(&self, range: IdRange, buckets: usize) -> Vec<u64> {
         let division = range.buckets(buckets);

@@ -300,6 +300,7 @@ impl Backend for TableBackend {
                 "repaired_out": load(&stats.repaired_out),
                 "repair_rounds": load(&stats.repair_rounds),
                 "handed_back": load(&stats.handed_back),
+                "expired": load(&stats.expired),
                 "unsettled_reads": load(&stats.unsettled_reads),
                 "direct_routes": load(&stats.direct_routes),
                 "rerouted": load(&stats.rerouted),

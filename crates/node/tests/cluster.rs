@@ -268,7 +268,8 @@ async fn concurrent_incrs_through_every_node_of_a_cluster_lose_nothing() {
 
 /// Keys written with a deadline through one node expire on every node at once, their TTL is
 /// read through any node, EXPIRE and PERSIST act at the key's primary, and the sweep reclaims
-/// the expired keys everywhere (INFO keyspace's `expires=` falls to 0 on every node).
+/// the expired keys everywhere: INFO keyspace's `expires=` falls to the one lasting key's copy
+/// on every node, and INFO stats' `expired_keys` adds up to each key reclaimed once.
 #[tokio::test]
 async fn keys_expire_across_the_cluster_and_are_reclaimed() {
     let nodes = start_cluster(3, &[]).await;
@@ -328,6 +329,24 @@ async fn keys_expire_across_the_cluster_and_are_reclaimed() {
         })
         .await;
     }
+    let mut reclaimed = 0;
+    for node in &nodes {
+        let mut con = connect(&node.resp).await;
+        let info: String = redis::cmd("INFO")
+            .arg("stats")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let count = info
+            .lines()
+            .find_map(|line| line.strip_prefix("expired_keys:"))
+            .expect("INFO stats has expired_keys");
+        reclaimed += count.trim().parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        reclaimed, 200,
+        "each expired key reclaimed once, by its primary"
+    );
 }
 
 /// SCAN, KEYS and FLUSHALL walk the whole cluster through any node: a SCAN through one node

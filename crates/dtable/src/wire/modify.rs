@@ -77,9 +77,12 @@ pub(super) fn request_to_proto(
                 SetCondition::IfPresent => 2,
             });
             m.get = Some(*get);
-            let (kind, at) = expiry_to_proto(expiry);
-            m.expiry = Some(kind);
-            m.expires = at;
+            // Absent means "clear", what a peer from before expiry means by a set.
+            if *expiry != Expiry::Clear {
+                let (kind, at) = expiry_to_proto(expiry);
+                m.expiry = Some(kind);
+                m.expires = at;
+            }
         }
         Modify::Expire { at, when } => {
             m.op = Some(EXPIRE);
@@ -135,7 +138,10 @@ pub(super) fn request_from_proto(
                 _ => return Err(invalid(k, "when (0, 1 or 2)")),
             },
             get: m.get.unwrap_or(false),
-            expiry: expiry_from_proto(k, m.expiry, m.expires)?,
+            expiry: match m.expiry {
+                None => Expiry::Clear,
+                Some(_) => expiry_from_proto(k, m.expiry, m.expires)?,
+            },
         },
         EXPIRE => Modify::Expire {
             at: m.expires.ok_or_else(|| missing(k, "expires"))?,

@@ -77,6 +77,12 @@ pub(super) fn keyspace_section(keys: usize, expires: usize) -> String {
     }
 }
 
+/// The `# Stats` INFO section: the counters of Redis's that Dendrite keeps, from `/status`.
+fn stats_section(status: &serde_json::Value) -> String {
+    let expired = status["table"]["expired"].as_u64().unwrap_or(0);
+    format!("# Stats\r\nexpired_keys:{expired}\r\n")
+}
+
 /// The `INFO` text: Redis-style sections of `field:value` lines.
 pub(super) fn info_text(
     section: Option<&str>,
@@ -98,6 +104,7 @@ pub(super) fn info_text(
             "clients",
             format!("# Clients\r\nconnected_clients:{}\r\n", metrics.connected_clients()),
         ),
+        ("stats", stats_section(&backend.status())),
         (
             "keyspace",
             keyspace_section(backend.local_len(), backend.local_expiring()),
