@@ -26,12 +26,16 @@
 //! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
 //! | worker threads | `--threads` | `DENDRITE_THREADS` | `threads` | cores − 1, at least 1 |
 //! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
+//! | data directory | `--data-dir` | `DENDRITE_DATA_DIR` | `data_dir` | none (in memory only) |
+//! | fsync policy | `--fsync` | `DENDRITE_FSYNC` | `fsync` | `everysec` (`always`, `everysec`, `no`) |
 //! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use dtable::durable::FsyncPolicy;
 
 use crate::resp::Password;
 
@@ -77,6 +81,11 @@ pub struct Settings {
     /// and the connection closed, as Redis does, before it is buffered. At least the table's
     /// largest value ([`TABLE_MAX_VALUE_LEN`]), so every value the table stores can be sent.
     pub proto_max_bulk_len: usize,
+    /// Where the durable log and snapshots are kept; `None` keeps everything in memory only
+    /// (docs/design.md, "Durability").
+    pub data_dir: Option<PathBuf>,
+    /// When the log is flushed to disk (only used with a data directory).
+    pub fsync: FsyncPolicy,
 }
 
 /// The table's largest value (`dtable::TableConfig::max_value_len`), the least
@@ -186,6 +195,10 @@ pub struct SettingsLayer {
     pub max_clock_skew_ms: Option<i64>,
     /// See [`Settings::proto_max_bulk_len`], in bytes.
     pub proto_max_bulk_len: Option<i64>,
+    /// See [`Settings::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`Settings::fsync`]: `always`, `everysec` or `no`.
+    pub fsync: Option<String>,
 }
 
 /// Why settings could not be loaded; each message names what to fix.
@@ -290,6 +303,15 @@ pub enum SettingsError {
         /// The table's `max_value_len`.
         table_max: usize,
     },
+    /// The fsync policy is not one of the three.
+    #[error(
+        "fsync = {value:?} is not an fsync policy; use always, everysec or no ({})",
+        sources("fsync")
+    )]
+    InvalidFsync {
+        /// The value given.
+        value: String,
+    },
     /// The log filter does not parse.
     #[error("log = {value:?} is not a valid tracing filter ({reason}); try \"info\" or \"dendrite=debug,info\"")]
     InvalidLogFilter {
@@ -337,6 +359,8 @@ impl SettingsLayer {
             threads: None,
             max_clock_skew_ms: Some(60_000),
             proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
+            data_dir: None,
+            fsync: Some("everysec".into()),
         }
     }
 
@@ -405,6 +429,8 @@ impl SettingsLayer {
                 "THREADS" => layer.threads = Some(integer()?),
                 "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
                 "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
+                "DATA_DIR" => layer.data_dir = Some(PathBuf::from(&value)),
+                "FSYNC" => layer.fsync = Some(value.clone()),
                 "CONFIG" => {}
                 _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
             }
@@ -434,6 +460,8 @@ impl SettingsLayer {
             log_format: higher.log_format.or(self.log_format),
             max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
             proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
+            data_dir: higher.data_dir.or(self.data_dir),
+            fsync: higher.fsync.or(self.fsync),
         }
     }
 
@@ -525,6 +553,12 @@ impl SettingsLayer {
             });
         }
         let log_format = layer.log_format.unwrap_or_default().parse()?;
+        let fsync_text = layer.fsync.unwrap_or_default();
+        let fsync = fsync_text
+            .parse::<FsyncPolicy>()
+            .map_err(|_| SettingsError::InvalidFsync { value: fsync_text })?;
+        // An empty path means none, as an unset one.
+        let data_dir = layer.data_dir.filter(|path| !path.as_os_str().is_empty());
         // An empty password means none, as in Redis's `requirepass ""`.
         let requirepass = layer
             .requirepass
@@ -549,6 +583,8 @@ impl SettingsLayer {
             log_format,
             max_clock_skew: Duration::from_millis(skew_ms.unsigned_abs()),
             proto_max_bulk_len,
+            data_dir,
+            fsync,
         })
     }
 }
