@@ -19,6 +19,7 @@ use dtable::{Table, TableConfig, TableError};
 use crate::backend::Backend;
 use crate::http::serve_http;
 use crate::metrics::Metrics;
+use crate::persistence::LogMetrics;
 use crate::resp::{serve_resp, ParseLimits, RespConfig, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
@@ -132,6 +133,9 @@ pub async fn start_node(
     let backend: Arc<dyn Backend> = Arc::new(TableBackend::new(table.clone()));
     let metrics = Arc::new(Metrics::new());
     metrics.add_source(TableMetrics::start(table.clone()));
+    if let Some(log) = table.log() {
+        metrics.add_source(LogMetrics::new(log.clone()));
+    }
     let resp = bind("resp", &settings.resp).await?;
     let http = bind("http", &settings.http).await?;
     let local = |server, listener: &TcpListener| {
