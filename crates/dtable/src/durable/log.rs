@@ -153,10 +153,14 @@ impl Log {
     }
 
     /// Under [`FsyncPolicy::Always`], waits until everything up to `mark` is flushed to disk;
-    /// under the other policies returns at once. Fails while the log cannot be written (a
-    /// full disk): the records stay queued and are written once it can.
+    /// under the other policies returns at once. Fails, whatever the policy, while the log
+    /// cannot be written (a full disk): the records stay queued and are written once it can.
     pub async fn wait_durable(&self, mark: u64) -> Result<(), DurableError> {
         if self.shared.config.fsync != FsyncPolicy::Always {
+            if self.shared.counters.failing.load(Ordering::Acquire) {
+                let error = self.shared.counters.error.lock().clone();
+                return Err(DurableError::Unwritable(error.unwrap_or_default()));
+            }
             return Ok(());
         }
         let mut progress = self.shared.progress.subscribe();

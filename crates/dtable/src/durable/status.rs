@@ -56,6 +56,8 @@ pub(super) struct Counters {
     pub fsyncs: AtomicU64,
     pub write_errors: AtomicU64,
     pub error: parking_lot::Mutex<Option<String>>,
+    /// Is `error` set? Read on every write, without the mutex.
+    pub failing: AtomicBool,
 }
 
 impl Counters {

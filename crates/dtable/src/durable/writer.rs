@@ -228,6 +228,7 @@ impl Writer {
     fn recovered(&self) {
         let mut error = self.shared.counters.error.lock();
         if error.take().is_some() {
+            self.shared.counters.failing.store(false, Ordering::Release);
             tracing::info!("the log is writable again");
             self.shared.progress.send_modify(|p| p.error = None);
         }
@@ -242,6 +243,7 @@ impl Writer {
             tracing::error!(error = %text, "the log cannot be written; writes fail until it can");
         }
         *held = Some(text.clone());
+        counters.failing.store(true, Ordering::Release);
         self.shared
             .progress
             .send_modify(|p| p.error = Some(Arc::from(text.as_str())));
