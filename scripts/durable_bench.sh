@@ -39,26 +39,25 @@ bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh  # $work, pids, cleanup on exit, free_port, wait_ping, now
 
-# Starts redis-server on a free port with `$@`; prints the port, pid in $last_pid.
+# Starts redis-server on a free port with `$@`: its port in $port, its pid in $last_pid (not
+# through `$(...)`, whose subshell would keep both from the cleanup).
 run_redis() { # dir [args...]
   local dir=$1; shift
-  local port; port=$(free_port)
+  port=$(free_port)
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --save "" --dir "$dir" \
     --logfile "$dir/redis.log" --daemonize no "$@" >/dev/null 2>&1 &
   pids+=($!); last_pid=$!
   wait_ping "$port" 120 >/dev/null
-  echo "$port"
 }
 
 run_dendrite() { # ring_port [args...]
   local ring=$1; shift
-  local port; port=$(free_port)
+  port=$(free_port)
   "$bin" node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$port" --http "127.0.0.1:$(free_port)" \
     --replicas 2 --log warn "$@" >>"$work/dendrite.log" 2>&1 &
   pids+=($!); last_pid=$!
   wait_ping "$port" 120 >/dev/null
-  echo "$port"
 }
 
 set_rps() { # port pipeline -> SET requests per second
@@ -72,18 +71,18 @@ echo "== SET throughput (requests/s), 1 node, $clients clients, ${size}-byte val
 for policy in none everysec always; do
   for p in 1 16; do
     if [ "$policy" = none ]; then
-      rport=$(run_redis "$work/r-$policy-$p" --appendonly no)
+      run_redis "$work/r-$policy-$p" --appendonly no
     else
-      rport=$(run_redis "$work/r-$policy-$p" --appendonly yes --appendfsync "$policy")
+      run_redis "$work/r-$policy-$p" --appendonly yes --appendfsync "$policy"
     fi
-    rpid=$last_pid
+    rport=$port rpid=$last_pid
     redis=$(set_rps "$rport" "$p"); stop "$rpid"
     if [ "$policy" = none ]; then
-      dport=$(run_dendrite "$(free_port)")
+      run_dendrite "$(free_port)"
     else
-      dport=$(run_dendrite "$(free_port)" --data-dir "$work/d-$policy-$p" --fsync "$policy")
+      run_dendrite "$(free_port)" --data-dir "$work/d-$policy-$p" --fsync "$policy"
     fi
-    dpid=$last_pid
+    dport=$port dpid=$last_pid
     dendrite=$(set_rps "$dport" "$p"); stop "$dpid"
     ratio=$(python3 -c "print(f'{$dendrite / $redis:.2f}')")
     echo "SET -P $p fsync=$policy: redis $redis, dendrite $dendrite, ratio $ratio"
@@ -97,33 +96,35 @@ load() { # port
   # -r draws keys at random: count what was stored.
   redis-cli -p "$1" dbsize 2>/dev/null || echo "?"
 }
-restart_time() { # command... ; prints seconds until PING answers
+restart_time() { # port command... ; seconds until PING answers in $secs
   local port=$1; shift
   local started; started=$(now)
   "$@" >>"$work/restart.log" 2>&1 &
   pids+=($!); last_pid=$!
   wait_ping "$port" 300 >/dev/null
-  python3 -c "print(f'{$(now) - $started:.2f}')"
+  secs=$(python3 -c "print(f'{$(now) - $started:.2f}')")
 }
 
 rdir="$work/r-restart"
-rport=$(run_redis "$rdir" --appendonly yes --appendfsync everysec); rpid=$last_pid
+run_redis "$rdir" --appendonly yes --appendfsync everysec; rport=$port rpid=$last_pid
 rkeys=$(load "$rport")
 redis-cli -p "$rport" bgrewriteaof >/dev/null
 sleep 5  # the rewrite runs in the background; its end is not observable through PING
 stop "$rpid"
 rbytes=$(du -sb "$rdir" | cut -f1)
-rsecs=$(restart_time "$rport" redis-server --port "$rport" --bind 127.0.0.1 --save "" \
-  --dir "$rdir" --appendonly yes --appendfsync everysec --logfile "$rdir/redis.log")
+restart_time "$rport" redis-server --port "$rport" --bind 127.0.0.1 --save "" \
+  --dir "$rdir" --appendonly yes --appendfsync everysec --logfile "$rdir/redis.log"
+rsecs=$secs
 stop "$last_pid"
 
 ddir="$work/d-restart"; dring=$(free_port)
-dport=$(run_dendrite "$dring" --data-dir "$ddir"); dpid=$last_pid
+run_dendrite "$dring" --data-dir "$ddir"; dport=$port dpid=$last_pid
 dkeys=$(load "$dport")
 stop "$dpid"
 dbytes_before=$(du -sb "$ddir" | cut -f1)
-dsecs=$(restart_time "$dport" "$bin" node --listen "127.0.0.1:$dring" --resp "127.0.0.1:$dport" \
-  --http "127.0.0.1:$(free_port)" --replicas 2 --log warn --data-dir "$ddir")
+restart_time "$dport" "$bin" node --listen "127.0.0.1:$dring" --resp "127.0.0.1:$dport" \
+  --http "127.0.0.1:$(free_port)" --replicas 2 --log warn --data-dir "$ddir"
+dsecs=$secs
 dloaded=$(redis-cli -p "$dport" dbsize 2>/dev/null || echo "?")
 stop "$last_pid"
 echo "redis: $rkeys keys, restart ${rsecs}s, $rbytes bytes on disk after BGREWRITEAOF ($((rbytes / rkeys)) per key)"
