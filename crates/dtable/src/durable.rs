@@ -2,11 +2,11 @@
 //! snapshots, and recovery from both at start (docs/design.md, "Durability").
 //!
 //! - [`directory`]: the data directory, its lock and owner, and the names of its files;
-//! - [`format`]: one checksummed record on disk;
+//! - [`mod@format`]: one checksummed record on disk;
 //! - [`log`] and `writer`: appending, the writer thread and the fsync policies;
 //! - `snapshot`: compaction;
 //! - [`replay`] and [`recovery`]: reading files back at start;
-//! - [`check`]: `dendrite check-data`, the report and repair tool.
+//! - [`mod@check`]: `dendrite check-data`, the report and repair tool.
 //!
 //! Removals (hand-offs, tombstone purges) are not logged: a record that comes back after a
 //! restart is a stray copy that the hand-back walk returns to its owners, or an old tombstone

@@ -1,7 +1,7 @@
 //! The log a node appends every accepted record to, and how a write waits for it to be on disk.
 //!
 //! Appending only encodes the record into a shared buffer (a mutex held for a copy); a writer
-//! thread ([`super::writer`]) hands the buffer to the current segment every few milliseconds
+//! thread (`writer`) hands the buffer to the current segment every few milliseconds
 //! and fsyncs it as the [`FsyncPolicy`] says. Positions are byte counts appended since start:
 //! a write reads [`Log::mark`] after storing its records and, under `always`, waits with
 //! [`Log::wait_durable`] until the writer has flushed that far. One fsync covers every record
