@@ -50,7 +50,9 @@ pub mod version;
 pub mod wire;
 
 pub use error::TableError;
-pub use modify::{ExpireCondition, Expiry, Modified, Modify, ModifyError, SetCondition};
+pub use modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 pub use placement::{Placement, PlacementError};
 pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};

@@ -190,6 +190,13 @@ pub enum ModifyError {
     /// The result would be longer than the table's largest value.
     #[error("string exceeds maximum allowed size")]
     TooLarge,
+    /// RENAME of a key that holds nothing.
+    #[error("no such key")]
+    NoSuchKey,
+    /// A multi-key operation got a number of keys it cannot work on (a caller's bug, or a
+    /// malformed request).
+    #[error("wrong number of keys for the operation")]
+    WrongKeys,
 }
 
 impl Modify {
@@ -387,6 +394,9 @@ pub fn parse_integer(text: &[u8]) -> Option<i64> {
     }
     std::str::from_utf8(text).ok()?.parse().ok()
 }
+
+mod many;
+pub use many::{BitOperation, ModifyMany};
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ mod expiry;
 mod handback;
 mod keyspace;
 mod ledger;
+mod multikey;
 mod peer;
 mod query;
 mod repair;
@@ -317,7 +318,7 @@ impl Table {
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
             .chain(kind::WRITE..=kind::PURGE)
-            .chain([kind::PROBE, kind::MODIFY])
+            .chain([kind::PROBE, kind::MODIFY, kind::MODIFY_MANY])
             .collect();
         extensions
             .register(&kinds, handler.clone())
@@ -466,12 +467,28 @@ impl Table {
 /// Stripes of [`TableInner::key_locks`]: enough that writers of different keys rarely meet.
 const KEY_LOCKS: usize = 1024;
 
+/// The stripe of [`TableInner::key_locks`] that guards the key at `position`.
+fn stripe(position: &KeyPosition) -> usize {
+    (position.id().high_u64() % KEY_LOCKS as u64) as usize
+}
+
 impl TableInner {
     /// The write lock of the key at `id` (a stripe shared with other keys; held for a few
     /// instructions, never across an `.await`).
     fn key_lock(&self, position: &KeyPosition) -> parking_lot::MutexGuard<'_, ()> {
-        let stripe = (position.id().high_u64() % KEY_LOCKS as u64) as usize;
-        self.key_locks[stripe].lock()
+        self.key_locks[stripe(position)].lock()
+    }
+
+    /// The write locks of several keys, taken in stripe order (so two multi-key operations
+    /// never wait on each other in a cycle), each stripe once.
+    fn key_locks(&self, positions: &[KeyPosition]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = positions.iter().map(stripe).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|stripe| self.key_locks[stripe].lock())
+            .collect()
     }
 
     /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the

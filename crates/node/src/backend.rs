@@ -79,6 +79,10 @@ pub enum BackendError {
     /// A bug or unexpected state inside the backend.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A multi-key operation's keys live on different primaries (Redis Cluster's CROSSSLOT):
+    /// nothing was done.
+    #[error("Keys in request don't hash to the same slot")]
+    CrossSlot,
     /// A read-modify-write does not apply to the key's value; nothing changed. The text is
     /// Redis's.
     #[error(transparent)]
@@ -135,6 +139,14 @@ pub trait Backend: Send + Sync + 'static {
         pairs: Vec<(Bytes, Bytes)>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Applies a read-modify-write to several keys with one primary as one step (MSETNX,
+    /// RENAME, COPY, BITOP); [`BackendError::CrossSlot`] when their primaries differ.
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
     /// Applies a read-modify-write to one key as one step (INCR, APPEND, SET NX/XX/GET...).
     fn modify(
         &self,

@@ -58,6 +58,7 @@ fn convert(error: TableError) -> BackendError {
         },
         e @ TableError::Protocol { .. } => BackendError::Internal(e.to_string()),
         TableError::Modify(refused) => BackendError::Refused(refused),
+        TableError::CrossSlot => BackendError::CrossSlot,
     }
 }
 
@@ -169,6 +170,23 @@ impl Backend for TableBackend {
                 .query()
                 .consistency(level(write))
                 .modify(key, op)
+                .await
+                .map_err(convert)
+        })
+    }
+
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .modify_many(keys, op)
                 .await
                 .map_err(convert)
         })

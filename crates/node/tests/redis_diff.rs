@@ -769,6 +769,67 @@ fn expiry_commands_match_redis() {
     assert_same_replies(steps);
 }
 
+/// MSETNX, RENAME, RENAMENX, COPY and BITOP on one node (every key has the same primary).
+#[test]
+fn multi_key_commands_match_redis() {
+    assert_same_replies(exact(&[
+        "MSETNX a 1 b 2",
+        "MGET a b",
+        "MSETNX b 3 c 4",
+        "MGET b c",
+        "MSETNX c 5 c 6",
+        "GET c",
+        "MSETNX a",
+        "MSETNX a 1 b",
+        "SET t v EX 100",
+        "RENAME t u",
+        "TTL u",
+        "GET u",
+        "EXISTS t",
+        "RENAME nosuch x",
+        "RENAME u u",
+        "RENAMENX u u",
+        "RENAME nosuch nosuch",
+        "RENAMENX u a",
+        "RENAMENX u fresh",
+        "TTL fresh",
+        "RENAME a",
+        "RENAME a b c",
+        "COPY fresh copied",
+        "TTL copied",
+        "GET copied",
+        "COPY fresh copied",
+        "COPY fresh copied REPLACE",
+        "COPY nosuch x",
+        "COPY fresh fresh",
+        "COPY nosuch nosuch",
+        "COPY fresh y DB 0",
+        "COPY fresh y DB 1",
+        "COPY fresh y DB x",
+        "COPY fresh y DB",
+        "COPY fresh y bogus",
+        "COPY a",
+        "SET b1 abc",
+        "SET b2 ab",
+        "BITOP AND dest b1 b2",
+        "GET dest",
+        "BITOP or dest b1 b2 nosuch",
+        "GET dest",
+        "BITOP XOR dest b1 b2",
+        "GET dest",
+        "BITOP NOT dest b1",
+        "GET dest",
+        "BITOP NOT dest b1 b2",
+        "BITOP NAND dest b1",
+        "BITOP AND dest",
+        "BITOP AND dest nosuch1 nosuch2",
+        "EXISTS dest",
+        "SET dest x EX 100",
+        "BITOP OR dest b1",
+        "TTL dest",
+    ]));
+}
+
 #[test]
 fn keyspace_commands_match_redis() {
     let mut steps = exact(&[
@@ -900,6 +961,10 @@ fn config_and_command_introspection_match_redis() {
         "COMMAND INFO get set del exists mget mset ping echo dbsize info quit select hello auth reset time nosuch",
         "COMMAND INFO GET",
         "COMMAND INFO setex psetex getex expire pexpire expireat pexpireat persist ttl pttl expiretime pexpiretime",
+        "COMMAND INFO msetnx rename renamenx copy bitop",
+        "COMMAND GETKEYS bitop and d a b",
+        "COMMAND GETKEYS rename a b",
+        "COMMAND GETKEYS msetnx a 1 b 2",
         "COMMAND GETKEYS expire k 10",
         "COMMAND GETKEYS setex k 10 v",
         "COMMAND GETKEYS get k",
@@ -932,7 +997,7 @@ fn config_and_command_introspection_match_redis() {
         "COMMAND DOCS incr decr incrby decrby append getdel strlen scan keys type touch unlink \
          flushall flushdb getrange substr setrange getbit setbit bitcount bitpos lcs randomkey \
          setex psetex getex expire pexpire expireat pexpireat persist ttl pttl expiretime \
-         pexpiretime",
+         pexpiretime msetnx rename renamenx copy bitop",
         Normalise::DocsFields,
     ));
     assert_same_replies(steps);

@@ -262,11 +262,7 @@ impl<'a> Query<'a> {
         let position = KeyPosition::of(&key);
         let id = position.id();
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
-        let known = self.fresh_view().primary(&id);
-        let mut primary = match known {
-            Some(primary) => primary,
-            None => self.lookup_primary(id).await?,
-        };
+        let mut primary = self.primary_of(id).await?;
         for _ in 0..=REDIRECTS {
             let answer = if self.inner.is_local(&primary) {
                 self.inner
@@ -280,22 +276,7 @@ impl<'a> Query<'a> {
                     op: op.clone(),
                     min_acks,
                 };
-                match self.inner.call(request).await {
-                    Ok(Reply::ModifyResp(answer)) => answer,
-                    Ok(other) => {
-                        return Err(TableError::Protocol {
-                            host: primary.host.to_string(),
-                            reason: format!("unexpected reply 0x{:02x} to a modify", other.kind()),
-                        })
-                    }
-                    Err(e) => {
-                        self.inner.view.lock().forget(&primary);
-                        return Err(TableError::Unavailable(format!(
-                            "the key's primary {primary} did not answer ({e}); the operation \
-                             may or may not have been applied"
-                        )));
-                    }
-                }
+                self.call_modify(&primary, request).await?
             };
             match answer {
                 ModifyAnswer::Done(done) => return Ok(done),
@@ -728,6 +709,15 @@ impl<'a> Query<'a> {
             .map_err(|e| TableError::Unavailable(e.to_string()))
     }
 
+    /// The primary of the key at ring position `id`: from the cached view, else by a lookup.
+    pub(super) async fn primary_of(&self, id: Id) -> Result<Vnode, TableError> {
+        let known = self.fresh_view().primary(&id);
+        match known {
+            Some(primary) => Ok(primary),
+            None => self.lookup_primary(id).await,
+        }
+    }
+
     /// The primary of the key at ring position `id`, by an iterative lookup on the ring.
     async fn lookup_primary(&self, id: Id) -> Result<Vnode, TableError> {
         Ok(self.lookup_placement(id).await?.primary)
@@ -766,7 +756,7 @@ impl<'a> Query<'a> {
         Ok(groups)
     }
 
-    fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
+    pub(super) fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
         if key.is_empty() {
             return Err(TableError::EmptyKey);
         }
@@ -780,7 +770,7 @@ impl<'a> Query<'a> {
         Ok(())
     }
 
-    fn check_consistency(&self, copies: usize) -> Result<(), TableError> {
+    pub(super) fn check_consistency(&self, copies: usize) -> Result<(), TableError> {
         let max = self.inner.ring.config().replicas + 1;
         if copies == 0 || copies > max {
             return Err(TableError::InvalidConsistency {

@@ -54,6 +54,12 @@ impl TableInner {
                         .await,
                 )
             }
+            Request::ModifyMany {
+                dest,
+                keys,
+                op,
+                min_acks,
+            } => Reply::ModifyResp(self.modify_many_as_primary(dest, keys, op, min_acks).await),
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
                     let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
@@ -292,7 +298,7 @@ impl TableInner {
     /// range over — the keys' latest records have been fetched from the replicas, so that the
     /// operation sees the current value and is stamped above every version acknowledged
     /// before it. Returns the replica set and the copies to wait for.
-    async fn prepare_primary(
+    pub(super) async fn prepare_primary(
         self: &Arc<Self>,
         dest: &Vnode,
         positions: &[KeyPosition],
@@ -333,7 +339,7 @@ impl TableInner {
     /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
     /// waits until `wanted` copies (this one included) hold it; the others finish in the
     /// background. `Err` says how many acknowledged.
-    async fn replicate_and_wait(
+    pub(super) async fn replicate_and_wait(
         self: &Arc<Self>,
         replicas: &[Vnode],
         versioned: &[(Bytes, Record)],
@@ -369,7 +375,7 @@ impl TableInner {
 }
 
 /// Why a primary operation cannot go ahead.
-enum Unready {
+pub(super) enum Unready {
     /// The vnode does not own the keys: ask this one.
     Moved(Vnode),
     /// Anything else: the reason.

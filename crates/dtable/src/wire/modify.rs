@@ -6,7 +6,9 @@ use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
 use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
-use crate::modify::{ExpireCondition, Expiry, Modified, Modify, ModifyError, SetCondition};
+use crate::modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 use crate::proto;
 
 const INCR_BY: u32 = 1;
@@ -197,6 +199,8 @@ pub(super) fn reply_to_proto(answer: &ModifyAnswer) -> proto::PbdTableModifyResp
                 ModifyError::NotAnInteger => 1,
                 ModifyError::Overflow => 2,
                 ModifyError::TooLarge => 3,
+                ModifyError::NoSuchKey => 4,
+                ModifyError::WrongKeys => 5,
             })
         }
         ModifyAnswer::Failed(reason) => m.error = Some(reason.clone()),
@@ -220,7 +224,9 @@ pub(super) fn reply_from_proto(
             1 => ModifyError::NotAnInteger,
             2 => ModifyError::Overflow,
             3 => ModifyError::TooLarge,
-            _ => return Err(invalid(k, "refused (1 to 3)")),
+            4 => ModifyError::NoSuchKey,
+            5 => ModifyError::WrongKeys,
+            _ => return Err(invalid(k, "refused (1 to 5)")),
         }));
     }
     Ok(ModifyAnswer::Done(
@@ -235,4 +241,75 @@ pub(super) fn reply_from_proto(
             _ => return Err(invalid(k, "kind (1 to 4)")),
         },
     ))
+}
+
+const SET_ALL_IF_NONE: u32 = 1;
+const RENAME: u32 = 2;
+const COPY: u32 = 3;
+const BIT_OP: u32 = 4;
+
+/// The protobuf form of [`Request::ModifyMany`](super::Request::ModifyMany).
+pub(super) fn many_to_proto(
+    dest: &Vnode,
+    keys: &[Bytes],
+    op: &ModifyMany,
+    min_acks: u32,
+) -> proto::PbdTableModifyMany {
+    let mut m = proto::PbdTableModifyMany {
+        dest: Some(vnode_to_proto(dest)),
+        keys: keys.to_vec(),
+        min_acks: Some(min_acks),
+        ..Default::default()
+    };
+    match op {
+        ModifyMany::SetAllIfNone(values) => {
+            m.op = Some(SET_ALL_IF_NONE);
+            m.values = values.clone();
+        }
+        ModifyMany::Rename { if_absent } => {
+            m.op = Some(RENAME);
+            m.flag = Some(*if_absent);
+        }
+        ModifyMany::Copy { replace } => {
+            m.op = Some(COPY);
+            m.flag = Some(*replace);
+        }
+        ModifyMany::BitOp(operation) => {
+            m.op = Some(BIT_OP);
+            m.bit_op = Some(match operation {
+                BitOperation::And => 1,
+                BitOperation::Or => 2,
+                BitOperation::Xor => 3,
+                BitOperation::Not => 4,
+            });
+        }
+    }
+    m
+}
+
+/// `(dest, keys, op, min_acks)` of a decoded `ModifyMany`.
+pub(super) fn many_from_proto(
+    k: u8,
+    m: proto::PbdTableModifyMany,
+) -> Result<(Vnode, Vec<Bytes>, ModifyMany, u32), CodecError> {
+    let dest = required_vnode(k, m.dest)?;
+    if m.keys.is_empty() {
+        return Err(missing(k, "keys"));
+    }
+    let flag = || m.flag.ok_or_else(|| missing(k, "flag"));
+    let op = match m.op.ok_or_else(|| missing(k, "op"))? {
+        SET_ALL_IF_NONE => ModifyMany::SetAllIfNone(m.values.clone()),
+        RENAME => ModifyMany::Rename { if_absent: flag()? },
+        COPY => ModifyMany::Copy { replace: flag()? },
+        BIT_OP => ModifyMany::BitOp(match m.bit_op.ok_or_else(|| missing(k, "bitOp"))? {
+            1 => BitOperation::And,
+            2 => BitOperation::Or,
+            3 => BitOperation::Xor,
+            4 => BitOperation::Not,
+            _ => return Err(invalid(k, "bitOp (1 to 4)")),
+        }),
+        _ => return Err(invalid(k, "op (1 to 4)")),
+    };
+    let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
+    Ok((dest, m.keys, op, min_acks.max(1)))
 }

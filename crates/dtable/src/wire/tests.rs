@@ -182,6 +182,33 @@ fn every_request() -> Vec<Request> {
             op: Modify::Persist,
             min_acks: 1,
         },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::SetAllIfNone(vec![
+                Bytes::from_static(b"1"),
+                Bytes::from_static(b"2"),
+            ]),
+            min_acks: 2,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Rename { if_absent: true },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Copy { replace: false },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"d"), Bytes::from_static(b"s")],
+            op: crate::modify::ModifyMany::BitOp(crate::modify::BitOperation::Not),
+            min_acks: 3,
+        },
         Request::Modify {
             dest: vn(0),
             key: Bytes::from_static(b"k"),

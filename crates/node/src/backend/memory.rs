@@ -230,6 +230,44 @@ impl Backend for MemoryBackend {
             .boxed()
     }
 
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let outcome = self.checked(write, |entries, now| {
+            for key in &keys {
+                entries.live(key, now);
+            }
+            let current: Vec<Option<Current<'_>>> = keys
+                .iter()
+                .map(|key| {
+                    entries.map.get(key).map(|s| Current {
+                        value: &s.value,
+                        expires: s.expires,
+                    })
+                })
+                .collect();
+            let (changes, answer) = op.apply(&keys, &current, usize::MAX)?;
+            for (key, change) in keys.iter().zip(changes) {
+                match change {
+                    Change::Keep => {}
+                    Change::Put { value, expires } => {
+                        entries.map.insert(key.clone(), Stored { value, expires });
+                    }
+                    Change::Delete => {
+                        entries.map.remove(key);
+                    }
+                }
+            }
+            Ok::<_, dtable::ModifyError>(answer)
+        });
+        outcome
+            .map(|outcome| outcome.and_then(|applied| applied.map_err(BackendError::from)))
+            .boxed()
+    }
+
     fn scan(
         &self,
         cursor: u64,

@@ -67,6 +67,16 @@ pub enum Command {
         /// How the outcome is worded.
         answer: super::strings::Answer,
     },
+    /// A command that reads and writes several keys with one primary in one step there
+    /// (MSETNX, RENAME, RENAMENX, COPY, BITOP; see [`multikey`](super::multikey)).
+    ModifyMany {
+        /// The keys, in the roles `op` gives them.
+        keys: Vec<Bytes>,
+        /// What to do to them.
+        op: dtable::ModifyMany,
+        /// How the outcome is worded.
+        answer: super::strings::Answer,
+    },
     /// `STRLEN key`
     Strlen(Bytes),
     /// `GETRANGE key start end` (and `SUBSTR`)
@@ -232,6 +242,10 @@ impl Command {
                 return Ok(Command::Modify { key, op, answer });
             }
             return Err(syntax_error());
+        }
+        if let Some(parsed) = super::multikey::parse(spec.name, &args) {
+            let (keys, op, answer) = parsed?;
+            return Ok(Command::ModifyMany { keys, op, answer });
         }
         let argc = args.len();
         let mut rest = args.into_iter().skip(1);
@@ -476,6 +490,7 @@ pub async fn execute_sets(
 pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
+        BackendError::CrossSlot => Reply::Error(format!("CROSSSLOT {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
         BackendError::Consistency { .. }
         | BackendError::Invalid(_)
@@ -571,6 +586,10 @@ pub async fn execute(
                 )
             })
         }
+        Command::ModifyMany { keys, op, answer } => from_backend(
+            backend.modify_many(keys, op, session.write).await,
+            |outcome| answer.reply(outcome),
+        ),
         Command::Modify { key, op, answer } => {
             from_backend(backend.modify(key, op, session.write).await, |outcome| {
                 answer.reply(outcome)

@@ -19,6 +19,7 @@ pub mod info;
 pub mod inline;
 pub mod keyspace;
 pub mod lcs;
+pub mod multikey;
 pub mod parameters;
 pub mod reply;
 pub mod request;

@@ -333,6 +333,14 @@ impl Backend for RefusesBad {
     fn local_expiring(&self) -> usize {
         self.0.local_expiring()
     }
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> futures::future::BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        self.0.modify_many(keys, op, write)
+    }
     fn modify(
         &self,
         key: Bytes,
