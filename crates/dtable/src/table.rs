@@ -479,6 +479,20 @@ impl TableInner {
         self.key_locks[stripe(position)].lock()
     }
 
+    /// Each local vnode with the range it is primary for, `(predecessor, vnode]` (a vnode
+    /// whose predecessor is not known yet is left out: it cannot tell what it owns).
+    fn local_primaries(&self) -> Vec<(Vnode, IdRange)> {
+        self.ring
+            .local_vnodes()
+            .into_iter()
+            .filter_map(|v| {
+                let pred = self.ring.predecessor(&v).ok()??;
+                let range = IdRange::new(pred.id, v.id);
+                Some((v, range))
+            })
+            .collect()
+    }
+
     /// The write locks of several keys, taken in stripe order (so two multi-key operations
     /// never wait on each other in a cycle), each stripe once.
     fn key_locks(&self, positions: &[KeyPosition]) -> Vec<parking_lot::MutexGuard<'_, ()>> {

@@ -6,6 +6,7 @@
 //! step says which normalisation applies; each is listed in docs/redis-compat.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod reference;
 
 use std::io::{BufRead, BufReader, Write};
@@ -70,6 +71,66 @@ impl Drop for Dendrite {
         }
     }
 }
+
+/// Real `dendrite node` processes (the distributed table behind the RESP front), on a runtime
+/// of their own; killed when dropped.
+struct Nodes {
+    runtime: tokio::runtime::Runtime,
+    nodes: Vec<common::Node>,
+}
+
+impl Nodes {
+    /// `count` nodes on one ring (default settings: 2 replicas), once the ring has settled.
+    fn start(count: usize) -> Nodes {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let nodes = runtime.block_on(async {
+            let nodes = common::start_cluster(count, &[]).await;
+            common::wait_settled(&nodes.iter().collect::<Vec<_>>(), (count - 1).min(2)).await;
+            nodes
+        });
+        Nodes { runtime, nodes }
+    }
+
+    /// The RESP address of the node scripts talk to.
+    fn addr(&self) -> SocketAddr {
+        self.nodes[0].resp.parse().unwrap()
+    }
+
+    /// A connection to it that writes every copy before answering (so that `DBSIZE` and
+    /// `INFO keyspace` count what a single server would), on an empty keyspace.
+    fn client(&self) -> RawClient {
+        let mut client = RawClient::connect(self.addr());
+        let copies = self.nodes.len().min(3).to_string();
+        let set = client.call(&[b"CONSISTENCY", b"1", copies.as_bytes()]);
+        assert_eq!(set.bytes(), b"+OK\r\n", "CONSISTENCY 1 {copies}");
+        let flushed = client.call(&[b"FLUSHALL"]);
+        assert_eq!(flushed.bytes(), b"+OK\r\n");
+        client
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        let nodes = std::mem::take(&mut self.nodes);
+        self.runtime.block_on(async move { drop(nodes) });
+    }
+}
+
+/// What answers for Dendrite in a differential script.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// The RESP front over the single-process memory backend.
+    Memory,
+    /// The RESP front of node 0 of a ring of this many real node processes.
+    Nodes(usize),
+}
+
+/// Every target: the memory backend, a real node alone, and three real nodes (keys on
+/// several primaries, replicated).
+const EVERYWHERE: &[Target] = &[Target::Memory, Target::Nodes(1), Target::Nodes(3)];
 
 /// One parsed RESP2/RESP3 value, kept in enough detail to re-encode the exact bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -388,9 +449,8 @@ fn exact(lines: &[&str]) -> Vec<Step> {
 }
 
 /// Runs `steps` on one connection to each server; returns every difference, readably.
-fn differences(redis: SocketAddr, dendrite: SocketAddr, steps: &[Step]) -> Vec<String> {
+fn differences(redis: SocketAddr, mut candidate: RawClient, steps: &[Step]) -> Vec<String> {
     let mut reference = RawClient::connect(redis);
-    let mut candidate = RawClient::connect(dendrite);
     let mut found = Vec::new();
     for step in steps {
         let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
@@ -408,19 +468,36 @@ fn differences(redis: SocketAddr, dendrite: SocketAddr, steps: &[Step]) -> Vec<S
     found
 }
 
-/// Runs the script in RESP2, then again after `HELLO 3`, against fresh servers each time.
+/// Runs the script in RESP2, then again after `HELLO 3`, against a fresh redis-server each
+/// time and Dendrite on every target of [`EVERYWHERE`].
 fn assert_same_replies(steps: Vec<Step>) {
+    assert_same_replies_on(EVERYWHERE, steps);
+}
+
+/// [`assert_same_replies`] on the given targets (a fresh keyspace for each run).
+fn assert_same_replies_on(targets: &[Target], steps: Vec<Step>) {
     let mut found = Vec::new();
-    for protocol in ["2", "3"] {
-        let redis = RedisServer::start(&[]);
-        let dendrite = Dendrite::start(None);
-        let mut script = vec![step(&format!("HELLO {protocol}"), Normalise::Hello)];
-        script.extend(steps.iter().map(|step| Step {
-            args: step.args.clone(),
-            how: step.how,
-        }));
-        for difference in differences(redis.addr, dendrite.addr, &script) {
-            found.push(format!("[RESP{protocol}] {difference}"));
+    for target in targets {
+        let nodes = match target {
+            Target::Memory => None,
+            Target::Nodes(count) => Some(Nodes::start(*count)),
+        };
+        for protocol in ["2", "3"] {
+            let redis = RedisServer::start(&[]);
+            let memory = nodes.is_none().then(|| Dendrite::start(None));
+            let candidate = match (&nodes, &memory) {
+                (Some(nodes), _) => nodes.client(),
+                (None, Some(memory)) => RawClient::connect(memory.addr),
+                (None, None) => unreachable!("one of the two is started"),
+            };
+            let mut script = vec![step(&format!("HELLO {protocol}"), Normalise::Hello)];
+            script.extend(steps.iter().map(|step| Step {
+                args: step.args.clone(),
+                how: step.how,
+            }));
+            for difference in differences(redis.addr, candidate, &script) {
+                found.push(format!("[{target:?}, RESP{protocol}] {difference}"));
+            }
         }
     }
     assert!(
@@ -472,6 +549,39 @@ fn key_value_commands_match_redis() {
 #[test]
 fn read_modify_write_string_commands_match_redis() {
     assert_same_replies(exact(&[
+        "INCRBYFLOAT f 10.50",
+        "INCRBYFLOAT f 0.1",
+        "INCRBYFLOAT f 1000.1",
+        "INCRBYFLOAT f -1010.7",
+        "INCRBYFLOAT f 1e300",
+        "INCRBYFLOAT f -1e300",
+        "INCRBYFLOAT f 0.3333333333333333333333",
+        "INCRBYFLOAT f 123456789.987654321",
+        "INCRBYFLOAT f 5.0e3",
+        "INCRBYFLOAT f -0x1p4",
+        "INCRBYFLOAT f .5",
+        "INCRBYFLOAT f 1.",
+        "INCRBYFLOAT f +2",
+        "INCRBYFLOAT f 1e-20",
+        "INCRBYFLOAT f inf",
+        "INCRBYFLOAT f -Infinity",
+        "INCRBYFLOAT f nan",
+        "INCRBYFLOAT f abc",
+        "INCRBYFLOAT f ''",
+        "INCRBYFLOAT f 1e",
+        "INCRBYFLOAT f 1e4933",
+        "INCRBYFLOAT f 1e-5000",
+        "INCRBYFLOAT f",
+        "GET f",
+        "SET h inf",
+        "INCRBYFLOAT h 1",
+        "SET h abc",
+        "INCRBYFLOAT h inf",
+        "SET h 0x10",
+        "INCRBYFLOAT h 0.0001",
+        "SET h 1 EX 100",
+        "INCRBYFLOAT h 1.5",
+        "TTL h",
         "INCR n",
         "INCR n",
         "DECR n",
@@ -772,62 +882,65 @@ fn expiry_commands_match_redis() {
 /// MSETNX, RENAME, RENAMENX, COPY and BITOP on one node (every key has the same primary).
 #[test]
 fn multi_key_commands_match_redis() {
-    assert_same_replies(exact(&[
-        "MSETNX a 1 b 2",
-        "MGET a b",
-        "MSETNX b 3 c 4",
-        "MGET b c",
-        "MSETNX c 5 c 6",
-        "GET c",
-        "MSETNX a",
-        "MSETNX a 1 b",
-        "SET t v EX 100",
-        "RENAME t u",
-        "TTL u",
-        "GET u",
-        "EXISTS t",
-        "RENAME nosuch x",
-        "RENAME u u",
-        "RENAMENX u u",
-        "RENAME nosuch nosuch",
-        "RENAMENX u a",
-        "RENAMENX u fresh",
-        "TTL fresh",
-        "RENAME a",
-        "RENAME a b c",
-        "COPY fresh copied",
-        "TTL copied",
-        "GET copied",
-        "COPY fresh copied",
-        "COPY fresh copied REPLACE",
-        "COPY nosuch x",
-        "COPY fresh fresh",
-        "COPY nosuch nosuch",
-        "COPY fresh y DB 0",
-        "COPY fresh y DB 1",
-        "COPY fresh y DB x",
-        "COPY fresh y DB",
-        "COPY fresh y bogus",
-        "COPY a",
-        "SET b1 abc",
-        "SET b2 ab",
-        "BITOP AND dest b1 b2",
-        "GET dest",
-        "BITOP or dest b1 b2 nosuch",
-        "GET dest",
-        "BITOP XOR dest b1 b2",
-        "GET dest",
-        "BITOP NOT dest b1",
-        "GET dest",
-        "BITOP NOT dest b1 b2",
-        "BITOP NAND dest b1",
-        "BITOP AND dest",
-        "BITOP AND dest nosuch1 nosuch2",
-        "EXISTS dest",
-        "SET dest x EX 100",
-        "BITOP OR dest b1",
-        "TTL dest",
-    ]));
+    assert_same_replies_on(
+        &[Target::Memory, Target::Nodes(1)],
+        exact(&[
+            "MSETNX a 1 b 2",
+            "MGET a b",
+            "MSETNX b 3 c 4",
+            "MGET b c",
+            "MSETNX c 5 c 6",
+            "GET c",
+            "MSETNX a",
+            "MSETNX a 1 b",
+            "SET t v EX 100",
+            "RENAME t u",
+            "TTL u",
+            "GET u",
+            "EXISTS t",
+            "RENAME nosuch x",
+            "RENAME u u",
+            "RENAMENX u u",
+            "RENAME nosuch nosuch",
+            "RENAMENX u a",
+            "RENAMENX u fresh",
+            "TTL fresh",
+            "RENAME a",
+            "RENAME a b c",
+            "COPY fresh copied",
+            "TTL copied",
+            "GET copied",
+            "COPY fresh copied",
+            "COPY fresh copied REPLACE",
+            "COPY nosuch x",
+            "COPY fresh fresh",
+            "COPY nosuch nosuch",
+            "COPY fresh y DB 0",
+            "COPY fresh y DB 1",
+            "COPY fresh y DB x",
+            "COPY fresh y DB",
+            "COPY fresh y bogus",
+            "COPY a",
+            "SET b1 abc",
+            "SET b2 ab",
+            "BITOP AND dest b1 b2",
+            "GET dest",
+            "BITOP or dest b1 b2 nosuch",
+            "GET dest",
+            "BITOP XOR dest b1 b2",
+            "GET dest",
+            "BITOP NOT dest b1",
+            "GET dest",
+            "BITOP NOT dest b1 b2",
+            "BITOP NAND dest b1",
+            "BITOP AND dest",
+            "BITOP AND dest nosuch1 nosuch2",
+            "EXISTS dest",
+            "SET dest x EX 100",
+            "BITOP OR dest b1",
+            "TTL dest",
+        ]),
+    );
 }
 
 #[test]
@@ -944,7 +1057,7 @@ fn connection_commands_match_redis() {
     ]));
     steps.push(step("HELLO", Normalise::Hello));
     steps.extend(exact(&["GET nosuch", "MGET nosuch", "QUIT"]));
-    assert_same_replies(steps);
+    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], steps);
 }
 
 #[test]
@@ -996,11 +1109,12 @@ fn config_and_command_introspection_match_redis() {
     steps.push(step(
         "COMMAND DOCS incr decr incrby decrby append getdel strlen scan keys type touch unlink \
          flushall flushdb getrange substr setrange getbit setbit bitcount bitpos lcs randomkey \
+         incrbyfloat \
          setex psetex getex expire pexpire expireat pexpireat persist ttl pttl expiretime \
          pexpiretime msetnx rename renamenx copy bitop",
         Normalise::DocsFields,
     ));
-    assert_same_replies(steps);
+    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], steps);
 }
 
 #[test]
@@ -1019,7 +1133,7 @@ fn authentication_matches_redis() {
     ]);
     steps.push(step("HELLO 3 AUTH default s3cret", Normalise::Hello));
     steps.extend(exact(&["GET k", "RESET", "GET k", "AUTH s3cret", "GET k"]));
-    let found = differences(redis.addr, dendrite.addr, &steps);
+    let found = differences(redis.addr, RawClient::connect(dendrite.addr), &steps);
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
@@ -1056,6 +1170,23 @@ mod random_sequences {
                 .prop_map(move |k| words(vec!["GET".into(), k.into()])),
             key.clone()
                 .prop_map(move |k| words(vec!["INCR".into(), k.into()])),
+            (
+                key.clone(),
+                prop::sample::select(vec![
+                    "0.1",
+                    "-7.25",
+                    "1e3",
+                    "3.3333333333333333",
+                    "1e-3",
+                    "0x1p-3",
+                    "x"
+                ]),
+            )
+                .prop_map(move |(k, f)| words(vec![
+                    "INCRBYFLOAT".into(),
+                    k.into(),
+                    f.into()
+                ])),
             (key.clone(), small.clone()).prop_map(move |(k, n)| words(vec![
                 "INCRBY".into(),
                 k.into(),
@@ -1188,13 +1319,25 @@ mod random_sequences {
 
     #[test]
     fn random_string_command_sequences_match_redis() {
+        let memory = Dendrite::start(None);
+        random_sequences_match(RawClient::connect(memory.addr), 128);
+        drop(memory);
+        // Fewer on real nodes: each command is a network round trip or several.
+        for count in [1, 3] {
+            let nodes = Nodes::start(count);
+            random_sequences_match(nodes.client(), 32);
+        }
+    }
+
+    /// `cases` random sequences, each after a `FLUSHALL`, to a fresh redis-server and to
+    /// `candidate`.
+    fn random_sequences_match(candidate: RawClient, cases: u32) {
         let redis = RedisServer::start(&[]);
-        let dendrite = Dendrite::start(None);
         // proptest runs the property as a `Fn`: the two connections live in cells.
         let reference = std::cell::RefCell::new(RawClient::connect(redis.addr));
-        let candidate = std::cell::RefCell::new(RawClient::connect(dendrite.addr));
+        let candidate = std::cell::RefCell::new(candidate);
         let mut runner = TestRunner::new(Config {
-            cases: 128,
+            cases,
             failure_persistence: None,
             ..Config::default()
         });

@@ -581,6 +581,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     string_update("decr", 2, "Decrement the integer value of a key by one", "1.0.0"),
     string_update("incrby", 3, "Increment the integer value of a key by the given amount", "1.0.0"),
     string_update("decrby", 3, "Decrement the integer value of a key by the given number", "1.0.0"),
+    string_update("incrbyfloat", 3, "Increment the float value of a key by the given amount", "2.6.0"),
     CommandSpec {
         name: "append",
         arity: 3,
