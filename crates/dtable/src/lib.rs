@@ -48,6 +48,7 @@ pub mod table;
 pub mod time;
 pub mod version;
 pub mod wire;
+pub mod write;
 
 pub use error::TableError;
 pub use modify::{
@@ -62,3 +63,4 @@ pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
 pub use time::TimeSource;
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
+pub use write::Write;

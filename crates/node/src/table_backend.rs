@@ -260,7 +260,7 @@ impl Backend for TableBackend {
 
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
         let table = self.table.clone();
@@ -268,7 +268,7 @@ impl Backend for TableBackend {
             table
                 .query()
                 .consistency(level(write))
-                .set_multi(pairs)
+                .set_many(writes)
                 .await
                 .map_err(convert)
         })

@@ -30,6 +30,7 @@ use crate::position::KeyPosition;
 use crate::record::Record;
 use crate::version::Version;
 use crate::wire::{ModifyAnswer, Reply, Request, WriteRole};
+use crate::write::Write;
 
 /// How many times a request retries after an unreachable primary.
 const ATTEMPTS: usize = 6;
@@ -118,10 +119,12 @@ impl<'a> Query<'a> {
         value: impl Into<Bytes>,
         expires: u64,
     ) -> Result<(), TableError> {
-        let (key, value) = (key.into(), value.into());
-        self.check_pair(&key, &value)?;
-        let record = Record::expiring(Version::ZERO, value, Some(expires));
-        self.write_records(vec![(key, record)]).await
+        self.set_many(vec![Write {
+            key: key.into(),
+            value: value.into(),
+            expires: Some(expires),
+        }])
+        .await
     }
 
     /// Deletes `key` (a tombstone that beats every older value, see the crate docs).
@@ -200,12 +203,22 @@ impl<'a> Query<'a> {
     /// Stores several keys: one write per primary, all in parallel, each at this query's
     /// consistency. Fails if any key fails (the others may have been written).
     pub async fn set_multi(&self, pairs: Vec<(Bytes, Bytes)>) -> Result<(), TableError> {
-        for (k, v) in &pairs {
-            self.check_pair(k, v)?;
-        }
-        let records = pairs
+        let writes = pairs
             .into_iter()
-            .map(|(k, v)| (k, Record::value(Version::ZERO, v)))
+            .map(|(key, value)| Write::lasting(key, value))
+            .collect();
+        self.set_many(writes).await
+    }
+
+    /// [`set_multi`](Self::set_multi) of values that may have deadlines (pipelined `SET ...
+    /// EX`, `SETEX`).
+    pub async fn set_many(&self, writes: Vec<Write>) -> Result<(), TableError> {
+        for write in &writes {
+            self.check_pair(&write.key, &write.value)?;
+        }
+        let records = writes
+            .into_iter()
+            .map(|w| (w.key, Record::expiring(Version::ZERO, w.value, w.expires)))
             .collect();
         self.write_records(records).await
     }
