@@ -265,9 +265,18 @@ impl Ring {
         extensions: Extensions,
     ) -> Result<Arc<Ring>, RingError> {
         config.validate()?;
-        let mut local: Vec<Vnode> = (0..config.num_vnodes)
-            .map(|i| Vnode::local(transport.local_host(), i))
-            .collect();
+        let host = transport.local_host();
+        let mut local: Vec<Vnode> = if config.vnode_ids.is_empty() {
+            (0..config.num_vnodes)
+                .map(|i| Vnode::local(host, i))
+                .collect()
+        } else {
+            config
+                .vnode_ids
+                .iter()
+                .map(|id| Vnode::new(*id, host))
+                .collect()
+        };
         local.sort_by_key(|v| v.id);
         let vnodes = local
             .into_iter()

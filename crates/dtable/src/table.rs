@@ -11,6 +11,8 @@
 //! - `handback`: copies of ranges this node no longer serves go back to the
 //!   copies that do, then are dropped;
 //! - `replicate`: replica writes, coalesced in one queue per replica and drained in batches;
+//! - `members`: every vnode of the ring, each node's client address, and whether a key's
+//!   primary is local (for the Redis Cluster front end);
 //! - `view`: the coordinator's cached view of the ring, so most requests go straight to the
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
@@ -18,6 +20,7 @@
 mod handback;
 mod keyspace;
 mod ledger;
+mod members;
 mod peer;
 mod query;
 mod repair;
@@ -110,6 +113,10 @@ pub struct TableConfig {
     /// [`TableStats::versions_refused`], logged, and the request that carried it gets an error.
     /// Keep it well above the clock skew NTP leaves between nodes.
     pub max_clock_skew: Duration,
+    /// Where clients reach this node (`host:port` of its RESP endpoint), told to every node
+    /// that probes it (docs/wire.md §6.3) so that any node can send a cluster client here.
+    /// `None` for a node that serves no clients.
+    pub client_address: Option<String>,
 }
 
 impl Default for TableConfig {
@@ -131,6 +138,7 @@ impl Default for TableConfig {
             read_settle_timeout: Duration::from_secs(4),
             clock_offset_ms: 0,
             max_clock_skew: Duration::from_secs(60),
+            client_address: None,
         }
     }
 }
@@ -298,11 +306,16 @@ impl Table {
     }
 
     async fn start(
-        ring_config: Config,
+        mut ring_config: Config,
         transport: Arc<dyn Transport>,
         seeds: &[String],
         config: TableConfig,
     ) -> Result<Table, TableError> {
+        if ring_config.vnode_ids.is_empty() {
+            // Whole hash slots per vnode (crate::slot), unless the caller chose ids itself.
+            ring_config.vnode_ids =
+                crate::slot::vnode_ids(transport.local_host(), ring_config.num_vnodes);
+        }
         validate(&config, &ring_config)?;
         let handler = Arc::new(LateHandler::default());
         let extensions = Extensions::default();

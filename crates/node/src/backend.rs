@@ -7,10 +7,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use dtable::Slot;
 use futures::future::{self, BoxFuture, FutureExt};
+
+use crate::slot_map::SlotMap;
 
 /// How many replicas must answer a read or acknowledge a write.
 ///
@@ -138,6 +141,20 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// The highest consistency level accepted: replicas + 1.
     fn max_consistency(&self) -> u8;
+    /// Which node serves which hash slot, as this node last saw the ring; `None` for a
+    /// backend without a ring (the RESP server then describes itself as the only node).
+    fn slot_map(&self) -> Option<Arc<SlotMap>> {
+        None
+    }
+    /// Is the primary of `key` on this node? A backend without a ring holds every key.
+    fn is_primary_here(&self, _key: &[u8]) -> bool {
+        true
+    }
+    /// Up to `count` keys of `slot` stored on this node (`CLUSTER GETKEYSINSLOT`); none for a
+    /// backend that keeps no keys of its own.
+    fn local_keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {
+        Vec::new()
+    }
 }
 
 /// A single-process backend: a `HashMap` behind a `Mutex`.
@@ -307,6 +324,21 @@ impl Backend for MemoryBackend {
 
     fn max_consistency(&self) -> u8 {
         self.max_consistency
+    }
+
+    fn local_keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
+        let mut keys = self
+            .with_entries(|entries| {
+                entries
+                    .keys()
+                    .filter(|key| Slot::of_key(key) == slot)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys.truncate(count);
+        keys
     }
 }
 
