@@ -47,6 +47,7 @@ pub mod record;
 pub mod slot;
 pub mod store;
 pub mod table;
+pub mod tokens;
 pub mod version;
 pub mod wire;
 

@@ -312,9 +312,18 @@ impl Table {
         config: TableConfig,
     ) -> Result<Table, TableError> {
         if ring_config.vnode_ids.is_empty() {
-            // Whole hash slots per vnode (crate::slot), unless the caller chose ids itself.
-            ring_config.vnode_ids =
-                crate::slot::vnode_ids(transport.local_host(), ring_config.num_vnodes);
+            // Whole hash slots per vnode, placed to even out ownership (crate::tokens), unless
+            // the caller chose ids itself.
+            let ring_now = if seeds.is_empty() {
+                Vec::new()
+            } else {
+                Ring::survey(&transport, seeds, &ring_config).await?
+            };
+            ring_config.vnode_ids = crate::tokens::choose_vnode_ids(
+                &ring_now,
+                transport.local_host(),
+                ring_config.num_vnodes,
+            );
         }
         validate(&config, &ring_config)?;
         let handler = Arc::new(LateHandler::default());
