@@ -92,6 +92,14 @@ bench() { # port pipeline tests [extra...]
     -P "$pipeline" --csv -q "$@" 2>/dev/null | tr -d '"' | grep -E '^(SET|GET|INCR),'
 }
 
+# SET with a 100 s expiry (what a cache writes), named SETEX in the results.
+ttl_value=$(head -c "$size" /dev/zero | tr '\0' x)
+bench_setex() { # port pipeline
+  redis-benchmark -p "$1" -n "$requests" -c "$clients" -r "$keyspace" -P "$2" --csv -q \
+    SET "key:__rand_int__" "$ttl_value" EX 100 2>/dev/null | tr -d '"' | grep -E '^SET' \
+    | sed -E 's/^SET[^,]*,/SETEX,/'
+}
+
 # "test,rps,avg,min,p50,p95,p99,max" lines -> one line per test: name rps p50 p99
 summarise() { awk -F, '{ printf "%s %s %s %s\n", $1, $2, $5, $7 }'; }
 
@@ -106,6 +114,8 @@ start_dendrite d1 "$dring" "$dresp" "$dhttp"
 for p in 1 16; do
   bench "$rport" "$p" set,get,incr | summarise | while read -r t rps p50 p99; do record "single P$p $t redis $rps $p50 $p99"; done
   bench "$dresp" "$p" set,get,incr | summarise | while read -r t rps p50 p99; do record "single P$p $t dendrite $rps $p50 $p99"; done
+  bench_setex "$rport" "$p" | summarise | while read -r t rps p50 p99; do record "single P$p $t redis $rps $p50 $p99"; done
+  bench_setex "$dresp" "$p" | summarise | while read -r t rps p50 p99; do record "single P$p $t dendrite $rps $p50 $p99"; done
 done
 
 echo "== single-client latency"
@@ -178,6 +188,7 @@ mkdir -p "$(dirname "$out")"
   echo "- $(redis-server --version | cut -d' ' -f1-3)"
   echo "- dendrite $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build"
   echo "- load: \`redis-benchmark -t set,get,incr -n $requests -c $clients -d $size -r $keyspace -P {1,16}\`;"
+  echo "  SETEX rows: the same load running \`SET key:__rand_int__ <$size bytes> EX 100\`;"
   echo "  Redis Cluster with \`--cluster\`; dendrite's 3-node load split over its three RESP ports"
   echo "  (3 processes, -c $((clients / 3 + 1)) each); latency rows: \`-c 1 -n 20000\`."
   echo

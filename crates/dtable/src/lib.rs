@@ -47,12 +47,15 @@ pub mod record;
 pub mod slot;
 pub mod store;
 pub mod table;
+pub mod time;
 pub mod tokens;
 pub mod version;
 pub mod wire;
 
 pub use error::TableError;
-pub use modify::{Modified, Modify, ModifyError, SetCondition};
+pub use modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 pub use placement::{Placement, PlacementError};
 pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};
@@ -60,5 +63,6 @@ pub use record::Record;
 pub use slot::{Slot, SlotRangeError, SLOT_COUNT};
 pub use store::{Applied, Store};
 pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
+pub use time::TimeSource;
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};

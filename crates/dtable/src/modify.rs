@@ -16,8 +16,8 @@ pub enum Modify {
     IncrBy(i64),
     /// Append bytes (an absent key counts as empty): APPEND.
     Append(Bytes),
-    /// Store `value` if `when` holds, and say what was there before when `get` (SET's NX, XX
-    /// and GET options, SETNX, GETSET).
+    /// Store `value` if `when` holds, and say what was there before when `get` (SET's NX, XX,
+    /// GET, EX/PX/EXAT/PXAT and KEEPTTL options, SETNX, GETSET, SETEX, PSETEX).
     Set {
         /// The new value.
         value: Bytes,
@@ -25,7 +25,23 @@ pub enum Modify {
         when: SetCondition,
         /// Return the old value.
         get: bool,
+        /// The stored value's deadline: [`Expiry::Clear`] for a plain SET (Redis drops the
+        /// old one), [`Expiry::Keep`] for KEEPTTL, [`Expiry::At`] for EX, PX, EXAT and PXAT.
+        expiry: Expiry,
     },
+    /// Set the key's deadline if `when` holds (EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT); a
+    /// deadline already past deletes the key. Answers 1 if it changed the key, else 0.
+    Expire {
+        /// The new deadline, Unix milliseconds.
+        at: u64,
+        /// The condition on the current deadline (NX, XX, GT, LT).
+        when: ExpireCondition,
+    },
+    /// Drop the key's deadline (PERSIST): answers 1 if it had one, else 0.
+    Persist,
+    /// Answer the value and change its deadline (GETEX): [`Expiry::Keep`] changes nothing,
+    /// [`Expiry::Clear`] is PERSIST, [`Expiry::At`] a new deadline (a past one deletes).
+    GetEx(Expiry),
     /// Delete the key and return what it held: GETDEL.
     GetDel,
     /// Overwrite the value from byte `offset` on with `value`, padding with zero bytes
@@ -57,6 +73,77 @@ pub enum SetCondition {
     IfPresent,
 }
 
+/// What [`Modify::Set`] and [`Modify::GetEx`] do to the key's deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expiry {
+    /// Keep the deadline the key had (SET's KEEPTTL, GETEX without options).
+    Keep,
+    /// No deadline: the value lives until deleted (a plain SET, GETEX PERSIST).
+    Clear,
+    /// Expire at this absolute time, Unix milliseconds.
+    At(u64),
+}
+
+/// When [`Modify::Expire`] sets the new deadline: Redis's EXPIRE options. A key without a
+/// deadline counts as expiring never (so GT never holds for it, and LT always does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExpireCondition {
+    /// Always.
+    Always,
+    /// Only if the key has no deadline (NX).
+    IfNone,
+    /// Only if it has one (XX).
+    IfSome,
+    /// Only if the new deadline is later than the current one (GT).
+    IfLater,
+    /// Only if the new deadline is earlier than the current one (LT).
+    IfEarlier,
+    /// Only if the key has a deadline and the new one is earlier (XX and LT together).
+    IfSomeAndEarlier,
+}
+
+impl ExpireCondition {
+    fn holds(self, current: Option<u64>, new: u64) -> bool {
+        match (self, current) {
+            (ExpireCondition::Always, _) => true,
+            (ExpireCondition::IfNone, current) => current.is_none(),
+            (ExpireCondition::IfSome, current) => current.is_some(),
+            (ExpireCondition::IfLater, Some(current)) => new > current,
+            (ExpireCondition::IfLater, None) => false,
+            (ExpireCondition::IfEarlier, Some(current)) => new < current,
+            (ExpireCondition::IfEarlier, None) => true,
+            (ExpireCondition::IfSomeAndEarlier, current) => current.is_some_and(|c| new < c),
+        }
+    }
+}
+
+/// A key's value as a read-modify-write sees it: present and not expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Current<'a> {
+    /// The value.
+    pub value: &'a [u8],
+    /// Its deadline (Unix ms), if it has one.
+    pub expires: Option<u64>,
+}
+
+impl<'a> Current<'a> {
+    /// What `record` holds for a reader at `now`: `None` for a tombstone or an expired value.
+    pub fn of(record: &'a crate::Record, now: u64) -> Option<Current<'a>> {
+        Some(Current {
+            value: record.live_value(now)?,
+            expires: record.expires,
+        })
+    }
+
+    /// A value without a deadline.
+    pub fn lasting(value: &'a [u8]) -> Current<'a> {
+        Current {
+            value,
+            expires: None,
+        }
+    }
+}
+
 /// What a [`Modify`] answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Modified {
@@ -80,8 +167,13 @@ pub enum Modified {
 pub enum Change {
     /// Nothing changes (e.g. SET NX on a present key): no write, nothing to replicate.
     Keep,
-    /// The key now holds this value.
-    Put(Bytes),
+    /// The key now holds this value, until this deadline (Unix ms; `None`: for ever).
+    Put {
+        /// The new value.
+        value: Bytes,
+        /// Its deadline.
+        expires: Option<u64>,
+    },
     /// The key is deleted (a tombstone).
     Delete,
 }
@@ -98,37 +190,54 @@ pub enum ModifyError {
     /// The result would be longer than the table's largest value.
     #[error("string exceeds maximum allowed size")]
     TooLarge,
+    /// RENAME of a key that holds nothing.
+    #[error("no such key")]
+    NoSuchKey,
+    /// A multi-key operation got a number of keys it cannot work on (a caller's bug, or a
+    /// malformed request).
+    #[error("wrong number of keys for the operation")]
+    WrongKeys,
 }
 
 impl Modify {
-    /// Applies the operation to the key's current value (`None`: absent or deleted), for values
-    /// of at most `max_len` bytes.
+    /// Applies the operation to the key's `current` value (`None`: absent, deleted or expired)
+    /// at time `now` (Unix ms, for deadlines already past), for values of at most `max_len`
+    /// bytes. Operations that rewrite a value keep its deadline, as Redis's do (INCR, APPEND,
+    /// SETRANGE, SETBIT); SET replaces it.
     ///
     /// ```
-    /// use dtable::modify::{Change, Modified, Modify};
-    /// let (change, answer) = Modify::IncrBy(5).apply(Some(b"10"), 1024).unwrap();
-    /// assert_eq!(change, Change::Put("15".into()));
+    /// use dtable::modify::{Change, Current, Modified, Modify};
+    /// let ten = Some(Current::lasting(b"10"));
+    /// let (change, answer) = Modify::IncrBy(5).apply(ten, 0, 1024).unwrap();
+    /// assert_eq!(change, Change::Put { value: "15".into(), expires: None });
     /// assert_eq!(answer, Modified::Integer(15));
     /// ```
     pub fn apply(
         &self,
-        current: Option<&[u8]>,
+        current: Option<Current<'_>>,
+        now: u64,
         max_len: usize,
     ) -> Result<(Change, Modified), ModifyError> {
+        let value = current.map(|c| c.value);
+        // A rewrite of the value keeps the key's deadline.
+        let rewrite = |value: Vec<u8>| Change::Put {
+            value: Bytes::from(value),
+            expires: current.and_then(|c| c.expires),
+        };
         match self {
             Modify::IncrBy(delta) => {
-                let now = match current {
+                let before = match value {
                     None => 0,
                     Some(text) => parse_integer(text).ok_or(ModifyError::NotAnInteger)?,
                 };
-                let next = now.checked_add(*delta).ok_or(ModifyError::Overflow)?;
+                let next = before.checked_add(*delta).ok_or(ModifyError::Overflow)?;
                 Ok((
-                    Change::Put(Bytes::from(next.to_string())),
+                    rewrite(next.to_string().into_bytes()),
                     Modified::Integer(next),
                 ))
             }
             Modify::Append(tail) => {
-                let head = current.unwrap_or_default();
+                let head = value.unwrap_or_default();
                 let len = head.len() + tail.len();
                 if len > max_len {
                     return Err(ModifyError::TooLarge);
@@ -136,45 +245,62 @@ impl Modify {
                 let mut joined = Vec::with_capacity(len);
                 joined.extend_from_slice(head);
                 joined.extend_from_slice(tail);
-                Ok((
-                    Change::Put(Bytes::from(joined)),
-                    Modified::Length(len as u64),
-                ))
+                Ok((rewrite(joined), Modified::Length(len as u64)))
             }
-            Modify::Set { value, when, get } => {
-                if value.len() > max_len {
+            Modify::Set {
+                value: new,
+                when,
+                get,
+                expiry,
+            } => {
+                if new.len() > max_len {
                     return Err(ModifyError::TooLarge);
                 }
                 let store = match when {
                     SetCondition::Always => true,
-                    SetCondition::IfAbsent => current.is_none(),
-                    SetCondition::IfPresent => current.is_some(),
+                    SetCondition::IfAbsent => value.is_none(),
+                    SetCondition::IfPresent => value.is_some(),
                 };
-                let old = get.then(|| current.map(Bytes::copy_from_slice)).flatten();
-                let change = if store {
-                    Change::Put(value.clone())
-                } else {
+                let old = get.then(|| value.map(Bytes::copy_from_slice)).flatten();
+                let change = if !store {
                     Change::Keep
+                } else {
+                    match expiry {
+                        Expiry::At(at) if *at <= now => Change::Delete,
+                        Expiry::At(at) => Change::Put {
+                            value: new.clone(),
+                            expires: Some(*at),
+                        },
+                        Expiry::Clear => Change::Put {
+                            value: new.clone(),
+                            expires: None,
+                        },
+                        Expiry::Keep => Change::Put {
+                            value: new.clone(),
+                            expires: current.and_then(|c| c.expires),
+                        },
+                    }
                 };
                 Ok((change, Modified::Set { stored: store, old }))
             }
-            Modify::SetRange { offset, value } => {
-                let len = current.map_or(0, <[u8]>::len);
-                if value.is_empty() {
+            Modify::SetRange {
+                offset,
+                value: part,
+            } => {
+                let len = value.map_or(0, <[u8]>::len);
+                if part.is_empty() {
                     return Ok((Change::Keep, Modified::Length(len as u64)));
                 }
                 let start = usize::try_from(*offset).map_err(|_| ModifyError::TooLarge)?;
-                let needed = start
-                    .checked_add(value.len())
-                    .ok_or(ModifyError::TooLarge)?;
+                let needed = start.checked_add(part.len()).ok_or(ModifyError::TooLarge)?;
                 if needed > max_len {
                     return Err(ModifyError::TooLarge);
                 }
-                let mut joined = current.unwrap_or_default().to_vec();
+                let mut joined = value.unwrap_or_default().to_vec();
                 joined.resize(len.max(needed), 0);
-                joined[start..needed].copy_from_slice(value);
+                joined[start..needed].copy_from_slice(part);
                 let len = joined.len() as u64;
-                Ok((Change::Put(Bytes::from(joined)), Modified::Length(len)))
+                Ok((rewrite(joined), Modified::Length(len)))
             }
             Modify::SetBit { offset, bit } => {
                 let byte = usize::try_from(offset / 8).map_err(|_| ModifyError::TooLarge)?;
@@ -182,7 +308,7 @@ impl Modify {
                     return Err(ModifyError::TooLarge);
                 }
                 let mask = 0x80u8 >> (offset % 8);
-                let mut bytes = current.unwrap_or_default().to_vec();
+                let mut bytes = value.unwrap_or_default().to_vec();
                 if bytes.len() <= byte {
                     bytes.resize(byte + 1, 0);
                 }
@@ -192,18 +318,65 @@ impl Modify {
                 } else {
                     bytes[byte] &= !mask;
                 }
-                Ok((
-                    Change::Put(Bytes::from(bytes)),
-                    Modified::Integer(i64::from(was)),
-                ))
+                Ok((rewrite(bytes), Modified::Integer(i64::from(was))))
             }
-            Modify::GetDel => match current {
+            Modify::GetDel => match value {
                 None => Ok((Change::Keep, Modified::Old(None))),
                 Some(old) => Ok((
                     Change::Delete,
                     Modified::Old(Some(Bytes::copy_from_slice(old))),
                 )),
             },
+            Modify::Expire { at, when } => {
+                let Some(current) = current else {
+                    return Ok((Change::Keep, Modified::Integer(0)));
+                };
+                if !when.holds(current.expires, *at) {
+                    return Ok((Change::Keep, Modified::Integer(0)));
+                }
+                let change = if *at <= now {
+                    Change::Delete
+                } else {
+                    Change::Put {
+                        value: Bytes::copy_from_slice(current.value),
+                        expires: Some(*at),
+                    }
+                };
+                Ok((change, Modified::Integer(1)))
+            }
+            Modify::Persist => match current {
+                Some(Current {
+                    value,
+                    expires: Some(_),
+                }) => Ok((
+                    Change::Put {
+                        value: Bytes::copy_from_slice(value),
+                        expires: None,
+                    },
+                    Modified::Integer(1),
+                )),
+                _ => Ok((Change::Keep, Modified::Integer(0))),
+            },
+            Modify::GetEx(expiry) => {
+                let Some(current) = current else {
+                    return Ok((Change::Keep, Modified::Old(None)));
+                };
+                let old = Bytes::copy_from_slice(current.value);
+                let change = match expiry {
+                    Expiry::Keep => Change::Keep,
+                    Expiry::Clear if current.expires.is_none() => Change::Keep,
+                    Expiry::Clear => Change::Put {
+                        value: old.clone(),
+                        expires: None,
+                    },
+                    Expiry::At(at) if *at <= now => Change::Delete,
+                    Expiry::At(at) => Change::Put {
+                        value: old.clone(),
+                        expires: Some(*at),
+                    },
+                };
+                Ok((change, Modified::Old(Some(old))))
+            }
         }
     }
 }
@@ -222,208 +395,8 @@ pub fn parse_integer(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
+mod many;
+pub use many::{BitOperation, ModifyMany};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn put(text: &str) -> Change {
-        Change::Put(Bytes::copy_from_slice(text.as_bytes()))
-    }
-
-    #[test]
-    fn integers_are_parsed_as_redis_does() {
-        for (text, want) in [
-            ("0", Some(0)),
-            ("7", Some(7)),
-            ("-7", Some(-7)),
-            ("9223372036854775807", Some(i64::MAX)),
-            ("-9223372036854775808", Some(i64::MIN)),
-            ("9223372036854775808", None),
-            ("-0", None),
-            ("007", None),
-            ("+1", None),
-            (" 1", None),
-            ("1 ", None),
-            ("", None),
-            ("-", None),
-            ("1.5", None),
-            ("abc", None),
-        ] {
-            assert_eq!(parse_integer(text.as_bytes()), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn incrby_counts_from_zero_and_refuses_non_integers_and_overflow() {
-        assert_eq!(
-            Modify::IncrBy(1).apply(None, 10),
-            Ok((put("1"), Modified::Integer(1)))
-        );
-        assert_eq!(
-            Modify::IncrBy(-3).apply(Some(b"1"), 10),
-            Ok((put("-2"), Modified::Integer(-2)))
-        );
-        assert_eq!(
-            Modify::IncrBy(1).apply(Some(b"x"), 10),
-            Err(ModifyError::NotAnInteger)
-        );
-        assert_eq!(
-            Modify::IncrBy(1).apply(Some(b"9223372036854775807"), 10),
-            Err(ModifyError::Overflow)
-        );
-        assert_eq!(
-            Modify::IncrBy(i64::MIN).apply(Some(b"-1"), 10),
-            Err(ModifyError::Overflow)
-        );
-    }
-
-    #[test]
-    fn append_joins_and_respects_the_size_limit() {
-        assert_eq!(
-            Modify::Append("lo".into()).apply(Some(b"hel"), 10),
-            Ok((put("hello"), Modified::Length(5)))
-        );
-        assert_eq!(
-            Modify::Append("ab".into()).apply(None, 10),
-            Ok((put("ab"), Modified::Length(2)))
-        );
-        assert_eq!(
-            Modify::Append("abc".into()).apply(Some(b"12345678"), 10),
-            Err(ModifyError::TooLarge)
-        );
-    }
-
-    #[test]
-    fn set_conditions_and_get() {
-        let set = |when, get| Modify::Set {
-            value: "new".into(),
-            when,
-            get,
-        };
-        assert_eq!(
-            set(SetCondition::IfAbsent, false).apply(Some(b"old"), 10),
-            Ok((
-                Change::Keep,
-                Modified::Set {
-                    stored: false,
-                    old: None
-                }
-            ))
-        );
-        assert_eq!(
-            set(SetCondition::IfAbsent, true).apply(None, 10),
-            Ok((
-                put("new"),
-                Modified::Set {
-                    stored: true,
-                    old: None
-                }
-            ))
-        );
-        assert_eq!(
-            set(SetCondition::IfPresent, true).apply(Some(b"old"), 10),
-            Ok((
-                put("new"),
-                Modified::Set {
-                    stored: true,
-                    old: Some("old".into())
-                }
-            ))
-        );
-        assert_eq!(
-            set(SetCondition::IfPresent, false).apply(None, 10),
-            Ok((
-                Change::Keep,
-                Modified::Set {
-                    stored: false,
-                    old: None
-                }
-            ))
-        );
-        assert_eq!(
-            set(SetCondition::Always, false).apply(None, 2),
-            Err(ModifyError::TooLarge)
-        );
-    }
-
-    #[test]
-    fn setrange_pads_overwrites_and_keeps_on_empty() {
-        let setrange = |offset, value: &str| Modify::SetRange {
-            offset,
-            value: Bytes::copy_from_slice(value.as_bytes()),
-        };
-        assert_eq!(
-            setrange(6, "Redis").apply(Some(b"Hello World"), 100),
-            Ok((put("Hello Redis"), Modified::Length(11)))
-        );
-        assert_eq!(
-            setrange(2, "ab").apply(None, 100),
-            Ok((
-                Change::Put(Bytes::from_static(b"\0\0ab")),
-                Modified::Length(4)
-            ))
-        );
-        assert_eq!(
-            setrange(9, "").apply(Some(b"xyz"), 100),
-            Ok((Change::Keep, Modified::Length(3)))
-        );
-        assert_eq!(
-            setrange(99, "ab").apply(None, 100),
-            Err(ModifyError::TooLarge)
-        );
-    }
-
-    #[test]
-    fn setbit_answers_the_old_bit_and_grows_the_value() {
-        assert_eq!(
-            Modify::SetBit {
-                offset: 7,
-                bit: true
-            }
-            .apply(None, 10),
-            Ok((
-                Change::Put(Bytes::from_static(b"\x01")),
-                Modified::Integer(0)
-            ))
-        );
-        assert_eq!(
-            Modify::SetBit {
-                offset: 1,
-                bit: false
-            }
-            .apply(Some(b"\x40"), 10),
-            Ok((Change::Put(Bytes::from_static(b"\0")), Modified::Integer(1)))
-        );
-        assert_eq!(
-            Modify::SetBit {
-                offset: 17,
-                bit: false
-            }
-            .apply(None, 10),
-            Ok((
-                Change::Put(Bytes::from_static(b"\0\0\0")),
-                Modified::Integer(0)
-            ))
-        );
-        assert_eq!(
-            Modify::SetBit {
-                offset: 80,
-                bit: true
-            }
-            .apply(None, 10),
-            Err(ModifyError::TooLarge)
-        );
-    }
-
-    #[test]
-    fn getdel_deletes_what_is_there() {
-        assert_eq!(
-            Modify::GetDel.apply(Some(b"v"), 10),
-            Ok((Change::Delete, Modified::Old(Some("v".into()))))
-        );
-        assert_eq!(
-            Modify::GetDel.apply(None, 10),
-            Ok((Change::Keep, Modified::Old(None)))
-        );
-    }
-}
+mod tests;

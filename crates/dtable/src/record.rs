@@ -17,6 +17,16 @@ pub struct Record {
     pub version: Version,
     /// The value; `None` is a tombstone.
     pub value: Option<Bytes>,
+    /// When the value expires: an absolute deadline in milliseconds since the Unix epoch, or
+    /// `None` for never (always `None` on a tombstone).
+    ///
+    /// The deadline is part of the write: a version names one (value, deadline) pair, so every
+    /// copy of a record agrees on when it expires, and changing a deadline (EXPIRE, PERSIST) is
+    /// a new write with a new version. A record past its deadline still wins over older ones
+    /// (it stays a record, so nothing older comes back through a replica); it is only invisible
+    /// to reads ([`live_value`](Record::live_value)) until the primary reclaims it as a tombstone
+    /// (docs/design.md, "Expiry").
+    pub expires: Option<u64>,
 }
 
 impl Record {
@@ -25,6 +35,26 @@ impl Record {
         Record {
             version,
             value: Some(value),
+            expires: None,
+        }
+    }
+
+    /// A record holding `value` until `expires` (Unix milliseconds; `None`: for ever).
+    pub fn expiring(version: Version, value: Bytes, expires: Option<u64>) -> Record {
+        Record {
+            version,
+            value: Some(value),
+            expires,
+        }
+    }
+
+    /// A record from its parts as they travel: a value (or `None`, a tombstone) and a deadline,
+    /// which a tombstone never has (one that arrives with a tombstone is dropped).
+    pub fn with_deadline(version: Version, value: Option<Bytes>, expires: Option<u64>) -> Record {
+        Record {
+            version,
+            expires: expires.filter(|_| value.is_some()),
+            value,
         }
     }
 
@@ -33,12 +63,33 @@ impl Record {
         Record {
             version,
             value: None,
+            expires: None,
         }
     }
 
     /// Is this a delete marker rather than a value?
     pub fn is_tombstone(&self) -> bool {
         self.value.is_none()
+    }
+
+    /// Has the value expired at `now` (Unix milliseconds)? Redis's rule: a key whose deadline
+    /// is `now` or earlier is gone.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires.is_some_and(|deadline| deadline <= now)
+    }
+
+    /// The value as a reader at `now` sees it: `None` for a tombstone or an expired value.
+    pub fn live_value(&self, now: u64) -> Option<&Bytes> {
+        self.value.as_ref().filter(|_| !self.is_expired(now))
+    }
+
+    /// [`live_value`](Record::live_value), consuming the record.
+    pub fn into_live_value(self, now: u64) -> Option<Bytes> {
+        if self.is_expired(now) {
+            None
+        } else {
+            self.value
+        }
     }
 
     /// Should `self` replace `other` as the state of the same key?
@@ -52,7 +103,9 @@ impl Record {
         match self.version.cmp(&other.version) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => self.value > other.value,
+            std::cmp::Ordering::Equal => {
+                (&self.value, self.expires) > (&other.value, other.expires)
+            }
         }
     }
 }
@@ -91,6 +144,29 @@ mod tests {
         let a = Record::value(v(5, 1), Bytes::from_static(b"a"));
         let b = Record::value(v(5, 2), Bytes::from_static(b"b"));
         assert!(b.wins_over(&a));
+    }
+
+    #[test]
+    fn expired_values_are_invisible_but_still_records() {
+        let r = Record::expiring(v(5, 1), Bytes::from_static(b"x"), Some(100));
+        assert_eq!(r.live_value(99), Some(&Bytes::from_static(b"x")));
+        assert_eq!(r.live_value(100), None, "the deadline itself is past");
+        assert!(!r.is_tombstone());
+        let older = Record::value(v(4, 1), Bytes::from_static(b"older"));
+        assert!(
+            r.wins_over(&older),
+            "an expired record still beats older ones"
+        );
+        assert_eq!(r.clone().into_live_value(100), None);
+        assert_eq!(r.into_live_value(0), Some(Bytes::from_static(b"x")));
+    }
+
+    #[test]
+    fn tombstones_carry_no_deadline() {
+        let t = Record::with_deadline(v(5, 1), None, Some(100));
+        assert_eq!(t.expires, None);
+        let kept = Record::with_deadline(v(5, 1), Some(Bytes::new()), Some(100));
+        assert_eq!(kept.expires, Some(100));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use chunk::Chunk;
+use deadlines::Deadlines;
 pub use error::StoreError;
 
 /// Callback run after each record the store accepts (see [`Store::set_observer`]).
@@ -82,6 +83,10 @@ struct Shard {
     live: usize,
     /// Number of records, tombstones included.
     total: usize,
+    /// Number of values with a deadline (Redis's `expires=` in INFO keyspace).
+    expiring: usize,
+    /// The deadlines of the expiring values, soonest first (stale entries included).
+    deadlines: Deadlines,
     /// Where [`Shard::apply`] encodes a record before placing it in its chunk (reused, so a
     /// write allocates nothing unless its chunk grows).
     scratch: Vec<u8>,
@@ -96,6 +101,8 @@ impl Default for Shard {
             chunks: BTreeMap::from([(0, Chunk::default())]),
             live: 0,
             total: 0,
+            expiring: 0,
+            deadlines: Deadlines::default(),
             scratch: Vec::new(),
             max_chunk_len: chunk::OFFSET_LIMIT,
         }
@@ -126,14 +133,14 @@ impl Shard {
             self.chunks.insert(0, Chunk::default());
             return self.apply(id, key, record);
         };
-        let (rank, replaced_tombstone) = match chunk.find(&id, key) {
+        let (rank, replaced_tombstone, replaced_deadline) = match chunk.find(&id, key) {
             Ok((rank, held)) => {
-                if !packed::wins_over(record, held.version, held.value) {
+                if !packed::wins_over(record, &held) {
                     return Ok(Applied::Stale);
                 }
-                (rank, Some(held.is_tombstone()))
+                (rank, Some(held.is_tombstone()), held.expires.is_some())
             }
-            Err(rank) => (rank, None),
+            Err(rank) => (rank, None, false),
         };
         let encoded = &mut self.scratch;
         encoded.clear();
@@ -164,6 +171,13 @@ impl Shard {
         };
         if !record.is_tombstone() {
             self.live += 1;
+        }
+        if replaced_deadline {
+            self.expiring -= 1;
+        }
+        if let Some(deadline) = record.expires {
+            self.expiring += 1;
+            self.deadlines.insert(deadline, id, key);
         }
         if chunk.len() > MAX_CHUNK_BYTES {
             self.split(chunk_key);
@@ -236,12 +250,15 @@ impl Shard {
             let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
                 continue;
             };
-            let live = &mut self.live;
+            let (live, expiring) = (&mut self.live, &mut self.expiring);
             let dropped = chunk.retain(
                 |entry| !drop(entry),
                 |entry| {
                     if !entry.is_tombstone() {
                         *live -= 1;
+                    }
+                    if entry.expires.is_some() {
+                        *expiring -= 1;
                     }
                 },
             );
@@ -267,6 +284,7 @@ impl Shard {
 }
 
 mod chunk;
+mod deadlines;
 mod error;
 mod packed;
 
@@ -365,6 +383,51 @@ impl Store {
     /// Number of keys holding a value (tombstones not counted).
     pub fn len_live(&self) -> usize {
         self.shards.iter().map(|s| s.read().live).sum()
+    }
+
+    /// Number of values with a deadline, expired or not yet reclaimed included (INFO's
+    /// `expires=`).
+    pub fn len_expiring(&self) -> usize {
+        self.shards.iter().map(|s| s.read().expiring).sum()
+    }
+
+    /// The values whose deadline is at or before `now` (Unix ms), up to `limit` of them, for
+    /// the expiry sweep: each as its key and the record held now (a value past its deadline).
+    ///
+    /// Each is handed out once: a caller that cannot reclaim one yet (it is not the key's
+    /// primary) puts it back with [`defer_deadline`](Store::defer_deadline). Entries the
+    /// store no longer matches (the key was written again since, deleted, or handed away) are
+    /// dropped on the way.
+    pub fn take_expired(&self, now: u64, limit: usize) -> Vec<(Bytes, Record)> {
+        let mut expired = Vec::new();
+        for shard in &self.shards {
+            if expired.len() >= limit {
+                break;
+            }
+            let mut shard = shard.write();
+            let due = shard.deadlines.take_due(now, limit - expired.len());
+            for (deadline, id, key) in due {
+                if let Some(record) = shard.get(&id, &key) {
+                    // A later entry than the record's deadline is a deferred one; an earlier
+                    // one is stale (the deadline was moved later since).
+                    if record.value.is_some() && record.expires.is_some_and(|d| d <= deadline) {
+                        expired.push((Bytes::from(key), record));
+                    }
+                }
+            }
+        }
+        expired
+    }
+
+    /// Hands an expired record of `key` back to the sweep, to be offered again at `retry_at`
+    /// (Unix ms): a replica's copy waits for its primary's tombstone, and is reclaimed by this
+    /// node if it becomes the primary meanwhile.
+    pub fn defer_deadline(&self, key: &[u8], retry_at: u64) {
+        let id = KeyPosition::of(key).id();
+        self.shards[self.shard_index(&id)]
+            .write()
+            .deadlines
+            .insert(retry_at, id, key);
     }
 
     /// Number of records, tombstones included.
@@ -508,7 +571,7 @@ impl Store {
     /// Digests of `buckets` equal-width buckets of `range` (see [`IdRange::buckets`]), for
     /// anti-entropy: two replicas compare bucket by bucket and exchange only the records of the
     /// buckets that differ ([`Buckets::bucket_range`](crate::range::Buckets::bucket_range) then
-    /// [`scan`](Store::scan)). Each digest hashes (position, key, version, tombstone flag) of
+    /// [`scan`](Store::scan)). Each digest hashes (position, key, version, tombstone flag, deadline if any) of
     /// its records in ring order; an empty bucket is [`EMPTY_DIGEST`]. Costs a pass over the range.
     pub fn digest_buckets(&self, range: IdRange, buckets: usize) -> Vec<u64> {
         let division = range.buckets(buckets);
@@ -525,6 +588,9 @@ impl Store {
                         state.write(&entry.version.logical.to_be_bytes());
                         state.write(&entry.version.node.to_be_bytes());
                         state.write(&[u8::from(entry.is_tombstone())]);
+                        if let Some(deadline) = entry.expires {
+                            state.write(&deadline.to_be_bytes());
+                        }
                     }
                     ControlFlow::Continue(())
                 });

@@ -17,10 +17,12 @@
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
 
+mod expiry;
 mod handback;
 mod keyspace;
 mod ledger;
 mod members;
+mod multikey;
 mod peer;
 mod query;
 mod repair;
@@ -49,6 +51,7 @@ use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::store::Store;
+use crate::time::TimeSource;
 use crate::version::{Clock, ClockError, Version};
 use crate::wire::kind;
 
@@ -113,6 +116,9 @@ pub struct TableConfig {
     /// [`TableStats::versions_refused`], logged, and the request that carried it gets an error.
     /// Keep it well above the clock skew NTP leaves between nodes.
     pub max_clock_skew: Duration,
+    /// Where the clock reads the time: the wall clock, or tokio's for paused-time tests and
+    /// simulations (see [`TimeSource`]). Versions, deadlines and tombstone grace all follow it.
+    pub time: TimeSource,
     /// Where clients reach this node (`host:port` of its RESP endpoint), told to every node
     /// that probes it (docs/wire.md §6.3) so that any node can send a cluster client here.
     /// `None` for a node that serves no clients.
@@ -138,6 +144,7 @@ impl Default for TableConfig {
             read_settle_timeout: Duration::from_secs(4),
             clock_offset_ms: 0,
             max_clock_skew: Duration::from_secs(60),
+            time: TimeSource::System,
             client_address: None,
         }
     }
@@ -176,6 +183,9 @@ pub struct TableStats {
     /// Reads that found no record on a primary still taking its range over and had to ask the
     /// other copies (see [`TableConfig::read_settle_timeout`]).
     pub unsettled_reads: AtomicU64,
+    /// Values past their deadline reclaimed as tombstones by this node's expiry sweep (as
+    /// their primary): Redis's `expired_keys`.
+    pub expired: AtomicU64,
     /// Records received from peers and not stored because their version was further ahead of
     /// this node's clock than `TableConfig::max_clock_skew` (a peer's clock is wrong).
     pub versions_refused: AtomicU64,
@@ -330,7 +340,7 @@ impl Table {
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
             .chain(kind::WRITE..=kind::PURGE)
-            .chain([kind::PROBE, kind::MODIFY])
+            .chain([kind::PROBE, kind::MODIFY, kind::MODIFY_MANY])
             .collect();
         extensions
             .register(&kinds, handler.clone())
@@ -349,8 +359,9 @@ impl Table {
             store: Store::new(config.shards),
             clock: {
                 let offset = config.clock_offset_ms;
+                let time = config.time.clone();
                 Clock::new(node_id, move || {
-                    repair::now_millis().saturating_add_signed(offset)
+                    time.now_millis().saturating_add_signed(offset)
                 })
                 .with_max_ahead(config.max_clock_skew)
             },
@@ -414,6 +425,12 @@ impl Table {
         self.inner.store.len_live()
     }
 
+    /// Values held on this node (primary and replica copies) that have a deadline, expired
+    /// ones not yet reclaimed included: INFO keyspace's `expires=`.
+    pub fn local_expiring(&self) -> usize {
+        self.inner.store.len_expiring()
+    }
+
     /// Calls `hook` for every record this node stores from now on (the Go original's item hook).
     pub fn set_hook(&self, hook: impl Fn(&[u8], &Record) + Send + Sync + 'static) {
         self.inner.store.set_observer(Box::new(hook));
@@ -472,12 +489,28 @@ impl Table {
 /// Stripes of [`TableInner::key_locks`]: enough that writers of different keys rarely meet.
 const KEY_LOCKS: usize = 1024;
 
+/// The stripe of [`TableInner::key_locks`] that guards the key at `position`.
+fn stripe(position: &KeyPosition) -> usize {
+    (position.id().high_u64() % KEY_LOCKS as u64) as usize
+}
+
 impl TableInner {
     /// The write lock of the key at `id` (a stripe shared with other keys; held for a few
     /// instructions, never across an `.await`).
     fn key_lock(&self, position: &KeyPosition) -> parking_lot::MutexGuard<'_, ()> {
-        let stripe = (position.id().high_u64() % KEY_LOCKS as u64) as usize;
-        self.key_locks[stripe].lock()
+        self.key_locks[stripe(position)].lock()
+    }
+
+    /// The write locks of several keys, taken in stripe order (so two multi-key operations
+    /// never wait on each other in a cycle), each stripe once.
+    fn key_locks(&self, positions: &[KeyPosition]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = positions.iter().map(stripe).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|stripe| self.key_locks[stripe].lock())
+            .collect()
     }
 
     /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the

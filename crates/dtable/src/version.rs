@@ -126,6 +126,12 @@ impl Clock {
         })
     }
 
+    /// The physical time now, Unix milliseconds (the injected time source): what deadlines
+    /// are compared with.
+    pub fn now_millis(&self) -> u64 {
+        (self.now)()
+    }
+
     /// The node id this clock stamps on its versions.
     pub fn node(&self) -> u64 {
         self.node

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use dendrite::message::{decode_payload, frame, vnode_from_proto, vnode_to_proto, MAX_FRAME_LEN};
 use dendrite::{CodecError, Id, Vnode};
 
-use crate::modify::{Modified, Modify, ModifyError};
+use crate::modify::{Modified, Modify, ModifyError, ModifyMany};
 use crate::proto;
 use crate::range::{IdRange, MAX_BUCKETS};
 
@@ -75,8 +75,10 @@ pub mod kind {
     pub const PROBE_RESP: u8 = 0x4B;
     /// A read-modify-write of one key at its primary. Reply: `MODIFY_RESP`.
     pub const MODIFY: u8 = 0x4C;
-    /// Answer to `MODIFY`.
+    /// Answer to `MODIFY` and `MODIFY_MANY`.
     pub const MODIFY_RESP: u8 = 0x4D;
+    /// A read-modify-write of several keys with one primary. Reply: `MODIFY_RESP`.
+    pub const MODIFY_MANY: u8 = 0x4E;
 }
 
 /// What the receiver of a [`Request::Write`] is for its keys.
@@ -243,9 +245,21 @@ pub enum Request {
         /// Copies that must hold the result before the answer; at least 1.
         min_acks: u32,
     },
+    /// 0x4E: apply `op` to `keys`, all owned by `dest`, as one step, and answer once
+    /// `min_acks` copies hold the result. Reply: [`Reply::ModifyResp`].
+    ModifyMany {
+        /// The keys' primary.
+        dest: Vnode,
+        /// The keys, in the roles `op` gives them.
+        keys: Vec<Bytes>,
+        /// What to do to them.
+        op: ModifyMany,
+        /// Copies that must hold the result before the answer; at least 1.
+        min_acks: u32,
+    },
 }
 
-/// What a primary answers to a [`Request::Modify`].
+/// What a primary answers to a [`Request::Modify`] or [`Request::ModifyMany`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModifyAnswer {
     /// Applied (and replicated as asked); the operation's answer.
@@ -353,6 +367,7 @@ impl Request {
             Request::Purge { .. } => kind::PURGE,
             Request::Probe { .. } => kind::PROBE,
             Request::Modify { .. } => kind::MODIFY,
+            Request::ModifyMany { .. } => kind::MODIFY_MANY,
         }
     }
 
@@ -373,7 +388,8 @@ impl Request {
             | Request::Scan { dest, .. }
             | Request::Purge { dest, .. }
             | Request::Probe { dest, .. }
-            | Request::Modify { dest, .. } => dest,
+            | Request::Modify { dest, .. }
+            | Request::ModifyMany { dest, .. } => dest,
         }
     }
 
@@ -556,6 +572,12 @@ impl Request {
                 op,
                 min_acks,
             } => frame(k, &modify::request_to_proto(dest, key, op, *min_acks)),
+            Request::ModifyMany {
+                dest,
+                keys,
+                op,
+                min_acks,
+            } => frame(k, &modify::many_to_proto(dest, keys, op, *min_acks)),
         }
     }
 
@@ -727,6 +749,16 @@ impl Request {
                     min_acks,
                 }
             }
+            kind::MODIFY_MANY => {
+                let m: proto::PbdTableModifyMany = decode_payload(k, payload, &[])?;
+                let (dest, keys, op, min_acks) = modify::many_from_proto(k, m)?;
+                Request::ModifyMany {
+                    dest,
+                    keys,
+                    op,
+                    min_acks,
+                }
+            }
             other => return Err(CodecError::UnknownType(other)),
         })
     }
@@ -800,6 +832,7 @@ impl Reply {
                             key: Some(item.key.clone()),
                             value: item.record.as_ref().and_then(|r| r.value.clone()),
                             version: item.record.as_ref().map(|r| version_to_proto(&r.version)),
+                            expires: item.record.as_ref().and_then(|r| r.expires),
                         })
                         .collect(),
                     moved: moved.as_ref().map(vnode_to_proto),
@@ -882,10 +915,11 @@ impl Reply {
                                 return Err(invalid(k, "item (a value without a version)"))
                             }
                             None => None,
-                            Some(v) => Some(Record {
-                                version: version_from_proto(k, v)?,
-                                value: item.value,
-                            }),
+                            Some(v) => Some(Record::with_deadline(
+                                version_from_proto(k, v)?,
+                                item.value,
+                                item.expires,
+                            )),
                         };
                         Ok(ReadItem { key, record })
                     })
@@ -1009,6 +1043,7 @@ fn items_to_proto(items: &[(Bytes, Record)]) -> Vec<proto::PbdTableVersionedItem
             key: Some(key.clone()),
             value: record.value.clone(),
             version: Some(version_to_proto(&record.version)),
+            expires: record.expires,
         })
         .collect()
 }
@@ -1024,10 +1059,7 @@ fn items_from_proto(
             let version = item.version.ok_or_else(|| missing(kind, "items.version"))?;
             Ok((
                 key,
-                Record {
-                    version: version_from_proto(kind, version)?,
-                    value: item.value,
-                },
+                Record::with_deadline(version_from_proto(kind, version)?, item.value, item.expires),
             ))
         })
         .collect()

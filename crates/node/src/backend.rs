@@ -5,15 +5,20 @@
 //! [`MemoryBackend`]. Keeping the front ends behind a trait lets them be tested
 //! over real sockets without a ring.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use dtable::Slot;
-use futures::future::{self, BoxFuture, FutureExt};
+use futures::future::BoxFuture;
 
 use crate::slot_map::SlotMap;
+
+mod memory;
+pub use memory::MemoryBackend;
+
+/// A value and its deadline (Unix ms; `None`: it never expires).
+pub type Expiring = (Bytes, Option<u64>);
 
 /// How many replicas must answer a read or acknowledge a write.
 ///
@@ -78,6 +83,10 @@ pub enum BackendError {
     /// A bug or unexpected state inside the backend.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A multi-key operation's keys live on different primaries (Redis Cluster's CROSSSLOT):
+    /// nothing was done.
+    #[error("Keys in request don't hash to the same slot")]
+    CrossSlot,
     /// A read-modify-write does not apply to the key's value; nothing changed. The text is
     /// Redis's.
     #[error(transparent)]
@@ -102,6 +111,20 @@ pub trait Backend: Send + Sync + 'static {
         value: Bytes,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Writes one key with a deadline (Unix ms), after which it is gone.
+    fn set_expiring(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires: u64,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Reads one key with its deadline (Unix ms; `None`: it never expires).
+    fn get_expiring(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Option<Expiring>, BackendError>>;
     /// Deletes keys; resolves to how many of them existed.
     fn delete(
         &self,
@@ -120,6 +143,14 @@ pub trait Backend: Send + Sync + 'static {
         pairs: Vec<(Bytes, Bytes)>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Applies a read-modify-write to several keys with one primary as one step (MSETNX,
+    /// RENAME, COPY, BITOP); [`BackendError::CrossSlot`] when their primaries differ.
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
     /// Applies a read-modify-write to one key as one step (INCR, APPEND, SET NX/XX/GET...).
     fn modify(
         &self,
@@ -137,6 +168,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>>;
     /// Keys stored on this node (what DBSIZE reports).
     fn local_len(&self) -> usize;
+    /// Keys with a deadline stored on this node (INFO keyspace's `expires=`).
+    fn local_expiring(&self) -> usize;
     /// A JSON document describing this node, served at `/status`.
     fn status(&self) -> serde_json::Value;
     /// The highest consistency level accepted: replicas + 1.
@@ -157,191 +190,6 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// A single-process backend: a `HashMap` behind a `Mutex`.
-///
-/// Used by the front ends' tests, which need no ring. Every
-/// consistency level up to `max_consistency` is accepted and trivially met,
-/// since there is exactly one copy.
-#[derive(Debug)]
-pub struct MemoryBackend {
-    entries: Mutex<HashMap<Bytes, Bytes>>,
-    max_consistency: u8,
-}
-
-impl MemoryBackend {
-    /// An empty store that accepts consistency levels 1..=`max_consistency`
-    /// (values below 1 are raised to 1).
-    pub fn new(max_consistency: u8) -> MemoryBackend {
-        MemoryBackend {
-            entries: Mutex::new(HashMap::new()),
-            max_consistency: max_consistency.max(1),
-        }
-    }
-
-    /// Runs `op` on the map; a poisoned lock becomes an internal error
-    /// instead of a panic on the connection task.
-    fn with_entries<T>(
-        &self,
-        op: impl FnOnce(&mut HashMap<Bytes, Bytes>) -> T,
-    ) -> Result<T, BackendError> {
-        let mut entries = self
-            .entries
-            .lock()
-            .map_err(|_| BackendError::Internal("memory store lock poisoned".into()))?;
-        Ok(op(&mut entries))
-    }
-
-    fn check(&self, level: Consistency) -> Result<(), BackendError> {
-        Consistency::new(level.level(), self.max_consistency).map(|_| ())
-    }
-}
-
-impl Default for MemoryBackend {
-    fn default() -> Self {
-        MemoryBackend::new(1)
-    }
-}
-
-impl Backend for MemoryBackend {
-    fn get(
-        &self,
-        key: Bytes,
-        read: Consistency,
-    ) -> BoxFuture<'static, Result<Option<Bytes>, BackendError>> {
-        let outcome = self
-            .check(read)
-            .and_then(|()| self.with_entries(|entries| entries.get(&key).cloned()));
-        future::ready(outcome).boxed()
-    }
-
-    fn set(
-        &self,
-        key: Bytes,
-        value: Bytes,
-        write: Consistency,
-    ) -> BoxFuture<'static, Result<(), BackendError>> {
-        let outcome = self.check(write).and_then(|()| {
-            self.with_entries(|entries| {
-                entries.insert(key, value);
-            })
-        });
-        future::ready(outcome).boxed()
-    }
-
-    fn delete(
-        &self,
-        keys: Vec<Bytes>,
-        write: Consistency,
-    ) -> BoxFuture<'static, Result<usize, BackendError>> {
-        let outcome = self.check(write).and_then(|()| {
-            self.with_entries(|entries| {
-                keys.iter()
-                    .filter(|key| entries.remove(*key).is_some())
-                    .count()
-            })
-        });
-        future::ready(outcome).boxed()
-    }
-
-    fn get_many(
-        &self,
-        keys: Vec<Bytes>,
-        read: Consistency,
-    ) -> BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>> {
-        let outcome = self.check(read).and_then(|()| {
-            self.with_entries(|entries| keys.iter().map(|key| entries.get(key).cloned()).collect())
-        });
-        future::ready(outcome).boxed()
-    }
-
-    fn set_many(
-        &self,
-        pairs: Vec<(Bytes, Bytes)>,
-        write: Consistency,
-    ) -> BoxFuture<'static, Result<(), BackendError>> {
-        let outcome = self
-            .check(write)
-            .and_then(|()| self.with_entries(|entries| entries.extend(pairs)));
-        future::ready(outcome).boxed()
-    }
-
-    fn modify(
-        &self,
-        key: Bytes,
-        op: dtable::Modify,
-        write: Consistency,
-    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
-        let outcome = self.check(write).and_then(|()| {
-            self.with_entries(|entries| {
-                let current = entries.get(&key).map(|v| v.as_ref());
-                let (change, answer) = op.apply(current, usize::MAX)?;
-                match change {
-                    dtable::modify::Change::Keep => {}
-                    dtable::modify::Change::Put(value) => {
-                        entries.insert(key, value);
-                    }
-                    dtable::modify::Change::Delete => {
-                        entries.remove(&key);
-                    }
-                }
-                Ok::<_, dtable::ModifyError>(answer)
-            })
-        });
-        let outcome = outcome.and_then(|applied| applied.map_err(BackendError::from));
-        future::ready(outcome).boxed()
-    }
-
-    fn scan(
-        &self,
-        cursor: u64,
-        count: usize,
-    ) -> BoxFuture<'static, Result<(u64, Vec<Bytes>), BackendError>> {
-        // Keys in byte order; the cursor is how many were returned before.
-        let outcome = self.with_entries(|entries| {
-            let mut keys: Vec<Bytes> = entries.keys().cloned().collect();
-            keys.sort();
-            let start = usize::try_from(cursor)
-                .unwrap_or(usize::MAX)
-                .min(keys.len());
-            let end = start.saturating_add(count.max(1)).min(keys.len());
-            let next = if end == keys.len() { 0 } else { end as u64 };
-            (next, keys[start..end].to_vec())
-        });
-        future::ready(outcome).boxed()
-    }
-
-    fn local_len(&self) -> usize {
-        self.with_entries(|entries| entries.len()).unwrap_or(0)
-    }
-
-    fn status(&self) -> serde_json::Value {
-        serde_json::json!({
-            "backend": "memory",
-            "keys": self.local_len(),
-            "max_consistency": self.max_consistency,
-        })
-    }
-
-    fn max_consistency(&self) -> u8 {
-        self.max_consistency
-    }
-
-    fn local_keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
-        let mut keys = self
-            .with_entries(|entries| {
-                entries
-                    .keys()
-                    .filter(|key| Slot::of_key(key) == slot)
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        keys.sort();
-        keys.truncate(count);
-        keys
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,25 +204,6 @@ mod tests {
         assert_eq!(
             Consistency::new(4, 3),
             Err(BackendError::Consistency { wanted: 4, max: 3 })
-        );
-    }
-
-    #[tokio::test]
-    async fn memory_backend_round_trip() {
-        let store = MemoryBackend::new(2);
-        let one = Consistency::ONE;
-        store.set("a".into(), "1".into(), one).await.unwrap();
-        assert_eq!(store.get("a".into(), one).await.unwrap(), Some("1".into()));
-        assert_eq!(store.local_len(), 1);
-        let deleted = store
-            .delete(vec!["a".into(), "a".into(), "b".into()], one)
-            .await
-            .unwrap();
-        assert_eq!(deleted, 1);
-        let too_strong = Consistency::new(3, 3).unwrap();
-        assert_eq!(
-            store.get("a".into(), too_strong).await,
-            Err(BackendError::Consistency { wanted: 3, max: 2 })
         );
     }
 }

@@ -76,6 +76,7 @@ fn convert(error: TableError) -> BackendError {
         },
         e @ TableError::Protocol { .. } => BackendError::Internal(e.to_string()),
         TableError::Modify(refused) => BackendError::Refused(refused),
+        TableError::CrossSlot => BackendError::CrossSlot,
     }
 }
 
@@ -141,6 +142,40 @@ impl Backend for TableBackend {
         })
     }
 
+    fn set_expiring(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires: u64,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<(), BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .set_expiring(key, value, expires)
+                .await
+                .map_err(convert)
+        })
+    }
+
+    fn get_expiring(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> BoxFuture<'static, Result<Option<crate::backend::Expiring>, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .read_consistency(level(read))
+                .get_expiring(key)
+                .await
+                .map_err(convert)
+        })
+    }
+
     fn modify(
         &self,
         key: Bytes,
@@ -153,6 +188,23 @@ impl Backend for TableBackend {
                 .query()
                 .consistency(level(write))
                 .modify(key, op)
+                .await
+                .map_err(convert)
+        })
+    }
+
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .modify_many(keys, op)
                 .await
                 .map_err(convert)
         })
@@ -219,6 +271,10 @@ impl Backend for TableBackend {
                 .await
                 .map_err(convert)
         })
+    }
+
+    fn local_expiring(&self) -> usize {
+        self.table.local_expiring()
     }
 
     fn local_len(&self) -> usize {
@@ -292,6 +348,7 @@ impl Backend for TableBackend {
                 "repaired_out": load(&stats.repaired_out),
                 "repair_rounds": load(&stats.repair_rounds),
                 "handed_back": load(&stats.handed_back),
+                "expired": load(&stats.expired),
                 "unsettled_reads": load(&stats.unsettled_reads),
                 "direct_routes": load(&stats.direct_routes),
                 "rerouted": load(&stats.rerouted),

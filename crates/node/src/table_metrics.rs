@@ -167,6 +167,13 @@ impl MetricsSource for TableMetrics {
         );
         family(
             out,
+            "dendrite_expired_keys_total",
+            "counter",
+            "Keys past their deadline reclaimed (as tombstones) by this node, as their primary.",
+            &[("", load(&stats.expired))],
+        );
+        family(
+            out,
             "dendrite_unsettled_reads_total",
             "counter",
             "Reads whose primary could not answer alone (taking its range over, or silent).",

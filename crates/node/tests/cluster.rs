@@ -266,6 +266,89 @@ async fn concurrent_incrs_through_every_node_of_a_cluster_lose_nothing() {
     );
 }
 
+/// Keys written with a deadline through one node expire on every node at once, their TTL is
+/// read through any node, EXPIRE and PERSIST act at the key's primary, and the sweep reclaims
+/// the expired keys everywhere: INFO keyspace's `expires=` falls to the one lasting key's copy
+/// on every node, and INFO stats' `expired_keys` adds up to each key reclaimed once.
+#[tokio::test]
+async fn keys_expire_across_the_cluster_and_are_reclaimed() {
+    let nodes = start_cluster(3, &[]).await;
+    wait_settled(&nodes.iter().collect::<Vec<_>>(), 2).await;
+    let mut writer = connect(&nodes[0].resp).await;
+    set_consistency(&mut writer, 1, 3).await;
+    for i in 0..200 {
+        let () = redis::cmd("SET")
+            .arg(format!("short:{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(1500)
+            .query_async(&mut writer)
+            .await
+            .unwrap();
+    }
+    let () = writer.set_ex("long", "kept", 1000).await.unwrap();
+    let () = writer.set("persisted", "p").await.unwrap();
+    let set: bool = writer.expire("persisted", 1).await.unwrap();
+    assert!(set);
+    let cleared: bool = writer.persist("persisted").await.unwrap();
+    assert!(cleared);
+    let mut reader = connect(&nodes[2].resp).await;
+    let ttl: i64 = reader.pttl("short:7").await.unwrap();
+    assert!((1..=1500).contains(&ttl), "PTTL {ttl}");
+    let ttl: i64 = reader.ttl("long").await.unwrap();
+    assert!((999..=1000).contains(&ttl), "TTL {ttl}");
+    for node in &nodes {
+        eventually("every short key to expire", || {
+            let resp = node.resp.clone();
+            async move {
+                let mut con = connect(&resp).await;
+                let keys: Vec<String> = (0..200).map(|i| format!("short:{i}")).collect();
+                let values: Vec<Option<String>> = con.mget(&keys).await.unwrap();
+                values.iter().all(Option::is_none).then_some(())
+            }
+        })
+        .await;
+        let mut con = connect(&node.resp).await;
+        let kept: Option<String> = con.get("long").await.unwrap();
+        assert_eq!(kept.as_deref(), Some("kept"));
+        let persisted: i64 = con.ttl("persisted").await.unwrap();
+        assert_eq!(persisted, -1, "PERSIST reached every copy");
+    }
+    for node in &nodes {
+        eventually("the sweep to reclaim every expired key", || {
+            let resp = node.resp.clone();
+            async move {
+                let mut con = connect(&resp).await;
+                let info: String = redis::cmd("INFO")
+                    .arg("keyspace")
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                info.contains(",expires=1,").then_some(())
+            }
+        })
+        .await;
+    }
+    let mut reclaimed = 0;
+    for node in &nodes {
+        let mut con = connect(&node.resp).await;
+        let info: String = redis::cmd("INFO")
+            .arg("stats")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let count = info
+            .lines()
+            .find_map(|line| line.strip_prefix("expired_keys:"))
+            .expect("INFO stats has expired_keys");
+        reclaimed += count.trim().parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        reclaimed, 200,
+        "each expired key reclaimed once, by its primary"
+    );
+}
+
 /// SCAN, KEYS and FLUSHALL walk the whole cluster through any node: a SCAN through one node
 /// returns every key written through the others, and FLUSHALL leaves nothing anywhere.
 #[tokio::test]

@@ -192,6 +192,9 @@ enum Normalise {
     /// `KEYS`, and the key list of a complete `SCAN` page: the keys in sorted order (Redis
     /// lists them in its dict's order, Dendrite in ring order).
     SortedKeys,
+    /// `PTTL` of a key set a moment ago: a positive integer rounded to whole seconds (the two
+    /// servers are asked a few milliseconds apart).
+    NearestSecond,
 }
 
 fn placeholder(text: &str) -> Value {
@@ -258,6 +261,14 @@ fn normalise(value: Value, how: Normalise) -> Value {
             Value::Aggregate(kind, mut items) => {
                 items.sort_by_key(Value::bytes);
                 Value::Aggregate(kind, items)
+            }
+            other => other,
+        },
+        Normalise::NearestSecond => match value {
+            Value::Line(b':', digits) => {
+                let millis: i64 = String::from_utf8_lossy(&digits).parse().unwrap_or(i64::MIN);
+                let rounded = if millis > 0 { (millis + 500) / 1000 * 1000 } else { millis };
+                Value::Line(b':', rounded.to_string().into_bytes())
             }
             other => other,
         },
@@ -613,6 +624,222 @@ fn read_modify_write_string_commands_match_redis() {
     ]));
 }
 
+/// Expiry: SET's time options, SETEX, PSETEX, GETEX, the EXPIRE family with its conditions,
+/// PERSIST and the deadline reads. Relative times are far (100 s) so both servers read the
+/// same whole seconds; absolute ones are in 2100 or in 1970.
+#[test]
+fn expiry_commands_match_redis() {
+    let mut steps = Vec::new();
+    for line in [
+        "SET k v EX 100",
+        "TTL k",
+        "SET k v PX 100000",
+        "TTL k",
+        "SET k v EXAT 4102444800",
+        "EXPIRETIME k",
+        "PEXPIRETIME k",
+        "SET k v PXAT 4102444800123",
+        "PEXPIRETIME k",
+        "EXPIRETIME k",
+        "SET k v2 KEEPTTL",
+        "PEXPIRETIME k",
+        "GET k",
+        "SET k v3",
+        "TTL k",
+        "TTL nosuch",
+        "PTTL nosuch",
+        "EXPIRETIME nosuch",
+        "PEXPIRETIME nosuch",
+        "TTL",
+        "TTL a b",
+        "SET k v EX 0",
+        "SET k v EX -1",
+        "SET k v PX 0",
+        "SET k v EXAT 0",
+        "SET k v EX x",
+        "SET k v EX 10 PX 10",
+        "SET k v EX 10 EX 20",
+        "TTL k",
+        "SET k v KEEPTTL EX 10",
+        "SET k v EX 10 KEEPTTL",
+        "SET k v EX",
+        "SET k v PERSIST",
+        "SET k v EX 9223372036854775807",
+        "SET k v PX 9223372036854775807",
+        "SET k v NX EX 10",
+        "SET n1 v NX EX 100",
+        "TTL n1",
+        "SET k v3 GET EX 100",
+        "TTL k",
+        "SET k v4 XX GET PX 100000",
+        "TTL k",
+        "SETEX s 100 v",
+        "TTL s",
+        "SETEX s 0 v",
+        "SETEX s x v",
+        "SETEX s 10",
+        "PSETEX p -1 v",
+        "PSETEX p 100000 v",
+        "TTL p",
+        "GETEX s",
+        "GETEX s PERSIST",
+        "TTL s",
+        "GETEX s EX 50",
+        "TTL s",
+        "GETEX s PXAT 4102444800000",
+        "PEXPIRETIME s",
+        "GETEX s EX 0",
+        "GETEX s PERSIST EX 1",
+        "GETEX s EX 1 PX 1",
+        "GETEX s KEEPTTL",
+        "GETEX s NX",
+        "GETEX nosuch EX 10",
+        "GETEX",
+        "GETEX s EXAT 1",
+        "GET s",
+        "EXISTS s",
+        "EXPIRE e 10",
+        "SET e v",
+        "EXPIRE e 100",
+        "TTL e",
+        "EXPIRE e 200 NX",
+        "EXPIRE e 200 XX",
+        "TTL e",
+        "EXPIRE e 100 GT",
+        "EXPIRE e 300 GT",
+        "EXPIRE e 200 GT XX",
+        "EXPIRE e 400 LT",
+        "EXPIRE e 50 lt",
+        "TTL e",
+        "EXPIRE e 10 XX LT",
+        "TTL e",
+        "EXPIRE e 10 NX XX",
+        "EXPIRE e 10 GT LT",
+        "EXPIRE e x GT LT",
+        "EXPIRE e 10 foo",
+        "EXPIRE e x",
+        "EXPIRE e",
+        "EXPIRE e 9223372036854775807",
+        "PEXPIRE e 9223372036854775807",
+        "EXPIREAT e 9223372036854775807",
+        "PERSIST e",
+        "PERSIST e",
+        "TTL e",
+        "PERSIST nosuch",
+        "PERSIST",
+        "EXPIRE e 100 LT",
+        "TTL e",
+        "EXPIRE e 200 GT",
+        "PERSIST e",
+        "EXPIRE e 100 GT",
+        "EXPIRE e 100 XX",
+        "EXPIREAT e 4102444800",
+        "EXPIRETIME e",
+        "PEXPIREAT e 4102444800999",
+        "PEXPIRETIME e",
+        "EXPIRETIME e",
+        "EXPIREAT e 1",
+        "EXISTS e",
+        "TTL e",
+        "SET e v",
+        "PEXPIRE e -1",
+        "GET e",
+        "SET e v",
+        "EXPIRE e 0",
+        "EXISTS e",
+        "SET e v",
+        "PEXPIREAT e -10 LT",
+        "EXISTS e",
+        "INCR c",
+        "EXPIRE c 100",
+        "INCR c",
+        "TTL c",
+        "APPEND c x",
+        "TTL c",
+        "SETRANGE c 0 y",
+        "SETBIT c 1 1",
+        "TTL c",
+        "GETSET c z",
+        "TTL c",
+        "SET c 5 EX 100",
+        "SETNX c 6",
+        "TTL c",
+        "GETDEL c",
+        "TTL c",
+        "MSET c 1",
+        "SET m 1 EX 100",
+        "MSET m 2",
+        "TTL m",
+    ] {
+        steps.push(step(line, Normalise::Exact));
+    }
+    for line in ["PTTL k", "PTTL p", "PTTL n1"] {
+        steps.push(step(line, Normalise::NearestSecond));
+    }
+    assert_same_replies(steps);
+}
+
+/// MSETNX, RENAME, RENAMENX, COPY and BITOP on one node (every key has the same primary).
+#[test]
+fn multi_key_commands_match_redis() {
+    assert_same_replies(exact(&[
+        "MSETNX a 1 b 2",
+        "MGET a b",
+        "MSETNX b 3 c 4",
+        "MGET b c",
+        "MSETNX c 5 c 6",
+        "GET c",
+        "MSETNX a",
+        "MSETNX a 1 b",
+        "SET t v EX 100",
+        "RENAME t u",
+        "TTL u",
+        "GET u",
+        "EXISTS t",
+        "RENAME nosuch x",
+        "RENAME u u",
+        "RENAMENX u u",
+        "RENAME nosuch nosuch",
+        "RENAMENX u a",
+        "RENAMENX u fresh",
+        "TTL fresh",
+        "RENAME a",
+        "RENAME a b c",
+        "COPY fresh copied",
+        "TTL copied",
+        "GET copied",
+        "COPY fresh copied",
+        "COPY fresh copied REPLACE",
+        "COPY nosuch x",
+        "COPY fresh fresh",
+        "COPY nosuch nosuch",
+        "COPY fresh y DB 0",
+        "COPY fresh y DB 1",
+        "COPY fresh y DB x",
+        "COPY fresh y DB",
+        "COPY fresh y bogus",
+        "COPY a",
+        "SET b1 abc",
+        "SET b2 ab",
+        "BITOP AND dest b1 b2",
+        "GET dest",
+        "BITOP or dest b1 b2 nosuch",
+        "GET dest",
+        "BITOP XOR dest b1 b2",
+        "GET dest",
+        "BITOP NOT dest b1",
+        "GET dest",
+        "BITOP NOT dest b1 b2",
+        "BITOP NAND dest b1",
+        "BITOP AND dest",
+        "BITOP AND dest nosuch1 nosuch2",
+        "EXISTS dest",
+        "SET dest x EX 100",
+        "BITOP OR dest b1",
+        "TTL dest",
+    ]));
+}
+
 #[test]
 fn keyspace_commands_match_redis() {
     let mut steps = exact(&[
@@ -743,6 +970,13 @@ fn config_and_command_introspection_match_redis() {
         "COMMAND COUNT x",
         "COMMAND INFO get set del exists mget mset ping echo dbsize info quit select hello auth reset time nosuch",
         "COMMAND INFO GET",
+        "COMMAND INFO setex psetex getex expire pexpire expireat pexpireat persist ttl pttl expiretime pexpiretime",
+        "COMMAND INFO msetnx rename renamenx copy bitop",
+        "COMMAND GETKEYS bitop and d a b",
+        "COMMAND GETKEYS rename a b",
+        "COMMAND GETKEYS msetnx a 1 b 2",
+        "COMMAND GETKEYS expire k 10",
+        "COMMAND GETKEYS setex k 10 v",
         "COMMAND GETKEYS get k",
         "COMMAND GETKEYS GET k",
         "COMMAND GETKEYS mset a 1 b 2",
@@ -772,7 +1006,9 @@ fn config_and_command_introspection_match_redis() {
     ));
     steps.push(step(
         "COMMAND DOCS incr decr incrby decrby append getdel strlen scan keys type touch unlink \
-         flushall flushdb getrange substr setrange getbit setbit bitcount bitpos lcs randomkey",
+         flushall flushdb getrange substr setrange getbit setbit bitcount bitpos lcs randomkey \
+         setex psetex getex expire pexpire expireat pexpireat persist ttl pttl expiretime \
+         pexpiretime msetnx rename renamenx copy bitop",
         Normalise::DocsFields,
     ));
     assert_same_replies(steps);
@@ -963,6 +1199,47 @@ mod random_sequences {
             ])),
             key.clone()
                 .prop_map(move |k| words(vec!["TYPE".into(), k.into()])),
+            // Expiry with absolute deadlines only (2100, or 1970: already past), so that
+            // conditions and replies do not depend on which millisecond each server runs in.
+            (
+                key.clone(),
+                prop::sample::select(vec!["4102444800", "4102444900", "1"]),
+                prop::sample::select(vec!["", "NX", "XX", "GT", "LT", "XX LT"]),
+            )
+                .prop_map(move |(k, at, o)| {
+                    let mut w = vec!["EXPIREAT".to_string(), k.into(), at.into()];
+                    w.extend(o.split(' ').filter(|o| !o.is_empty()).map(String::from));
+                    words(w)
+                }),
+            (
+                key.clone(),
+                value.clone(),
+                prop::sample::select(vec![
+                    "EXAT 4102444800",
+                    "KEEPTTL",
+                    "PXAT 1",
+                    "NX EXAT 4102444900"
+                ]),
+            )
+                .prop_map(move |(k, v, o)| {
+                    let mut w = vec!["SET".to_string(), k.into(), v.into()];
+                    w.extend(o.split(' ').map(String::from));
+                    words(w)
+                }),
+            (
+                key.clone(),
+                prop::sample::select(vec!["PERSIST", "EXAT 4102444900"])
+            )
+                .prop_map(move |(k, o)| {
+                    let mut w = vec!["GETEX".to_string(), k.into()];
+                    w.extend(o.split(' ').map(String::from));
+                    words(w)
+                }),
+            (
+                key.clone(),
+                prop::sample::select(vec!["PERSIST", "EXPIRETIME", "PEXPIRETIME"])
+            )
+                .prop_map(move |(k, c)| words(vec![c.into(), k.into()])),
         ]
     }
 

@@ -1,14 +1,16 @@
 //! The packed encoding of records within a chunk: for each record, in (position, key) order,
 //!
-//! `body length (LEB128) | position (20 bytes) | key length * 2 + tombstone flag (LEB128) |
-//! millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) | key | value`.
+//! `body length (LEB128) | position (20 bytes) | key length * 4 + deadline flag * 2 +
+//! tombstone flag (LEB128) | millis (LEB128) | logical (LEB128) | node (8 bytes, big-endian) |
+//! [deadline (LEB128), when flagged] | key | value`.
 //!
 //! The body length (every byte after itself) comes first so a walk steps from record to record
 //! with one varint read, and the position right after it so a lookup (see [`super::chunk`],
 //! whose index says where each record starts) decides with one 8-byte big-endian load: positions are SHA-1, so their first 8 bytes almost
 //! always differ, and only on equality are the other 12 bytes and the key compared. The value's
 //! length is what the body leaves after the key, so it costs no byte of its own; the tombstone
-//! flag rides in the key length's low bit (a tombstone and an empty value differ).
+//! flag rides in the key length's low bit (a tombstone and an empty value differ), and the
+//! deadline flag in the next one, so a key that never expires pays nothing for expiry.
 //!
 //! Only this module writes chunks, so decoding trusts its input: a malformed chunk is a bug in
 //! this file, not bad input from the network.
@@ -41,6 +43,8 @@ pub(super) struct Entry<'a> {
     pub key: &'a [u8],
     /// `None` for a tombstone.
     pub value: Option<&'a [u8]>,
+    /// The value's deadline (Unix ms), if it expires.
+    pub expires: Option<u64>,
 }
 
 impl Entry<'_> {
@@ -53,17 +57,18 @@ impl Entry<'_> {
         Record {
             version: self.version,
             value: self.value.map(Bytes::copy_from_slice),
+            expires: self.expires,
         }
     }
 }
 
 /// `Record::wins_over` against a packed record, without copying the held value out.
-pub fn wins_over(record: &Record, held_version: Version, held_value: Option<&[u8]>) -> bool {
-    match record.version.cmp(&held_version) {
+pub fn wins_over(record: &Record, held: &Entry<'_>) -> bool {
+    match record.version.cmp(&held.version) {
         Ordering::Greater => true,
         Ordering::Less => false,
         // `Option<Bytes>` and `Option<&[u8]>` order alike: `None` first, then bytewise.
-        Ordering::Equal => record.value.as_deref() > held_value,
+        Ordering::Equal => (record.value.as_deref(), record.expires) > (held.value, held.expires),
     }
 }
 
@@ -115,9 +120,12 @@ fn get_len(chunk: &[u8], at: &mut usize) -> usize {
     get_varint(chunk, at) as usize
 }
 
-/// The key length and tombstone flag as one varint: `key length * 2 + 1` for a tombstone.
+/// The key length and the two flags as one varint: `key length * 4`, plus 2 when a deadline
+/// follows the version, plus 1 for a tombstone.
 fn key_tag(key: &[u8], record: &Record) -> u64 {
-    ((key.len() as u64) << 1) | u64::from(record.is_tombstone())
+    ((key.len() as u64) << 2)
+        | (u64::from(record.expires.is_some()) << 1)
+        | u64::from(record.is_tombstone())
 }
 
 /// Bytes of a record's body: everything after its leading length.
@@ -128,6 +136,7 @@ fn body_len(key: &[u8], record: &Record) -> usize {
         + varint_len(version.millis)
         + varint_len(u64::from(version.logical))
         + NODE_LEN
+        + record.expires.map_or(0, varint_len)
         + key.len()
         + record.value.as_ref().map_or(0, Bytes::len)
 }
@@ -147,6 +156,9 @@ pub fn encode(out: &mut Vec<u8>, id: &Id, key: &[u8], record: &Record) {
     put_varint(out, record.version.millis);
     put_varint(out, u64::from(record.version.logical));
     out.extend_from_slice(&record.version.node.to_be_bytes());
+    if let Some(deadline) = record.expires {
+        put_varint(out, deadline);
+    }
     out.extend_from_slice(key);
     if let Some(value) = &record.value {
         out.extend_from_slice(value);
@@ -192,7 +204,8 @@ pub fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
     let mut node = [0u8; NODE_LEN];
     node.copy_from_slice(&chunk[at..at + NODE_LEN]);
     at += NODE_LEN;
-    let key_end = at + (tag >> 1) as usize;
+    let expires = (tag & 2 != 0).then(|| get_varint(chunk, &mut at));
+    let key_end = at + (tag >> 2) as usize;
     let key = &chunk[at..key_end];
     let value = (tag & 1 == 0).then(|| &chunk[key_end..end]);
     Entry {
@@ -206,6 +219,7 @@ pub fn decode(chunk: &[u8], start: usize) -> Entry<'_> {
         },
         key,
         value,
+        expires,
     }
 }
 
@@ -225,10 +239,14 @@ pub fn entries(chunk: &[u8]) -> impl Iterator<Item = Entry<'_>> {
 /// The key of the record whose position starts at `position`, skipping its version.
 fn key_at(chunk: &[u8], position: usize) -> &[u8] {
     let mut at = position + ID_LEN;
-    let key_len = (get_varint(chunk, &mut at) >> 1) as usize;
+    let tag = get_varint(chunk, &mut at);
+    let key_len = (tag >> 2) as usize;
     get_varint(chunk, &mut at); // millis
     get_varint(chunk, &mut at); // logical
     at += NODE_LEN;
+    if tag & 2 != 0 {
+        get_varint(chunk, &mut at); // deadline
+    }
     &chunk[at..at + key_len]
 }
 

@@ -258,15 +258,23 @@ fn any_record() -> impl Strategy<Value = Record> {
         0u64..6,
         0u64..3,
         prop::option::of(prop::collection::vec(any::<u8>(), 0..3)),
+        prop::option::of(0u64..3),
     )
-        .prop_map(|(millis, node, value)| Record {
-            version: Version {
+        .prop_map(|(millis, node, value, expires)| {
+            let version = Version {
                 millis,
                 logical: 0,
                 node,
-            },
-            value: value.map(Bytes::from),
+            };
+            Record::with_deadline(version, value.map(Bytes::from), expires)
         })
+}
+
+/// `record` packed on its own, under key `k`.
+fn packed_alone(record: &Record) -> Vec<u8> {
+    let mut chunk = Vec::new();
+    packed::encode(&mut chunk, &Id::of_key(b"k"), b"k", record);
+    chunk
 }
 
 fn any_id() -> impl Strategy<Value = Id> {
@@ -395,7 +403,7 @@ proptest! {
     #[test]
     fn packed_comparison_matches_record_wins_over(a in any_record(), b in any_record()) {
         prop_assert_eq!(
-            packed::wins_over(&a, b.version, b.value.as_deref()),
+            packed::wins_over(&a, &packed::decode(&packed_alone(&b), 0)),
             a.wins_over(&b)
         );
     }

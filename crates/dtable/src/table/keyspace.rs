@@ -108,9 +108,10 @@ impl Query<'_> {
                 .then(b.2.version.cmp(&a.2.version))
         });
         merged.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1);
+        let now = self.now();
         let keys = merged
             .into_iter()
-            .filter(|(id, _, record)| *id <= complete_to && record.value.is_some())
+            .filter(|(id, _, record)| *id <= complete_to && record.live_value(now).is_some())
             .map(|(_, key, _)| key)
             .collect();
         let next = (complete_to != Id::MAX).then_some(complete_to);

@@ -75,12 +75,30 @@ impl<'a> Query<'a> {
 
     /// The value of `key`, or `None` when it is absent or deleted.
     pub async fn get(&self, key: impl Into<Bytes>) -> Result<Option<Bytes>, TableError> {
+        Ok(self.get_expiring(key).await?.map(|(value, _)| value))
+    }
+
+    /// The value of `key` and its deadline (Unix ms, `None`: it never expires), or `None` when
+    /// the key is absent, deleted or expired: what TTL and PTTL read.
+    pub async fn get_expiring(
+        &self,
+        key: impl Into<Bytes>,
+    ) -> Result<Option<(Bytes, Option<u64>)>, TableError> {
         let key = key.into();
         self.check_key(&key)?;
         self.check_consistency(self.read)?;
         let result = self.read_one(key).await;
         self.count_read(&result);
-        Ok(result?.and_then(|r| r.value))
+        let now = self.now();
+        Ok(result?.and_then(|r| {
+            let expires = r.expires;
+            r.into_live_value(now).map(|value| (value, expires))
+        }))
+    }
+
+    /// The physical time now (Unix ms) by this node's clock: what deadlines are compared with.
+    pub(super) fn now(&self) -> u64 {
+        self.inner.clock.now_millis()
     }
 
     /// Stores `value` under `key`.
@@ -90,6 +108,20 @@ impl<'a> Query<'a> {
         value: impl Into<Bytes>,
     ) -> Result<(), TableError> {
         self.set_multi(vec![(key.into(), value.into())]).await
+    }
+
+    /// Stores `value` under `key` until `expires` (Unix ms), when it disappears from every
+    /// copy at once (Redis's `SET key value PXAT expires`; docs/design.md, "Expiry").
+    pub async fn set_expiring(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        expires: u64,
+    ) -> Result<(), TableError> {
+        let (key, value) = (key.into(), value.into());
+        self.check_pair(&key, &value)?;
+        let record = Record::expiring(Version::ZERO, value, Some(expires));
+        self.write_records(vec![(key, record)]).await
     }
 
     /// Deletes `key` (a tombstone that beats every older value, see the crate docs).
@@ -105,9 +137,10 @@ impl<'a> Query<'a> {
         self.check_consistency(self.read)?;
         if self.read > 1 {
             let all = join_all(keys.into_iter().map(|k| self.read_one(k))).await;
+            let now = self.now();
             return all
                 .into_iter()
-                .map(|r| Ok(r?.and_then(|r| r.value)))
+                .map(|r| Ok(r?.and_then(|r| r.into_live_value(now))))
                 .collect();
         }
         let groups = self.group(keys.iter().cloned().enumerate()).await?;
@@ -157,26 +190,36 @@ impl<'a> Query<'a> {
             out[index] = result?;
         }
         TableStats::bump(&self.inner.stats.reads, out.len() as u64);
-        Ok(out.into_iter().map(|r| r.and_then(|r| r.value)).collect())
+        let now = self.now();
+        Ok(out
+            .into_iter()
+            .map(|r| r.and_then(|r| r.into_live_value(now)))
+            .collect())
     }
 
     /// Stores several keys: one write per primary, all in parallel, each at this query's
     /// consistency. Fails if any key fails (the others may have been written).
     pub async fn set_multi(&self, pairs: Vec<(Bytes, Bytes)>) -> Result<(), TableError> {
         for (k, v) in &pairs {
-            self.check_key(k)?;
-            if v.len() > self.inner.config.max_value_len {
-                return Err(TableError::ValueTooLarge {
-                    len: v.len(),
-                    max: self.inner.config.max_value_len,
-                });
-            }
+            self.check_pair(k, v)?;
         }
         let records = pairs
             .into_iter()
             .map(|(k, v)| (k, Record::value(Version::ZERO, v)))
             .collect();
         self.write_records(records).await
+    }
+
+    /// Refuses an empty or too long key and a too long value.
+    fn check_pair(&self, key: &[u8], value: &[u8]) -> Result<(), TableError> {
+        self.check_key(key)?;
+        if value.len() > self.inner.config.max_value_len {
+            return Err(TableError::ValueTooLarge {
+                len: value.len(),
+                max: self.inner.config.max_value_len,
+            });
+        }
+        Ok(())
     }
 
     /// Applies `op` to `key` at the key's primary as one step (no update is lost to a
@@ -219,11 +262,7 @@ impl<'a> Query<'a> {
         let position = KeyPosition::of(&key);
         let id = position.id();
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
-        let known = self.fresh_view().primary(&id);
-        let mut primary = match known {
-            Some(primary) => primary,
-            None => self.lookup_primary(id).await?,
-        };
+        let mut primary = self.primary_of(id).await?;
         for _ in 0..=REDIRECTS {
             let answer = if self.inner.is_local(&primary) {
                 self.inner
@@ -237,22 +276,7 @@ impl<'a> Query<'a> {
                     op: op.clone(),
                     min_acks,
                 };
-                match self.inner.call(request).await {
-                    Ok(Reply::ModifyResp(answer)) => answer,
-                    Ok(other) => {
-                        return Err(TableError::Protocol {
-                            host: primary.host.to_string(),
-                            reason: format!("unexpected reply 0x{:02x} to a modify", other.kind()),
-                        })
-                    }
-                    Err(e) => {
-                        self.inner.view.lock().forget(&primary);
-                        return Err(TableError::Unavailable(format!(
-                            "the key's primary {primary} did not answer ({e}); the operation \
-                             may or may not have been applied"
-                        )));
-                    }
-                }
+                self.call_modify(&primary, request).await?
             };
             match answer {
                 ModifyAnswer::Done(done) => return Ok(done),
@@ -685,6 +709,15 @@ impl<'a> Query<'a> {
             .map_err(|e| TableError::Unavailable(e.to_string()))
     }
 
+    /// The primary of the key at ring position `id`: from the cached view, else by a lookup.
+    pub(super) async fn primary_of(&self, id: Id) -> Result<Vnode, TableError> {
+        let known = self.fresh_view().primary(&id);
+        match known {
+            Some(primary) => Ok(primary),
+            None => self.lookup_primary(id).await,
+        }
+    }
+
     /// The primary of the key at ring position `id`, by an iterative lookup on the ring.
     async fn lookup_primary(&self, id: Id) -> Result<Vnode, TableError> {
         Ok(self.lookup_placement(id).await?.primary)
@@ -723,7 +756,7 @@ impl<'a> Query<'a> {
         Ok(groups)
     }
 
-    fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
+    pub(super) fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
         if key.is_empty() {
             return Err(TableError::EmptyKey);
         }
@@ -737,7 +770,7 @@ impl<'a> Query<'a> {
         Ok(())
     }
 
-    fn check_consistency(&self, copies: usize) -> Result<(), TableError> {
+    pub(super) fn check_consistency(&self, copies: usize) -> Result<(), TableError> {
         let max = self.inner.ring.config().replicas + 1;
         if copies == 0 || copies > max {
             return Err(TableError::InvalidConsistency {

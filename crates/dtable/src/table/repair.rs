@@ -21,7 +21,6 @@
 //!   dropped once every replica holds it and the grace period has passed.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dendrite::{Id, Neighbours, RingEvent, Vnode};
@@ -104,7 +103,8 @@ impl TableInner {
                 let _ = inner.hand_back().await;
             }
         });
-        self.tasks.lock().extend([on_events, heal, periodic]);
+        let sweep = self.spawn_expiry_sweep();
+        self.tasks.lock().extend([on_events, heal, periodic, sweep]);
     }
 
     /// One look of the heal loop: probes the replicas' nodes for restarts, then runs a round,
@@ -205,8 +205,10 @@ impl TableInner {
         async {
             // Tombstones older than the grace period, as of the round's start: every replica
             // holds them once every exchange below has succeeded.
-            let cutoff =
-                now_millis().saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            let cutoff = self
+                .clock
+                .now_millis()
+                .saturating_sub(self.config.tombstone_grace.as_millis() as u64);
             let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
             for replica in &replicas {
@@ -428,14 +430,6 @@ impl TableInner {
             }
         });
     }
-}
-
-/// Milliseconds since the Unix epoch, the clock tombstone versions carry.
-pub(super) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 pub(super) fn unexpected(peer: &Vnode, reply: &Reply) -> TableError {

@@ -8,7 +8,7 @@ use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{LateHandler, Refusals, TableInner, TableStats};
-use crate::modify::{Change, Modify};
+use crate::modify::{Change, Current, Modify};
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
@@ -54,6 +54,12 @@ impl TableInner {
                         .await,
                 )
             }
+            Request::ModifyMany {
+                dest,
+                keys,
+                op,
+                min_acks,
+            } => Reply::ModifyResp(self.modify_many_as_primary(dest, keys, op, min_acks).await),
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
                     let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
@@ -226,7 +232,7 @@ impl TableInner {
             let _one_writer = self.key_lock(&position);
             let record = Record {
                 version: self.clock.tick(),
-                value: record.value,
+                ..record
             };
             if self.store.apply_at(position, &key, &record).changed() {
                 applied += 1;
@@ -262,19 +268,19 @@ impl TableInner {
         };
         let (record, answer) = {
             let _one_writer = self.key_lock(&position);
-            let current = self.store.get_at(&position, &key).and_then(|r| r.value);
-            let (change, answer) = match op.apply(current.as_deref(), self.config.max_value_len) {
+            let held = self.store.get_at(&position, &key);
+            let now = self.clock.now_millis();
+            let current = held.as_ref().and_then(|r| Current::of(r, now));
+            let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
                 Ok(done) => done,
                 Err(refused) => return ModifyAnswer::Refused(refused),
             };
-            let value = match change {
+            let record = match change {
                 Change::Keep => return ModifyAnswer::Done(answer),
-                Change::Put(value) => Some(value),
-                Change::Delete => None,
-            };
-            let record = Record {
-                version: self.clock.tick(),
-                value,
+                Change::Put { value, expires } => {
+                    Record::expiring(self.clock.tick(), value, expires)
+                }
+                Change::Delete => Record::tombstone(self.clock.tick()),
             };
             self.store.apply_at(position, &key, &record);
             (record, answer)
@@ -293,7 +299,7 @@ impl TableInner {
     /// range over — the keys' latest records have been fetched from the replicas, so that the
     /// operation sees the current value and is stamped above every version acknowledged
     /// before it. Returns the replica set and the copies to wait for.
-    async fn prepare_primary(
+    pub(super) async fn prepare_primary(
         self: &Arc<Self>,
         dest: &Vnode,
         positions: &[KeyPosition],
@@ -334,7 +340,7 @@ impl TableInner {
     /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
     /// waits until `wanted` copies (this one included) hold it; the others finish in the
     /// background. `Err` says how many acknowledged.
-    async fn replicate_and_wait(
+    pub(super) async fn replicate_and_wait(
         self: &Arc<Self>,
         replicas: &[Vnode],
         versioned: &[(Bytes, Record)],
@@ -370,7 +376,7 @@ impl TableInner {
 }
 
 /// Why a primary operation cannot go ahead.
-enum Unready {
+pub(super) enum Unready {
     /// The vnode does not own the keys: ask this one.
     Moved(Vnode),
     /// Anything else: the reason.

@@ -6,7 +6,9 @@ use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
 use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
-use crate::modify::{Modified, Modify, ModifyError, SetCondition};
+use crate::modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 use crate::proto;
 
 const INCR_BY: u32 = 1;
@@ -15,6 +17,32 @@ const SET: u32 = 3;
 const GET_DEL: u32 = 4;
 const SET_RANGE: u32 = 5;
 const SET_BIT: u32 = 6;
+const EXPIRE: u32 = 7;
+const PERSIST: u32 = 8;
+const GET_EX: u32 = 9;
+
+/// `expiry` and `expires` of an [`Expiry`].
+fn expiry_to_proto(expiry: &Expiry) -> (u32, Option<u64>) {
+    match expiry {
+        Expiry::Clear => (0, None),
+        Expiry::Keep => (1, None),
+        Expiry::At(at) => (2, Some(*at)),
+    }
+}
+
+fn expiry_from_proto(
+    k: u8,
+    expiry: Option<u32>,
+    expires: Option<u64>,
+) -> Result<Expiry, CodecError> {
+    Ok(match expiry {
+        None => return Err(missing(k, "expiry")),
+        Some(0) => Expiry::Clear,
+        Some(1) => Expiry::Keep,
+        Some(2) => Expiry::At(expires.ok_or_else(|| missing(k, "expires"))?),
+        Some(_) => return Err(invalid(k, "expiry (0, 1 or 2)")),
+    })
+}
 
 pub(super) fn request_to_proto(
     dest: &Vnode,
@@ -37,7 +65,12 @@ pub(super) fn request_to_proto(
             m.op = Some(APPEND);
             m.value = Some(tail.clone());
         }
-        Modify::Set { value, when, get } => {
+        Modify::Set {
+            value,
+            when,
+            get,
+            expiry,
+        } => {
             m.op = Some(SET);
             m.value = Some(value.clone());
             m.when = Some(match when {
@@ -46,6 +79,31 @@ pub(super) fn request_to_proto(
                 SetCondition::IfPresent => 2,
             });
             m.get = Some(*get);
+            // Absent means "clear", what a peer from before expiry means by a set.
+            if *expiry != Expiry::Clear {
+                let (kind, at) = expiry_to_proto(expiry);
+                m.expiry = Some(kind);
+                m.expires = at;
+            }
+        }
+        Modify::Expire { at, when } => {
+            m.op = Some(EXPIRE);
+            m.expires = Some(*at);
+            m.when = Some(match when {
+                ExpireCondition::Always => 0,
+                ExpireCondition::IfNone => 1,
+                ExpireCondition::IfSome => 2,
+                ExpireCondition::IfLater => 3,
+                ExpireCondition::IfEarlier => 4,
+                ExpireCondition::IfSomeAndEarlier => 5,
+            });
+        }
+        Modify::Persist => m.op = Some(PERSIST),
+        Modify::GetEx(expiry) => {
+            m.op = Some(GET_EX);
+            let (kind, at) = expiry_to_proto(expiry);
+            m.expiry = Some(kind);
+            m.expires = at;
         }
         Modify::GetDel => m.op = Some(GET_DEL),
         Modify::SetRange { offset, value } => {
@@ -82,7 +140,25 @@ pub(super) fn request_from_proto(
                 _ => return Err(invalid(k, "when (0, 1 or 2)")),
             },
             get: m.get.unwrap_or(false),
+            expiry: match m.expiry {
+                None => Expiry::Clear,
+                Some(_) => expiry_from_proto(k, m.expiry, m.expires)?,
+            },
         },
+        EXPIRE => Modify::Expire {
+            at: m.expires.ok_or_else(|| missing(k, "expires"))?,
+            when: match m.when.unwrap_or(0) {
+                0 => ExpireCondition::Always,
+                1 => ExpireCondition::IfNone,
+                2 => ExpireCondition::IfSome,
+                3 => ExpireCondition::IfLater,
+                4 => ExpireCondition::IfEarlier,
+                5 => ExpireCondition::IfSomeAndEarlier,
+                _ => return Err(invalid(k, "when (0 to 5)")),
+            },
+        },
+        PERSIST => Modify::Persist,
+        GET_EX => Modify::GetEx(expiry_from_proto(k, m.expiry, m.expires)?),
         GET_DEL => Modify::GetDel,
         SET_RANGE => Modify::SetRange {
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
@@ -92,7 +168,7 @@ pub(super) fn request_from_proto(
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
             bit: m.get.ok_or_else(|| missing(k, "get (the bit)"))?,
         },
-        _ => return Err(invalid(k, "op (1 to 6)")),
+        _ => return Err(invalid(k, "op (1 to 9)")),
     };
     let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
     Ok((dest, key, op, min_acks.max(1)))
@@ -123,6 +199,8 @@ pub(super) fn reply_to_proto(answer: &ModifyAnswer) -> proto::PbdTableModifyResp
                 ModifyError::NotAnInteger => 1,
                 ModifyError::Overflow => 2,
                 ModifyError::TooLarge => 3,
+                ModifyError::NoSuchKey => 4,
+                ModifyError::WrongKeys => 5,
             })
         }
         ModifyAnswer::Failed(reason) => m.error = Some(reason.clone()),
@@ -146,7 +224,9 @@ pub(super) fn reply_from_proto(
             1 => ModifyError::NotAnInteger,
             2 => ModifyError::Overflow,
             3 => ModifyError::TooLarge,
-            _ => return Err(invalid(k, "refused (1 to 3)")),
+            4 => ModifyError::NoSuchKey,
+            5 => ModifyError::WrongKeys,
+            _ => return Err(invalid(k, "refused (1 to 5)")),
         }));
     }
     Ok(ModifyAnswer::Done(
@@ -161,4 +241,75 @@ pub(super) fn reply_from_proto(
             _ => return Err(invalid(k, "kind (1 to 4)")),
         },
     ))
+}
+
+const SET_ALL_IF_NONE: u32 = 1;
+const RENAME: u32 = 2;
+const COPY: u32 = 3;
+const BIT_OP: u32 = 4;
+
+/// The protobuf form of [`Request::ModifyMany`](super::Request::ModifyMany).
+pub(super) fn many_to_proto(
+    dest: &Vnode,
+    keys: &[Bytes],
+    op: &ModifyMany,
+    min_acks: u32,
+) -> proto::PbdTableModifyMany {
+    let mut m = proto::PbdTableModifyMany {
+        dest: Some(vnode_to_proto(dest)),
+        keys: keys.to_vec(),
+        min_acks: Some(min_acks),
+        ..Default::default()
+    };
+    match op {
+        ModifyMany::SetAllIfNone(values) => {
+            m.op = Some(SET_ALL_IF_NONE);
+            m.values = values.clone();
+        }
+        ModifyMany::Rename { if_absent } => {
+            m.op = Some(RENAME);
+            m.flag = Some(*if_absent);
+        }
+        ModifyMany::Copy { replace } => {
+            m.op = Some(COPY);
+            m.flag = Some(*replace);
+        }
+        ModifyMany::BitOp(operation) => {
+            m.op = Some(BIT_OP);
+            m.bit_op = Some(match operation {
+                BitOperation::And => 1,
+                BitOperation::Or => 2,
+                BitOperation::Xor => 3,
+                BitOperation::Not => 4,
+            });
+        }
+    }
+    m
+}
+
+/// `(dest, keys, op, min_acks)` of a decoded `ModifyMany`.
+pub(super) fn many_from_proto(
+    k: u8,
+    m: proto::PbdTableModifyMany,
+) -> Result<(Vnode, Vec<Bytes>, ModifyMany, u32), CodecError> {
+    let dest = required_vnode(k, m.dest)?;
+    if m.keys.is_empty() {
+        return Err(missing(k, "keys"));
+    }
+    let flag = || m.flag.ok_or_else(|| missing(k, "flag"));
+    let op = match m.op.ok_or_else(|| missing(k, "op"))? {
+        SET_ALL_IF_NONE => ModifyMany::SetAllIfNone(m.values.clone()),
+        RENAME => ModifyMany::Rename { if_absent: flag()? },
+        COPY => ModifyMany::Copy { replace: flag()? },
+        BIT_OP => ModifyMany::BitOp(match m.bit_op.ok_or_else(|| missing(k, "bitOp"))? {
+            1 => BitOperation::And,
+            2 => BitOperation::Or,
+            3 => BitOperation::Xor,
+            4 => BitOperation::Not,
+            _ => return Err(invalid(k, "bitOp (1 to 4)")),
+        }),
+        _ => return Err(invalid(k, "op (1 to 4)")),
+    };
+    let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
+    Ok((dest, m.keys, op, min_acks.max(1)))
 }

@@ -163,7 +163,62 @@ fn every_request() -> Vec<Request> {
                 value: Bytes::from_static(b"v"),
                 when: crate::modify::SetCondition::IfPresent,
                 get: true,
+                expiry: crate::modify::Expiry::At(1_700_000_000_000),
             },
+            min_acks: 1,
+        },
+        Request::Modify {
+            dest: vn(0),
+            key: Bytes::from_static(b"k"),
+            op: Modify::Expire {
+                at: 42,
+                when: crate::modify::ExpireCondition::IfEarlier,
+            },
+            min_acks: 2,
+        },
+        Request::Modify {
+            dest: vn(0),
+            key: Bytes::from_static(b"k"),
+            op: Modify::Persist,
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::SetAllIfNone(vec![
+                Bytes::from_static(b"1"),
+                Bytes::from_static(b"2"),
+            ]),
+            min_acks: 2,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Rename { if_absent: true },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Copy { replace: false },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"d"), Bytes::from_static(b"s")],
+            op: crate::modify::ModifyMany::BitOp(crate::modify::BitOperation::Not),
+            min_acks: 3,
+        },
+        Request::Modify {
+            dest: vn(0),
+            key: Bytes::from_static(b"k"),
+            op: Modify::GetEx(crate::modify::Expiry::Keep),
+            min_acks: 1,
+        },
+        Request::Modify {
+            dest: vn(0),
+            key: Bytes::from_static(b"k"),
+            op: Modify::GetEx(crate::modify::Expiry::Clear),
             min_acks: 1,
         },
         Request::Modify {
@@ -366,6 +421,7 @@ fn bad_frames_are_typed_errors() {
     let unversioned = proto::PbdTableTransfer {
         dest: Some(vnode_to_proto(&vn(0))),
         items: vec![proto::PbdTableVersionedItem {
+            expires: None,
             key: Some(Bytes::from_static(b"k")),
             value: None,
             version: None,
@@ -378,6 +434,7 @@ fn bad_frames_are_typed_errors() {
     );
     let partial = proto::PbdTableTransfer {
         items: vec![proto::PbdTableVersionedItem {
+            expires: None,
             key: Some(Bytes::from_static(b"k")),
             value: None,
             version: Some(proto::PbdTableVersion {
@@ -415,6 +472,7 @@ fn bad_frames_are_typed_errors() {
     // A read answer with a value but no version.
     let orphan_value = proto::PbdTableReadResp {
         items: vec![proto::PbdTableReadItem {
+            expires: None,
             key: Some(Bytes::from_static(b"k")),
             value: Some(Bytes::from_static(b"v")),
             version: None,
@@ -463,14 +521,15 @@ fn any_record() -> impl Strategy<Value = Record> {
         any::<u32>(),
         any::<u64>(),
         prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+        prop::option::of(any::<u64>()),
     )
-        .prop_map(|(millis, logical, node, value)| Record {
-            version: Version {
+        .prop_map(|(millis, logical, node, value, expires)| {
+            let version = Version {
                 millis,
                 logical,
                 node,
-            },
-            value: value.map(Bytes::from),
+            };
+            Record::with_deadline(version, value.map(Bytes::from), expires)
         })
 }
 

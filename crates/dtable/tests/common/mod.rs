@@ -31,7 +31,10 @@ impl Tables {
     }
 
     /// No node yet: set fields, then [`add`](Self::add) nodes.
-    pub fn empty(seed: u64, replicas: usize, table_config: TableConfig) -> Tables {
+    pub fn empty(seed: u64, replicas: usize, mut table_config: TableConfig) -> Tables {
+        // Every node's clock follows the test's (virtual) time: deadlines and tombstone grace
+        // pass as the test advances it.
+        table_config.time = dtable::TimeSource::tokio();
         Tables {
             net: MemNetwork::new(seed),
             tables: BTreeMap::new(),
@@ -128,6 +131,12 @@ impl Tables {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The table of node `i` (a clone), which must be running.
+    #[allow(dead_code)] // not every test file uses it
+    pub fn table(&self, i: usize) -> Table {
+        self.tables[&host(i)].clone()
     }
 
     pub fn any(&self) -> &Table {

@@ -52,6 +52,11 @@ pub enum Command {
     Get(Bytes),
     /// `SET key value` (no options)
     Set(Bytes, Bytes),
+    /// `SET key value EX|PX|EXAT|PXAT time`, `SETEX`, `PSETEX`: a plain write of a value with
+    /// a deadline (Unix ms).
+    SetExpiring(Bytes, Bytes, u64),
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME key`
+    Deadline(Bytes, super::expiry::DeadlineQuery),
     /// A command that reads and writes one key in one step at its primary (INCR, APPEND,
     /// SETNX, GETSET, GETDEL, SET with NX/XX/GET; see [`strings`](super::strings)).
     Modify {
@@ -59,6 +64,16 @@ pub enum Command {
         key: Bytes,
         /// What to do to its value.
         op: dtable::Modify,
+        /// How the outcome is worded.
+        answer: super::strings::Answer,
+    },
+    /// A command that reads and writes several keys with one primary in one step there
+    /// (MSETNX, RENAME, RENAMENX, COPY, BITOP; see [`multikey`](super::multikey)).
+    ModifyMany {
+        /// The keys, in the roles `op` gives them.
+        keys: Vec<Bytes>,
+        /// What to do to them.
+        op: dtable::ModifyMany,
         /// How the outcome is worded.
         answer: super::strings::Answer,
     },
@@ -200,8 +215,14 @@ pub(super) fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
 }
 
 impl Command {
-    /// Validates a request (name first); an `Err` is the reply to send.
+    /// Validates a request (name first); an `Err` is the reply to send. Relative times (`SET
+    /// ... EX 10`, `EXPIRE`) count from now by this node's wall clock.
     pub fn parse(args: Vec<Bytes>) -> Result<Command, Reply> {
+        Command::parse_at(args, dtable::time::system_millis())
+    }
+
+    /// [`parse`](Command::parse) with relative times counted from `now` (Unix ms).
+    pub fn parse_at(args: Vec<Bytes>, now: u64) -> Result<Command, Reply> {
         let Some(spec) = args.first().and_then(|name| spec::lookup(name)) else {
             return Err(unknown_command(&args));
         };
@@ -211,11 +232,26 @@ impl Command {
         // The plain SET (the common case, no options) stays a plain write.
         let plain_set = spec.name == "set" && args.len() == 3;
         if !plain_set && super::strings::serves(spec.name) {
-            if let Some(parsed) = super::strings::parse(spec.name, args) {
+            if let Some(parsed) = super::strings::parse(spec.name, args, now) {
                 let (key, op, answer) = parsed?;
+                // An unconditional write with a deadline stays a plain write (batched, and
+                // retried like SET), not a read-modify-write at the primary.
+                if let dtable::Modify::Set {
+                    value,
+                    when: dtable::SetCondition::Always,
+                    get: false,
+                    expiry: dtable::Expiry::At(at),
+                } = op
+                {
+                    return Ok(Command::SetExpiring(key, value, at));
+                }
                 return Ok(Command::Modify { key, op, answer });
             }
             return Err(syntax_error());
+        }
+        if let Some(parsed) = super::multikey::parse(spec.name, &args) {
+            let (keys, op, answer) = parsed?;
+            return Ok(Command::ModifyMany { keys, op, answer });
         }
         let argc = args.len();
         let mut rest = args.into_iter().skip(1);
@@ -229,6 +265,12 @@ impl Command {
             "echo" => Command::Echo(next()),
             "get" => Command::Get(next()),
             "strlen" => Command::Strlen(next()),
+            "ttl" | "pttl" | "expiretime" | "pexpiretime" => {
+                match super::expiry::DeadlineQuery::of(spec.name) {
+                    Some(query) => Command::Deadline(next(), query),
+                    None => return Err(unknown_command(&[next()])),
+                }
+            }
             "getrange" | "substr" => {
                 let key = next();
                 let start = parse_integer(&next()).ok_or_else(not_an_integer)?;
@@ -461,6 +503,7 @@ pub async fn execute_sets(
 pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
+        BackendError::CrossSlot => Reply::Error(format!("CROSSSLOT {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
         BackendError::Consistency { .. }
         | BackendError::Invalid(_)
@@ -544,6 +587,22 @@ pub async fn execute(
                 Reply::ok()
             })
         }
+        Command::SetExpiring(key, value, at) => from_backend(
+            backend.set_expiring(key, value, at, session.write).await,
+            |()| Reply::ok(),
+        ),
+        Command::Deadline(key, query) => {
+            from_backend(backend.get_expiring(key, session.read).await, |found| {
+                query.reply(
+                    found.map(|(_, expires)| expires),
+                    dtable::time::system_millis(),
+                )
+            })
+        }
+        Command::ModifyMany { keys, op, answer } => from_backend(
+            backend.modify_many(keys, op, session.write).await,
+            |outcome| answer.reply(outcome),
+        ),
         Command::Modify { key, op, answer } => {
             from_backend(backend.modify(key, op, session.write).await, |outcome| {
                 answer.reply(outcome)

@@ -69,12 +69,18 @@ pub(super) fn ring_section(status: &serde_json::Value) -> String {
 }
 
 /// The `# Keyspace` INFO section; like Redis, it lists no database while it is empty.
-pub(super) fn keyspace_section(keys: usize) -> String {
+pub(super) fn keyspace_section(keys: usize, expires: usize) -> String {
     if keys == 0 {
         "# Keyspace\r\n".into()
     } else {
-        format!("# Keyspace\r\ndb0:keys={keys},expires=0,avg_ttl=0\r\n")
+        format!("# Keyspace\r\ndb0:keys={keys},expires={expires},avg_ttl=0\r\n")
     }
+}
+
+/// The `# Stats` INFO section: the counters of Redis's that Dendrite keeps, from `/status`.
+fn stats_section(status: &serde_json::Value) -> String {
+    let expired = status["table"]["expired"].as_u64().unwrap_or(0);
+    format!("# Stats\r\nexpired_keys:{expired}\r\n")
 }
 
 /// The `INFO` text: Redis-style sections of `field:value` lines.
@@ -98,10 +104,11 @@ pub(super) fn info_text(
             "clients",
             format!("# Clients\r\nconnected_clients:{}\r\n", metrics.connected_clients()),
         ),
+        ("stats", stats_section(&backend.status())),
         ("cluster", super::cluster::info_section().to_string()),
         (
             "keyspace",
-            keyspace_section(backend.local_len()),
+            keyspace_section(backend.local_len(), backend.local_expiring()),
         ),
         ("ring", ring_section(&backend.status())),
         (

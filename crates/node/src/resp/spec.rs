@@ -23,6 +23,23 @@ pub struct KeyPositions {
     pub flags: &'static [&'static str],
     /// Key-spec notes, where Redis has some.
     pub notes: Option<&'static str>,
+    /// Redis's key specifications when it has several (RENAME's source and destination have
+    /// different flags); empty: the one specification `first`, `last`, `step` and `flags` say.
+    pub specs: &'static [KeySpec],
+}
+
+/// One of several key specifications: the keys from argument `index` to `lastkey` (relative
+/// to `index`, or negative from the end) every `keystep`, with their flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Index of the first key.
+    pub index: i32,
+    /// Last key, relative to `index`; negative counts from the end.
+    pub lastkey: i32,
+    /// Distance between keys.
+    pub keystep: i32,
+    /// Key-spec flags.
+    pub flags: &'static [&'static str],
 }
 
 /// What `COMMAND DOCS` says of a command.
@@ -132,44 +149,58 @@ impl CommandSpec {
         let (first, last, step) = self
             .keys
             .map_or((0, 0, 0), |keys| (keys.first, keys.last, keys.step));
-        let key_specs = self.keys.map(|keys| {
-            let mut spec = Vec::with_capacity(4);
-            if let Some(notes) = keys.notes {
-                spec.push((Reply::text("notes"), Reply::text(notes)));
-            }
-            // Redis's key-spec `lastkey` is relative to the first key unless negative.
-            let lastkey = if keys.last < 0 {
-                keys.last
-            } else {
-                keys.last - keys.first
+        let key_spec =
+            |notes: Option<&str>, flags: &[&str], index: i32, lastkey: i32, step: i32| {
+                let mut spec = Vec::with_capacity(4);
+                if let Some(notes) = notes {
+                    spec.push((Reply::text("notes"), Reply::text(notes)));
+                }
+                spec.push((Reply::text("flags"), statuses(flags)));
+                spec.push((
+                    Reply::text("begin_search"),
+                    Reply::Map(vec![
+                        (Reply::text("type"), Reply::text("index")),
+                        (
+                            Reply::text("spec"),
+                            Reply::Map(vec![(Reply::text("index"), integer(index))]),
+                        ),
+                    ]),
+                ));
+                spec.push((
+                    Reply::text("find_keys"),
+                    Reply::Map(vec![
+                        (Reply::text("type"), Reply::text("range")),
+                        (
+                            Reply::text("spec"),
+                            Reply::Map(vec![
+                                (Reply::text("lastkey"), integer(lastkey)),
+                                (Reply::text("keystep"), integer(step)),
+                                (Reply::text("limit"), Reply::Integer(0)),
+                            ]),
+                        ),
+                    ]),
+                ));
+                Reply::Map(spec)
             };
-            spec.push((Reply::text("flags"), statuses(keys.flags)));
-            spec.push((
-                Reply::text("begin_search"),
-                Reply::Map(vec![
-                    (Reply::text("type"), Reply::text("index")),
-                    (
-                        Reply::text("spec"),
-                        Reply::Map(vec![(Reply::text("index"), integer(keys.first))]),
-                    ),
-                ]),
-            ));
-            spec.push((
-                Reply::text("find_keys"),
-                Reply::Map(vec![
-                    (Reply::text("type"), Reply::text("range")),
-                    (
-                        Reply::text("spec"),
-                        Reply::Map(vec![
-                            (Reply::text("lastkey"), integer(lastkey)),
-                            (Reply::text("keystep"), integer(keys.step)),
-                            (Reply::text("limit"), Reply::Integer(0)),
-                        ]),
-                    ),
-                ]),
-            ));
-            Reply::Map(spec)
-        });
+        let key_specs: Vec<Reply> = match self.keys {
+            None => Vec::new(),
+            Some(keys) if keys.specs.is_empty() => {
+                // Redis's key-spec `lastkey` is relative to the first key unless negative.
+                let lastkey = if keys.last < 0 {
+                    keys.last
+                } else {
+                    keys.last - keys.first
+                };
+                vec![key_spec(
+                    keys.notes, keys.flags, keys.first, lastkey, keys.step,
+                )]
+            }
+            Some(keys) => keys
+                .specs
+                .iter()
+                .map(|s| key_spec(None, s.flags, s.index, s.lastkey, s.keystep))
+                .collect(),
+        };
         Reply::Array(vec![
             Reply::text(self.name),
             integer(self.arity),
@@ -179,7 +210,7 @@ impl CommandSpec {
             integer(step),
             statuses(self.acl),
             Reply::Set(self.tips.iter().map(|tip| Reply::text(tip)).collect()),
-            Reply::Set(key_specs.into_iter().collect()),
+            Reply::Set(key_specs),
             Reply::Set(
                 self.subcommands
                     .iter()
@@ -277,6 +308,7 @@ const fn keys(first: i32, last: i32, step: i32, flags: &'static [&'static str]) 
         step,
         flags,
         notes: None,
+        specs: &[],
     }
 }
 
@@ -307,6 +339,63 @@ const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned strin
      strings.";
 
 /// A command without keys or subcommands.
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT and PERSIST: keyspace writes of one key's deadline.
+const fn deadline_write(
+    name: &'static str,
+    arity: i32,
+    summary: &'static str,
+    since: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["RW", "update"])),
+        docs: docs(summary, since, "generic", "O(1)"),
+        subcommands: &[],
+    }
+}
+
+/// TTL, PTTL, EXPIRETIME and PEXPIRETIME: reads of one key's deadline (the relative ones are
+/// `nondeterministic_output`, as in Redis).
+const fn deadline_read(
+    name: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    tips: &'static [&'static str],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl: &["@keyspace", "@read", "@fast"],
+        tips,
+        keys: Some(keys(1, 1, 1, &["RO", "access"])),
+        docs: docs(summary, since, "generic", "O(1)"),
+        subcommands: &[],
+    }
+}
+
+/// SETEX and PSETEX.
+const fn set_expiring(
+    name: &'static str,
+    summary: &'static str,
+    since: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@string", "@slow"],
+        tips: &[],
+        keys: Some(keys(1, 1, 1, &["OW", "update"])),
+        docs: docs(summary, since, "string", "O(1)"),
+        subcommands: &[],
+    }
+}
+
 const fn plain(
     name: &'static str,
     arity: i32,
@@ -655,6 +744,145 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     string_update("getset", 3, "Set the string value of a key and return its old value", "1.0.0"),
+    set_expiring("setex", "Set the value and expiration of a key", "2.0.0"),
+    set_expiring("psetex", "Set the value and expiration in milliseconds of a key", "2.6.0"),
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: &["write", "fast"],
+        acl: &["@write", "@string", "@fast"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            notes: Some("RW and UPDATE because it changes the TTL"),
+            ..keys(1, 1, 1, &["RW", "access", "update"])
+        }),
+        docs: docs(
+            "Get the value of a key and optionally set its expiration",
+            "6.2.0",
+            "string",
+            "O(1)",
+        ),
+        subcommands: &[],
+    },
+    deadline_write("expire", -3, "Set a key's time to live in seconds", "1.0.0"),
+    deadline_write("pexpire", -3, "Set a key's time to live in milliseconds", "2.6.0"),
+    deadline_write("expireat", -3, "Set the expiration for a key as a UNIX timestamp", "1.2.0"),
+    deadline_write(
+        "pexpireat",
+        -3,
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        "2.6.0",
+    ),
+    deadline_write("persist", 2, "Remove the expiration from a key", "2.2.0"),
+    CommandSpec {
+        name: "msetnx",
+        arity: -3,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@string", "@slow"],
+        tips: &["request_policy:multi_shard", "response_policy:agg_min"],
+        keys: Some(keys(1, -1, 2, &["OW", "insert"])),
+        docs: docs(
+            "Set multiple keys to multiple values, only if none of the keys exist",
+            "1.0.1",
+            "string",
+            "O(N) where N is the number of keys to set.",
+        ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "rename",
+        arity: 3,
+        flags: &["write"],
+        acl: &["@keyspace", "@write", "@slow"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            specs: &[
+                KeySpec { index: 1, lastkey: 0, keystep: 1, flags: &["RW", "access", "delete"] },
+                KeySpec { index: 2, lastkey: 0, keystep: 1, flags: &["OW", "update"] },
+            ],
+            ..keys(1, 2, 1, &[])
+        }),
+        docs: docs("Rename a key", "1.0.0", "generic", "O(1)"),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "renamenx",
+        arity: 3,
+        flags: &["write", "fast"],
+        acl: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            specs: &[
+                KeySpec { index: 1, lastkey: 0, keystep: 1, flags: &["RW", "access", "delete"] },
+                KeySpec { index: 2, lastkey: 0, keystep: 1, flags: &["OW", "insert"] },
+            ],
+            ..keys(1, 2, 1, &[])
+        }),
+        docs: docs(
+            "Rename a key, only if the new key does not exist",
+            "1.0.0",
+            "generic",
+            "O(1)",
+        ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "copy",
+        arity: -3,
+        flags: &["write", "denyoom"],
+        acl: &["@keyspace", "@write", "@slow"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            specs: &[
+                KeySpec { index: 1, lastkey: 0, keystep: 1, flags: &["RO", "access"] },
+                KeySpec { index: 2, lastkey: 0, keystep: 1, flags: &["OW", "update"] },
+            ],
+            ..keys(1, 2, 1, &[])
+        }),
+        docs: docs(
+            "Copy a key",
+            "6.2.0",
+            "generic",
+            "O(N) worst case for collections, where N is the number of nested items. O(1) for \
+             string values.",
+        ),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bitop",
+        arity: -4,
+        flags: &["write", "denyoom"],
+        acl: &["@write", "@bitmap", "@slow"],
+        tips: &[],
+        keys: Some(KeyPositions {
+            specs: &[
+                KeySpec { index: 2, lastkey: 0, keystep: 1, flags: &["OW", "update"] },
+                KeySpec { index: 3, lastkey: -1, keystep: 1, flags: &["RO", "access"] },
+            ],
+            ..keys(2, -1, 1, &[])
+        }),
+        docs: docs("Perform bitwise operations between strings", "2.6.0", "bitmap", "O(N)"),
+        subcommands: &[],
+    },
+    deadline_read(
+        "ttl",
+        "Get the time to live for a key in seconds",
+        "1.0.0",
+        &["nondeterministic_output"],
+    ),
+    deadline_read(
+        "pttl",
+        "Get the time to live for a key in milliseconds",
+        "2.6.0",
+        &["nondeterministic_output"],
+    ),
+    deadline_read("expiretime", "Get the expiration Unix timestamp for a key", "7.0.0", &[]),
+    deadline_read(
+        "pexpiretime",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+        "7.0.0",
+        &[],
+    ),
     CommandSpec {
         name: "getdel",
         arity: 2,

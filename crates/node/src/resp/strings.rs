@@ -1,11 +1,12 @@
 //! The string commands that read and write a key in one step — INCR, DECR, INCRBY, DECRBY,
-//! APPEND, SETNX, GETSET, GETDEL, `SET` with NX/XX/GET — and STRLEN: parsed into a table
+//! APPEND, SETNX, GETSET, GETDEL, `SET` with options, and the expiry commands of
+//! [`expiry`](super::expiry) — and STRLEN: parsed into a table
 //! [`Modify`] (applied atomically at the key's primary, see dtable's `modify` module) and an
 //! [`Answer`] saying how Redis words the result.
 
 use bytes::Bytes;
 use dtable::modify::parse_integer;
-use dtable::{Modified, Modify, SetCondition};
+use dtable::{Expiry, Modified, Modify, SetCondition};
 
 use super::Reply;
 
@@ -20,6 +21,8 @@ pub enum Answer {
     OkOrNil,
     /// The old value or nil (SET ... GET, GETSET, GETDEL).
     OldValue,
+    /// `+OK` whatever the outcome (RENAME: its failures are errors).
+    Ok,
 }
 
 impl Answer {
@@ -27,6 +30,7 @@ impl Answer {
     pub fn reply(self, outcome: Modified) -> Reply {
         let old = |value: Option<Bytes>| value.map_or(Reply::Nil, Reply::Bulk);
         match (self, outcome) {
+            (Answer::Ok, _) => Reply::ok(),
             (_, Modified::Integer(n)) => Reply::Integer(n),
             (_, Modified::Length(n)) => Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
             (Answer::StoredFlag, Modified::Set { stored, .. }) => Reply::Integer(i64::from(stored)),
@@ -39,8 +43,25 @@ impl Answer {
 
 /// The commands [`parse`] serves.
 const SERVED: &[&str] = &[
-    "incr", "decr", "incrby", "decrby", "append", "setnx", "getset", "getdel", "set", "setrange",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "append",
+    "setnx",
+    "getset",
+    "getdel",
+    "set",
+    "setrange",
     "setbit",
+    "setex",
+    "psetex",
+    "getex",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "persist",
 ];
 
 /// Does [`parse`] serve the command `name` (lowercase)?
@@ -49,11 +70,18 @@ pub fn serves(name: &str) -> bool {
 }
 
 /// Parses a read-modify-write command whose name and arity were checked: `args[0]` is the
-/// name, `args[1]` the key. `None` for a name this module does not serve; `Some(Err)` is the
-/// Redis error to answer.
-pub fn parse(name: &str, mut args: Vec<Bytes>) -> Option<Result<(Bytes, Modify, Answer), Reply>> {
+/// name, `args[1]` the key; relative times count from `now` (Unix ms). `None` for a name this
+/// module does not serve; `Some(Err)` is the Redis error to answer.
+pub fn parse(
+    name: &str,
+    mut args: Vec<Bytes>,
+    now: u64,
+) -> Option<Result<(Bytes, Modify, Answer), Reply>> {
     if args.len() < 2 {
         return None;
+    }
+    if let Some(parsed) = super::expiry::parse(name, &args, now) {
+        return Some(parsed);
     }
     let operands = args.split_off(2);
     let key = args.pop().unwrap_or_default();
@@ -73,7 +101,7 @@ pub fn parse(name: &str, mut args: Vec<Bytes>) -> Option<Result<(Bytes, Modify, 
         )),
         "getset" => Ok((set(first(), SetCondition::Always, true), Answer::OldValue)),
         "getdel" => Ok((Modify::GetDel, Answer::OldValue)),
-        "set" => set_with_options(operands),
+        "set" => super::expiry::set(first(), operands.get(1..).unwrap_or_default(), now),
         "setrange" => match parse_integer(&first()) {
             Some(offset) if offset >= 0 => Ok((
                 Modify::SetRange {
@@ -99,35 +127,12 @@ pub fn parse(name: &str, mut args: Vec<Bytes>) -> Option<Result<(Bytes, Modify, 
 }
 
 fn set(value: Bytes, when: SetCondition, get: bool) -> Modify {
-    Modify::Set { value, when, get }
-}
-
-/// `SET key value [NX|XX] [GET]` (Redis 7 allows NX with GET). The expiry options are refused
-/// with a clear error until expiry exists (docs/redis-compat.md).
-fn set_with_options(operands: Vec<Bytes>) -> Result<(Modify, Answer), Reply> {
-    let mut operands = operands.into_iter();
-    let value = operands.next().unwrap_or_default();
-    let mut when = SetCondition::Always;
-    let mut get = false;
-    for option in operands {
-        match option.to_ascii_uppercase().as_slice() {
-            b"NX" if when != SetCondition::IfPresent => when = SetCondition::IfAbsent,
-            b"XX" if when != SetCondition::IfAbsent => when = SetCondition::IfPresent,
-            b"GET" => get = true,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" | b"KEEPTTL" => {
-                return Err(Reply::err(
-                    "SET with an expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported yet",
-                ))
-            }
-            _ => return Err(Reply::err("syntax error")),
-        }
+    Modify::Set {
+        value,
+        when,
+        get,
+        expiry: Expiry::Clear,
     }
-    let answer = if get {
-        Answer::OldValue
-    } else {
-        Answer::OkOrNil
-    };
-    Ok((set(value, when, get), answer))
 }
 
 fn integer(text: &[u8]) -> Result<i64, Reply> {
@@ -234,7 +239,7 @@ mod tests {
     }
 
     fn parsed(words: &[&str]) -> Result<(Bytes, Modify, Answer), Reply> {
-        parse(words[0], args(words)).unwrap()
+        parse(words[0], args(words), 0).unwrap()
     }
 
     #[test]
@@ -251,7 +256,7 @@ mod tests {
             parsed(&["decrby", "k", "-9223372036854775808"]).unwrap_err(),
             Reply::err("decrement would overflow")
         );
-        assert!(parse("get", args(&["get", "k"])).is_none());
+        assert!(parse("get", args(&["get", "k"]), 0).is_none());
     }
 
     #[test]
@@ -276,7 +281,15 @@ mod tests {
             parsed(&["set", "k", "v", "bogus"]).unwrap_err(),
             Reply::err("syntax error")
         );
-        assert!(parsed(&["set", "k", "v", "ex", "10"]).is_err());
+        assert_eq!(
+            parsed(&["set", "k", "v", "ex", "10"]).map(|(_, op, _)| op),
+            Ok(Modify::Set {
+                value: "v".into(),
+                when: SetCondition::Always,
+                get: false,
+                expiry: Expiry::At(10_000),
+            })
+        );
     }
 
     #[test]

@@ -313,6 +313,34 @@ impl Backend for RefusesBad {
     ) -> futures::future::BoxFuture<'static, Result<usize, BackendError>> {
         self.0.delete(keys, write)
     }
+    fn set_expiring(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires: u64,
+        write: Consistency,
+    ) -> futures::future::BoxFuture<'static, Result<(), BackendError>> {
+        self.0.set_expiring(key, value, expires, write)
+    }
+    fn get_expiring(
+        &self,
+        key: Bytes,
+        read: Consistency,
+    ) -> futures::future::BoxFuture<'static, Result<Option<crate::backend::Expiring>, BackendError>>
+    {
+        self.0.get_expiring(key, read)
+    }
+    fn local_expiring(&self) -> usize {
+        self.0.local_expiring()
+    }
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> futures::future::BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        self.0.modify_many(keys, op, write)
+    }
     fn modify(
         &self,
         key: Bytes,
