@@ -11,6 +11,8 @@
 //! - `handback`: copies of ranges this node no longer serves go back to the
 //!   copies that do, then are dropped;
 //! - `replicate`: replica writes, coalesced in one queue per replica and drained in batches;
+//! - `members`: every vnode of the ring, each node's client address, and whether a key's
+//!   primary is local (for the Redis Cluster front end);
 //! - `view`: the coordinator's cached view of the ring, so most requests go straight to the
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
@@ -19,6 +21,7 @@ mod expiry;
 mod handback;
 mod keyspace;
 mod ledger;
+mod members;
 mod multikey;
 mod peer;
 mod query;
@@ -116,6 +119,10 @@ pub struct TableConfig {
     /// Where the clock reads the time: the wall clock, or tokio's for paused-time tests and
     /// simulations (see [`TimeSource`]). Versions, deadlines and tombstone grace all follow it.
     pub time: TimeSource,
+    /// Where clients reach this node (`host:port` of its RESP endpoint), told to every node
+    /// that probes it (docs/wire.md §6.3) so that any node can send a cluster client here.
+    /// `None` for a node that serves no clients.
+    pub client_address: Option<String>,
 }
 
 impl Default for TableConfig {
@@ -138,6 +145,7 @@ impl Default for TableConfig {
             clock_offset_ms: 0,
             max_clock_skew: Duration::from_secs(60),
             time: TimeSource::System,
+            client_address: None,
         }
     }
 }
@@ -308,11 +316,25 @@ impl Table {
     }
 
     async fn start(
-        ring_config: Config,
+        mut ring_config: Config,
         transport: Arc<dyn Transport>,
         seeds: &[String],
         config: TableConfig,
     ) -> Result<Table, TableError> {
+        if ring_config.vnode_ids.is_empty() {
+            // Whole hash slots per vnode, placed to even out ownership (crate::tokens), unless
+            // the caller chose ids itself.
+            let ring_now = if seeds.is_empty() {
+                Vec::new()
+            } else {
+                Ring::survey(&transport, seeds, &ring_config).await?
+            };
+            ring_config.vnode_ids = crate::tokens::choose_vnode_ids(
+                &ring_now,
+                transport.local_host(),
+                ring_config.num_vnodes,
+            );
+        }
         validate(&config, &ring_config)?;
         let handler = Arc::new(LateHandler::default());
         let extensions = Extensions::default();

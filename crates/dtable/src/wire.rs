@@ -341,6 +341,9 @@ pub enum Reply {
         /// Drawn afresh each time the node's table starts: a changed incarnation means the
         /// node restarted (and lost what it held in memory).
         incarnation: u64,
+        /// Where clients reach the answering node (`host:port` of its RESP endpoint), when it
+        /// serves clients; older peers do not say.
+        client_address: Option<String>,
     },
 }
 
@@ -853,10 +856,14 @@ impl Reply {
                     more: Some(*more),
                 },
             ),
-            Reply::ProbeResp { incarnation } => frame(
+            Reply::ProbeResp {
+                incarnation,
+                client_address,
+            } => frame(
                 k,
                 &proto::PbdTableProbeResp {
                     incarnation: Some(*incarnation),
+                    client_address: client_address.clone(),
                 },
             ),
             Reply::ModifyResp(answer) => frame(k, &modify::reply_to_proto(answer)),
@@ -945,6 +952,7 @@ impl Reply {
                 let m: proto::PbdTableProbeResp = decode_payload(k, payload, &[])?;
                 Reply::ProbeResp {
                     incarnation: m.incarnation.ok_or_else(|| missing(k, "incarnation"))?,
+                    client_address: m.client_address.filter(|address| !address.is_empty()),
                 }
             }
             other => return Err(CodecError::UnknownType(other)),

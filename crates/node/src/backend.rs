@@ -6,9 +6,13 @@
 //! over real sockets without a ring.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use dtable::Slot;
 use futures::future::BoxFuture;
+
+use crate::slot_map::SlotMap;
 
 mod memory;
 pub use memory::MemoryBackend;
@@ -171,6 +175,20 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// The highest consistency level accepted: replicas + 1.
     fn max_consistency(&self) -> u8;
+    /// Which node serves which hash slot, as this node last saw the ring; `None` for a
+    /// backend without a ring (the RESP server then describes itself as the only node).
+    fn slot_map(&self) -> Option<Arc<SlotMap>> {
+        None
+    }
+    /// Is the primary of `key` on this node? A backend without a ring holds every key.
+    fn is_primary_here(&self, _key: &[u8]) -> bool {
+        true
+    }
+    /// Up to `count` keys of `slot` stored on this node (`CLUSTER GETKEYSINSLOT`); none for a
+    /// backend that keeps no keys of its own.
+    fn local_keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub mod metrics;
 pub mod resp;
 pub mod settings;
 pub mod shutdown;
+pub mod slot_map;
+pub mod slot_watch;
 pub mod status_table;
 pub mod table_backend;
 pub mod table_metrics;

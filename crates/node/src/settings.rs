@@ -26,6 +26,8 @@
 //! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
 //! | worker threads | `--threads` | `DENDRITE_THREADS` | `threads` | cores − 1, at least 1 |
 //! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
+//! | RESP address told to cluster clients | `--advertise-resp` | `DENDRITE_ADVERTISE_RESP` | `advertise_resp` | the RESP address (its host replaced by the ring address's when it binds 0.0.0.0 or ::) |
+//! | MOVED for every client | `--cluster-redirects` | `DENDRITE_CLUSTER_REDIRECTS` | `cluster_redirects` | false (only connections that sent CLUSTER or READONLY) |
 //! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
 
 use std::path::{Path, PathBuf};
@@ -77,6 +79,12 @@ pub struct Settings {
     /// and the connection closed, as Redis does, before it is buffered. At least the table's
     /// largest value ([`TABLE_MAX_VALUE_LEN`]), so every value the table stores can be sent.
     pub proto_max_bulk_len: usize,
+    /// The `host:port` cluster clients are sent to for this node (`MOVED`, `CLUSTER SLOTS`);
+    /// `None`: the RESP address, with the ring address's host when RESP binds every interface.
+    pub advertise_resp: Option<String>,
+    /// Whether every RESP connection is answered `MOVED` for keys whose primary is elsewhere,
+    /// not only connections that behave as cluster clients (docs/redis-compat.md).
+    pub cluster_redirects: bool,
 }
 
 /// The table's largest value (`dtable::TableConfig::max_value_len`), the least
@@ -186,6 +194,10 @@ pub struct SettingsLayer {
     pub max_clock_skew_ms: Option<i64>,
     /// See [`Settings::proto_max_bulk_len`], in bytes.
     pub proto_max_bulk_len: Option<i64>,
+    /// See [`Settings::advertise_resp`].
+    pub advertise_resp: Option<String>,
+    /// See [`Settings::cluster_redirects`].
+    pub cluster_redirects: Option<bool>,
 }
 
 /// Why settings could not be loaded; each message names what to fix.
@@ -210,6 +222,14 @@ pub enum SettingsError {
     /// An environment variable that should hold an integer does not.
     #[error("{var}={value:?} is not an integer; set it to a whole number or unset it")]
     EnvNotAnInteger {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+    },
+    /// An environment variable that should hold a yes/no does not.
+    #[error("{var}={value:?} is not a boolean; set it to true or false, or unset it")]
+    EnvNotABoolean {
         /// The variable.
         var: String,
         /// Its value.
@@ -337,6 +357,8 @@ impl SettingsLayer {
             threads: None,
             max_clock_skew_ms: Some(60_000),
             proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
+            advertise_resp: None,
+            cluster_redirects: Some(false),
         }
     }
 
@@ -377,6 +399,14 @@ impl SettingsLayer {
                         value: value.clone(),
                     })
             };
+            let boolean = || match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Ok(true),
+                "false" | "no" | "0" => Ok(false),
+                _ => Err(SettingsError::EnvNotABoolean {
+                    var: var.clone(),
+                    value: value.clone(),
+                }),
+            };
             let list = || {
                 value
                     .split(',')
@@ -405,6 +435,8 @@ impl SettingsLayer {
                 "THREADS" => layer.threads = Some(integer()?),
                 "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
                 "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
+                "ADVERTISE_RESP" => layer.advertise_resp = Some(value.clone()),
+                "CLUSTER_REDIRECTS" => layer.cluster_redirects = Some(boolean()?),
                 "CONFIG" => {}
                 _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
             }
@@ -434,6 +466,8 @@ impl SettingsLayer {
             log_format: higher.log_format.or(self.log_format),
             max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
             proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
+            advertise_resp: higher.advertise_resp.or(self.advertise_resp),
+            cluster_redirects: higher.cluster_redirects.or(self.cluster_redirects),
         }
     }
 
@@ -449,6 +483,10 @@ impl SettingsLayer {
         }
         let resp = layer.resp.unwrap_or_default();
         validate_address("resp", &resp, true)?;
+        let advertise_resp = layer.advertise_resp;
+        if let Some(address) = &advertise_resp {
+            validate_address("advertise_resp", address, false)?;
+        }
         let http = layer.http.unwrap_or_default();
         validate_address("http", &http, true)?;
         let vnodes = in_range("vnodes", layer.vnodes, 1, 1024)?;
@@ -549,6 +587,8 @@ impl SettingsLayer {
             log_format,
             max_clock_skew: Duration::from_millis(skew_ms.unsigned_abs()),
             proto_max_bulk_len,
+            advertise_resp,
+            cluster_redirects: layer.cluster_redirects.unwrap_or(false),
         })
     }
 }

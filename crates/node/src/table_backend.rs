@@ -1,22 +1,40 @@
 //! The distributed table behind the client fronts: [`Backend`] over a [`dtable::Table`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use dtable::{Table, TableError};
 use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::backend::{Backend, BackendError, Consistency};
+use crate::slot_map::SlotMap;
+use crate::slot_watch::SlotWatch;
 
 /// Serves RESP and HTTP from this node's share of the ring.
 #[derive(Clone)]
 pub struct TableBackend {
     table: Table,
+    slots: Arc<SlotWatch>,
 }
 
 impl TableBackend {
-    /// Wraps a running table.
+    /// Wraps a running table. Its slot map is empty until [`watch_slots`](Self::watch_slots)
+    /// starts keeping it.
     pub fn new(table: Table) -> TableBackend {
-        TableBackend { table }
+        TableBackend {
+            table,
+            slots: Arc::new(SlotWatch::default()),
+        }
+    }
+
+    /// Builds the slot map now, then keeps it current in the background (for as long as the
+    /// ring runs). A first build that fails is retried by the background task.
+    pub async fn watch_slots(&self) -> tokio::task::JoinHandle<()> {
+        if let Err(error) = self.slots.refresh(&self.table, true).await {
+            tracing::warn!(%error, "first slot map not built; retrying in the background");
+        }
+        self.slots.spawn(self.table.clone())
     }
 
     /// The table, for the binary's own use (leave, metrics).
@@ -280,6 +298,18 @@ impl Backend for TableBackend {
 
     fn local_len(&self) -> usize {
         self.table.local_len()
+    }
+
+    fn slot_map(&self) -> Option<Arc<SlotMap>> {
+        self.slots.current()
+    }
+
+    fn is_primary_here(&self, key: &[u8]) -> bool {
+        self.table.is_primary_here(key)
+    }
+
+    fn local_keys_in_slot(&self, slot: dtable::Slot, count: usize) -> Vec<Bytes> {
+        self.table.local_keys_in_slot(slot, count)
     }
 
     fn status(&self) -> serde_json::Value {

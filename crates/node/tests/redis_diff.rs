@@ -44,6 +44,7 @@ impl Dendrite {
         let config = RespConfig {
             limits: RespLimits::default(),
             requirepass: requirepass.map(Password::new),
+            ..RespConfig::default()
         };
         let thread = std::thread::spawn(move || {
             let served = runtime.block_on(serve_resp(
@@ -269,7 +270,11 @@ fn normalise(value: Value, how: Normalise) -> Value {
                 let pairs = pairs
                     .into_iter()
                     .map(|(key, field)| match &key {
-                        Value::Blob(_, name) if name == b"version" || name == b"id" => {
+                        // `mode`: Dendrite is a cluster; the standalone reference says so too
+                        // only when started with `--cluster-enabled yes`.
+                        Value::Blob(_, name)
+                            if name == b"version" || name == b"id" || name == b"mode" =>
+                        {
                             (key, placeholder("<normalised>"))
                         }
                         _ => (key, field),
@@ -471,11 +476,12 @@ fn differences(redis: SocketAddr, mut candidate: RawClient, steps: &[Step]) -> V
 /// Runs the script in RESP2, then again after `HELLO 3`, against a fresh redis-server each
 /// time and Dendrite on every target of [`EVERYWHERE`].
 fn assert_same_replies(steps: Vec<Step>) {
-    assert_same_replies_on(EVERYWHERE, steps);
+    assert_same_replies_on(EVERYWHERE, &[], steps);
 }
 
-/// [`assert_same_replies`] on the given targets (a fresh keyspace for each run).
-fn assert_same_replies_on(targets: &[Target], steps: Vec<Step>) {
+/// [`assert_same_replies`] on the given targets (a fresh keyspace for each run), against a
+/// redis-server started with `config` added.
+fn assert_same_replies_on(targets: &[Target], config: &[&str], steps: Vec<Step>) {
     let mut found = Vec::new();
     for target in targets {
         let nodes = match target {
@@ -483,7 +489,7 @@ fn assert_same_replies_on(targets: &[Target], steps: Vec<Step>) {
             Target::Nodes(count) => Some(Nodes::start(*count)),
         };
         for protocol in ["2", "3"] {
-            let redis = RedisServer::start(&[]);
+            let redis = RedisServer::start(config);
             let memory = nodes.is_none().then(|| Dendrite::start(None));
             let candidate = match (&nodes, &memory) {
                 (Some(nodes), _) => nodes.client(),
@@ -884,6 +890,7 @@ fn expiry_commands_match_redis() {
 fn multi_key_commands_match_redis() {
     assert_same_replies_on(
         &[Target::Memory, Target::Nodes(1)],
+        &[],
         exact(&[
             "MSETNX a 1 b 2",
             "MGET a b",
@@ -1057,7 +1064,7 @@ fn connection_commands_match_redis() {
     ]));
     steps.push(step("HELLO", Normalise::Hello));
     steps.extend(exact(&["GET nosuch", "MGET nosuch", "QUIT"]));
-    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], steps);
+    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], &[], steps);
 }
 
 #[test]
@@ -1093,11 +1100,12 @@ fn config_and_command_introspection_match_redis() {
         "COMMAND GETKEYS nosuch x",
         "COMMAND DOCS nosuch",
     ]);
+    // `cluster-enabled` is compared with a cluster-enabled reference (`cluster_commands_...`).
     for pattern in [
-        "CONFIG GET save appendonly databases cluster-enabled maxmemory-policy",
+        "CONFIG GET save appendonly databases maxmemory-policy",
         "CONFIG GET maxmemory*",
         "CONFIG GET max*memory* timeout",
-        "CONFIG GET d?tabases [s]ave appendonl[a-z] CLUSTER-ENABLED",
+        "CONFIG GET d?tabases [s]ave appendonl[a-z]",
         "CONFIG GET *memory-[cp]* max?lients",
     ] {
         steps.push(step(pattern, Normalise::SortedPairs));
@@ -1114,7 +1122,53 @@ fn config_and_command_introspection_match_redis() {
          pexpiretime msetnx rename renamenx copy bitop",
         Normalise::DocsFields,
     ));
-    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], steps);
+    assert_same_replies_on(&[Target::Memory, Target::Nodes(1)], &[], steps);
+}
+
+/// The cluster commands whose replies do not depend on the topology, against a redis-server
+/// started with `--cluster-enabled yes` (its slots unassigned: these commands do not care).
+#[test]
+fn cluster_commands_match_redis() {
+    let mut steps = exact(&[
+        "CLUSTER KEYSLOT foo",
+        "CLUSTER KEYSLOT {user1000}.following",
+        "CLUSTER KEYSLOT foo{}{bar}",
+        "CLUSTER KEYSLOT foo{{bar}}zap",
+        "CLUSTER KEYSLOT {",
+        "CLUSTER KEYSLOT",
+        "CLUSTER KEYSLOT a b",
+        "CLUSTER COUNTKEYSINSLOT 0",
+        "CLUSTER COUNTKEYSINSLOT 16383",
+        "CLUSTER COUNTKEYSINSLOT 16384",
+        "CLUSTER COUNTKEYSINSLOT -1",
+        "CLUSTER COUNTKEYSINSLOT x",
+        "CLUSTER GETKEYSINSLOT 0 10",
+        "CLUSTER GETKEYSINSLOT 1 -1",
+        "CLUSTER GETKEYSINSLOT 16384 1",
+        "CLUSTER GETKEYSINSLOT x 1",
+        "CLUSTER GETKEYSINSLOT 1 x",
+        "CLUSTER GETKEYSINSLOT 1",
+        "CLUSTER NOSUCH",
+        "CLUSTER",
+        "READONLY",
+        "READWRITE",
+        "READONLY x",
+        "ASKING",
+        "ASKING x",
+        "COMMAND INFO readonly readwrite asking",
+        "COMMAND GETKEYS cluster keyslot foo",
+    ]);
+    for pattern in [
+        "CONFIG GET save appendonly databases cluster-enabled maxmemory-policy",
+        "CONFIG GET d?tabases [s]ave appendonl[a-z] CLUSTER-ENABLED",
+    ] {
+        steps.push(step(pattern, Normalise::SortedPairs));
+    }
+    steps.push(step(
+        "COMMAND DOCS readonly readwrite asking",
+        Normalise::DocsFields,
+    ));
+    assert_same_replies_on(&[Target::Memory], &["--cluster-enabled", "yes"], steps);
 }
 
 #[test]

@@ -588,7 +588,7 @@ impl<'a> Query<'a> {
         for source in [Source::View, Source::Lookup] {
             let placement = match source {
                 Source::View => self.placement(key).await,
-                Source::Lookup => self.lookup_placement(Id::of_key(key)).await,
+                Source::Lookup => self.lookup_placement(KeyPosition::of(key).id()).await,
             };
             let Ok(placement) = placement else {
                 continue;
@@ -696,7 +696,7 @@ impl<'a> Query<'a> {
     /// Where `key` lives, from the cached ring view (see [`super::view`]); a lookup when the
     /// view is empty.
     async fn placement(&self, key: &[u8]) -> Result<Placement, TableError> {
-        let id = Id::of_key(key);
+        let id = KeyPosition::of(key).id();
         match self.inner.view_placement(id) {
             Some(placement) => Ok(placement),
             None => self.lookup_placement(id).await,

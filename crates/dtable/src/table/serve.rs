@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
+use dendrite::{ExtensionHandler, HandlerError, Vnode};
 use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -88,6 +88,7 @@ impl TableInner {
                 }
                 Reply::ProbeResp {
                     incarnation: self.incarnation,
+                    client_address: self.config.client_address.clone(),
                 }
             }
             Request::Scan {
@@ -97,7 +98,7 @@ impl TableInner {
                 ..
             } => {
                 let limit = (limit as usize).min(self.config.batch_size.max(1));
-                let cursor = after.map(|k| (Id::of_key(&k), k));
+                let cursor = after.map(|k| (KeyPosition::of(&k).id(), k));
                 let items = self.store.scan(range, cursor, limit);
                 let more = items.len() == limit;
                 Reply::ScanResp { items, more }

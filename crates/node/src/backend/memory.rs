@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use dtable::modify::{Change, Current};
 use dtable::time::system_millis;
+use dtable::Slot;
 use futures::future::{self, BoxFuture, FutureExt};
 
 use super::{Backend, BackendError, Consistency};
@@ -308,6 +309,24 @@ impl Backend for MemoryBackend {
 
     fn max_consistency(&self) -> u8 {
         self.max_consistency
+    }
+
+    fn local_keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
+        let mut keys = self
+            .with_entries(|entries, now| {
+                entries
+                    .map
+                    .iter()
+                    .filter(|(key, stored)| {
+                        Slot::of_key(key) == slot && stored.expires.is_none_or(|at| at > now)
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys.truncate(count);
+        keys
     }
 }
 

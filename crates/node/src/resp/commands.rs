@@ -138,6 +138,12 @@ pub enum Command {
     ConfigGet(Vec<Bytes>),
     /// `CONSISTENCY` (show) or `CONSISTENCY read write` (set).
     Consistency(Option<(u8, u8)>),
+    /// `CLUSTER subcommand ...`
+    Cluster(super::cluster::ClusterCommand),
+    /// `READONLY` (`true`) or `READWRITE` (`false`).
+    ReadOnly(bool),
+    /// `ASKING`
+    Asking,
 }
 
 /// The canonical lowercase name of a request's command, for metrics;
@@ -364,7 +370,10 @@ impl Command {
                 }
                 _ => return Err(wrong_arity(spec.name)),
             },
-            "client" | "command" | "config" => {
+            "readonly" => Command::ReadOnly(true),
+            "readwrite" => Command::ReadOnly(false),
+            "asking" => Command::Asking,
+            "client" | "command" | "config" | "cluster" => {
                 let args: Vec<Bytes> = (1..argc).map(|_| next()).collect();
                 return parse_subcommand(spec, args);
             }
@@ -382,6 +391,9 @@ fn parse_subcommand(container: &'static CommandSpec, args: Vec<Bytes>) -> Result
         return Ok(Command::CommandQuery(CommandQuery::All));
     };
     let Some(sub) = container.subcommand(sub_name) else {
+        if container.name == "cluster" && super::cluster::is_ring_managed(sub_name) {
+            return Err(super::cluster::managed_by_the_ring(sub_name));
+        }
         return Err(unknown_subcommand(container, sub_name));
     };
     // The subcommand's arity counts the container's name too.
@@ -430,6 +442,7 @@ fn parse_subcommand(container: &'static CommandSpec, args: Vec<Bytes>) -> Result
         "command|docs" => Command::CommandQuery(CommandQuery::Docs(operands.collect())),
         "command|getkeys" => Command::CommandQuery(CommandQuery::GetKeys(operands.collect())),
         "config|get" => Command::ConfigGet(operands.collect()),
+        name if name.starts_with("cluster|") => return super::cluster::parse(name, operands),
         _ => return Err(unknown_subcommand(container, sub_name_bytes(sub))),
     };
     Ok(command)
@@ -703,6 +716,14 @@ pub async fn execute(
             )
         }
         Command::Hello(hello) => hello_reply(hello, session),
+        Command::Cluster(cluster) => super::cluster::execute(cluster, session, backend),
+        Command::ReadOnly(readonly) => {
+            // Redis Cluster clients send READONLY to replicas they read from.
+            session.cluster_client = true;
+            session.readonly = readonly;
+            Reply::ok()
+        }
+        Command::Asking => Reply::ok(),
         Command::Auth { user, password } => {
             let (reply, authenticated) =
                 authenticate(session.requirepass.as_ref(), user.as_ref(), &password);

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
+use super::cluster::redirect;
 use super::commands::{
     canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
@@ -54,6 +55,9 @@ pub struct RespConfig {
     pub limits: RespLimits,
     /// The password clients must `AUTH` with first (Redis's `requirepass`); `None` admits all.
     pub requirepass: Option<Password>,
+    /// Treat every connection as a cluster client (`MOVED` for keys whose primary is
+    /// elsewhere), not only those that sent `CLUSTER` or `READONLY`.
+    pub cluster_redirects: bool,
 }
 
 impl From<RespLimits> for RespConfig {
@@ -61,6 +65,7 @@ impl From<RespLimits> for RespConfig {
         RespConfig {
             limits,
             requirepass: None,
+            cluster_redirects: false,
         }
     }
 }
@@ -83,6 +88,7 @@ pub async fn serve_resp(
     let RespConfig {
         limits,
         requirepass,
+        cluster_redirects,
     } = config.into();
     let permits = Arc::new(Semaphore::new(limits.max_clients));
     let next_client_id = AtomicU64::new(1);
@@ -116,11 +122,13 @@ pub async fn serve_resp(
                     file_descriptor(&stream),
                 );
                 clients.publish(&record);
+                let mut session = Session::accepted(record, clients.clone(), requirepass.clone());
+                session.cluster_client = cluster_redirects;
                 let connection = Connection {
                     backend: backend.clone(),
                     metrics: metrics.clone(),
                     limits,
-                    session: Session::accepted(record, clients.clone(), requirepass.clone()),
+                    session,
                 };
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
@@ -238,6 +246,13 @@ impl Connection {
             };
             let name = canonical_name(&args);
             self.session.note_command(&args);
+            if self.session.authenticated && self.session.cluster_client {
+                if let Some(reply) = redirect(&args, &self.session, self.backend.as_ref()) {
+                    self.metrics.record_command(name, Duration::ZERO, true);
+                    reply.encode(self.session.protocol, output);
+                    continue;
+                }
+            }
             if self.session.authenticated {
                 if let Some(kind) = Groupable::of(name, &args) {
                     carried = self.run_group(kind, args, parser, input, output).await;
@@ -297,7 +312,11 @@ impl Connection {
         let mut carried = None;
         while run.len() < MAX_GROUP {
             match parser.next_request(input) {
-                Ok(Some(next)) if Groupable::of(canonical_name(&next), &next) == Some(kind) => {
+                Ok(Some(next))
+                    if Groupable::of(canonical_name(&next), &next) == Some(kind)
+                        && !(self.session.cluster_client
+                            && redirect(&next, &self.session, self.backend.as_ref()).is_some()) =>
+                {
                     run.push(next);
                 }
                 Ok(None) => break,

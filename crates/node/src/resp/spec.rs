@@ -552,6 +552,136 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[plain(
     ),
 )];
 
+const STALE: &[&str] = &["stale"];
+const SLOW: &[&str] = &["@slow"];
+const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
+const CLUSTER: &str = "cluster";
+
+/// The `CLUSTER` subcommands served (Redis 7's flags and arity); the ones that change slot
+/// assignment are refused with a word on why (`super::cluster`).
+const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    plain(
+        "cluster|slots",
+        2,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs(
+            "Get array of Cluster slot to node mappings",
+            "3.0.0",
+            CLUSTER,
+            "O(N) where N is the total number of Cluster nodes",
+        ),
+    ),
+    plain(
+        "cluster|shards",
+        2,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs(
+            "Get array of cluster slots to node mappings",
+            "7.0.0",
+            CLUSTER,
+            "O(N) where N is the total number of cluster nodes",
+        ),
+    ),
+    plain(
+        "cluster|nodes",
+        2,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs(
+            "Get Cluster config for the node",
+            "3.0.0",
+            CLUSTER,
+            "O(N) where N is the total number of Cluster nodes",
+        ),
+    ),
+    plain(
+        "cluster|myid",
+        2,
+        STALE,
+        SLOW,
+        &[],
+        docs("Return the node id", "3.0.0", CLUSTER, "O(1)"),
+    ),
+    plain(
+        "cluster|myshardid",
+        2,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs("Return the node shard id", "7.2.0", CLUSTER, "O(1)"),
+    ),
+    plain(
+        "cluster|info",
+        2,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs(
+            "Provides info about Redis Cluster node state",
+            "3.0.0",
+            CLUSTER,
+            "O(1)",
+        ),
+    ),
+    plain(
+        "cluster|keyslot",
+        3,
+        STALE,
+        SLOW,
+        &[],
+        docs(
+            "Returns the hash slot of the specified key",
+            "3.0.0",
+            CLUSTER,
+            "O(N) where N is the number of bytes in the key",
+        ),
+    ),
+    plain(
+        "cluster|countkeysinslot",
+        3,
+        STALE,
+        SLOW,
+        &[],
+        docs(
+            "Return the number of local keys in the specified hash slot",
+            "3.0.0",
+            CLUSTER,
+            "O(1)",
+        ),
+    ),
+    plain(
+        "cluster|getkeysinslot",
+        4,
+        STALE,
+        SLOW,
+        NONDETERMINISTIC,
+        docs(
+            "Return local key names in the specified hash slot",
+            "3.0.0",
+            CLUSTER,
+            "O(N) where N is the number of requested keys",
+        ),
+    ),
+    plain(
+        "cluster|help",
+        2,
+        LOADING_STALE,
+        SLOW,
+        &[],
+        docs(
+            "Show helpful text about the different subcommands",
+            "5.0.0",
+            CLUSTER,
+            "O(1)",
+        ),
+    ),
+];
+
 /// Every command Dendrite serves.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -1158,6 +1288,41 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["@fast"],
         &["nondeterministic_output"],
         docs("Return the current server time", "2.6.0", "server", "O(1)"),
+    ),
+    CommandSpec {
+        subcommands: CLUSTER_SUBCOMMANDS,
+        ..plain(
+            "cluster",
+            -2,
+            &[],
+            SLOW,
+            &[],
+            docs("A container for cluster commands", "3.0.0", CLUSTER, "Depends on subcommand."),
+        )
+    },
+    plain(
+        "readonly",
+        1,
+        LOADING_STALE_FAST,
+        CONNECTION_FAST,
+        &[],
+        docs("Enables read queries for a connection to a cluster replica node", "3.0.0", CLUSTER, "O(1)"),
+    ),
+    plain(
+        "readwrite",
+        1,
+        LOADING_STALE_FAST,
+        CONNECTION_FAST,
+        &[],
+        docs("Disables read queries for a connection to a cluster replica node", "3.0.0", CLUSTER, "O(1)"),
+    ),
+    plain(
+        "asking",
+        1,
+        &["fast"],
+        CONNECTION_FAST,
+        &[],
+        docs("Sent by cluster clients after an -ASK redirect", "3.0.0", CLUSTER, "O(1)"),
     ),
     plain(
         "consistency",

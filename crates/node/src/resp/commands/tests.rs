@@ -186,7 +186,7 @@ async fn hello_three_switches_the_session_and_reset_switches_back() {
         "{wire:?}"
     );
     assert!(
-        wire.ends_with(b"$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"),
+        wire.ends_with(b"$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$7\r\ncluster\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"),
         "{wire:?}"
     );
     let (reply, _) = execute(Command::Reset, &mut session, &backend, &metrics).await;
