@@ -25,6 +25,7 @@ mod members;
 mod multikey;
 mod peer;
 mod query;
+mod read;
 mod repair;
 mod replicate;
 mod serve;

@@ -5,7 +5,8 @@ use bytes::Bytes;
 use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
-use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
+use super::fields::{invalid, missing, optional_vnode, required_vnode};
+use super::ModifyAnswer;
 use crate::modify::{
     BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
 };
