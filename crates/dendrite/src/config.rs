@@ -21,6 +21,10 @@ pub struct Config {
     pub host: String,
     /// Virtual nodes run by this node (Go default 3).
     pub num_vnodes: u16,
+    /// The ids of this node's vnodes, when the application chooses them (dtable puts them on
+    /// hash-slot boundaries); exactly `num_vnodes` distinct ids. Empty: vnode `i` has the Go
+    /// original's id, SHA-1(host ‖ i) (docs/wire.md §2). Peers never check how an id was made.
+    pub vnode_ids: Vec<crate::Id>,
     /// Shortest pause between two stabilization rounds of a vnode (Go default 1 s).
     pub stabilize_min: Duration,
     /// Longest pause between two stabilization rounds of a vnode (Go default 3 s); each pause is
@@ -55,6 +59,16 @@ pub enum ConfigError {
     /// At least one vnode is needed to be on the ring.
     #[error("num_vnodes is 0; a node needs at least one virtual node")]
     NoVnodes,
+    /// Chosen vnode ids must be one distinct id per vnode.
+    #[error(
+        "vnode_ids lists {ids} distinct ids for {vnodes} vnodes; give one distinct id per vnode or none"
+    )]
+    VnodeIds {
+        /// Distinct ids given.
+        ids: usize,
+        /// `num_vnodes`.
+        vnodes: u16,
+    },
     /// The stabilization range is empty or zero.
     #[error(
         "stabilization range {min:?}..={max:?} is invalid; need 0 < stabilize_min <= stabilize_max"
@@ -94,6 +108,7 @@ impl Config {
         Config {
             host: host.into(),
             num_vnodes: 3,
+            vnode_ids: Vec::new(),
             stabilize_min: Duration::from_secs(1),
             stabilize_max: Duration::from_secs(3),
             num_successors: 8,
@@ -117,6 +132,17 @@ impl Config {
         }
         if self.num_vnodes == 0 {
             return Err(ConfigError::NoVnodes);
+        }
+        if !self.vnode_ids.is_empty() {
+            let distinct: std::collections::BTreeSet<_> = self.vnode_ids.iter().collect();
+            if distinct.len() != usize::from(self.num_vnodes)
+                || self.vnode_ids.len() != distinct.len()
+            {
+                return Err(ConfigError::VnodeIds {
+                    ids: distinct.len(),
+                    vnodes: self.num_vnodes,
+                });
+            }
         }
         if self.stabilize_min.is_zero() || self.stabilize_min > self.stabilize_max {
             return Err(ConfigError::StabilizeRange {
@@ -200,6 +226,12 @@ mod tests {
             }),
             (Box::new(|c| c.event_buffer = 0), |e| {
                 matches!(e, ConfigError::NoEventBuffer)
+            }),
+            (Box::new(|c| c.vnode_ids = vec![crate::Id::ZERO; 3]), |e| {
+                matches!(e, ConfigError::VnodeIds { ids: 1, vnodes: 3 })
+            }),
+            (Box::new(|c| c.vnode_ids = vec![crate::Id::ZERO]), |e| {
+                matches!(e, ConfigError::VnodeIds { ids: 1, vnodes: 3 })
             }),
         ];
         for (change, expected) in cases {

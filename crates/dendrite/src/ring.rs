@@ -9,13 +9,15 @@
 //! - `stabilize`: the periodic rounds that keep successors, fingers and the
 //!   predecessor right;
 //! - `lookup`: iterative `find_successors`, with hop bound, deadline and a way
-//!   around dead vnodes.
+//!   around dead vnodes;
+//! - `survey`: every vnode of a ring, walked from outside before joining.
 
 mod lookup;
 mod serve;
 
 pub use lookup::LookupStats;
 mod stabilize;
+mod survey;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -95,6 +97,13 @@ impl RingError {
     /// Does this error mean the peer is unreachable (as opposed to answering badly)?
     pub fn is_unreachable(&self) -> bool {
         matches!(self, RingError::Transport(_))
+    }
+
+    /// Did the peer's host answer that it runs no such vnode (ours: "no vnode ... on this
+    /// node", docs/wire.md §4)? A node restarted on its address with other vnode ids answers
+    /// this for its old ones: they are as gone as a dead host's.
+    pub fn is_vnode_gone(&self) -> bool {
+        matches!(self, RingError::Remote { error, .. } if error.starts_with(serve::NO_SUCH_VNODE))
     }
 }
 
@@ -265,9 +274,18 @@ impl Ring {
         extensions: Extensions,
     ) -> Result<Arc<Ring>, RingError> {
         config.validate()?;
-        let mut local: Vec<Vnode> = (0..config.num_vnodes)
-            .map(|i| Vnode::local(transport.local_host(), i))
-            .collect();
+        let host = transport.local_host();
+        let mut local: Vec<Vnode> = if config.vnode_ids.is_empty() {
+            (0..config.num_vnodes)
+                .map(|i| Vnode::local(host, i))
+                .collect()
+        } else {
+            config
+                .vnode_ids
+                .iter()
+                .map(|id| Vnode::new(*id, host))
+                .collect()
+        };
         local.sort_by_key(|v| v.id);
         let vnodes = local
             .into_iter()

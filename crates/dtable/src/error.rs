@@ -8,6 +8,12 @@ pub enum TableError {
     /// Keys must have at least one byte.
     #[error("empty key: keys need at least one byte")]
     EmptyKey,
+    /// A multi-key operation's keys have different primaries, so it cannot run as one step:
+    /// give them a common `{hash tag}` so that they live together.
+    #[error(
+        "the keys of the operation live on different primaries; give them a common {{hash tag}}"
+    )]
+    CrossSlot,
     /// The key is longer than `TableConfig::max_key_len`.
     #[error("key of {len} bytes exceeds the {max}-byte limit")]
     KeyTooLarge {

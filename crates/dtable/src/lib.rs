@@ -7,7 +7,8 @@
 //!
 //! # Semantics
 //!
-//! - **Placement** ([`placement`]). A key's ring position is SHA-1 of its bytes. Its *primary* is
+//! - **Placement** ([`placement`]). A key's ring position is in the arc of its Redis Cluster
+//!   hash slot ([`slot`]): every slot belongs to exactly one vnode at a time. Its *primary* is
 //!   the vnode that succeeds that position; its *replicas* are the next vnodes on **distinct
 //!   hosts** other than the primary's, so that the copies of a key never share a machine.
 //! - **Versions, not wall clocks** ([`version`]). Every write carries a [`Version`] issued by a
@@ -44,20 +45,27 @@ pub mod position;
 pub mod proto;
 pub mod range;
 pub mod record;
+pub mod slot;
 pub mod store;
 pub mod table;
 pub mod time;
+pub mod tokens;
 pub mod version;
 pub mod wire;
+pub mod write;
 
 pub use error::TableError;
-pub use modify::{ExpireCondition, Expiry, Modified, Modify, ModifyError, SetCondition};
+pub use modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 pub use placement::{Placement, PlacementError};
 pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};
 pub use record::Record;
+pub use slot::{Slot, SlotRangeError, SLOT_COUNT};
 pub use store::{Applied, Store};
 pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
 pub use time::TimeSource;
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
+pub use write::Write;

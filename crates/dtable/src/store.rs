@@ -522,7 +522,7 @@ impl Store {
     /// does with a copy it handed back, so that a newer write that arrived meanwhile stays.
     /// Returns whether it was dropped.
     pub fn remove_if(&self, key: &[u8], record: &Record) -> bool {
-        let id = Id::of_key(key);
+        let id = KeyPosition::of(key).id();
         let removed = self.shards[self.shard_index(&id)]
             .write()
             .remove_where(&id, &id, |entry| {

@@ -11,6 +11,8 @@
 //! - `handback`: copies of ranges this node no longer serves go back to the
 //!   copies that do, then are dropped;
 //! - `replicate`: replica writes, coalesced in one queue per replica and drained in batches;
+//! - `members`: every vnode of the ring, each node's client address, and whether a key's
+//!   primary is local (for the Redis Cluster front end);
 //! - `view`: the coordinator's cached view of the ring, so most requests go straight to the
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
@@ -20,8 +22,11 @@ mod expiry;
 mod handback;
 mod keyspace;
 mod ledger;
+mod members;
+mod multikey;
 mod peer;
 mod query;
+mod read;
 mod repair;
 mod replicate;
 mod serve;
@@ -117,6 +122,10 @@ pub struct TableConfig {
     /// Where the clock reads the time: the wall clock, or tokio's for paused-time tests and
     /// simulations (see [`TimeSource`]). Versions, deadlines and tombstone grace all follow it.
     pub time: TimeSource,
+    /// Where clients reach this node (`host:port` of its RESP endpoint), told to every node
+    /// that probes it (docs/wire.md §6.3) so that any node can send a cluster client here.
+    /// `None` for a node that serves no clients.
+    pub client_address: Option<String>,
 }
 
 impl Default for TableConfig {
@@ -139,6 +148,7 @@ impl Default for TableConfig {
             clock_offset_ms: 0,
             max_clock_skew: Duration::from_secs(60),
             time: TimeSource::System,
+            client_address: None,
         }
     }
 }
@@ -339,18 +349,32 @@ impl Table {
     }
 
     async fn start(
-        ring_config: Config,
+        mut ring_config: Config,
         transport: Arc<dyn Transport>,
         seeds: &[String],
         config: TableConfig,
         persistence: Option<Persistence>,
     ) -> Result<Table, TableError> {
+        if ring_config.vnode_ids.is_empty() {
+            // Whole hash slots per vnode, placed to even out ownership (crate::tokens), unless
+            // the caller chose ids itself.
+            let ring_now = if seeds.is_empty() {
+                Vec::new()
+            } else {
+                Ring::survey(&transport, seeds, &ring_config).await?
+            };
+            ring_config.vnode_ids = crate::tokens::choose_vnode_ids(
+                &ring_now,
+                transport.local_host(),
+                ring_config.num_vnodes,
+            );
+        }
         validate(&config, &ring_config)?;
         let handler = Arc::new(LateHandler::default());
         let extensions = Extensions::default();
         let kinds: Vec<u8> = (kind::STATUS..=kind::PROMOTE_KEY)
             .chain(kind::WRITE..=kind::PURGE)
-            .chain([kind::PROBE, kind::MODIFY])
+            .chain([kind::PROBE, kind::MODIFY, kind::MODIFY_MANY])
             .collect();
         extensions
             .register(&kinds, handler.clone())
@@ -532,12 +556,42 @@ impl Table {
 /// Stripes of [`TableInner::key_locks`]: enough that writers of different keys rarely meet.
 const KEY_LOCKS: usize = 1024;
 
+/// The stripe of [`TableInner::key_locks`] that guards the key at `position`.
+fn stripe(position: &KeyPosition) -> usize {
+    (position.id().high_u64() % KEY_LOCKS as u64) as usize
+}
+
 impl TableInner {
     /// The write lock of the key at `id` (a stripe shared with other keys; held for a few
     /// instructions, never across an `.await`).
     fn key_lock(&self, position: &KeyPosition) -> parking_lot::MutexGuard<'_, ()> {
-        let stripe = (position.id().high_u64() % KEY_LOCKS as u64) as usize;
-        self.key_locks[stripe].lock()
+        self.key_locks[stripe(position)].lock()
+    }
+
+    /// Each local vnode with the range it is primary for, `(predecessor, vnode]` (a vnode
+    /// whose predecessor is not known yet is left out: it cannot tell what it owns).
+    fn local_primaries(&self) -> Vec<(Vnode, IdRange)> {
+        self.ring
+            .local_vnodes()
+            .into_iter()
+            .filter_map(|v| {
+                let pred = self.ring.predecessor(&v).ok()??;
+                let range = IdRange::new(pred.id, v.id);
+                Some((v, range))
+            })
+            .collect()
+    }
+
+    /// The write locks of several keys, taken in stripe order (so two multi-key operations
+    /// never wait on each other in a cycle), each stripe once.
+    fn key_locks(&self, positions: &[KeyPosition]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = positions.iter().map(stripe).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|stripe| self.key_locks[stripe].lock())
+            .collect()
     }
 
     /// What local `vnode` owns and who holds its replicas now, for the ledger; `None` when the

@@ -248,7 +248,7 @@ async fn a_set_acknowledged_after_a_delete_wins_over_a_skewed_clock() {
     for i in 0..2000 {
         let successors = skewed
             .ring()
-            .find_successors(dendrite::Id::of_key(&key(i)), 1)
+            .find_successors(dtable::KeyPosition::of(&key(i)).id(), 1)
             .await
             .unwrap();
         if *successors[0].host == *skewed_host {

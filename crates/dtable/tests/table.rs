@@ -152,7 +152,10 @@ async fn a_join_under_write_load_loses_nothing_and_moves_ranges() {
         };
         for i in 0..300 {
             let k = key(i);
-            if dendrite::Id::of_key(&k).is_between_right_incl(&pred.id, &vnode.id) {
+            if dtable::KeyPosition::of(&k)
+                .id()
+                .is_between_right_incl(&pred.id, &vnode.id)
+            {
                 assert!(
                     joined.local_keys().contains(&k),
                     "key {i} not moved to its new owner"
@@ -337,7 +340,7 @@ async fn tombstones_are_purged_only_once_every_replica_holds_them() {
     any.query().consistency(3).set("gone", "x").await.unwrap();
     let owner = any
         .ring()
-        .find_successors(dendrite::Id::of_key(b"gone"), 1)
+        .find_successors(dtable::KeyPosition::of(b"gone").id(), 1)
         .await
         .unwrap()[0]
         .host
@@ -443,7 +446,7 @@ async fn a_joiner_holds_exactly_what_it_is_responsible_for() {
     for i in 0..n {
         let successors = joined
             .ring()
-            .find_successors(dendrite::Id::of_key(&key(i)), 8)
+            .find_successors(dtable::KeyPosition::of(&key(i)).id(), 8)
             .await
             .unwrap();
         let placement = dtable::Placement::from_successors(&successors, 2).unwrap();
@@ -475,7 +478,7 @@ async fn a_join_returns_holding_the_new_primary_ranges() {
     for i in 0..n {
         let primary = joined
             .ring()
-            .find_successors(dendrite::Id::of_key(&key(i)), 1)
+            .find_successors(dtable::KeyPosition::of(&key(i)).id(), 1)
             .await
             .unwrap()[0]
             .clone();

@@ -6,9 +6,13 @@
 //! over real sockets without a ring.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use dtable::Slot;
 use futures::future::BoxFuture;
+
+use crate::slot_map::SlotMap;
 
 mod memory;
 pub use memory::MemoryBackend;
@@ -79,6 +83,10 @@ pub enum BackendError {
     /// A bug or unexpected state inside the backend.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A multi-key operation's keys live on different primaries (Redis Cluster's CROSSSLOT):
+    /// nothing was done.
+    #[error("Keys in request don't hash to the same slot")]
+    CrossSlot,
     /// A read-modify-write does not apply to the key's value; nothing changed. The text is
     /// Redis's.
     #[error(transparent)]
@@ -129,12 +137,21 @@ pub trait Backend: Send + Sync + 'static {
         keys: Vec<Bytes>,
         read: Consistency,
     ) -> BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>>;
-    /// Writes many keys; later pairs win over earlier ones with the same key.
+    /// Writes many keys (each with its deadline, if any); later writes win over earlier ones
+    /// of the same key.
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
+    /// Applies a read-modify-write to several keys with one primary as one step (MSETNX,
+    /// RENAME, COPY, BITOP); [`BackendError::CrossSlot`] when their primaries differ.
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
     /// Applies a read-modify-write to one key as one step (INCR, APPEND, SET NX/XX/GET...).
     fn modify(
         &self,
@@ -158,6 +175,20 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// The highest consistency level accepted: replicas + 1.
     fn max_consistency(&self) -> u8;
+    /// Which node serves which hash slot, as this node last saw the ring; `None` for a
+    /// backend without a ring (the RESP server then describes itself as the only node).
+    fn slot_map(&self) -> Option<Arc<SlotMap>> {
+        None
+    }
+    /// Is the primary of `key` on this node? A backend without a ring holds every key.
+    fn is_primary_here(&self, _key: &[u8]) -> bool {
+        true
+    }
+    /// Up to `count` keys of `slot` stored on this node (`CLUSTER GETKEYSINSLOT`); none for a
+    /// backend that keeps no keys of its own.
+    fn local_keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

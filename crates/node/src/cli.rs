@@ -84,6 +84,15 @@ pub struct NodeArgs {
     /// Address of the Redis-protocol server (default 127.0.0.1:6380).
     #[arg(long, value_name = "HOST:PORT")]
     pub resp: Option<String>,
+    /// The RESP address cluster clients are sent to for this node (MOVED, CLUSTER SLOTS), for
+    /// NAT and 0.0.0.0 binds (default: the RESP address, with the ring host when it binds
+    /// every interface).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise_resp: Option<String>,
+    /// Answer every RESP connection MOVED for keys whose primary is elsewhere, not only
+    /// connections that sent CLUSTER or READONLY (default off: plain clients are forwarded).
+    #[arg(long)]
+    pub cluster_redirects: bool,
     /// Address of the HTTP status and metrics server (default 127.0.0.1:8380).
     #[arg(long, value_name = "HOST:PORT")]
     pub http: Option<String>,
@@ -177,6 +186,8 @@ impl NodeArgs {
                 .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),
             data_dir: self.data_dir.clone(),
             fsync: self.fsync.clone(),
+            advertise_resp: self.advertise_resp.clone(),
+            cluster_redirects: self.cluster_redirects.then_some(true),
         }
     }
 }

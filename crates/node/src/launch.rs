@@ -94,6 +94,7 @@ pub struct RunningNode {
     pub table: Table,
     transport: Arc<ZmtpTransport>,
     servers: JoinSet<Result<(), LaunchError>>,
+    slot_watch: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for dyn Backend {
@@ -129,13 +130,7 @@ pub async fn start_node(
         Some(dir) => Some(recover(dir, settings, &ring_addr).await?),
         None => None,
     };
-    let table = start_table(settings, &transport, &ring_addr, persistence).await?;
-    let backend: Arc<dyn Backend> = Arc::new(TableBackend::new(table.clone()));
-    let metrics = Arc::new(Metrics::new());
-    metrics.add_source(TableMetrics::start(table.clone()));
-    if let Some(log) = table.log() {
-        metrics.add_source(LogMetrics::new(log.clone()));
-    }
+    // The client ports are bound first, so the ring learns the RESP address actually bound.
     let resp = bind("resp", &settings.resp).await?;
     let http = bind("http", &settings.http).await?;
     let local = |server, listener: &TcpListener| {
@@ -145,6 +140,26 @@ pub async fn start_node(
     };
     let resp_addr = local("resp", &resp)?;
     let http_addr = local("http", &http)?;
+    let client_address = settings
+        .advertise_resp
+        .clone()
+        .unwrap_or_else(|| advertised_resp(resp_addr, &ring_addr));
+    let table = start_table(
+        settings,
+        &transport,
+        &ring_addr,
+        persistence,
+        client_address,
+    )
+    .await?;
+    let table_backend = TableBackend::new(table.clone());
+    let slot_watch = table_backend.watch_slots().await;
+    let backend: Arc<dyn Backend> = Arc::new(table_backend);
+    let metrics = Arc::new(Metrics::new());
+    metrics.add_source(TableMetrics::start(table.clone()));
+    if let Some(log) = table.log() {
+        metrics.add_source(LogMetrics::new(log.clone()));
+    }
     let resp_config = RespConfig {
         limits: RespLimits {
             max_clients: settings.max_clients,
@@ -155,6 +170,7 @@ pub async fn start_node(
             ..RespLimits::default()
         },
         requirepass: settings.requirepass.clone(),
+        cluster_redirects: settings.cluster_redirects,
     };
     let mut servers = JoinSet::new();
     servers.spawn({
@@ -189,7 +205,19 @@ pub async fn start_node(
         table,
         transport,
         servers,
+        slot_watch,
     })
+}
+
+/// The RESP address told to cluster clients when none is configured: the bound address, with
+/// the ring address's host when RESP listens on every interface (0.0.0.0 or ::).
+fn advertised_resp(resp: SocketAddr, ring_addr: &str) -> String {
+    if resp.ip().is_unspecified() {
+        if let Some((host, _)) = ring_addr.rsplit_once(':') {
+            return format!("{host}:{}", resp.port());
+        }
+    }
+    resp.to_string()
 }
 
 /// The ring's security from the settings: CURVE with the cluster key when one is given.
@@ -251,6 +279,7 @@ async fn start_table(
     transport: &Arc<ZmtpTransport>,
     ring_addr: &str,
     persistence: Option<Persistence>,
+    client_address: String,
 ) -> Result<Table, LaunchError> {
     let mut config = dendrite::Config::new(ring_addr);
     config.num_vnodes = settings.vnodes;
@@ -260,6 +289,7 @@ async fn start_table(
     config.stabilize_max = settings.stabilize_max;
     let table_config = TableConfig {
         max_clock_skew: settings.max_clock_skew,
+        client_address: Some(client_address),
         ..TableConfig::default()
     };
     // Settings validation keeps the RESP bulk limit at or above the table's value limit; a
@@ -321,6 +351,7 @@ impl RunningNode {
     /// the first error wins.
     pub async fn wait(mut self) -> Result<(), LaunchError> {
         let outcome = self.wait_servers().await;
+        self.slot_watch.abort();
         if let Err(e) = self.table.leave().await {
             tracing::warn!(error = %e, "could not leave the ring cleanly");
         }

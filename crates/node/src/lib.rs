@@ -15,6 +15,8 @@ pub mod persistence;
 pub mod resp;
 pub mod settings;
 pub mod shutdown;
+pub mod slot_map;
+pub mod slot_watch;
 pub mod status_table;
 pub mod table_backend;
 pub mod table_metrics;

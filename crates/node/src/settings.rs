@@ -28,6 +28,8 @@
 //! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
 //! | data directory | `--data-dir` | `DENDRITE_DATA_DIR` | `data_dir` | none (in memory only) |
 //! | fsync policy | `--fsync` | `DENDRITE_FSYNC` | `fsync` | `everysec` (`always`, `everysec`, `no`) |
+//! | RESP address told to cluster clients | `--advertise-resp` | `DENDRITE_ADVERTISE_RESP` | `advertise_resp` | the RESP address (its host replaced by the ring address's when it binds 0.0.0.0 or ::) |
+//! | MOVED for every client | `--cluster-redirects` | `DENDRITE_CLUSTER_REDIRECTS` | `cluster_redirects` | false (only connections that sent CLUSTER or READONLY) |
 //! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
 
 use std::path::{Path, PathBuf};
@@ -86,6 +88,12 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// When the log is flushed to disk (only used with a data directory).
     pub fsync: FsyncPolicy,
+    /// The `host:port` cluster clients are sent to for this node (`MOVED`, `CLUSTER SLOTS`);
+    /// `None`: the RESP address, with the ring address's host when RESP binds every interface.
+    pub advertise_resp: Option<String>,
+    /// Whether every RESP connection is answered `MOVED` for keys whose primary is elsewhere,
+    /// not only connections that behave as cluster clients (docs/redis-compat.md).
+    pub cluster_redirects: bool,
 }
 
 /// The table's largest value (`dtable::TableConfig::max_value_len`), the least
@@ -199,6 +207,10 @@ pub struct SettingsLayer {
     pub data_dir: Option<PathBuf>,
     /// See [`Settings::fsync`]: `always`, `everysec` or `no`.
     pub fsync: Option<String>,
+    /// See [`Settings::advertise_resp`].
+    pub advertise_resp: Option<String>,
+    /// See [`Settings::cluster_redirects`].
+    pub cluster_redirects: Option<bool>,
 }
 
 /// Why settings could not be loaded; each message names what to fix.
@@ -223,6 +235,14 @@ pub enum SettingsError {
     /// An environment variable that should hold an integer does not.
     #[error("{var}={value:?} is not an integer; set it to a whole number or unset it")]
     EnvNotAnInteger {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+    },
+    /// An environment variable that should hold a yes/no does not.
+    #[error("{var}={value:?} is not a boolean; set it to true or false, or unset it")]
+    EnvNotABoolean {
         /// The variable.
         var: String,
         /// Its value.
@@ -361,6 +381,8 @@ impl SettingsLayer {
             proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
             data_dir: None,
             fsync: Some("everysec".into()),
+            advertise_resp: None,
+            cluster_redirects: Some(false),
         }
     }
 
@@ -401,6 +423,14 @@ impl SettingsLayer {
                         value: value.clone(),
                     })
             };
+            let boolean = || match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Ok(true),
+                "false" | "no" | "0" => Ok(false),
+                _ => Err(SettingsError::EnvNotABoolean {
+                    var: var.clone(),
+                    value: value.clone(),
+                }),
+            };
             let list = || {
                 value
                     .split(',')
@@ -431,6 +461,8 @@ impl SettingsLayer {
                 "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
                 "DATA_DIR" => layer.data_dir = Some(PathBuf::from(&value)),
                 "FSYNC" => layer.fsync = Some(value.clone()),
+                "ADVERTISE_RESP" => layer.advertise_resp = Some(value.clone()),
+                "CLUSTER_REDIRECTS" => layer.cluster_redirects = Some(boolean()?),
                 "CONFIG" => {}
                 _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
             }
@@ -462,6 +494,8 @@ impl SettingsLayer {
             proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
             data_dir: higher.data_dir.or(self.data_dir),
             fsync: higher.fsync.or(self.fsync),
+            advertise_resp: higher.advertise_resp.or(self.advertise_resp),
+            cluster_redirects: higher.cluster_redirects.or(self.cluster_redirects),
         }
     }
 
@@ -477,6 +511,10 @@ impl SettingsLayer {
         }
         let resp = layer.resp.unwrap_or_default();
         validate_address("resp", &resp, true)?;
+        let advertise_resp = layer.advertise_resp;
+        if let Some(address) = &advertise_resp {
+            validate_address("advertise_resp", address, false)?;
+        }
         let http = layer.http.unwrap_or_default();
         validate_address("http", &http, true)?;
         let vnodes = in_range("vnodes", layer.vnodes, 1, 1024)?;
@@ -585,6 +623,8 @@ impl SettingsLayer {
             proto_max_bulk_len,
             data_dir,
             fsync,
+            advertise_resp,
+            cluster_redirects: layer.cluster_redirects.unwrap_or(false),
         })
     }
 }

@@ -1,22 +1,40 @@
 //! The distributed table behind the client fronts: [`Backend`] over a [`dtable::Table`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use dtable::{Table, TableError};
 use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::backend::{Backend, BackendError, Consistency};
+use crate::slot_map::SlotMap;
+use crate::slot_watch::SlotWatch;
 
 /// Serves RESP and HTTP from this node's share of the ring.
 #[derive(Clone)]
 pub struct TableBackend {
     table: Table,
+    slots: Arc<SlotWatch>,
 }
 
 impl TableBackend {
-    /// Wraps a running table.
+    /// Wraps a running table. Its slot map is empty until [`watch_slots`](Self::watch_slots)
+    /// starts keeping it.
     pub fn new(table: Table) -> TableBackend {
-        TableBackend { table }
+        TableBackend {
+            table,
+            slots: Arc::new(SlotWatch::default()),
+        }
+    }
+
+    /// Builds the slot map now, then keeps it current in the background (for as long as the
+    /// ring runs). A first build that fails is retried by the background task.
+    pub async fn watch_slots(&self) -> tokio::task::JoinHandle<()> {
+        if let Err(error) = self.slots.refresh(&self.table, true).await {
+            tracing::warn!(%error, "first slot map not built; retrying in the background");
+        }
+        self.slots.spawn(self.table.clone())
     }
 
     /// The table, for the binary's own use (leave, metrics).
@@ -36,6 +54,10 @@ fn scan_position(cursor: u64) -> Option<dendrite::Id> {
     bytes[..8].copy_from_slice(&(cursor - 1).to_be_bytes());
     Some(dendrite::Id::new(bytes))
 }
+
+/// Most table pages (each the rest of one primary's range) one SCAN call joins: bounds the
+/// time one call takes on a large ring with a sparse keyspace.
+const SCAN_PAGES: usize = 64;
 
 fn level(c: Consistency) -> usize {
     usize::from(c.level())
@@ -58,6 +80,7 @@ fn convert(error: TableError) -> BackendError {
         },
         e @ TableError::Protocol { .. } => BackendError::Internal(e.to_string()),
         TableError::Modify(refused) => BackendError::Refused(refused),
+        TableError::CrossSlot => BackendError::CrossSlot,
     }
 }
 
@@ -104,18 +127,27 @@ impl Backend for TableBackend {
         Box::pin(async move {
             let mut position = scan_position(cursor);
             let mut keys = Vec::new();
+            let mut pages = 0;
             loop {
-                let page = table.query().scan(position, count).await.map_err(convert)?;
+                let wanted = count.saturating_sub(keys.len()).max(1);
+                let page = table
+                    .query()
+                    .scan(position, wanted)
+                    .await
+                    .map_err(convert)?;
                 keys.extend(page.keys);
+                pages += 1;
                 let Some(next) = page.next else {
                     return Ok((0, keys));
                 };
                 // The next cursor resumes at the start of `next`'s 2^96-wide slice of the
                 // ring (at or before where this page ended: no key is missed, a few may come
                 // again). Within the slice this page started in, that would be no progress:
-                // go on from exactly where the page ended instead.
+                // go on from exactly where the page ended instead. A page ends where a
+                // primary's range does, so pages are joined (up to SCAN_PAGES) until `count`
+                // keys are found: a small keyspace comes whole in one call, as from Redis.
                 let resume = next.high_u64();
-                if resume > cursor {
+                if resume > cursor && (keys.len() >= count || pages >= SCAN_PAGES) {
                     return Ok((resume, keys));
                 }
                 position = Some(next);
@@ -174,6 +206,23 @@ impl Backend for TableBackend {
         })
     }
 
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            table
+                .query()
+                .consistency(level(write))
+                .modify_many(keys, op)
+                .await
+                .map_err(convert)
+        })
+    }
+
     fn delete(
         &self,
         keys: Vec<Bytes>,
@@ -181,7 +230,13 @@ impl Backend for TableBackend {
     ) -> BoxFuture<'static, Result<usize, BackendError>> {
         let table = self.table.clone();
         Box::pin(async move {
-            // DEL answers how many keys existed: read them first (one batch per primary).
+            // DEL answers how many keys existed: read them first (one batch per primary),
+            // each once (`DEL k k` counts k once, as in Redis).
+            let mut seen = std::collections::HashSet::new();
+            let keys: Vec<Bytes> = keys
+                .into_iter()
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
             let existing = table
                 .query()
                 .get_multi(keys.clone())
@@ -223,7 +278,7 @@ impl Backend for TableBackend {
 
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
         let table = self.table.clone();
@@ -231,7 +286,7 @@ impl Backend for TableBackend {
             table
                 .query()
                 .consistency(level(write))
-                .set_multi(pairs)
+                .set_many(writes)
                 .await
                 .map_err(convert)
         })
@@ -243,6 +298,18 @@ impl Backend for TableBackend {
 
     fn local_len(&self) -> usize {
         self.table.local_len()
+    }
+
+    fn slot_map(&self) -> Option<Arc<SlotMap>> {
+        self.slots.current()
+    }
+
+    fn is_primary_here(&self, key: &[u8]) -> bool {
+        self.table.is_primary_here(key)
+    }
+
+    fn local_keys_in_slot(&self, slot: dtable::Slot, count: usize) -> Vec<Bytes> {
+        self.table.local_keys_in_slot(slot, count)
     }
 
     fn status(&self) -> serde_json::Value {

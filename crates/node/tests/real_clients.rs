@@ -4,9 +4,9 @@
 //! target directory. Without `python3 -m venv` or PyPI the redis-py test FAILS saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,70 +83,6 @@ async fn the_redis_crate_works_in_resp3() {
     exercise_redis_crate("?protocol=resp3").await;
 }
 
-fn has_redis_py(python: &Path) -> bool {
-    std::process::Command::new(python)
-        .args([
-            "-c",
-            "import redis, sys; sys.exit(int(redis.__version__.split('.')[0]) < 5)",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// A Python with redis-py 5 or later, in a venv under the target directory made once.
-fn python() -> PathBuf {
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let venv = work.join("redis-py-venv");
-    let python = venv.join("bin").join("python");
-    if has_redis_py(&python) {
-        return python;
-    }
-    // Build privately and rename into place so a concurrent run never sees half a venv.
-    let staging = work.join(format!("redis-py-venv.staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&work).unwrap();
-    let created = std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&staging)
-        .status();
-    assert!(
-        matches!(created, Ok(status) if status.success()),
-        "the redis-py test needs `python3 -m venv` (got {created:?}); install python3-venv"
-    );
-    let installed = std::process::Command::new(staging.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--timeout", "60", "redis>=5"])
-        .status();
-    assert!(
-        matches!(installed, Ok(status) if status.success()),
-        "could not `pip install redis>=5` into {} (got {installed:?}); the test needs PyPI \
-         once to build the venv. This is a FAILURE, not a skip.",
-        staging.display()
-    );
-    if std::fs::rename(&staging, &venv).is_err() {
-        if has_redis_py(&python) {
-            let _ = std::fs::remove_dir_all(&staging);
-        } else {
-            let _ = std::fs::remove_dir_all(&venv);
-            std::fs::rename(&staging, &venv).unwrap();
-        }
-    }
-    assert!(
-        has_redis_py(&python),
-        "redis-py is not importable from {}",
-        python.display()
-    );
-    python
-}
-
 /// redis-py with its defaults, then asking for RESP2 and RESP3 explicitly.
 const REDIS_PY_SCRIPT: &str = r#"
 import sys, redis
@@ -175,7 +111,9 @@ print("ok", redis.__version__, flush=True)
 #[tokio::test]
 async fn redis_py_with_its_defaults_and_in_both_protocols() {
     let (addr, trigger) = start().await;
-    let python = tokio::task::spawn_blocking(python).await.unwrap();
+    let python = tokio::task::spawn_blocking(common::redis_py::python)
+        .await
+        .unwrap();
     let run = tokio::process::Command::new(python)
         .arg("-c")
         .arg(REDIS_PY_SCRIPT)

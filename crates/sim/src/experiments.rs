@@ -1,5 +1,6 @@
 //! The experiments, one module each, and what they share: options and outcome.
 
+pub mod balance;
 pub mod churn;
 pub mod failures;
 pub mod load_balance;
@@ -62,7 +63,7 @@ pub struct Outcome {
     pub charts: Vec<(String, Chart)>,
 }
 
-/// The experiments of the Chord papers, and one beyond them.
+/// The experiments of the Chord papers, and two beyond them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Experiment {
     /// Keys per node (SIGCOMM Fig. 8).
@@ -77,17 +78,20 @@ pub enum Experiment {
     Churn,
     /// Keys that lose every copy after simultaneous failures (SIGCOMM Fig. 11, then replicas).
     Replicas,
+    /// The largest node's share of the hash slots as the ring grows (issue 15).
+    Balance,
 }
 
 impl Experiment {
     /// Every experiment, in the order `all` runs them.
-    pub const ALL: [Experiment; 6] = [
+    pub const ALL: [Experiment; 7] = [
         Experiment::LoadBalance,
         Experiment::VirtualNodes,
         Experiment::PathLength,
         Experiment::Failures,
         Experiment::Churn,
         Experiment::Replicas,
+        Experiment::Balance,
     ];
 
     /// The command-line name (also the stem of its output files).
@@ -99,6 +103,7 @@ impl Experiment {
             Experiment::Failures => "failures",
             Experiment::Churn => "churn",
             Experiment::Replicas => "replicas",
+            Experiment::Balance => "balance",
         }
     }
 
@@ -116,6 +121,7 @@ impl Experiment {
             Experiment::Failures => failures::run(options),
             Experiment::Churn => churn::run(options),
             Experiment::Replicas => replicas::run(options),
+            Experiment::Balance => balance::run(options),
         }
     }
 }

@@ -152,6 +152,9 @@ impl Ring {
     }
 }
 
+/// How an `Err` answer for a vnode this node does not run begins.
+pub(super) const NO_SUCH_VNODE: &str = "no vnode ";
+
 fn no_such_vnode(dest: &Vnode) -> Message {
-    Message::error(format!("no vnode {dest} on this node"))
+    Message::error(format!("{NO_SUCH_VNODE}{dest} on this node"))
 }

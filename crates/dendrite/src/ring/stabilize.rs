@@ -61,7 +61,10 @@ impl Ring {
                     return;
                 }
                 // A Go peer without a predecessor answers Err: it is alive, nothing to learn.
-                Ok(_) | Err(super::RingError::Remote { .. }) => return,
+                Err(e) if !e.is_vnode_gone() && matches!(e, super::RingError::Remote { .. }) => {
+                    return
+                }
+                Ok(_) => return,
                 Err(e) => {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
                     self.note_dead(&succ);
@@ -168,6 +171,7 @@ impl Ring {
                 };
                 self.emit(event);
             }
+            Err(e) if e.is_vnode_gone() => self.note_dead(&succ),
             Ok(_) | Err(super::RingError::Remote { .. }) => {}
             Err(_) => self.note_dead(&succ),
         }

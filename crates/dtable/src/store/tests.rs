@@ -31,7 +31,7 @@ fn batched_scan(store: &Store, range: IdRange, limit: usize) -> Vec<(Bytes, Reco
         let batch = store.scan(range, cursor.clone(), limit);
         let short = batch.len() < limit;
         if let Some((key, _)) = batch.last() {
-            cursor = Some((Id::of_key(key), key.clone()));
+            cursor = Some((KeyPosition::of(key).id(), key.clone()));
         }
         all.extend(batch);
         if short {
@@ -90,21 +90,21 @@ fn scan_wraps_around_the_top_of_the_ring() {
         put(&store, &format!("key{i}"), 1, "v");
     }
     let mut ids: Vec<Id> = (0..200)
-        .map(|i| Id::of_key(format!("key{i}").as_bytes()))
+        .map(|i| KeyPosition::of(format!("key{i}").as_bytes()).id())
         .collect();
     ids.sort();
     // (ids[150], ids[20]] wraps: ids 151..200 then 0..=20.
     let range = IdRange::new(ids[150], ids[20]);
     let scanned: Vec<Id> = full_scan(&store, range)
         .iter()
-        .map(|(k, _)| Id::of_key(k))
+        .map(|(k, _)| KeyPosition::of(k).id())
         .collect();
     let expected: Vec<Id> = ids[151..].iter().chain(&ids[..=20]).copied().collect();
     assert_eq!(scanned, expected);
     // The whole ring from ids[150] starts just after it and ends with it.
     let whole: Vec<Id> = full_scan(&store, IdRange::whole_ring(ids[150]))
         .iter()
-        .map(|(k, _)| Id::of_key(k))
+        .map(|(k, _)| KeyPosition::of(k).id())
         .collect();
     assert_eq!(whole.len(), 200);
     assert_eq!(whole[0], ids[151]);
@@ -115,7 +115,7 @@ fn scan_wraps_around_the_top_of_the_ring() {
 fn cursor_outside_the_range_yields_nothing() {
     let store = Store::new(2);
     put(&store, "a", 1, "x");
-    let id = Id::of_key(b"a");
+    let id = KeyPosition::of(b"a").id();
     let range = IdRange::new(id, id.add_pow2(10));
     assert!(store
         .scan(range, Some((id, Bytes::from_static(b"a"))), 10)
@@ -174,7 +174,7 @@ fn digests_detect_a_differing_bucket() {
     let differing: Vec<usize> = (0..64).filter(|&i| da[i] != db[i]).collect();
     assert_eq!(differing.len(), 1);
     let bucket = range.buckets(64).bucket_range(differing[0]);
-    assert!(bucket.is_some_and(|r| r.contains(&Id::of_key(b"k7"))));
+    assert!(bucket.is_some_and(|r| r.contains(&KeyPosition::of(b"k7").id())));
     assert_ne!(a.digest(range), b.digest(range));
     assert_eq!(Store::new(1).digest(range), EMPTY_DIGEST);
 }
@@ -196,7 +196,7 @@ fn many_chunks_behave_like_one_sorted_map() {
             store.apply(Bytes::from(key.clone()), record.clone()),
             Applied::Inserted
         );
-        model.insert((Id::of_key(&key), key), record);
+        model.insert((KeyPosition::of(&key).id(), key), record);
     }
     // Overwrite a third of them with newer versions of different sizes.
     for i in (0..3000u64).step_by(3) {
@@ -209,7 +209,7 @@ fn many_chunks_behave_like_one_sorted_map() {
             store.apply(Bytes::from(key.clone()), record.clone()),
             Applied::Replaced
         );
-        model.insert((Id::of_key(&key), key), record);
+        model.insert((KeyPosition::of(&key).id(), key), record);
     }
     let expected: Vec<(Bytes, Record)> = model
         .iter()
@@ -333,23 +333,28 @@ fn a_record_too_large_for_its_chunk_is_refused_and_nothing_changes() {
     let small = Record::value(ver(1, 1), Bytes::from(vec![b's'; 100]));
     let large = Record::value(ver(2, 1), Bytes::from(vec![b'l'; 700]));
     assert_eq!(
-        shard.apply(Id::of_key(b"a"), b"a", &small),
+        shard.apply(KeyPosition::of(b"a").id(), b"a", &small),
         Ok(Applied::Inserted)
     );
     assert_eq!(
-        shard.apply(Id::of_key(b"b"), b"b", &small),
+        shard.apply(KeyPosition::of(b"b").id(), b"b", &small),
         Ok(Applied::Inserted)
     );
     // A new record, and a replacement, that would grow the chunk past the limit.
-    let refused = shard.apply(Id::of_key(b"c"), b"c", &large);
+    let refused = shard.apply(KeyPosition::of(b"c").id(), b"c", &large);
     assert!(matches!(
         refused,
         Err(StoreError::ChunkTooLarge { limit: 600, .. })
     ));
-    assert!(shard.apply(Id::of_key(b"a"), b"a", &large).is_err());
+    assert!(shard
+        .apply(KeyPosition::of(b"a").id(), b"a", &large)
+        .is_err());
     shard.check_index();
-    assert_eq!(shard.get(&Id::of_key(b"a"), b"a"), Some(small.clone()));
-    assert_eq!(shard.get(&Id::of_key(b"c"), b"c"), None);
+    assert_eq!(
+        shard.get(&KeyPosition::of(b"a").id(), b"a"),
+        Some(small.clone())
+    );
+    assert_eq!(shard.get(&KeyPosition::of(b"c").id(), b"c"), None);
     assert_eq!((shard.total, shard.live), (2, 2));
     // Through the store: reported as `Refused`, which is not a change.
     let store = Store::new(1);
@@ -406,7 +411,7 @@ proptest! {
     #[test]
     fn packed_records_round_trip(key in any_key(), record in any_record(), logical in any::<u32>(), millis in any::<u64>(), node in any::<u64>()) {
         let record = Record { version: Version { millis, logical, node }, ..record };
-        let id = Id::of_key(&key);
+        let id = KeyPosition::of(&key).id();
         let mut chunk = Vec::new();
         packed::encode(&mut chunk, &id, &key, &record);
         prop_assert_eq!(chunk.len(), packed::encoded_len(&key, &record));
@@ -564,7 +569,7 @@ proptest! {
         prop_assert_eq!(&batched_scan(&store, range, limit), &full);
         // Exactly the keys whose position the range contains, in ring order.
         let mut expected: Vec<(Id, Vec<u8>)> = keys.iter()
-            .map(|k| (Id::of_key(k), k.clone()))
+            .map(|k| (KeyPosition::of(k).id(), k.clone()))
             .filter(|(id, _)| range.contains(id))
             .collect();
         expected.sort_by_key(|(id, k)| (from.distance_to(id).wrapping_sub(&Id::pow2(0)), k.clone()));

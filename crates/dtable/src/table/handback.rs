@@ -16,13 +16,14 @@
 
 use std::sync::Arc;
 
-use dendrite::{Id, Vnode};
+use dendrite::Vnode;
 use futures::future::join_all;
 use tracing::{debug, info};
 
 use super::{TableInner, TableStats};
 use crate::error::TableError;
 use crate::placement::Placement;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::wire::{Reply, Request, WriteRole};
 
@@ -60,7 +61,7 @@ impl TableInner {
             let Some((key, _)) = first.first() else {
                 return true;
             };
-            let id = Id::of_key(key);
+            let id = KeyPosition::of(key).id();
             let mut placement = match self.ring.find_successors(id, wanted).await {
                 Ok(successors) => match Placement::from_successors(&successors, replicas) {
                     Ok(p) => p,

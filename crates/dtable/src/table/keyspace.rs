@@ -13,6 +13,7 @@ use futures::future::join_all;
 
 use super::Query;
 use crate::error::TableError;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{Reply, Request};
@@ -86,13 +87,13 @@ impl Query<'_> {
             reached += 1;
             if more {
                 if let Some((last, _)) = items.last() {
-                    complete_to = complete_to.min(Id::of_key(last));
+                    complete_to = complete_to.min(KeyPosition::of(last).id());
                 }
             }
             merged.extend(
                 items
                     .into_iter()
-                    .map(|(key, record)| (Id::of_key(&key), key, record)),
+                    .map(|(key, record)| (KeyPosition::of(&key).id(), key, record)),
             );
         }
         if reached == 0 {

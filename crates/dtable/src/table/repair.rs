@@ -31,6 +31,7 @@ use tracing::{debug, Instrument};
 
 use super::{Refusals, TableInner, TableStats};
 use crate::error::TableError;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
 use crate::wire::{Reply, Request, WriteRole};
@@ -120,7 +121,7 @@ impl TableInner {
         }
         let probes = join_all(hosts.iter().map(|peer| async move {
             let incarnation = match self.call(self.probe(peer)).await {
-                Ok(Reply::ProbeResp { incarnation }) => Some(incarnation),
+                Ok(Reply::ProbeResp { incarnation, .. }) => Some(incarnation),
                 _ => None,
             };
             (peer, incarnation)
@@ -372,7 +373,7 @@ impl TableInner {
             let Some((last, _)) = batch.last() else {
                 return Ok(());
             };
-            cursor = Some((Id::of_key(last), last.clone()));
+            cursor = Some((KeyPosition::of(last).id(), last.clone()));
             let full = batch.len() == self.config.batch_size;
             let count = batch.len() as u64;
             let request = Request::Write {

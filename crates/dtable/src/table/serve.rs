@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dendrite::{ExtensionHandler, HandlerError, Id, Vnode};
+use dendrite::{ExtensionHandler, HandlerError, Vnode};
 use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -54,6 +54,12 @@ impl TableInner {
                         .await,
                 )
             }
+            Request::ModifyMany {
+                dest,
+                keys,
+                op,
+                min_acks,
+            } => Reply::ModifyResp(self.modify_many_as_primary(dest, keys, op, min_acks).await),
             Request::Write { dest, items, role } => match role {
                 WriteRole::Primary { min_acks } => {
                     let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
@@ -82,6 +88,7 @@ impl TableInner {
                 }
                 Reply::ProbeResp {
                     incarnation: self.incarnation,
+                    client_address: self.config.client_address.clone(),
                 }
             }
             Request::Scan {
@@ -91,7 +98,7 @@ impl TableInner {
                 ..
             } => {
                 let limit = (limit as usize).min(self.config.batch_size.max(1));
-                let cursor = after.map(|k| (Id::of_key(&k), k));
+                let cursor = after.map(|k| (KeyPosition::of(&k).id(), k));
                 let items = self.store.scan(range, cursor, limit);
                 let more = items.len() == limit;
                 Reply::ScanResp { items, more }
@@ -193,7 +200,7 @@ impl TableInner {
 
     /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
     /// vnode that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
+    pub(super) fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
         let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
         positions
@@ -314,7 +321,7 @@ impl TableInner {
     /// range over — the keys' latest records have been fetched from the replicas, so that the
     /// operation sees the current value and is stamped above every version acknowledged
     /// before it. Returns the replica set and the copies to wait for.
-    async fn prepare_primary(
+    pub(super) async fn prepare_primary(
         self: &Arc<Self>,
         dest: &Vnode,
         positions: &[KeyPosition],
@@ -355,7 +362,7 @@ impl TableInner {
     /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
     /// waits until `wanted` copies (this one included) hold it; the others finish in the
     /// background. `Err` says how many acknowledged.
-    async fn replicate_and_wait(
+    pub(super) async fn replicate_and_wait(
         self: &Arc<Self>,
         replicas: &[Vnode],
         versioned: &[(Bytes, Record)],
@@ -391,7 +398,7 @@ impl TableInner {
 }
 
 /// Why a primary operation cannot go ahead.
-enum Unready {
+pub(super) enum Unready {
     /// The vnode does not own the keys: ask this one.
     Moved(Vnode),
     /// Anything else: the reason.

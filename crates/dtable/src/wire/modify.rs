@@ -5,8 +5,11 @@ use bytes::Bytes;
 use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
-use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
-use crate::modify::{ExpireCondition, Expiry, Modified, Modify, ModifyError, SetCondition};
+use super::fields::{invalid, missing, optional_vnode, required_vnode};
+use super::ModifyAnswer;
+use crate::modify::{
+    BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
+};
 use crate::proto;
 
 const INCR_BY: u32 = 1;
@@ -18,6 +21,7 @@ const SET_BIT: u32 = 6;
 const EXPIRE: u32 = 7;
 const PERSIST: u32 = 8;
 const GET_EX: u32 = 9;
+const INCR_BY_FLOAT: u32 = 10;
 
 /// `expiry` and `expires` of an [`Expiry`].
 fn expiry_to_proto(expiry: &Expiry) -> (u32, Option<u64>) {
@@ -62,6 +66,10 @@ pub(super) fn request_to_proto(
         Modify::Append(tail) => {
             m.op = Some(APPEND);
             m.value = Some(tail.clone());
+        }
+        Modify::IncrByFloat(increment) => {
+            m.op = Some(INCR_BY_FLOAT);
+            m.value = Some(increment.clone());
         }
         Modify::Set {
             value,
@@ -129,6 +137,7 @@ pub(super) fn request_from_proto(
     let op = match m.op.ok_or_else(|| missing(k, "op"))? {
         INCR_BY => Modify::IncrBy(m.delta.ok_or_else(|| missing(k, "delta"))?),
         APPEND => Modify::Append(value()?),
+        INCR_BY_FLOAT => Modify::IncrByFloat(value()?),
         SET => Modify::Set {
             value: value()?,
             when: match m.when.unwrap_or(0) {
@@ -166,7 +175,7 @@ pub(super) fn request_from_proto(
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
             bit: m.get.ok_or_else(|| missing(k, "get (the bit)"))?,
         },
-        _ => return Err(invalid(k, "op (1 to 9)")),
+        _ => return Err(invalid(k, "op (1 to 10)")),
     };
     let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
     Ok((dest, key, op, min_acks.max(1)))
@@ -197,6 +206,10 @@ pub(super) fn reply_to_proto(answer: &ModifyAnswer) -> proto::PbdTableModifyResp
                 ModifyError::NotAnInteger => 1,
                 ModifyError::Overflow => 2,
                 ModifyError::TooLarge => 3,
+                ModifyError::NoSuchKey => 4,
+                ModifyError::WrongKeys => 5,
+                ModifyError::NotAFloat => 6,
+                ModifyError::NotFinite => 7,
             })
         }
         ModifyAnswer::Failed(reason) => m.error = Some(reason.clone()),
@@ -220,7 +233,11 @@ pub(super) fn reply_from_proto(
             1 => ModifyError::NotAnInteger,
             2 => ModifyError::Overflow,
             3 => ModifyError::TooLarge,
-            _ => return Err(invalid(k, "refused (1 to 3)")),
+            4 => ModifyError::NoSuchKey,
+            5 => ModifyError::WrongKeys,
+            6 => ModifyError::NotAFloat,
+            7 => ModifyError::NotFinite,
+            _ => return Err(invalid(k, "refused (1 to 7)")),
         }));
     }
     Ok(ModifyAnswer::Done(
@@ -235,4 +252,75 @@ pub(super) fn reply_from_proto(
             _ => return Err(invalid(k, "kind (1 to 4)")),
         },
     ))
+}
+
+const SET_ALL_IF_NONE: u32 = 1;
+const RENAME: u32 = 2;
+const COPY: u32 = 3;
+const BIT_OP: u32 = 4;
+
+/// The protobuf form of [`Request::ModifyMany`](super::Request::ModifyMany).
+pub(super) fn many_to_proto(
+    dest: &Vnode,
+    keys: &[Bytes],
+    op: &ModifyMany,
+    min_acks: u32,
+) -> proto::PbdTableModifyMany {
+    let mut m = proto::PbdTableModifyMany {
+        dest: Some(vnode_to_proto(dest)),
+        keys: keys.to_vec(),
+        min_acks: Some(min_acks),
+        ..Default::default()
+    };
+    match op {
+        ModifyMany::SetAllIfNone(values) => {
+            m.op = Some(SET_ALL_IF_NONE);
+            m.values = values.clone();
+        }
+        ModifyMany::Rename { if_absent } => {
+            m.op = Some(RENAME);
+            m.flag = Some(*if_absent);
+        }
+        ModifyMany::Copy { replace } => {
+            m.op = Some(COPY);
+            m.flag = Some(*replace);
+        }
+        ModifyMany::BitOp(operation) => {
+            m.op = Some(BIT_OP);
+            m.bit_op = Some(match operation {
+                BitOperation::And => 1,
+                BitOperation::Or => 2,
+                BitOperation::Xor => 3,
+                BitOperation::Not => 4,
+            });
+        }
+    }
+    m
+}
+
+/// `(dest, keys, op, min_acks)` of a decoded `ModifyMany`.
+pub(super) fn many_from_proto(
+    k: u8,
+    m: proto::PbdTableModifyMany,
+) -> Result<(Vnode, Vec<Bytes>, ModifyMany, u32), CodecError> {
+    let dest = required_vnode(k, m.dest)?;
+    if m.keys.is_empty() {
+        return Err(missing(k, "keys"));
+    }
+    let flag = || m.flag.ok_or_else(|| missing(k, "flag"));
+    let op = match m.op.ok_or_else(|| missing(k, "op"))? {
+        SET_ALL_IF_NONE => ModifyMany::SetAllIfNone(m.values.clone()),
+        RENAME => ModifyMany::Rename { if_absent: flag()? },
+        COPY => ModifyMany::Copy { replace: flag()? },
+        BIT_OP => ModifyMany::BitOp(match m.bit_op.ok_or_else(|| missing(k, "bitOp"))? {
+            1 => BitOperation::And,
+            2 => BitOperation::Or,
+            3 => BitOperation::Xor,
+            4 => BitOperation::Not,
+            _ => return Err(invalid(k, "bitOp (1 to 4)")),
+        }),
+        _ => return Err(invalid(k, "op (1 to 4)")),
+    };
+    let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
+    Ok((dest, m.keys, op, min_acks.max(1)))
 }

@@ -1,6 +1,11 @@
 //! Tests of the parent module, in a file of their own so the module itself stays short.
 
+use super::fields::*;
 use super::*;
+use crate::range::MAX_BUCKETS;
+use crate::version::Version;
+use dendrite::message::{frame, vnode_to_proto};
+use dendrite::CodecError;
 use proptest::prelude::*;
 
 fn vn(i: u16) -> Vnode {
@@ -182,6 +187,33 @@ fn every_request() -> Vec<Request> {
             op: Modify::Persist,
             min_acks: 1,
         },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::SetAllIfNone(vec![
+                Bytes::from_static(b"1"),
+                Bytes::from_static(b"2"),
+            ]),
+            min_acks: 2,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Rename { if_absent: true },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            op: crate::modify::ModifyMany::Copy { replace: false },
+            min_acks: 1,
+        },
+        Request::ModifyMany {
+            dest: vn(0),
+            keys: vec![Bytes::from_static(b"d"), Bytes::from_static(b"s")],
+            op: crate::modify::ModifyMany::BitOp(crate::modify::BitOperation::Not),
+            min_acks: 3,
+        },
         Request::Modify {
             dest: vn(0),
             key: Bytes::from_static(b"k"),
@@ -282,6 +314,11 @@ fn every_reply() -> Vec<Reply> {
         },
         Reply::ProbeResp {
             incarnation: u64::MAX,
+            client_address: None,
+        },
+        Reply::ProbeResp {
+            incarnation: 7,
+            client_address: Some("10.0.0.1:6379".to_string()),
         },
         Reply::ModifyResp(ModifyAnswer::Done(Modified::Integer(-3))),
         Reply::ModifyResp(ModifyAnswer::Done(Modified::Length(9))),

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use dtable::modify::{Change, Current};
 use dtable::time::system_millis;
+use dtable::Slot;
 use futures::future::{self, BoxFuture, FutureExt};
 
 use super::{Backend, BackendError, Consistency};
@@ -186,16 +187,16 @@ impl Backend for MemoryBackend {
 
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
         self.checked(write, |entries, _| {
-            for (key, value) in pairs {
+            for w in writes {
                 entries.map.insert(
-                    key,
+                    w.key,
                     Stored {
-                        value,
-                        expires: None,
+                        value: w.value,
+                        expires: w.expires,
                     },
                 );
             }
@@ -221,6 +222,44 @@ impl Backend for MemoryBackend {
                 }
                 Change::Delete => {
                     entries.map.remove(&key);
+                }
+            }
+            Ok::<_, dtable::ModifyError>(answer)
+        });
+        outcome
+            .map(|outcome| outcome.and_then(|applied| applied.map_err(BackendError::from)))
+            .boxed()
+    }
+
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        let outcome = self.checked(write, |entries, now| {
+            for key in &keys {
+                entries.live(key, now);
+            }
+            let current: Vec<Option<Current<'_>>> = keys
+                .iter()
+                .map(|key| {
+                    entries.map.get(key).map(|s| Current {
+                        value: &s.value,
+                        expires: s.expires,
+                    })
+                })
+                .collect();
+            let (changes, answer) = op.apply(&keys, &current, usize::MAX)?;
+            for (key, change) in keys.iter().zip(changes) {
+                match change {
+                    Change::Keep => {}
+                    Change::Put { value, expires } => {
+                        entries.map.insert(key.clone(), Stored { value, expires });
+                    }
+                    Change::Delete => {
+                        entries.map.remove(key);
+                    }
                 }
             }
             Ok::<_, dtable::ModifyError>(answer)
@@ -270,6 +309,24 @@ impl Backend for MemoryBackend {
 
     fn max_consistency(&self) -> u8 {
         self.max_consistency
+    }
+
+    fn local_keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
+        let mut keys = self
+            .with_entries(|entries, now| {
+                entries
+                    .map
+                    .iter()
+                    .filter(|(key, stored)| {
+                        Slot::of_key(key) == slot && stored.expires.is_none_or(|at| at > now)
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys.truncate(count);
+        keys
     }
 }
 

@@ -67,6 +67,16 @@ pub enum Command {
         /// How the outcome is worded.
         answer: super::strings::Answer,
     },
+    /// A command that reads and writes several keys with one primary in one step there
+    /// (MSETNX, RENAME, RENAMENX, COPY, BITOP; see [`multikey`](super::multikey)).
+    ModifyMany {
+        /// The keys, in the roles `op` gives them.
+        keys: Vec<Bytes>,
+        /// What to do to them.
+        op: dtable::ModifyMany,
+        /// How the outcome is worded.
+        answer: super::strings::Answer,
+    },
     /// `STRLEN key`
     Strlen(Bytes),
     /// `GETRANGE key start end` (and `SUBSTR`)
@@ -128,6 +138,12 @@ pub enum Command {
     ConfigGet(Vec<Bytes>),
     /// `CONSISTENCY` (show) or `CONSISTENCY read write` (set).
     Consistency(Option<(u8, u8)>),
+    /// `CLUSTER subcommand ...`
+    Cluster(super::cluster::ClusterCommand),
+    /// `READONLY` (`true`) or `READWRITE` (`false`).
+    ReadOnly(bool),
+    /// `ASKING`
+    Asking,
 }
 
 /// The canonical lowercase name of a request's command, for metrics;
@@ -232,6 +248,10 @@ impl Command {
                 return Ok(Command::Modify { key, op, answer });
             }
             return Err(syntax_error());
+        }
+        if let Some(parsed) = super::multikey::parse(spec.name, &args) {
+            let (keys, op, answer) = parsed?;
+            return Ok(Command::ModifyMany { keys, op, answer });
         }
         let argc = args.len();
         let mut rest = args.into_iter().skip(1);
@@ -350,7 +370,10 @@ impl Command {
                 }
                 _ => return Err(wrong_arity(spec.name)),
             },
-            "client" | "command" | "config" => {
+            "readonly" => Command::ReadOnly(true),
+            "readwrite" => Command::ReadOnly(false),
+            "asking" => Command::Asking,
+            "client" | "command" | "config" | "cluster" => {
                 let args: Vec<Bytes> = (1..argc).map(|_| next()).collect();
                 return parse_subcommand(spec, args);
             }
@@ -368,6 +391,9 @@ fn parse_subcommand(container: &'static CommandSpec, args: Vec<Bytes>) -> Result
         return Ok(Command::CommandQuery(CommandQuery::All));
     };
     let Some(sub) = container.subcommand(sub_name) else {
+        if container.name == "cluster" && super::cluster::is_ring_managed(sub_name) {
+            return Err(super::cluster::managed_by_the_ring(sub_name));
+        }
         return Err(unknown_subcommand(container, sub_name));
     };
     // The subcommand's arity counts the container's name too.
@@ -416,6 +442,7 @@ fn parse_subcommand(container: &'static CommandSpec, args: Vec<Bytes>) -> Result
         "command|docs" => Command::CommandQuery(CommandQuery::Docs(operands.collect())),
         "command|getkeys" => Command::CommandQuery(CommandQuery::GetKeys(operands.collect())),
         "config|get" => Command::ConfigGet(operands.collect()),
+        name if name.starts_with("cluster|") => return super::cluster::parse(name, operands),
         _ => return Err(unknown_subcommand(container, sub_name_bytes(sub))),
     };
     Ok(command)
@@ -449,24 +476,31 @@ pub async fn execute_gets(
     }
 }
 
-/// Answers pipelined `SET`s with one multi-key write: `OK` for each when it succeeds. When it
+/// Answers pipelined `SET`s (plain, or with a deadline) with one multi-key write: `OK` for each when it succeeds. When it
 /// fails, each `SET` runs again on its own, in order, so that every one gets its own answer
 /// (rewriting a pair that did land is harmless: same value, and the last `SET` of a key still
 /// wins).
 pub async fn execute_sets(
-    pairs: Vec<(Bytes, Bytes)>,
+    writes: Vec<dtable::Write>,
     session: &Session,
     backend: &dyn Backend,
 ) -> Vec<Reply> {
-    let count = pairs.len();
+    let count = writes.len();
     if count > 1 {
-        if let Ok(()) = backend.set_many(pairs.clone(), session.write).await {
+        if let Ok(()) = backend.set_many(writes.clone(), session.write).await {
             return vec![Reply::ok(); count];
         }
     }
     let mut replies = Vec::with_capacity(count);
-    for (key, value) in pairs {
-        let outcome = backend.set(key, value, session.write).await;
+    for w in writes {
+        let outcome = match w.expires {
+            None => backend.set(w.key, w.value, session.write).await,
+            Some(at) => {
+                backend
+                    .set_expiring(w.key, w.value, at, session.write)
+                    .await
+            }
+        };
         replies.push(from_backend(outcome, |()| Reply::ok()));
     }
     replies
@@ -476,6 +510,7 @@ pub async fn execute_sets(
 pub fn backend_error_reply(error: &BackendError) -> Reply {
     match error {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
+        BackendError::CrossSlot => Reply::Error(format!("CROSSSLOT {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
         BackendError::Consistency { .. }
         | BackendError::Invalid(_)
@@ -571,6 +606,10 @@ pub async fn execute(
                 )
             })
         }
+        Command::ModifyMany { keys, op, answer } => from_backend(
+            backend.modify_many(keys, op, session.write).await,
+            |outcome| answer.reply(outcome),
+        ),
         Command::Modify { key, op, answer } => {
             from_backend(backend.modify(key, op, session.write).await, |outcome| {
                 answer.reply(outcome)
@@ -638,9 +677,15 @@ pub async fn execute(
         Command::MGet(keys) => from_backend(backend.get_many(keys, session.read).await, |values| {
             Reply::Array(values.into_iter().map(bulk_or_nil).collect())
         }),
-        Command::MSet(pairs) => from_backend(backend.set_many(pairs, session.write).await, |()| {
-            Reply::ok()
-        }),
+        Command::MSet(pairs) => {
+            let writes = pairs
+                .into_iter()
+                .map(|(key, value)| dtable::Write::lasting(key, value))
+                .collect();
+            from_backend(backend.set_many(writes, session.write).await, |()| {
+                Reply::ok()
+            })
+        }
         Command::DbSize => count_reply(backend.local_len()),
         Command::Info(section) => {
             Reply::Verbatim(info_text(section.as_deref(), session, backend, metrics).into())
@@ -671,6 +716,14 @@ pub async fn execute(
             )
         }
         Command::Hello(hello) => hello_reply(hello, session),
+        Command::Cluster(cluster) => super::cluster::execute(cluster, session, backend),
+        Command::ReadOnly(readonly) => {
+            // Redis Cluster clients send READONLY to replicas they read from.
+            session.cluster_client = true;
+            session.readonly = readonly;
+            Reply::ok()
+        }
+        Command::Asking => Reply::ok(),
         Command::Auth { user, password } => {
             let (reply, authenticated) =
                 authenticate(session.requirepass.as_ref(), user.as_ref(), &password);

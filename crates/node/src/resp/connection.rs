@@ -232,7 +232,7 @@ pub(super) fn hello_reply(hello: Hello, session: &mut Session) -> Reply {
             Reply::Integer(session.protocol.version()),
         ),
         (Reply::text("id"), session.id_reply()),
-        (Reply::text("mode"), Reply::text("standalone")),
+        (Reply::text("mode"), Reply::text("cluster")),
         (Reply::text("role"), Reply::text("master")),
         (Reply::text("modules"), Reply::Array(Vec::new())),
     ])

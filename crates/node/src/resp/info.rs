@@ -94,7 +94,7 @@ pub(super) fn info_text(
         (
             "server",
             format!(
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\ndendrite_version:{}\r\nprocess_id:{}\r\nuptime_in_seconds:{}\r\n",
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:cluster\r\ndendrite_version:{}\r\nprocess_id:{}\r\nuptime_in_seconds:{}\r\n",
                 env!("CARGO_PKG_VERSION"),
                 std::process::id(),
                 metrics.uptime().as_secs(),
@@ -109,6 +109,7 @@ pub(super) fn info_text(
             crate::persistence::info_section(&backend.status()),
         ),
         ("stats", stats_section(&backend.status())),
+        ("cluster", super::cluster::info_section().to_string()),
         (
             "keyspace",
             keyspace_section(backend.local_len(), backend.local_expiring()),

@@ -7,11 +7,13 @@
 //!   backend, with the connection's [`session`];
 //! - [`strings`] (read-modify-writes, ranges, bits), [`lcs`], [`keyspace`] (commands over every
 //!   key of the cluster), [`connection`] (`HELLO`, `CLIENT`, `TIME`), [`info`] (`INFO`),
-//!   [`clients`] (`CLIENT LIST`), [`parameters`] (`CONFIG GET`), [`auth`] (`requirepass`);
+//!   [`clients`] (`CLIENT LIST`), [`parameters`] (`CONFIG GET`), [`auth`] (`requirepass`),
+//!   [`cluster`] (`CLUSTER`, `MOVED`, `CROSSSLOT`);
 //! - [`server`]: the socket I/O.
 
 pub mod auth;
 pub mod clients;
+pub mod cluster;
 pub mod commands;
 pub mod connection;
 pub mod expiry;
@@ -19,6 +21,7 @@ pub mod info;
 pub mod inline;
 pub mod keyspace;
 pub mod lcs;
+pub mod multikey;
 pub mod parameters;
 pub mod reply;
 pub mod request;

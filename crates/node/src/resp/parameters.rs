@@ -3,12 +3,13 @@
 //! Client libraries and tools read a few parameters to decide how to behave (redis-benchmark
 //! reads `save` and `appendonly`, cluster-aware clients `cluster-enabled`, admin tools
 //! `maxmemory`...). Dendrite answers them with the values that describe it as a Redis would:
-//! no persistence, no eviction, one database, not a Redis Cluster.
+//! no persistence, no eviction, one database, a Redis Cluster.
 
 /// Parameter names and values, in the order they are listed.
 pub const PARAMETERS: &[(&str, &str)] = &[
     ("appendonly", "no"),
-    ("cluster-enabled", "no"),
+    // Slots, MOVED and the CLUSTER commands are served (docs/redis-compat.md, *Cluster*).
+    ("cluster-enabled", "yes"),
     // One keyspace: `SELECT` of any other index fails as on a Redis with `databases 1`.
     ("databases", "1"),
     ("maxclients", "10000"),

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
+use super::cluster::redirect;
 use super::commands::{
     canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
@@ -54,6 +55,9 @@ pub struct RespConfig {
     pub limits: RespLimits,
     /// The password clients must `AUTH` with first (Redis's `requirepass`); `None` admits all.
     pub requirepass: Option<Password>,
+    /// Treat every connection as a cluster client (`MOVED` for keys whose primary is
+    /// elsewhere), not only those that sent `CLUSTER` or `READONLY`.
+    pub cluster_redirects: bool,
 }
 
 impl From<RespLimits> for RespConfig {
@@ -61,6 +65,7 @@ impl From<RespLimits> for RespConfig {
         RespConfig {
             limits,
             requirepass: None,
+            cluster_redirects: false,
         }
     }
 }
@@ -83,6 +88,7 @@ pub async fn serve_resp(
     let RespConfig {
         limits,
         requirepass,
+        cluster_redirects,
     } = config.into();
     let permits = Arc::new(Semaphore::new(limits.max_clients));
     let next_client_id = AtomicU64::new(1);
@@ -116,11 +122,13 @@ pub async fn serve_resp(
                     file_descriptor(&stream),
                 );
                 clients.publish(&record);
+                let mut session = Session::accepted(record, clients.clone(), requirepass.clone());
+                session.cluster_client = cluster_redirects;
                 let connection = Connection {
                     backend: backend.clone(),
                     metrics: metrics.clone(),
                     limits,
-                    session: Session::accepted(record, clients.clone(), requirepass.clone()),
+                    session,
                 };
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
@@ -238,6 +246,13 @@ impl Connection {
             };
             let name = canonical_name(&args);
             self.session.note_command(&args);
+            if self.session.authenticated && self.session.cluster_client {
+                if let Some(reply) = redirect(&args, &self.session, self.backend.as_ref()) {
+                    self.metrics.record_command(name, Duration::ZERO, true);
+                    reply.encode(self.session.protocol, output);
+                    continue;
+                }
+            }
             if self.session.authenticated {
                 if let Some(kind) = Groupable::of(name, &args) {
                     carried = self.run_group(kind, args, parser, input, output).await;
@@ -297,7 +312,11 @@ impl Connection {
         let mut carried = None;
         while run.len() < MAX_GROUP {
             match parser.next_request(input) {
-                Ok(Some(next)) if Groupable::of(canonical_name(&next), &next) == Some(kind) => {
+                Ok(Some(next))
+                    if Groupable::of(canonical_name(&next), &next) == Some(kind)
+                        && !(self.session.cluster_client
+                            && redirect(&next, &self.session, self.backend.as_ref()).is_some()) =>
+                {
                     run.push(next);
                 }
                 Ok(None) => break,
@@ -315,11 +334,23 @@ impl Connection {
                 execute_gets(keys.collect(), &self.session, backend).await
             }
             Groupable::Set => {
-                let pairs = run.into_iter().filter_map(|args| {
-                    let mut args = args.into_iter().skip(1);
-                    Some((args.next()?, args.next()?))
-                });
-                execute_sets(pairs.collect(), &self.session, backend).await
+                // Each SET as a write, or the error it gets (a bad EX time, say).
+                let parsed: Vec<Result<dtable::Write, Reply>> =
+                    run.into_iter().map(set_of).collect();
+                let writes: Vec<dtable::Write> = parsed
+                    .iter()
+                    .filter_map(|p| p.as_ref().ok().cloned())
+                    .collect();
+                let mut written = execute_sets(writes, &self.session, backend)
+                    .await
+                    .into_iter();
+                parsed
+                    .into_iter()
+                    .map(|p| match p {
+                        Ok(_) => written.next().unwrap_or_else(Reply::ok),
+                        Err(refused) => refused,
+                    })
+                    .collect()
             }
         };
         let each = started.elapsed() / count.max(1);
@@ -332,8 +363,8 @@ impl Connection {
     }
 }
 
-/// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key` and
-/// a plain `SET key value` (no options).
+/// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key`, a
+/// plain `SET key value`, and `SET key value EX|PX|EXAT|PXAT time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Groupable {
     Get,
@@ -342,9 +373,15 @@ enum Groupable {
 
 impl Groupable {
     fn of(name: &str, args: &[Bytes]) -> Option<Groupable> {
+        let timed = |option: &Bytes| {
+            [&b"ex"[..], b"px", b"exat", b"pxat"]
+                .iter()
+                .any(|word| option.eq_ignore_ascii_case(word))
+        };
         match (name, args.len()) {
             ("get", 2) => Some(Groupable::Get),
             ("set", 3) => Some(Groupable::Set),
+            ("set", 5) if timed(&args[3]) => Some(Groupable::Set),
             _ => None,
         }
     }
@@ -354,6 +391,25 @@ impl Groupable {
             Groupable::Get => "get",
             Groupable::Set => "set",
         }
+    }
+}
+
+/// The write a groupable `SET` asks for, or the error Redis answers it (a bad time).
+fn set_of(args: Vec<Bytes>) -> Result<dtable::Write, Reply> {
+    if args.len() == 3 {
+        let mut args = args.into_iter().skip(1);
+        let key = args.next().unwrap_or_default();
+        return Ok(dtable::Write::lasting(key, args.next().unwrap_or_default()));
+    }
+    match Command::parse(args)? {
+        Command::SetExpiring(key, value, at) => Ok(dtable::Write {
+            key,
+            value,
+            expires: Some(at),
+        }),
+        other => Err(Reply::err(format!(
+            "internal error: a grouped SET parsed as {other:?}"
+        ))),
     }
 }
 

@@ -30,6 +30,12 @@ pub struct Session {
     pub record: ClientRecord,
     /// Every connection of the server, for `CLIENT LIST`.
     pub clients: Arc<ClientRegistry>,
+    /// Whether the connection behaves as a Redis Cluster client (it sent `CLUSTER` or
+    /// `READONLY`, or the server redirects everyone): keys whose primary is elsewhere are
+    /// answered `MOVED`, multi-key commands across slots `CROSSSLOT` (docs/redis-compat.md).
+    pub cluster_client: bool,
+    /// `READONLY`: reads of slots this node holds a replica of are served here.
+    pub readonly: bool,
 }
 
 impl Session {
@@ -61,6 +67,8 @@ impl Session {
             protocol: Protocol::Resp2,
             record,
             clients,
+            cluster_client: false,
+            readonly: false,
         }
     }
 
@@ -90,6 +98,7 @@ impl Session {
         self.protocol = Protocol::Resp2;
         self.record.protocol = Protocol::Resp2;
         self.record.name = None;
+        self.readonly = false;
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Answer {
     OkOrNil,
     /// The old value or nil (SET ... GET, GETSET, GETDEL).
     OldValue,
+    /// `+OK` whatever the outcome (RENAME: its failures are errors).
+    Ok,
 }
 
 impl Answer {
@@ -28,6 +30,7 @@ impl Answer {
     pub fn reply(self, outcome: Modified) -> Reply {
         let old = |value: Option<Bytes>| value.map_or(Reply::Nil, Reply::Bulk);
         match (self, outcome) {
+            (Answer::Ok, _) => Reply::ok(),
             (_, Modified::Integer(n)) => Reply::Integer(n),
             (_, Modified::Length(n)) => Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
             (Answer::StoredFlag, Modified::Set { stored, .. }) => Reply::Integer(i64::from(stored)),
@@ -51,6 +54,7 @@ const SERVED: &[&str] = &[
     "set",
     "setrange",
     "setbit",
+    "incrbyfloat",
     "setex",
     "psetex",
     "getex",
@@ -92,6 +96,7 @@ pub fn parse(
             None => Err(Reply::err("decrement would overflow")),
         }),
         "append" => Ok((Modify::Append(first()), Answer::Integer)),
+        "incrbyfloat" => Ok((Modify::IncrByFloat(first()), Answer::OldValue)),
         "setnx" => Ok((
             set(first(), SetCondition::IfAbsent, false),
             Answer::StoredFlag,

@@ -9,6 +9,8 @@
 // Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod redis_py;
+
 use std::process::Stdio;
 use std::time::Duration;
 

@@ -186,7 +186,7 @@ async fn hello_three_switches_the_session_and_reset_switches_back() {
         "{wire:?}"
     );
     assert!(
-        wire.ends_with(b"$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"),
+        wire.ends_with(b"$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$7\r\ncluster\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"),
         "{wire:?}"
     );
     let (reply, _) = execute(Command::Reset, &mut session, &backend, &metrics).await;
@@ -333,6 +333,14 @@ impl Backend for RefusesBad {
     fn local_expiring(&self) -> usize {
         self.0.local_expiring()
     }
+    fn modify_many(
+        &self,
+        keys: Vec<Bytes>,
+        op: dtable::ModifyMany,
+        write: Consistency,
+    ) -> futures::future::BoxFuture<'static, Result<dtable::Modified, BackendError>> {
+        self.0.modify_many(keys, op, write)
+    }
     fn modify(
         &self,
         key: Bytes,
@@ -357,7 +365,7 @@ impl Backend for RefusesBad {
     }
     fn set_many(
         &self,
-        _pairs: Vec<(Bytes, Bytes)>,
+        _writes: Vec<dtable::Write>,
         _write: Consistency,
     ) -> futures::future::BoxFuture<'static, Result<(), BackendError>> {
         let refused = Err(BackendError::Invalid("batch refused".into()));
@@ -378,7 +386,7 @@ impl Backend for RefusesBad {
 async fn a_failed_set_batch_answers_each_set_on_its_own() {
     let backend = RefusesBad(MemoryBackend::new(1));
     let session = Session::new(1);
-    let pair = |k: &str, v: &str| (Bytes::from(k.to_owned()), Bytes::from(v.to_owned()));
+    let pair = |k: &str, v: &str| dtable::Write::lasting(k.to_owned(), v.to_owned());
     let replies = execute_sets(
         vec![pair("a", "1"), pair("b", "bad"), pair("a", "2")],
         &session,

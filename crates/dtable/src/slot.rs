@@ -1,0 +1,237 @@
+//! Redis Cluster hash slots, and where they sit on the Chord circle.
+//!
+//! A key's slot is Redis Cluster's: CRC16 (XMODEM) of the key, or of its `{hash tag}`, modulo
+//! 16384. Slot `s` owns the arc of the ring whose top 14 bits are `s`. Inside that arc the
+//! lower half (bit 145 clear) holds keys and the upper half (bit 145 set) holds vnode ids:
+//!
+//! ```text
+//!   bits 159..146   bit 145   bits 144..0
+//!   slot            0 = key   low bits of SHA-1(key)
+//!                   1 = vnode low bits of SHA-1(host ‖ index)
+//! ```
+//!
+//! So a vnode placed by [`Slot::vnode_id`] sits after every key of its slot and before every
+//! key of the next: each vnode owns whole slots, and every slot belongs to exactly one vnode at
+//! a time, whatever ids other vnodes chose (two of ours in one slot: the first owns the slot,
+//! the second an arc with no keys). A vnode whose id was made otherwise (a Go peer's SHA-1 of
+//! host and index) may fall inside a slot's key half and split it; docs/design.md says what
+//! happens then.
+
+use dendrite::Id;
+
+/// Number of hash slots, as in Redis Cluster.
+pub const SLOT_COUNT: u16 = 16384;
+
+/// Bits of a ring id that hold the slot.
+const SLOT_BITS: u32 = 14;
+
+/// One of the 16384 hash slots.
+///
+/// ```
+/// use dtable::Slot;
+/// assert_eq!(Slot::of_key(b"foo").number(), 12182);
+/// assert_eq!(Slot::of_key(b"{user1000}.following"), Slot::of_key(b"user1000"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot(u16);
+
+/// A slot number outside `0..16384`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("slot {0} is out of range: Redis Cluster slots are 0..=16383")]
+pub struct SlotRangeError(pub i64);
+
+impl Slot {
+    /// The slot numbered `number`, if it is one.
+    pub fn new(number: i64) -> Result<Slot, SlotRangeError> {
+        u16::try_from(number)
+            .ok()
+            .filter(|n| *n < SLOT_COUNT)
+            .map(Slot)
+            .ok_or(SlotRangeError(number))
+    }
+
+    /// The slot of `key`: CRC16 of its hash tag (the bytes between the first `{` and the next
+    /// `}`, when that is not empty) or of the whole key, modulo 16384.
+    pub fn of_key(key: &[u8]) -> Slot {
+        Slot(crc16(hash_tag(key)) % SLOT_COUNT)
+    }
+
+    /// The slot whose arc holds ring position `id`.
+    pub fn of_id(id: &Id) -> Slot {
+        let bytes = id.as_bytes();
+        Slot((u16::from(bytes[0]) << 6) | (u16::from(bytes[1]) >> 2))
+    }
+
+    /// Every slot, in order.
+    pub fn all() -> impl DoubleEndedIterator<Item = Slot> + ExactSizeIterator {
+        (0..SLOT_COUNT).map(Slot)
+    }
+
+    /// The slot's number, `0..16384`.
+    pub fn number(self) -> u16 {
+        self.0
+    }
+
+    /// The first position of the slot's arc (its first possible key position).
+    pub fn start(self) -> Id {
+        self.with_low(0x00, 0x00)
+    }
+
+    /// The last position a key of this slot can have: the owner of this point owns the slot.
+    pub fn last_key(self) -> Id {
+        self.with_low(0x01, 0xff)
+    }
+
+    /// The last position of the slot's arc.
+    pub fn end(self) -> Id {
+        self.with_low(0x03, 0xff)
+    }
+
+    /// The ring position of `key`, which must be in this slot: the slot's arc with the low 145
+    /// bits of SHA-1 of the key (bit 145 clear: the key half of the arc).
+    pub fn key_position(self, key: &[u8]) -> Id {
+        self.place(Id::of_key(key).as_bytes(), 0x00)
+    }
+
+    /// A vnode id inside this slot's arc, after every key of the slot: the slot's arc with bit
+    /// 145 set and the low 145 bits of `hashed` (for example SHA-1 of host and index, so that
+    /// two hosts choosing the same slot still get distinct ids).
+    pub fn vnode_id(self, hashed: &Id) -> Id {
+        self.place(hashed.as_bytes(), 0x02)
+    }
+
+    fn place(self, low: &[u8; 20], half: u8) -> Id {
+        let mut bytes = *low;
+        let [high, next] = self.high_bytes();
+        bytes[0] = high;
+        bytes[1] = next | half | (bytes[1] & 0x01);
+        Id::new(bytes)
+    }
+
+    /// The slot's arc with `bits` in bits 145..144 and every lower byte `fill`.
+    fn with_low(self, bits: u8, fill: u8) -> Id {
+        let mut bytes = [fill; 20];
+        let [high, next] = self.high_bytes();
+        bytes[0] = high;
+        bytes[1] = next | bits;
+        Id::new(bytes)
+    }
+
+    /// The slot number as the top 14 bits of two bytes.
+    fn high_bytes(self) -> [u8; 2] {
+        (self.0 << (16 - SLOT_BITS)).to_be_bytes()
+    }
+}
+
+/// Ids for the `count` vnodes of the node at `host`, each after the keys of the slot its Go id
+/// (SHA-1 of host and index, docs/wire.md §2) falls in: the same ids at every restart on the
+/// same address, and every vnode owns whole slots.
+pub fn vnode_ids(host: &str, count: u16) -> Vec<Id> {
+    (0..count)
+        .map(|index| {
+            let hashed = Id::of_vnode(host, index);
+            Slot::of_id(&hashed).vnode_id(&hashed)
+        })
+        .collect()
+}
+
+/// The part of `key` Redis Cluster hashes: the bytes between the first `{` and the first `}`
+/// after it, when there are any; otherwise the whole key (`{}` hashes the whole key).
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|b| *b == b'{') else {
+        return key;
+    };
+    let after = &key[open + 1..];
+    match after.iter().position(|b| *b == b'}') {
+        Some(0) | None => key,
+        Some(close) => &after[..close],
+    }
+}
+
+/// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum of Redis Cluster's
+/// key hashing.
+pub fn crc16(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, byte| {
+        let mut crc = crc ^ (u16::from(*byte) << 8);
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn crc16_matches_the_redis_cluster_spec() {
+        // The spec's test vector.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(crc16(b""), 0);
+    }
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.
+        assert_eq!(Slot::of_key(b"foo").number(), 12182);
+        assert_eq!(Slot::of_key(b"bar").number(), 5061);
+        assert_eq!(Slot::of_key(b"").number(), 0);
+        assert_eq!(Slot::of_key(b"somekey").number(), 11058);
+        assert_eq!(Slot::of_key(b"{user1000}.following").number(), 3443);
+        assert_eq!(Slot::of_key(b"foo{}{bar}"), Slot::of_key(b"foo{}{bar}"));
+    }
+
+    #[test]
+    fn hash_tags_follow_the_spec() {
+        assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+        assert_eq!(hash_tag(b"{"), b"{");
+        assert_eq!(hash_tag(b"no tag"), b"no tag");
+    }
+
+    #[test]
+    fn bad_slot_numbers_are_refused() {
+        assert_eq!(Slot::new(-1), Err(SlotRangeError(-1)));
+        assert_eq!(Slot::new(16384), Err(SlotRangeError(16384)));
+        assert_eq!(Slot::new(16383).map(Slot::number), Ok(16383));
+    }
+
+    #[test]
+    fn arcs_tile_the_ring_in_order() {
+        assert_eq!(Slot(0).start(), Id::ZERO);
+        assert_eq!(Slot(SLOT_COUNT - 1).end(), Id::MAX);
+        for s in [0u16, 1, 77, 8191, 16382] {
+            let slot = Slot(s);
+            assert_eq!(slot.end().add_pow2(0), Slot(s + 1).start());
+            assert!(slot.start() < slot.last_key() && slot.last_key() < slot.end());
+            assert_eq!(Slot::of_id(&slot.start()), slot);
+            assert_eq!(Slot::of_id(&slot.end()), slot);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn keys_sit_in_their_slots_key_half(key in prop::collection::vec(any::<u8>(), 0..40)) {
+            let slot = Slot::of_key(&key);
+            let position = slot.key_position(&key);
+            prop_assert_eq!(Slot::of_id(&position), slot);
+            prop_assert!(slot.start() <= position && position <= slot.last_key());
+        }
+
+        #[test]
+        fn vnodes_sit_after_their_slots_keys(bytes in any::<[u8; 20]>(), s in 0u16..SLOT_COUNT) {
+            let slot = Slot(s);
+            let id = slot.vnode_id(&Id::new(bytes));
+            prop_assert_eq!(Slot::of_id(&id), slot);
+            prop_assert!(slot.last_key() < id && id <= slot.end());
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! Redis Cluster clients against real `dendrite node` processes on loopback: the `redis`
+//! crate's cluster client and redis-py's `RedisCluster` route by slot from `CLUSTER SLOTS` and
+//! follow `MOVED`; `redis-cli -c` follows `MOVED` too. Every node's `CLUSTER SLOTS` must cover
+//! slots 0..=16383 exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{eventually, start_cluster, start_node, wait_settled, Node, WAIT};
+use futures::future::join_all;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::Value;
+use tokio::time::timeout;
+
+const KEYS: usize = 10_000;
+/// Requests in flight at once while loading keys.
+const IN_FLIGHT: usize = 64;
+
+/// One row of `CLUSTER SLOTS`: first slot, last slot, primary `ip:port`, replica count.
+type SlotRow = (i64, i64, String, usize);
+
+fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// `ip:port` of one node entry of a `CLUSTER SLOTS` row.
+fn endpoint(node: &Value) -> Option<String> {
+    let Value::Array(fields) = node else {
+        return None;
+    };
+    Some(format!(
+        "{}:{}",
+        text(fields.first()?)?,
+        int(fields.get(1)?)?
+    ))
+}
+
+/// `CLUSTER SLOTS` of the node at `resp`, sorted by first slot.
+async fn cluster_slots(resp: &str) -> Option<Vec<SlotRow>> {
+    let mut con = common::connect(resp).await;
+    let reply: Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(&mut con)
+        .await
+        .ok()?;
+    let Value::Array(rows) = reply else {
+        return None;
+    };
+    let mut parsed = Vec::new();
+    for row in rows {
+        let Value::Array(fields) = row else {
+            return None;
+        };
+        parsed.push((
+            int(fields.first()?)?,
+            int(fields.get(1)?)?,
+            endpoint(fields.get(2)?)?,
+            fields.len().saturating_sub(3),
+        ));
+    }
+    parsed.sort();
+    Some(parsed)
+}
+
+/// Do the rows cover 0..=16383, each slot exactly once?
+fn covers_every_slot_once(rows: &[SlotRow]) -> bool {
+    let mut next = 0;
+    for (first, last, _, _) in rows {
+        if *first != next || last < first {
+            return false;
+        }
+        next = last + 1;
+    }
+    next == 16384
+}
+
+/// Waits until every node's `CLUSTER SLOTS` covers every slot once, names exactly the RESP
+/// endpoints of `nodes` as primaries, and all nodes agree; returns the agreed rows.
+async fn slots_agree(nodes: &[&Node]) -> Vec<SlotRow> {
+    let expected: BTreeSet<String> = nodes.iter().map(|n| n.resp.clone()).collect();
+    eventually(
+        "every node's CLUSTER SLOTS to cover each slot once, the same",
+        || async {
+            let mut agreed: Option<Vec<SlotRow>> = None;
+            for node in nodes {
+                let rows = cluster_slots(&node.resp).await?;
+                let primaries: BTreeSet<String> = rows.iter().map(|r| r.2.clone()).collect();
+                if !covers_every_slot_once(&rows) || primaries != expected {
+                    return None;
+                }
+                match &agreed {
+                    Some(other) if *other != rows => return None,
+                    _ => agreed = Some(rows),
+                }
+            }
+            agreed
+        },
+    )
+    .await
+}
+
+async fn cluster_connection(nodes: &[&Node]) -> ClusterConnection {
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("redis://{}/", n.resp))
+        .collect();
+    let client = ClusterClient::new(urls).unwrap();
+    timeout(WAIT, client.get_async_connection())
+        .await
+        .expect("connecting the cluster client timed out")
+        .expect("the cluster client could not connect")
+}
+
+fn key(i: usize) -> String {
+    format!("cluster:{i}")
+}
+
+/// Writes keys `0..KEYS` and reads them back through the cluster client.
+async fn round_trip(con: &ClusterConnection) {
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(IN_FLIGHT) {
+        let writes = chunk.iter().map(|i| {
+            let mut con = con.clone();
+            async move {
+                redis::cmd("SET")
+                    .arg(key(*i))
+                    .arg(format!("v{i}"))
+                    .query_async::<()>(&mut con)
+                    .await
+            }
+        });
+        for outcome in join_all(writes).await {
+            outcome.unwrap();
+        }
+    }
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(IN_FLIGHT) {
+        let reads = chunk.iter().map(|i| {
+            let mut con = con.clone();
+            async move {
+                let value: Option<String> = redis::cmd("GET")
+                    .arg(key(*i))
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                (*i, value)
+            }
+        });
+        for (i, value) in join_all(reads).await {
+            assert_eq!(value, Some(format!("v{i}")), "key {i}");
+        }
+    }
+}
+
+/// SETs and GETs until `stop`, counting commands that failed.
+fn spawn_load(
+    con: ClusterConnection,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    tokio::spawn(async move {
+        let mut errors = Vec::new();
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let mut con = con.clone();
+            let k = format!("load:{}", i % 2000);
+            let set = redis::cmd("SET")
+                .arg(&k)
+                .arg(i)
+                .query_async::<()>(&mut con)
+                .await;
+            let get = redis::cmd("GET")
+                .arg(&k)
+                .query_async::<Option<u64>>(&mut con)
+                .await;
+            match (set, get) {
+                (Ok(()), Ok(Some(read))) if read == i => {}
+                other => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    if errors.len() < 5 {
+                        errors.push(format!("{k}: {other:?}"));
+                    }
+                }
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+            i += 1;
+        }
+        errors
+    })
+}
+
+/// The `redis` crate's cluster client: 10 000 keys round trip on 3 nodes; a 4th node joins
+/// under load and no command fails (the client follows MOVED); after a node is killed the
+/// client reaches the new primaries and every key is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
+    let flags = ["--replicas", "1", "--cluster-redirects"];
+    let mut nodes = start_cluster(3, &flags).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    let rows = slots_agree(&refs).await;
+    assert!(
+        rows.iter().all(|row| row.3 == 1),
+        "one replica per range: {rows:?}"
+    );
+    let con = cluster_connection(&refs).await;
+    round_trip(&con).await;
+
+    // A 4th node joins while a client keeps writing and reading.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let load = spawn_load(con.clone(), stop.clone(), done.clone(), failed.clone());
+    let seed = nodes[0].ring.clone();
+    nodes.push(start_node("127.0.0.1:0", &[&seed], &flags).await);
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    slots_agree(&refs).await;
+    // Requests keep flowing once every node has the new map.
+    let seen = done.load(Ordering::Relaxed);
+    eventually("load to go on after the join", || async {
+        (done.load(Ordering::Relaxed) > seen + 200).then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let errors = load.await.unwrap();
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "commands failed while a node joined ({} done): {errors:?}",
+        done.load(Ordering::Relaxed)
+    );
+
+    // Kill one of the first three: the others take its slots over, the client follows.
+    nodes[1].kill().await;
+    let alive: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, n)| n)
+        .collect();
+    wait_settled(&alive, 1).await;
+    slots_agree(&alive).await;
+    let con = cluster_connection(&alive).await;
+    eventually("every key readable after the kill", || {
+        let con = con.clone();
+        async move {
+            for chunk in (0..KEYS).collect::<Vec<_>>().chunks(IN_FLIGHT) {
+                let reads = chunk.iter().map(|i| {
+                    let mut con = con.clone();
+                    async move {
+                        let value: Result<Option<String>, _> =
+                            redis::cmd("GET").arg(key(*i)).query_async(&mut con).await;
+                        (*i, value)
+                    }
+                });
+                for (i, value) in join_all(reads).await {
+                    match value {
+                        Ok(Some(found)) => assert_eq!(found, format!("v{i}"), "key {i}"),
+                        // Unavailable while the new primaries take their ranges over.
+                        _ => return None,
+                    }
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+}
+
+/// redis-py's `RedisCluster` against 3 nodes: 10 000 keys round trip, and its view of the
+/// slots covers every slot once.
+const REDIS_PY_CLUSTER: &str = r#"
+import sys
+from redis.cluster import RedisCluster
+port = int(sys.argv[1])
+r = RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
+slots = r.cluster_slots()
+covered = sorted(slot for (first, last) in slots for slot in range(first, last + 1))
+assert covered == list(range(16384)), len(covered)
+pipe = r.pipeline()
+for i in range(10000):
+    pipe.set(f"py:{i}", f"v{i}")
+assert all(pipe.execute())
+pipe = r.pipeline()
+for i in range(10000):
+    pipe.get(f"py:{i}")
+values = pipe.execute()
+assert values == [f"v{i}".encode() for i in range(10000)], "values differ"
+assert r.get("py:nosuch") is None
+r.close()
+print("ok", flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_py_cluster_client_round_trips_10000_keys() {
+    let nodes = start_cluster(3, &["--replicas", "1"]).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    slots_agree(&refs).await;
+    let python = tokio::task::spawn_blocking(common::redis_py::python)
+        .await
+        .unwrap();
+    let port = nodes[0].resp.rsplit_once(':').unwrap().1.to_string();
+    let run = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(REDIS_PY_CLUSTER)
+        .arg(port)
+        .kill_on_drop(true)
+        .output();
+    let output = timeout(Duration::from_secs(120), run)
+        .await
+        .expect("redis-py script timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.starts_with("ok"),
+        "redis-py RedisCluster failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `redis-cli -c` follows MOVED: a SET sent to a node that is not the key's primary lands on
+/// the primary, and a plain connection to that node is answered MOVED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_follows_moved() {
+    let nodes = start_cluster(3, &["--replicas", "0"]).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 0).await;
+    let rows = slots_agree(&refs).await;
+    let slot_of = |key: &str| i64::from(dtable::Slot::of_key(key.as_bytes()).number());
+    let primary_of = |slot: i64| {
+        rows.iter()
+            .find(|row| row.0 <= slot && slot <= row.1)
+            .map(|row| row.2.clone())
+            .unwrap()
+    };
+    // A key whose primary is not node 0.
+    let key = (0..)
+        .map(|i| format!("cli:{i}"))
+        .find(|k| primary_of(slot_of(k)) != nodes[0].resp)
+        .unwrap();
+    let owner = primary_of(slot_of(&key));
+    let (host, port) = nodes[0].resp.rsplit_once(':').unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new("redis-cli");
+        command
+            .args(["-h", host, "-p", port])
+            .args(args)
+            .kill_on_drop(true);
+        command.output()
+    };
+    let plain = timeout(WAIT, cli(&["CLUSTER", "KEYSLOT", &key]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout).trim(),
+        slot_of(&key).to_string()
+    );
+    let set = timeout(WAIT, cli(&["-c", "SET", &key, "moved"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&set.stdout).trim(), "OK", "{set:?}");
+    let get = timeout(WAIT, cli(&["-c", "GET", &key]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&get.stdout).trim(),
+        "moved",
+        "{get:?}"
+    );
+    // A connection that has sent CLUSTER is told where the key lives.
+    let mut con = common::connect(&nodes[0].resp).await;
+    let _: Value = redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let moved = redis::cmd("GET")
+        .arg(&key)
+        .query_async::<Option<String>>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+    assert_eq!(
+        moved.redirect_node(),
+        Some((owner.as_str(), u16::try_from(slot_of(&key)).unwrap())),
+        "{moved:?}"
+    );
+    // CROSSSLOT for keys of two slots.
+    let cross = redis::cmd("MGET")
+        .arg("foo")
+        .arg("bar")
+        .query_async::<Value>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(cross.code(), Some("CROSSSLOT"), "{cross:?}");
+}
