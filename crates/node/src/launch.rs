@@ -222,6 +222,7 @@ async fn start_table(
     config.stabilize_max = settings.stabilize_max;
     let table_config = TableConfig {
         max_clock_skew: settings.max_clock_skew,
+        clock_offset_ms: settings.clock_offset_ms,
         ..TableConfig::default()
     };
     // Settings validation keeps the RESP bulk limit at or above the table's value limit; a
