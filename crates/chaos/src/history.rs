@@ -170,7 +170,17 @@ pub struct Isolation {
     pub until: Duration,
 }
 
-/// Everything a run recorded: the operations, the faults and the isolations.
+/// A time ownership of ranges was moving: from a fault until the cluster had settled after
+/// its heal, plus the hand-back delay (docs/design.md, "Hand back, then drop").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    /// From when, since the start of the run.
+    pub from: Duration,
+    /// Until when.
+    pub until: Duration,
+}
+
+/// Everything a run recorded: the operations, the faults, the isolations and transitions.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// Every client operation, in no particular order.
@@ -179,6 +189,8 @@ pub struct History {
     pub faults: Vec<FaultEvent>,
     /// When nodes were cut off.
     pub isolations: Vec<Isolation>,
+    /// When ownership was moving.
+    pub transitions: Vec<Transition>,
 }
 
 impl History {
@@ -187,6 +199,13 @@ impl History {
         self.isolations
             .iter()
             .any(|i| i.node == node && i.from <= until && from <= i.until)
+    }
+
+    /// Whether ownership was moving at any time between `from` and `until`.
+    pub fn in_transition(&self, from: Duration, until: Duration) -> bool {
+        self.transitions
+            .iter()
+            .any(|t| t.from <= until && from <= t.until)
     }
 
     /// The fault events between `from` and `until`.

@@ -39,6 +39,17 @@ pub struct Verdict {
     pub keys: usize,
 }
 
+impl Verdict {
+    /// The anomalies a profile tolerating the open finding still fails on: all but those of
+    /// [`Anomaly::while_ownership_moved`].
+    pub fn untolerated(&self) -> Vec<&Anomaly> {
+        self.anomalies
+            .iter()
+            .filter(|a| !a.while_ownership_moved())
+            .collect()
+    }
+}
+
 /// Checks histories of a cluster keeping `replicas` extra copies of every key.
 #[derive(Debug, Clone, Copy)]
 pub struct Checker {
@@ -122,12 +133,15 @@ impl Rules<'_> {
         operation: Option<&Operation>,
         evidence: Vec<&Operation>,
     ) {
+        let in_transition =
+            operation.is_some_and(|o| self.history.in_transition(o.invoked, o.completed));
         self.verdict.anomalies.push(Anomaly {
             kind,
             key: self.key.to_owned(),
             explanation,
             operation: operation.cloned(),
             evidence: evidence.into_iter().cloned().collect(),
+            in_transition,
         });
     }
 }

@@ -280,3 +280,24 @@ fn a_report_names_the_seed_the_operations_and_the_faults_around() {
     assert!(report.contains("<- this one"), "{report}");
     assert!(report.contains("kill -9 node 2"), "{report}");
 }
+
+#[test]
+fn stale_reads_while_ownership_moves_are_tolerable_but_nil_for_a_written_key_never_is() {
+    let history = |read: Operation| History {
+        operations: vec![set("a", 10, 20), set("b", 30, 40), read],
+        transitions: vec![crate::history::Transition {
+            from: ms(25),
+            until: ms(100),
+        }],
+        ..History::default()
+    };
+    let verdict = CHECKER.check(&history(get(Some("a"), 50, 60)));
+    assert_eq!(verdict.anomalies.len(), 1);
+    assert!(verdict.anomalies[0].while_ownership_moved());
+    assert!(verdict.untolerated().is_empty());
+    let verdict = CHECKER.check(&history(get(None, 50, 60)));
+    assert_eq!(verdict.untolerated().len(), 1);
+    // After the transition, the same stale read is not tolerable.
+    let verdict = CHECKER.check(&history(get(Some("a"), 150, 160)));
+    assert_eq!(verdict.untolerated().len(), 1);
+}
