@@ -29,6 +29,8 @@ pub struct RunConfig {
     pub faults: FaultCounts,
     /// The clients.
     pub workload: Workload,
+    /// The largest minority a partition cuts off (at most `replicas`, and less than half).
+    pub max_minority: usize,
     /// Longest wait for the cluster to settle (or a ring to re-form) after a fault.
     pub settle_wait: Duration,
     /// Longest wait, after the last fault, for every node to read the same value of every key
@@ -67,6 +69,9 @@ pub struct RunReport {
     pub converged_in: Option<Duration>,
     /// Per round, how long the cluster took to settle after the heal.
     pub settle_times: Vec<Duration>,
+    /// Why the run stopped before its last round, if it did (the history up to then is
+    /// checked all the same).
+    pub failure: Option<RunError>,
 }
 
 impl RunReport {
@@ -102,6 +107,9 @@ impl RunReport {
             self.verdict.anomalies.len(),
             self.verdict.anomalies.len() - self.verdict.untolerated().len()
         );
+        if let Some(failure) = &self.failure {
+            let _ = write!(text, "\n*** RUN STOPPED: {failure}");
+        }
         for skipped in &self.skipped {
             let _ = write!(text, "\n*** SKIPPED: {skipped}");
         }
@@ -156,7 +164,13 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     };
     let nodes = config.cluster.nodes;
     let replicas = config.cluster.replicas;
-    let mut schedule = Schedule::draw(seed, config.faults, nodes, usize::from(replicas));
+    let mut schedule = Schedule::draw(
+        seed,
+        config.faults,
+        nodes,
+        usize::from(replicas),
+        config.max_minority,
+    );
     let mut cluster = Cluster::start(config.cluster.clone())
         .await
         .map_err(failed("starting the cluster".into()))?;
@@ -176,7 +190,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let mut history = History::default();
     let mut done = FaultCounts::default();
     let mut settle_times = Vec::new();
-    let mut outcome = Ok(());
+    let mut failure = None;
     for (index, round) in schedule.rounds.iter().enumerate() {
         let during = format!("round {} ({})", index + 1, round.fault);
         let mut log = |what: String| {
@@ -218,7 +232,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
                 println!("seed {seed}, {during}: settled {took:.2?} after the heal, at {now:.1?}");
             }
             Err(error) => {
-                outcome = Err(failed(during)(error));
+                failure = Some(failed(during)(error));
                 break;
             }
         }
@@ -230,17 +244,20 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
             history.operations.extend(operations);
         }
     }
-    outcome?;
-    let keys = config.workload.keys();
-    let (sweep, converged_in) = workload::convergence_sweep(
-        &keys,
-        &cluster.resp_addresses(),
-        1,
-        started,
-        config.converge_wait,
-    )
-    .await;
-    history.operations.extend(sweep);
+    // A cluster that did not settle has nothing to converge to: no sweep then.
+    let mut converged_in = None;
+    if failure.is_none() {
+        let (sweep, converged) = workload::convergence_sweep(
+            &config.workload.keys(),
+            &cluster.resp_addresses(),
+            1,
+            started,
+            config.converge_wait,
+        )
+        .await;
+        history.operations.extend(sweep);
+        converged_in = converged;
+    }
     let verdict = Checker { replicas }.check(&history);
     Ok(RunReport {
         seed,
@@ -251,6 +268,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         elapsed: started.elapsed(),
         converged_in,
         settle_times,
+        failure,
     })
 }
 

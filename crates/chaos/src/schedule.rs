@@ -212,10 +212,18 @@ pub struct Schedule {
 impl Schedule {
     /// Draws `counts` rounds, in a random order, for `nodes` nodes keeping `replicas` extra
     /// copies: never more than `replicas` nodes hit at once (and a partition's minority is
-    /// less than half), so every write acknowledged at full consistency keeps a copy.
-    pub fn draw(seed: u64, counts: FaultCounts, nodes: usize, replicas: usize) -> Schedule {
+    /// less than half, and at most `max_minority` nodes), so every write acknowledged at full
+    /// consistency keeps a copy.
+    pub fn draw(
+        seed: u64,
+        counts: FaultCounts,
+        nodes: usize,
+        replicas: usize,
+        max_minority: usize,
+    ) -> Schedule {
         let mut rng = StdRng::seed_from_u64(seed);
         let most = replicas.min(nodes.saturating_sub(1) / 2).max(1);
+        let most_cut = most.min(max_minority).max(1);
         let mut kinds: Vec<FaultKind> = FaultKind::ALL
             .iter()
             .flat_map(|&k| std::iter::repeat_n(k, counts.get(k)))
@@ -224,7 +232,7 @@ impl Schedule {
         let rounds = kinds
             .into_iter()
             .map(|kind| {
-                let victims = |rng: &mut StdRng| {
+                let victims = |rng: &mut StdRng, most: usize| {
                     let count = rng.gen_range(1..=most);
                     let mut picked = rand::seq::index::sample(rng, nodes, count).into_vec();
                     picked.sort_unstable();
@@ -232,20 +240,20 @@ impl Schedule {
                 };
                 let fault = match kind {
                     FaultKind::Kill => Fault::Kill {
-                        victims: victims(&mut rng),
+                        victims: victims(&mut rng, most),
                     },
                     FaultKind::Pause => Fault::Pause {
-                        victims: victims(&mut rng),
+                        victims: victims(&mut rng, most),
                     },
                     FaultKind::Partition => Fault::Partition {
-                        minority: victims(&mut rng),
+                        minority: victims(&mut rng, most_cut),
                     },
                     FaultKind::Clock => Fault::Clock {
                         node: rng.gen_range(0..nodes),
                         offset_ms: rng.gen_range(-3000..=3000),
                     },
                     FaultKind::SlowLink => Fault::SlowLink {
-                        victims: victims(&mut rng),
+                        victims: victims(&mut rng, most),
                         delay_ms: rng.gen_range(20..=200),
                         loss_percent: rng.gen_range(1..=10),
                     },
@@ -276,9 +284,9 @@ mod tests {
             counts.to_string(),
             "kill:5,pause:3,partition:4,clock:2,slow:1"
         );
-        let one = Schedule::draw(7, counts, 5, 2);
-        assert_eq!(one, Schedule::draw(7, counts, 5, 2));
-        assert_ne!(one, Schedule::draw(8, counts, 5, 2));
+        let one = Schedule::draw(7, counts, 5, 2, 2);
+        assert_eq!(one, Schedule::draw(7, counts, 5, 2, 2));
+        assert_ne!(one, Schedule::draw(8, counts, 5, 2, 2));
         for kind in FaultKind::ALL {
             let rounds = one.rounds.iter().filter(|r| r.fault.kind() == kind).count();
             assert_eq!(rounds, counts.get(kind), "{kind:?}");
@@ -288,7 +296,11 @@ mod tests {
     #[test]
     fn never_more_than_replicas_nodes_are_hit_and_a_minority_is_less_than_half() {
         let counts: FaultCounts = "kill:50,pause:50,partition:50,slow:50".parse().unwrap();
-        for round in Schedule::draw(1, counts, 5, 2).rounds {
+        let mut minorities = [0; 3];
+        for round in Schedule::draw(1, counts, 5, 2, 2).rounds {
+            if let Fault::Partition { minority } = &round.fault {
+                minorities[minority.len()] += 1;
+            }
             let hit = match &round.fault {
                 Fault::Kill { victims } | Fault::Pause { victims } => victims.len(),
                 Fault::Partition { minority } => minority.len(),
@@ -297,9 +309,12 @@ mod tests {
             };
             assert!((1..=2).contains(&hit), "{}", round.fault);
         }
-        for round in Schedule::draw(1, counts, 3, 2).rounds {
-            if let Fault::Partition { minority } = &round.fault {
-                assert_eq!(minority.len(), 1);
+        assert!(minorities[1] > 0 && minorities[2] > 0, "{minorities:?}");
+        for (nodes, max_minority) in [(3, 2), (5, 1)] {
+            for round in Schedule::draw(1, counts, nodes, 2, max_minority).rounds {
+                if let Fault::Partition { minority } = &round.fault {
+                    assert_eq!(minority.len(), 1);
+                }
             }
         }
     }
