@@ -13,6 +13,10 @@ use crate::status::{ring_hosts, ring_settled, underreplicated};
 
 /// Pause between two polls of a condition.
 pub const POLL: Duration = Duration::from_millis(100);
+/// How long the under-replication gauge must read 0 everywhere for the cluster to count as
+/// settled: two heal intervals (500 ms each), so that a primary has probed a restarted
+/// replica (a restart on the same address raises no ring event) before its 0 is believed.
+pub const STABLE: Duration = Duration::from_secs(1);
 
 /// Why the cluster could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -289,10 +293,12 @@ impl Cluster {
         }
     }
 
-    /// Polls until the ring has settled over every node and the under-replication gauge reads
-    /// 0 on each: every range has its copies again. Returns how long it took.
+    /// Polls until the ring has settled over every node and the under-replication gauge has
+    /// read 0 on each for [`STABLE`]: every range has its copies again. Returns how long it
+    /// took.
     pub async fn wait_settled(&self, wait: Duration) -> Result<Duration, ClusterError> {
         let started = Instant::now();
+        let mut whole_since: Option<Instant> = None;
         loop {
             let nodes: Vec<&Node> = self.nodes.iter().flatten().collect();
             let settled = ring_settled(&nodes, usize::from(self.config.replicas)).await;
@@ -301,7 +307,12 @@ impl Cluster {
                 gauges.push(underreplicated(node).await);
             }
             if settled && nodes.len() == self.len() && gauges.iter().all(|g| *g == Some(0)) {
-                return Ok(started.elapsed());
+                let since = *whole_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STABLE {
+                    return Ok(started.elapsed());
+                }
+            } else {
+                whole_since = None;
             }
             if started.elapsed() >= wait {
                 return Err(ClusterError::Timeout {

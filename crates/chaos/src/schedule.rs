@@ -213,13 +213,13 @@ impl Schedule {
     /// Draws `counts` rounds, in a random order, for `nodes` nodes keeping `replicas` extra
     /// copies: never more than `replicas` nodes hit at once (and a partition's minority is
     /// less than half, and at most `max_minority` nodes), so every write acknowledged at full
-    /// consistency keeps a copy.
+    /// consistency keeps a copy. Each round's quiet time is drawn from `quiet_ms`.
     pub fn draw(
         seed: u64,
         counts: FaultCounts,
         nodes: usize,
-        replicas: usize,
-        max_minority: usize,
+        (replicas, max_minority): (usize, usize),
+        quiet_ms: std::ops::RangeInclusive<u64>,
     ) -> Schedule {
         let mut rng = StdRng::seed_from_u64(seed);
         let most = replicas.min(nodes.saturating_sub(1) / 2).max(1);
@@ -261,7 +261,7 @@ impl Schedule {
                 Round {
                     fault,
                     hold: Duration::from_millis(rng.gen_range(500..=2500)),
-                    quiet: Duration::from_millis(rng.gen_range(200..=1000)),
+                    quiet: Duration::from_millis(rng.gen_range(quiet_ms.clone())),
                 }
             })
             .collect();
@@ -284,9 +284,13 @@ mod tests {
             counts.to_string(),
             "kill:5,pause:3,partition:4,clock:2,slow:1"
         );
-        let one = Schedule::draw(7, counts, 5, 2, 2);
-        assert_eq!(one, Schedule::draw(7, counts, 5, 2, 2));
-        assert_ne!(one, Schedule::draw(8, counts, 5, 2, 2));
+        let one = Schedule::draw(7, counts, 5, (2, 2), 200..=1000);
+        assert_eq!(one, Schedule::draw(7, counts, 5, (2, 2), 200..=1000));
+        assert_ne!(one, Schedule::draw(8, counts, 5, (2, 2), 200..=1000));
+        assert!(one
+            .rounds
+            .iter()
+            .all(|r| (200..=1000).contains(&r.quiet.as_millis())));
         for kind in FaultKind::ALL {
             let rounds = one.rounds.iter().filter(|r| r.fault.kind() == kind).count();
             assert_eq!(rounds, counts.get(kind), "{kind:?}");
@@ -297,7 +301,7 @@ mod tests {
     fn never_more_than_replicas_nodes_are_hit_and_a_minority_is_less_than_half() {
         let counts: FaultCounts = "kill:50,pause:50,partition:50,slow:50".parse().unwrap();
         let mut minorities = [0; 3];
-        for round in Schedule::draw(1, counts, 5, 2, 2).rounds {
+        for round in Schedule::draw(1, counts, 5, (2, 2), 0..=0).rounds {
             if let Fault::Partition { minority } = &round.fault {
                 minorities[minority.len()] += 1;
             }
@@ -311,7 +315,7 @@ mod tests {
         }
         assert!(minorities[1] > 0 && minorities[2] > 0, "{minorities:?}");
         for (nodes, max_minority) in [(3, 2), (5, 1)] {
-            for round in Schedule::draw(1, counts, nodes, 2, max_minority).rounds {
+            for round in Schedule::draw(1, counts, nodes, (2, max_minority), 0..=0).rounds {
                 if let Fault::Partition { minority } = &round.fault {
                     assert_eq!(minority.len(), 1);
                 }

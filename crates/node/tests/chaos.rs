@@ -6,12 +6,16 @@
 //! to a bridge of their own, in network namespaces: needs root), restarts a node with its
 //! clock off, and slows links (`tc netem`, skipped loudly where the kernel lacks it). After
 //! every fault the cluster must settle with every range fully replicated; at the end every
-//! node must read the same value of every key, and the checker must find no anomaly.
+//! node must read the same value of every key, and the checker must find no anomaly but the
+//! open finding of docs/reliability.md (anomalies while ownership moves; all of them fail with
+//! `DENDRITE_CHAOS_STRICT=1`).
 //!
-//! The short profile here runs a few rounds of each fault (about a minute). Environment:
-//! `DENDRITE_CHAOS_SEED` replays a seed (printed), `DENDRITE_CHAOS_FAULTS` sets the rounds
-//! (`kill:2,pause:1,partition:2,clock:1,slow:1`), `DENDRITE_CHAOS_LOGS` names a directory for
-//! the nodes' logs. `scripts/chaos.sh` runs long profiles over several seeds.
+//! The short profile here runs a round or two of each fault, each followed by a few seconds of
+//! calm (about 80 s). Environment: `DENDRITE_CHAOS_SEED` replays a seed (printed),
+//! `DENDRITE_CHAOS_FAULTS` sets the rounds (`kill:2,pause:1,partition:1,clock:1,slow:1`),
+//! `DENDRITE_CHAOS_QUIET_MS` the quiet time after each (`6500-8000`),
+//! `DENDRITE_CHAOS_MINORITY` the largest partition minority (1), `DENDRITE_CHAOS_LOGS` a
+//! directory for the nodes' logs. `scripts/chaos.sh` runs long profiles over several seeds.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -24,7 +28,10 @@ use dendrite_chaos::schedule::{FaultCounts, FaultKind};
 use dendrite_chaos::workload::Workload;
 
 /// The short profile's rounds.
-const SHORT: &str = "kill:2,pause:1,partition:2,clock:1,slow:1";
+const SHORT: &str = "kill:2,pause:1,partition:1,clock:1,slow:1";
+/// The short profile's quiet time after each round, in ms: 1.5-3 s of calm after the
+/// hand-back margin, when every read is held to every promise.
+const QUIET_MS: &str = "6500-8000";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T
 where
@@ -36,6 +43,14 @@ where
             .unwrap_or_else(|e| panic!("{name}={text:?} does not parse: {e}")),
         Err(_) => default,
     }
+}
+
+/// `min-max` in milliseconds.
+fn quiet_ms(text: &str) -> std::ops::RangeInclusive<u64> {
+    let (min, max) = text
+        .split_once('-')
+        .unwrap_or_else(|| panic!("DENDRITE_CHAOS_QUIET_MS={text:?} is not min-max"));
+    min.parse().unwrap()..=max.parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,6 +78,7 @@ async fn no_anomalies_under_kills_pauses_partitions_and_clock_offsets() {
         // A partition's minority is one node unless DENDRITE_CHAOS_MINORITY says more: a
         // two-node side does not find the ring again after the heal (docs/reliability.md).
         max_minority: env_or("DENDRITE_CHAOS_MINORITY", 1),
+        quiet_ms: quiet_ms(&env_or("DENDRITE_CHAOS_QUIET_MS", QUIET_MS.to_owned())),
         settle_wait: Duration::from_secs(60),
         converge_wait: Duration::from_secs(60),
     };
@@ -81,8 +97,8 @@ async fn no_anomalies_under_kills_pauses_partitions_and_clock_offsets() {
         report.converged_in.is_some()
     );
     assert!(report.failure.is_none(), "{summary}");
-    // Stale reads and repeated increments while ownership moves are an open finding
-    // (docs/reliability.md): shown, and failed only with DENDRITE_CHAOS_STRICT=1.
+    // Anomalies while ownership moves are an open finding (docs/reliability.md): shown, and
+    // failed only with DENDRITE_CHAOS_STRICT=1.
     let strict = std::env::var_os("DENDRITE_CHAOS_STRICT").is_some();
     let failing = if strict {
         report.verdict.anomalies.len()

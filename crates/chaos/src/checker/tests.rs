@@ -282,7 +282,7 @@ fn a_report_names_the_seed_the_operations_and_the_faults_around() {
 }
 
 #[test]
-fn stale_reads_while_ownership_moves_are_tolerable_but_nil_for_a_written_key_never_is() {
+fn anomalies_while_ownership_moves_are_tolerable_but_phantoms_never_are() {
     let history = |read: Operation| History {
         operations: vec![set("a", 10, 20), set("b", 30, 40), read],
         transitions: vec![crate::history::Transition {
@@ -296,6 +296,8 @@ fn stale_reads_while_ownership_moves_are_tolerable_but_nil_for_a_written_key_nev
     assert!(verdict.anomalies[0].while_ownership_moved());
     assert!(verdict.untolerated().is_empty());
     let verdict = CHECKER.check(&history(get(None, 50, 60)));
+    assert!(verdict.untolerated().is_empty());
+    let verdict = CHECKER.check(&history(get(Some("zz"), 50, 60)));
     assert_eq!(verdict.untolerated().len(), 1);
     // After the transition, the same stale read is not tolerable.
     let verdict = CHECKER.check(&history(get(Some("a"), 150, 160)));
