@@ -1,9 +1,7 @@
 //! Slow and lossy links with `tc netem` on a node's cluster link, both directions. Needs root,
 //! `tc`, and the kernel's `sch_netem`; [`available`] says whether this machine has them.
 
-use std::process::Command;
-
-use crate::netns::{ip, Netns};
+use crate::netns::{ip, run, Netns};
 
 /// A `tc` command that failed.
 #[derive(Debug, thiserror::Error)]
@@ -17,30 +15,16 @@ pub struct NetemError {
 
 /// Runs `tc args`, in namespace `netns` if given.
 fn tc(netns: Option<&str>, args: &[&str]) -> Result<(), NetemError> {
-    let mut command = Command::new("ip");
     let mut line = Vec::new();
     if let Some(netns) = netns {
-        line.extend(["netns", "exec", netns]);
+        line.extend(["ip", "netns", "exec", netns]);
     }
     line.push("tc");
     line.extend(args);
-    let failed = |why: String| NetemError {
+    run(line[0], &line[1..]).map_err(|why| NetemError {
         command: line.join(" "),
         why,
-    };
-    let output = if netns.is_some() {
-        command.args(&line).output()
-    } else {
-        Command::new("tc").args(args).output()
-    }
-    .map_err(|e| failed(e.to_string()))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ))
-    }
+    })
 }
 
 /// Whether `tc netem` works here: tries it on a scratch veth pair. `Err` says why not.

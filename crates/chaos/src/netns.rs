@@ -20,23 +20,25 @@ pub struct NetnsError {
     pub why: String,
 }
 
-/// Runs `ip args`.
-pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
-    let failed = |why: String| NetnsError {
-        args: args.join(" "),
-        why,
-    };
-    let output = Command::new("ip")
+/// Runs `program args`; `Err` holds its error output, or why it could not run.
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let output = Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ))
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
+}
+
+/// Runs `ip args`.
+pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
+    run("ip", args).map_err(|why| NetnsError {
+        args: args.join(" "),
+        why,
+    })
 }
 
 /// Whether this process runs as root (network namespaces need it).
