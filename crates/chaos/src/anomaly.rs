@@ -59,8 +59,10 @@ pub struct Anomaly {
     pub operation: Option<Operation>,
     /// The fewest operations that show it: the write read, the write that replaced it, ...
     pub evidence: Vec<Operation>,
-    /// Whether its operation ran while ownership of ranges was moving (see
-    /// [`Anomaly::while_ownership_moved`]).
+    /// Whether it arose while ownership of ranges was moving (see
+    /// [`Anomaly::while_ownership_moved`]): its operation ran then, before the convergence
+    /// sweep, or (increments missing from a counter at the end) the loss happened at some
+    /// time of the run when ownership moved.
     pub in_transition: bool,
 }
 
@@ -79,11 +81,7 @@ impl Anomaly {
             self.kind,
             AnomalyKind::PhantomValue | AnomalyKind::Divergence
         );
-        let swept = self
-            .operation
-            .as_ref()
-            .is_some_and(|o| o.phase == crate::history::Phase::Final);
-        stale && self.in_transition && !swept
+        stale && self.in_transition
     }
 
     /// The anomaly with its evidence in time order and the faults around it.

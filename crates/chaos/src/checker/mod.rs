@@ -22,7 +22,7 @@ mod register;
 use std::collections::BTreeMap;
 
 use crate::anomaly::Anomaly;
-use crate::history::{Command, History, Operation};
+use crate::history::{Command, History, Operation, Phase};
 
 /// What a check found.
 #[derive(Debug, Default)]
@@ -133,8 +133,20 @@ impl Rules<'_> {
         operation: Option<&Operation>,
         evidence: Vec<&Operation>,
     ) {
-        let in_transition =
-            operation.is_some_and(|o| self.history.in_transition(o.invoked, o.completed));
+        let in_transition = operation.is_some_and(|o| {
+            o.phase == Phase::Faults && self.history.in_transition(o.invoked, o.completed)
+        });
+        self.push(kind, explanation, operation, evidence, in_transition);
+    }
+
+    fn push(
+        &mut self,
+        kind: crate::anomaly::AnomalyKind,
+        explanation: String,
+        operation: Option<&Operation>,
+        evidence: Vec<&Operation>,
+        in_transition: bool,
+    ) {
         self.verdict.anomalies.push(Anomaly {
             kind,
             key: self.key.to_owned(),

@@ -241,6 +241,23 @@ fn counters_never_go_back_nor_repeat_nor_run_ahead() {
     );
     // Concurrent increments may finish in either order.
     assert_eq!(kinds(vec![incr(2, 0, 30), incr(1, 5, 20)]), []);
+    // A counter that went back and climbed again ends below its acknowledged increments.
+    let swept = |value: &str| Operation {
+        phase: Phase::Final,
+        ..get(Some(value), 1000, 1010)
+    };
+    let reset = vec![
+        incr(1, 0, 10),
+        incr(2, 20, 30),
+        incr(1, 40, 50),
+        incr(2, 60, 70),
+    ];
+    let mut history = reset.clone();
+    history.push(swept("2"));
+    assert!(kinds(history).contains(&AnomalyKind::LostIncrement));
+    let mut history = vec![incr(1, 0, 10), incr(2, 20, 30)];
+    history.push(swept("2"));
+    assert_eq!(kinds(history), []);
 }
 
 #[test]
