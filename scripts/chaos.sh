@@ -58,12 +58,13 @@ for seed in "${seeds[@]}"; do
 done
 
 summary="seeds ${#seeds[@]}"
-for key in kill pause partition clock slow operations reads anomalies tolerated; do
+for key in kill pause partition clock slow operations reads anomalies tolerated swept; do
   summary+=", $key ${total[$key]:-0}"
 done
 echo "chaos totals: $summary"
 echo "(rounds per kind; operations checked; reads checked in full; anomalies, of which"
-echo " 'tolerated' are the open finding: anomalies other than phantoms while ownership moved)"
+echo " 'tolerated' are the open finding: anomalies other than phantoms while ownership moved,"
+echo " and 'swept' were found by the convergence sweep: writes or increments lost for good)"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "chaos: seeds with anomalies or failures: ${failed[*]}" >&2
   exit 1

@@ -60,9 +60,8 @@ pub struct Anomaly {
     /// The fewest operations that show it: the write read, the write that replaced it, ...
     pub evidence: Vec<Operation>,
     /// Whether it arose while ownership of ranges was moving (see
-    /// [`Anomaly::while_ownership_moved`]): its operation ran then, before the convergence
-    /// sweep, or (increments missing from a counter at the end) the loss happened at some
-    /// time of the run when ownership moved.
+    /// [`Anomaly::while_ownership_moved`]): its operation ran then, or it is the convergence
+    /// sweep's and the run had faults (what is lost was lost when ownership moved).
     pub in_transition: bool,
 }
 
@@ -70,12 +69,12 @@ pub struct Anomaly {
 const FAULT_MARGIN: Duration = Duration::from_secs(3);
 
 impl Anomaly {
-    /// An anomaly of an operation that ran while ownership of ranges was moving, before the
-    /// convergence sweep: a stale read, nil for a written key, a resurrected delete, a lost or
-    /// repeated increment. Those are the open finding of docs/reliability.md (two vnodes
-    /// accepting writes for the same key while the ring changes), which profiles may tolerate
-    /// (counted and shown, not failed). Phantoms and divergence never are, nor anything in
-    /// calm time.
+    /// An anomaly of an operation that ran while ownership of ranges was moving: a stale read,
+    /// nil for a written key, a resurrected delete, a lost or repeated increment; or one the
+    /// convergence sweep found after a run with faults (a write or increments lost for good).
+    /// Those are the open finding of docs/reliability.md (vnodes serving a range before they
+    /// hold its latest records, while the ring changes), which profiles may tolerate (counted
+    /// and shown, not failed). Phantoms and divergence never are, nor anything in calm time.
     pub fn while_ownership_moved(&self) -> bool {
         let stale = !matches!(
             self.kind,

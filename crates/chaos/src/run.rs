@@ -90,8 +90,8 @@ impl RunReport {
             "seed {}: rounds {} in {:.1?}; {} operations checked ({} ok, {} error replies, {} \
              unknown) on {} keys; {} reads checked in full, {} through cut-off nodes checked for \
              phantoms only; settled after a fault in {:.2?} median, {:.2?} max; converged {}; \
-             {} anomalies, {} of them while ownership moved \
-             (the open finding of docs/reliability.md)",
+             {} anomalies, {} of them while ownership moved (the open finding of \
+             docs/reliability.md), {} found by the convergence sweep (lost for good)",
             self.seed,
             self.done,
             self.elapsed,
@@ -109,7 +109,15 @@ impl RunReport {
                     "{d:.2?} after the last fault"
                 )),
             self.verdict.anomalies.len(),
-            self.verdict.anomalies.len() - self.verdict.untolerated().len()
+            self.verdict.anomalies.len() - self.verdict.untolerated().len(),
+            self.verdict
+                .anomalies
+                .iter()
+                .filter(|a| a
+                    .operation
+                    .as_ref()
+                    .is_some_and(|o| o.phase == crate::history::Phase::Final))
+                .count()
         );
         if let Some(failure) = &self.failure {
             let _ = write!(text, "\n*** RUN STOPPED: {failure}");

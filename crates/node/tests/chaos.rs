@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dendrite_chaos::cluster::ClusterConfig;
+use dendrite_chaos::history::Phase;
 use dendrite_chaos::run::{run, RunConfig};
 use dendrite_chaos::schedule::{FaultCounts, FaultKind};
 use dendrite_chaos::workload::Workload;
@@ -88,12 +89,21 @@ async fn no_anomalies_under_kills_pauses_partitions_and_clock_offsets() {
     // One line for scripts/chaos.sh to add up.
     println!(
         "chaos-figures seed={seed} {} operations={} reads={} anomalies={} tolerated={} \
-         converged={}",
+         swept={} converged={}",
         report.done.to_string().replace(':', "=").replace(',', " "),
         report.verdict.operations,
         report.verdict.reads_checked,
         report.verdict.anomalies.len(),
         report.verdict.anomalies.len() - report.verdict.untolerated().len(),
+        report
+            .verdict
+            .anomalies
+            .iter()
+            .filter(|a| a
+                .operation
+                .as_ref()
+                .is_some_and(|o| o.phase == Phase::Final))
+            .count(),
         report.converged_in.is_some()
     );
     assert!(report.failure.is_none(), "{summary}");

@@ -133,20 +133,12 @@ impl Rules<'_> {
         operation: Option<&Operation>,
         evidence: Vec<&Operation>,
     ) {
-        let in_transition = operation.is_some_and(|o| {
-            o.phase == Phase::Faults && self.history.in_transition(o.invoked, o.completed)
+        // What the convergence sweep finds missing was lost at some time of the run: when
+        // ownership moved, if it ever did.
+        let in_transition = operation.is_some_and(|o| match o.phase {
+            Phase::Faults => self.history.in_transition(o.invoked, o.completed),
+            Phase::Final => !self.history.transitions.is_empty(),
         });
-        self.push(kind, explanation, operation, evidence, in_transition);
-    }
-
-    fn push(
-        &mut self,
-        kind: crate::anomaly::AnomalyKind,
-        explanation: String,
-        operation: Option<&Operation>,
-        evidence: Vec<&Operation>,
-        in_transition: bool,
-    ) {
         self.verdict.anomalies.push(Anomaly {
             kind,
             key: self.key.to_owned(),
