@@ -110,14 +110,7 @@ impl RunReport {
                 )),
             self.verdict.anomalies.len(),
             self.verdict.anomalies.len() - self.verdict.untolerated().len(),
-            self.verdict
-                .anomalies
-                .iter()
-                .filter(|a| a
-                    .operation
-                    .as_ref()
-                    .is_some_and(|o| o.phase == crate::history::Phase::Final))
-                .count()
+            self.verdict.found_by_sweep()
         );
         if let Some(failure) = &self.failure {
             let _ = write!(text, "\n*** RUN STOPPED: {failure}");

@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dendrite_chaos::cluster::ClusterConfig;
-use dendrite_chaos::history::Phase;
 use dendrite_chaos::run::{run, RunConfig};
 use dendrite_chaos::schedule::{FaultCounts, FaultKind};
 use dendrite_chaos::workload::Workload;
@@ -95,15 +94,7 @@ async fn no_anomalies_under_kills_pauses_partitions_and_clock_offsets() {
         report.verdict.reads_checked,
         report.verdict.anomalies.len(),
         report.verdict.anomalies.len() - report.verdict.untolerated().len(),
-        report
-            .verdict
-            .anomalies
-            .iter()
-            .filter(|a| a
-                .operation
-                .as_ref()
-                .is_some_and(|o| o.phase == Phase::Final))
-            .count(),
+        report.verdict.found_by_sweep(),
         report.converged_in.is_some()
     );
     assert!(report.failure.is_none(), "{summary}");

@@ -40,6 +40,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// How many anomalies the convergence sweep found: what was lost for good.
+    pub fn found_by_sweep(&self) -> usize {
+        self.anomalies
+            .iter()
+            .filter(|a| {
+                a.operation
+                    .as_ref()
+                    .is_some_and(|o| o.phase == Phase::Final)
+            })
+            .count()
+    }
+
     /// The anomalies a profile tolerating the open finding still fails on: all but those of
     /// [`Anomaly::while_ownership_moved`].
     pub fn untolerated(&self) -> Vec<&Anomaly> {
