@@ -39,6 +39,7 @@ use common::{
     connect, ring_settled, set_consistency, start_cluster, start_node, status, wait_settled, Node,
     POLL, WAIT,
 };
+use dendrite_chaos::netns::{is_root, Netns};
 use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -569,7 +570,7 @@ async fn lying_reads_trial(trial: usize, rng: &mut StdRng) -> Trial {
         });
     }
     for &victim in &victims {
-        nodes[victim].kill().await;
+        nodes[victim].kill().await.unwrap();
     }
     let killed = Instant::now();
     println!(
@@ -893,7 +894,7 @@ async fn no_lost_acknowledged_writes_across_kill_restart_rounds() {
             }
         );
         for &victim in &victims {
-            nodes[victim].kill().await;
+            nodes[victim].kill().await.unwrap();
         }
         if !at_once {
             wait_forgotten(&nodes, &survivors, &victims, &label).await;
@@ -1019,124 +1020,6 @@ const PARTITION_KEYS: usize = 200;
 /// the later write wins.
 const HEAL_WAIT: Duration = Duration::from_secs(45);
 
-/// Runs `ip args`, failing the test if it does not succeed.
-fn ip(args: &[&str]) {
-    let output = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running `ip {}` failed: {e}", args.join(" ")));
-    assert!(
-        output.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-}
-
-/// Whether this process runs as root (network namespaces need it).
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-/// One network namespace per node, each with two links: a "cluster" veth on one bridge (the
-/// ring's traffic) and a "client" veth on another (RESP and HTTP, reached from this process
-/// through the client bridge's address). Taking a node's cluster link down cuts it off from
-/// the other nodes, for real, while the test still talks to it. Removed when dropped.
-struct Netns {
-    /// Unique to this process: names of namespaces, links and bridges start with it.
-    tag: String,
-    /// `10.213.<cluster>.0/24` for ring addresses, `10.213.<client>.0/24` for clients.
-    cluster: u8,
-    client: u8,
-    namespaces: Vec<String>,
-}
-
-impl Netns {
-    fn new(nodes: usize) -> Netns {
-        let pid = std::process::id();
-        let slot = u8::try_from(pid % 100).unwrap();
-        let mut netns = Netns {
-            tag: format!("dtc{}", pid % 100_000),
-            cluster: 2 * slot,
-            client: 2 * slot + 1,
-            namespaces: Vec::new(),
-        };
-        let (cluster_bridge, client_bridge) = (netns.bridge("c"), netns.bridge("k"));
-        for bridge in [&cluster_bridge, &client_bridge] {
-            ip(&["link", "add", bridge, "type", "bridge"]);
-            ip(&["link", "set", bridge, "up"]);
-        }
-        let gateway = format!("10.213.{}.254/24", netns.client);
-        ip(&["addr", "add", &gateway, "dev", &client_bridge]);
-        for node in 0..nodes {
-            let name = format!("{}-{node}", netns.tag);
-            ip(&["netns", "add", &name]);
-            netns.namespaces.push(name.clone());
-            ip(&["-n", &name, "link", "set", "lo", "up"]);
-            for (kind, bridge, subnet) in [
-                ("c", &cluster_bridge, netns.cluster),
-                ("k", &client_bridge, netns.client),
-            ] {
-                let outside = netns.link(kind, node);
-                let inside = format!("{outside}i");
-                ip(&[
-                    "link", "add", &outside, "type", "veth", "peer", "name", &inside,
-                ]);
-                ip(&["link", "set", &inside, "netns", &name]);
-                ip(&["link", "set", &outside, "master", bridge]);
-                ip(&["link", "set", &outside, "up"]);
-                let address = format!("10.213.{subnet}.{}/24", node + 1);
-                ip(&["-n", &name, "addr", "add", &address, "dev", &inside]);
-                ip(&["-n", &name, "link", "set", &inside, "up"]);
-            }
-        }
-        netns
-    }
-
-    fn bridge(&self, kind: &str) -> String {
-        format!("{}{kind}br", self.tag)
-    }
-
-    /// The bridge side of `node`'s link of `kind` ("c" cluster, "k" client).
-    fn link(&self, kind: &str, node: usize) -> String {
-        format!("{}{kind}{node}", self.tag)
-    }
-
-    /// `ip link set <node's cluster link> up|down`.
-    fn cluster_link(&self, node: usize, up: bool) {
-        let link = self.link("c", node);
-        ip(&["link", "set", &link, if up { "up" } else { "down" }]);
-    }
-
-    fn ring_address(&self, node: usize) -> String {
-        format!("10.213.{}.{}:7400", self.cluster, node + 1)
-    }
-
-    fn client_address(&self, node: usize, port: u16) -> String {
-        format!("10.213.{}.{}:{port}", self.client, node + 1)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Best effort: a namespace outlives its name until its processes exit (the nodes are
-        // killed on drop); the veths go with their namespace.
-        for name in &self.namespaces {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", name])
-                .status();
-        }
-        for kind in ["c", "k"] {
-            let _ = std::process::Command::new("ip")
-                .args(["link", "del", &self.bridge(kind)])
-                .status();
-        }
-    }
-}
-
 /// Polls until every node in `side` lists exactly the ring hosts of `side` in its `/status`.
 async fn wait_ring_is(nodes: &[Node], side: &[usize], what: &str) {
     let deadline = Instant::now() + WAIT;
@@ -1241,7 +1124,7 @@ async fn partition_cycle(
         writes.refused_report()
     );
 
-    netns.cluster_link(cut, false);
+    netns.cluster_link(cut, false).expect("cutting the link");
     let partitioned = Instant::now();
     println!("scenario C, cycle {cycle}: cut node {cut} off from {majority:?}");
     wait_ring_is(nodes, &majority, &format!("cycle {cycle}, after the cut")).await;
@@ -1316,7 +1199,7 @@ async fn partition_cycle(
          every key then written again on the other side ({retries} retries)"
     );
 
-    netns.cluster_link(cut, true);
+    netns.cluster_link(cut, true).expect("restoring the link");
     let healed = Instant::now();
     let everyone: Vec<usize> = (0..NODES).collect();
     wait_ring_is(nodes, &everyone, &format!("cycle {cycle}, after the heal")).await;
@@ -1404,7 +1287,7 @@ async fn later_write_beats_earlier_delete_across_a_partition() {
     println!("scenario C: seed {seed} (DENDRITE_FAILOVER_SEED)");
     let mut rng = StdRng::seed_from_u64(seed);
     // Declared before the nodes, so dropped after them: the nodes die before their namespaces.
-    let netns = Netns::new(NODES);
+    let netns = Netns::new(NODES).expect("setting up network namespaces");
     let mut nodes = Vec::new();
     for index in 0..NODES {
         let ring = netns.ring_address(index);
@@ -1417,6 +1300,7 @@ async fn later_write_beats_earlier_delete_across_a_partition() {
             listen: &ring,
             resp: &resp,
             http: &http,
+            log: None,
         };
         let first = netns.ring_address(0);
         let join: &[&str] = if index == 0 { &[] } else { &[&first] };
