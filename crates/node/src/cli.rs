@@ -137,6 +137,10 @@ pub struct NodeArgs {
     /// the record is refused (default 60000).
     #[arg(long, value_name = "MS")]
     pub max_clock_skew_ms: Option<u64>,
+    /// Shifts this node's clock by this many ms (positive: ahead). For fault-injection tests
+    /// of skewed clocks only, hence hidden from --help (default 0).
+    #[arg(long, value_name = "MS", hide = true, allow_hyphen_values = true)]
+    pub clock_offset_ms: Option<i64>,
     /// Largest bulk string (key or value) a RESP client may send, in bytes (Redis's
     /// proto-max-bulk-len; default and minimum 16777216, the table's largest value).
     #[arg(long, value_name = "BYTES")]
@@ -181,6 +185,7 @@ impl NodeArgs {
             max_clock_skew_ms: self
                 .max_clock_skew_ms
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            clock_offset_ms: self.clock_offset_ms,
             proto_max_bulk_len: self
                 .proto_max_bulk_len
                 .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),

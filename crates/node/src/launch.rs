@@ -290,6 +290,7 @@ async fn start_table(
     let table_config = TableConfig {
         max_clock_skew: settings.max_clock_skew,
         client_address: Some(client_address),
+        clock_offset_ms: settings.clock_offset_ms,
         ..TableConfig::default()
     };
     // Settings validation keeps the RESP bulk limit at or above the table's value limit; a

@@ -30,6 +30,7 @@
 //! | fsync policy | `--fsync` | `DENDRITE_FSYNC` | `fsync` | `everysec` (`always`, `everysec`, `no`) |
 //! | RESP address told to cluster clients | `--advertise-resp` | `DENDRITE_ADVERTISE_RESP` | `advertise_resp` | the RESP address (its host replaced by the ring address's when it binds 0.0.0.0 or ::) |
 //! | MOVED for every client | `--cluster-redirects` | `DENDRITE_CLUSTER_REDIRECTS` | `cluster_redirects` | false (only connections that sent CLUSTER or READONLY) |
+//! | clock offset (fault-injection tests only) | `--clock-offset-ms` (hidden) | `DENDRITE_CLOCK_OFFSET_MS` | `clock_offset_ms` | 0 |
 //! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ pub struct Settings {
     /// refused (`dtable::TableConfig::max_clock_skew`): bounds how far one node with a wrong
     /// clock can drag everyone's versions.
     pub max_clock_skew: Duration,
+    /// Shifts this node's clock readings by this many milliseconds (positive: ahead); for
+    /// fault-injection tests of skewed clocks only (`dtable::TableConfig::clock_offset_ms`).
+    pub clock_offset_ms: i64,
     /// Largest bulk string (one key or value) a RESP client may send (Redis's
     /// `proto-max-bulk-len`). A larger one is answered `ERR Protocol error: invalid bulk length`
     /// and the connection closed, as Redis does, before it is buffered. At least the table's
@@ -201,6 +205,8 @@ pub struct SettingsLayer {
     pub log_format: Option<String>,
     /// See [`Settings::max_clock_skew`], in milliseconds.
     pub max_clock_skew_ms: Option<i64>,
+    /// See [`Settings::clock_offset_ms`].
+    pub clock_offset_ms: Option<i64>,
     /// See [`Settings::proto_max_bulk_len`], in bytes.
     pub proto_max_bulk_len: Option<i64>,
     /// See [`Settings::data_dir`].
@@ -378,6 +384,7 @@ impl SettingsLayer {
             // Unset means one per core but one (see `default_threads`), decided at validation.
             threads: None,
             max_clock_skew_ms: Some(60_000),
+            clock_offset_ms: Some(0),
             proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
             data_dir: None,
             fsync: Some("everysec".into()),
@@ -458,6 +465,7 @@ impl SettingsLayer {
                 "LOG_FORMAT" => layer.log_format = Some(value.clone()),
                 "THREADS" => layer.threads = Some(integer()?),
                 "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
+                "CLOCK_OFFSET_MS" => layer.clock_offset_ms = Some(integer()?),
                 "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
                 "DATA_DIR" => layer.data_dir = Some(PathBuf::from(&value)),
                 "FSYNC" => layer.fsync = Some(value.clone()),
@@ -491,6 +499,7 @@ impl SettingsLayer {
             requirepass: higher.requirepass.or(self.requirepass),
             log_format: higher.log_format.or(self.log_format),
             max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
+            clock_offset_ms: higher.clock_offset_ms.or(self.clock_offset_ms),
             proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
             data_dir: higher.data_dir.or(self.data_dir),
             fsync: higher.fsync.or(self.fsync),
@@ -527,6 +536,12 @@ impl SettingsLayer {
         let max_clients = in_range("max_clients", layer.max_clients, 1, 1_000_000)?;
         // Up to a day: beyond that a bound protects nothing.
         let skew_ms = in_range("max_clock_skew_ms", layer.max_clock_skew_ms, 1, 86_400_000)?;
+        let clock_offset_ms = in_range(
+            "clock_offset_ms",
+            Some(layer.clock_offset_ms.unwrap_or(0)),
+            -86_400_000,
+            86_400_000,
+        )?;
         let bulk = in_range(
             "proto_max_bulk_len",
             layer.proto_max_bulk_len,
@@ -620,6 +635,7 @@ impl SettingsLayer {
             requirepass,
             log_format,
             max_clock_skew: Duration::from_millis(skew_ms.unsigned_abs()),
+            clock_offset_ms,
             proto_max_bulk_len,
             data_dir,
             fsync,

@@ -479,7 +479,7 @@ async fn five_nodes_survive_two_kill_nines_and_a_restart_rejoins() {
 
     // kill -9 two nodes.
     for victim in [1, 3] {
-        nodes[victim].kill().await;
+        nodes[victim].kill().await.unwrap();
     }
     let survivors = [0usize, 2, 4];
     let mut survivor_cons: Vec<MultiplexedConnection> = Vec::new();

@@ -247,7 +247,7 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     );
 
     // Kill one of the first three: the others take its slots over, the client follows.
-    nodes[1].kill().await;
+    nodes[1].kill().await.unwrap();
     let alive: Vec<&Node> = nodes
         .iter()
         .enumerate()

@@ -111,7 +111,7 @@ async fn a_whole_cluster_killed_under_load_keeps_every_acknowledged_write() {
     .await;
     // kill -9 of the whole cluster while the writers are still writing.
     for node in &mut nodes {
-        node.kill().await;
+        node.kill().await.unwrap();
     }
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
@@ -181,7 +181,7 @@ async fn written_then_killed(count: usize) -> (tempfile::TempDir, String) {
             .await
             .unwrap();
     }
-    node.kill().await;
+    node.kill().await.unwrap();
     (dir, node.ring.clone())
 }
 
@@ -297,7 +297,7 @@ async fn a_data_directory_is_locked_and_belongs_to_one_node() {
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(message.contains("in use by another process"), "{message}");
 
-    owner.kill().await;
+    owner.kill().await.unwrap();
     let other = run("127.0.0.1:0".into()).await;
     assert!(!other.status.success());
     let message = String::from_utf8_lossy(&other.stderr);

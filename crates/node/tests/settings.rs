@@ -483,3 +483,27 @@ fn data_dir_and_fsync_come_from_every_layer_in_order() {
     assert!(message.contains("always, everysec or no"), "{message}");
     assert!(message.contains("--fsync"), "{message}");
 }
+
+#[test]
+fn clock_offset_is_zero_unless_set_and_may_be_negative() {
+    assert_eq!(load(&[], &[]).unwrap().clock_offset_ms, 0);
+    let env = [("DENDRITE_CLOCK_OFFSET_MS", "1500")];
+    assert_eq!(load(&[], &env).unwrap().clock_offset_ms, 1500);
+    assert_eq!(
+        load(&["--clock-offset-ms", "-2500"], &env)
+            .unwrap()
+            .clock_offset_ms,
+        -2500
+    );
+    let error = load(&["--clock-offset-ms", "90000000"], &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SettingsError::OutOfRange {
+                field: "clock_offset_ms",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
