@@ -128,6 +128,23 @@ async fn cluster_connection(nodes: &[&Node]) -> ClusterConnection {
         .expect("the cluster client could not connect")
 }
 
+/// Keyed cluster-client requests counted by `node`'s `/metrics`: (here, forwarded, redirected).
+async fn cluster_requests(node: &Node) -> (u64, u64, u64) {
+    let response =
+        dendrite_node::http::client::http_get(&node.http, "/metrics", Duration::from_secs(5))
+            .await
+            .unwrap();
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    let count = |outcome: &str| {
+        let prefix = format!("dendrite_cluster_requests_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix:?} in /metrics"))
+    };
+    (count("here"), count("forwarded"), count("redirected"))
+}
+
 fn key(i: usize) -> String {
     format!("cluster:{i}")
 }
@@ -221,6 +238,22 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     );
     let con = cluster_connection(&refs).await;
     round_trip(&con).await;
+    // The client routes by slot: (nearly) every request lands on its key's primary.
+    let (mut here, mut elsewhere) = (0, 0);
+    for node in &refs {
+        let (h, f, r) = cluster_requests(node).await;
+        here += h;
+        elsewhere += f + r;
+    }
+    assert!(
+        here >= 2 * KEYS as u64,
+        "{here} requests served where they landed"
+    );
+    assert!(
+        elsewhere * 100 <= here,
+        "{elsewhere} of {} requests not served by the node they reached",
+        here + elsewhere
+    );
 
     // A 4th node joins while a client keeps writing and reading.
     let stop = Arc::new(AtomicBool::new(false));
@@ -313,27 +346,8 @@ async fn redis_py_cluster_client_round_trips_10000_keys() {
     let refs: Vec<&Node> = nodes.iter().collect();
     wait_settled(&refs, 1).await;
     slots_agree(&refs).await;
-    let python = tokio::task::spawn_blocking(common::redis_py::python)
-        .await
-        .unwrap();
-    let port = nodes[0].resp.rsplit_once(':').unwrap().1.to_string();
-    let run = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(REDIS_PY_CLUSTER)
-        .arg(port)
-        .kill_on_drop(true)
-        .output();
-    let output = timeout(Duration::from_secs(120), run)
-        .await
-        .expect("redis-py script timed out")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.starts_with("ok"),
-        "redis-py RedisCluster failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let port = nodes[0].resp.rsplit_once(':').unwrap().1;
+    common::redis_py::run_script(REDIS_PY_CLUSTER, port, Duration::from_secs(120)).await;
 }
 
 /// `redis-cli -c` follows MOVED: a SET sent to a node that is not the key's primary lands on
