@@ -316,8 +316,8 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     .await;
 }
 
-/// redis-py's `RedisCluster` against 3 nodes: 10 000 keys round trip, and its view of the
-/// slots covers every slot once.
+/// redis-py's `RedisCluster` against 3 nodes: 10 000 keys round trip, its view of the slots
+/// covers every slot once, and it parses `CLUSTER NODES` into the three nodes.
 const REDIS_PY_CLUSTER: &str = r#"
 import sys
 from redis.cluster import RedisCluster
@@ -326,6 +326,10 @@ r = RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
 slots = r.cluster_slots()
 covered = sorted(slot for (first, last) in slots for slot in range(first, last + 1))
 assert covered == list(range(16384)), len(covered)
+nodes = r.cluster_nodes()
+assert len(nodes) == 3, nodes
+assert all(info["connected"] for info in nodes.values()), nodes
+assert r.cluster_keyslot("foo") == 12182
 pipe = r.pipeline()
 for i in range(10000):
     pipe.set(f"py:{i}", f"v{i}")
