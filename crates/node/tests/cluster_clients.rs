@@ -355,12 +355,13 @@ async fn redis_py_cluster_client_round_trips_10000_keys() {
 }
 
 /// `redis-cli -c` follows MOVED: a SET sent to a node that is not the key's primary lands on
-/// the primary, and a plain connection to that node is answered MOVED.
+/// the primary, and a cluster connection to that node is answered MOVED; after READONLY the
+/// key's replica answers GET from its own copy, the third node still says MOVED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cli_follows_moved() {
-    let nodes = start_cluster(3, &["--replicas", "0"]).await;
+    let nodes = start_cluster(3, &["--replicas", "1"]).await;
     let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 0).await;
+    wait_settled(&refs, 1).await;
     let rows = slots_agree(&refs).await;
     let slot_of = |key: &str| i64::from(dtable::Slot::of_key(key.as_bytes()).number());
     let primary_of = |slot: i64| {
@@ -432,4 +433,47 @@ async fn redis_cli_follows_moved() {
         .await
         .unwrap_err();
     assert_eq!(cross.code(), Some("CROSSSLOT"), "{cross:?}");
+
+    // READONLY: the replica of the key's slot serves the GET itself (once the copy arrived);
+    // the node that holds no copy still redirects.
+    let mut served_by_replica = 0;
+    for node in nodes.iter().filter(|n| n.resp != owner) {
+        let mut con = common::connect(&node.resp).await;
+        let () = redis::cmd("READONLY").query_async(&mut con).await.unwrap();
+        let answer = eventually("a READONLY GET to settle", || {
+            let mut con = con.clone();
+            let key = key.clone();
+            async move {
+                match redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<String>>(&mut con)
+                    .await
+                {
+                    Ok(Some(value)) => Some(Ok(value)),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(error.kind())),
+                }
+            }
+        })
+        .await;
+        match answer {
+            Ok(value) => {
+                assert_eq!(value, "moved");
+                served_by_replica += 1;
+                // READWRITE: back to MOVED.
+                let () = redis::cmd("READWRITE").query_async(&mut con).await.unwrap();
+                let moved = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<String>>(&mut con)
+                    .await
+                    .unwrap_err();
+                assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+            }
+            Err(kind) => assert_eq!(kind, redis::ErrorKind::Moved),
+        }
+    }
+    assert_eq!(
+        served_by_replica, 1,
+        "exactly one other node is the key's replica"
+    );
 }

@@ -342,8 +342,11 @@ pub enum Routing {
     Here,
     /// Served, forwarded to the key's primary on another node: the slot map names this node
     /// while the ring says otherwise (a map one refresh behind, a slot split by a Go vnode),
-    /// or a `READONLY` read of a slot this node holds a copy of.
+    /// or a `READONLY` read other than `GET` of a slot this node holds a copy of.
     Forwarded,
+    /// A `READONLY` client's `GET` of a slot this node is a replica of: answered from this
+    /// node's copy, as a Redis replica does.
+    ReplicaRead,
     /// Answered with this instead: `CROSSSLOT` when its keys are in several slots, `MOVED`
     /// when their slot's primary is another node.
     Redirected(Reply),
@@ -375,7 +378,14 @@ pub fn route(args: &[Bytes], session: &Session, backend: &dyn Backend) -> Routin
     };
     let read_only = command.has_flag("readonly");
     let replica_here = range.replicas.iter().any(|r| map.is_me(*r));
-    if map.is_me(range.primary) || (session.readonly && read_only && replica_here) {
+    if session.readonly && read_only && replica_here {
+        return if command.name == "get" {
+            Routing::ReplicaRead
+        } else {
+            Routing::Forwarded
+        };
+    }
+    if map.is_me(range.primary) {
         return Routing::Forwarded;
     }
     match map.nodes.get(range.primary) {

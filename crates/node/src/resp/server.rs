@@ -19,7 +19,7 @@ use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
 use super::cluster::{route, Routing};
 use super::commands::{
-    canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
+    bulk_or_nil, canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
 use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
@@ -248,7 +248,8 @@ impl Connection {
             self.session.note_command(&args);
             if self.session.authenticated && self.session.cluster_client {
                 if let Some(reply) = self.route(&args) {
-                    self.metrics.record_command(name, Duration::ZERO, true);
+                    self.metrics
+                        .record_command(name, Duration::ZERO, reply.is_error());
                     reply.encode(self.session.protocol, output);
                     continue;
                 }
@@ -296,12 +297,18 @@ impl Connection {
     }
 
     /// Where a cluster client's request is served, counted in the metrics; the reply to send
-    /// instead of serving it (`MOVED`, `CROSSSLOT`), if any.
+    /// instead of serving it as usual (`MOVED`, `CROSSSLOT`, or a replica's own copy for a
+    /// `READONLY` `GET`), if any.
     fn route(&self, args: &[Bytes]) -> Option<Reply> {
         let outcome = match route(args, &self.session, self.backend.as_ref()) {
             Routing::Unkeyed => return None,
             Routing::Here => ClusterOutcome::Here,
             Routing::Forwarded => ClusterOutcome::Forwarded,
+            Routing::ReplicaRead => {
+                self.metrics.cluster_request(ClusterOutcome::Here);
+                let key = args.get(1).map_or(&[][..], |key| key.as_ref());
+                return Some(bulk_or_nil(self.backend.replica_read(key)));
+            }
             Routing::Redirected(reply) => {
                 self.metrics.cluster_request(ClusterOutcome::Redirected);
                 return Some(reply);
@@ -333,7 +340,7 @@ impl Connection {
                         && !(self.session.cluster_client
                             && matches!(
                                 route(&next, &self.session, self.backend.as_ref()),
-                                Routing::Redirected(_)
+                                Routing::Redirected(_) | Routing::ReplicaRead
                             )) =>
                 {
                     if self.session.cluster_client {
