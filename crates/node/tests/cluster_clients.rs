@@ -354,6 +354,17 @@ async fn redis_py_cluster_client_round_trips_10000_keys() {
     common::redis_py::run_script(REDIS_PY_CLUSTER, port, Duration::from_secs(120)).await;
 }
 
+/// The error a GET of `key` gets on `con`, which must be a MOVED.
+async fn get_moved(con: &mut redis::aio::MultiplexedConnection, key: &str) -> redis::RedisError {
+    let moved = redis::cmd("GET")
+        .arg(key)
+        .query_async::<Option<String>>(con)
+        .await
+        .unwrap_err();
+    assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+    moved
+}
+
 /// `redis-cli -c` follows MOVED: a SET sent to a node that is not the key's primary lands on
 /// the primary, and a cluster connection to that node is answered MOVED; after READONLY the
 /// key's replica answers GET from its own copy, the third node still says MOVED.
@@ -414,12 +425,7 @@ async fn redis_cli_follows_moved() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let moved = redis::cmd("GET")
-        .arg(&key)
-        .query_async::<Option<String>>(&mut con)
-        .await
-        .unwrap_err();
-    assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+    let moved = get_moved(&mut con, &key).await;
     assert_eq!(
         moved.redirect_node(),
         Some((owner.as_str(), u16::try_from(slot_of(&key)).unwrap())),
@@ -462,12 +468,7 @@ async fn redis_cli_follows_moved() {
                 served_by_replica += 1;
                 // READWRITE: back to MOVED.
                 let () = redis::cmd("READWRITE").query_async(&mut con).await.unwrap();
-                let moved = redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<String>>(&mut con)
-                    .await
-                    .unwrap_err();
-                assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+                get_moved(&mut con, &key).await;
             }
             Err(kind) => assert_eq!(kind, redis::ErrorKind::Moved),
         }
