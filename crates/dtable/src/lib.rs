@@ -51,6 +51,7 @@ pub mod time;
 pub mod tokens;
 pub mod version;
 pub mod wire;
+pub mod write;
 
 pub use error::TableError;
 pub use modify::{
@@ -66,3 +67,4 @@ pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
 pub use time::TimeSource;
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
+pub use write::Write;

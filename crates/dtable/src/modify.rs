@@ -14,6 +14,9 @@ use bytes::Bytes;
 pub enum Modify {
     /// Add to the integer the value holds (an absent key counts as 0): INCR, INCRBY, DECR...
     IncrBy(i64),
+    /// Add this decimal (or hexadecimal) float to the float the value holds, exactly as Redis
+    /// computes it in `long double` (see `long_double`): INCRBYFLOAT. The deadline is kept.
+    IncrByFloat(Bytes),
     /// Append bytes (an absent key counts as empty): APPEND.
     Append(Bytes),
     /// Store `value` if `when` holds, and say what was there before when `get` (SET's NX, XX,
@@ -158,7 +161,8 @@ pub enum Modified {
         /// The value before (only when `get` was asked).
         old: Option<Bytes>,
     },
-    /// [`Modify::GetDel`]: the value before.
+    /// A value: the one before ([`Modify::GetDel`], [`Modify::GetEx`], SET's GET) or the new
+    /// one ([`Modify::IncrByFloat`]).
     Old(Option<Bytes>),
 }
 
@@ -193,6 +197,12 @@ pub enum ModifyError {
     /// RENAME of a key that holds nothing.
     #[error("no such key")]
     NoSuchKey,
+    /// INCRBYFLOAT of a value or by an increment that is not a float `strtold` reads whole.
+    #[error("value is not a valid float")]
+    NotAFloat,
+    /// INCRBYFLOAT whose result (or increment) is infinite.
+    #[error("increment would produce NaN or Infinity")]
+    NotFinite,
     /// A multi-key operation got a number of keys it cannot work on (a caller's bug, or a
     /// malformed request).
     #[error("wrong number of keys for the operation")]
@@ -234,6 +244,13 @@ impl Modify {
                 Ok((
                     rewrite(next.to_string().into_bytes()),
                     Modified::Integer(next),
+                ))
+            }
+            Modify::IncrByFloat(increment) => {
+                let sum = long_double::incr_by_float(value.unwrap_or(b"0"), increment)?;
+                Ok((
+                    rewrite(sum.clone().into_bytes()),
+                    Modified::Old(Some(sum.into())),
                 ))
             }
             Modify::Append(tail) => {
@@ -395,6 +412,7 @@ pub fn parse_integer(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
+mod long_double;
 mod many;
 pub use many::{BitOperation, ModifyMany};
 

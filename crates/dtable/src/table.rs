@@ -25,6 +25,7 @@ mod members;
 mod multikey;
 mod peer;
 mod query;
+mod read;
 mod repair;
 mod replicate;
 mod serve;
@@ -499,6 +500,20 @@ impl TableInner {
     /// instructions, never across an `.await`).
     fn key_lock(&self, position: &KeyPosition) -> parking_lot::MutexGuard<'_, ()> {
         self.key_locks[stripe(position)].lock()
+    }
+
+    /// Each local vnode with the range it is primary for, `(predecessor, vnode]` (a vnode
+    /// whose predecessor is not known yet is left out: it cannot tell what it owns).
+    fn local_primaries(&self) -> Vec<(Vnode, IdRange)> {
+        self.ring
+            .local_vnodes()
+            .into_iter()
+            .filter_map(|v| {
+                let pred = self.ring.predecessor(&v).ok()??;
+                let range = IdRange::new(pred.id, v.id);
+                Some((v, range))
+            })
+            .collect()
     }
 
     /// The write locks of several keys, taken in stripe order (so two multi-key operations

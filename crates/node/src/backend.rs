@@ -137,10 +137,11 @@ pub trait Backend: Send + Sync + 'static {
         keys: Vec<Bytes>,
         read: Consistency,
     ) -> BoxFuture<'static, Result<Vec<Option<Bytes>>, BackendError>>;
-    /// Writes many keys; later pairs win over earlier ones with the same key.
+    /// Writes many keys (each with its deadline, if any); later writes win over earlier ones
+    /// of the same key.
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>>;
     /// Applies a read-modify-write to several keys with one primary as one step (MSETNX,

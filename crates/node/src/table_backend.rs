@@ -55,6 +55,10 @@ fn scan_position(cursor: u64) -> Option<dendrite::Id> {
     Some(dendrite::Id::new(bytes))
 }
 
+/// Most table pages (each the rest of one primary's range) one SCAN call joins: bounds the
+/// time one call takes on a large ring with a sparse keyspace.
+const SCAN_PAGES: usize = 64;
+
 fn level(c: Consistency) -> usize {
     usize::from(c.level())
 }
@@ -123,18 +127,27 @@ impl Backend for TableBackend {
         Box::pin(async move {
             let mut position = scan_position(cursor);
             let mut keys = Vec::new();
+            let mut pages = 0;
             loop {
-                let page = table.query().scan(position, count).await.map_err(convert)?;
+                let wanted = count.saturating_sub(keys.len()).max(1);
+                let page = table
+                    .query()
+                    .scan(position, wanted)
+                    .await
+                    .map_err(convert)?;
                 keys.extend(page.keys);
+                pages += 1;
                 let Some(next) = page.next else {
                     return Ok((0, keys));
                 };
                 // The next cursor resumes at the start of `next`'s 2^96-wide slice of the
                 // ring (at or before where this page ended: no key is missed, a few may come
                 // again). Within the slice this page started in, that would be no progress:
-                // go on from exactly where the page ended instead.
+                // go on from exactly where the page ended instead. A page ends where a
+                // primary's range does, so pages are joined (up to SCAN_PAGES) until `count`
+                // keys are found: a small keyspace comes whole in one call, as from Redis.
                 let resume = next.high_u64();
-                if resume > cursor {
+                if resume > cursor && (keys.len() >= count || pages >= SCAN_PAGES) {
                     return Ok((resume, keys));
                 }
                 position = Some(next);
@@ -217,7 +230,13 @@ impl Backend for TableBackend {
     ) -> BoxFuture<'static, Result<usize, BackendError>> {
         let table = self.table.clone();
         Box::pin(async move {
-            // DEL answers how many keys existed: read them first (one batch per primary).
+            // DEL answers how many keys existed: read them first (one batch per primary),
+            // each once (`DEL k k` counts k once, as in Redis).
+            let mut seen = std::collections::HashSet::new();
+            let keys: Vec<Bytes> = keys
+                .into_iter()
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
             let existing = table
                 .query()
                 .get_multi(keys.clone())
@@ -259,7 +278,7 @@ impl Backend for TableBackend {
 
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
         let table = self.table.clone();
@@ -267,7 +286,7 @@ impl Backend for TableBackend {
             table
                 .query()
                 .consistency(level(write))
-                .set_multi(pairs)
+                .set_many(writes)
                 .await
                 .map_err(convert)
         })

@@ -410,6 +410,33 @@ async fn grouped_pipelined_sets_keep_order_and_last_write_wins() {
     assert_eq!(values, vec![Some("1".to_owned()), Some("2".to_owned())]);
 }
 
+/// SETs with a time option join the runs of plain SETs: each keeps its own deadline, a bad
+/// time gets Redis's error in its place, and the SETs around it land.
+#[tokio::test]
+async fn grouped_pipelined_sets_with_deadlines_keep_each_deadline() {
+    let server = start(1, RespLimits::default()).await;
+    let mut request = bytes::BytesMut::new();
+    for line in [
+        "SET a 1 EX 100",
+        "SET b 2 ex 0",
+        "SET c 3",
+        "SET d 4 PX 200000",
+        "SET e 5 PXAT 1",
+        "TTL a",
+        "TTL c",
+        "TTL d",
+        "EXISTS b e",
+    ] {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        dendrite_node::resp::encode_request(&args, &mut request);
+    }
+    let expected = "+OK\r\n-ERR invalid expire time in 'set' command\r\n+OK\r\n+OK\r\n+OK\r\n\
+                    :100\r\n:-1\r\n:200\r\n:0\r\n";
+    let reply = raw_exchange(server.addr, &request, expected.len()).await;
+    assert_eq!(String::from_utf8_lossy(&reply), expected);
+    assert_eq!(server.metrics.command_count("set"), 5);
+}
+
 #[tokio::test]
 async fn keys_and_values_are_binary_safe() {
     let server = start(1, RespLimits::default()).await;

@@ -20,7 +20,6 @@ use tokio::task::JoinHandle;
 
 use super::{TableInner, TableStats};
 use crate::position::KeyPosition;
-use crate::range::IdRange;
 use crate::record::Record;
 
 /// How often the sweep looks for expired values (Redis's `hz` 10).
@@ -65,15 +64,7 @@ impl TableInner {
                 break;
             }
             // Which local vnode is primary for what, once per batch.
-            let owned: Vec<(Vnode, IdRange)> = self
-                .ring
-                .local_vnodes()
-                .into_iter()
-                .filter_map(|v| {
-                    let pred = self.ring.predecessor(&v).ok()??;
-                    Some((v.clone(), IdRange::new(pred.id, v.id)))
-                })
-                .collect();
+            let owned = self.local_primaries();
             for (key, _) in due {
                 let position = KeyPosition::of(&key);
                 let primary = owned

@@ -1,13 +1,16 @@
 //! Read-modify-writes of several keys (MSETNX, RENAME, COPY, BITOP: see
-//! [`ModifyMany`]) run as one step at their one primary, like single-key ones
-//! (`Query::modify`), under every key's write lock. Keys placed on different primaries are
-//! refused before anything is sent ([`TableError::CrossSlot`]): a piecewise operation would not
-//! be atomic. Keys sharing a Redis hash tag share a primary.
+//! [`ModifyMany`]) run as one step on the node that is primary for all of them, like
+//! single-key ones (`Query::modify`), under every key's write lock; the keys may belong to
+//! several of that node's vnodes, each replicating its own keys. Keys whose primaries are on
+//! different nodes are refused before anything is sent ([`TableError::CrossSlot`]): a
+//! piecewise operation would not be atomic. Keys sharing a Redis hash tag share a primary; on a
+//! one-node cluster every key does.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use dendrite::Vnode;
+use futures::future::join_all;
 
 use super::serve::Unready;
 use super::{Query, TableInner, TableStats};
@@ -84,13 +87,14 @@ impl Query<'_> {
         )))
     }
 
-    /// The one primary of every key, by a fresh lookup of each; `CrossSlot` if they differ.
+    /// The first key's primary, when every key's primary is on its node (by the view or a
+    /// lookup of each); `CrossSlot` if they are on several nodes.
     async fn common_primary(&self, keys: &[Bytes]) -> Result<Vnode, TableError> {
         let mut primary: Option<Vnode> = None;
         for key in keys {
             let owner = self.primary_of(KeyPosition::of(key).id()).await?;
             match &primary {
-                Some(first) if *first != owner => return Err(TableError::CrossSlot),
+                Some(first) if first.host != owner.host => return Err(TableError::CrossSlot),
                 Some(_) => {}
                 None => primary = Some(owner),
             }
@@ -100,9 +104,10 @@ impl Query<'_> {
 }
 
 impl TableInner {
-    /// The primary's part of a multi-key read-modify-write: as one step under every key's
-    /// write lock, read the values, apply `op`, stamp and store the changes; then replicate
-    /// them like a write and answer once `min_acks` copies hold them.
+    /// The primary's part of a multi-key read-modify-write, on the node `dest` is on: each
+    /// key's local owner prepared as for a write; then, as one step under every key's write
+    /// lock, read the values, apply `op`, stamp and store the changes; then each owner
+    /// replicates its keys' changes, and the answer waits for `min_acks` copies of all.
     pub(super) async fn modify_many_as_primary(
         self: Arc<Self>,
         dest: Vnode,
@@ -111,15 +116,47 @@ impl TableInner {
         min_acks: u32,
     ) -> ModifyAnswer {
         let positions: Vec<KeyPosition> = keys.iter().map(|key| KeyPosition::of(key)).collect();
-        let (replicas, wanted) = match self
-            .prepare_primary(&dest, &positions, || keys.clone(), min_acks)
-            .await
-        {
-            Ok(ready) => ready,
-            Err(Unready::Moved(owner)) => return ModifyAnswer::Moved(owner),
-            Err(Unready::Failed(reason)) => return ModifyAnswer::Failed(reason),
-        };
-        let (records, answer) = {
+        // The local vnode owning each key, as an index into `owners`.
+        let ranges = self.local_primaries();
+        let mut owners: Vec<Vnode> = Vec::new();
+        let mut owner_of = Vec::with_capacity(keys.len());
+        for position in &positions {
+            let Some((vnode, _)) = ranges.iter().find(|(_, r)| r.contains(&position.id())) else {
+                // Not ours (any more): the coordinator places the keys again.
+                let owner = self.owner_if_not(&dest, &[*position]);
+                return ModifyAnswer::Moved(owner.unwrap_or(dest));
+            };
+            let index = match owners.iter().position(|o| o == vnode) {
+                Some(index) => index,
+                None => {
+                    owners.push(vnode.clone());
+                    owners.len() - 1
+                }
+            };
+            owner_of.push(index);
+        }
+        let mut groups = Vec::with_capacity(owners.len());
+        for (index, owner) in owners.iter().enumerate() {
+            let mine = |i: &usize| owner_of[*i] == index;
+            let group_positions: Vec<KeyPosition> =
+                (0..keys.len()).filter(mine).map(|i| positions[i]).collect();
+            let group_keys = || {
+                (0..keys.len())
+                    .filter(mine)
+                    .map(|i| keys[i].clone())
+                    .collect()
+            };
+            match self
+                .prepare_primary(owner, &group_positions, group_keys, min_acks)
+                .await
+            {
+                Ok(ready) => groups.push(ready),
+                Err(Unready::Moved(owner)) => return ModifyAnswer::Moved(owner),
+                Err(Unready::Failed(reason)) => return ModifyAnswer::Failed(reason),
+            }
+        }
+        let mut records: Vec<Vec<(Bytes, Record)>> = vec![Vec::new(); owners.len()];
+        let answer = {
             let _writers = self.key_locks(&positions);
             let held: Vec<Option<Record>> = keys
                 .iter()
@@ -135,8 +172,7 @@ impl TableInner {
                 Ok(done) => done,
                 Err(refused) => return ModifyAnswer::Refused(refused),
             };
-            let mut records = Vec::new();
-            for ((key, position), change) in keys.iter().zip(&positions).zip(changes) {
+            for (i, change) in changes.into_iter().enumerate() {
                 let record = match change {
                     Change::Keep => continue,
                     Change::Put { value, expires } => {
@@ -144,17 +180,24 @@ impl TableInner {
                     }
                     Change::Delete => Record::tombstone(self.clock.tick()),
                 };
-                self.store.apply_at(*position, key, &record);
-                records.push((key.clone(), record));
+                self.store.apply_at(positions[i], &keys[i], &record);
+                records[owner_of[i]].push((keys[i].clone(), record));
             }
-            (records, answer)
+            answer
         };
-        if records.is_empty() {
-            return ModifyAnswer::Done(answer);
-        }
-        match self.replicate_and_wait(&replicas, &records, wanted).await {
-            Ok(()) => ModifyAnswer::Done(answer),
-            Err(reason) => ModifyAnswer::Failed(reason),
+        let replicated = join_all(
+            groups
+                .iter()
+                .zip(&records)
+                .filter(|(_, records)| !records.is_empty())
+                .map(|((replicas, wanted), records)| {
+                    self.replicate_and_wait(replicas, records, *wanted)
+                }),
+        )
+        .await;
+        match replicated.into_iter().find_map(Result::err) {
+            None => ModifyAnswer::Done(answer),
+            Some(reason) => ModifyAnswer::Failed(reason),
         }
     }
 }

@@ -186,7 +186,7 @@ impl TableInner {
 
     /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
     /// vnode that does, as far as `dest` knows: its predecessor.
-    fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
+    pub(super) fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
         let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
         positions

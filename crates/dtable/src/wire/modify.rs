@@ -5,7 +5,8 @@ use bytes::Bytes;
 use dendrite::message::vnode_to_proto;
 use dendrite::{CodecError, Vnode};
 
-use super::{invalid, missing, optional_vnode, required_vnode, ModifyAnswer};
+use super::fields::{invalid, missing, optional_vnode, required_vnode};
+use super::ModifyAnswer;
 use crate::modify::{
     BitOperation, ExpireCondition, Expiry, Modified, Modify, ModifyError, ModifyMany, SetCondition,
 };
@@ -20,6 +21,7 @@ const SET_BIT: u32 = 6;
 const EXPIRE: u32 = 7;
 const PERSIST: u32 = 8;
 const GET_EX: u32 = 9;
+const INCR_BY_FLOAT: u32 = 10;
 
 /// `expiry` and `expires` of an [`Expiry`].
 fn expiry_to_proto(expiry: &Expiry) -> (u32, Option<u64>) {
@@ -64,6 +66,10 @@ pub(super) fn request_to_proto(
         Modify::Append(tail) => {
             m.op = Some(APPEND);
             m.value = Some(tail.clone());
+        }
+        Modify::IncrByFloat(increment) => {
+            m.op = Some(INCR_BY_FLOAT);
+            m.value = Some(increment.clone());
         }
         Modify::Set {
             value,
@@ -131,6 +137,7 @@ pub(super) fn request_from_proto(
     let op = match m.op.ok_or_else(|| missing(k, "op"))? {
         INCR_BY => Modify::IncrBy(m.delta.ok_or_else(|| missing(k, "delta"))?),
         APPEND => Modify::Append(value()?),
+        INCR_BY_FLOAT => Modify::IncrByFloat(value()?),
         SET => Modify::Set {
             value: value()?,
             when: match m.when.unwrap_or(0) {
@@ -168,7 +175,7 @@ pub(super) fn request_from_proto(
             offset: m.offset.ok_or_else(|| missing(k, "offset"))?,
             bit: m.get.ok_or_else(|| missing(k, "get (the bit)"))?,
         },
-        _ => return Err(invalid(k, "op (1 to 9)")),
+        _ => return Err(invalid(k, "op (1 to 10)")),
     };
     let min_acks = m.min_acks.ok_or_else(|| missing(k, "minAcks"))?;
     Ok((dest, key, op, min_acks.max(1)))
@@ -201,6 +208,8 @@ pub(super) fn reply_to_proto(answer: &ModifyAnswer) -> proto::PbdTableModifyResp
                 ModifyError::TooLarge => 3,
                 ModifyError::NoSuchKey => 4,
                 ModifyError::WrongKeys => 5,
+                ModifyError::NotAFloat => 6,
+                ModifyError::NotFinite => 7,
             })
         }
         ModifyAnswer::Failed(reason) => m.error = Some(reason.clone()),
@@ -226,7 +235,9 @@ pub(super) fn reply_from_proto(
             3 => ModifyError::TooLarge,
             4 => ModifyError::NoSuchKey,
             5 => ModifyError::WrongKeys,
-            _ => return Err(invalid(k, "refused (1 to 5)")),
+            6 => ModifyError::NotAFloat,
+            7 => ModifyError::NotFinite,
+            _ => return Err(invalid(k, "refused (1 to 7)")),
         }));
     }
     Ok(ModifyAnswer::Done(

@@ -1,6 +1,11 @@
 //! Tests of the parent module, in a file of their own so the module itself stays short.
 
+use super::fields::*;
 use super::*;
+use crate::range::MAX_BUCKETS;
+use crate::version::Version;
+use dendrite::message::{frame, vnode_to_proto};
+use dendrite::CodecError;
 use proptest::prelude::*;
 
 fn vn(i: u16) -> Vnode {

@@ -187,16 +187,16 @@ impl Backend for MemoryBackend {
 
     fn set_many(
         &self,
-        pairs: Vec<(Bytes, Bytes)>,
+        writes: Vec<dtable::Write>,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
         self.checked(write, |entries, _| {
-            for (key, value) in pairs {
+            for w in writes {
                 entries.map.insert(
-                    key,
+                    w.key,
                     Stored {
-                        value,
-                        expires: None,
+                        value: w.value,
+                        expires: w.expires,
                     },
                 );
             }

@@ -476,24 +476,31 @@ pub async fn execute_gets(
     }
 }
 
-/// Answers pipelined `SET`s with one multi-key write: `OK` for each when it succeeds. When it
+/// Answers pipelined `SET`s (plain, or with a deadline) with one multi-key write: `OK` for each when it succeeds. When it
 /// fails, each `SET` runs again on its own, in order, so that every one gets its own answer
 /// (rewriting a pair that did land is harmless: same value, and the last `SET` of a key still
 /// wins).
 pub async fn execute_sets(
-    pairs: Vec<(Bytes, Bytes)>,
+    writes: Vec<dtable::Write>,
     session: &Session,
     backend: &dyn Backend,
 ) -> Vec<Reply> {
-    let count = pairs.len();
+    let count = writes.len();
     if count > 1 {
-        if let Ok(()) = backend.set_many(pairs.clone(), session.write).await {
+        if let Ok(()) = backend.set_many(writes.clone(), session.write).await {
             return vec![Reply::ok(); count];
         }
     }
     let mut replies = Vec::with_capacity(count);
-    for (key, value) in pairs {
-        let outcome = backend.set(key, value, session.write).await;
+    for w in writes {
+        let outcome = match w.expires {
+            None => backend.set(w.key, w.value, session.write).await,
+            Some(at) => {
+                backend
+                    .set_expiring(w.key, w.value, at, session.write)
+                    .await
+            }
+        };
         replies.push(from_backend(outcome, |()| Reply::ok()));
     }
     replies
@@ -670,9 +677,15 @@ pub async fn execute(
         Command::MGet(keys) => from_backend(backend.get_many(keys, session.read).await, |values| {
             Reply::Array(values.into_iter().map(bulk_or_nil).collect())
         }),
-        Command::MSet(pairs) => from_backend(backend.set_many(pairs, session.write).await, |()| {
-            Reply::ok()
-        }),
+        Command::MSet(pairs) => {
+            let writes = pairs
+                .into_iter()
+                .map(|(key, value)| dtable::Write::lasting(key, value))
+                .collect();
+            from_backend(backend.set_many(writes, session.write).await, |()| {
+                Reply::ok()
+            })
+        }
         Command::DbSize => count_reply(backend.local_len()),
         Command::Info(section) => {
             Reply::Verbatim(info_text(section.as_deref(), session, backend, metrics).into())

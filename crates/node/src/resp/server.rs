@@ -364,11 +364,23 @@ impl Connection {
                 execute_gets(keys.collect(), &self.session, backend).await
             }
             Groupable::Set => {
-                let pairs = run.into_iter().filter_map(|args| {
-                    let mut args = args.into_iter().skip(1);
-                    Some((args.next()?, args.next()?))
-                });
-                execute_sets(pairs.collect(), &self.session, backend).await
+                // Each SET as a write, or the error it gets (a bad EX time, say).
+                let parsed: Vec<Result<dtable::Write, Reply>> =
+                    run.into_iter().map(set_of).collect();
+                let writes: Vec<dtable::Write> = parsed
+                    .iter()
+                    .filter_map(|p| p.as_ref().ok().cloned())
+                    .collect();
+                let mut written = execute_sets(writes, &self.session, backend)
+                    .await
+                    .into_iter();
+                parsed
+                    .into_iter()
+                    .map(|p| match p {
+                        Ok(_) => written.next().unwrap_or_else(Reply::ok),
+                        Err(refused) => refused,
+                    })
+                    .collect()
             }
         };
         let each = started.elapsed() / count.max(1);
@@ -381,8 +393,8 @@ impl Connection {
     }
 }
 
-/// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key` and
-/// a plain `SET key value` (no options).
+/// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key`, a
+/// plain `SET key value`, and `SET key value EX|PX|EXAT|PXAT time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Groupable {
     Get,
@@ -391,9 +403,15 @@ enum Groupable {
 
 impl Groupable {
     fn of(name: &str, args: &[Bytes]) -> Option<Groupable> {
+        let timed = |option: &Bytes| {
+            [&b"ex"[..], b"px", b"exat", b"pxat"]
+                .iter()
+                .any(|word| option.eq_ignore_ascii_case(word))
+        };
         match (name, args.len()) {
             ("get", 2) => Some(Groupable::Get),
             ("set", 3) => Some(Groupable::Set),
+            ("set", 5) if timed(&args[3]) => Some(Groupable::Set),
             _ => None,
         }
     }
@@ -403,6 +421,25 @@ impl Groupable {
             Groupable::Get => "get",
             Groupable::Set => "set",
         }
+    }
+}
+
+/// The write a groupable `SET` asks for, or the error Redis answers it (a bad time).
+fn set_of(args: Vec<Bytes>) -> Result<dtable::Write, Reply> {
+    if args.len() == 3 {
+        let mut args = args.into_iter().skip(1);
+        let key = args.next().unwrap_or_default();
+        return Ok(dtable::Write::lasting(key, args.next().unwrap_or_default()));
+    }
+    match Command::parse(args)? {
+        Command::SetExpiring(key, value, at) => Ok(dtable::Write {
+            key,
+            value,
+            expires: Some(at),
+        }),
+        other => Err(Reply::err(format!(
+            "internal error: a grouped SET parsed as {other:?}"
+        ))),
     }
 }
 

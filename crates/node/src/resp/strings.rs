@@ -54,6 +54,7 @@ const SERVED: &[&str] = &[
     "set",
     "setrange",
     "setbit",
+    "incrbyfloat",
     "setex",
     "psetex",
     "getex",
@@ -95,6 +96,7 @@ pub fn parse(
             None => Err(Reply::err("decrement would overflow")),
         }),
         "append" => Ok((Modify::Append(first()), Answer::Integer)),
+        "incrbyfloat" => Ok((Modify::IncrByFloat(first()), Answer::OldValue)),
         "setnx" => Ok((
             set(first(), SetCondition::IfAbsent, false),
             Answer::StoredFlag,

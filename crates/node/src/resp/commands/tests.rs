@@ -365,7 +365,7 @@ impl Backend for RefusesBad {
     }
     fn set_many(
         &self,
-        _pairs: Vec<(Bytes, Bytes)>,
+        _writes: Vec<dtable::Write>,
         _write: Consistency,
     ) -> futures::future::BoxFuture<'static, Result<(), BackendError>> {
         let refused = Err(BackendError::Invalid("batch refused".into()));
@@ -386,7 +386,7 @@ impl Backend for RefusesBad {
 async fn a_failed_set_batch_answers_each_set_on_its_own() {
     let backend = RefusesBad(MemoryBackend::new(1));
     let session = Session::new(1);
-    let pair = |k: &str, v: &str| (Bytes::from(k.to_owned()), Bytes::from(v.to_owned()));
+    let pair = |k: &str, v: &str| dtable::Write::lasting(k.to_owned(), v.to_owned());
     let replies = execute_sets(
         vec![pair("a", "1"), pair("b", "bad"), pair("a", "2")],
         &session,
