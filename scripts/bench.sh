@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Dendrite and Redis on this machine, in one run (issue: performance).
 #
-#   scripts/bench.sh [--quick] [--out docs/performance.md]
+#   scripts/bench.sh [--quick] [--only cluster-clients] [--out docs/performance.md]
 #
 # Installs redis-server and redis-tools from the system packages when they are missing (the
 # README's two commands never need them), builds the release binary, then measures with the same
@@ -9,7 +9,12 @@
 #   1. redis-server (no persistence) vs a 1-node dendrite, -P 1 and -P 16;
 #   2. a 3-master Redis Cluster vs a 3-node dendrite (replicas 2, consistency 1, load spread over
 #      the three RESP ports);
-#   3. single-client latency p50/p99 for both.
+#   3. single-client latency p50/p99 for both;
+#   4. cluster clients (`redis-benchmark --cluster`, routing by slot and following MOVED):
+#      (a) a 3-master Redis Cluster vs 3 dendrite nodes with --replicas 0, (b) 3 masters with a
+#      replica each vs dendrite --replicas 1 (consistency 1), plus the share of dendrite's
+#      requests served by the node they reached (dendrite_cluster_requests_total).
+#      `--only cluster-clients` runs just this part.
 # Prints a table with ratios (dendrite / redis) and writes it to the output file together with the
 # machine, the versions and the commands. Every process it starts is stopped on exit.
 set -euo pipefail
@@ -20,11 +25,13 @@ requests=200000
 clients=50
 size=100
 keyspace=100000
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) requests=20000; shift ;;
+    --only) only="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--quick] [--out FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--only cluster-clients] [--out FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -75,10 +82,11 @@ start_redis() { # port [extra args...]
   wait_ping "$port"
 }
 
-start_dendrite() { # name ring_port resp_port http_port [join]
-  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-}
+start_dendrite() { # name ring_port resp_port http_port [join] [replicas] [extra flags...]
+  local name=$1 ring=$2 resp=$3 http=$4 join=${5:-} replicas=${6:-2}
+  shift $(($# < 6 ? $# : 6))
   local args=(node --listen "127.0.0.1:$ring" --resp "127.0.0.1:$resp" --http "127.0.0.1:$http"
-    --replicas 2)
+    --replicas "$replicas" "$@")
   if [ -n "$join" ]; then args+=(--join "$join"); fi
   RUST_LOG=warn "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
   pids+=($!)
@@ -107,6 +115,7 @@ results="$work/results.txt"
 : >"$results"
 record() { echo "$*" >>"$results"; }
 
+if [ -z "$only" ]; then
 echo "== 1 node: redis-server vs dendrite"
 rport=$(free_port); start_redis "$rport"
 dring=$(free_port); dresp=$(free_port); dhttp=$(free_port)
@@ -159,6 +168,69 @@ for p in 1 16; do
     END { for (t in rps) printf "%s %.2f %.3f %.3f\n", t, rps[t], p50[t] / n[t], p99[t] }' \
     | while read -r t rps p50 p99; do record "cluster P$p $t dendrite $rps $p50 $p99"; done
 done
+fi
+
+# Part 4: cluster clients. A Redis Cluster of `masters` masters with `replicas` replicas each.
+start_redis_cluster() { # replicas -> sets rcluster (first port)
+  local replicas=$1 ports=() port
+  for _ in $(seq 1 $((3 * (replicas + 1)))); do
+    port=$(free_cluster_port); ports+=("127.0.0.1:$port")
+    start_redis "$port" --cluster-enabled yes --cluster-config-file "$work/nodes-$port.conf"
+  done
+  redis-cli --cluster create "${ports[@]}" --cluster-replicas "$replicas" --cluster-yes >/dev/null
+  rcluster=${ports[0]##*:}
+  for _ in $(seq 1 200); do
+    redis-cli -p "$rcluster" cluster info | grep -q 'cluster_state:ok' && break
+    sleep 0.05
+  done
+}
+
+# Three dendrite nodes with `replicas`; sets dcluster (a RESP port) and dhttps (HTTP ports).
+start_dendrite_cluster() { # tag replicas
+  local tag=$1 replicas=$2 seed ring join resp http
+  seed="127.0.0.1:$(free_port)"; dhttps=()
+  for i in 1 2 3; do
+    if [ "$i" = 1 ]; then ring=${seed##*:}; join=""; else ring=$(free_port); join=$seed; fi
+    resp=$(free_port); http=$(free_port); dhttps+=("$http")
+    # redis-benchmark's data connections send no CLUSTER command: --cluster-redirects makes
+    # them cluster clients (MOVED, and counted in dendrite_cluster_requests_total).
+    start_dendrite "$tag$i" "$ring" "$resp" "$http" "$join" "$replicas" --cluster-redirects
+    if [ "$i" = 1 ]; then dcluster=$resp; fi
+  done
+  # Every node's slot map covers the 16384 slots with three primaries before the load starts.
+  for _ in $(seq 1 400); do
+    [ "$(redis-cli -p "$dcluster" cluster nodes 2>/dev/null | grep -c master)" = 3 ] \
+      && redis-cli -p "$dcluster" cluster info | grep -q 'cluster_state:ok' && break
+    sleep 0.05
+  done
+}
+
+# Percent of keyed cluster-client requests dendrite served on the node they reached.
+one_hop_share() {
+  python3 - "${dhttps[@]}" <<'PY'
+import re, sys, urllib.request
+counts = {}
+for port in sys.argv[1:]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for outcome, value in re.findall(r'dendrite_cluster_requests_total\{outcome="(\w+)"\} (\d+)', text):
+        counts[outcome] = counts.get(outcome, 0) + int(value)
+total = sum(counts.values())
+print(f"{100.0 * counts.get('here', 0) / total:.2f}% of {total}" if total else "n/a")
+PY
+}
+
+hops="$work/one-hop.txt"
+: >"$hops"
+for replicas in 0 1; do
+  echo "== 3 nodes, cluster clients: Redis Cluster (replicas $replicas per master) vs dendrite --replicas $replicas"
+  start_redis_cluster "$replicas"
+  start_dendrite_cluster "cc$replicas-" "$replicas"
+  for p in 1 16; do
+    bench "$rcluster" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cc-r$replicas P$p $t redis $rps $p50 $p99"; done
+    bench "$dcluster" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cc-r$replicas P$p $t dendrite $rps $p50 $p99"; done
+  done
+  echo "replicas $replicas: $(one_hop_share)" >>"$hops"
+done
 
 echo "== results"
 table=$(awk '
@@ -191,6 +263,10 @@ mkdir -p "$(dirname "$out")"
   echo "  SETEX rows: the same load running \`SET key:__rand_int__ <$size bytes> EX 100\`;"
   echo "  Redis Cluster with \`--cluster\`; dendrite's 3-node load split over its three RESP ports"
   echo "  (3 processes, -c $((clients / 3 + 1)) each); latency rows: \`-c 1 -n 20000\`."
+  echo "- cc-r0 / cc-r1 rows: \`redis-benchmark --cluster\` (the same load, routed by slot) against"
+  echo "  a 3-master Redis Cluster (cc-r1: with one replica per master) and 3 dendrite nodes with"
+  echo "  \`--replicas 0\` (cc-r1: \`--replicas 1\`, consistency 1), \`--cluster-redirects\`. Dendrite requests served by the"
+  echo "  node they reached (\`dendrite_cluster_requests_total\`): $(tr '\n' ';' <"$hops")"
   echo
   echo "$table"
 } >"$out"

@@ -274,3 +274,38 @@ async fn a_subscriber_that_never_reads_does_not_stall_the_ring() {
         Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
     ));
 }
+
+/// A node that has not joined sees the whole ring through one seed (`Ring::survey`): every
+/// vnode of a settled ring; a crashed node's vnodes are left out. (Vnodes that joined the
+/// same gap in the same instant are invisible until stabilization links them: the ring itself
+/// does not know them yet.)
+#[tokio::test(start_paused = true)]
+async fn a_survey_from_outside_lists_every_live_vnode() {
+    let mut cluster = Cluster::new(5, template());
+    for _ in 0..6 {
+        cluster.add_node().await.expect("join");
+    }
+    cluster
+        .wait_converged(60)
+        .await
+        .unwrap_or_else(|diff| panic!("did not converge: {diff}"));
+    let outsider: std::sync::Arc<dyn dendrite::Transport> =
+        cluster.network().endpoint("outsider:1");
+    let seed: Vec<String> = cluster.nodes().keys().take(1).cloned().collect();
+    let all: Vec<_> = {
+        let mut v = cluster.vnodes();
+        v.sort_by_key(|v| v.id);
+        v
+    };
+    let seen = dendrite::Ring::survey(&outsider, &seed, &template())
+        .await
+        .expect("survey");
+    assert_eq!(seen, all, "the survey of a settled ring misses vnodes");
+    let victim = cluster.nodes().keys().last().cloned().unwrap();
+    cluster.crash(&victim);
+    let seen = dendrite::Ring::survey(&outsider, &seed, &template())
+        .await
+        .expect("survey");
+    let live: Vec<_> = all.iter().filter(|v| *v.host != *victim).cloned().collect();
+    assert_eq!(seen, live);
+}

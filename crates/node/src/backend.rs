@@ -180,6 +180,12 @@ pub trait Backend: Send + Sync + 'static {
     fn slot_map(&self) -> Option<Arc<SlotMap>> {
         None
     }
+    /// The value of `key` in this node's own copy, as a replica reads it for a `READONLY`
+    /// client (it may lag the primary, as a Redis replica does); `None` when this copy has no
+    /// live value.
+    fn replica_read(&self, _key: &[u8]) -> Option<Bytes> {
+        None
+    }
     /// Is the primary of `key` on this node? A backend without a ring holds every key.
     fn is_primary_here(&self, _key: &[u8]) -> bool {
         true

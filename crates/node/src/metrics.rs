@@ -138,6 +138,36 @@ struct ExtraGauge {
     handle: GaugeHandle,
 }
 
+/// Where a keyed request from a Redis Cluster client was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterOutcome {
+    /// By this node, which holds the key's primary: one hop.
+    Here = 0,
+    /// Forwarded to the primary on another node (a slot map one refresh behind, a slot split
+    /// by a Go vnode, a `READONLY` read on a replica).
+    Forwarded = 1,
+    /// Answered `MOVED` or `CROSSSLOT` instead.
+    Redirected = 2,
+}
+
+impl ClusterOutcome {
+    /// Every outcome, in label order.
+    pub const ALL: [ClusterOutcome; 3] = [
+        ClusterOutcome::Here,
+        ClusterOutcome::Forwarded,
+        ClusterOutcome::Redirected,
+    ];
+
+    /// The `outcome` label of the metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClusterOutcome::Here => "here",
+            ClusterOutcome::Forwarded => "forwarded",
+            ClusterOutcome::Redirected => "redirected",
+        }
+    }
+}
+
 /// All metrics of one node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -149,6 +179,7 @@ pub struct Metrics {
     connections_total: AtomicU64,
     rejected_connections: AtomicU64,
     protocol_errors: AtomicU64,
+    cluster_requests: [AtomicU64; 3],
     extra_gauges: Mutex<BTreeMap<String, ExtraGauge>>,
     sources: Mutex<Vec<Arc<dyn MetricsSource>>>,
 }
@@ -187,9 +218,20 @@ impl Metrics {
             connections_total: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
+            cluster_requests: Default::default(),
             extra_gauges: Mutex::new(BTreeMap::new()),
             sources: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts one keyed request from a cluster client by where it was served.
+    pub fn cluster_request(&self, outcome: ClusterOutcome) {
+        self.cluster_requests[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keyed requests from cluster clients with `outcome` so far.
+    pub fn cluster_requests(&self, outcome: ClusterOutcome) -> u64 {
+        self.cluster_requests[outcome as usize].load(Ordering::Relaxed)
     }
 
     /// Time since these metrics were created (the server's uptime).
@@ -342,6 +384,21 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {value}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP dendrite_cluster_requests_total Keyed requests from Redis Cluster clients: \
+             served by this node as the key's primary (here), forwarded to the primary, or \
+             answered MOVED/CROSSSLOT (redirected)."
+        );
+        let _ = writeln!(out, "# TYPE dendrite_cluster_requests_total counter");
+        for outcome in ClusterOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "dendrite_cluster_requests_total{{outcome=\"{}\"}} {}",
+                outcome.label(),
+                self.cluster_requests(outcome)
+            );
         }
 
         let gauges = self

@@ -820,4 +820,40 @@ mod tests {
             "vnodes = 0 is out of range 1..=1024; fix --vnodes / DENDRITE_VNODES / `vnodes` in the config file"
         );
     }
+
+    #[test]
+    fn cluster_settings_come_from_the_environment_and_are_checked() {
+        let env = |pairs: &[(&str, &str)]| {
+            SettingsLayer::from_env(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let layer = env(&[
+            ("DENDRITE_CLUSTER_REDIRECTS", "yes"),
+            ("DENDRITE_ADVERTISE_RESP", "10.0.0.1:6380"),
+        ])
+        .unwrap();
+        let settings = SettingsLayer::defaults().overlay(layer).validate().unwrap();
+        assert!(settings.cluster_redirects);
+        assert_eq!(settings.advertise_resp.as_deref(), Some("10.0.0.1:6380"));
+        assert!(
+            !SettingsLayer::default()
+                .validate()
+                .unwrap()
+                .cluster_redirects
+        );
+        assert!(matches!(
+            env(&[("DENDRITE_CLUSTER_REDIRECTS", "maybe")]),
+            Err(SettingsError::EnvNotABoolean { .. })
+        ));
+        let bad = SettingsLayer {
+            advertise_resp: Some("10.0.0.1:0".into()),
+            ..SettingsLayer::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(SettingsError::InvalidAddress {
+                field: "advertise_resp",
+                ..
+            })
+        ));
+    }
 }

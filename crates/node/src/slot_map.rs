@@ -289,6 +289,26 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_split_by_a_go_vnode_is_listed_under_its_last_keys_owner() {
+        let hosts = ["a:1", "b:1"];
+        let mut members = vnodes(&hosts, 4);
+        // A Go vnode (SHA-1 id) in the key half of slot 100: keys of the slot before it are
+        // its own, the rest the next vnode's; it serves no clients.
+        let slot = Slot::new(100).unwrap();
+        let mut go_id = *slot.start().as_bytes();
+        go_id[10] = 0x80;
+        members.push(Vnode::new(Id::new(go_id), "go:1"));
+        let map = SlotMap::build(&members, &addresses(&hosts), 1, "a:1");
+        assert!(map.covers_every_slot());
+        members.sort_by_key(|v| v.id);
+        let owner = dendrite::chord::successor_of(&members, &slot.last_key());
+        assert_eq!(
+            map.primary_of(slot).map(|n| n.ring.as_str()),
+            Some(&*owner.host)
+        );
+    }
+
+    #[test]
     fn ids_are_stable_and_hex() {
         assert_eq!(node_id("127.0.0.1:7400"), node_id("127.0.0.1:7400"));
         assert_ne!(node_id("127.0.0.1:7400"), node_id("127.0.0.1:7401"));

@@ -304,6 +304,12 @@ impl Backend for TableBackend {
         self.slots.current()
     }
 
+    fn replica_read(&self, key: &[u8]) -> Option<Bytes> {
+        self.table
+            .local_record(key)
+            .and_then(|record| record.into_live_value(dtable::time::system_millis()))
+    }
+
     fn is_primary_here(&self, key: &[u8]) -> bool {
         self.table.is_primary_here(key)
     }

@@ -128,6 +128,23 @@ async fn cluster_connection(nodes: &[&Node]) -> ClusterConnection {
         .expect("the cluster client could not connect")
 }
 
+/// Keyed cluster-client requests counted by `node`'s `/metrics`: (here, forwarded, redirected).
+async fn cluster_requests(node: &Node) -> (u64, u64, u64) {
+    let response =
+        dendrite_node::http::client::http_get(&node.http, "/metrics", Duration::from_secs(5))
+            .await
+            .unwrap();
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    let count = |outcome: &str| {
+        let prefix = format!("dendrite_cluster_requests_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix:?} in /metrics"))
+    };
+    (count("here"), count("forwarded"), count("redirected"))
+}
+
 fn key(i: usize) -> String {
     format!("cluster:{i}")
 }
@@ -221,6 +238,22 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     );
     let con = cluster_connection(&refs).await;
     round_trip(&con).await;
+    // The client routes by slot: (nearly) every request lands on its key's primary.
+    let (mut here, mut elsewhere) = (0, 0);
+    for node in &refs {
+        let (h, f, r) = cluster_requests(node).await;
+        here += h;
+        elsewhere += f + r;
+    }
+    assert!(
+        here >= 2 * KEYS as u64,
+        "{here} requests served where they landed"
+    );
+    assert!(
+        elsewhere * 100 <= here,
+        "{elsewhere} of {} requests not served by the node they reached",
+        here + elsewhere
+    );
 
     // A 4th node joins while a client keeps writing and reading.
     let stop = Arc::new(AtomicBool::new(false));
@@ -283,8 +316,8 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     .await;
 }
 
-/// redis-py's `RedisCluster` against 3 nodes: 10 000 keys round trip, and its view of the
-/// slots covers every slot once.
+/// redis-py's `RedisCluster` against 3 nodes: 10 000 keys round trip, its view of the slots
+/// covers every slot once, and it parses `CLUSTER NODES` into the three nodes.
 const REDIS_PY_CLUSTER: &str = r#"
 import sys
 from redis.cluster import RedisCluster
@@ -293,6 +326,10 @@ r = RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
 slots = r.cluster_slots()
 covered = sorted(slot for (first, last) in slots for slot in range(first, last + 1))
 assert covered == list(range(16384)), len(covered)
+nodes = r.cluster_nodes()
+assert len(nodes) == 3, nodes
+assert all(info["connected"] for info in nodes.values()), nodes
+assert r.cluster_keyslot("foo") == 12182
 pipe = r.pipeline()
 for i in range(10000):
     pipe.set(f"py:{i}", f"v{i}")
@@ -313,36 +350,29 @@ async fn redis_py_cluster_client_round_trips_10000_keys() {
     let refs: Vec<&Node> = nodes.iter().collect();
     wait_settled(&refs, 1).await;
     slots_agree(&refs).await;
-    let python = tokio::task::spawn_blocking(common::redis_py::python)
+    let port = nodes[0].resp.rsplit_once(':').unwrap().1;
+    common::redis_py::run_script(REDIS_PY_CLUSTER, port, Duration::from_secs(120)).await;
+}
+
+/// The error a GET of `key` gets on `con`, which must be a MOVED.
+async fn get_moved(con: &mut redis::aio::MultiplexedConnection, key: &str) -> redis::RedisError {
+    let moved = redis::cmd("GET")
+        .arg(key)
+        .query_async::<Option<String>>(con)
         .await
-        .unwrap();
-    let port = nodes[0].resp.rsplit_once(':').unwrap().1.to_string();
-    let run = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(REDIS_PY_CLUSTER)
-        .arg(port)
-        .kill_on_drop(true)
-        .output();
-    let output = timeout(Duration::from_secs(120), run)
-        .await
-        .expect("redis-py script timed out")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.starts_with("ok"),
-        "redis-py RedisCluster failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .unwrap_err();
+    assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+    moved
 }
 
 /// `redis-cli -c` follows MOVED: a SET sent to a node that is not the key's primary lands on
-/// the primary, and a plain connection to that node is answered MOVED.
+/// the primary, and a cluster connection to that node is answered MOVED; after READONLY the
+/// key's replica answers GET from its own copy, the third node still says MOVED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cli_follows_moved() {
-    let nodes = start_cluster(3, &["--replicas", "0"]).await;
+    let nodes = start_cluster(3, &["--replicas", "1"]).await;
     let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 0).await;
+    wait_settled(&refs, 1).await;
     let rows = slots_agree(&refs).await;
     let slot_of = |key: &str| i64::from(dtable::Slot::of_key(key.as_bytes()).number());
     let primary_of = |slot: i64| {
@@ -395,12 +425,7 @@ async fn redis_cli_follows_moved() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let moved = redis::cmd("GET")
-        .arg(&key)
-        .query_async::<Option<String>>(&mut con)
-        .await
-        .unwrap_err();
-    assert_eq!(moved.kind(), redis::ErrorKind::Moved, "{moved:?}");
+    let moved = get_moved(&mut con, &key).await;
     assert_eq!(
         moved.redirect_node(),
         Some((owner.as_str(), u16::try_from(slot_of(&key)).unwrap())),
@@ -414,4 +439,42 @@ async fn redis_cli_follows_moved() {
         .await
         .unwrap_err();
     assert_eq!(cross.code(), Some("CROSSSLOT"), "{cross:?}");
+
+    // READONLY: the replica of the key's slot serves the GET itself (once the copy arrived);
+    // the node that holds no copy still redirects.
+    let mut served_by_replica = 0;
+    for node in nodes.iter().filter(|n| n.resp != owner) {
+        let mut con = common::connect(&node.resp).await;
+        let () = redis::cmd("READONLY").query_async(&mut con).await.unwrap();
+        let answer = eventually("a READONLY GET to settle", || {
+            let mut con = con.clone();
+            let key = key.clone();
+            async move {
+                match redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<String>>(&mut con)
+                    .await
+                {
+                    Ok(Some(value)) => Some(Ok(value)),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(error.kind())),
+                }
+            }
+        })
+        .await;
+        match answer {
+            Ok(value) => {
+                assert_eq!(value, "moved");
+                served_by_replica += 1;
+                // READWRITE: back to MOVED.
+                let () = redis::cmd("READWRITE").query_async(&mut con).await.unwrap();
+                get_moved(&mut con, &key).await;
+            }
+            Err(kind) => assert_eq!(kind, redis::ErrorKind::Moved),
+        }
+    }
+    assert_eq!(
+        served_by_replica, 1,
+        "exactly one other node is the key's replica"
+    );
 }

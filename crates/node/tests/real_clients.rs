@@ -111,25 +111,6 @@ print("ok", redis.__version__, flush=True)
 #[tokio::test]
 async fn redis_py_with_its_defaults_and_in_both_protocols() {
     let (addr, trigger) = start().await;
-    let python = tokio::task::spawn_blocking(common::redis_py::python)
-        .await
-        .unwrap();
-    let run = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(REDIS_PY_SCRIPT)
-        .arg(addr.port().to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = timeout(PYTHON_WAIT, run)
-        .await
-        .expect("redis-py script timed out")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.starts_with("ok "),
-        "redis-py failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::redis_py::run_script(REDIS_PY_SCRIPT, &addr.port().to_string(), PYTHON_WAIT).await;
     trigger.trigger();
 }

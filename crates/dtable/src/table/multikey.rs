@@ -6,6 +6,7 @@
 //! piecewise operation would not be atomic. Keys sharing a Redis hash tag share a primary; on a
 //! one-node cluster every key does.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -69,17 +70,10 @@ impl Query<'_> {
                 };
                 self.call_modify(&primary, request).await?
             };
-            match answer {
-                ModifyAnswer::Done(done) => return Ok(done),
-                ModifyAnswer::Refused(refused) => return Err(refused.into()),
-                ModifyAnswer::Failed(reason) => {
-                    return Err(TableError::ConsistencyNotReached {
-                        wanted: self.write,
-                        reason,
-                    })
-                }
+            match self.settle(answer) {
+                ControlFlow::Break(result) => return result,
                 // Not applied: the keys moved. Place them again (they may have parted).
-                ModifyAnswer::Moved(_) => primary = self.common_primary(&keys).await?,
+                ControlFlow::Continue(_) => primary = self.common_primary(&keys).await?,
             }
         }
         Err(TableError::Unavailable(format!(

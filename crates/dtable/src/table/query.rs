@@ -12,6 +12,7 @@
 //! primary, all in parallel.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -288,22 +289,32 @@ impl<'a> Query<'a> {
                 };
                 self.call_modify(&primary, request).await?
             };
-            match answer {
-                ModifyAnswer::Done(done) => return Ok(done),
-                ModifyAnswer::Refused(refused) => return Err(refused.into()),
-                ModifyAnswer::Failed(reason) => {
-                    return Err(TableError::ConsistencyNotReached {
-                        wanted: self.write,
-                        reason,
-                    })
-                }
+            match self.settle(answer) {
+                ControlFlow::Break(result) => return result,
                 // Not applied: safe to follow.
-                ModifyAnswer::Moved(owner) => primary = owner,
+                ControlFlow::Continue(owner) => primary = owner,
             }
         }
         Err(TableError::Unavailable(format!(
             "ownership of the key is moving: still redirected after {REDIRECTS} hops"
         )))
+    }
+
+    /// What a coordinator makes of a primary's answer to a read-modify-write: the result
+    /// (`Break`), or the vnode the keys moved to, nothing applied (`Continue`).
+    pub(super) fn settle(
+        &self,
+        answer: ModifyAnswer,
+    ) -> ControlFlow<Result<Modified, TableError>, Vnode> {
+        ControlFlow::Break(match answer {
+            ModifyAnswer::Done(done) => Ok(done),
+            ModifyAnswer::Refused(refused) => Err(refused.into()),
+            ModifyAnswer::Failed(reason) => Err(TableError::ConsistencyNotReached {
+                wanted: self.write,
+                reason,
+            }),
+            ModifyAnswer::Moved(owner) => return ControlFlow::Continue(owner),
+        })
     }
 
     /// Deletes several keys, grouped per primary like [`set_multi`](Self::set_multi).

@@ -118,15 +118,7 @@ impl Backend for MemoryBackend {
         value: Bytes,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
-        self.checked(write, |entries, _| {
-            entries.map.insert(
-                key,
-                Stored {
-                    value,
-                    expires: None,
-                },
-            );
-        })
+        self.set_many(vec![dtable::Write::lasting(key, value)], write)
     }
 
     fn set_expiring(
@@ -136,15 +128,12 @@ impl Backend for MemoryBackend {
         expires: u64,
         write: Consistency,
     ) -> BoxFuture<'static, Result<(), BackendError>> {
-        self.checked(write, |entries, _| {
-            entries.map.insert(
-                key,
-                Stored {
-                    value,
-                    expires: Some(expires),
-                },
-            );
-        })
+        let write_one = dtable::Write {
+            key,
+            value,
+            expires: Some(expires),
+        };
+        self.set_many(vec![write_one], write)
     }
 
     fn get_expiring(

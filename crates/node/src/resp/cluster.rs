@@ -333,38 +333,69 @@ fn info_text(map: &SlotMap) -> String {
     )
 }
 
-/// The answer a cluster client gets instead of having `args` served here: `CROSSSLOT` when its
-/// keys are in several slots, `MOVED` when their slot's primary is another node. `None`: serve
-/// it (no keys, the primary is here, a `READONLY` read of a slot this node holds a copy of, or
-/// a slot map that names this node while the ring says otherwise: forwarded as for any client).
-pub fn redirect(args: &[Bytes], session: &Session, backend: &dyn Backend) -> Option<Reply> {
-    let command = args.first().and_then(|name| spec::lookup(name))?;
-    let keys = command.keys_of(args).ok()?;
-    let (first, rest) = keys.split_first()?;
+/// What a cluster client's request gets (see [`route`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routing {
+    /// No keys (or nothing to decide): served as usual, not counted.
+    Unkeyed,
+    /// Served here, where the key's primary is.
+    Here,
+    /// Served, forwarded to the key's primary on another node: the slot map names this node
+    /// while the ring says otherwise (a map one refresh behind, a slot split by a Go vnode),
+    /// or a `READONLY` read other than `GET` of a slot this node holds a copy of.
+    Forwarded,
+    /// A `READONLY` client's `GET` of a slot this node is a replica of: answered from this
+    /// node's copy, as a Redis replica does.
+    ReplicaRead,
+    /// Answered with this instead: `CROSSSLOT` when its keys are in several slots, `MOVED`
+    /// when their slot's primary is another node.
+    Redirected(Reply),
+}
+
+/// Where a cluster client's request `args` is served.
+pub fn route(args: &[Bytes], session: &Session, backend: &dyn Backend) -> Routing {
+    let Some(command) = args.first().and_then(|name| spec::lookup(name)) else {
+        return Routing::Unkeyed;
+    };
+    let keys = command.keys_of(args).unwrap_or_default();
+    let Some((first, rest)) = keys.split_first() else {
+        return Routing::Unkeyed;
+    };
     let slot = Slot::of_key(first);
     if rest.iter().any(|key| Slot::of_key(key) != slot) {
-        return Some(Reply::Error(
+        return Routing::Redirected(Reply::Error(
             "CROSSSLOT Keys in request don't hash to the same slot".into(),
         ));
     }
     if backend.is_primary_here(first) {
-        return None;
+        return Routing::Here;
     }
-    let map = backend.slot_map()?;
-    let range = map.range_of(slot)?;
-    if map.is_me(range.primary) {
-        return None;
-    }
+    let Some(map) = backend.slot_map() else {
+        return Routing::Forwarded;
+    };
+    let Some(range) = map.range_of(slot) else {
+        return Routing::Forwarded;
+    };
     let read_only = command.has_flag("readonly");
-    if session.readonly && read_only && range.replicas.iter().any(|r| map.is_me(*r)) {
-        return None;
+    let replica_here = range.replicas.iter().any(|r| map.is_me(*r));
+    if session.readonly && read_only && replica_here {
+        return if command.name == "get" {
+            Routing::ReplicaRead
+        } else {
+            Routing::Forwarded
+        };
     }
-    let primary = map.nodes.get(range.primary)?;
-    Some(Reply::Error(format!(
-        "MOVED {} {}",
-        slot.number(),
-        primary.endpoint()
-    )))
+    if map.is_me(range.primary) {
+        return Routing::Forwarded;
+    }
+    match map.nodes.get(range.primary) {
+        Some(primary) => Routing::Redirected(Reply::Error(format!(
+            "MOVED {} {}",
+            slot.number(),
+            primary.endpoint()
+        ))),
+        None => Routing::Forwarded,
+    }
 }
 
 /// The `# Cluster` section of `INFO`.
@@ -455,15 +486,18 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            redirect(&args(&["MGET", "foo", "bar"]), &session, &backend),
-            Some(Reply::Error(
+            route(&args(&["MGET", "foo", "bar"]), &session, &backend),
+            Routing::Redirected(Reply::Error(
                 "CROSSSLOT Keys in request don't hash to the same slot".into()
             ))
         );
         assert_eq!(
-            redirect(&args(&["MGET", "{a}1", "{a}2"]), &session, &backend),
-            None
+            route(&args(&["MGET", "{a}1", "{a}2"]), &session, &backend),
+            Routing::Here
         );
-        assert_eq!(redirect(&args(&["PING"]), &session, &backend), None);
+        assert_eq!(
+            route(&args(&["PING"]), &session, &backend),
+            Routing::Unkeyed
+        );
     }
 }

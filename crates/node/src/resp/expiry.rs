@@ -77,36 +77,56 @@ fn positive_deadline(command: &str, text: &[u8], unit: Unit, now: u64) -> Result
         .ok_or_else(|| invalid_time(command))
 }
 
-/// The options after `SET key value`: NX|XX, GET, and one of EX|PX|EXAT|PXAT|KEEPTTL.
-pub fn set(value: Bytes, options: &[Bytes], now: u64) -> Result<(Modify, Answer), Reply> {
-    let mut when = SetCondition::Always;
-    let mut get = false;
+/// A time option (EX|PX|EXAT|PXAT) with its argument.
+type TimeOption<'a> = Option<(Unit, &'a Bytes)>;
+
+/// Walks the options of SET or GETEX as Redis does: the time options (one unit, repeatable, the
+/// last wins) and `keep_word` (KEEPTTL, PERSIST), which excludes them; every other option goes
+/// to `other`, which says whether it takes it. Returns the time option and whether `keep_word`
+/// came; anything else is a syntax error.
+fn walk_options<'a>(
+    options: &'a [Bytes],
+    keep_word: &str,
+    mut other: impl FnMut(&Bytes) -> bool,
+) -> Result<(TimeOption<'a>, bool), Reply> {
     let mut keep = false;
-    let mut time: Option<(Unit, &Bytes)> = None;
+    let mut time: TimeOption<'a> = None;
     let mut at = 0;
     while at < options.len() {
         let option = &options[at];
-        let next = options.get(at + 1);
-        if eq_ignore_case(option, "nx") && when != SetCondition::IfPresent {
-            when = SetCondition::IfAbsent;
-        } else if eq_ignore_case(option, "xx") && when != SetCondition::IfAbsent {
-            when = SetCondition::IfPresent;
-        } else if eq_ignore_case(option, "get") {
-            get = true;
-        } else if eq_ignore_case(option, "keepttl") && time.is_none() {
+        if eq_ignore_case(option, keep_word) && time.is_none() {
             keep = true;
-        } else if let (Some(unit), Some(amount)) = (Unit::of_option(option), next) {
+        } else if let (Some(unit), Some(amount)) = (Unit::of_option(option), options.get(at + 1)) {
             // Repeating the same unit is allowed (the last wins); mixing them is not.
             if keep || time.is_some_and(|(held, _)| held != unit) {
                 return Err(syntax_error());
             }
             time = Some((unit, amount));
             at += 1;
-        } else {
+        } else if !other(option) {
             return Err(syntax_error());
         }
         at += 1;
     }
+    Ok((time, keep))
+}
+
+/// The options after `SET key value`: NX|XX, GET, and one of EX|PX|EXAT|PXAT|KEEPTTL.
+pub fn set(value: Bytes, options: &[Bytes], now: u64) -> Result<(Modify, Answer), Reply> {
+    let mut when = SetCondition::Always;
+    let mut get = false;
+    let (time, keep) = walk_options(options, "keepttl", |option| {
+        if eq_ignore_case(option, "nx") && when != SetCondition::IfPresent {
+            when = SetCondition::IfAbsent;
+        } else if eq_ignore_case(option, "xx") && when != SetCondition::IfAbsent {
+            when = SetCondition::IfPresent;
+        } else if eq_ignore_case(option, "get") {
+            get = true;
+        } else {
+            return false;
+        }
+        true
+    })?;
     let expiry = match time {
         Some((unit, amount)) => Expiry::At(positive_deadline("set", amount, unit, now)?),
         None if keep => Expiry::Keep,
@@ -151,25 +171,7 @@ pub fn setex(command: &str, operands: &[Bytes], now: u64) -> Result<(Modify, Ans
 
 /// `GETEX key [EX seconds|PX ms|EXAT time|PXAT ms-time|PERSIST]`.
 pub fn getex(options: &[Bytes], now: u64) -> Result<(Modify, Answer), Reply> {
-    let mut persist = false;
-    let mut time: Option<(Unit, &Bytes)> = None;
-    let mut at = 0;
-    while at < options.len() {
-        let option = &options[at];
-        let next = options.get(at + 1);
-        if eq_ignore_case(option, "persist") && time.is_none() {
-            persist = true;
-        } else if let (Some(unit), Some(amount)) = (Unit::of_option(option), next) {
-            if persist || time.is_some_and(|(held, _)| held != unit) {
-                return Err(syntax_error());
-            }
-            time = Some((unit, amount));
-            at += 1;
-        } else {
-            return Err(syntax_error());
-        }
-        at += 1;
-    }
+    let (time, persist) = walk_options(options, "persist", |_| false)?;
     let expiry = match time {
         Some((unit, amount)) => Expiry::At(positive_deadline("getex", amount, unit, now)?),
         None if persist => Expiry::Clear,

@@ -17,14 +17,14 @@ use tokio::task::JoinSet;
 
 use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
-use super::cluster::redirect;
+use super::cluster::{route, Routing};
 use super::commands::{
-    canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
+    bulk_or_nil, canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
 use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
 use crate::backend::Backend;
-use crate::metrics::Metrics;
+use crate::metrics::{ClusterOutcome, Metrics};
 use crate::shutdown::ShutdownSignal;
 
 /// Resource bounds of the RESP server.
@@ -247,8 +247,9 @@ impl Connection {
             let name = canonical_name(&args);
             self.session.note_command(&args);
             if self.session.authenticated && self.session.cluster_client {
-                if let Some(reply) = redirect(&args, &self.session, self.backend.as_ref()) {
-                    self.metrics.record_command(name, Duration::ZERO, true);
+                if let Some(reply) = self.route(&args) {
+                    self.metrics
+                        .record_command(name, Duration::ZERO, reply.is_error());
                     reply.encode(self.session.protocol, output);
                     continue;
                 }
@@ -295,6 +296,28 @@ impl Connection {
         }
     }
 
+    /// Where a cluster client's request is served, counted in the metrics; the reply to send
+    /// instead of serving it as usual (`MOVED`, `CROSSSLOT`, or a replica's own copy for a
+    /// `READONLY` `GET`), if any.
+    fn route(&self, args: &[Bytes]) -> Option<Reply> {
+        let outcome = match route(args, &self.session, self.backend.as_ref()) {
+            Routing::Unkeyed => return None,
+            Routing::Here => ClusterOutcome::Here,
+            Routing::Forwarded => ClusterOutcome::Forwarded,
+            Routing::ReplicaRead => {
+                self.metrics.cluster_request(ClusterOutcome::Here);
+                let key = args.get(1).map_or(&[][..], |key| key.as_ref());
+                return Some(bulk_or_nil(self.backend.replica_read(key)));
+            }
+            Routing::Redirected(reply) => {
+                self.metrics.cluster_request(ClusterOutcome::Redirected);
+                return Some(reply);
+            }
+        };
+        self.metrics.cluster_request(outcome);
+        None
+    }
+
     /// Answers `first` and the requests of the same [`Groupable`] kind that follow it in
     /// `input` (up to [`MAX_GROUP`]) with one multi-key operation: one round trip per primary
     /// instead of one per key. Replies go out in the order the client sent the requests.
@@ -315,8 +338,15 @@ impl Connection {
                 Ok(Some(next))
                     if Groupable::of(canonical_name(&next), &next) == Some(kind)
                         && !(self.session.cluster_client
-                            && redirect(&next, &self.session, self.backend.as_ref()).is_some()) =>
+                            && matches!(
+                                route(&next, &self.session, self.backend.as_ref()),
+                                Routing::Redirected(_) | Routing::ReplicaRead
+                            )) =>
                 {
+                    if self.session.cluster_client {
+                        // Not redirected: counted here, as the main loop never sees it.
+                        self.route(&next);
+                    }
                     run.push(next);
                 }
                 Ok(None) => break,

@@ -67,3 +67,26 @@ pub fn python() -> PathBuf {
     );
     python
 }
+
+/// Runs `script` with redis-py (the venv is made first if need be) and `port` as its argument,
+/// within `wait`; fails the test unless it exits 0 and prints a line starting with `ok`.
+pub async fn run_script(script: &str, port: &str, wait: std::time::Duration) {
+    let python = tokio::task::spawn_blocking(python).await.unwrap();
+    let run = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(port)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(wait, run)
+        .await
+        .expect("redis-py script timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.starts_with("ok"),
+        "redis-py failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
