@@ -25,19 +25,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  echo "== installing redis-server and redis-tools"
-  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
-
-echo "== building dendrite (release)"
-cargo build --release -q -p dendrite-node
-bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
-
 # shellcheck source=scripts/lib.sh
-source scripts/lib.sh  # $work, pids, cleanup on exit, free_port, wait_ping, now
+source scripts/lib.sh  # $work, pids, cleanup on exit, free_port, wait_ping, now, need_redis, build_release
+need_redis
+build_release
 
 # Starts redis-server on a free port with `$@`: its port in $port, its pid in $last_pid (not
 # through `$(...)`, whose subshell would keep both from the cleanup).
