@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::directory::DataDir;
 use super::error::DurableError;
+use super::format::FRAME_HEADER;
 use super::log::Shared;
 use super::policy::FsyncPolicy;
 use super::replay::SEGMENT_MAGIC;
@@ -25,6 +26,8 @@ use super::status::unix_millis;
 const TICK: Duration = Duration::from_millis(5);
 /// Pause between two fsyncs under `everysec`.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Bytes written per `write` call at most (a whole record may exceed it).
+const PIECE: usize = 1 << 20;
 /// Pause before retrying a write or fsync that failed (a full disk).
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -71,6 +74,21 @@ impl Segment {
             }
         }
     }
+}
+
+/// Where the piece of `batch` (whole frames, as appended) starting at `start` ends: after the
+/// first frame that reaches [`PIECE`] bytes, or at the end.
+fn piece_end(batch: &[u8], start: usize) -> usize {
+    let mut at = start;
+    while at < batch.len() && at - start < PIECE {
+        let Some(len) = batch.get(at..at + 4) else {
+            return batch.len();
+        };
+        let mut bytes = [0; 4];
+        bytes.copy_from_slice(len);
+        at += FRAME_HEADER + u32::from_le_bytes(bytes) as usize;
+    }
+    at.min(batch.len())
 }
 
 /// Creates the first segment and starts the writer thread on it.
@@ -162,20 +180,39 @@ impl Writer {
         pending.stop
     }
 
+    /// Writes `batch` to the segment in pieces of whole records (about [`PIECE`] bytes each),
+    /// so that after a failure (a full disk) what was written stays and only the rest is
+    /// retried: a backlog larger than the space freed still drains.
     fn write_batch(&mut self) -> Result<(), DurableError> {
-        if self.batch.is_empty() {
-            return Ok(());
+        let mut done = 0;
+        let mut failure = None;
+        while done < self.batch.len() {
+            let end = piece_end(&self.batch, done);
+            if let Err(e) = self.segment.write(&self.batch[done..end]) {
+                failure = Some(DurableError::io("cannot write", &self.segment.path, e));
+                break;
+            }
+            done = end;
         }
-        if let Err(e) = self.segment.write(&self.batch) {
-            // Back to the front of the queue, to be written once the disk allows.
+        self.account(done as u64);
+        if let Some(error) = failure {
+            // The rest back to the front of the queue, to be written once the disk allows.
+            self.batch.drain(..done);
             let mut pending = self.shared.pending.lock();
             self.batch.extend_from_slice(&pending.buf);
             std::mem::swap(&mut pending.buf, &mut self.batch);
             self.batch.clear();
-            return Err(DurableError::io("cannot write", &self.segment.path, e));
+            return Err(error);
         }
-        let len = self.batch.len() as u64;
         self.batch.clear();
+        if done > 0 {
+            self.recovered();
+        }
+        Ok(())
+    }
+
+    /// Counts `len` bytes handed to the OS.
+    fn account(&mut self, len: u64) {
         self.written += len;
         self.since_snapshot += len;
         let counters = &self.shared.counters;
@@ -185,8 +222,6 @@ impl Writer {
             self.synced = self.written;
             counters.synced.store(self.synced, Ordering::Release);
         }
-        self.recovered();
-        Ok(())
     }
 
     fn sync_if_due(&mut self, stop: bool) -> Result<(), DurableError> {
@@ -305,5 +340,37 @@ impl Writer {
             .fetch_add(next.len, Ordering::Relaxed);
         self.segment = next;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::durable::format::encode;
+    use crate::record::Record;
+    use crate::version::Version;
+
+    #[test]
+    fn pieces_end_on_record_boundaries() {
+        let mut batch = Vec::new();
+        let mut boundaries = vec![0];
+        for i in 0..3000u64 {
+            let record = Record::value(Version::ZERO, Bytes::from(vec![b'v'; 700]));
+            encode(&mut batch, &i.to_le_bytes(), &record);
+            boundaries.push(batch.len());
+        }
+        let mut start = 0;
+        let mut pieces = 0;
+        while start < batch.len() {
+            let end = piece_end(&batch, start);
+            assert!(boundaries.contains(&end), "{end} is inside a record");
+            assert!(end - start >= PIECE || end == batch.len());
+            assert!(end - start < PIECE + 1024);
+            start = end;
+            pieces += 1;
+        }
+        assert_eq!(pieces, batch.len().div_ceil(PIECE));
     }
 }
