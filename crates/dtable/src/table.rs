@@ -30,6 +30,7 @@ mod read;
 mod repair;
 mod replicate;
 mod serve;
+mod stall;
 mod view;
 
 use std::collections::HashMap;
@@ -257,6 +258,9 @@ pub(crate) struct TableInner {
     /// Wakes the heal loop (ring events).
     heal: Arc<Notify>,
     last_ring_change: parking_lot::Mutex<Instant>,
+    /// Notices when this process was stalled (SIGSTOP, a frozen VM) long enough for the others
+    /// to have moved its ranges meanwhile (see `stall.rs`).
+    stall: stall::StallWatch,
     round_locks: parking_lot::Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
     /// Striped by key position: held by a primary from reading a key's value to storing its
     /// new record, by plain writes and read-modify-writes alike, so none is lost between.
@@ -421,6 +425,7 @@ impl Table {
             ledger: parking_lot::Mutex::new(ledger::Ledger::default()),
             heal: Arc::new(Notify::new()),
             last_ring_change: parking_lot::Mutex::new(Instant::now()),
+            stall: stall::StallWatch::new(),
             round_locks: parking_lot::Mutex::new(HashMap::new()),
             key_locks: (0..KEY_LOCKS)
                 .map(|_| parking_lot::Mutex::new(()))
@@ -627,8 +632,10 @@ impl TableInner {
 
     /// Is local vnode `vnode` authoritative for every key at `positions` (see [`ledger`])?
     fn is_authoritative(&self, vnode: &Vnode, positions: &[KeyPosition]) -> bool {
-        self.current(vnode)
-            .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, positions))
+        !self.stall.stalled()
+            && self
+                .current(vnode)
+                .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, positions))
     }
 
     fn stop_tasks(&self) {

@@ -61,6 +61,12 @@ impl Ledger {
         self.rounds.insert(vnode.id, Round { range, replicas });
     }
 
+    /// Forgets every round: no local vnode is authoritative until it has run a new one (after
+    /// this process was stalled, when ranges may have moved without a ring event here).
+    pub(crate) fn forget_rounds(&mut self) {
+        self.rounds.clear();
+    }
+
     /// `vnode` now owns `now` (`(predecessor, vnode]`): keeps the synchronised range to what it
     /// still owns. A predecessor that joined takes part of the range; if it later leaves, that
     /// part comes back *not* synchronised (writes went to the joiner meanwhile).

@@ -104,7 +104,10 @@ impl TableInner {
             }
         });
         let sweep = self.spawn_expiry_sweep();
-        self.tasks.lock().extend([on_events, heal, periodic, sweep]);
+        let stall = self.spawn_stall_watch();
+        self.tasks
+            .lock()
+            .extend([on_events, heal, periodic, sweep, stall]);
     }
 
     /// One look of the heal loop: probes the replicas' nodes for restarts, then runs a round,

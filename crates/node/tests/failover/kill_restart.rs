@@ -76,41 +76,6 @@ async fn wait_fully_replicated(nodes: &[Node], round: &str) -> Duration {
     }
 }
 
-/// Polls until no survivor's `/status` ring lists a victim any more (they noticed the kill).
-async fn wait_forgotten(nodes: &[Node], survivors: &[usize], victims: &[usize], round: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut remembered = Vec::new();
-        for &survivor in survivors {
-            let Some(status) = status(&nodes[survivor]).await else {
-                remembered.push(format!("node {survivor} does not answer /status"));
-                continue;
-            };
-            let hosts: Vec<&str> = status["ring"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|row| row["host"].as_str())
-                .collect();
-            for &victim in victims {
-                if hosts.contains(&nodes[victim].ring.as_str()) {
-                    remembered.push(format!("node {survivor} still lists node {victim}"));
-                }
-            }
-        }
-        if remembered.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{round}: the survivors did not drop the killed nodes from their ring within \
-             {WAIT:?}: {}",
-            remembered.join(", ")
-        );
-        sleep(POLL).await;
-    }
-}
-
 /// Reads every pair through `con` by `MGET`; a batch answered with an error is sent again
 /// until it is answered or `deadline` passes (nil and wrong values are counted, not retried).
 /// Returns the tally of the last answer to each batch and the number of batches sent again.

@@ -1,0 +1,86 @@
+//! Noticing that this process was stalled: stopped (SIGSTOP), frozen with its VM, or starved,
+//! for longer than the others take to declare it failed.
+//!
+//! While it was stalled, the others may have dropped its vnodes, moved its ranges to other
+//! primaries and taken writes there. When it runs again its ring view is the one it had, so
+//! no ring event tells it so: its authority ledger would vouch for copies that are now behind,
+//! and a read-modify-write (INCR) would start from a stale value. A ticker notes the monotonic
+//! time every [`TICK`]; a gap longer than [`STALL`] means a stall: every round is forgotten, so
+//! every local vnode fetches from its replicas again before it answers as owner (the heal loop
+//! runs the rounds). Between the resume and the ticker's first look, a request sees the ticker's
+//! stale time and is not served as authoritative either.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::TableInner;
+
+/// How often the ticker notes the time.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A gap between two ticks longer than this is a stall. Shorter than the others' failure
+/// detection (so a stall that let them move ranges is always caught); a longer scheduling
+/// delay on a loaded machine only costs a round of anti-entropy.
+const STALL: Duration = Duration::from_millis(1_000);
+
+/// The ticker's last look, as milliseconds since the watch was made.
+pub(super) struct StallWatch {
+    since: Instant,
+    last_tick: AtomicU64,
+}
+
+impl StallWatch {
+    pub(super) fn new() -> StallWatch {
+        StallWatch {
+            since: Instant::now(),
+            last_tick: AtomicU64::new(0),
+        }
+    }
+
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Has the ticker not looked for longer than [`STALL`] (the process just resumed)?
+    pub(super) fn stalled(&self) -> bool {
+        let last = self.last_tick.load(Ordering::Acquire);
+        self.now_millis().saturating_sub(last) > STALL.as_millis() as u64
+    }
+
+    /// Notes a tick; returns the gap since the previous one.
+    fn tick(&self) -> Duration {
+        let now = self.now_millis();
+        let last = self.last_tick.swap(now, Ordering::AcqRel);
+        Duration::from_millis(now.saturating_sub(last))
+    }
+}
+
+impl TableInner {
+    /// Starts the ticker; it ends with the table.
+    pub(super) fn spawn_stall_watch(self: &Arc<Self>) -> JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                let Some(inner) = weak.upgrade() else { return };
+                // Forget first, then note the tick: a request in between still sees the stall.
+                if inner.stall.stalled() {
+                    inner.ledger.lock().forget_rounds();
+                    let gap = inner.stall.tick();
+                    tracing::warn!(
+                        ?gap,
+                        "this node was stalled: its ranges may have moved meanwhile; every \
+                         vnode synchronises with its replicas before it answers as owner again"
+                    );
+                    inner.heal.notify_one();
+                } else {
+                    inner.stall.tick();
+                }
+            }
+        })
+    }
+}
