@@ -35,20 +35,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  echo "== installing redis-server and redis-tools"
-  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
-# The Debian package starts a system redis on 6379; we use our own ports and leave it alone.
-
-echo "== building dendrite (release)"
-cargo build --release -q -p dendrite-node
-bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
-
 # shellcheck source=scripts/lib.sh
-source scripts/lib.sh  # $work, pids, cleanup on exit, free_port
+source scripts/lib.sh  # $work, pids, cleanup on exit, free_port, need_redis, build_release
+need_redis
+build_release
 
 # A free port below 45000 whose +10000 (Redis Cluster's bus port) is free too.
 free_cluster_port() {

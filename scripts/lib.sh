@@ -12,6 +12,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Installs redis-server and redis-tools from the system packages when they are missing. The
+# Debian package starts a system redis on 6379; the scripts use their own ports and leave it alone.
+need_redis() {
+  if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    echo "== installing redis-server and redis-tools"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+  fi
+}
+
+# Builds the release binary; its path in $bin.
+build_release() {
+  echo "== building dendrite (release)"
+  cargo build --release -q -p dendrite-node
+  bin="${CARGO_TARGET_DIR:-target}/release/dendrite"
+}
+
 # A TCP port nothing listens on right now (the kernel's choice, so never a port in use).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -37,6 +37,7 @@
 // only warns), so every item says why it exists.
 #![deny(missing_docs)]
 
+pub mod durable;
 pub mod error;
 pub mod modify;
 pub mod placement;

@@ -17,6 +17,7 @@
 //!   primary without a lookup;
 //! - `peer`: one typed request/reply exchange with a vnode.
 
+mod durability;
 mod expiry;
 mod handback;
 mod keyspace;
@@ -47,6 +48,7 @@ use tracing::info;
 pub use keyspace::ScanPage;
 pub use query::Query;
 
+use crate::durable::{Log, Persistence};
 use crate::error::TableError;
 use crate::placement::Placement;
 use crate::position::KeyPosition;
@@ -242,7 +244,9 @@ impl Refusals {
 pub(crate) struct TableInner {
     ring: Arc<Ring>,
     config: TableConfig,
-    store: Store,
+    store: Arc<Store>,
+    /// The durable log every accepted record is appended to (`None`: in memory only).
+    log: Option<Arc<Log>>,
     clock: Clock,
     stats: TableStats,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
@@ -304,7 +308,19 @@ impl Table {
         transport: Arc<dyn Transport>,
         config: TableConfig,
     ) -> Result<Table, TableError> {
-        Table::start(ring_config, transport, &[], config).await
+        Table::start(ring_config, transport, &[], config, None).await
+    }
+
+    /// [`create`](Table::create) on a store recovered from disk, logging every record it
+    /// accepts from now on (see [`crate::durable`]). Recover before calling this: the node
+    /// serves and joins only with its data loaded.
+    pub async fn create_durable(
+        ring_config: Config,
+        transport: Arc<dyn Transport>,
+        config: TableConfig,
+        persistence: Persistence,
+    ) -> Result<Table, TableError> {
+        Table::start(ring_config, transport, &[], config, Some(persistence)).await
     }
 
     /// Joins the ring of `seeds` and takes over this node's ranges from their current holders.
@@ -317,7 +333,23 @@ impl Table {
         if seeds.is_empty() {
             return Err(TableError::Ring(dendrite::RingError::NoSeed(Vec::new())));
         }
-        Table::start(ring_config, transport, seeds, config).await
+        Table::start(ring_config, transport, seeds, config, None).await
+    }
+
+    /// [`join`](Table::join) with a store recovered from disk (see
+    /// [`create_durable`](Table::create_durable)): the node rejoins at its address with its
+    /// data, and anti-entropy pulls only what changed while it was away.
+    pub async fn join_durable(
+        ring_config: Config,
+        transport: Arc<dyn Transport>,
+        seeds: &[String],
+        config: TableConfig,
+        persistence: Persistence,
+    ) -> Result<Table, TableError> {
+        if seeds.is_empty() {
+            return Err(TableError::Ring(dendrite::RingError::NoSeed(Vec::new())));
+        }
+        Table::start(ring_config, transport, seeds, config, Some(persistence)).await
     }
 
     async fn start(
@@ -325,6 +357,7 @@ impl Table {
         transport: Arc<dyn Transport>,
         seeds: &[String],
         config: TableConfig,
+        persistence: Option<Persistence>,
     ) -> Result<Table, TableError> {
         if ring_config.vnode_ids.is_empty() {
             // Whole hash slots per vnode, placed to even out ownership (crate::tokens), unless
@@ -359,17 +392,31 @@ impl Table {
         } else {
             Ring::join_with(ring_config, transport, seeds, extensions).await?
         };
+        let (store, log) = match persistence {
+            Some(Persistence { store, log }) => {
+                store.set_observer(log.appender());
+                (store, Some(log))
+            }
+            None => (Arc::new(Store::new(config.shards)), None),
+        };
+        let clock = {
+            let offset = config.clock_offset_ms;
+            let time = config.time.clone();
+            Clock::new(node_id, move || {
+                time.now_millis().saturating_add_signed(offset)
+            })
+            .with_max_ahead(config.max_clock_skew)
+        };
+        if let Some(newest) = log.as_ref().and_then(|log| log.recovery().max_version) {
+            // Versions issued from now on order after everything loaded from disk. One beyond
+            // the skew bound is not observed (it was stored before the bound refused it).
+            let _ = clock.observe(&newest);
+        }
         let inner = Arc::new(TableInner {
             ring,
-            store: Store::new(config.shards),
-            clock: {
-                let offset = config.clock_offset_ms;
-                let time = config.time.clone();
-                Clock::new(node_id, move || {
-                    time.now_millis().saturating_add_signed(offset)
-                })
-                .with_max_ahead(config.max_clock_skew)
-            },
+            store,
+            log,
+            clock,
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),
@@ -438,8 +485,23 @@ impl Table {
     }
 
     /// Calls `hook` for every record this node stores from now on (the Go original's item hook).
+    /// On a durable table the log keeps receiving every record, before `hook`.
     pub fn set_hook(&self, hook: impl Fn(&[u8], &Record) + Send + Sync + 'static) {
-        self.inner.store.set_observer(Box::new(hook));
+        match &self.inner.log {
+            Some(log) => {
+                let append = log.appender();
+                self.inner.store.set_observer(Box::new(move |key, record| {
+                    append(key, record);
+                    hook(key, record);
+                }));
+            }
+            None => self.inner.store.set_observer(Box::new(hook)),
+        }
+    }
+
+    /// The durable log, when the table has one.
+    pub fn log(&self) -> Option<&Arc<Log>> {
+        self.inner.log.as_ref()
     }
 
     /// Counters for metrics.
@@ -482,6 +544,10 @@ impl Table {
         self.inner.hand_off().await;
         self.inner.stop_tasks();
         self.inner.ring.leave().await?;
+        if let Some(log) = &self.inner.log {
+            // Flushes what is queued, whatever the fsync policy.
+            log.close();
+        }
         Ok(())
     }
 
@@ -582,6 +648,8 @@ impl TableInner {
 impl Drop for TableInner {
     fn drop(&mut self) {
         self.stop_tasks();
+        // The observer holds the log's buffer (and through it the store): let both go.
+        self.store.clear_observer();
     }
 }
 

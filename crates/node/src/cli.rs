@@ -41,6 +41,21 @@ pub enum CliCommand {
     Keygen,
     /// Load a running node over RESP and print throughput and latency.
     Bench(BenchArgs),
+    /// Check a data directory's snapshot and log segments (the node must be stopped); with
+    /// --fix, cut each damaged file at its first bad record so the node can start again.
+    CheckData(CheckDataArgs),
+}
+
+/// Flags of `dendrite check-data`.
+#[derive(Debug, Args)]
+pub struct CheckDataArgs {
+    /// The data directory (the node's --data-dir).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Cut every damaged file at its first bad record (the records after it are lost on this
+    /// node; anti-entropy brings them back from the replicas).
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// Flags of `dendrite node`; each overrides the environment and config file.
@@ -130,6 +145,15 @@ pub struct NodeArgs {
     /// proto-max-bulk-len; default and minimum 16777216, the table's largest value).
     #[arg(long, value_name = "BYTES")]
     pub proto_max_bulk_len: Option<u64>,
+    /// Directory for the durable log and snapshots (default none: in memory only). It belongs
+    /// to this node's ring address and is locked while the node runs.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When the log is flushed to disk with --data-dir: `always` (a write is acknowledged
+    /// once durable on every copy it waits for), `everysec` (at most about a second lost on a
+    /// power cut; default) or `no` (the OS decides), as Redis's appendfsync.
+    #[arg(long, value_name = "POLICY")]
+    pub fsync: Option<String>,
 }
 
 impl NodeArgs {
@@ -165,6 +189,8 @@ impl NodeArgs {
             proto_max_bulk_len: self
                 .proto_max_bulk_len
                 .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),
+            data_dir: self.data_dir.clone(),
+            fsync: self.fsync.clone(),
             advertise_resp: self.advertise_resp.clone(),
             cluster_redirects: self.cluster_redirects.then_some(true),
         }

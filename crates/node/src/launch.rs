@@ -13,11 +13,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use dendrite_net::{NetConfig, NetSecurity, ZmtpTransport};
+use dtable::durable::{DataDir, DurableError, LogConfig, Persistence};
 use dtable::{Table, TableConfig, TableError};
 
 use crate::backend::Backend;
 use crate::http::serve_http;
 use crate::metrics::Metrics;
+use crate::persistence::LogMetrics;
 use crate::resp::{serve_resp, ParseLimits, RespConfig, RespLimits};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownSignal;
@@ -67,6 +69,9 @@ pub enum LaunchError {
         /// The RESP `proto_max_bulk_len`.
         proto_max_bulk_len: usize,
     },
+    /// The data directory could not be opened or recovered (locked, another node's, damaged).
+    #[error("{0}")]
+    Durable(#[from] DurableError),
     /// The ring or table could not start (no seed answered, bad configuration).
     #[error("cannot start the ring: {0}")]
     Ring(#[from] TableError),
@@ -113,8 +118,18 @@ pub async fn start_node(
     settings: &Settings,
     shutdown: ShutdownSignal,
 ) -> Result<RunningNode, LaunchError> {
+    // Locked before anything binds: a second process on the directory fails with that, not
+    // with a port in use.
+    let data_dir = match &settings.data_dir {
+        Some(path) => Some(DataDir::open(path)?),
+        None => None,
+    };
     let transport = ZmtpTransport::bind(&settings.listen, net_config(settings)?).await?;
     let ring_addr = dendrite::Transport::local_host(&*transport).to_string();
+    let persistence = match data_dir {
+        Some(dir) => Some(recover(dir, settings, &ring_addr).await?),
+        None => None,
+    };
     // The client ports are bound first, so the ring learns the RESP address actually bound.
     let resp = bind("resp", &settings.resp).await?;
     let http = bind("http", &settings.http).await?;
@@ -129,12 +144,22 @@ pub async fn start_node(
         .advertise_resp
         .clone()
         .unwrap_or_else(|| advertised_resp(resp_addr, &ring_addr));
-    let table = start_table(settings, &transport, &ring_addr, client_address).await?;
+    let table = start_table(
+        settings,
+        &transport,
+        &ring_addr,
+        persistence,
+        client_address,
+    )
+    .await?;
     let table_backend = TableBackend::new(table.clone());
     let slot_watch = table_backend.watch_slots().await;
     let backend: Arc<dyn Backend> = Arc::new(table_backend);
     let metrics = Arc::new(Metrics::new());
     metrics.add_source(TableMetrics::start(table.clone()));
+    if let Some(log) = table.log() {
+        metrics.add_source(LogMetrics::new(log.clone()));
+    }
     let resp_config = RespConfig {
         limits: RespLimits {
             max_clients: settings.max_clients,
@@ -228,12 +253,32 @@ fn net_config(settings: &Settings) -> Result<NetConfig, LaunchError> {
     })
 }
 
+/// Claims `dir` for the node at `ring_addr` and loads it, before the node serves or joins.
+async fn recover(
+    dir: DataDir,
+    settings: &Settings,
+    ring_addr: &str,
+) -> Result<Persistence, LaunchError> {
+    dir.claim(ring_addr)?;
+    let config = LogConfig {
+        fsync: settings.fsync,
+        ..LogConfig::default()
+    };
+    let shards = TableConfig::default().shards;
+    // Reading the files blocks: off the runtime's threads.
+    let loaded = tokio::task::spawn_blocking(move || Persistence::open(dir, shards, config))
+        .await
+        .map_err(|e| LaunchError::Task(format!("recovery: {e}")))??;
+    Ok(loaded)
+}
+
 /// Creates the ring, or joins it through the seeds, retrying for about a minute so that nodes
 /// started together find each other whatever the order.
 async fn start_table(
     settings: &Settings,
     transport: &Arc<ZmtpTransport>,
     ring_addr: &str,
+    persistence: Option<Persistence>,
     client_address: String,
 ) -> Result<Table, LaunchError> {
     let mut config = dendrite::Config::new(ring_addr);
@@ -257,19 +302,39 @@ async fn start_table(
         });
     }
     if settings.join.is_empty() {
-        return Ok(Table::create(config, transport.clone(), table_config).await?);
+        let transport = transport.clone();
+        return Ok(match persistence {
+            Some(persistence) => {
+                Table::create_durable(config, transport, table_config, persistence).await?
+            }
+            None => Table::create(config, transport, table_config).await?,
+        });
     }
     let mut pause = Duration::from_millis(200);
     let mut attempts = 0;
     loop {
-        match Table::join(
-            config.clone(),
-            transport.clone(),
-            &settings.join,
-            table_config.clone(),
-        )
-        .await
-        {
+        let joined = match &persistence {
+            Some(persistence) => {
+                Table::join_durable(
+                    config.clone(),
+                    transport.clone(),
+                    &settings.join,
+                    table_config.clone(),
+                    persistence.clone(),
+                )
+                .await
+            }
+            None => {
+                Table::join(
+                    config.clone(),
+                    transport.clone(),
+                    &settings.join,
+                    table_config.clone(),
+                )
+                .await
+            }
+        };
+        match joined {
             Ok(table) => return Ok(table),
             Err(TableError::Ring(dendrite::RingError::NoSeed(seeds))) if attempts < 12 => {
                 tracing::warn!(?seeds, "no seed answered yet; retrying in {pause:?}");

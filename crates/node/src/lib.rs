@@ -11,6 +11,7 @@ pub mod cli;
 pub mod http;
 pub mod launch;
 pub mod metrics;
+pub mod persistence;
 pub mod resp;
 pub mod settings;
 pub mod shutdown;

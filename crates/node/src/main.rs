@@ -7,7 +7,7 @@ use bytes::Bytes;
 use clap::Parser;
 use dendrite_node::backend::Consistency;
 use dendrite_node::bench::{run_bench, BenchPlan};
-use dendrite_node::cli::{BenchArgs, Cli, CliCommand, DemoArgs, StatusArgs};
+use dendrite_node::cli::{BenchArgs, CheckDataArgs, Cli, CliCommand, DemoArgs, StatusArgs};
 use dendrite_node::http::client::http_get;
 use dendrite_node::launch::start_node;
 use dendrite_node::settings::{default_threads, LogFormat, Settings, SettingsLayer};
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         // The load generator takes every core it can get.
         CliCommand::Bench(args) => run_on(None, run_bench_command(args)),
         CliCommand::Keygen => run_keygen(),
+        CliCommand::CheckData(args) => run_check_data(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +235,23 @@ async fn run_status(args: StatusArgs) -> CommandResult {
         .map_err(|e| format!("{target} answered /status with invalid JSON: {e}"))?;
     print!("{}", render_status(&status));
     Ok(())
+}
+
+/// Checks (and with --fix repairs) a data directory; fails when a node could not start on it.
+fn run_check_data(args: &CheckDataArgs) -> CommandResult {
+    let report = dtable::durable::check(&args.dir, args.fix)?;
+    print!("{report}");
+    if report.starts() {
+        println!("{}: a node can start on it", args.dir.display());
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is damaged; repair with `dendrite check-data {} --fix`",
+            args.dir.display(),
+            args.dir.display()
+        )
+        .into())
+    }
 }
 
 /// Prints a fresh CURVE key pair; the secret is the cluster key every node gets.

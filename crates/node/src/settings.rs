@@ -26,6 +26,8 @@
 //! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
 //! | worker threads | `--threads` | `DENDRITE_THREADS` | `threads` | cores − 1, at least 1 |
 //! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
+//! | data directory | `--data-dir` | `DENDRITE_DATA_DIR` | `data_dir` | none (in memory only) |
+//! | fsync policy | `--fsync` | `DENDRITE_FSYNC` | `fsync` | `everysec` (`always`, `everysec`, `no`) |
 //! | RESP address told to cluster clients | `--advertise-resp` | `DENDRITE_ADVERTISE_RESP` | `advertise_resp` | the RESP address (its host replaced by the ring address's when it binds 0.0.0.0 or ::) |
 //! | MOVED for every client | `--cluster-redirects` | `DENDRITE_CLUSTER_REDIRECTS` | `cluster_redirects` | false (only connections that sent CLUSTER or READONLY) |
 //! | clock offset (fault-injection tests only) | `--clock-offset-ms` (hidden) | `DENDRITE_CLOCK_OFFSET_MS` | `clock_offset_ms` | 0 |
@@ -35,6 +37,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use dtable::durable::FsyncPolicy;
 
 use crate::resp::Password;
 
@@ -83,6 +87,11 @@ pub struct Settings {
     /// and the connection closed, as Redis does, before it is buffered. At least the table's
     /// largest value ([`TABLE_MAX_VALUE_LEN`]), so every value the table stores can be sent.
     pub proto_max_bulk_len: usize,
+    /// Where the durable log and snapshots are kept; `None` keeps everything in memory only
+    /// (docs/design.md, "Durability").
+    pub data_dir: Option<PathBuf>,
+    /// When the log is flushed to disk (only used with a data directory).
+    pub fsync: FsyncPolicy,
     /// The `host:port` cluster clients are sent to for this node (`MOVED`, `CLUSTER SLOTS`);
     /// `None`: the RESP address, with the ring address's host when RESP binds every interface.
     pub advertise_resp: Option<String>,
@@ -200,6 +209,10 @@ pub struct SettingsLayer {
     pub clock_offset_ms: Option<i64>,
     /// See [`Settings::proto_max_bulk_len`], in bytes.
     pub proto_max_bulk_len: Option<i64>,
+    /// See [`Settings::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`Settings::fsync`]: `always`, `everysec` or `no`.
+    pub fsync: Option<String>,
     /// See [`Settings::advertise_resp`].
     pub advertise_resp: Option<String>,
     /// See [`Settings::cluster_redirects`].
@@ -316,6 +329,15 @@ pub enum SettingsError {
         /// The table's `max_value_len`.
         table_max: usize,
     },
+    /// The fsync policy is not one of the three.
+    #[error(
+        "fsync = {value:?} is not an fsync policy; use always, everysec or no ({})",
+        sources("fsync")
+    )]
+    InvalidFsync {
+        /// The value given.
+        value: String,
+    },
     /// The log filter does not parse.
     #[error("log = {value:?} is not a valid tracing filter ({reason}); try \"info\" or \"dendrite=debug,info\"")]
     InvalidLogFilter {
@@ -364,6 +386,8 @@ impl SettingsLayer {
             max_clock_skew_ms: Some(60_000),
             clock_offset_ms: Some(0),
             proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
+            data_dir: None,
+            fsync: Some("everysec".into()),
             advertise_resp: None,
             cluster_redirects: Some(false),
         }
@@ -443,6 +467,8 @@ impl SettingsLayer {
                 "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
                 "CLOCK_OFFSET_MS" => layer.clock_offset_ms = Some(integer()?),
                 "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
+                "DATA_DIR" => layer.data_dir = Some(PathBuf::from(&value)),
+                "FSYNC" => layer.fsync = Some(value.clone()),
                 "ADVERTISE_RESP" => layer.advertise_resp = Some(value.clone()),
                 "CLUSTER_REDIRECTS" => layer.cluster_redirects = Some(boolean()?),
                 "CONFIG" => {}
@@ -475,6 +501,8 @@ impl SettingsLayer {
             max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
             clock_offset_ms: higher.clock_offset_ms.or(self.clock_offset_ms),
             proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
+            data_dir: higher.data_dir.or(self.data_dir),
+            fsync: higher.fsync.or(self.fsync),
             advertise_resp: higher.advertise_resp.or(self.advertise_resp),
             cluster_redirects: higher.cluster_redirects.or(self.cluster_redirects),
         }
@@ -578,6 +606,12 @@ impl SettingsLayer {
             });
         }
         let log_format = layer.log_format.unwrap_or_default().parse()?;
+        let fsync_text = layer.fsync.unwrap_or_default();
+        let fsync = fsync_text
+            .parse::<FsyncPolicy>()
+            .map_err(|_| SettingsError::InvalidFsync { value: fsync_text })?;
+        // An empty path means none, as an unset one.
+        let data_dir = layer.data_dir.filter(|path| !path.as_os_str().is_empty());
         // An empty password means none, as in Redis's `requirepass ""`.
         let requirepass = layer
             .requirepass
@@ -603,6 +637,8 @@ impl SettingsLayer {
             max_clock_skew: Duration::from_millis(skew_ms.unsigned_abs()),
             clock_offset_ms,
             proto_max_bulk_len,
+            data_dir,
+            fsync,
             advertise_resp,
             cluster_redirects: layer.cluster_redirects.unwrap_or(false),
         })

@@ -362,6 +362,7 @@ impl Backend for TableBackend {
             "replicas": ring.config().replicas,
             "max_consistency": ring.config().replicas + 1,
             "vnodes": vnodes,
+            "persistence": crate::persistence::status_json(self.table.log()),
             "table": {
                 "writes": load(&stats.writes),
                 "write_errors": load(&stats.write_errors),

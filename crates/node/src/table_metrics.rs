@@ -53,7 +53,13 @@ impl TableMetrics {
 }
 
 /// Writes one metric family whose samples are `(labels, value)`.
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+pub(crate) fn family(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(&str, u64)],
+) {
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

@@ -447,6 +447,44 @@ fn proto_max_bulk_len_defaults_to_the_table_value_limit_and_never_goes_below() {
 }
 
 #[test]
+fn data_dir_and_fsync_come_from_every_layer_in_order() {
+    let defaults = load(&[], &[]).unwrap();
+    assert_eq!(defaults.data_dir, None, "in memory unless asked");
+    assert_eq!(defaults.fsync, dtable::durable::FsyncPolicy::EverySec);
+    let file = ConfigFile::new("durable", "data_dir = \"/from/file\"\nfsync = \"no\"\n");
+    let path = file.0.to_str().unwrap();
+    let from_file = load(&["--config", path], &[]).unwrap();
+    assert_eq!(from_file.data_dir, Some(PathBuf::from("/from/file")));
+    assert_eq!(from_file.fsync, dtable::durable::FsyncPolicy::No);
+    let env_wins = [
+        ("DENDRITE_DATA_DIR", "/from/env"),
+        ("DENDRITE_FSYNC", "always"),
+    ];
+    let from_env = load(&["--config", path], &env_wins).unwrap();
+    assert_eq!(from_env.data_dir, Some(PathBuf::from("/from/env")));
+    assert_eq!(from_env.fsync, dtable::durable::FsyncPolicy::Always);
+    let flags = [
+        "--config",
+        path,
+        "--data-dir",
+        "/from/flag",
+        "--fsync",
+        "everysec",
+    ];
+    let from_flags = load(&flags, &env_wins).unwrap();
+    assert_eq!(from_flags.data_dir, Some(PathBuf::from("/from/flag")));
+    assert_eq!(from_flags.fsync, dtable::durable::FsyncPolicy::EverySec);
+    let error = load(&["--fsync", "sometimes"], &[]).unwrap_err();
+    assert!(
+        matches!(error, SettingsError::InvalidFsync { .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("always, everysec or no"), "{message}");
+    assert!(message.contains("--fsync"), "{message}");
+}
+
+#[test]
 fn clock_offset_is_zero_unless_set_and_may_be_negative() {
     assert_eq!(load(&[], &[]).unwrap().clock_offset_ms, 0);
     let env = [("DENDRITE_CLOCK_OFFSET_MS", "1500")];

@@ -66,9 +66,9 @@ impl TableInner {
                     self.write_as_primary(dest, items, positions, min_acks)
                         .await
                 }
-                WriteRole::Replica => self.apply_all(&dest, items),
+                WriteRole::Replica => self.apply_durably(&dest, items).await,
             },
-            Request::Transfer { dest, items, .. } => self.apply_all(&dest, items),
+            Request::Transfer { dest, items, .. } => self.apply_durably(&dest, items).await,
             Request::Read {
                 dest,
                 keys,
@@ -184,6 +184,20 @@ impl TableInner {
         }
     }
 
+    /// [`apply_all`](TableInner::apply_all), acknowledged once the log holds the records on
+    /// disk when its policy is `always` (a replica copy counts for the consistency level only
+    /// once it is durable).
+    async fn apply_durably(&self, dest: &Vnode, items: Vec<(Bytes, Record)>) -> Reply {
+        let reply = self.apply_all(dest, items);
+        let mark = self.log_mark();
+        match (self.durable(mark).await, reply) {
+            (Err(reason), Reply::WriteAck { applied, .. }) => {
+                write_ack(applied, Some(reason), None)
+            }
+            (_, reply) => reply,
+        }
+    }
+
     /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
     /// vnode that does, as far as `dest` knows: its predecessor.
     pub(super) fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
@@ -240,7 +254,12 @@ impl TableInner {
             versioned.push((key, record));
         }
         let refused = refusals.report(&self.stats, || format!("a primary write to {dest}"));
-        match self.replicate_and_wait(&replicas, &versioned, wanted).await {
+        let mark = self.log_mark();
+        let (replicated, durable) = futures::join!(
+            self.replicate_and_wait(&replicas, &versioned, wanted),
+            self.durable(mark)
+        );
+        match replicated.and(durable) {
             Ok(()) => write_ack(applied, refused, None),
             Err(reason) => write_ack(applied, Some(reason), None),
         }
@@ -285,10 +304,13 @@ impl TableInner {
             self.store.apply_at(position, &key, &record);
             (record, answer)
         };
-        match self
-            .replicate_and_wait(&replicas, &[(key, record)], wanted)
-            .await
-        {
+        let mark = self.log_mark();
+        let versioned = [(key, record)];
+        let (replicated, durable) = futures::join!(
+            self.replicate_and_wait(&replicas, &versioned, wanted),
+            self.durable(mark)
+        );
+        match replicated.and(durable) {
             Ok(()) => ModifyAnswer::Done(answer),
             Err(reason) => ModifyAnswer::Failed(reason),
         }

@@ -104,6 +104,10 @@ pub(super) fn info_text(
             "clients",
             format!("# Clients\r\nconnected_clients:{}\r\n", metrics.connected_clients()),
         ),
+        (
+            "persistence",
+            crate::persistence::info_section(&backend.status()),
+        ),
         ("stats", stats_section(&backend.status())),
         ("cluster", super::cluster::info_section().to_string()),
         (
