@@ -179,19 +179,27 @@ impl TableInner {
             }
             answer
         };
-        let replicated = join_all(
-            groups
-                .iter()
-                .zip(&records)
-                .filter(|(_, records)| !records.is_empty())
-                .map(|((replicas, wanted), records)| {
-                    self.replicate_and_wait(replicas, records, *wanted)
-                }),
-        )
-        .await;
-        match replicated.into_iter().find_map(Result::err) {
-            None => ModifyAnswer::Done(answer),
-            Some(reason) => ModifyAnswer::Failed(reason),
+        // With `--fsync always`, the answer also waits for this node's log to hold the changes.
+        let mark = self.log_mark();
+        let (replicated, durable) = futures::join!(
+            join_all(
+                groups
+                    .iter()
+                    .zip(&records)
+                    .filter(|(_, records)| !records.is_empty())
+                    .map(|((replicas, wanted), records)| {
+                        self.replicate_and_wait(replicas, records, *wanted)
+                    }),
+            ),
+            self.durable(mark)
+        );
+        match replicated
+            .into_iter()
+            .find_map(Result::err)
+            .map_or(durable, Err)
+        {
+            Ok(()) => ModifyAnswer::Done(answer),
+            Err(reason) => ModifyAnswer::Failed(reason),
         }
     }
 }
