@@ -345,8 +345,17 @@ impl TableInner {
         }
         if !self.is_authoritative(dest, positions) {
             // If no other copy answers, this vnode cannot know the keys' latest versions:
-            // refuse rather than acknowledge what an older write may override.
-            let answered = self.catch_up(&replicas, &keys()).await;
+            // refuse rather than acknowledge what an older write may override. Right after a
+            // join the copies may not answer yet (connections being set up): ask again a few
+            // times, for under a second in all, before refusing.
+            let keys = keys();
+            let mut answered = self.catch_up(&replicas, &keys).await;
+            let mut pause = CATCH_UP_PAUSE;
+            while answered == 0 && !replicas.is_empty() && pause <= CATCH_UP_PAUSE * 8 {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                answered = self.catch_up(&replicas, &keys).await;
+            }
             if answered == 0 && !replicas.is_empty() {
                 return Err(Unready::Failed(format!(
                     "{dest} is taking the range over and none of its other {} copies \
@@ -396,6 +405,10 @@ impl TableInner {
         Ok(())
     }
 }
+
+/// The first pause before a primary taking its range over asks its silent copies again (then
+/// doubling: 50, 100, 200, 400 ms).
+const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Why a primary operation cannot go ahead.
 pub(super) enum Unready {
