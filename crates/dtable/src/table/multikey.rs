@@ -14,7 +14,7 @@ use dendrite::Vnode;
 use futures::future::join_all;
 
 use super::serve::Unready;
-use super::{Query, TableInner, TableStats};
+use super::{Query, TableInner};
 use crate::error::TableError;
 use crate::modify::{Change, Current, Modified, ModifyMany};
 use crate::position::KeyPosition;
@@ -26,7 +26,7 @@ const REDIRECTS: usize = 16;
 
 impl Query<'_> {
     /// Applies `op` to `keys` at their primary as one step, at this query's write
-    /// consistency; the operation's answer. All keys must have the same primary, else
+    /// consistency; the operation's answer. Every key's primary must be on one node, else
     /// [`TableError::CrossSlot`] and nothing is done. Like [`modify`](Query::modify), an
     /// operation whose primary does not answer is not sent again.
     pub async fn modify_many(
@@ -39,12 +39,7 @@ impl Query<'_> {
         }
         self.check_consistency(self.write)?;
         let result = self.modify_many_at_primary(keys, op).await;
-        let counter = if result.is_ok() {
-            &self.inner.stats.writes
-        } else {
-            &self.inner.stats.write_errors
-        };
-        TableStats::bump(counter, 1);
+        self.count_write(&result);
         result
     }
 

@@ -260,12 +260,7 @@ impl<'a> Query<'a> {
             }
         }
         let result = self.modify_at_primary(key, op).await;
-        let counter = if result.is_ok() {
-            &self.inner.stats.writes
-        } else {
-            &self.inner.stats.write_errors
-        };
-        TableStats::bump(counter, 1);
+        self.count_write(&result);
         result
     }
 
@@ -559,6 +554,16 @@ impl<'a> Query<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Counts one read-modify-write as a write or a write error.
+    pub(super) fn count_write<T>(&self, result: &Result<T, TableError>) {
+        let counter = if result.is_ok() {
+            &self.inner.stats.writes
+        } else {
+            &self.inner.stats.write_errors
+        };
+        TableStats::bump(counter, 1);
     }
 
     pub(super) fn count_read<T>(&self, result: &Result<T, TableError>) {
