@@ -8,6 +8,8 @@
 //! The crate is layered so that the rules of Chord can be tested without a network:
 //! - [`id`], [`vnode`], [`config`]: values and their validation;
 //! - [`chord`]: the rules of Chord for one vnode as a plain state machine, with no I/O;
+//! - [`lost_hosts`]: which hosts lost from view to probe, and when (merging rings after a
+//!   partition), also without I/O;
 //! - [`message`] (and the generated [`proto`] shapes): the typed messages and the frame codec
 //!   (docs/wire.md);
 //! - [`transport`]: the trait every transport implements, and extension registration;
@@ -26,6 +28,7 @@ pub mod chord;
 pub mod config;
 pub mod event;
 pub mod id;
+pub mod lost_hosts;
 pub mod mem;
 pub mod message;
 mod presence;

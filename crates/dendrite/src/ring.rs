@@ -10,12 +10,14 @@
 //!   predecessor right;
 //! - `lookup`: iterative `find_successors`, with hop bound, deadline and a way
 //!   around dead vnodes;
-//! - `survey`: every vnode of a ring, walked from outside before joining.
+//! - `survey`: every vnode of a ring, walked from outside before joining;
+//! - `reunion`: probes hosts lost from view and merges rings a partition split.
 
 mod lookup;
 mod serve;
 
 pub use lookup::LookupStats;
+mod reunion;
 mod stabilize;
 mod survey;
 
@@ -34,6 +36,7 @@ use crate::chord::{DeadVnodes, VnodeState};
 use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
 use crate::id::Id;
+use crate::lost_hosts::LostHosts;
 use crate::message::{CodecError, Message};
 use crate::transport::{ExtensionHandler, Extensions, RegistryError, Transport, TransportError};
 use crate::vnode::Vnode;
@@ -172,12 +175,18 @@ pub struct Ring {
     /// Vnodes found dead (failed calls, leaves): lookups skip them even when a vnode that has
     /// not noticed yet still lists them.
     dead: Mutex<DeadVnodes>,
-    /// Where the clock of `dead` starts.
+    /// Hosts whose vnodes were found dead, probed now and then: the first to answer after a
+    /// partition heals is where this node's ring and the other side's merge.
+    lost_hosts: Mutex<LostHosts>,
+    /// Where the clock of `dead` and `lost_hosts` starts.
     started: tokio::time::Instant,
 }
 
 /// Most dead vnodes remembered per node.
 const MAX_DEAD_VNODES: usize = 1024;
+
+/// Most lost hosts probed per node.
+const MAX_LOST_HOSTS: usize = 256;
 
 impl Ring {
     /// Starts a new ring made of this node's vnodes only.
@@ -313,6 +322,7 @@ impl Ring {
             stopped: AtomicBool::new(false),
             known_hosts: Mutex::new(std::collections::BTreeSet::new()),
             dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
+            lost_hosts: Mutex::new(LostHosts::new(MAX_LOST_HOSTS)),
             started: tokio::time::Instant::now(),
         });
         ring.transport
@@ -320,9 +330,20 @@ impl Ring {
         Ok(ring)
     }
 
-    /// Spawns one stabilization task per vnode.
+    /// Spawns one stabilization task per vnode, and the task that probes lost hosts.
     fn start(self: &Arc<Self>) {
         let mut tasks = lock(&self.tasks);
+        let weak: Weak<Ring> = Arc::downgrade(self);
+        let period = self.config.stabilize_max;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                match weak.upgrade() {
+                    Some(ring) if !ring.is_stopped() => ring.probe_lost_host().await,
+                    _ => return,
+                }
+            }
+        }));
         for index in 0..self.vnodes.len() {
             let weak: Weak<Ring> = Arc::downgrade(self);
             tasks.push(tokio::spawn(async move {
@@ -688,6 +709,7 @@ impl Ring {
         }
         debug!(%dead, "forgetting an unreachable vnode");
         lock(&self.dead).note(dead, self.since_start());
+        lock(&self.lost_hosts).note(&dead.host, self.since_start());
         for (_, state) in &self.vnodes {
             let (left, replicas) = {
                 let mut s = lock(state);

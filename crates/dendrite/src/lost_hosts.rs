@@ -1,0 +1,180 @@
+//! Hosts that dropped out of view, and when to look for them again: what lets two rings that a
+//! partition split find each other after it heals.
+//!
+//! A partition longer than failure detection leaves each side a ring of its own: every vnode
+//! forgets the vnodes across the cut, and nothing in Chord's stabilization ever asks about them
+//! again. Shafaat, Ghodsi and Haridi ("Dealing with network partitions in structured overlay
+//! networks", 2009) keep the failed nodes in a *passive list*, probe them now and then, and
+//! merge the rings through the first that answers. [`LostHosts`] is that list, as a plain state
+//! machine: the ring's async shell (`ring/reunion.rs`) notes hosts as they die, asks
+//! [`LostHosts::due`] which to probe, and reports what the probe found. docs/design.md,
+//! "Partitions", says how the merge goes on from there.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// First wait between a host's loss and its first probe, doubled after every probe it does not
+/// answer, up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest wait between two probes of the same host.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A host not heard from for this long is forgotten: a partition lasting longer needs an
+/// operator (or a restart with `--join`) to bring the sides together.
+pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// When a lost host is probed next, and how long the wait after that will be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Probe {
+    lost_at: Duration,
+    next: Duration,
+    backoff: Duration,
+}
+
+/// Hosts found unreachable, each with its next probe time (times are durations on the owner's
+/// clock, so tests and the simulator drive it in virtual time).
+#[derive(Debug, Clone)]
+pub struct LostHosts {
+    capacity: usize,
+    hosts: BTreeMap<String, Probe>,
+}
+
+impl LostHosts {
+    /// An empty list holding at most `capacity` (at least 1) hosts; beyond it the host lost
+    /// longest ago is dropped.
+    pub fn new(capacity: usize) -> LostHosts {
+        LostHosts {
+            capacity: capacity.max(1),
+            hosts: BTreeMap::new(),
+        }
+    }
+
+    /// `host` stopped answering at `now`. A host already in the list keeps its schedule (its
+    /// vnodes die one by one; the first one started the clock).
+    pub fn note(&mut self, host: &str, now: Duration) {
+        if self.hosts.contains_key(host) {
+            return;
+        }
+        self.hosts.insert(
+            host.to_string(),
+            Probe {
+                lost_at: now,
+                next: now.saturating_add(FIRST_BACKOFF),
+                backoff: FIRST_BACKOFF,
+            },
+        );
+        while self.hosts.len() > self.capacity {
+            let oldest = self
+                .hosts
+                .iter()
+                .min_by_key(|(_, p)| p.lost_at)
+                .map(|(h, _)| h.clone());
+            match oldest {
+                Some(h) => self.hosts.remove(&h),
+                None => break,
+            };
+        }
+    }
+
+    /// The host to probe now, if one is due: the one waiting longest past its probe time (ties
+    /// by name, so a seed replays the same choice). Drops hosts lost longer than
+    /// [`FORGET_AFTER`].
+    pub fn due(&mut self, now: Duration) -> Option<String> {
+        self.hosts
+            .retain(|_, p| now.saturating_sub(p.lost_at) < FORGET_AFTER);
+        self.hosts
+            .iter()
+            .filter(|(_, p)| p.next <= now)
+            .min_by_key(|(h, p)| (p.next, (*h).clone()))
+            .map(|(h, _)| h.clone())
+    }
+
+    /// The probe of `host` at `now` went unanswered: wait twice as long before the next one.
+    pub fn unanswered(&mut self, host: &str, now: Duration) {
+        if let Some(p) = self.hosts.get_mut(host) {
+            p.backoff = p.backoff.saturating_mul(2).min(MAX_BACKOFF);
+            p.next = now.saturating_add(p.backoff);
+        }
+    }
+
+    /// `host` answered: it is no longer lost (if it dies again, [`note`](Self::note) starts
+    /// over).
+    pub fn found(&mut self, host: &str) {
+        self.hosts.remove(host);
+    }
+
+    /// How many hosts are waiting to be found.
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Is no host lost?
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_lost_host_is_due_after_the_first_backoff_then_ever_less_often() {
+        let mut lost = LostHosts::new(8);
+        lost.note("b:1", S * 10);
+        assert_eq!(lost.due(S * 10), None);
+        assert_eq!(lost.due(S * 11).as_deref(), Some("b:1"));
+        lost.unanswered("b:1", S * 11);
+        assert_eq!(lost.due(S * 12), None);
+        assert_eq!(lost.due(S * 13).as_deref(), Some("b:1"));
+        let mut now = S * 13;
+        for _ in 0..20 {
+            lost.unanswered("b:1", now);
+            now += MAX_BACKOFF;
+            assert_eq!(lost.due(now).as_deref(), Some("b:1"), "backoff capped");
+        }
+        // Noting it again while lost keeps the schedule.
+        lost.note("b:1", now);
+        assert_eq!(lost.due(now).as_deref(), Some("b:1"));
+    }
+
+    #[test]
+    fn a_found_host_leaves_the_list_and_starts_over_when_lost_again() {
+        let mut lost = LostHosts::new(8);
+        lost.note("b:1", S);
+        lost.found("b:1");
+        assert!(lost.is_empty());
+        assert_eq!(lost.due(S * 100), None);
+        lost.note("b:1", S * 100);
+        assert_eq!(lost.due(S * 101).as_deref(), Some("b:1"));
+    }
+
+    #[test]
+    fn the_longest_overdue_host_goes_first_and_ties_go_by_name() {
+        let mut lost = LostHosts::new(8);
+        lost.note("c:1", S);
+        lost.note("b:1", S);
+        lost.note("a:1", S * 2);
+        assert_eq!(lost.due(S * 5).as_deref(), Some("b:1"));
+        lost.unanswered("b:1", S * 5);
+        assert_eq!(lost.due(S * 5).as_deref(), Some("c:1"));
+        lost.unanswered("c:1", S * 5);
+        assert_eq!(lost.due(S * 5).as_deref(), Some("a:1"));
+    }
+
+    #[test]
+    fn capacity_drops_the_host_lost_longest_ago_and_old_hosts_are_forgotten() {
+        let mut lost = LostHosts::new(2);
+        lost.note("a:1", S);
+        lost.note("b:1", S * 2);
+        lost.note("c:1", S * 3);
+        assert_eq!(lost.len(), 2);
+        lost.unanswered("b:1", S * 3);
+        assert_eq!(lost.due(S * 4).as_deref(), Some("c:1"));
+        assert_eq!(lost.due(S * 3 + FORGET_AFTER), None);
+        assert!(lost.is_empty());
+    }
+}

@@ -1,0 +1,72 @@
+//! Merging rings that a partition split: probe the hosts lost from view, and when one answers,
+//! look each local vnode up through its ring and adopt a closer successor found there
+//! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
+//! successor hears our notify, and the vnode before us learns of us from its successor.
+
+use tracing::{debug, info, Instrument};
+
+use super::{lock, Ring};
+use crate::message::Message;
+
+impl Ring {
+    /// One probe: if a lost host is due, ask it for its vnodes; if it answers, try to merge
+    /// through it. Does nothing (no call, no random draw) while no host is lost, so a ring
+    /// without failures runs exactly as it would without this.
+    pub(super) async fn probe_lost_host(&self) {
+        let now = self.since_start();
+        let Some(host) = lock(&self.lost_hosts).due(now) else {
+            return;
+        };
+        let span = tracing::debug_span!("reunion", %host);
+        async {
+            let vnodes = match self.call(&host, &Message::ListVnodes).await {
+                Ok(Message::ListVnodesResp { vnodes }) => vnodes,
+                Ok(_) | Err(_) => {
+                    lock(&self.lost_hosts).unanswered(&host, self.since_start());
+                    return;
+                }
+            };
+            lock(&self.lost_hosts).found(&host);
+            let local = self.local_host().to_string();
+            let Some(start) = vnodes.into_iter().find(|v| *v.host != *local) else {
+                return;
+            };
+            let mut adopted = 0;
+            for (me, state) in &self.vnodes {
+                let Ok(found) = self
+                    .lookup_from(start.clone(), me.id, self.config.num_successors)
+                    .await
+                else {
+                    continue;
+                };
+                let Some(closest) = found.first() else {
+                    continue;
+                };
+                let event = {
+                    let mut s = lock(state);
+                    let closer = match s.successors().first() {
+                        None => closest.id != me.id,
+                        Some(first) => closest.id.is_between(&me.id, &first.id),
+                    };
+                    if !closer {
+                        continue;
+                    }
+                    let current = s.successors().to_vec();
+                    s.set_successors(found.into_iter().chain(current));
+                    s.refresh_replicas()
+                };
+                adopted += 1;
+                debug!(vnode = %me, "closer successor found across a healed partition");
+                self.emit(event);
+            }
+            if adopted > 0 {
+                info!(
+                    vnodes = adopted,
+                    "found vnodes lost from view again; merging the rings"
+                );
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+}

@@ -1,0 +1,86 @@
+//! Partitions on the in-memory network, in virtual time: each side re-forms a ring of its own
+//! while cut off, and the two rings merge again after the heal, whatever the sides' sizes.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use dendrite::mem::Cluster;
+use dendrite::Config;
+
+fn template() -> Config {
+    let mut c = Config::new("template:1");
+    c.num_vnodes = 3;
+    c
+}
+
+/// Grows `nodes` nodes, cuts the first `minority` of them off from the others for `cut`, heals,
+/// and returns how many convergence checks the merge took (or the last difference seen).
+async fn cut_and_heal(
+    seed: u64,
+    nodes: usize,
+    minority: usize,
+    cut: Duration,
+) -> Result<usize, String> {
+    let mut cluster = Cluster::new(seed, template());
+    for _ in 0..nodes {
+        cluster.add_node().await.expect("join");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    cluster
+        .wait_converged(60)
+        .await
+        .expect("converged before the cut");
+    let hosts: Vec<String> = cluster.nodes().keys().cloned().collect();
+    let (small, large) = hosts.split_at(minority);
+    for a in small {
+        for b in large {
+            cluster.network().partition(a, b);
+        }
+    }
+    tokio::time::sleep(cut).await;
+    for host in small {
+        let ring = &cluster.nodes()[host];
+        for snap in ring.snapshot() {
+            assert!(
+                snap.successors
+                    .iter()
+                    .all(|s| small.iter().any(|h| *h == *s.host)),
+                "{}: still lists a vnode across the cut after {cut:?}: {:?}",
+                snap.vnode,
+                snap.successors
+            );
+        }
+    }
+    cluster.network().heal();
+    cluster.wait_converged(120).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_node_minority_finds_the_ring_again_after_the_heal() {
+    for seed in [1, 2, 3] {
+        let checks = cut_and_heal(seed, 5, 1, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|diff| panic!("seed {seed}: rings did not merge: {diff}"));
+        println!("seed {seed}: merged after {checks} checks");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_two_node_minority_finds_the_ring_again_after_the_heal() {
+    for seed in [1, 2, 3, 4, 5, 6] {
+        let checks = cut_and_heal(seed, 5, 2, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|diff| panic!("seed {seed}: rings did not merge: {diff}"));
+        println!("seed {seed}: merged after {checks} checks");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_halves_merge_back_into_one_ring() {
+    for (seed, nodes, minority) in [(7, 6, 3), (8, 10, 5), (9, 10, 4)] {
+        let checks = cut_and_heal(seed, nodes, minority, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|diff| panic!("seed {seed}: rings did not merge: {diff}"));
+        println!("seed {seed}, {minority} of {nodes} cut: merged after {checks} checks");
+    }
+}
