@@ -111,7 +111,8 @@ pub struct Node {
 
 impl Node {
     /// Starts `binary` as a node at `addresses`, joining through `join` (none: a new ring),
-    /// with fast stabilization (50-150 ms), warnings only in its log, and `extra` flags.
+    /// with fast stabilization (50-150 ms), warnings only in its log (or the filter in
+    /// `DENDRITE_CHAOS_NODE_LOG`), and `extra` flags.
     pub async fn start(
         binary: &Path,
         addresses: &Addresses<'_>,
@@ -140,8 +141,10 @@ impl Node {
             "--stabilize-max-ms",
             "150",
             "--log",
-            "warn",
         ]);
+        // The node log's filter: warnings, unless DENDRITE_CHAOS_NODE_LOG asks for more (for
+        // example `warn,dtable=debug` to see ownership move while chasing an anomaly).
+        command.arg(std::env::var("DENDRITE_CHAOS_NODE_LOG").unwrap_or_else(|_| "warn".into()));
         for seed in join {
             command.args(["--join", seed]);
         }

@@ -309,3 +309,39 @@ async fn a_survey_from_outside_lists_every_live_vnode() {
     let live: Vec<_> = all.iter().filter(|v| *v.host != *victim).cloned().collect();
     assert_eq!(seen, live);
 }
+
+/// An id whose first byte is `byte`, the rest zero.
+fn id_at(byte: u8) -> dendrite::Id {
+    let mut raw = [0u8; 20];
+    raw[0] = byte;
+    dendrite::Id::from(raw)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_joiner_never_takes_its_successor_for_its_predecessor() {
+    // The joiner's vnodes 0x40 and 0x50 are neighbours: 0x40's first successor is 0x50, which
+    // has no predecessor yet when 0x40's first round asks it and answers with itself. Taking
+    // that answer for 0x40's predecessor made 0x40 believe it owned (0x50, 0x40]: the whole ring
+    // but a sliver, so it acted as primary for keys of other nodes (issue 16's chaos runs).
+    let net = dendrite::mem::MemNetwork::new(3);
+    let mut a = without_stabilization(2, 4);
+    a.host = "a:1".into();
+    a.vnode_ids = vec![id_at(0x10), id_at(0x80)];
+    let ring_a = dendrite::Ring::create(a, net.endpoint("a:1")).await.unwrap();
+    let mut b = without_stabilization(2, 4);
+    b.host = "b:1".into();
+    b.vnode_ids = vec![id_at(0x40), id_at(0x50)];
+    let ring_b = dendrite::Ring::join(b, net.endpoint("b:1"), &["a:1".to_string()])
+        .await
+        .unwrap();
+    for snap in ring_b.snapshot() {
+        if let Some(pred) = &snap.predecessor {
+            assert!(
+                !snap.successors.iter().any(|s| s.id == pred.id),
+                "{} took its successor {pred} for its predecessor",
+                snap.vnode
+            );
+        }
+    }
+    drop(ring_a);
+}

@@ -48,10 +48,16 @@ impl Ring {
                         if s.consider_successor(&pred) {
                             debug!(vnode = %me, successor = %pred, "new successor");
                             None
-                        } else if s.predecessor().is_none() && pred.id != me.id {
+                        } else if s.predecessor().is_none()
+                            && pred.id != me.id
+                            && pred.id != succ.id
+                        {
                             // Our successor's predecessor precedes us: it is ours too, at least
                             // until someone closer notifies. A joining vnode learns its range at
                             // once this way instead of waiting for its predecessor's next round.
+                            // A successor without a predecessor names itself (docs/wire.md §4):
+                            // that says nothing about our range, and taking it for our
+                            // predecessor would make us believe we own almost the whole ring.
                             s.notify(&pred)
                         } else {
                             None
