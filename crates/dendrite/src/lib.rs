@@ -40,6 +40,7 @@ pub mod vnode;
 pub use config::{Config, ConfigError};
 pub use event::RingEvent;
 pub use id::Id;
+pub use lost_hosts::Reach;
 pub use message::{CodecError, Message};
 pub use ring::{Neighbours, NotLocal, Ring, RingError, VnodeSnapshot};
 pub use transport::{

@@ -30,6 +30,8 @@ struct Probe {
     lost_at: Duration,
     next: Duration,
     backoff: Duration,
+    /// A call to it succeeded since: reachable again, waiting for the probe that merges.
+    answered: bool,
 }
 
 /// Hosts found unreachable, each with its next probe time (times are durations on the owner's
@@ -62,6 +64,7 @@ impl LostHosts {
                 lost_at: now,
                 next: now.saturating_add(FIRST_BACKOFF),
                 backoff: FIRST_BACKOFF,
+                answered: false,
             },
         );
         while self.hosts.len() > self.capacity {
@@ -104,6 +107,25 @@ impl LostHosts {
         self.hosts.remove(host);
     }
 
+    /// A call to `host` succeeded at `now` outside a probe: it is reachable again. It stays
+    /// listed, due at once, so that the next probe still looks for a ring to merge through it.
+    pub fn answered(&mut self, host: &str, now: Duration) {
+        if let Some(p) = self.hosts.get_mut(host) {
+            p.answered = true;
+            p.next = p.next.min(now);
+        }
+    }
+
+    /// How many listed hosts have not answered any call since they were lost.
+    pub fn unreachable(&self) -> usize {
+        self.hosts.values().filter(|p| !p.answered).count()
+    }
+
+    /// Is `host` listed?
+    pub fn contains(&self, host: &str) -> bool {
+        self.hosts.contains_key(host)
+    }
+
     /// How many hosts are waiting to be found.
     pub fn len(&self) -> usize {
         self.hosts.len()
@@ -112,6 +134,25 @@ impl LostHosts {
     /// Is no host lost?
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
+    }
+}
+
+/// Hosts this node has seen on the ring (itself included), and how many of them it cannot
+/// reach now (see `Ring::reach`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reach {
+    /// Hosts seen: this one, the others met in successor lists or as seeds, and the lost ones.
+    pub seen: usize,
+    /// Hosts lost from view that have not answered since.
+    pub unreachable: usize,
+}
+
+impl Reach {
+    /// Can this node reach at most half of the hosts it has seen? Then it may be on the
+    /// minority side of a partition (or most of the cluster is down): the other side may be
+    /// taking writes it cannot see. A node that never saw another host is not in a minority.
+    pub fn in_minority(&self) -> bool {
+        self.unreachable > 0 && (self.seen - self.unreachable.min(self.seen)) * 2 <= self.seen
     }
 }
 
@@ -153,6 +194,22 @@ mod tests {
     }
 
     #[test]
+    fn an_answering_host_is_reachable_and_due_at_once() {
+        let mut lost = LostHosts::new(8);
+        lost.note("b:1", S);
+        lost.note("c:1", S);
+        assert_eq!(lost.unreachable(), 2);
+        lost.unanswered("b:1", S * 2);
+        lost.unanswered("c:1", S * 2);
+        lost.answered("b:1", S * 3);
+        assert_eq!(lost.unreachable(), 1);
+        assert!(lost.contains("b:1"));
+        assert_eq!(lost.due(S * 3).as_deref(), Some("b:1"));
+        lost.answered("z:1", S * 3);
+        assert!(!lost.contains("z:1"));
+    }
+
+    #[test]
     fn the_longest_overdue_host_goes_first_and_ties_go_by_name() {
         let mut lost = LostHosts::new(8);
         lost.note("c:1", S);
@@ -163,6 +220,22 @@ mod tests {
         assert_eq!(lost.due(S * 5).as_deref(), Some("c:1"));
         lost.unanswered("c:1", S * 5);
         assert_eq!(lost.due(S * 5).as_deref(), Some("a:1"));
+    }
+
+    #[test]
+    fn a_node_reaching_at_most_half_of_the_hosts_it_saw_is_in_a_minority() {
+        let reach = |seen, unreachable| Reach { seen, unreachable };
+        assert!(!reach(1, 0).in_minority(), "alone from the start");
+        assert!(!reach(5, 0).in_minority());
+        assert!(!reach(3, 1).in_minority(), "2 of 3");
+        assert!(!reach(5, 2).in_minority(), "3 of 5");
+        assert!(reach(5, 3).in_minority(), "2 of 5");
+        assert!(reach(5, 4).in_minority(), "1 of 5");
+        assert!(
+            reach(2, 1).in_minority(),
+            "1 of 2: either side of a 1-1 split"
+        );
+        assert!(reach(4, 2).in_minority(), "2 of 4");
     }
 
     #[test]

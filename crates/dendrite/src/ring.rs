@@ -36,7 +36,7 @@ use crate::chord::{DeadVnodes, VnodeState};
 use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
 use crate::id::Id;
-use crate::lost_hosts::LostHosts;
+use crate::lost_hosts::{LostHosts, Reach};
 use crate::message::{CodecError, Message};
 use crate::transport::{ExtensionHandler, Extensions, RegistryError, Transport, TransportError};
 use crate::vnode::Vnode;
@@ -687,9 +687,32 @@ impl Ring {
 
     /// A call to `host` succeeded: none of its vnodes is dead.
     fn host_answered(&self, host: &str) {
-        let mut dead = lock(&self.dead);
-        if !dead.is_empty() {
-            dead.host_answered(host, self.since_start());
+        {
+            let mut dead = lock(&self.dead);
+            if !dead.is_empty() {
+                dead.host_answered(host, self.since_start());
+            }
+        }
+        let mut lost = lock(&self.lost_hosts);
+        if !lost.is_empty() {
+            lost.answered(host, self.since_start());
+        }
+    }
+
+    /// How many hosts this node has seen on the ring, and how many of them it cannot reach
+    /// now: what an application asks before an operation that must not run on the minority
+    /// side of a partition (dtable's read-modify-writes).
+    pub fn reach(&self) -> Reach {
+        let local = self.local_host();
+        let lost = lock(&self.lost_hosts);
+        let mut seen = lock(&self.known_hosts)
+            .iter()
+            .filter(|h| h.as_str() != local && !lost.contains(h))
+            .count();
+        seen += lost.len() + 1;
+        Reach {
+            seen,
+            unreachable: lost.unreachable(),
         }
     }
 

@@ -327,7 +327,9 @@ async fn a_joiner_never_takes_its_successor_for_its_predecessor() {
     let mut a = without_stabilization(2, 4);
     a.host = "a:1".into();
     a.vnode_ids = vec![id_at(0x10), id_at(0x80)];
-    let ring_a = dendrite::Ring::create(a, net.endpoint("a:1")).await.unwrap();
+    let ring_a = dendrite::Ring::create(a, net.endpoint("a:1"))
+        .await
+        .unwrap();
     let mut b = without_stabilization(2, 4);
     b.host = "b:1".into();
     b.vnode_ids = vec![id_at(0x40), id_at(0x50)];

@@ -136,7 +136,7 @@ impl TableInner {
                     .collect()
             };
             match self
-                .prepare_primary(owner, &group_positions, group_keys, min_acks)
+                .prepare_read_modify_write(owner, &group_positions, group_keys, min_acks)
                 .await
             {
                 Ok(ready) => groups.push(ready),

@@ -278,7 +278,7 @@ impl TableInner {
         min_acks: u32,
     ) -> ModifyAnswer {
         let (replicas, wanted) = match self
-            .prepare_primary(&dest, &[position], || vec![key.clone()], min_acks)
+            .prepare_read_modify_write(&dest, &[position], || vec![key.clone()], min_acks)
             .await
         {
             Ok(ready) => ready,
@@ -314,6 +314,33 @@ impl TableInner {
             Ok(()) => ModifyAnswer::Done(answer),
             Err(reason) => ModifyAnswer::Failed(reason),
         }
+    }
+
+    /// [`prepare_primary`](Self::prepare_primary) for an operation that computes its result
+    /// from the value held (INCR, APPEND, SET NX, RENAME...), refused while this node may be on
+    /// the minority side of a partition. A plain write there is fine: its value does not depend
+    /// on what was there, and the newest version wins when the sides merge. A read-modify-write
+    /// there would start from a value the other side has long replaced, and its newer version
+    /// would then replace the other side's acknowledged results: a counter would go back by
+    /// every increment the majority made (docs/reliability.md, finding 3).
+    pub(super) async fn prepare_read_modify_write(
+        self: &Arc<Self>,
+        dest: &Vnode,
+        positions: &[KeyPosition],
+        keys: impl FnOnce() -> Vec<Bytes>,
+        min_acks: u32,
+    ) -> Result<(Vec<Vnode>, usize), Unready> {
+        let reach = self.ring.reach();
+        if reach.in_minority() {
+            return Err(Unready::Failed(format!(
+                "this node cannot reach {} of the {} nodes it has seen (a partition, or most of \
+                 the cluster down): read-modify-writes are refused here, not applied, so that \
+                 they cannot undo what the other side acknowledged; plain writes and reads are \
+                 still served; retry through another node or when the nodes are reachable again",
+                reach.unreachable, reach.seen
+            )));
+        }
+        self.prepare_primary(dest, positions, keys, min_acks).await
     }
 
     /// What every primary operation checks first: `dest` owns the keys at `ids` (else
