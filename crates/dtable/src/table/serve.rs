@@ -371,21 +371,29 @@ impl TableInner {
             )));
         }
         if !self.is_authoritative(dest, positions) {
-            // If no other copy answers, this vnode cannot know the keys' latest versions:
-            // refuse rather than acknowledge what an older write may override. Right after a
+            // This vnode cannot know the keys' latest versions by itself: every other copy
+            // must answer first. One is not enough: after two nodes restarted together, the
+            // one that answers may be the other empty newcomer while the only copy that holds
+            // the keys has not answered yet (docs/reliability.md, finding 1). Right after a
             // join the copies may not answer yet (connections being set up): ask again a few
-            // times, for under a second in all, before refusing.
+            // times, for under a second in all, before refusing rather than acknowledging what
+            // an older write may override.
             let keys = keys();
+            let began = tokio::time::Instant::now();
             let mut answered = self.catch_up(&replicas, &keys).await;
             let mut pause = CATCH_UP_PAUSE;
-            while answered == 0 && !replicas.is_empty() && pause <= CATCH_UP_PAUSE * 8 {
+            // A copy that times out (paused, cut off) has used the whole budget by itself.
+            while answered < replicas.len()
+                && pause <= CATCH_UP_PAUSE * 8
+                && began.elapsed() < CATCH_UP_BUDGET
+            {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
                 answered = self.catch_up(&replicas, &keys).await;
             }
-            if answered == 0 && !replicas.is_empty() {
+            if answered < replicas.len() {
                 return Err(Unready::Failed(format!(
-                    "{dest} is taking the range over and none of its other {} copies \
+                    "{dest} is taking the range over and only {answered} of its other {} copies \
                      answered, so it cannot know the latest versions of these keys; retry \
                      when the ring has settled",
                     replicas.len()
@@ -436,6 +444,9 @@ impl TableInner {
 /// The first pause before a primary taking its range over asks its silent copies again (then
 /// doubling: 50, 100, 200, 400 ms).
 const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How long a primary taking its range over keeps asking silent copies before it refuses.
+const CATCH_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a primary operation cannot go ahead.
 pub(super) enum Unready {
