@@ -30,8 +30,8 @@ use crate::store::Store;
 const BATCH: usize = 4096;
 
 /// Takes snapshot `number` of the log's store and deletes what it replaces; reports in the
-/// log's counters.
-pub(super) fn compact(shared: &Shared, number: u64) {
+/// log's counters, and answers the clients' requests up to `ticket` (0: none, see `save`).
+pub(super) fn compact(shared: &Shared, number: u64, ticket: u64) {
     let started = Instant::now();
     let counters = &shared.counters;
     match write(&shared.dir, &shared.store, number) {
@@ -41,9 +41,7 @@ pub(super) fn compact(shared: &Shared, number: u64) {
                 .last_snapshot
                 .store(unix_millis(), Ordering::Relaxed);
             counters.snapshots.fetch_add(1, Ordering::Relaxed);
-            counters
-                .last_snapshot_failed
-                .store(false, Ordering::Relaxed);
+            finished(shared, ticket, Ok(()));
             match remove_replaced(&shared.dir, number) {
                 Ok(freed) => {
                     let _ = counters.segment_bytes.fetch_update(
@@ -63,14 +61,27 @@ pub(super) fn compact(shared: &Shared, number: u64) {
             );
         }
         Err(e) => {
-            counters.last_snapshot_failed.store(true, Ordering::Relaxed);
             let _ = std::fs::remove_file(shared.dir.partial_snapshot_path(number));
             tracing::error!(error = %e, "snapshot failed; the log keeps every record meanwhile");
+            finished(shared, ticket, Err(&e.to_string()));
         }
     }
+}
+
+/// Records the end of a snapshot (written, or failed with `outcome`'s text): no snapshot is in
+/// progress any more, and the clients' requests up to `ticket` (0: none) are answered.
+pub(super) fn finished(shared: &Shared, ticket: u64, outcome: Result<(), &str>) {
+    let counters = &shared.counters;
+    counters
+        .last_snapshot_failed
+        .store(outcome.is_err(), Ordering::Relaxed);
+    counters.snapshot_requested.store(false, Ordering::Release);
     counters
         .snapshot_in_progress
-        .store(false, Ordering::Relaxed);
+        .store(false, Ordering::Release);
+    if ticket > 0 {
+        shared.answer_saves(ticket, outcome.err());
+    }
 }
 
 /// Writes every record of `store` as snapshot `number` of `dir`; returns its bytes and records.
