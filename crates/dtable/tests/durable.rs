@@ -327,7 +327,8 @@ fn save_snapshots_everything_before_it_and_bgsave_answers_as_redis_does() {
         .enable_all()
         .build()
         .unwrap();
-    let records = sample(300);
+    // More than one batch of the snapshot's scan (4096): every batch must follow the last.
+    let records = sample(10_000);
     for (key, record) in &records {
         persistence
             .store

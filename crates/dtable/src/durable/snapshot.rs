@@ -23,6 +23,7 @@ use super::format;
 use super::log::Shared;
 use super::replay::SNAPSHOT_MAGIC;
 use super::status::unix_millis;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::store::Store;
 
@@ -41,7 +42,6 @@ pub(super) fn compact(shared: &Shared, number: u64, ticket: u64) {
                 .last_snapshot
                 .store(unix_millis(), Ordering::Relaxed);
             counters.snapshots.fetch_add(1, Ordering::Relaxed);
-            finished(shared, ticket, Ok(()));
             match remove_replaced(&shared.dir, number) {
                 Ok(freed) => {
                     let _ = counters.segment_bytes.fetch_update(
@@ -52,6 +52,9 @@ pub(super) fn compact(shared: &Shared, number: u64, ticket: u64) {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot remove the files a snapshot replaces"),
             }
+            // Answered once the files it replaces are gone too: a SAVE then sees the compacted
+            // directory.
+            finished(shared, ticket, Ok(()));
             tracing::info!(
                 snapshot = number,
                 records,
@@ -108,7 +111,11 @@ pub fn write(dir: &DataDir, store: &Store, number: u64) -> Result<(u64, u64), Du
         if !more {
             break;
         }
-        cursor = batch.last().map(|(key, _)| (Id::of_key(key), key.clone()));
+        // The store's position of a key (its hash slot's, docs/design.md "Hash slots"), not
+        // the plain hash of the key: a wrong cursor skips records.
+        cursor = batch
+            .last()
+            .map(|(key, _)| (KeyPosition::of(key).id(), key.clone()));
     }
     frame.clear();
     format::encode_end(&mut frame, records);
