@@ -498,6 +498,8 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_when_space_returns
         let set: redis::RedisResult<()> = con.set("one more", &value).await;
         failure = set.err();
     }
+    // The write that met the failure may have been applied just before (it then says so) or
+    // refused: both name the disk and say what to do.
     let failure = failure.expect("writes never failed on a full 256 KiB disk");
     assert_eq!(failure.code(), Some("MISCONF"), "{failure}");
     let text = failure.to_string();
@@ -544,7 +546,13 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_when_space_returns
     let metrics = http_get(&node.http, "/metrics", WAIT).await.unwrap();
     assert!(String::from_utf8_lossy(&metrics.body).contains("dendrite_log_writable 1"));
 
-    // And what was written is on disk: a restart finds it.
+    // And what was written is on disk (once the backlog has drained and been fsynced): a
+    // restart finds it.
+    eventually("the backlog to reach the disk", || async {
+        let state = status(&node).await?;
+        (state["persistence"]["unsynced_bytes"].as_u64()? == 0).then_some(())
+    })
+    .await;
     node.kill().await.unwrap();
     let node = start(&node.ring, &[], &args).await;
     let mut con = connect(&node.resp).await;

@@ -52,7 +52,7 @@ pub enum DurableError {
     #[error("{DISK_FAILURE}its log cannot be written ({0}). Nothing was applied; reads are still served. Free space for its data directory (or replace the failing disk): writes resume by themselves once the log can be written again")]
     Refused(String),
     /// A write was applied in memory (and sent to its replicas) but the log could not take it.
-    #[error("{DISK_FAILURE}the write was applied in memory and sent to the replicas, but could not be written to the log on disk ({0}); it is not durable on this node until the disk takes it (it stays queued and is written by itself once space returns). Reads are still served; free space for the data directory")]
+    #[error("{DISK_FAILURE}the write was applied in memory and sent to the replicas, but could not be written to the log on disk ({0}); it is not durable on this node until the disk takes it. Reads are still served. Free space for its data directory: the queued records are written by themselves once space returns")]
     NotLogged(String),
 }
 
