@@ -367,6 +367,17 @@ async fn save_bgsave_and_lastsave_take_and_report_snapshots() {
     assert_eq!(field(&info, "rdb_saves"), "1");
     assert_eq!(field(&info, "rdb_last_save_time"), last.to_string());
     assert_eq!(field(&info, "rdb_last_bgsave_status"), "ok");
+    let appendonly: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendonly")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(
+        appendonly,
+        ["appendonly", "yes"],
+        "agrees with aof_enabled:1"
+    );
 
     // BGSAVE starts one in the background; INFO shows it until it ends.
     let started: String = redis::cmd("BGSAVE").query_async(&mut con).await.unwrap();

@@ -711,7 +711,7 @@ pub async fn execute(
         Command::ConfigGet(patterns) => {
             let patterns: Vec<&[u8]> = patterns.iter().map(|pattern| pattern.as_ref()).collect();
             Reply::Map(
-                parameters::matching(&patterns)
+                parameters::matching(&patterns, backend.log().is_some())
                     .into_iter()
                     .map(|(name, value)| {
                         (
