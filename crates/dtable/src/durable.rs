@@ -4,7 +4,7 @@
 //! - [`directory`]: the data directory, its lock and owner, and the names of its files;
 //! - [`mod@format`]: one checksummed record on disk;
 //! - [`log`] and `writer`: appending, the writer thread and the fsync policies;
-//! - `snapshot`: compaction;
+//! - `snapshot`: compaction, and [`save`]: snapshots asked for by clients (SAVE, BGSAVE);
 //! - [`replay`] and [`recovery`]: reading files back at start;
 //! - [`mod@check`]: `dendrite check-data`, the report and repair tool.
 //!
@@ -24,16 +24,18 @@ pub mod log;
 pub mod policy;
 pub mod recovery;
 pub mod replay;
+pub mod save;
 mod snapshot;
 pub mod status;
 mod writer;
 
 pub use check::{check, CheckReport};
 pub use directory::DataDir;
-pub use error::DurableError;
+pub use error::{DurableError, DISK_FAILURE};
 pub use log::Log;
 pub use policy::{FsyncPolicy, LogConfig};
 pub use recovery::Recovery;
+pub use save::{BackgroundSave, SaveError, SaveRefused};
 pub use status::LogStatus;
 
 use crate::store::Store;

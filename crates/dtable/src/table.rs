@@ -173,6 +173,12 @@ pub struct TableStats {
     pub repaired_in: AtomicU64,
     /// Records sent by anti-entropy and migration.
     pub repaired_out: AtomicU64,
+    /// Records received from other copies (anti-entropy, repair and migration) that were
+    /// written before this node started: what it caught up on after a restart (those it
+    /// already held included: a measure of the transfer, not of what changed).
+    pub caught_up_records: AtomicU64,
+    /// Bytes (keys and values) of those records.
+    pub caught_up_bytes: AtomicU64,
     /// Requests sent straight to the vnode that owned the key (no lookup, no redirect).
     pub direct_routes: AtomicU64,
     /// Requests that needed a lookup or followed a `moved` redirect.
@@ -248,6 +254,9 @@ pub(crate) struct TableInner {
     /// The durable log every accepted record is appended to (`None`: in memory only).
     log: Option<Arc<Log>>,
     clock: Clock,
+    /// This node's clock when the table started: records stamped before it that arrive from
+    /// other copies are what it catches up on after a restart (see `repair::count_catch_up`).
+    started_millis: u64,
     stats: TableStats,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     view: parking_lot::Mutex<view::RingView>,
@@ -412,11 +421,13 @@ impl Table {
             // the skew bound is not observed (it was stored before the bound refused it).
             let _ = clock.observe(&newest);
         }
+        let started_millis = clock.now_millis();
         let inner = Arc::new(TableInner {
             ring,
             store,
             log,
             clock,
+            started_millis,
             stats: TableStats::default(),
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),

@@ -315,3 +315,75 @@ fn flip(path: &Path, offset: usize) {
     bytes[offset] ^= 0xff;
     std::fs::write(path, bytes).unwrap();
 }
+
+#[test]
+fn save_snapshots_everything_before_it_and_bgsave_answers_as_redis_does() {
+    use dtable::durable::{BackgroundSave, SaveError, SaveRefused};
+    let dir = tempfile::tempdir().unwrap();
+    let persistence = open(dir.path(), config(FsyncPolicy::EverySec)).unwrap();
+    persistence.store.set_observer(persistence.log.appender());
+    let log = persistence.log.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // More than one batch of the snapshot's scan (4096): every batch must follow the last.
+    let records = sample(10_000);
+    for (key, record) in &records {
+        persistence
+            .store
+            .apply(Bytes::copy_from_slice(key), record.clone());
+    }
+    let started = log.last_save_unix();
+    assert!(
+        started > 0,
+        "before any snapshot, the start counts as a save"
+    );
+    runtime.block_on(log.save()).unwrap();
+    let status = log.status();
+    assert_eq!(status.snapshots, 1);
+    assert!(!status.snapshot_in_progress);
+    assert!(!status.last_snapshot_failed);
+    assert!(log.last_save_unix() >= started);
+    // SAVE waited for the snapshot: it is on disk now, holding every record.
+    let snapshots: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+
+    // BGSAVE is shown in progress from its reply on; a second one is refused until it ends.
+    assert_eq!(log.background_save(false), Ok(BackgroundSave::Started));
+    let during = log.status();
+    assert!(during.snapshot_in_progress && during.snapshot_requested);
+    let again = log.background_save(true);
+    let saved = runtime.block_on(log.save());
+    eventually("the background snapshot", || {
+        let status = log.status();
+        status.snapshots >= 2 && !status.snapshot_in_progress
+    });
+    // Unless it had already ended (a fast disk), the second request was refused.
+    assert!(
+        matches!(
+            again,
+            Err(SaveRefused::InProgress) | Ok(BackgroundSave::Started)
+        ),
+        "{again:?}"
+    );
+    assert!(
+        matches!(
+            saved,
+            Ok(()) | Err(SaveError::Refused(SaveRefused::InProgress))
+        ),
+        "{saved:?}"
+    );
+
+    log.close();
+    persistence.store.clear_observer();
+    assert_eq!(log.background_save(false), Err(SaveRefused::Stopping));
+    drop((persistence, log));
+    let reopened = open(dir.path(), config(FsyncPolicy::EverySec)).unwrap();
+    assert_holds(&reopened, &records);
+    assert!(reopened.log.recovery().snapshot.is_some());
+}

@@ -87,6 +87,10 @@ pub enum BackendError {
     /// nothing was done.
     #[error("Keys in request don't hash to the same slot")]
     CrossSlot,
+    /// A node's log cannot be written (a full disk, a failing device): the text says which
+    /// node, whether the write was applied, and what to do.
+    #[error("{0}")]
+    Disk(String),
     /// A read-modify-write does not apply to the key's value; nothing changed. The text is
     /// Redis's.
     #[error(transparent)]
@@ -194,6 +198,11 @@ pub trait Backend: Send + Sync + 'static {
     /// backend that keeps no keys of its own.
     fn local_keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {
         Vec::new()
+    }
+    /// The node's durable log (`SAVE`, `BGSAVE`, `LASTSAVE`); `None` when it keeps its data
+    /// in memory only (started without `--data-dir`).
+    fn log(&self) -> Option<Arc<dtable::durable::Log>> {
+        None
     }
 }
 

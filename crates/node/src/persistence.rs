@@ -10,10 +10,21 @@ use serde_json::json;
 use crate::metrics::MetricsSource;
 use crate::table_metrics::family;
 
-/// The `persistence` object of `/status`: `{"enabled": false}` for a node in memory only.
-pub fn status_json(log: Option<&Arc<Log>>) -> serde_json::Value {
+/// What a node received from the other copies after it started that was written before:
+/// the transfer a restart cost (dtable's `TableStats::caught_up_records`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Records received.
+    pub records: u64,
+    /// Their bytes (keys and values).
+    pub bytes: u64,
+}
+
+/// The `persistence` object of `/status`: `{"enabled": false, ...}` for a node in memory only.
+pub fn status_json(log: Option<&Arc<Log>>, catch_up: CatchUp) -> serde_json::Value {
+    let pulled = json!({ "records": catch_up.records, "bytes": catch_up.bytes });
     let Some(log) = log else {
-        return json!({ "enabled": false });
+        return json!({ "enabled": false, "pulled_after_restart": pulled });
     };
     let status = log.status();
     let recovery = &status.recovery;
@@ -26,12 +37,16 @@ pub fn status_json(log: Option<&Arc<Log>>) -> serde_json::Value {
         "last_snapshot_unix_ms": status.last_snapshot_unix_ms,
         "snapshots": status.snapshots,
         "snapshot_in_progress": status.snapshot_in_progress,
+        "snapshot_requested": status.snapshot_requested,
+        "last_save_unix": log.last_save_unix(),
         "last_snapshot_failed": status.last_snapshot_failed,
         "appended_bytes": status.appended_bytes,
         "unsynced_bytes": status.unsynced_bytes,
         "fsync_lag_ms": status.fsync_lag_ms,
         "fsyncs": status.fsyncs,
         "write_errors": status.write_errors,
+        "refused_writes": status.refused_writes,
+        "pulled_after_restart": pulled,
         "error": status.error,
         "recovery": {
             "records": recovery.records,
@@ -51,6 +66,21 @@ pub fn info_section(status: &serde_json::Value) -> String {
     let flag = |field: &str| u8::from(p[field].as_bool().unwrap_or(false));
     let enabled = flag("enabled");
     let mut text = format!("# Persistence\r\nloading:0\r\naof_enabled:{enabled}\r\n");
+    let pulled = |field: &str| p["pulled_after_restart"][field].as_u64().unwrap_or(0);
+    text.push_str(&format!(
+        "pulled_after_restart_records:{}\r\npulled_after_restart_bytes:{}\r\n",
+        pulled("records"),
+        pulled("bytes")
+    ));
+    // A snapshot asked for by a client is Redis's BGSAVE; one the log's growth started is its
+    // AOF rewrite.
+    let in_progress = flag("snapshot_in_progress");
+    let requested = flag("snapshot_requested");
+    text.push_str(&format!(
+        "rdb_bgsave_in_progress:{}\r\naof_rewrite_in_progress:{}\r\n",
+        in_progress & requested,
+        in_progress & (1 - requested)
+    ));
     if enabled == 0 {
         return text;
     }
@@ -65,19 +95,17 @@ pub fn info_section(status: &serde_json::Value) -> String {
             ok(!p["error"].is_null()).to_owned(),
         ),
         ("aof_write_errors", number("write_errors").to_string()),
+        ("aof_refused_writes", number("refused_writes").to_string()),
         ("aof_unsynced_bytes", number("unsynced_bytes").to_string()),
         ("aof_fsync_lag_ms", number("fsync_lag_ms").to_string()),
         ("aof_fsyncs", number("fsyncs").to_string()),
-        (
-            "rdb_bgsave_in_progress",
-            flag("snapshot_in_progress").to_string(),
-        ),
-        (
-            "rdb_last_save_time",
-            (number("last_snapshot_unix_ms") / 1000).to_string(),
-        ),
+        ("rdb_last_save_time", number("last_save_unix").to_string()),
         (
             "rdb_last_bgsave_status",
+            ok(flag("last_snapshot_failed") == 1).to_owned(),
+        ),
+        (
+            "aof_last_bgrewrite_status",
             ok(flag("last_snapshot_failed") == 1).to_owned(),
         ),
         ("rdb_saves", number("snapshots").to_string()),
@@ -129,6 +157,7 @@ impl MetricsSource for LogMetrics {
             fsync_lag_ms,
             fsyncs,
             write_errors,
+            refused_writes,
             error,
             recovery,
             ..
@@ -170,6 +199,13 @@ impl MetricsSource for LogMetrics {
             "counter",
             "Failed writes or fsyncs of the log (a full disk, a failing device).",
             &[("", write_errors)],
+        );
+        family(
+            out,
+            "dendrite_log_refused_writes_total",
+            "counter",
+            "Client writes refused, nothing applied, while the log could not be written.",
+            &[("", refused_writes)],
         );
         family(
             out,

@@ -69,6 +69,12 @@ fn convert(error: TableError) -> BackendError {
             wanted: u8::try_from(wanted).unwrap_or(u8::MAX),
             max: u8::try_from(max).unwrap_or(u8::MAX),
         },
+        // A log that cannot be written (here or on the node that refused): Redis's MISCONF.
+        TableError::ConsistencyNotReached { reason, .. }
+            if reason.contains(dtable::durable::DISK_FAILURE) =>
+        {
+            BackendError::Disk(reason)
+        }
         e @ (TableError::EmptyKey
         | TableError::KeyTooLarge { .. }
         | TableError::ValueTooLarge { .. }) => BackendError::Invalid(e.to_string()),
@@ -318,6 +324,10 @@ impl Backend for TableBackend {
         self.table.local_keys_in_slot(slot, count)
     }
 
+    fn log(&self) -> Option<Arc<dtable::durable::Log>> {
+        self.table.log().cloned()
+    }
+
     fn status(&self) -> serde_json::Value {
         let ring = self.table.ring();
         let vnodes: Vec<serde_json::Value> = ring
@@ -362,7 +372,13 @@ impl Backend for TableBackend {
             "replicas": ring.config().replicas,
             "max_consistency": ring.config().replicas + 1,
             "vnodes": vnodes,
-            "persistence": crate::persistence::status_json(self.table.log()),
+            "persistence": crate::persistence::status_json(
+                self.table.log(),
+                crate::persistence::CatchUp {
+                    records: load(&stats.caught_up_records),
+                    bytes: load(&stats.caught_up_bytes),
+                },
+            ),
             "table": {
                 "writes": load(&stats.writes),
                 "write_errors": load(&stats.write_errors),

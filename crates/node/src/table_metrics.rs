@@ -158,6 +158,17 @@ impl MetricsSource for TableMetrics {
         );
         family(
             out,
+            "dendrite_pulled_after_restart",
+            "counter",
+            "What this node received from the other copies since it started that was written \
+             before (the transfer a restart cost), in records and in bytes of keys and values.",
+            &[
+                ("unit=\"records\"", load(&stats.caught_up_records)),
+                ("unit=\"bytes\"", load(&stats.caught_up_bytes)),
+            ],
+        );
+        family(
+            out,
             "dendrite_underreplicated_ranges",
             "gauge",
             "Local ranges lacking copies: changed since their last complete anti-entropy round, \

@@ -689,3 +689,28 @@ fn authentication_matches_redis() {
     let found = differences(redis.addr, RawClient::connect(dendrite.addr), &steps);
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// SAVE, BGSAVE and LASTSAVE on a node with a data directory, against a redis-server with its
+/// own directory: the same reply shapes. (Without `--data-dir` these answer an error naming
+/// it: docs/redis-compat.md, "Persistence commands".)
+#[test]
+fn persistence_commands_match_redis() {
+    let mut steps = exact(&[
+        "SET k v",
+        "SAVE x",
+        "LASTSAVE x",
+        "BGSAVE now",
+        "BGSAVE schedule x",
+        "SAVE",
+        "GET k",
+        "COMMAND INFO save bgsave lastsave",
+    ]);
+    steps.push(step("LASTSAVE", Normalise::RecentUnixTime));
+    steps.push(step(
+        "COMMAND DOCS save bgsave lastsave",
+        Normalise::DocsFields,
+    ));
+    // The last step: a second BGSAVE right after it would race the first one's end.
+    steps.extend(exact(&["BGSAVE"]));
+    assert_same_replies_on(&[Target::Durable], &[], steps);
+}

@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+/// How every error of a log that cannot be written begins: the RESP front recognises it in a
+/// write's failure (which crosses the network as text) and answers Redis's `MISCONF`.
+pub const DISK_FAILURE: &str = "disk full or failing: ";
+
 /// Why a data directory could not be opened, recovered or written.
 #[derive(Debug, thiserror::Error)]
 pub enum DurableError {
@@ -43,9 +47,13 @@ pub enum DurableError {
         /// What is wrong there.
         reason: &'static str,
     },
-    /// The log writer cannot write or fsync (a full disk, a failing device).
-    #[error("the log cannot be written: {0}; writes on this node fail until it can (reads are still served)")]
-    Unwritable(String),
+    /// A write was refused before anything was applied: the log cannot be written (a full
+    /// disk, a failing device).
+    #[error("{DISK_FAILURE}its log cannot be written ({0}). Nothing was applied; reads are still served. Free space for its data directory (or replace the failing disk): writes resume by themselves once the log can be written again")]
+    Refused(String),
+    /// A write was applied in memory (and sent to its replicas) but the log could not take it.
+    #[error("{DISK_FAILURE}the write was applied in memory and sent to the replicas, but could not be written to the log on disk ({0}); it is not durable on this node until the disk takes it. Reads are still served. Free space for its data directory: the queued records are written by themselves once space returns")]
+    NotLogged(String),
 }
 
 impl DurableError {

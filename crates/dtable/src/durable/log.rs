@@ -29,15 +29,33 @@ pub(super) struct Pending {
     pub buf: Vec<u8>,
     /// A writer waits for this position: write and fsync now.
     pub urgent: bool,
-    /// Take a snapshot now (BGSAVE), whatever the segments' size.
-    pub snapshot: bool,
+    /// Snapshots asked for by clients since start (see `save`): the writer takes one for
+    /// the newest ticket, whatever the segments' size.
+    pub save_tickets: u64,
     /// Flush, fsync and stop.
     pub stop: bool,
+    /// Records were dropped from `buf` (see [`DROP_AT`]): take a snapshot once writable.
+    pub dropped: bool,
+    /// Bytes dropped that the writer has not accounted for yet.
+    pub skipped: u64,
 }
+
+/// Bytes appended but not yet handed to the OS beyond which writes wait for the writer (see
+/// [`Log::wait_durable`]): a stalled disk slows writers down instead of filling memory.
+pub const BACKLOG: u64 = 64 << 20;
+
+/// Beyond this many queued bytes while the log cannot be written, the queue is dropped (see
+/// `Shared::append`): records applied without a client waiting (anti-entropy, hand-offs) must
+/// not fill memory while the disk is full. The store still holds them; a snapshot taken once
+/// the disk is writable again puts them on disk.
+const DROP_AT: usize = 4 * BACKLOG as usize;
 
 /// How far the log is known to be on disk, and why it is stuck if it is.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Progress {
+    /// Position handed to the OS.
+    pub written: u64,
+    /// Position known to be on disk.
     pub durable: u64,
     pub error: Option<Arc<str>>,
 }
@@ -50,6 +68,7 @@ pub(super) struct Shared {
     pub pending: Mutex<Pending>,
     pub wake: Condvar,
     pub progress: watch::Sender<Progress>,
+    pub saves: watch::Sender<super::save::SaveProgress>,
     pub counters: Counters,
     pub recovery: Recovery,
 }
@@ -62,6 +81,20 @@ impl Shared {
         let added = (pending.buf.len() - before) as u64;
         // Under the lock, so positions grow in the order the bytes are queued.
         self.counters.appended.fetch_add(added, Ordering::AcqRel);
+        if pending.buf.len() > DROP_AT && self.counters.failing.load(Ordering::Acquire) {
+            // Every writer waiting for these bytes has been told the log failed; the writer
+            // counts them as skipped and snapshots the store once it can write again.
+            let dropped = pending.buf.len() as u64;
+            pending.buf.clear();
+            pending.buf.shrink_to(1 << 20);
+            pending.dropped = true;
+            pending.skipped += dropped;
+            tracing::error!(
+                bytes = dropped,
+                "the disk is still unwritable: dropped the queued log records (the store keeps \
+                 them; a snapshot writes them once the disk takes writes again)"
+            );
+        }
     }
 
     /// Wakes the writer thread.
@@ -73,7 +106,7 @@ impl Shared {
 
 /// A node's durable log (see the module documentation).
 pub struct Log {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -103,6 +136,7 @@ impl Log {
             .snapshot_bytes
             .store(recovery.snapshot_bytes, Ordering::Relaxed);
         counters.last_fsync.store(unix_millis(), Ordering::Relaxed);
+        counters.started.store(unix_millis(), Ordering::Relaxed);
         if let Some(number) = recovery.snapshot {
             let completed = std::fs::metadata(dir.snapshot_path(number))
                 .and_then(|m| m.modified())
@@ -119,6 +153,7 @@ impl Log {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             progress: watch::Sender::new(Progress::default()),
+            saves: watch::Sender::new(Default::default()),
             counters,
             recovery,
         });
@@ -152,36 +187,60 @@ impl Log {
         self.shared.config.fsync
     }
 
-    /// Under [`FsyncPolicy::Always`], waits until everything up to `mark` is flushed to disk;
-    /// under the other policies returns at once. Fails, whatever the policy, while the log
-    /// cannot be written (a full disk): the records stay queued and are written once it can.
-    pub async fn wait_durable(&self, mark: u64) -> Result<(), DurableError> {
-        if self.shared.config.fsync != FsyncPolicy::Always {
-            if self.shared.counters.failing.load(Ordering::Acquire) {
-                let error = self.shared.counters.error.lock().clone();
-                return Err(DurableError::Unwritable(error.unwrap_or_default()));
-            }
+    /// Refuses a write before anything of it is applied while the log cannot be written (a
+    /// full disk, a failing device); counts the refusal.
+    pub fn check_writable(&self) -> Result<(), DurableError> {
+        let counters = &self.shared.counters;
+        if !counters.failing.load(Ordering::Acquire) {
             return Ok(());
         }
+        counters.refused_writes.fetch_add(1, Ordering::Relaxed);
+        let error = counters.error.lock().clone();
+        Err(DurableError::Refused(error.unwrap_or_default()))
+    }
+
+    /// Under [`FsyncPolicy::Always`], waits until everything up to `mark` is flushed to disk.
+    /// Under the other policies returns at once, unless more than [`BACKLOG`] bytes wait for
+    /// the writer (a stalled disk): then it waits until the writer is that close again, so
+    /// memory stays bounded and writers slow down with the disk. Fails, whatever the policy,
+    /// while the log cannot be written (a full disk): the records stay queued and are written
+    /// once it can.
+    pub async fn wait_durable(&self, mark: u64) -> Result<(), DurableError> {
+        let counters = &self.shared.counters;
+        let always = self.shared.config.fsync == FsyncPolicy::Always;
+        if !always {
+            if counters.failing.load(Ordering::Acquire) {
+                let error = counters.error.lock().clone();
+                return Err(DurableError::NotLogged(error.unwrap_or_default()));
+            }
+            if mark <= counters.written.load(Ordering::Acquire) + BACKLOG {
+                return Ok(());
+            }
+        }
         let mut progress = self.shared.progress.subscribe();
-        if progress.borrow().durable >= mark {
+        let reached = |p: &Progress| {
+            if always {
+                p.durable >= mark
+            } else {
+                mark <= p.written + BACKLOG
+            }
+        };
+        if reached(&progress.borrow()) {
             return Ok(());
         }
         self.shared.nudge(|p| p.urgent = true);
-        let reached = progress
-            .wait_for(|p| p.durable >= mark || p.error.is_some())
+        let stopped = || DurableError::NotLogged("the log writer stopped".into());
+        let outcome = progress
+            .wait_for(|p| reached(p) || p.error.is_some())
             .await
-            .map_err(|_| DurableError::Unwritable("the log writer stopped".into()))?;
-        if reached.durable >= mark {
+            .map_err(|_| stopped())?;
+        if reached(&outcome) {
             return Ok(());
         }
-        let error = reached.error.as_deref().unwrap_or("the log writer stopped");
-        Err(DurableError::Unwritable(error.to_owned()))
-    }
-
-    /// Asks for a snapshot now (BGSAVE); it is taken in the background.
-    pub fn request_snapshot(&self) {
-        self.shared.nudge(|p| p.snapshot = true);
+        match outcome.error.as_deref() {
+            Some(error) => Err(DurableError::NotLogged(error.to_owned())),
+            None => Err(stopped()),
+        }
     }
 
     /// What recovery loaded before the log started.

@@ -23,6 +23,7 @@ use super::format;
 use super::log::Shared;
 use super::replay::SNAPSHOT_MAGIC;
 use super::status::unix_millis;
+use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::store::Store;
 
@@ -30,8 +31,8 @@ use crate::store::Store;
 const BATCH: usize = 4096;
 
 /// Takes snapshot `number` of the log's store and deletes what it replaces; reports in the
-/// log's counters.
-pub(super) fn compact(shared: &Shared, number: u64) {
+/// log's counters, and answers the clients' requests up to `ticket` (0: none, see `save`).
+pub(super) fn compact(shared: &Shared, number: u64, ticket: u64) {
     let started = Instant::now();
     let counters = &shared.counters;
     match write(&shared.dir, &shared.store, number) {
@@ -41,9 +42,6 @@ pub(super) fn compact(shared: &Shared, number: u64) {
                 .last_snapshot
                 .store(unix_millis(), Ordering::Relaxed);
             counters.snapshots.fetch_add(1, Ordering::Relaxed);
-            counters
-                .last_snapshot_failed
-                .store(false, Ordering::Relaxed);
             match remove_replaced(&shared.dir, number) {
                 Ok(freed) => {
                     let _ = counters.segment_bytes.fetch_update(
@@ -54,6 +52,9 @@ pub(super) fn compact(shared: &Shared, number: u64) {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot remove the files a snapshot replaces"),
             }
+            // Answered once the files it replaces are gone too: a SAVE then sees the compacted
+            // directory.
+            finished(shared, ticket, Ok(()));
             tracing::info!(
                 snapshot = number,
                 records,
@@ -63,14 +64,27 @@ pub(super) fn compact(shared: &Shared, number: u64) {
             );
         }
         Err(e) => {
-            counters.last_snapshot_failed.store(true, Ordering::Relaxed);
             let _ = std::fs::remove_file(shared.dir.partial_snapshot_path(number));
             tracing::error!(error = %e, "snapshot failed; the log keeps every record meanwhile");
+            finished(shared, ticket, Err(&e.to_string()));
         }
     }
+}
+
+/// Records the end of a snapshot (written, or failed with `outcome`'s text): no snapshot is in
+/// progress any more, and the clients' requests up to `ticket` (0: none) are answered.
+pub(super) fn finished(shared: &Shared, ticket: u64, outcome: Result<(), &str>) {
+    let counters = &shared.counters;
+    counters
+        .last_snapshot_failed
+        .store(outcome.is_err(), Ordering::Relaxed);
+    counters.snapshot_requested.store(false, Ordering::Release);
     counters
         .snapshot_in_progress
-        .store(false, Ordering::Relaxed);
+        .store(false, Ordering::Release);
+    if ticket > 0 {
+        shared.answer_saves(ticket, outcome.err());
+    }
 }
 
 /// Writes every record of `store` as snapshot `number` of `dir`; returns its bytes and records.
@@ -97,7 +111,11 @@ pub fn write(dir: &DataDir, store: &Store, number: u64) -> Result<(u64, u64), Du
         if !more {
             break;
         }
-        cursor = batch.last().map(|(key, _)| (Id::of_key(key), key.clone()));
+        // The store's position of a key (its hash slot's, docs/design.md "Hash slots"), not
+        // the plain hash of the key: a wrong cursor skips records.
+        cursor = batch
+            .last()
+            .map(|(key, _)| (KeyPosition::of(key).id(), key.clone()));
     }
     frame.clear();
     format::encode_end(&mut frame, records);

@@ -21,6 +21,9 @@ pub struct LogStatus {
     pub snapshots: u64,
     /// Is a snapshot being written now?
     pub snapshot_in_progress: bool,
+    /// Was it asked for by a client (SAVE, BGSAVE: Redis's `rdb_bgsave_in_progress`) rather
+    /// than by the log's growth (Redis's `aof_rewrite_in_progress`)?
+    pub snapshot_requested: bool,
     /// Did the last snapshot fail?
     pub last_snapshot_failed: bool,
     /// Bytes appended since start.
@@ -33,6 +36,8 @@ pub struct LogStatus {
     pub fsyncs: u64,
     /// Failed writes or fsyncs since start.
     pub write_errors: u64,
+    /// Client writes refused (nothing applied) while the log could not be written.
+    pub refused_writes: u64,
     /// The error that stops the log now, if any (cleared once a write succeeds again).
     pub error: Option<String>,
     /// What recovery loaded at start.
@@ -48,13 +53,22 @@ pub(super) struct Counters {
     pub last_snapshot: AtomicU64,
     pub snapshots: AtomicU64,
     pub snapshot_in_progress: AtomicBool,
+    /// Was the snapshot in progress asked for by a client (SAVE, BGSAVE), not by the log's
+    /// growth?
+    pub snapshot_requested: AtomicBool,
     pub last_snapshot_failed: AtomicBool,
     pub appended: AtomicU64,
     pub synced: AtomicU64,
     /// Unix ms of the last fsync (or of the start).
     pub last_fsync: AtomicU64,
+    /// Unix ms when the log started (after recovery).
+    pub started: AtomicU64,
     pub fsyncs: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Writes refused before being applied because the log could not be written.
+    pub refused_writes: AtomicU64,
+    /// Position handed to the OS (see `Log::wait_durable`).
+    pub written: AtomicU64,
     pub error: parking_lot::Mutex<Option<String>>,
     /// Is `error` set? Read on every write, without the mutex.
     pub failing: AtomicBool,
@@ -77,12 +91,14 @@ impl Counters {
             last_snapshot_unix_ms: (last_snapshot > 0).then_some(last_snapshot),
             snapshots: self.snapshots.load(Ordering::Relaxed),
             snapshot_in_progress: self.snapshot_in_progress.load(Ordering::Relaxed),
+            snapshot_requested: self.snapshot_requested.load(Ordering::Relaxed),
             last_snapshot_failed: self.last_snapshot_failed.load(Ordering::Relaxed),
             appended_bytes: appended,
             unsynced_bytes: unsynced,
             fsync_lag_ms: lag,
             fsyncs: self.fsyncs.load(Ordering::Relaxed),
             write_errors: self.write_errors.load(Ordering::Relaxed),
+            refused_writes: self.refused_writes.load(Ordering::Relaxed),
             error: self.error.lock().clone(),
             recovery: recovery.clone(),
         }

@@ -117,7 +117,12 @@ struct Writer {
     last_sync: Instant,
     /// Bytes of the segments written since the last snapshot.
     since_snapshot: u64,
-    snapshot_wanted: bool,
+    /// The newest snapshot ticket taken by a client (see `save`).
+    wanted_ticket: u64,
+    /// The newest ticket a snapshot was started (or failed to start) for.
+    started_ticket: u64,
+    /// Queued records were dropped while the disk was full: snapshot once writable.
+    snapshot_after_drop: bool,
     compaction: Option<JoinHandle<()>>,
 }
 
@@ -132,7 +137,9 @@ impl Writer {
             synced: 0,
             last_sync: Instant::now(),
             since_snapshot,
-            snapshot_wanted: false,
+            wanted_ticket: 0,
+            started_ticket: 0,
+            snapshot_after_drop: false,
             compaction: None,
         }
     }
@@ -165,19 +172,59 @@ impl Writer {
         if let Some(compaction) = self.compaction.take() {
             let _ = compaction.join();
         }
+        // Requests that came too late are answered (no ticket is taken after `stop`).
+        let wanted = self.shared.pending.lock().save_tickets;
+        if wanted > self.started_ticket {
+            self.shared
+                .answer_saves(wanted, Some("the node is stopping"));
+        }
     }
 
     /// Waits up to a tick for records or a request, then takes the queued records into
     /// `batch`; returns whether the log is stopping.
     fn take_batch(&mut self) -> bool {
         let mut pending = self.shared.pending.lock();
-        if pending.buf.is_empty() && !pending.urgent && !pending.stop && !pending.snapshot {
+        if pending.buf.is_empty()
+            && !pending.urgent
+            && !pending.stop
+            && pending.save_tickets == self.wanted_ticket
+        {
             self.shared.wake.wait_for(&mut pending, TICK);
         }
         std::mem::swap(&mut pending.buf, &mut self.batch);
         pending.urgent = false;
-        self.snapshot_wanted |= std::mem::take(&mut pending.snapshot);
-        pending.stop
+        self.wanted_ticket = pending.save_tickets;
+        self.snapshot_after_drop |= std::mem::take(&mut pending.dropped);
+        let skipped = std::mem::take(&mut pending.skipped);
+        let stop = pending.stop;
+        drop(pending);
+        if skipped > 0 {
+            // Dropped while the disk was full (see `Shared::append`): only their positions
+            // pass; the snapshot taken once writable holds the records.
+            self.written += skipped;
+            if self.shared.config.fsync == FsyncPolicy::No {
+                self.synced = self.written;
+                let counters = &self.shared.counters;
+                counters.synced.store(self.synced, Ordering::Release);
+            }
+            self.publish_written();
+        }
+        stop
+    }
+
+    /// Tells writers waiting for the backlog to shrink (see `Log::wait_durable`) how far the
+    /// log is handed to the OS.
+    fn publish_written(&self) {
+        let written = self.written;
+        self.shared
+            .counters
+            .written
+            .store(written, Ordering::Release);
+        self.shared.progress.send_if_modified(|p| {
+            let modified = p.written != written;
+            p.written = written;
+            modified
+        });
     }
 
     /// Writes `batch` to the segment in pieces of whole records (about [`PIECE`] bytes each),
@@ -196,6 +243,7 @@ impl Writer {
         }
         self.account(done as u64);
         if let Some(error) = failure {
+            self.publish_written();
             // The rest back to the front of the queue, to be written once the disk allows.
             self.batch.drain(..done);
             let mut pending = self.shared.pending.lock();
@@ -206,6 +254,7 @@ impl Writer {
         }
         self.batch.clear();
         if done > 0 {
+            self.publish_written();
             self.recovered();
         }
         Ok(())
@@ -303,29 +352,42 @@ impl Writer {
             .config
             .snapshot_min_bytes
             .max(self.shared.counters.snapshot_bytes.load(Ordering::Relaxed));
-        if !self.snapshot_wanted && self.since_snapshot < threshold {
+        let wanted = self.wanted_ticket > self.started_ticket;
+        if !wanted && !self.snapshot_after_drop && self.since_snapshot < threshold {
             return;
         }
-        if let Err(e) = self.rotate() {
-            self.fail(e);
-            return;
-        }
-        self.snapshot_wanted = false;
-        self.since_snapshot = 0;
+        // A client's request is answered by this snapshot, or by its failure to start.
+        let ticket = if wanted { self.wanted_ticket } else { 0 };
+        self.started_ticket = self.wanted_ticket;
         let shared = self.shared.clone();
+        let counters = &shared.counters;
+        counters.snapshot_requested.store(wanted, Ordering::Release);
+        counters.snapshot_in_progress.store(true, Ordering::Release);
+        if let Err(e) = self.rotate() {
+            let text = e.to_string();
+            self.fail(e);
+            if wanted {
+                super::snapshot::finished(&self.shared, ticket, Err(&text));
+            } else {
+                counters
+                    .snapshot_in_progress
+                    .store(false, Ordering::Release);
+            }
+            return;
+        }
+        self.recovered();
+        self.since_snapshot = 0;
+        self.snapshot_after_drop = false;
         let number = self.segment.number;
-        let counters = &self.shared.counters;
-        counters.snapshot_in_progress.store(true, Ordering::Relaxed);
         let started = std::thread::Builder::new()
             .name("dendrite-snapshot".into())
-            .spawn(move || super::snapshot::compact(&shared, number));
+            .spawn(move || super::snapshot::compact(&shared, number, ticket));
         match started {
             Ok(handle) => self.compaction = Some(handle),
             Err(e) => {
-                counters
-                    .snapshot_in_progress
-                    .store(false, Ordering::Relaxed);
                 tracing::error!(error = %e, "cannot start a snapshot thread");
+                let text = format!("cannot start a snapshot thread: {e}");
+                super::snapshot::finished(&self.shared, ticket, Err(&text));
             }
         }
     }

@@ -3,6 +3,7 @@
 //! policies, and without a log, nothing waits.
 
 use super::TableInner;
+use crate::durable::DurableError;
 
 /// A position in the log to wait for (`None`: the table has no log).
 pub(super) type LogMark = Option<u64>;
@@ -18,8 +19,27 @@ impl TableInner {
     /// (group commit: one fsync covers every write waiting). `Err` says why it cannot.
     pub(super) async fn durable(&self, mark: LogMark) -> Result<(), String> {
         match (&self.log, mark) {
-            (Some(log), Some(mark)) => log.wait_durable(mark).await.map_err(|e| e.to_string()),
+            (Some(log), Some(mark)) => log
+                .wait_durable(mark)
+                .await
+                .map_err(|e| self.disk_failure(e)),
             _ => Ok(()),
         }
+    }
+
+    /// Refuses a write before anything is applied while the log cannot be written (a full
+    /// disk): the error says so, and that nothing was applied.
+    pub(super) fn writable(&self) -> Result<(), String> {
+        match &self.log {
+            Some(log) => log.check_writable().map_err(|e| self.disk_failure(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The text of a log failure, naming this node (it crosses the network to the primary and
+    /// the client as text; it holds [`DISK_FAILURE`](crate::durable::error::DISK_FAILURE) so
+    /// that the RESP front can tell it apart).
+    fn disk_failure(&self, error: DurableError) -> String {
+        format!("node {}: {error}", self.ring.local_host())
     }
 }

@@ -34,6 +34,7 @@ use crate::error::TableError;
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
+use crate::store::EMPTY_DIGEST;
 use crate::wire::{Reply, Request, WriteRole};
 
 impl TableInner {
@@ -267,7 +268,75 @@ impl TableInner {
         }
     }
 
-    /// Compares `range` with `peer` and takes the records of the buckets that differ. Returns
+    /// `peer`'s digests of `range` divided in `buckets`, and its incarnation.
+    async fn peer_digests(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+        buckets: u32,
+    ) -> Result<(Vec<u64>, u64), TableError> {
+        let request = Request::Digest {
+            dest: peer.clone(),
+            range,
+            buckets,
+        };
+        match self.call(request).await? {
+            Reply::DigestResp {
+                buckets: digests,
+                incarnation,
+            } if digests.len() == range.buckets(buckets as usize).len() => {
+                Ok((digests, incarnation))
+            }
+            Reply::DigestResp {
+                buckets: digests, ..
+            } => Err(TableError::Protocol {
+                host: peer.host.to_string(),
+                reason: format!("{} digests for {buckets} buckets", digests.len()),
+            }),
+            other => Err(unexpected(peer, &other)),
+        }
+    }
+
+    /// The parts of `range` (divided as `theirs`, `peer`'s digests, was) where what we hold
+    /// differs from what `peer` holds. A bucket that differs while both sides hold records in
+    /// it is divided once more, with the peer's digests of it asked afresh: records then move
+    /// by 1/4096th of a range (with 64 buckets), so a node back from a restart takes about what
+    /// changed while it was away rather than whole buckets (docs/design.md, "Durability").
+    async fn differing_parts(
+        self: &Arc<Self>,
+        peer: &Vnode,
+        range: IdRange,
+        theirs: &[u64],
+    ) -> Result<Vec<IdRange>, TableError> {
+        let ours = self.store.digest_buckets(range, theirs.len());
+        let division = range.buckets(theirs.len());
+        let mut parts = Vec::new();
+        for (index, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            let Some(bucket) = division.bucket_range(index) else {
+                continue;
+            };
+            if a == b {
+                continue;
+            }
+            if *a == EMPTY_DIGEST || *b == EMPTY_DIGEST {
+                // One side holds nothing there (a joining node): the whole bucket moves.
+                parts.push(bucket);
+                continue;
+            }
+            let buckets = self.config.digest_buckets.max(1);
+            let (sub_theirs, _) = self.peer_digests(peer, bucket, buckets).await?;
+            let sub_ours = self.store.digest_buckets(bucket, sub_theirs.len());
+            let sub_division = bucket.buckets(sub_theirs.len());
+            for (sub, (x, y)) in sub_ours.iter().zip(&sub_theirs).enumerate() {
+                if x != y {
+                    parts.extend(sub_division.bucket_range(sub));
+                }
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Compares `range` with `peer` and takes the records of the parts that differ. Returns
     /// the peer's bucket digests (from before the pull) and its incarnation.
     async fn pull_differences(
         self: &Arc<Self>,
@@ -275,56 +344,43 @@ impl TableInner {
         range: IdRange,
     ) -> Result<(Vec<u64>, u64), TableError> {
         let buckets = self.config.digest_buckets.max(1);
-        let request = Request::Digest {
-            dest: peer.clone(),
-            range,
-            buckets,
-        };
-        let (theirs, incarnation) = match self.call(request).await? {
-            Reply::DigestResp {
-                buckets,
-                incarnation,
-            } => (buckets, incarnation),
-            other => return Err(unexpected(peer, &other)),
-        };
-        let ours = self.store.digest_buckets(range, buckets as usize);
-        if theirs.len() != ours.len() {
-            return Err(TableError::Protocol {
-                host: peer.host.to_string(),
-                reason: format!("{} digests for {} buckets", theirs.len(), ours.len()),
-            });
-        }
-        let division = range.buckets(buckets as usize);
-        for (index, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-            if a == b {
-                continue;
-            }
-            if let Some(bucket) = division.bucket_range(index) {
-                self.pull(peer, bucket).await?;
-            }
+        let (theirs, incarnation) = self.peer_digests(peer, range, buckets).await?;
+        for part in self.differing_parts(peer, range, &theirs).await? {
+            self.pull(peer, part).await?;
         }
         Ok((theirs, incarnation))
     }
 
-    /// Sends `peer` the buckets of `range` where what we hold now differs from its digests
-    /// `theirs` (we hold everything it had: the pull phase came first).
+    /// Sends `peer` the parts of `range` where what we hold now differs from what it holds,
+    /// starting from its digests `theirs` (we hold everything it had: the pull phase came
+    /// first).
     async fn push_differences(
         self: &Arc<Self>,
         peer: &Vnode,
         range: IdRange,
         theirs: &[u64],
     ) -> Result<(), TableError> {
-        let ours = self.store.digest_buckets(range, theirs.len());
-        let division = range.buckets(theirs.len());
-        for (index, (a, b)) in ours.iter().zip(theirs).enumerate() {
-            if a == b {
-                continue;
-            }
-            if let Some(bucket) = division.bucket_range(index) {
-                self.push(peer, bucket).await?;
-            }
+        for part in self.differing_parts(peer, range, theirs).await? {
+            self.push(peer, part).await?;
         }
         Ok(())
+    }
+
+    /// Counts the records of `items` (received from another copy) stamped before this node
+    /// started: what it catches up on after a restart. Writes replicated to it since carry
+    /// newer versions and are not counted.
+    pub(super) fn count_catch_up(&self, items: &[(Bytes, Record)]) {
+        let (mut records, mut bytes) = (0, 0);
+        for (key, record) in items {
+            if record.version.millis < self.started_millis {
+                records += 1;
+                bytes += (key.len() + record.value.as_ref().map_or(0, Bytes::len)) as u64;
+            }
+        }
+        if records > 0 {
+            TableStats::bump(&self.stats.caught_up_records, records);
+            TableStats::bump(&self.stats.caught_up_bytes, bytes);
+        }
     }
 
     /// Takes every record of `range` that `peer` holds (newer ones win locally).
@@ -342,6 +398,7 @@ impl TableInner {
                 other => return Err(unexpected(peer, &other)),
             };
             after = items.last().map(|(k, _)| k.clone());
+            self.count_catch_up(&items);
             let mut applied = 0;
             let mut refusals = Refusals::default();
             for (key, record) in items {

@@ -188,6 +188,10 @@ impl TableInner {
     /// disk when its policy is `always` (a replica copy counts for the consistency level only
     /// once it is durable).
     async fn apply_durably(&self, dest: &Vnode, items: Vec<(Bytes, Record)>) -> Reply {
+        if let Err(reason) = self.writable() {
+            return write_ack(0, Some(reason), None);
+        }
+        self.count_catch_up(&items);
         let reply = self.apply_all(dest, items);
         let mark = self.log_mark();
         match (self.durable(mark).await, reply) {
@@ -344,7 +348,8 @@ impl TableInner {
     }
 
     /// What every primary operation checks first: `dest` owns the keys at `ids` (else
-    /// `Moved`), enough distinct hosts exist for `min_acks`, and — while `dest` is taking its
+    /// `Moved`), its log can be written (else nothing is applied: a full disk), enough distinct
+    /// hosts exist for `min_acks`, and — while `dest` is taking its
     /// range over — the keys' latest records have been fetched from the replicas, so that the
     /// operation sees the current value and is stamped above every version acknowledged
     /// before it. Returns the replica set and the copies to wait for.
@@ -359,6 +364,7 @@ impl TableInner {
         if let Some(owner) = self.owner_if_not(dest, positions) {
             return Err(Unready::Moved(owner));
         }
+        self.writable().map_err(Unready::Failed)?;
         let Ok(replicas) = self.ring.replicas(dest) else {
             return Err(Unready::Failed(format!("no vnode {dest} on this node")));
         };

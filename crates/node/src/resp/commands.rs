@@ -144,6 +144,8 @@ pub enum Command {
     ReadOnly(bool),
     /// `ASKING`
     Asking,
+    /// `SAVE`, `BGSAVE`, `LASTSAVE`
+    Snapshot(super::snapshots::SnapshotCommand),
 }
 
 /// The canonical lowercase name of a request's command, for metrics;
@@ -252,6 +254,9 @@ impl Command {
         if let Some(parsed) = super::multikey::parse(spec.name, &args) {
             let (keys, op, answer) = parsed?;
             return Ok(Command::ModifyMany { keys, op, answer });
+        }
+        if let Some(parsed) = super::snapshots::parse(spec.name, &args) {
+            return parsed;
         }
         let argc = args.len();
         let mut rest = args.into_iter().skip(1);
@@ -512,6 +517,8 @@ pub fn backend_error_reply(error: &BackendError) -> Reply {
         BackendError::Unavailable { .. } => Reply::Error(format!("UNAVAILABLE {error}")),
         BackendError::CrossSlot => Reply::Error(format!("CROSSSLOT {error}")),
         BackendError::Timeout => Reply::Error(format!("TIMEOUT {error}")),
+        // Redis's code when it cannot persist ("MISCONF Errors writing to the AOF file").
+        BackendError::Disk(_) => Reply::Error(format!("MISCONF {error}")),
         BackendError::Consistency { .. }
         | BackendError::Invalid(_)
         | BackendError::Internal(_)
@@ -704,7 +711,7 @@ pub async fn execute(
         Command::ConfigGet(patterns) => {
             let patterns: Vec<&[u8]> = patterns.iter().map(|pattern| pattern.as_ref()).collect();
             Reply::Map(
-                parameters::matching(&patterns)
+                parameters::matching(&patterns, backend.log().is_some())
                     .into_iter()
                     .map(|(name, value)| {
                         (
@@ -724,6 +731,7 @@ pub async fn execute(
             Reply::ok()
         }
         Command::Asking => Reply::ok(),
+        Command::Snapshot(command) => super::snapshots::execute(command, backend).await,
         Command::Auth { user, password } => {
             let (reply, authenticated) =
                 authenticate(session.requirepass.as_ref(), user.as_ref(), &password);

@@ -8,7 +8,7 @@
 //! - [`strings`] (read-modify-writes, ranges, bits), [`lcs`], [`keyspace`] (commands over every
 //!   key of the cluster), [`connection`] (`HELLO`, `CLIENT`, `TIME`), [`info`] (`INFO`),
 //!   [`clients`] (`CLIENT LIST`), [`parameters`] (`CONFIG GET`), [`auth`] (`requirepass`),
-//!   [`cluster`] (`CLUSTER`, `MOVED`, `CROSSSLOT`);
+//!   [`cluster`] (`CLUSTER`, `MOVED`, `CROSSSLOT`), [`snapshots`] (`SAVE`, `BGSAVE`, `LASTSAVE`);
 //! - [`server`]: the socket I/O.
 
 pub mod auth;
@@ -27,6 +27,7 @@ pub mod reply;
 pub mod request;
 pub mod server;
 pub mod session;
+pub mod snapshots;
 pub mod spec;
 pub mod strings;
 

@@ -3,7 +3,8 @@
 //! Client libraries and tools read a few parameters to decide how to behave (redis-benchmark
 //! reads `save` and `appendonly`, cluster-aware clients `cluster-enabled`, admin tools
 //! `maxmemory`...). Dendrite answers them with the values that describe it as a Redis would:
-//! no persistence, no eviction, one database, a Redis Cluster.
+//! no eviction, one database, a Redis Cluster; `appendonly yes` only with a data directory
+//! (`--data-dir`: its log is the AOF's counterpart, as INFO's `aof_enabled` says).
 
 /// Parameter names and values, in the order they are listed.
 pub const PARAMETERS: &[(&str, &str)] = &[
@@ -23,15 +24,21 @@ pub const PARAMETERS: &[(&str, &str)] = &[
 ];
 
 /// The parameters matching any of `patterns` (Redis glob syntax, any letter case), each once,
-/// as name/value pairs. A pattern without glob characters is a plain name, and Redis answers
-/// it spelled as asked (`MAXMEMORY`), so the names are returned as bytes.
-pub fn matching<'a>(patterns: &[&'a [u8]]) -> Vec<(&'a [u8], &'static str)> {
+/// as name/value pairs, for a node with a data directory (`durable`) or without. A pattern
+/// without glob characters is a plain name, and Redis answers it spelled as asked
+/// (`MAXMEMORY`), so the names are returned as bytes.
+pub fn matching<'a>(patterns: &[&'a [u8]], durable: bool) -> Vec<(&'a [u8], &'static str)> {
     let mut found: Vec<(&'a [u8], &'static str)> = Vec::new();
     for pattern in patterns {
         let is_glob = pattern
             .iter()
             .any(|byte| matches!(byte, b'*' | b'?' | b'['));
-        for (name, value) in PARAMETERS {
+        for &(name, value) in PARAMETERS {
+            let value = if durable && name == "appendonly" {
+                "yes"
+            } else {
+                value
+            };
             let listed = |found: &[(&[u8], &str)]| {
                 found
                     .iter()
@@ -132,7 +139,7 @@ mod tests {
 
     #[test]
     fn each_parameter_is_listed_once() {
-        let found = matching(&[b"maxmemory", b"max*"]);
+        let found = matching(&[b"maxmemory", b"max*"], false);
         assert_eq!(
             found
                 .iter()
@@ -140,7 +147,16 @@ mod tests {
                 .count(),
             1
         );
-        assert_eq!(matching(&[b"nosuch"]), vec![]);
-        assert_eq!(matching(&[b"SAVE"]), vec![(&b"SAVE"[..], "")]);
+        assert_eq!(matching(&[b"nosuch"], false), vec![]);
+        assert_eq!(matching(&[b"SAVE"], false), vec![(&b"SAVE"[..], "")]);
+        // A data directory is the AOF's counterpart.
+        assert_eq!(
+            matching(&[b"appendonly"], false),
+            vec![(&b"appendonly"[..], "no")]
+        );
+        assert_eq!(
+            matching(&[b"appendonly"], true),
+            vec![(&b"appendonly"[..], "yes")]
+        );
     }
 }

@@ -76,21 +76,40 @@ impl Drop for Dendrite {
 pub struct Nodes {
     runtime: tokio::runtime::Runtime,
     nodes: Vec<common::Node>,
+    /// The data directory of a [`Target::Durable`] node.
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl Nodes {
     /// `count` nodes on one ring (default settings: 2 replicas), once the ring has settled.
     fn start(count: usize) -> Nodes {
+        Nodes::start_with(count, None)
+    }
+
+    /// [`start`](Nodes::start), the nodes started with `data_dir` as their `--data-dir` when
+    /// given (one node only: a directory belongs to one node).
+    fn start_with(count: usize, data_dir: Option<tempfile::TempDir>) -> Nodes {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let path = data_dir
+            .as_ref()
+            .map(|dir| dir.path().display().to_string());
+        let mut extra = Vec::new();
+        if let Some(path) = &path {
+            extra.extend(["--data-dir", path.as_str()]);
+        }
         let nodes = runtime.block_on(async {
-            let nodes = common::start_cluster(count, &[]).await;
+            let nodes = common::start_cluster(count, &extra).await;
             common::wait_settled(&nodes.iter().collect::<Vec<_>>(), (count - 1).min(2)).await;
             nodes
         });
-        Nodes { runtime, nodes }
+        Nodes {
+            runtime,
+            nodes,
+            _data_dir: data_dir,
+        }
     }
 
     /// The RESP address of the node scripts talk to.
@@ -125,6 +144,8 @@ pub enum Target {
     Memory,
     /// The RESP front of node 0 of a ring of this many real node processes.
     Nodes(usize),
+    /// One real node process with a data directory (`--data-dir`).
+    Durable,
 }
 
 /// Every target: the memory backend, a real node alone, and three real nodes (keys on
@@ -254,6 +275,8 @@ pub enum Normalise {
     /// `PTTL` of a key set a moment ago: a positive integer rounded to whole seconds (the two
     /// servers are asked a few milliseconds apart).
     NearestSecond,
+    /// `LASTSAVE`: an integer within a day of now (the servers saved at different moments).
+    RecentUnixTime,
 }
 
 pub fn placeholder(text: &str) -> Value {
@@ -328,6 +351,21 @@ pub fn normalise(value: Value, how: Normalise) -> Value {
                 let millis: i64 = String::from_utf8_lossy(&digits).parse().unwrap_or(i64::MIN);
                 let rounded = if millis > 0 { (millis + 500) / 1000 * 1000 } else { millis };
                 Value::Line(b':', rounded.to_string().into_bytes())
+            }
+            other => other,
+        },
+        Normalise::RecentUnixTime => match value {
+            Value::Line(b':', digits) => {
+                let seconds: u64 = String::from_utf8_lossy(&digits).parse().unwrap_or(0);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                if now.abs_diff(seconds) < 86_400 {
+                    Value::Line(b':', b"<recent>".to_vec())
+                } else {
+                    Value::Line(b':', digits)
+                }
             }
             other => other,
         },
@@ -485,6 +523,7 @@ pub fn assert_same_replies_on(targets: &[Target], config: &[&str], steps: Vec<St
         let nodes = match target {
             Target::Memory => None,
             Target::Nodes(count) => Some(Nodes::start(*count)),
+            Target::Durable => Some(Nodes::start_with(1, Some(tempfile::tempdir().unwrap()))),
         };
         for protocol in ["2", "3"] {
             let redis = RedisServer::start(config);
