@@ -723,7 +723,11 @@ pub async fn execute(
             session.readonly = readonly;
             Reply::ok()
         }
-        Command::Asking => Reply::ok(),
+        Command::Asking => {
+            // The next command is served here even if the slot map names another node.
+            session.asking = true;
+            Reply::ok()
+        }
         Command::Auth { user, password } => {
             let (reply, authenticated) =
                 authenticate(session.requirepass.as_ref(), user.as_ref(), &password);
