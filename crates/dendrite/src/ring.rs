@@ -506,6 +506,17 @@ impl Ring {
         self.vnodes.iter().map(|(v, _)| v.clone()).collect()
     }
 
+    /// Does one of this node's vnodes own `position`, by the predecessor it knows (`position`
+    /// in `(predecessor, vnode]`)? `false` while a vnode knows no predecessor. Asked for every
+    /// command of a Redis Cluster client, so it copies nothing (no vnode list, no predecessor).
+    pub fn owns_locally(&self, position: &Id) -> bool {
+        self.vnodes.iter().any(|(vnode, state)| {
+            lock(state).predecessor().is_some_and(|predecessor| {
+                position.is_between_right_incl(&predecessor.id, &vnode.id)
+            })
+        })
+    }
+
     /// The first `n` vnodes at or after `key` on the ring (iterative lookup, bounded in hops and
     /// time).
     pub async fn find_successors(&self, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {

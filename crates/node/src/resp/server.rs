@@ -319,7 +319,12 @@ impl Connection {
     /// Where a cluster client's request is served, counted in the metrics: as usual, from this
     /// node's replica copies (a `READONLY` read), or answered `MOVED` or `CROSSSLOT` instead.
     fn route(&self, args: &[Bytes], asking: bool) -> Served {
-        let (outcome, served) = match route(args, asking, &self.session, self.backend.as_ref()) {
+        self.count(route(args, asking, &self.session, self.backend.as_ref()))
+    }
+
+    /// Counts a cluster client's request by where `routing` serves it; how it is served.
+    fn count(&self, routing: Routing) -> Served {
+        let (outcome, served) = match routing {
             Routing::Unkeyed => return Served::Usual,
             Routing::Here => (ClusterOutcome::Here, Served::Usual),
             Routing::Forwarded => (ClusterOutcome::Forwarded, Served::Usual),
@@ -347,17 +352,20 @@ impl Connection {
         let mut carried = None;
         while run.len() < MAX_GROUP {
             match parser.next_request(input) {
-                Ok(Some(next))
-                    if Groupable::of(canonical_name(&next), &next) == Some(kind)
-                        && (!self.session.cluster_client
-                            || matches!(
-                                route(&next, false, &self.session, self.backend.as_ref()),
-                                Routing::Unkeyed | Routing::Here | Routing::Forwarded
-                            )) =>
-                {
+                Ok(Some(next)) if Groupable::of(canonical_name(&next), &next) == Some(kind) => {
                     if self.session.cluster_client {
-                        // Served as usual: counted here, as the main loop never sees it.
-                        self.route(&next, false);
+                        // Routed once: a request served as usual joins the run (and is counted
+                        // here, as the main loop never sees it); any other ends the run and
+                        // goes through the main loop, which counts it.
+                        match route(&next, false, &self.session, self.backend.as_ref()) {
+                            routing @ (Routing::Unkeyed | Routing::Here | Routing::Forwarded) => {
+                                self.count(routing);
+                            }
+                            Routing::ReplicaRead | Routing::Redirected(_) => {
+                                carried = Some(Ok(next));
+                                break;
+                            }
+                        }
                     }
                     run.push(next);
                 }
