@@ -128,6 +128,16 @@ async fn cluster_connection(nodes: &[&Node]) -> ClusterConnection {
         .expect("the cluster client could not connect")
 }
 
+/// Three nodes with one replica per range started with `flags`, settled, every node's
+/// `CLUSTER SLOTS` agreeing; returns them and the agreed rows.
+async fn settled_cluster(flags: &[&str]) -> (Vec<Node>, Vec<SlotRow>) {
+    let nodes = start_cluster(3, flags).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    let rows = slots_agree(&refs).await;
+    (nodes, rows)
+}
+
 /// Keyed cluster-client requests with `outcome` counted by `node`'s `/metrics`.
 async fn outcome_count(node: &Node, outcome: &str) -> u64 {
     let response =
@@ -234,10 +244,8 @@ fn spawn_load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     let flags = ["--replicas", "1", "--cluster-redirects"];
-    let mut nodes = start_cluster(3, &flags).await;
+    let (mut nodes, rows) = settled_cluster(&flags).await;
     let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    let rows = slots_agree(&refs).await;
     assert!(
         rows.iter().all(|row| row.3 == 1),
         "one replica per range: {rows:?}"
@@ -366,10 +374,7 @@ print("ok", flush=True)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_py_cluster_client_round_trips_10000_keys() {
-    let nodes = start_cluster(3, &["--replicas", "1"]).await;
-    let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    slots_agree(&refs).await;
+    let (nodes, _) = settled_cluster(&["--replicas", "1"]).await;
     let port = nodes[0].resp.rsplit_once(':').unwrap().1;
     common::redis_py::run_script(REDIS_PY_CLUSTER, port, Duration::from_secs(120)).await;
 }
@@ -390,10 +395,7 @@ async fn get_moved(con: &mut redis::aio::MultiplexedConnection, key: &str) -> re
 /// key's replica answers GET from its own copy, the third node still says MOVED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cli_follows_moved() {
-    let nodes = start_cluster(3, &["--replicas", "1"]).await;
-    let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    let rows = slots_agree(&refs).await;
+    let (nodes, rows) = settled_cluster(&["--replicas", "1"]).await;
     let slot_of = |key: &str| i64::from(dtable::Slot::of_key(key.as_bytes()).number());
     let primary_of = |slot: i64| {
         rows.iter()
@@ -556,10 +558,8 @@ async fn replica_reads(nodes: &[&Node]) -> u64 {
 /// `RedisCluster(read_from_replicas=True)` reads the same values.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_serve_every_read_command_after_readonly() {
-    let nodes = start_cluster(3, &["--replicas", "1"]).await;
+    let (nodes, _) = settled_cluster(&["--replicas", "1"]).await;
     let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    slots_agree(&refs).await;
     let mut primary = cluster_connection(&refs).await;
     for (key, value) in [("{ro}a", "hello world"), ("{ro}b", "help the world")] {
         let () = redis::cmd("SET")
@@ -718,10 +718,7 @@ async fn py_goes_on(control: &std::path::Path, more: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_py_cluster_client_follows_joins_and_kills() {
     let flags = ["--replicas", "1", "--cluster-redirects"];
-    let mut nodes = start_cluster(3, &flags).await;
-    let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    slots_agree(&refs).await;
+    let (mut nodes, _) = settled_cluster(&flags).await;
     let control = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("redis-py-join-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&control);
