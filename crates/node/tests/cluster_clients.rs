@@ -613,10 +613,19 @@ async fn replicas_serve_every_read_command_after_readonly() {
         }
     })
     .await;
+    assert!(replica_reads(&refs).await - before >= read_commands().len() as u64);
+    // Once settled, one pass: every command answered from a replica's copy, none elsewhere.
+    let before = replica_reads(&refs).await;
+    let mut replica = replica.clone();
+    for (index, (command, want)) in read_commands().iter().zip(&expected).enumerate() {
+        let got: Value = command.query_async(&mut replica).await.unwrap();
+        assert_eq!(got, *want, "read command #{index}");
+    }
     let served = replica_reads(&refs).await - before;
-    assert!(
-        served >= read_commands().len() as u64,
-        "only {served} reads answered from replica copies"
+    assert_eq!(
+        served,
+        read_commands().len() as u64,
+        "reads answered from replica copies in one pass"
     );
     let port = nodes[0].resp.rsplit_once(':').unwrap().1;
     common::redis_py::run_script(REDIS_PY_READONLY, port, Duration::from_secs(60)).await;
