@@ -410,30 +410,6 @@ async fn grouped_pipelined_sets_keep_order_and_last_write_wins() {
     assert_eq!(values, vec![Some("1".to_owned()), Some("2".to_owned())]);
 }
 
-/// Runs of pipelined INCRs run concurrently across keys: each key's increments keep their
-/// order, an INCR of a non-integer gets its error in its place, and a GET after the run sees
-/// every increment.
-#[tokio::test]
-async fn grouped_pipelined_incrs_keep_order_per_key() {
-    let server = start(1, RespLimits::default()).await;
-    let mut con = connect(server.addr).await;
-    let () = redis::cmd("SET")
-        .arg("t")
-        .arg("abc")
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    let mut request = Vec::new();
-    for key in ["a", "b", "a", "t", "a", "c", "b"] {
-        request.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$1\r\n{key}\r\n").as_bytes());
-    }
-    request.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
-    let expected = ":1\r\n:1\r\n:2\r\n-ERR value is not an integer or out of range\r\n\
-                    :3\r\n:1\r\n:2\r\n$1\r\n3\r\n";
-    let reply = raw_exchange(server.addr, &request, expected.len()).await;
-    assert_eq!(String::from_utf8_lossy(&reply), expected);
-}
-
 /// SETs with a time option join the runs of plain SETs: each keeps its own deadline, a bad
 /// time gets Redis's error in its place, and the SETs around it land.
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! - [`spec`]: the one table of the commands served (parsing, arity, `COMMAND`);
 //! - [`commands`]: argument vectors into parsed commands, and their execution against the
 //!   backend, with the connection's [`session`];
-//! - [`strings`] (read-modify-writes, ranges, bits), [`increments`] (pipelined `INCR`s), [`lcs`], [`keyspace`] (commands over every
+//! - [`strings`] (read-modify-writes, ranges, bits), [`lcs`], [`keyspace`] (commands over every
 //!   key of the cluster), [`connection`] (`HELLO`, `CLIENT`, `TIME`), [`info`] (`INFO`),
 //!   [`clients`] (`CLIENT LIST`), [`parameters`] (`CONFIG GET`), [`auth`] (`requirepass`),
 //!   [`cluster`] (`CLUSTER`, `MOVED`, `CROSSSLOT`);
@@ -17,7 +17,6 @@ pub mod cluster;
 pub mod commands;
 pub mod connection;
 pub mod expiry;
-pub mod increments;
 pub mod info;
 pub mod inline;
 pub mod keyspace;

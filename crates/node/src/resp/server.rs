@@ -21,7 +21,6 @@ use super::cluster::{route, Routing};
 use super::commands::{
     canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
-use super::increments::execute_increments;
 use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
 use crate::backend::{Backend, ReplicaReads};
@@ -337,9 +336,8 @@ impl Connection {
     }
 
     /// Answers `first` and the requests of the same [`Groupable`] kind that follow it in
-    /// `input` (up to [`MAX_GROUP`]) at once: GETs and SETs with one multi-key operation (one
-    /// round trip per primary instead of one per key), INCRs concurrently across keys
-    /// ([`execute_increments`]). Replies go out in the order the client sent the requests.
+    /// `input` (up to [`MAX_GROUP`]) with one multi-key operation: one round trip per primary
+    /// instead of one per key. Replies go out in the order the client sent the requests.
     /// Returns the request that ended the run, if one was parsed.
     async fn run_group(
         &mut self,
@@ -381,7 +379,6 @@ impl Connection {
         let count = run.len() as u32;
         let backend = self.backend.as_ref();
         let replies = match kind {
-            Groupable::Incr => execute_increments(run, &self.session, backend).await,
             Groupable::Get => {
                 let keys = run.into_iter().filter_map(|args| args.into_iter().nth(1));
                 execute_gets(keys.collect(), &self.session, backend).await
@@ -417,12 +414,11 @@ impl Connection {
 }
 
 /// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key`, a
-/// plain `SET key value`, `SET key value EX|PX|EXAT|PXAT time`, and `INCR key`.
+/// plain `SET key value`, and `SET key value EX|PX|EXAT|PXAT time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Groupable {
     Get,
     Set,
-    Incr,
 }
 
 impl Groupable {
@@ -436,7 +432,6 @@ impl Groupable {
             ("get", 2) => Some(Groupable::Get),
             ("set", 3) => Some(Groupable::Set),
             ("set", 5) if timed(&args[3]) => Some(Groupable::Set),
-            ("incr", 2) => Some(Groupable::Incr),
             _ => None,
         }
     }
@@ -445,7 +440,6 @@ impl Groupable {
         match self {
             Groupable::Get => "get",
             Groupable::Set => "set",
-            Groupable::Incr => "incr",
         }
     }
 }
