@@ -138,6 +138,21 @@ async fn settled_cluster(flags: &[&str]) -> (Vec<Node>, Vec<SlotRow>) {
     (nodes, rows)
 }
 
+/// Kills `nodes[victim]`, waits until the others have settled and their `CLUSTER SLOTS` agree
+/// again (every slot once, only the survivors as primaries); returns the survivors.
+async fn kill_and_settle(nodes: &mut [Node], victim: usize) -> Vec<&Node> {
+    nodes[victim].kill().await.unwrap();
+    let alive: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, n)| n)
+        .collect();
+    wait_settled(&alive, 1).await;
+    slots_agree(&alive).await;
+    alive
+}
+
 /// Keyed cluster-client requests with `outcome` counted by `node`'s `/metrics`.
 async fn outcome_count(node: &Node, outcome: &str) -> u64 {
     let response =
@@ -308,15 +323,7 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     );
 
     // Kill one of the first three: the others take its slots over, the client follows.
-    nodes[1].kill().await.unwrap();
-    let alive: Vec<&Node> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, n)| n)
-        .collect();
-    wait_settled(&alive, 1).await;
-    slots_agree(&alive).await;
+    let alive = kill_and_settle(&mut nodes, 1).await;
     let con = cluster_connection(&alive).await;
     eventually("every key readable after the kill", || {
         let con = con.clone();
@@ -674,7 +681,10 @@ while not seen("joined"):
     key = f"pyload:{i % 2000}"
     try:
         r.set(key, i)
-        ok = r.get(key) == str(i).encode()
+        read = r.get(key)
+        ok = read == str(i).encode()
+        if not ok:
+            errors.append(f"{key}: wrote {i}, read {read!r}")
     except Exception as error:
         ok = False
         errors.append(f"{type(error).__name__}: {error}")
@@ -745,15 +755,7 @@ async fn redis_py_cluster_client_follows_joins_and_kills() {
     py_goes_on(&control, 200).await;
     std::fs::write(control.join("joined"), b"").unwrap();
 
-    nodes[1].kill().await.unwrap();
-    let alive: Vec<&Node> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, n)| n)
-        .collect();
-    wait_settled(&alive, 1).await;
-    slots_agree(&alive).await;
+    kill_and_settle(&mut nodes, 1).await;
     std::fs::write(control.join("killed"), b"").unwrap();
     let said = common::redis_py::finish(script, Duration::from_secs(180)).await;
     eprintln!("redis-py: {said}");
