@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Dendrite and Redis on this machine, in one run (issue: performance).
 #
-#   scripts/bench.sh [--quick] [--only cluster-clients] [--out docs/performance.md]
+#   scripts/bench.sh [--quick] [--requests N] [--only cluster-clients] [--rounds N] [--out FILE]
 #
 # Installs redis-server and redis-tools from the system packages when they are missing (the
 # README's two commands never need them), builds the release binary, then measures with the same
@@ -14,7 +14,8 @@
 #      (a) a 3-master Redis Cluster vs 3 dendrite nodes with --replicas 0, (b) 3 masters with a
 #      replica each vs dendrite --replicas 1 (consistency 1), plus the share of dendrite's
 #      requests served by the node they reached (dendrite_cluster_requests_total).
-#      `--only cluster-clients` runs just this part.
+#      `--only cluster-clients` runs just this part. It runs `--rounds` rounds (default 3),
+#      alternating which system goes first, and reports each figure's median round.
 # Prints a table with ratios (dendrite / redis) and writes it to the output file together with the
 # machine, the versions and the commands. Every process it starts is stopped on exit.
 set -euo pipefail
@@ -26,12 +27,17 @@ clients=50
 size=100
 keyspace=100000
 only=""
+rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) requests=20000; shift ;;
+    # redis-benchmark's ops/s comes in steps of about 0.25 s of run time: at 400k ops/s a
+    # 200 000-request run is 0.5 s and moves in 50 % steps. More requests, finer figures.
+    --requests) requests="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--quick] [--only cluster-clients] [--out FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--requests N] [--only cluster-clients] [--rounds N] [--out FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -205,7 +211,9 @@ for port in sys.argv[1:]:
     for outcome, value in re.findall(r'dendrite_cluster_requests_total\{outcome="(\w+)"\} (\d+)', text):
         counts[outcome] = counts.get(outcome, 0) + int(value)
 total = sum(counts.values())
-print(f"{100.0 * counts.get('here', 0) / total:.2f}% of {total}" if total else "n/a")
+# Served from a replica's own copy after READONLY is one hop too.
+one_hop = counts.get('here', 0) + counts.get('replica', 0)
+print(f"{100.0 * one_hop / total:.2f}% of {total}" if total else "n/a")
 PY
 }
 
@@ -215,14 +223,37 @@ for replicas in 0 1; do
   echo "== 3 nodes, cluster clients: Redis Cluster (replicas $replicas per master) vs dendrite --replicas $replicas"
   start_redis_cluster "$replicas"
   start_dendrite_cluster "cc$replicas-" "$replicas"
-  for p in 1 16; do
-    bench "$rcluster" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cc-r$replicas P$p $t redis $rps $p50 $p99"; done
-    bench "$dcluster" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cc-r$replicas P$p $t dendrite $rps $p50 $p99"; done
+  # Rounds alternate which system goes first, so neither always meets the other's leftovers.
+  for round in $(seq 1 "$rounds"); do
+    order="redis dendrite"; if [ $((round % 2)) = 0 ]; then order="dendrite redis"; fi
+    for p in 1 16; do
+      for who in $order; do
+        port=$rcluster; if [ "$who" = dendrite ]; then port=$dcluster; fi
+        bench "$port" "$p" set,get,incr --cluster | summarise | while read -r t rps p50 p99; do record "cc-r$replicas P$p $t $who $rps $p50 $p99"; done
+      done
+    done
   done
   echo "replicas $replicas: $(one_hop_share)" >>"$hops"
 done
 
 echo "== results"
+# Several rounds of a figure (part 4): keep the median round's row (by ops/s), in first-seen order.
+python3 - "$results" >"$results.median" <<'PY'
+import sys
+rows, order = {}, []
+for line in open(sys.argv[1]):
+    fields = line.split()
+    if len(fields) != 7:
+        continue
+    key = tuple(fields[:4])
+    if key not in rows:
+        rows[key] = []
+        order.append(key)
+    rows[key].append(fields)
+for key in order:
+    samples = sorted(rows[key], key=lambda f: float(f[4]))
+    print(" ".join(samples[(len(samples) - 1) // 2]))
+PY
 table=$(awk '
   { key = $1 " " $2 " " $3; v[key, $4] = $5; l50[key, $4] = $6; l99[key, $4] = $7
     if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
@@ -236,7 +267,7 @@ table=$(awk '
       ratio = (r > 0) ? sprintf("%.2f", d / r) : "n/a"
       printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", f[1], f[2], f[3], r, d, ratio, l50[k, "redis"], l99[k, "redis"], l50[k, "dendrite"], l99[k, "dendrite"]
     }
-  }' "$results")
+  }' "$results.median")
 echo "$table"
 cp "$results" "${out%.md}-raw.txt" 2>/dev/null || true
 
@@ -255,7 +286,8 @@ mkdir -p "$(dirname "$out")"
   echo "  (3 processes, -c $((clients / 3 + 1)) each); latency rows: \`-c 1 -n 20000\`."
   echo "- cc-r0 / cc-r1 rows: \`redis-benchmark --cluster\` (the same load, routed by slot) against"
   echo "  a 3-master Redis Cluster (cc-r1: with one replica per master) and 3 dendrite nodes with"
-  echo "  \`--replicas 0\` (cc-r1: \`--replicas 1\`, consistency 1), \`--cluster-redirects\`. Dendrite requests served by the"
+  echo "  \`--replicas 0\` (cc-r1: \`--replicas 1\`, consistency 1), \`--cluster-redirects\`; median of $rounds rounds"
+  echo "  alternating which system goes first. Dendrite requests served by the"
   echo "  node they reached (\`dendrite_cluster_requests_total\`): $(tr '\n' ';' <"$hops")"
   echo
   echo "$table"

@@ -58,6 +58,15 @@ pub enum RingError {
         /// Its error text.
         error: String,
     },
+    /// A peer's host answered that it runs no such vnode (docs/wire.md §4): the vnode left,
+    /// or its node restarted on that address with other vnode ids. Gone like a dead host's.
+    #[error("{host} runs no such vnode ({error}); forget it, it left or its node restarted")]
+    VnodeGone {
+        /// Peer address.
+        host: String,
+        /// Its error text.
+        error: String,
+    },
     /// A peer answered with a message that makes no sense for the request.
     #[error("{host} answered with an unexpected message type 0x{kind:02x}")]
     UnexpectedReply {
@@ -102,11 +111,24 @@ impl RingError {
         matches!(self, RingError::Transport(_))
     }
 
-    /// Did the peer's host answer that it runs no such vnode (ours: "no vnode ... on this
-    /// node", docs/wire.md §4)? A node restarted on its address with other vnode ids answers
-    /// this for its old ones: they are as gone as a dead host's.
+    /// Did the peer's host answer that it runs no such vnode ([`RingError::VnodeGone`])? A
+    /// node restarted on its address with other vnode ids answers this for its old ones: they
+    /// are as gone as a dead host's.
     pub fn is_vnode_gone(&self) -> bool {
-        matches!(self, RingError::Remote { error, .. } if error.starts_with(serve::NO_SUCH_VNODE))
+        matches!(self, RingError::VnodeGone { .. })
+    }
+
+    /// The error an `Err` answer from `host` stands for. The wire carries only text (docs/
+    /// wire.md §4, shared with Go peers), so this is the one place it is read: our "no vnode
+    /// ... on this node" becomes [`RingError::VnodeGone`], anything else
+    /// [`RingError::Remote`].
+    pub fn from_err_reply(host: impl Into<String>, error: String) -> RingError {
+        let host = host.into();
+        if error.starts_with(serve::NO_SUCH_VNODE) {
+            RingError::VnodeGone { host, error }
+        } else {
+            RingError::Remote { host, error }
+        }
     }
 }
 
@@ -505,6 +527,17 @@ impl Ring {
         self.vnodes.iter().map(|(v, _)| v.clone()).collect()
     }
 
+    /// Does one of this node's vnodes own `position`, by the predecessor it knows (`position`
+    /// in `(predecessor, vnode]`)? `false` while a vnode knows no predecessor. Asked for every
+    /// command of a Redis Cluster client, so it copies nothing (no vnode list, no predecessor).
+    pub fn owns_locally(&self, position: &Id) -> bool {
+        self.vnodes.iter().any(|(vnode, state)| {
+            lock(state).predecessor().is_some_and(|predecessor| {
+                position.is_between_right_incl(&predecessor.id, &vnode.id)
+            })
+        })
+    }
+
     /// The first `n` vnodes at or after `key` on the ring (iterative lookup, bounded in hops and
     /// time).
     pub async fn find_successors(&self, key: Id, n: usize) -> Result<Vec<Vnode>, RingError> {
@@ -635,15 +668,13 @@ impl Ring {
             .await?)
     }
 
-    /// Sends a ring message and decodes the reply; an `Err` reply becomes [`RingError::Remote`].
+    /// Sends a ring message and decodes the reply; an `Err` reply becomes an error
+    /// ([`RingError::from_err_reply`]).
     async fn call(&self, host: &str, msg: &Message) -> Result<Message, RingError> {
         if host == self.transport.local_host() {
             // Ring requests between local vnodes are answered in place, without encoding.
             return match self.answer_in_place(msg.clone()) {
-                Message::Err { error } => Err(RingError::Remote {
-                    host: host.to_string(),
-                    error,
-                }),
+                Message::Err { error } => Err(RingError::from_err_reply(host, error)),
                 m => Ok(m),
             };
         }
@@ -653,10 +684,7 @@ impl Ring {
             .await?;
         self.host_answered(host);
         match Message::decode(reply) {
-            Ok(Message::Err { error }) => Err(RingError::Remote {
-                host: host.to_string(),
-                error,
-            }),
+            Ok(Message::Err { error }) => Err(RingError::from_err_reply(host, error)),
             Ok(m) => Ok(m),
             Err(error) => Err(RingError::BadReply {
                 host: host.to_string(),

@@ -15,7 +15,9 @@ use futures::future::BoxFuture;
 use crate::slot_map::SlotMap;
 
 mod memory;
+mod replica;
 pub use memory::MemoryBackend;
+pub use replica::ReplicaReads;
 
 /// A value and its deadline (Unix ms; `None`: it never expires).
 pub type Expiring = (Bytes, Option<u64>);
@@ -184,16 +186,17 @@ pub trait Backend: Send + Sync + 'static {
     fn slot_map(&self) -> Option<Arc<SlotMap>> {
         None
     }
-    /// The value of `key` in this node's own copy, as a replica reads it for a `READONLY`
-    /// client (it may lag the primary, as a Redis replica does); `None` when this copy has no
-    /// live value.
-    fn replica_read(&self, _key: &[u8]) -> Option<Bytes> {
+    /// The value of `key` and its deadline in this node's own copy, as a replica reads it for
+    /// a `READONLY` client (it may lag the primary, as a Redis replica does); `None` when this
+    /// copy has no live value.
+    fn replica_read(&self, _key: &[u8]) -> Option<Expiring> {
         None
     }
     /// Is the primary of `key` on this node? A backend without a ring holds every key.
     fn is_primary_here(&self, _key: &[u8]) -> bool {
         true
     }
+
     /// Up to `count` keys of `slot` stored on this node (`CLUSTER GETKEYSINSLOT`); none for a
     /// backend that keeps no keys of its own.
     fn local_keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {

@@ -144,18 +144,22 @@ pub enum ClusterOutcome {
     /// By this node, which holds the key's primary: one hop.
     Here = 0,
     /// Forwarded to the primary on another node (a slot map one refresh behind, a slot split
-    /// by a Go vnode, a `READONLY` read on a replica).
+    /// by a Go vnode, a command after `ASKING` that the ring places elsewhere).
     Forwarded = 1,
     /// Answered `MOVED` or `CROSSSLOT` instead.
     Redirected = 2,
+    /// A `READONLY` read of a slot this node is a replica of, answered from its own copy:
+    /// one hop, like `Here`.
+    Replica = 3,
 }
 
 impl ClusterOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [ClusterOutcome; 3] = [
+    pub const ALL: [ClusterOutcome; 4] = [
         ClusterOutcome::Here,
         ClusterOutcome::Forwarded,
         ClusterOutcome::Redirected,
+        ClusterOutcome::Replica,
     ];
 
     /// The `outcome` label of the metric.
@@ -164,6 +168,7 @@ impl ClusterOutcome {
             ClusterOutcome::Here => "here",
             ClusterOutcome::Forwarded => "forwarded",
             ClusterOutcome::Redirected => "redirected",
+            ClusterOutcome::Replica => "replica",
         }
     }
 }
@@ -179,7 +184,7 @@ pub struct Metrics {
     connections_total: AtomicU64,
     rejected_connections: AtomicU64,
     protocol_errors: AtomicU64,
-    cluster_requests: [AtomicU64; 3],
+    cluster_requests: [AtomicU64; ClusterOutcome::ALL.len()],
     extra_gauges: Mutex<BTreeMap<String, ExtraGauge>>,
     sources: Mutex<Vec<Arc<dyn MetricsSource>>>,
 }
@@ -388,8 +393,9 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP dendrite_cluster_requests_total Keyed requests from Redis Cluster clients: \
-             served by this node as the key's primary (here), forwarded to the primary, or \
-             answered MOVED/CROSSSLOT (redirected)."
+             served by this node as the key's primary (here), from its replica copy after \
+             READONLY (replica), forwarded to the primary, or answered \
+             MOVED/CROSSSLOT (redirected)."
         );
         let _ = writeln!(out, "# TYPE dendrite_cluster_requests_total counter");
         for outcome in ClusterOutcome::ALL {

@@ -310,10 +310,12 @@ impl Backend for TableBackend {
         self.slots.current()
     }
 
-    fn replica_read(&self, key: &[u8]) -> Option<Bytes> {
-        self.table
-            .local_record(key)
-            .and_then(|record| record.into_live_value(dtable::time::system_millis()))
+    fn replica_read(&self, key: &[u8]) -> Option<crate::backend::Expiring> {
+        let record = self.table.local_record(key)?;
+        let expires = record.expires;
+        record
+            .into_live_value(dtable::time::system_millis())
+            .map(|value| (value, expires))
     }
 
     fn is_primary_here(&self, key: &[u8]) -> bool {

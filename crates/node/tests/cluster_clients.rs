@@ -128,21 +128,52 @@ async fn cluster_connection(nodes: &[&Node]) -> ClusterConnection {
         .expect("the cluster client could not connect")
 }
 
-/// Keyed cluster-client requests counted by `node`'s `/metrics`: (here, forwarded, redirected).
-async fn cluster_requests(node: &Node) -> (u64, u64, u64) {
+/// Three nodes with one replica per range started with `flags`, settled, every node's
+/// `CLUSTER SLOTS` agreeing; returns them and the agreed rows.
+async fn settled_cluster(flags: &[&str]) -> (Vec<Node>, Vec<SlotRow>) {
+    let nodes = start_cluster(3, flags).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    let rows = slots_agree(&refs).await;
+    (nodes, rows)
+}
+
+/// Kills `nodes[victim]`, waits until the others have settled and their `CLUSTER SLOTS` agree
+/// again (every slot once, only the survivors as primaries); returns the survivors.
+async fn kill_and_settle(nodes: &mut [Node], victim: usize) -> Vec<&Node> {
+    nodes[victim].kill().await.unwrap();
+    let alive: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, n)| n)
+        .collect();
+    wait_settled(&alive, 1).await;
+    slots_agree(&alive).await;
+    alive
+}
+
+/// Keyed cluster-client requests with `outcome` counted by `node`'s `/metrics`.
+async fn outcome_count(node: &Node, outcome: &str) -> u64 {
     let response =
         dendrite_node::http::client::http_get(&node.http, "/metrics", Duration::from_secs(5))
             .await
             .unwrap();
     let text = String::from_utf8_lossy(&response.body).into_owned();
-    let count = |outcome: &str| {
-        let prefix = format!("dendrite_cluster_requests_total{{outcome=\"{outcome}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {prefix:?} in /metrics"))
-    };
-    (count("here"), count("forwarded"), count("redirected"))
+    let prefix = format!("dendrite_cluster_requests_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in /metrics"))
+}
+
+/// Keyed cluster-client requests counted by `node`'s `/metrics`: (here, forwarded, redirected).
+async fn cluster_requests(node: &Node) -> (u64, u64, u64) {
+    (
+        outcome_count(node, "here").await,
+        outcome_count(node, "forwarded").await,
+        outcome_count(node, "redirected").await,
+    )
 }
 
 fn key(i: usize) -> String {
@@ -228,10 +259,8 @@ fn spawn_load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     let flags = ["--replicas", "1", "--cluster-redirects"];
-    let mut nodes = start_cluster(3, &flags).await;
+    let (mut nodes, rows) = settled_cluster(&flags).await;
     let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    let rows = slots_agree(&refs).await;
     assert!(
         rows.iter().all(|row| row.3 == 1),
         "one replica per range: {rows:?}"
@@ -259,6 +288,10 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
     let stop = Arc::new(AtomicBool::new(false));
     let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let load = spawn_load(con.clone(), stop.clone(), done.clone(), failed.clone());
+    let mut redirects_before = 0;
+    for node in &refs {
+        redirects_before += outcome_count(node, "redirected").await;
+    }
     let seed = nodes[0].ring.clone();
     nodes.push(start_node("127.0.0.1:0", &[&seed], &flags).await);
     let refs: Vec<&Node> = nodes.iter().collect();
@@ -278,17 +311,19 @@ async fn the_redis_crate_cluster_client_follows_joins_and_kills() {
         "commands failed while a node joined ({} done): {errors:?}",
         done.load(Ordering::Relaxed)
     );
+    // The join moved slots under the client: it was told so (MOVED) and followed without a
+    // failure.
+    let mut redirects = 0;
+    for node in &refs {
+        redirects += outcome_count(node, "redirected").await;
+    }
+    assert!(
+        redirects > redirects_before,
+        "the join redirected no request ({redirects} MOVED/CROSSSLOT in all)"
+    );
 
     // Kill one of the first three: the others take its slots over, the client follows.
-    nodes[1].kill().await.unwrap();
-    let alive: Vec<&Node> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, n)| n)
-        .collect();
-    wait_settled(&alive, 1).await;
-    slots_agree(&alive).await;
+    let alive = kill_and_settle(&mut nodes, 1).await;
     let con = cluster_connection(&alive).await;
     eventually("every key readable after the kill", || {
         let con = con.clone();
@@ -346,10 +381,7 @@ print("ok", flush=True)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_py_cluster_client_round_trips_10000_keys() {
-    let nodes = start_cluster(3, &["--replicas", "1"]).await;
-    let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    slots_agree(&refs).await;
+    let (nodes, _) = settled_cluster(&["--replicas", "1"]).await;
     let port = nodes[0].resp.rsplit_once(':').unwrap().1;
     common::redis_py::run_script(REDIS_PY_CLUSTER, port, Duration::from_secs(120)).await;
 }
@@ -370,10 +402,7 @@ async fn get_moved(con: &mut redis::aio::MultiplexedConnection, key: &str) -> re
 /// key's replica answers GET from its own copy, the third node still says MOVED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cli_follows_moved() {
-    let nodes = start_cluster(3, &["--replicas", "1"]).await;
-    let refs: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&refs, 1).await;
-    let rows = slots_agree(&refs).await;
+    let (nodes, rows) = settled_cluster(&["--replicas", "1"]).await;
     let slot_of = |key: &str| i64::from(dtable::Slot::of_key(key.as_bytes()).number());
     let primary_of = |slot: i64| {
         rows.iter()
@@ -431,6 +460,16 @@ async fn redis_cli_follows_moved() {
         Some((owner.as_str(), u16::try_from(slot_of(&key)).unwrap())),
         "{moved:?}"
     );
+    // ASKING: the one command after it is served here (forwarded to the primary), as on a
+    // node a slot is moving to; the next one is told MOVED again.
+    let () = redis::cmd("ASKING").query_async(&mut con).await.unwrap();
+    let asked: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(asked.as_deref(), Some("moved"));
+    get_moved(&mut con, &key).await;
     // CROSSSLOT for keys of two slots.
     let cross = redis::cmd("MGET")
         .arg("foo")
@@ -477,4 +516,248 @@ async fn redis_cli_follows_moved() {
         served_by_replica, 1,
         "exactly one other node is the key's replica"
     );
+}
+
+/// The read commands compared between a replica (after `READONLY`) and the primary, on keys of
+/// one slot (`{ro}`).
+fn read_commands() -> Vec<redis::Cmd> {
+    let mut commands = Vec::new();
+    let mut add = |words: &[&str]| {
+        let mut command = redis::cmd(words[0]);
+        for word in &words[1..] {
+            command.arg(*word);
+        }
+        commands.push(command);
+    };
+    add(&["GET", "{ro}a"]);
+    add(&["GET", "{ro}nosuch"]);
+    add(&["MGET", "{ro}a", "{ro}b", "{ro}nosuch"]);
+    add(&["EXISTS", "{ro}a", "{ro}b", "{ro}nosuch"]);
+    add(&["STRLEN", "{ro}a"]);
+    add(&["GETRANGE", "{ro}a", "0", "4"]);
+    add(&["SUBSTR", "{ro}a", "-5", "-1"]);
+    add(&["TYPE", "{ro}a"]);
+    add(&["TYPE", "{ro}nosuch"]);
+    add(&["GETBIT", "{ro}a", "3"]);
+    add(&["BITCOUNT", "{ro}a"]);
+    add(&["BITPOS", "{ro}a", "1"]);
+    add(&["LCS", "{ro}a", "{ro}b"]);
+    add(&["PEXPIRETIME", "{ro}t"]);
+    add(&["EXPIRETIME", "{ro}a"]);
+    add(&["TTL", "{ro}nosuch"]);
+    add(&["PTTL", "{ro}a"]);
+    add(&["TOUCH", "{ro}a", "{ro}nosuch"]);
+    commands
+}
+
+/// Keyed cluster-client requests `nodes` answered from their replica copies so far.
+async fn replica_reads(nodes: &[&Node]) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        total += outcome_count(node, "replica").await;
+    }
+    total
+}
+
+/// `READONLY`: the `redis` crate's cluster client with `read_from_replicas` sends read
+/// commands to the slot's replica, which answers every one of them from its own copy (counted
+/// as `replica` in `/metrics`) with what the primary answers; redis-py's
+/// `RedisCluster(read_from_replicas=True)` reads the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_serve_every_read_command_after_readonly() {
+    let (nodes, _) = settled_cluster(&["--replicas", "1"]).await;
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let mut primary = cluster_connection(&refs).await;
+    for (key, value) in [("{ro}a", "hello world"), ("{ro}b", "help the world")] {
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut primary)
+            .await
+            .unwrap();
+    }
+    let () = redis::cmd("SET")
+        .arg("{ro}t")
+        .arg("x")
+        .arg("PXAT")
+        .arg("4102444800000")
+        .query_async(&mut primary)
+        .await
+        .unwrap();
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("redis://{}/", n.resp))
+        .collect();
+    let client = ClusterClient::builder(urls)
+        .read_from_replicas()
+        .build()
+        .unwrap();
+    let replica = timeout(WAIT, client.get_async_connection())
+        .await
+        .unwrap()
+        .unwrap();
+    let expected: Vec<Value> = {
+        let mut answers = Vec::new();
+        for command in read_commands() {
+            answers.push(command.query_async(&mut primary).await.unwrap());
+        }
+        answers
+    };
+    assert_eq!(expected[0], Value::BulkString(b"hello world".to_vec()));
+    let before = replica_reads(&refs).await;
+    // The copies may lag the primary a moment: poll until the replica answers alike.
+    eventually("the replica to answer every read as the primary", || {
+        let mut replica = replica.clone();
+        let expected = expected.clone();
+        async move {
+            for (command, want) in read_commands().iter().zip(&expected) {
+                let got: Value = command.query_async(&mut replica).await.ok()?;
+                if got != *want {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+    assert!(replica_reads(&refs).await - before >= read_commands().len() as u64);
+    // Once settled, one pass: every command answered from a replica's copy, none elsewhere.
+    let before = replica_reads(&refs).await;
+    let mut replica = replica.clone();
+    for (index, (command, want)) in read_commands().iter().zip(&expected).enumerate() {
+        let got: Value = command.query_async(&mut replica).await.unwrap();
+        assert_eq!(got, *want, "read command #{index}");
+    }
+    let served = replica_reads(&refs).await - before;
+    assert_eq!(
+        served,
+        read_commands().len() as u64,
+        "reads answered from replica copies in one pass"
+    );
+    let port = nodes[0].resp.rsplit_once(':').unwrap().1;
+    common::redis_py::run_script(REDIS_PY_READONLY, port, Duration::from_secs(60)).await;
+}
+
+/// redis-py's `RedisCluster(read_from_replicas=True)` reads what the primary wrote (retrying
+/// while the copies catch up).
+const REDIS_PY_READONLY: &str = r#"
+import sys, time
+from redis.cluster import RedisCluster
+port = int(sys.argv[1])
+r = RedisCluster(host="127.0.0.1", port=port, socket_timeout=10, read_from_replicas=True)
+for i in range(200):
+    r.set(f"{{py}}:{i}", f"v{i}")
+deadline = time.monotonic() + 30
+while True:
+    values = [r.get(f"{{py}}:{i}") for i in range(200)]
+    ok = values == [f"v{i}".encode() for i in range(200)]
+    ok = ok and r.mget("{py}:0", "{py}:1", "{py}:none") == [b"v0", b"v1", None]
+    ok = ok and r.exists("{py}:0", "{py}:1", "{py}:none") == 2
+    ok = ok and r.strlen("{py}:10") == 3 and r.getrange("{py}:10", 1, 2) == b"10"
+    ok = ok and r.ttl("{py}:0") == -1 and r.type("{py}:0") == b"string"
+    if ok:
+        break
+    assert time.monotonic() < deadline, values[:5]
+    time.sleep(0.05)
+r.close()
+print("ok", flush=True)
+"#;
+
+/// redis-py's `RedisCluster` under load while the test moves the cluster: it writes 1 000 keys,
+/// then SETs and GETs until the file `joined` appears in the control directory (none may fail:
+/// the 4th node joined under it), then waits for `killed` and reads the 1 000 keys back
+/// (retrying while the new primaries take over). Progress goes to the file `progress`.
+const REDIS_PY_JOIN_KILL: &str = r#"
+import os, sys, time
+from redis.cluster import RedisCluster
+port, control = int(sys.argv[1]), sys.argv[2]
+seen = lambda name: os.path.exists(os.path.join(control, name))
+r = RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
+kept = {f"pykeep:{i}": f"k{i}".encode() for i in range(1000)}
+for key, value in kept.items():
+    r.set(key, value)
+done, failed, errors, i = 0, 0, [], 0
+while not seen("joined"):
+    key = f"pyload:{i % 2000}"
+    try:
+        r.set(key, i)
+        read = r.get(key)
+        ok = read == str(i).encode()
+        if not ok:
+            errors.append(f"{key}: wrote {i}, read {read!r}")
+    except Exception as error:
+        ok = False
+        errors.append(f"{type(error).__name__}: {error}")
+    if not ok:
+        failed += 1
+    done, i = done + 1, i + 1
+    if done % 50 == 0:
+        with open(os.path.join(control, "progress.tmp"), "w") as f:
+            f.write(str(done))
+        os.replace(os.path.join(control, "progress.tmp"), os.path.join(control, "progress"))
+assert failed == 0, (done, failed, errors[:5])
+deadline = time.monotonic() + 60
+while not seen("killed"):
+    assert time.monotonic() < deadline, "never told the node was killed"
+    time.sleep(0.05)
+deadline = time.monotonic() + 60
+for key, value in kept.items():
+    while True:
+        try:
+            if r.get(key) == value:
+                break
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
+        assert time.monotonic() < deadline, (key, value, errors[-5:])
+        time.sleep(0.05)
+r.close()
+print(f"ok {done} commands under the join, {len(kept)} keys read back", flush=True)
+"#;
+
+/// How many commands the redis-py load has done (its `progress` file).
+fn py_progress(control: &std::path::Path) -> u64 {
+    std::fs::read_to_string(control.join("progress"))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until the redis-py load has done `more` commands past what it had done so far.
+async fn py_goes_on(control: &std::path::Path, more: u64) {
+    let from = py_progress(control);
+    eventually("the redis-py load to go on", || async {
+        (py_progress(control) >= from + more).then_some(())
+    })
+    .await;
+}
+
+/// redis-py's `RedisCluster` follows a join under load with no failed command (MOVED),
+/// and reaches the new primaries after a node is killed; `CLUSTER SLOTS` covers every slot
+/// once at every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_py_cluster_client_follows_joins_and_kills() {
+    let flags = ["--replicas", "1", "--cluster-redirects"];
+    let (mut nodes, _) = settled_cluster(&flags).await;
+    let control = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("redis-py-join-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&control);
+    std::fs::create_dir_all(&control).unwrap();
+    let port = nodes[0].resp.rsplit_once(':').unwrap().1.to_string();
+    let script =
+        common::redis_py::spawn_script(REDIS_PY_JOIN_KILL, &[&port, control.to_str().unwrap()])
+            .await;
+    py_goes_on(&control, 200).await;
+    let seed = nodes[0].ring.clone();
+    nodes.push(start_node("127.0.0.1:0", &[&seed], &flags).await);
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&refs, 1).await;
+    slots_agree(&refs).await;
+    py_goes_on(&control, 200).await;
+    std::fs::write(control.join("joined"), b"").unwrap();
+
+    kill_and_settle(&mut nodes, 1).await;
+    std::fs::write(control.join("killed"), b"").unwrap();
+    let said = common::redis_py::finish(script, Duration::from_secs(180)).await;
+    eprintln!("redis-py: {said}");
+    let _ = std::fs::remove_dir_all(&control);
 }

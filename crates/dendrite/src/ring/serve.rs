@@ -160,3 +160,25 @@ pub(super) const NO_SUCH_VNODE: &str = "no vnode ";
 fn no_such_vnode(dest: &Vnode) -> Message {
     Message::error(format!("{NO_SUCH_VNODE}{dest} on this node"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Id;
+    use crate::ring::RingError;
+
+    #[test]
+    fn our_no_such_vnode_answer_reads_back_as_vnode_gone() {
+        let vnode = Vnode::new(Id::of_key(b"gone"), "10.0.0.1:7000");
+        let Message::Err { error } = no_such_vnode(&vnode) else {
+            panic!("no_such_vnode is not an Err message");
+        };
+        let gone = RingError::from_err_reply("10.0.0.1:7000", error);
+        assert!(gone.is_vnode_gone(), "{gone:?}");
+        assert!(matches!(gone, RingError::VnodeGone { .. }));
+        // Any other Err answer (a Go peer without a predecessor, say) stays Remote.
+        let other = RingError::from_err_reply("10.0.0.1:7000", "no predecessor".into());
+        assert!(!other.is_vnode_gone());
+        assert!(matches!(other, RingError::Remote { .. }));
+    }
+}

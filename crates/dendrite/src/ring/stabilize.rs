@@ -67,9 +67,7 @@ impl Ring {
                     return;
                 }
                 // A Go peer without a predecessor answers Err: it is alive, nothing to learn.
-                Err(e) if !e.is_vnode_gone() && matches!(e, super::RingError::Remote { .. }) => {
-                    return
-                }
+                Err(super::RingError::Remote { .. }) => return,
                 Ok(_) => return,
                 Err(e) => {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");

@@ -33,7 +33,7 @@ impl Ring {
             async move {
                 let reply = transport.call(&host, message.encode(), timeout).await?;
                 match Message::decode(reply) {
-                    Ok(Message::Err { error }) => Err(RingError::Remote { host, error }),
+                    Ok(Message::Err { error }) => Err(RingError::from_err_reply(host, error)),
                     Ok(answer) => Ok(answer),
                     Err(error) => Err(RingError::BadReply { host, error }),
                 }

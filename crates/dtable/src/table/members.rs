@@ -90,14 +90,7 @@ impl Table {
     /// the range `(predecessor, self]` of one of them)? `false` while a vnode knows no
     /// predecessor.
     pub fn is_primary_here(&self, key: &[u8]) -> bool {
-        let position = KeyPosition::of(key).id();
-        let ring = &self.inner.ring;
-        ring.local_vnodes().iter().any(|vnode| {
-            matches!(
-                ring.predecessor(vnode),
-                Ok(Some(predecessor)) if position.is_between_right_incl(&predecessor.id, &vnode.id)
-            )
-        })
+        self.inner.ring.owns_locally(&KeyPosition::of(key).id())
     }
 }
 

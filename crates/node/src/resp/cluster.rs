@@ -14,7 +14,7 @@ use super::commands::{not_an_integer, parse_integer, Command};
 use super::session::Session;
 use super::spec;
 use super::Reply;
-use crate::backend::Backend;
+use crate::backend::{Backend, Consistency};
 use crate::slot_map::{ClusterNode, SlotMap, SlotRange};
 
 /// A parsed `CLUSTER` subcommand.
@@ -341,19 +341,22 @@ pub enum Routing {
     /// Served here, where the key's primary is.
     Here,
     /// Served, forwarded to the key's primary on another node: the slot map names this node
-    /// while the ring says otherwise (a map one refresh behind, a slot split by a Go vnode),
-    /// or a `READONLY` read other than `GET` of a slot this node holds a copy of.
+    /// while the ring says otherwise and no other node can be named (a map one refresh
+    /// behind, a slot split by a Go vnode), or the command follows `ASKING`.
     Forwarded,
-    /// A `READONLY` client's `GET` of a slot this node is a replica of: answered from this
-    /// node's copy, as a Redis replica does.
+    /// A `READONLY` client's read-only command on a slot this node is a replica of: run
+    /// against this node's own copies ([`crate::backend::ReplicaReads`]), as a Redis replica
+    /// answers it.
     ReplicaRead,
     /// Answered with this instead: `CROSSSLOT` when its keys are in several slots, `MOVED`
     /// when their slot's primary is another node.
     Redirected(Reply),
 }
 
-/// Where a cluster client's request `args` is served.
-pub fn route(args: &[Bytes], session: &Session, backend: &dyn Backend) -> Routing {
+/// Where a cluster client's request `args` is served; `asking`: the previous command was
+/// `ASKING`, so the request is served here (or forwarded) whatever the slot map says, as Redis
+/// serves a command after `ASKING` on the node a slot is importing to.
+pub fn route(args: &[Bytes], asking: bool, session: &Session, backend: &dyn Backend) -> Routing {
     let Some(command) = args.first().and_then(|name| spec::lookup(name)) else {
         return Routing::Unkeyed;
     };
@@ -370,22 +373,27 @@ pub fn route(args: &[Bytes], session: &Session, backend: &dyn Backend) -> Routin
     if backend.is_primary_here(first) {
         return Routing::Here;
     }
+    if asking {
+        return Routing::Forwarded;
+    }
     let Some(map) = backend.slot_map() else {
         return Routing::Forwarded;
     };
     let Some(range) = map.range_of(slot) else {
         return Routing::Forwarded;
     };
-    let read_only = command.has_flag("readonly");
-    let replica_here = range.replicas.iter().any(|r| map.is_me(*r));
-    if session.readonly && read_only && replica_here {
-        return if command.name == "get" {
-            Routing::ReplicaRead
-        } else {
-            Routing::Forwarded
-        };
+    // A replica answers reads from its own copy, at consistency 1 (a session that asked for
+    // more is served through the primary, which gathers the copies).
+    if session.readonly
+        && session.read == Consistency::ONE
+        && command.has_flag("readonly")
+        && range.replicas.iter().any(|r| map.is_me(*r))
+    {
+        return Routing::ReplicaRead;
     }
     if map.is_me(range.primary) {
+        // The ring handed the range on (a join in progress) before the map was rebuilt: served
+        // by forwarding, never `ASK` (docs/design.md, *Hash slots*).
         return Routing::Forwarded;
     }
     match map.nodes.get(range.primary) {
@@ -486,17 +494,17 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            route(&args(&["MGET", "foo", "bar"]), &session, &backend),
+            route(&args(&["MGET", "foo", "bar"]), false, &session, &backend),
             Routing::Redirected(Reply::Error(
                 "CROSSSLOT Keys in request don't hash to the same slot".into()
             ))
         );
         assert_eq!(
-            route(&args(&["MGET", "{a}1", "{a}2"]), &session, &backend),
+            route(&args(&["MGET", "{a}1", "{a}2"]), false, &session, &backend),
             Routing::Here
         );
         assert_eq!(
-            route(&args(&["PING"]), &session, &backend),
+            route(&args(&["PING"]), false, &session, &backend),
             Routing::Unkeyed
         );
     }

@@ -11,6 +11,7 @@ use crate::backend::{Backend, BackendError, Consistency};
 use crate::metrics::Metrics;
 
 use super::auth::authenticate;
+use super::bit_ranges::{bitcount_range, bitpos_range};
 use super::parameters;
 use super::spec::{self, CommandSpec, COMMANDS};
 use super::Reply;
@@ -536,46 +537,6 @@ pub(super) fn from_backend<T>(
     }
 }
 
-/// The optional `start [end [BYTE|BIT]]` of BITPOS (`true`: bits).
-fn bitpos_range(args: &[Bytes]) -> Result<Option<(i64, Option<i64>, bool)>, Reply> {
-    let integer = |arg: &Bytes| parse_integer(arg).ok_or_else(not_an_integer);
-    match args {
-        [] => Ok(None),
-        [start] => Ok(Some((integer(start)?, None, false))),
-        [start, end] => Ok(Some((integer(start)?, Some(integer(end)?), false))),
-        [start, end, unit] => {
-            let (start, end) = (integer(start)?, integer(end)?);
-            let unit = unit.to_ascii_uppercase();
-            let bits = match unit.as_slice() {
-                b"BYTE" => false,
-                b"BIT" => true,
-                _ => return Err(syntax_error()),
-            };
-            Ok(Some((start, Some(end), bits)))
-        }
-        _ => Err(syntax_error()),
-    }
-}
-
-/// The optional `start end [BYTE|BIT]` of BITCOUNT (`true`: bits).
-fn bitcount_range(args: &[Bytes]) -> Result<Option<(i64, i64, bool)>, Reply> {
-    match args {
-        [] => Ok(None),
-        [start, end, unit @ ..] if unit.len() <= 1 => {
-            let start = parse_integer(start).ok_or_else(not_an_integer)?;
-            let end = parse_integer(end).ok_or_else(not_an_integer)?;
-            let bits = match unit.first().map(|u| u.to_ascii_uppercase()) {
-                None => false,
-                Some(unit) if unit == b"BYTE" => false,
-                Some(unit) if unit == b"BIT" => true,
-                Some(_) => return Err(syntax_error()),
-            };
-            Ok(Some((start, end, bits)))
-        }
-        _ => Err(syntax_error()),
-    }
-}
-
 pub(super) fn bulk_or_nil(value: Option<Bytes>) -> Reply {
     value.map_or(Reply::Nil, Reply::Bulk)
 }
@@ -730,7 +691,11 @@ pub async fn execute(
             session.readonly = readonly;
             Reply::ok()
         }
-        Command::Asking => Reply::ok(),
+        Command::Asking => {
+            // The next command is served here even if the slot map names another node.
+            session.asking = true;
+            Reply::ok()
+        }
         Command::Snapshot(command) => super::snapshots::execute(command, backend).await,
         Command::Auth { user, password } => {
             let (reply, authenticated) =

@@ -12,6 +12,7 @@
 //! - [`server`]: the socket I/O.
 
 pub mod auth;
+mod bit_ranges;
 pub mod clients;
 pub mod cluster;
 pub mod commands;

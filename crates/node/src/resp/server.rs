@@ -19,11 +19,11 @@ use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
 use super::cluster::{route, Routing};
 use super::commands::{
-    bulk_or_nil, canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
+    canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
 };
 use super::request::{ParseLimits, ProtocolError, RequestParser};
 use super::Reply;
-use crate::backend::Backend;
+use crate::backend::{Backend, ReplicaReads};
 use crate::metrics::{ClusterOutcome, Metrics};
 use crate::shutdown::ShutdownSignal;
 
@@ -90,6 +90,7 @@ pub async fn serve_resp(
         requirepass,
         cluster_redirects,
     } = config.into();
+    let replica_reads: Arc<dyn Backend> = Arc::new(ReplicaReads(backend.clone()));
     let permits = Arc::new(Semaphore::new(limits.max_clients));
     let next_client_id = AtomicU64::new(1);
     let clients = ClientRegistry::new();
@@ -126,6 +127,7 @@ pub async fn serve_resp(
                 session.cluster_client = cluster_redirects;
                 let connection = Connection {
                     backend: backend.clone(),
+                    replica_reads: replica_reads.clone(),
                     metrics: metrics.clone(),
                     limits,
                     session,
@@ -163,8 +165,20 @@ async fn refuse(mut stream: TcpStream) {
     let _ = stream.shutdown().await;
 }
 
+/// How [`Connection::route`] has a cluster client's request served.
+enum Served {
+    /// As any client's: here, or forwarded to the key's primary.
+    Usual,
+    /// Against this node's own copies ([`ReplicaReads`]).
+    FromCopy,
+    /// Not run: this reply (`MOVED`, `CROSSSLOT`) instead.
+    Instead(Reply),
+}
+
 struct Connection {
     backend: Arc<dyn Backend>,
+    /// `backend` with reads from this node's own copies, for `READONLY` reads of replica slots.
+    replica_reads: Arc<dyn Backend>,
     metrics: Arc<Metrics>,
     limits: RespLimits,
     session: Session,
@@ -246,15 +260,22 @@ impl Connection {
             };
             let name = canonical_name(&args);
             self.session.note_command(&args);
+            // ASKING covers the one command after it.
+            let asking = std::mem::take(&mut self.session.asking);
+            let mut from_copy = false;
             if self.session.authenticated && self.session.cluster_client {
-                if let Some(reply) = self.route(&args) {
-                    self.metrics
-                        .record_command(name, Duration::ZERO, reply.is_error());
-                    reply.encode(self.session.protocol, output);
-                    continue;
+                match self.route(&args, asking) {
+                    Served::Usual => {}
+                    Served::FromCopy => from_copy = true,
+                    Served::Instead(reply) => {
+                        self.metrics
+                            .record_command(name, Duration::ZERO, reply.is_error());
+                        reply.encode(self.session.protocol, output);
+                        continue;
+                    }
                 }
             }
-            if self.session.authenticated {
+            if self.session.authenticated && !from_copy {
                 if let Some(kind) = Groupable::of(name, &args) {
                     carried = self.run_group(kind, args, parser, input, output).await;
                     if output.len() >= self.limits.max_pending_output {
@@ -270,15 +291,14 @@ impl Connection {
             let (reply, flow) = if gated && !allowed_before_auth(name) {
                 (noauth(), Flow::Continue)
             } else {
+                let backend = if from_copy {
+                    self.replica_reads.as_ref()
+                } else {
+                    self.backend.as_ref()
+                };
                 match Command::parse(args) {
                     Ok(command) => {
-                        execute(
-                            command,
-                            &mut self.session,
-                            self.backend.as_ref(),
-                            &self.metrics,
-                        )
-                        .await
+                        execute(command, &mut self.session, backend, &self.metrics).await
                     }
                     Err(reply) => (reply, Flow::Continue),
                 }
@@ -296,26 +316,23 @@ impl Connection {
         }
     }
 
-    /// Where a cluster client's request is served, counted in the metrics; the reply to send
-    /// instead of serving it as usual (`MOVED`, `CROSSSLOT`, or a replica's own copy for a
-    /// `READONLY` `GET`), if any.
-    fn route(&self, args: &[Bytes]) -> Option<Reply> {
-        let outcome = match route(args, &self.session, self.backend.as_ref()) {
-            Routing::Unkeyed => return None,
-            Routing::Here => ClusterOutcome::Here,
-            Routing::Forwarded => ClusterOutcome::Forwarded,
-            Routing::ReplicaRead => {
-                self.metrics.cluster_request(ClusterOutcome::Here);
-                let key = args.get(1).map_or(&[][..], |key| key.as_ref());
-                return Some(bulk_or_nil(self.backend.replica_read(key)));
-            }
-            Routing::Redirected(reply) => {
-                self.metrics.cluster_request(ClusterOutcome::Redirected);
-                return Some(reply);
-            }
+    /// Where a cluster client's request is served, counted in the metrics: as usual, from this
+    /// node's replica copies (a `READONLY` read), or answered `MOVED` or `CROSSSLOT` instead.
+    fn route(&self, args: &[Bytes], asking: bool) -> Served {
+        self.count(route(args, asking, &self.session, self.backend.as_ref()))
+    }
+
+    /// Counts a cluster client's request by where `routing` serves it; how it is served.
+    fn count(&self, routing: Routing) -> Served {
+        let (outcome, served) = match routing {
+            Routing::Unkeyed => return Served::Usual,
+            Routing::Here => (ClusterOutcome::Here, Served::Usual),
+            Routing::Forwarded => (ClusterOutcome::Forwarded, Served::Usual),
+            Routing::ReplicaRead => (ClusterOutcome::Replica, Served::FromCopy),
+            Routing::Redirected(reply) => (ClusterOutcome::Redirected, Served::Instead(reply)),
         };
         self.metrics.cluster_request(outcome);
-        None
+        served
     }
 
     /// Answers `first` and the requests of the same [`Groupable`] kind that follow it in
@@ -335,17 +352,20 @@ impl Connection {
         let mut carried = None;
         while run.len() < MAX_GROUP {
             match parser.next_request(input) {
-                Ok(Some(next))
-                    if Groupable::of(canonical_name(&next), &next) == Some(kind)
-                        && !(self.session.cluster_client
-                            && matches!(
-                                route(&next, &self.session, self.backend.as_ref()),
-                                Routing::Redirected(_) | Routing::ReplicaRead
-                            )) =>
-                {
+                Ok(Some(next)) if Groupable::of(canonical_name(&next), &next) == Some(kind) => {
                     if self.session.cluster_client {
-                        // Not redirected: counted here, as the main loop never sees it.
-                        self.route(&next);
+                        // Routed once: a request served as usual joins the run (and is counted
+                        // here, as the main loop never sees it); any other ends the run and
+                        // goes through the main loop, which counts it.
+                        match route(&next, false, &self.session, self.backend.as_ref()) {
+                            routing @ (Routing::Unkeyed | Routing::Here | Routing::Forwarded) => {
+                                self.count(routing);
+                            }
+                            Routing::ReplicaRead | Routing::Redirected(_) => {
+                                carried = Some(Ok(next));
+                                break;
+                            }
+                        }
                     }
                     run.push(next);
                 }

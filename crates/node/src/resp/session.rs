@@ -36,6 +36,9 @@ pub struct Session {
     pub cluster_client: bool,
     /// `READONLY`: reads of slots this node holds a replica of are served here.
     pub readonly: bool,
+    /// `ASKING` was the previous command: the next one is served here even if the slot map
+    /// names another node (the client follows an `ASK`); cleared by the next command.
+    pub asking: bool,
 }
 
 impl Session {
@@ -69,6 +72,7 @@ impl Session {
             clients,
             cluster_client: false,
             readonly: false,
+            asking: false,
         }
     }
 
@@ -99,6 +103,7 @@ impl Session {
         self.record.protocol = Protocol::Resp2;
         self.record.name = None;
         self.readonly = false;
+        self.asking = false;
     }
 }
 

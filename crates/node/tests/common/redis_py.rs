@@ -90,3 +90,36 @@ pub async fn run_script(script: &str, port: &str, wait: std::time::Duration) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Starts `script` with redis-py (the venv is made first if need be) and `args`, its output
+/// captured: for scripts that run alongside the test (a load while nodes join), finished with
+/// [`finish`].
+pub async fn spawn_script(script: &str, args: &[&str]) -> tokio::process::Child {
+    let python = tokio::task::spawn_blocking(python).await.unwrap();
+    tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to `wait` for a script from [`spawn_script`] to end; fails the test unless it
+/// exits 0 and prints a line starting with `ok`. Returns its output.
+pub async fn finish(child: tokio::process::Child, wait: std::time::Duration) -> String {
+    let output = tokio::time::timeout(wait, child.wait_with_output())
+        .await
+        .expect("redis-py script timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && stdout.starts_with("ok"),
+        "redis-py failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
