@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -86,16 +86,6 @@ fn work_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
-fn has_pyzmq(python: &Path) -> bool {
-    std::process::Command::new(python)
-        .args(["-c", "import zmq; assert zmq.has('curve')"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Path of a Python with pyzmq, creating the venv once. Panics with a clear message on failure.
 fn python() -> PathBuf {
     static PYTHON: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
@@ -104,55 +94,13 @@ fn python() -> PathBuf {
     if let Some(path) = guard.as_ref() {
         return path.clone();
     }
-    let venv = work_dir().join("pyzmq-venv");
-    let python = venv.join("bin").join("python");
-    if !has_pyzmq(&python) {
-        // Build in a private directory and rename into place, so concurrent test processes
-        // never see a half-built venv; the loser of a rename race uses the winner's venv.
-        let staging = work_dir().join(format!("pyzmq-venv.staging-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(work_dir()).unwrap();
-        let created = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&staging)
-            .status();
-        assert!(
-            matches!(created, Ok(s) if s.success()),
-            "interop tests need `python3 -m venv` to work (got {created:?}); install python3-venv"
-        );
-        let installed = std::process::Command::new(staging.join("bin").join("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--timeout",
-                "60",
-                "pyzmq",
-            ])
-            .status();
-        assert!(
-            matches!(installed, Ok(s) if s.success()),
-            "interop tests could not `pip install pyzmq` into {} (got {installed:?}); \
-             they need PyPI access once to build the venv. This is a FAILURE, not a skip.",
-            staging.display()
-        );
-        if std::fs::rename(&staging, &venv).is_err() {
-            // Another process finished first (or a broken venv is in the way).
-            if !has_pyzmq(&python) {
-                let _ = std::fs::remove_dir_all(&venv);
-                std::fs::rename(&staging, &venv).unwrap();
-            } else {
-                let _ = std::fs::remove_dir_all(&staging);
-            }
-        }
-        assert!(
-            has_pyzmq(&python),
-            "pyzmq venv at {} is not usable",
-            venv.display()
-        );
+    let python = pyvenv::Venv {
+        work: &work_dir(),
+        name: "pyzmq-venv",
+        packages: &["pyzmq"],
+        probe: "import zmq; assert zmq.has('curve')",
     }
+    .python();
     *guard = Some(python.clone());
     python
 }

@@ -4,68 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-fn has_redis_py(python: &Path) -> bool {
-    std::process::Command::new(python)
-        .args([
-            "-c",
-            "import redis, sys; sys.exit(int(redis.__version__.split('.')[0]) < 5)",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
 /// A Python with redis-py 5 or later, in a venv under the target directory made once.
 pub fn python() -> PathBuf {
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let venv = work.join("redis-py-venv");
-    let python = venv.join("bin").join("python");
-    if has_redis_py(&python) {
-        return python;
+    pyvenv::Venv {
+        work: Path::new(env!("CARGO_TARGET_TMPDIR")),
+        name: "redis-py-venv",
+        packages: &["redis>=5"],
+        probe: "import redis, sys; sys.exit(int(redis.__version__.split('.')[0]) < 5)",
     }
-    // Build privately and rename into place so a concurrent run never sees half a venv.
-    let staging = work.join(format!("redis-py-venv.staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&work).unwrap();
-    let created = std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&staging)
-        .status();
-    assert!(
-        matches!(created, Ok(status) if status.success()),
-        "the redis-py test needs `python3 -m venv` (got {created:?}); install python3-venv"
-    );
-    let installed = std::process::Command::new(staging.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--timeout", "60", "redis>=5"])
-        .status();
-    assert!(
-        matches!(installed, Ok(status) if status.success()),
-        "could not `pip install redis>=5` into {} (got {installed:?}); the test needs PyPI \
-         once to build the venv. This is a FAILURE, not a skip.",
-        staging.display()
-    );
-    if std::fs::rename(&staging, &venv).is_err() {
-        if has_redis_py(&python) {
-            let _ = std::fs::remove_dir_all(&staging);
-        } else {
-            let _ = std::fs::remove_dir_all(&venv);
-            std::fs::rename(&staging, &venv).unwrap();
-        }
-    }
-    assert!(
-        has_redis_py(&python),
-        "redis-py is not importable from {}",
-        python.display()
-    );
-    python
+    .python()
 }
 
 /// Runs `script` with redis-py (the venv is made first if need be) and `port` as its argument,
