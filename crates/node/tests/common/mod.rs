@@ -10,6 +10,7 @@
 // Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod console;
 pub mod redis_py;
 
 use std::path::Path;
