@@ -12,6 +12,8 @@
 
 pub mod console;
 pub mod redis_py;
+#[cfg(feature = "browser-tests")]
+pub mod webdriver;
 
 use std::path::Path;
 use std::time::Duration;
