@@ -85,7 +85,7 @@ async fn the_console_shows_the_ring_its_hosts_and_every_copy_of_a_key() {
     assert_eq!(key["hex"], hex::encode(SCRIPT_KEY));
     let copies = key["copies"].as_array().unwrap();
     assert_eq!(copies.len(), 3, "{key}");
-    assert!(copies.iter().all(|c| c["state"] == "holds"), "{key}");
+    assert!(every_copy(&key, "holds"), "{key}");
     assert!(
         copies.iter().all(|c| c["version"] == copies[0]["version"]),
         "{key}"
@@ -110,25 +110,11 @@ async fn the_console_shows_the_ring_its_hosts_and_every_copy_of_a_key() {
         .unwrap();
     assert_eq!(binary["hex"], "ff0062696e");
     assert_eq!(binary["text"], "\u{fffd}\u{0}bin");
-    assert!(
-        binary["copies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["state"] == "holds"),
-        "{binary}"
-    );
+    assert!(every_copy(&binary, "holds"), "{binary}");
     let absent = get_json(&viewer, "/console/key.json?key=never-written", None)
         .await
         .unwrap();
-    assert!(
-        absent["copies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["state"] == "absent"),
-        "{absent}"
-    );
+    assert!(every_copy(&absent, "absent"), "{absent}");
     // Percent-encoded bytes that are not UTF-8 name the same key as its hex.
     let encoded = get_json(&viewer, "/console/key.json?key=%FF%00bin", None)
         .await
@@ -262,6 +248,13 @@ async fn a_lone_node_owns_the_whole_ring() {
     assert_eq!(figures["host"], nodes[0].ring.as_str());
     assert_eq!(figures["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(figures["vnodes"].as_array().unwrap().len(), VNODES);
+}
+
+/// Does every copy in the inspector's answer `key` have `state`?
+fn every_copy(key: &serde_json::Value, state: &str) -> bool {
+    key["copies"]
+        .as_array()
+        .is_some_and(|copies| copies.iter().all(|c| c["state"] == state))
 }
 
 /// Percent-encodes every byte that is not unreserved (RFC 3986), as a browser's

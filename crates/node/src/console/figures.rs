@@ -41,7 +41,8 @@ pub struct NodeFigures {
     pub last_anti_entropy_ms: Option<u64>,
     /// Its vnodes and the records each holds as primary.
     pub vnodes: Vec<VnodeFigures>,
-    /// The last minutes of load, oldest first.
+    /// The last five minutes of load, oldest first, one sample in
+    /// [`CHART_STEP`](super::history::CHART_STEP) (ending with the newest).
     pub history: Vec<Sample>,
 }
 
@@ -100,7 +101,7 @@ impl NodeFigures {
             underreplicated_ranges: table.underreplicated_ranges(),
             last_anti_entropy_ms: history.last_anti_entropy_ms(),
             vnodes,
-            history: history.samples(),
+            history: history.samples_every(super::history::CHART_STEP),
         }
     }
 }

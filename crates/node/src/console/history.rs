@@ -16,6 +16,9 @@ use crate::metrics::{Metrics, LATENCY_BUCKETS_MICROS};
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Samples kept: five minutes at one a second.
 pub const SAMPLES_KEPT: usize = 300;
+/// Every how many samples one is sent for the charts: 60 points over five minutes, so that
+/// a console gathering 100 nodes' figures moves kilobytes, not megabytes, per poll.
+pub const CHART_STEP: usize = 5;
 
 /// One second of load.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -48,12 +51,19 @@ pub struct History {
 }
 
 impl History {
-    /// The samples kept, oldest first.
-    pub fn samples(&self) -> Vec<Sample> {
-        self.samples
-            .lock()
-            .map(|samples| samples.iter().copied().collect())
-            .unwrap_or_default()
+    /// Every `step`-th sample kept, oldest first, always ending with the newest.
+    pub fn samples_every(&self, step: usize) -> Vec<Sample> {
+        let Ok(samples) = self.samples.lock() else {
+            return Vec::new();
+        };
+        let step = step.max(1);
+        let newest = samples.len().saturating_sub(1);
+        samples
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| (newest - at) % step == 0)
+            .map(|(_, sample)| *sample)
+            .collect()
     }
 
     /// The newest sample.
@@ -178,6 +188,23 @@ pub fn percentile_ms(counts: &[u64], quantile: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_points_end_with_the_newest_sample() {
+        let history = History::default();
+        assert!(history.samples_every(CHART_STEP).is_empty());
+        for second in 0..12u64 {
+            history.push(Sample {
+                at_ms: second,
+                ops_per_sec: 0.0,
+                p50_ms: None,
+                p99_ms: None,
+            });
+        }
+        let at: Vec<u64> = history.samples_every(5).iter().map(|s| s.at_ms).collect();
+        assert_eq!(at, [1, 6, 11]);
+        assert_eq!(history.samples_every(1).len(), 12);
+    }
 
     #[test]
     fn percentiles_are_bucket_bounds() {
