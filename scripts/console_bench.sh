@@ -31,14 +31,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-echo "== building dendrite and the join_load example (release)"
-cargo build --release -q -p dendrite-node --bin dendrite --example join_load
-target="${CARGO_TARGET_DIR:-target}/release"
-bin="$target/dendrite"
-load="$target/examples/join_load"
-
 # shellcheck source=scripts/lib.sh
-source scripts/lib.sh  # $work, pids, cleanup, free_port, wait_ping, start_dendrite
+source scripts/lib.sh  # $work, pids, cleanup, free_port, wait_ping, start_dendrite, build_release_with_load
+build_release_with_load
 
 time_endpoints() { # http_port key
   echo "== timing $requests requests per endpoint on port $1"
@@ -83,16 +78,43 @@ PY
 }
 
 if [ "$ring" -gt 0 ]; then
-  port=$(free_port)
+  # The demo takes three runs of consecutive ports (RESP, HTTP, ring): find a base where all
+  # of them are free now.
+  port=$(python3 - "$ring" <<'PY'
+import random, socket, sys
+nodes = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - 200 - nodes)
+    try:
+        held = []
+        for offset in range(200 + nodes):
+            s = socket.socket()
+            s.bind(("127.0.0.1", base + offset))
+            held.append(s)
+        print(base)
+        sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in held:
+            s.close()
+sys.exit("no free run of ports found")
+PY
+)
   echo "== dendrite demo --nodes $ring (HTTP on $((port + 100))..)"
   "$bin" demo --nodes "$ring" --base-port "$port" >"$work/demo.log" 2>&1 &
-  pids+=($!)
+  demo=$!
+  pids+=("$demo")
   http=$((port + 100))
-  python3 - "$http" "$ring" <<'PY'
-import json, sys, time, urllib.request
-port, nodes = int(sys.argv[1]), int(sys.argv[2])
+  python3 - "$http" "$ring" "$demo" <<'PY' || { cat "$work/demo.log" >&2; exit 1; }
+import json, os, sys, time, urllib.request
+port, nodes, demo = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 deadline = time.time() + 600
 while time.time() < deadline:
+    try:
+        os.kill(demo, 0)
+    except OSError:
+        sys.exit("the demo exited")
     try:
         view = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/console/cluster.json", timeout=10))
         up = sum(1 for h in view["hosts"] if h["state"] == "up" and h["figures"])

@@ -60,12 +60,7 @@ async fn the_console_shows_the_ring_its_hosts_and_every_copy_of_a_key() {
         assert_eq!(vnode["replicas"].as_array().unwrap().len(), 2, "{vnode}");
         assert_ne!(vnode["replicas"][0], vnode["host"], "{vnode}");
     }
-    let share: f64 = view["vnodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["ownership"].as_f64().unwrap())
-        .sum();
+    let share = ring_share(&view);
     assert!((share - 1.0).abs() < 1e-6, "{share}");
     let held: u64 = view["hosts"]
         .as_array()
@@ -235,12 +230,7 @@ async fn a_lone_node_owns_the_whole_ring() {
         all_up(v, &nodes, VNODES)
     })
     .await;
-    let share: f64 = view["vnodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["ownership"].as_f64().unwrap())
-        .sum();
+    let share = ring_share(&view);
     assert!((share - 1.0).abs() < 1e-6, "{view}");
     let figures = get_json(&nodes[0].http, "/console/node.json", None)
         .await
@@ -248,6 +238,16 @@ async fn a_lone_node_owns_the_whole_ring() {
     assert_eq!(figures["host"], nodes[0].ring.as_str());
     assert_eq!(figures["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(figures["vnodes"].as_array().unwrap().len(), VNODES);
+}
+
+/// The share of the ring the view's vnodes own together (1 when the arcs tile the circle).
+fn ring_share(view: &serde_json::Value) -> f64 {
+    view["vnodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["ownership"].as_f64())
+        .sum()
 }
 
 /// Does every copy in the inspector's answer `key` have `state`?
