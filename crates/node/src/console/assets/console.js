@@ -111,7 +111,7 @@ function drawRing() {
     const [x, y] = point(v.position, R);
     const down = hostState(v.host) === "down";
     const mark = svg("circle", {
-      cx: x.toFixed(2), cy: y.toFixed(2), r: view.vnodes.length > 300 ? 2.5 : 5,
+      cx: x.toFixed(2), cy: y.toFixed(2), r: markRadius(view.vnodes.length),
       class: "vnode" + (down ? " down" : "") + (state.selected === v.id ? " selected" : ""),
       fill: hostColor(v.host),
       "data-host": v.host,
@@ -136,6 +136,13 @@ function drawRing() {
   }
   clear(box);
   box.appendChild(root);
+}
+
+// Marks shrink as the ring fills, so 100 hosts' vnodes still read as separate dots.
+function markRadius(count) {
+  if (count > 300) return 2;
+  if (count > 60) return 3;
+  return 5;
 }
 
 function select(id) {
