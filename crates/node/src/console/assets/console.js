@@ -221,7 +221,7 @@ function drawChart(id, pick) {
   const root = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", preserveAspectRatio: "none" });
   const series = state.view.hosts
     .filter((h) => h.figures && h.figures.history.length)
-    .map((h) => ({ host: h.host, points: h.figures.history.map((s) => [s.at_ms, pick(s)]).filter((p) => p[1] !== null) }));
+    .map((h) => ({ host: h.host, points: h.figures.history.map((s) => [s.t, pick(s)]).filter((p) => p[1] !== null) }));
   let tMin = Infinity, tMax = -Infinity, yMax = 0;
   for (const s of series) for (const [t, y] of s.points) {
     tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); yMax = Math.max(yMax, y);
@@ -330,8 +330,8 @@ async function poll() {
       showVnode(state.selected);
     }
     drawHosts();
-    drawChart("chart-ops", (s) => s.ops_per_sec);
-    drawChart("chart-p99", (s) => s.p99_ms);
+    drawChart("chart-ops", (s) => s.ops);
+    drawChart("chart-p99", (s) => s.p99);
     document.body.setAttribute("data-polls", String(Number(document.body.getAttribute("data-polls") || 0) + 1));
   } catch (error) {
     const fresh = document.getElementById("freshness");
