@@ -80,3 +80,13 @@ start_dendrite() { # name ring_port resp_port http_port [join]
 show_logs() {
   for f in "$work"/*.log; do echo "--- $(basename "$f") (last 20 lines)"; tail -n 20 "$f"; done
 }
+
+# Builds the release binary and the join_load example (client load with checkable values);
+# their paths in $bin and $load.
+build_release_with_load() {
+  echo "== building dendrite and the join_load example (release)"
+  cargo build --release -q -p dendrite-node --bin dendrite --example join_load
+  local target="${CARGO_TARGET_DIR:-target}/release"
+  bin="$target/dendrite"
+  load="$target/examples/join_load"
+}

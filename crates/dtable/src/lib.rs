@@ -64,7 +64,9 @@ pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use slot::{Slot, SlotRangeError, SLOT_COUNT};
 pub use store::{Applied, Store};
-pub use table::{Query, ScanPage, Table, TableConfig, TableStats};
+pub use table::{
+    CopyRead, NodeAddresses, Query, ScanPage, Table, TableConfig, TableStats, VnodeRecords,
+};
 pub use time::TimeSource;
 pub use version::{Clock, ClockError, Version};
 pub use wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};

@@ -229,6 +229,37 @@ impl Shard {
         ControlFlow::Continue(())
     }
 
+    /// Number of records (tombstones included) with a position in `[lo, hi]`: whole chunks are
+    /// counted by their index, only the two chunks at the ends are walked, so a count costs one
+    /// step per chunk (~30 records each), not per record.
+    fn count_in(&self, lo: &Id, hi: &Id) -> usize {
+        if lo > hi {
+            return 0;
+        }
+        let chunks: Vec<&Chunk> = self
+            .chunks
+            .range(self.chunk_key(lo)..=packed::prefix(hi))
+            .map(|(_, chunk)| chunk)
+            .collect();
+        let last = chunks.len().saturating_sub(1);
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(at, chunk)| {
+                if at == 0 || at == last {
+                    // Only the first chunk may hold positions below `lo` and only the last
+                    // positions above `hi` (see the chunk map's invariant above).
+                    chunk
+                        .entries()
+                        .filter(|entry| *lo <= entry.id && entry.id <= *hi)
+                        .count()
+                } else {
+                    chunk.count()
+                }
+            })
+            .sum()
+    }
+
     /// Drops the records for which `drop` says so, from the chunks that may hold positions in
     /// `[lo, hi]`; returns how many were dropped. Emptied chunks are released.
     fn remove_where(
@@ -433,6 +464,21 @@ impl Store {
     /// Number of records, tombstones included.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().total).sum()
+    }
+
+    /// Number of records (tombstones included) in `range`, without copying any: what a
+    /// console shows as the keys a vnode holds (tombstones are few and purged after the grace
+    /// period). Costs one step per chunk of the range.
+    pub fn count_in(&self, range: IdRange) -> usize {
+        range
+            .segments()
+            .into_iter()
+            .map(|(lo, hi)| {
+                (self.shard_index(&lo)..=self.shard_index(&hi))
+                    .map(|index| self.shards[index].read().count_in(&lo, &hi))
+                    .sum::<usize>()
+            })
+            .sum()
     }
 
     /// Does the store hold no record at all (not even a tombstone)?

@@ -20,6 +20,7 @@
 mod durability;
 mod expiry;
 mod handback;
+mod inspect;
 mod keyspace;
 mod ledger;
 mod members;
@@ -45,7 +46,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::info;
 
+pub use inspect::{CopyRead, VnodeRecords};
 pub use keyspace::ScanPage;
+pub use members::NodeAddresses;
 pub use query::Query;
 
 use crate::durable::{Log, Persistence};
@@ -127,6 +130,10 @@ pub struct TableConfig {
     /// that probes it (docs/wire.md §6.3) so that any node can send a cluster client here.
     /// `None` for a node that serves no clients.
     pub client_address: Option<String>,
+    /// Where operators reach this node's console (`host:port` of its HTTP endpoint), told to
+    /// every node that probes it (docs/wire.md §6.3) so that any node's console can show this
+    /// node's own figures. `None` for a node without one.
+    pub console_address: Option<String>,
 }
 
 impl Default for TableConfig {
@@ -150,6 +157,7 @@ impl Default for TableConfig {
             max_clock_skew: Duration::from_secs(60),
             time: TimeSource::System,
             client_address: None,
+            console_address: None,
         }
     }
 }

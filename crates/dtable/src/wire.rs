@@ -345,6 +345,9 @@ pub enum Reply {
         /// Where clients reach the answering node (`host:port` of its RESP endpoint), when it
         /// serves clients; older peers do not say.
         client_address: Option<String>,
+        /// Where operators reach the answering node's console (`host:port` of its HTTP
+        /// endpoint), when it serves one; older peers do not say.
+        console_address: Option<String>,
     },
 }
 

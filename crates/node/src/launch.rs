@@ -17,7 +17,8 @@ use dtable::durable::{DataDir, DurableError, LogConfig, Persistence};
 use dtable::{Table, TableConfig, TableError};
 
 use crate::backend::Backend;
-use crate::http::serve_http;
+use crate::console::Console;
+use crate::http::{routes, serve_http_routes, HttpLimits};
 use crate::metrics::Metrics;
 use crate::persistence::LogMetrics;
 use crate::resp::{serve_resp, ParseLimits, RespConfig, RespLimits};
@@ -143,18 +144,15 @@ pub async fn start_node(
     let client_address = settings
         .advertise_resp
         .clone()
-        .unwrap_or_else(|| advertised_resp(resp_addr, &ring_addr));
-    let table = start_table(
-        settings,
-        &transport,
-        &ring_addr,
-        persistence,
-        client_address,
-    )
-    .await?;
+        .unwrap_or_else(|| advertised(resp_addr, &ring_addr));
+    let addresses = dtable::NodeAddresses {
+        client: Some(client_address),
+        console: Some(advertised(http_addr, &ring_addr)),
+    };
+    let table = start_table(settings, &transport, &ring_addr, persistence, addresses).await?;
     let table_backend = TableBackend::new(table.clone());
     let slot_watch = table_backend.watch_slots().await;
-    let backend: Arc<dyn Backend> = Arc::new(table_backend);
+    let backend: Arc<dyn Backend> = Arc::new(table_backend.clone());
     let metrics = Arc::new(Metrics::new());
     metrics.add_source(TableMetrics::start(table.clone()));
     if let Some(log) = table.log() {
@@ -184,10 +182,15 @@ pub async fn start_node(
                 })
         }
     });
+    let console = Console::start(
+        &table_backend,
+        metrics.clone(),
+        settings.requirepass.clone(),
+    );
+    let http_routes = routes::router(backend.clone(), metrics.clone()).merge(console.router());
     servers.spawn({
-        let (backend, metrics) = (backend.clone(), metrics.clone());
         async move {
-            serve_http(http, backend, metrics, shutdown)
+            serve_http_routes(http, http_routes, HttpLimits::default(), shutdown)
                 .await
                 .map_err(|source| LaunchError::Serve {
                     server: "http",
@@ -209,15 +212,17 @@ pub async fn start_node(
     })
 }
 
-/// The RESP address told to cluster clients when none is configured: the bound address, with
-/// the ring address's host when RESP listens on every interface (0.0.0.0 or ::).
-fn advertised_resp(resp: SocketAddr, ring_addr: &str) -> String {
-    if resp.ip().is_unspecified() {
+/// The address told to other nodes for a client port when none is configured (the RESP
+/// address cluster clients are sent to, the HTTP address other consoles ask): the bound
+/// address, with the ring address's host when the port listens on every interface (0.0.0.0 or
+/// ::).
+fn advertised(bound: SocketAddr, ring_addr: &str) -> String {
+    if bound.ip().is_unspecified() {
         if let Some((host, _)) = ring_addr.rsplit_once(':') {
-            return format!("{host}:{}", resp.port());
+            return format!("{host}:{}", bound.port());
         }
     }
-    resp.to_string()
+    bound.to_string()
 }
 
 /// The ring's security from the settings: CURVE with the cluster key when one is given.
@@ -279,7 +284,7 @@ async fn start_table(
     transport: &Arc<ZmtpTransport>,
     ring_addr: &str,
     persistence: Option<Persistence>,
-    client_address: String,
+    addresses: dtable::NodeAddresses,
 ) -> Result<Table, LaunchError> {
     let mut config = dendrite::Config::new(ring_addr);
     config.num_vnodes = settings.vnodes;
@@ -289,7 +294,8 @@ async fn start_table(
     config.stabilize_max = settings.stabilize_max;
     let table_config = TableConfig {
         max_clock_skew: settings.max_clock_skew,
-        client_address: Some(client_address),
+        client_address: addresses.client,
+        console_address: addresses.console,
         clock_offset_ms: settings.clock_offset_ms,
         ..TableConfig::default()
     };

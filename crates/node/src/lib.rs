@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod console;
 pub mod http;
 pub mod launch;
 pub mod metrics;

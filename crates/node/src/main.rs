@@ -208,6 +208,10 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
     }
     if let Some(first) = nodes.first() {
         println!("  ring table: dendrite status {}", first.http_addr);
+        println!(
+            "  console: http://{}/   (every node serves one at / on its HTTP port)",
+            first.http_addr
+        );
     }
     println!(
         "try: redis-cli -p {} GET greeting   (Ctrl-C to stop)",

@@ -262,6 +262,32 @@ impl Metrics {
         self.commands[command_index(name)].load(Ordering::Relaxed)
     }
 
+    /// Commands run so far, all names together: the console's ops/s is its rate.
+    pub fn commands_total(&self) -> u64 {
+        self.commands
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Latencies of GET/SET/DEL-like commands observed so far, every kind together: the count
+    /// per bucket of [`LATENCY_BUCKETS_MICROS`], then the count above the last bound. The
+    /// console takes its percentiles from the difference of two of these.
+    pub fn latency_counts(&self) -> [u64; LATENCY_BUCKETS_MICROS.len() + 1] {
+        let mut counts = [0u64; LATENCY_BUCKETS_MICROS.len() + 1];
+        for histogram in &self.latency {
+            let mut bounded = 0;
+            for (count, bucket) in counts.iter_mut().zip(&histogram.buckets) {
+                let observed = bucket.load(Ordering::Relaxed);
+                *count += observed;
+                bounded += observed;
+            }
+            let total = histogram.count.load(Ordering::Relaxed);
+            counts[LATENCY_BUCKETS_MICROS.len()] += total.saturating_sub(bounded);
+        }
+        counts
+    }
+
     /// Counts a new client connection until the returned guard is dropped.
     pub fn client_connected(&self) -> ClientGuard {
         self.connections_total.fetch_add(1, Ordering::Relaxed);

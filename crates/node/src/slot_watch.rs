@@ -1,12 +1,13 @@
 //! Keeps this node's [`SlotMap`] current: rebuilt every second and at once after every ring
-//! event, from a walk of the ring and the client addresses the nodes announce.
+//! event, from a walk of the ring and the client addresses the nodes announce. The console
+//! reads the same walk ([`SlotWatch::ring`]): one walk a second serves both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use dendrite::Vnode;
-use dtable::{Table, TableError};
+use dtable::{NodeAddresses, Table, TableError};
 use futures::future::join_all;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -22,13 +23,30 @@ const REASK_EVERY: u32 = 10;
 #[derive(Debug, Default)]
 pub struct SlotWatch {
     current: RwLock<Option<Arc<SlotMap>>>,
-    addresses: Mutex<HashMap<String, String>>,
+    addresses: Mutex<HashMap<String, NodeAddresses>>,
+    ring: RwLock<Option<Arc<RingWalk>>>,
+}
+
+/// The ring as the last rebuild walked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingWalk {
+    /// Every vnode found, sorted by id.
+    pub members: Vec<Vnode>,
+    /// Where each host (ring address) serves its console, for the hosts that said.
+    pub consoles: HashMap<String, String>,
+    /// When the walk was made.
+    pub at: std::time::Instant,
 }
 
 impl SlotWatch {
     /// The map of the last rebuild; `None` before the first one.
     pub fn current(&self) -> Option<Arc<SlotMap>> {
         self.current.read().ok().and_then(|map| map.clone())
+    }
+
+    /// The ring walk of the last rebuild; `None` before the first one.
+    pub fn ring(&self) -> Option<Arc<RingWalk>> {
+        self.ring.read().ok().and_then(|walk| walk.clone())
     }
 
     /// Rebuilds the map from the ring now; `reask` asks every node its client address again.
@@ -44,15 +62,12 @@ impl SlotWatch {
             .filter(|(host, _)| reask || !known.contains_key(**host))
             .map(|(_, vnode)| *vnode)
             .collect();
-        let answers = join_all(ask.iter().map(|vnode| table.client_address(vnode))).await;
+        let answers = join_all(ask.iter().map(|vnode| table.node_addresses(vnode))).await;
         let mut addresses = known;
         for (vnode, answer) in ask.iter().zip(answers) {
             match answer {
-                Ok(Some(address)) => {
-                    addresses.insert(vnode.host.to_string(), address);
-                }
-                Ok(None) => {
-                    addresses.remove(vnode.host.as_ref());
+                Ok(said) => {
+                    addresses.insert(vnode.host.to_string(), said);
                 }
                 // A silent node keeps the address it had; the ring drops it if it died.
                 Err(error) => {
@@ -61,9 +76,17 @@ impl SlotWatch {
             }
         }
         addresses.retain(|host, _| hosts.contains_key(host.as_str()));
+        let clients: HashMap<String, String> = addresses
+            .iter()
+            .filter_map(|(host, said)| Some((host.clone(), said.client.clone()?)))
+            .collect();
+        let consoles: HashMap<String, String> = addresses
+            .iter()
+            .filter_map(|(host, said)| Some((host.clone(), said.console.clone()?)))
+            .collect();
         let map = SlotMap::build(
             &members,
-            &addresses,
+            &clients,
             table.ring().config().replicas,
             table.ring().local_host(),
         );
@@ -72,6 +95,13 @@ impl SlotWatch {
         }
         if let Ok(mut current) = self.current.write() {
             *current = Some(Arc::new(map));
+        }
+        if let Ok(mut ring) = self.ring.write() {
+            *ring = Some(Arc::new(RingWalk {
+                members,
+                consoles,
+                at: std::time::Instant::now(),
+            }));
         }
         Ok(())
     }

@@ -41,6 +41,11 @@ impl TableBackend {
     pub fn table(&self) -> &Table {
         &self.table
     }
+
+    /// The slot map and ring walk this node keeps (the console reads the walk).
+    pub fn slot_watch(&self) -> &Arc<SlotWatch> {
+        &self.slots
+    }
 }
 
 /// The ring position a SCAN cursor resumes after (exclusive): the cursor `c` is the high 64
@@ -348,10 +353,7 @@ impl Backend for TableBackend {
                         "distinct": distinct.len(),
                     },
                     // Share of the ring this vnode owns, from its predecessor to itself.
-                    "ownership": s.predecessor.as_ref().map(|p| {
-                        let span = p.id.distance_to(&s.vnode.id).high_u64() as f64;
-                        if p.id == s.vnode.id { 1.0 } else { span / 2f64.powi(64) }
-                    }),
+                    "ownership": s.predecessor.as_ref().map(|p| arc_share(&p.id, &s.vnode.id)),
                 })
             })
             .collect();
@@ -417,6 +419,16 @@ fn known_vnodes(ring: &dendrite::Ring) -> Vec<dendrite::Vnode> {
     all
 }
 
+/// The share of the ring (0..=1) in the arc `(from, to]`: the whole ring when they are the
+/// same vnode (alone on the ring).
+pub fn arc_share(from: &dendrite::Id, to: &dendrite::Id) -> f64 {
+    if from == to {
+        1.0
+    } else {
+        from.distance_to(to).high_u64() as f64 / 2f64.powi(64)
+    }
+}
+
 /// Per host: how many of `vnodes` it runs and the share of the ring they own (each vnode owns
 /// the arc from the previous vnode to itself). On a small ring a node knows every vnode, so
 /// this is the whole ring; on a large one it is this node's view of it.
@@ -427,11 +439,7 @@ pub fn ring_summary(vnodes: &[dendrite::Vnode]) -> Vec<(String, usize, f64)> {
     let mut hosts: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
     for (i, vnode) in sorted.iter().enumerate() {
         let before = sorted[(i + sorted.len() - 1) % sorted.len()];
-        let share = if sorted.len() == 1 {
-            1.0
-        } else {
-            before.id.distance_to(&vnode.id).high_u64() as f64 / 2f64.powi(64)
-        };
+        let share = arc_share(&before.id, &vnode.id);
         let entry = hosts.entry(vnode.host.to_string()).or_default();
         entry.0 += 1;
         entry.1 += share;

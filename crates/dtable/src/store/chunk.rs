@@ -55,7 +55,7 @@ fn write_word(buf: &mut [u8], at: usize, word: u32) {
 
 impl Chunk {
     /// Number of records.
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         if self.buf.is_empty() {
             0
         } else {

@@ -592,3 +592,32 @@ proptest! {
         prop_assert_eq!(store.len(), right);
     }
 }
+
+#[test]
+fn count_in_agrees_with_a_scan_of_the_same_range() {
+    // Enough records for many chunks per shard, so whole chunks are counted by their index.
+    let store = Store::new(4);
+    for i in 0..20_000 {
+        put(&store, &format!("key{i}"), 1, "value");
+    }
+    store.apply(Bytes::from_static(b"key7"), Record::tombstone(ver(2, 1)));
+    let mut ids: Vec<Id> = (0..20_000)
+        .map(|i| KeyPosition::of(format!("key{i}").as_bytes()).id())
+        .collect();
+    ids.sort();
+    let ranges = [
+        IdRange::new(ids[100], ids[15_000]),
+        IdRange::new(ids[19_000], ids[30]),
+        IdRange::new(ids[5], ids[6]),
+        IdRange::new(ids[5], ids[5]),
+        IdRange::whole_ring(ids[1234]),
+    ];
+    for range in ranges {
+        assert_eq!(
+            store.count_in(range),
+            full_scan(&store, range).len(),
+            "{range:?}"
+        );
+    }
+    assert_eq!(store.count_in(IdRange::whole_ring(ids[0])), 20_000);
+}

@@ -15,6 +15,15 @@ use crate::range::IdRange;
 use crate::slot::Slot;
 use crate::wire::{Reply, Request};
 
+/// Where clients and operators reach one node (`host:port` each), as it announces them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeAddresses {
+    /// Its RESP endpoint, when it serves clients.
+    pub client: Option<String>,
+    /// Its HTTP console, when it serves one.
+    pub console: Option<String>,
+}
+
 /// Most lookups one walk makes: a ring of 4096 vnodes with successor lists of 8 fits 8 times.
 const MAX_WALK_STEPS: usize = 4096;
 
@@ -53,10 +62,19 @@ impl Table {
     /// Where clients reach the node running `vnode` (its RESP endpoint), as that node says
     /// (docs/wire.md §6.3); `None` when it serves no clients or is too old to say.
     pub async fn client_address(&self, vnode: &Vnode) -> Result<Option<String>, TableError> {
+        Ok(self.node_addresses(vnode).await?.client)
+    }
+
+    /// Where clients and operators reach the node running `vnode`, as that node says
+    /// (docs/wire.md §6.3): one Probe answers both.
+    pub async fn node_addresses(&self, vnode: &Vnode) -> Result<NodeAddresses, TableError> {
         if self.inner.is_local(vnode) {
-            return Ok(self.inner.config.client_address.clone());
+            return Ok(NodeAddresses {
+                client: self.inner.config.client_address.clone(),
+                console: self.inner.config.console_address.clone(),
+            });
         }
-        self.inner.client_address_of(vnode).await
+        self.inner.addresses_of(vnode).await
     }
 
     /// Up to `count` keys of `slot` holding a value in this node's store (as a primary or a
@@ -95,17 +113,21 @@ impl Table {
 }
 
 impl TableInner {
-    async fn client_address_of(
-        self: &Arc<Self>,
-        vnode: &Vnode,
-    ) -> Result<Option<String>, TableError> {
+    async fn addresses_of(self: &Arc<Self>, vnode: &Vnode) -> Result<NodeAddresses, TableError> {
         let request = Request::Probe {
             dest: vnode.clone(),
             // No incarnation: this is a question, not an announcement of a restart.
             sender: None,
         };
         match self.call(request).await? {
-            Reply::ProbeResp { client_address, .. } => Ok(client_address),
+            Reply::ProbeResp {
+                client_address,
+                console_address,
+                ..
+            } => Ok(NodeAddresses {
+                client: client_address,
+                console: console_address,
+            }),
             other => Err(super::repair::unexpected(vnode, &other)),
         }
     }

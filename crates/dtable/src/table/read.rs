@@ -236,7 +236,7 @@ impl Query<'_> {
     }
 
     /// Reads `key` from each of `vnodes` (not as owner), in parallel.
-    async fn read_from(
+    pub(super) async fn read_from(
         &self,
         key: &Bytes,
         vnodes: &[Vnode],

@@ -89,6 +89,7 @@ impl TableInner {
                 Reply::ProbeResp {
                     incarnation: self.incarnation,
                     client_address: self.config.client_address.clone(),
+                    console_address: self.config.console_address.clone(),
                 }
             }
             Request::Scan {

@@ -104,11 +104,13 @@ impl Reply {
             Reply::ProbeResp {
                 incarnation,
                 client_address,
+                console_address,
             } => frame(
                 k,
                 &proto::PbdTableProbeResp {
                     incarnation: Some(*incarnation),
                     client_address: client_address.clone(),
+                    console_address: console_address.clone(),
                 },
             ),
             Reply::ModifyResp(answer) => frame(k, &modify::reply_to_proto(answer)),
@@ -198,6 +200,7 @@ impl Reply {
                 Reply::ProbeResp {
                     incarnation: m.incarnation.ok_or_else(|| missing(k, "incarnation"))?,
                     client_address: m.client_address.filter(|address| !address.is_empty()),
+                    console_address: m.console_address.filter(|address| !address.is_empty()),
                 }
             }
             other => return Err(CodecError::UnknownType(other)),

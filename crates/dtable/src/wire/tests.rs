@@ -315,10 +315,12 @@ fn every_reply() -> Vec<Reply> {
         Reply::ProbeResp {
             incarnation: u64::MAX,
             client_address: None,
+            console_address: None,
         },
         Reply::ProbeResp {
             incarnation: 7,
             client_address: Some("10.0.0.1:6379".to_string()),
+            console_address: Some("10.0.0.1:8080".to_string()),
         },
         Reply::ModifyResp(ModifyAnswer::Done(Modified::Integer(-3))),
         Reply::ModifyResp(ModifyAnswer::Done(Modified::Length(9))),

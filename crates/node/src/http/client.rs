@@ -54,9 +54,25 @@ pub async fn http_get(
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpClientError> {
+    http_get_authorized(addr, path, timeout, None).await
+}
+
+/// [`http_get`] with an `Authorization` header (its value, e.g. `Basic ...`) when given: how
+/// one node's console asks another's, which may require the cluster's password.
+pub async fn http_get_authorized(
+    addr: &str,
+    path: &str,
+    timeout: Duration,
+    authorization: Option<&str>,
+) -> Result<HttpResponse, HttpClientError> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let authorization = authorization
+            .map(|value| format!("Authorization: {value}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n"
+        );
         stream.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         stream.take(MAX_RESPONSE_LEN).read_to_end(&mut raw).await?;

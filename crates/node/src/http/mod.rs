@@ -1,4 +1,5 @@
-//! The HTTP/1.1 server for operators: `/healthz`, `/status`, `/metrics`.
+//! The HTTP/1.1 server for operators: `/healthz`, `/status`, `/metrics`, and the console
+//! (`crate::console`) when the node runs one.
 //!
 //! The routes are an axum [`Router`](axum::Router) ([`routes`]); the accept
 //! loop ([`serve_http_with`]) hands each connection to hyper's HTTP/1
@@ -10,4 +11,4 @@ pub mod client;
 pub mod routes;
 mod server;
 
-pub use server::{serve_http, serve_http_with, HttpLimits};
+pub use server::{serve_http, serve_http_routes, serve_http_with, HttpLimits};

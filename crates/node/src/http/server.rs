@@ -71,9 +71,20 @@ pub async fn serve_http_with(
     backend: Arc<dyn Backend>,
     metrics: Arc<Metrics>,
     limits: HttpLimits,
+    shutdown: ShutdownSignal,
+) -> io::Result<()> {
+    serve_http_routes(listener, router(backend, metrics), limits, shutdown).await
+}
+
+/// Serves `routes` (the operator endpoints, with the console when the node has one) on
+/// `listener` under `limits` until `shutdown` fires, then lets open connections finish (for at
+/// most 10 s).
+pub async fn serve_http_routes(
+    listener: TcpListener,
+    routes: axum::Router,
+    limits: HttpLimits,
     mut shutdown: ShutdownSignal,
 ) -> io::Result<()> {
-    let routes = router(backend, metrics);
     let builder = connection_builder(&limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();

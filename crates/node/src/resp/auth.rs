@@ -21,6 +21,12 @@ impl Password {
         Password(Arc::from(text.as_bytes()))
     }
 
+    /// The password's bytes, for a node that presents it to its peers (the console asks other
+    /// nodes' consoles with the cluster's password).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Whether `attempt` is this password, in time that does not depend on where they differ.
     pub fn matches(&self, attempt: &[u8]) -> bool {
         constant_time_eq(&self.0, attempt)

@@ -10,7 +10,10 @@
 // Helpers outside #[test] functions are test code too; a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod console;
 pub mod redis_py;
+#[cfg(feature = "browser-tests")]
+pub mod webdriver;
 
 use std::path::Path;
 use std::time::Duration;
