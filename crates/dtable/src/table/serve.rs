@@ -307,6 +307,14 @@ impl TableInner {
                 Change::Delete => Record::tombstone(self.clock.tick()),
             };
             self.store.apply_at(position, &key, &record);
+            tracing::debug!(
+                vnode = %dest,
+                key = %String::from_utf8_lossy(&key),
+                held = ?held.as_ref().map(|r| r.version),
+                stamped = %record.version,
+                replicas = ?replicas,
+                "read-modify-write applied as primary"
+            );
             (record, answer)
         };
         let mark = self.log_mark();
