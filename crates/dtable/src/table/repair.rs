@@ -213,6 +213,10 @@ impl TableInner {
                 .clock
                 .now_millis()
                 .saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            // The range's previous owner (our successor) must have stopped serving it as its
+            // own before this round can vouch for it; pulled after that, nothing it accepted is
+            // missed (docs/design.md, "Hand-over").
+            let handed_over = self.ring.hand_over_confirmed(vnode).await;
             let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
             for replica in &replicas {
@@ -234,7 +238,9 @@ impl TableInner {
                     }
                 }
             }
-            if every_replica_synced {
+            if !handed_over {
+                debug!("the successor does not name this vnode its predecessor yet: no authority");
+            } else if every_replica_synced {
                 self.ledger.lock().complete(vnode, range, synced);
                 self.purge(range, cutoff, &replicas).await;
             }
