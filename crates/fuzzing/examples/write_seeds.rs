@@ -21,9 +21,12 @@ use zmtp::frame::{Command, Frame, Greeting, Mechanism};
 use zmtp::keys::{KeyPair, SecretKey};
 use zmtp::z85;
 
+/// The seed files of one target: file name and contents.
+type Seeds = Vec<(&'static str, Vec<u8>)>;
+
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
-    let seeds: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    let seeds: Vec<(&str, Seeds)> = vec![
         ("frame_decode", frames()),
         ("curve_server", curve()),
         ("z85_decode", z85_texts()),
@@ -42,7 +45,7 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn frames() -> Vec<(&'static str, Vec<u8>)> {
+fn frames() -> Seeds {
     let encoded = |frames: &[Frame]| {
         let mut out = BytesMut::new();
         for frame in frames {
@@ -76,7 +79,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn curve() -> Vec<(&'static str, Vec<u8>)> {
+fn curve() -> Seeds {
     let server = SecretKey::from_bytes([7u8; 32]).public_key();
     let mut seeds = vec![("empty_hello", vec![0u8])];
     if let Ok(hello) = ClientHandshake::new(KeyPair::generate(), server).hello() {
@@ -89,7 +92,7 @@ fn curve() -> Vec<(&'static str, Vec<u8>)> {
     seeds
 }
 
-fn z85_texts() -> Vec<(&'static str, Vec<u8>)> {
+fn z85_texts() -> Seeds {
     let key = SecretKey::from_bytes([7u8; 32]).public_key().to_z85();
     vec![
         ("key", key.into_bytes()),
@@ -107,7 +110,7 @@ fn vnode(index: u16) -> Vnode {
     Vnode::local("127.0.0.1:7000", index)
 }
 
-fn ring() -> Vec<(&'static str, Vec<u8>)> {
+fn ring() -> Seeds {
     let messages = [
         ("ping", Message::Ping { version: 1 }),
         (
@@ -162,7 +165,7 @@ fn record(value: Option<&'static [u8]>, expires: Option<u64>) -> Record {
     }
 }
 
-fn dtable() -> Vec<(&'static str, Vec<u8>)> {
+fn dtable() -> Seeds {
     let range = IdRange::new(Id::of_key(b"a"), Id::of_key(b"b"));
     let items = vec![
         (Bytes::from_static(b"k"), record(Some(b"v"), None)),
@@ -194,7 +197,7 @@ fn dtable() -> Vec<(&'static str, Vec<u8>)> {
             "digest",
             Request::Digest {
                 dest: vnode(1),
-                range: range.clone(),
+                range,
                 buckets: 16,
             },
         ),
@@ -239,7 +242,7 @@ fn dtable() -> Vec<(&'static str, Vec<u8>)> {
     seeds
 }
 
-fn resp() -> Vec<(&'static str, Vec<u8>)> {
+fn resp() -> Seeds {
     let multibulk = |seed: u8, requests: &[&[&str]]| {
         let mut out = BytesMut::new();
         out.extend_from_slice(&[seed]);
@@ -278,7 +281,7 @@ fn resp() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn log() -> Vec<(&'static str, Vec<u8>)> {
+fn log() -> Seeds {
     let mut segment = SEGMENT_MAGIC.to_vec();
     encode(&mut segment, b"k", &record(Some(b"v"), None));
     encode(&mut segment, b"gone", &record(None, None));
