@@ -51,15 +51,22 @@ impl FileScan {
 pub fn replay(
     path: &Path,
     magic: &[u8; 8],
-    mut each: impl FnMut(Bytes, Record),
+    each: impl FnMut(Bytes, Record),
 ) -> Result<FileScan, DurableError> {
     let buf = std::fs::read(path).map_err(|e| DurableError::io("cannot read", path, e))?;
+    Ok(scan(&buf, magic, each))
+}
+
+/// Reads the bytes of a whole file, which must start with `magic`, and calls `each` with every
+/// good record up to the first damage. [`replay`] without the file system: pure, so the fuzz
+/// targets (docs/reliability.md, "Fuzzing") can drive it with arbitrary bytes.
+pub fn scan(buf: &[u8], magic: &[u8; 8], mut each: impl FnMut(Bytes, Record)) -> FileScan {
     let mut scan = FileScan {
         file_len: buf.len() as u64,
         ..FileScan::default()
     };
     if buf.len() < magic.len() {
-        let torn = magic.starts_with(&buf);
+        let torn = magic.starts_with(buf);
         scan.damage = Some(Damage {
             offset: 0,
             reason: if torn {
@@ -69,7 +76,7 @@ pub fn replay(
             },
             torn,
         });
-        return Ok(scan);
+        return scan;
     }
     if &buf[..magic.len()] != magic {
         scan.damage = Some(Damage {
@@ -77,7 +84,7 @@ pub fn replay(
             reason: "not a dendrite file of this kind (wrong header)",
             torn: false,
         });
-        return Ok(scan);
+        return scan;
     }
     let mut at = magic.len();
     while at < buf.len() {
@@ -130,5 +137,5 @@ pub fn replay(
             torn: false,
         });
     }
-    Ok(scan)
+    scan
 }
