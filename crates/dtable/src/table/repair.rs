@@ -216,6 +216,7 @@ impl TableInner {
             // The range's previous owner (our successor) must have stopped serving it as its
             // own before this round can vouch for it; pulled after that, nothing it accepted is
             // missed (docs/design.md, "Hand-over").
+            let epoch = self.stall.epoch();
             let handed_over = self.ring.hand_over_confirmed(vnode).await;
             let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
@@ -241,8 +242,21 @@ impl TableInner {
             if !handed_over {
                 debug!("the successor does not name this vnode its predecessor yet: no authority");
             } else if every_replica_synced {
-                self.ledger.lock().complete(vnode, range, synced);
-                self.purge(range, cutoff, &replicas).await;
+                let completed = {
+                    let mut ledger = self.ledger.lock();
+                    // A stall during the round (SIGSTOP mid-pull): what it pulled may be
+                    // behind writes taken elsewhere meanwhile, so it vouches for nothing.
+                    let stalled = self.stall.epoch() != epoch || self.stall.stalled();
+                    if !stalled {
+                        ledger.complete(vnode, range, synced);
+                    }
+                    !stalled
+                };
+                if completed {
+                    self.purge(range, cutoff, &replicas).await;
+                } else {
+                    debug!("this process stalled during the round: no authority from it");
+                }
             }
         }
         .instrument(span)

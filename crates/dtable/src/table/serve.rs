@@ -385,6 +385,7 @@ impl TableInner {
                 replicas.len() + 1
             )));
         }
+        let epoch = self.stall.epoch();
         if !self.is_authoritative(dest, positions) {
             // Taking the range over: the vnode that served it before (our successor) must
             // have stopped first, or both would act as its primary (docs/design.md,
@@ -421,6 +422,13 @@ impl TableInner {
                      answered, so it cannot know the latest versions of these keys; retry \
                      when the ring has settled",
                     replicas.len()
+                )));
+            }
+            if self.stall.epoch() != epoch || self.stall.stalled() {
+                // Stopped while catching up: what it fetched may be behind writes taken
+                // elsewhere meanwhile.
+                return Err(Unready::Failed(format!(
+                    "{dest}'s node was stalled while it caught up; retry"
                 )));
             }
         }

@@ -31,6 +31,9 @@ const STALL: Duration = Duration::from_millis(1_000);
 pub(super) struct StallWatch {
     since: Instant,
     last_tick: AtomicU64,
+    /// Stalls noticed so far: an anti-entropy round that spans one must not vouch for the copy
+    /// it pulled before it.
+    stalls: AtomicU64,
 }
 
 impl StallWatch {
@@ -38,7 +41,14 @@ impl StallWatch {
         StallWatch {
             since: Instant::now(),
             last_tick: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
         }
+    }
+
+    /// How many stalls were noticed so far. A round notes it when it starts and completes
+    /// only if it has not changed (and no stall is pending): see `TableInner::repair_vnode`.
+    pub(super) fn epoch(&self) -> u64 {
+        self.stalls.load(Ordering::Acquire)
     }
 
     fn now_millis(&self) -> u64 {
@@ -69,7 +79,13 @@ impl TableInner {
                 let Some(inner) = weak.upgrade() else { return };
                 // Forget first, then note the tick: a request in between still sees the stall.
                 if inner.stall.stalled() {
-                    inner.ledger.lock().forget_rounds();
+                    {
+                        // Under the ledger's lock, so that a round completing meanwhile
+                        // either sees the new epoch or is forgotten here.
+                        let mut ledger = inner.ledger.lock();
+                        inner.stall.stalls.fetch_add(1, Ordering::AcqRel);
+                        ledger.forget_rounds();
+                    }
                     let gap = inner.stall.tick();
                     tracing::warn!(
                         ?gap,
