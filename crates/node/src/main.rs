@@ -178,20 +178,34 @@ async fn run_demo(args: DemoArgs) -> CommandResult {
             ("greeting", "hello from dendrite"),
             ("demo:nodes", &args.nodes.to_string()),
         ] {
-            first
-                .backend
-                .set(
-                    Bytes::from(key.to_owned()),
-                    Bytes::from(value.to_owned()),
-                    Consistency::new(
-                        first
-                            .backend
-                            .max_consistency()
-                            .min(u8::try_from(args.nodes).unwrap_or(u8::MAX)),
-                        first.backend.max_consistency(),
-                    )?,
-                )
-                .await?;
+            let consistency = Consistency::new(
+                first
+                    .backend
+                    .max_consistency()
+                    .min(u8::try_from(args.nodes).unwrap_or(u8::MAX)),
+                first.backend.max_consistency(),
+            )?;
+            // Right after the start a primary may still be taking its range over and refuse
+            // for a moment (a retryable error): try again for up to 30 s.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let written = first
+                    .backend
+                    .set(
+                        Bytes::from(key.to_owned()),
+                        Bytes::from(value.to_owned()),
+                        consistency,
+                    )
+                    .await;
+                match written {
+                    Ok(_) => break,
+                    Err(e) if tokio::time::Instant::now() < deadline => {
+                        tracing::debug!(error = %e, key, "demo key not written yet; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     println!(
