@@ -387,15 +387,6 @@ impl TableInner {
         }
         let epoch = self.stall.epoch();
         if !self.is_authoritative(dest, positions) {
-            // Taking the range over: the vnode that served it before (our successor) must
-            // have stopped first, or both would act as its primary (docs/design.md,
-            // "Hand-over").
-            if !self.ring.hand_over_confirmed(dest).await {
-                return Err(Unready::Failed(format!(
-                    "{dest} is taking its range over and the vnode that served it before has \
-                     not handed it over yet; retry in a moment"
-                )));
-            }
             // This vnode cannot know the keys' latest versions by itself: every other copy
             // must answer first. One is not enough: after two nodes restarted together, the
             // one that answers may be the other empty newcomer while the only copy that holds
