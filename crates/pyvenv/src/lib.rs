@@ -10,6 +10,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// Serialises the makers inside one test process: the tests of one binary run on several
+/// threads, share a process id (the staging directory's suffix) and would otherwise build the
+/// same staging directory at once (seen in CI: `ensurepip` failing under a concurrent
+/// `remove_dir_all`). Across processes, the staged rename keeps them apart.
+static MAKING: Mutex<()> = Mutex::new(());
 
 /// A virtual environment to make: where, what to install, and how to tell it works.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +40,13 @@ impl Venv<'_> {
     pub fn python(&self) -> PathBuf {
         let venv = self.work.join(self.name);
         let python = venv.join("bin").join("python");
+        if self.usable(&python) {
+            return python;
+        }
+        // A panic of another maker leaves the lock poisoned, not the directory: go on.
+        let _making = MAKING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if self.usable(&python) {
             return python;
         }
