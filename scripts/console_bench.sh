@@ -79,12 +79,14 @@ PY
 
 if [ "$ring" -gt 0 ]; then
   # The demo takes three runs of consecutive ports (RESP, HTTP, ring): find a base where all
-  # of them are free now.
+  # of them are free now, below the kernel's ephemeral range (32768 and up here), so that the
+  # ring's own outgoing connections cannot take one of them while the nodes start.
   port=$(python3 - "$ring" <<'PY'
 import random, socket, sys
 nodes = int(sys.argv[1])
+lowest_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
-    base = random.randrange(20000, 60000 - 200 - nodes)
+    base = random.randrange(10000, lowest_ephemeral - 200 - nodes)
     try:
         held = []
         for offset in range(200 + nodes):

@@ -213,7 +213,11 @@ impl TableInner {
                 .clock
                 .now_millis()
                 .saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            // The range's previous owner (our successor) must have stopped serving it as its
+            // own before this round can vouch for it; pulled after that, nothing it accepted is
+            // missed (docs/design.md, "Hand-over").
             let epoch = self.stall.epoch();
+            let handed_over = self.ring.hand_over_confirmed(vnode).await;
             let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
             for replica in &replicas {
@@ -235,7 +239,9 @@ impl TableInner {
                     }
                 }
             }
-            if every_replica_synced {
+            if !handed_over {
+                debug!("the successor does not name this vnode its predecessor yet: no authority");
+            } else if every_replica_synced {
                 let completed = {
                     let mut ledger = self.ledger.lock();
                     // A stall during the round (SIGSTOP mid-pull): what it pulled may be

@@ -387,6 +387,18 @@ impl TableInner {
         }
         let epoch = self.stall.epoch();
         if !self.is_authoritative(dest, positions) {
+            // Taking the range over: the vnode that served it before (our successor) must
+            // have stopped first, or both would act as its primary (docs/design.md,
+            // "Hand-over").
+            // Right after a join the successor may still name an older predecessor until a
+            // stabilization round or two have run: wait for it here, within a budget, rather
+            // than refuse the first writes of a fresh cluster.
+            if !self.wait_for_hand_over(dest).await {
+                return Err(Unready::Failed(format!(
+                    "{dest} is taking its range over and the vnode that served it before has \
+                     not handed it over within {HAND_OVER_BUDGET:?}; retry in a moment"
+                )));
+            }
             // This vnode cannot know the keys' latest versions by itself: every other copy
             // must answer first. One is not enough: after two nodes restarted together, the
             // one that answers may be the other empty newcomer while the only copy that holds
@@ -424,6 +436,24 @@ impl TableInner {
             }
         }
         Ok((replicas, wanted))
+    }
+
+    /// Asks until `dest`'s successor names `dest` as its predecessor (each question notifies
+    /// the successor when it does not), pausing between questions, for at most
+    /// [`HAND_OVER_BUDGET`]. `false` when the budget ran out.
+    async fn wait_for_hand_over(&self, dest: &Vnode) -> bool {
+        let began = tokio::time::Instant::now();
+        let mut pause = CATCH_UP_PAUSE;
+        loop {
+            if self.ring.hand_over_confirmed(dest).await {
+                return true;
+            }
+            if began.elapsed() + pause > HAND_OVER_BUDGET {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(CATCH_UP_PAUSE * 8);
+        }
     }
 
     /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
@@ -470,6 +500,11 @@ const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50)
 
 /// How long a primary taking its range over keeps asking silent copies before it refuses.
 const CATCH_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a primary taking its range over waits for the vnode that served the range before
+/// to hand it over (docs/design.md, "Hand-over") before it refuses. A stabilization round of a
+/// fresh ring, with its notify, fits several times over.
+const HAND_OVER_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why a primary operation cannot go ahead.
 pub(super) enum Unready {
