@@ -374,7 +374,7 @@ impl TableInner {
             return Err(Unready::Moved(owner));
         }
         self.writable().map_err(Unready::Failed)?;
-        let Ok(replicas) = self.ring.replicas(dest) else {
+        let Ok(mut replicas) = self.ring.replicas(dest) else {
             return Err(Unready::Failed(format!("no vnode {dest} on this node")));
         };
         let wanted = min_acks.max(1) as usize;
@@ -387,6 +387,9 @@ impl TableInner {
         }
         let epoch = self.stall.epoch();
         if !self.is_authoritative(dest, positions) {
+            // Right after a join the vnode may not know other hosts' vnodes as its successors
+            // yet: with no copies to ask, the catch-up below would vouch for an empty store.
+            replicas = self.wait_for_replicas(dest, replicas).await?;
             // Taking the range over: the vnode that served it before (our successor) must
             // have stopped first, or both would act as its primary (docs/design.md,
             // "Hand-over").
@@ -436,6 +439,47 @@ impl TableInner {
             }
         }
         Ok((replicas, wanted))
+    }
+
+    /// `replicas` (`dest`'s replica set now) if it is as large as the reachable hosts allow;
+    /// else the set once it is, asking the ring again with pauses for up to
+    /// [`CATCH_UP_BUDGET`], then a retryable refusal.
+    async fn wait_for_replicas(
+        &self,
+        dest: &Vnode,
+        mut replicas: Vec<Vnode>,
+    ) -> Result<Vec<Vnode>, Unready> {
+        let began = tokio::time::Instant::now();
+        let mut pause = CATCH_UP_PAUSE;
+        while replicas.len() < self.replicas_expected() {
+            if began.elapsed() + pause > CATCH_UP_BUDGET {
+                return Err(Unready::Failed(format!(
+                    "{dest} is taking its range over but knows only {} of the {} copies it \
+                     should have; retry when the ring has settled",
+                    replicas.len(),
+                    self.replicas_expected()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(CATCH_UP_PAUSE * 8);
+            replicas = self.ring.replicas(dest).unwrap_or_default();
+        }
+        Ok(replicas)
+    }
+
+    /// How many replicas a vnode's set should have: as many as the fullest set among this
+    /// node's vnodes. Every set holds the configured count when that many other hosts are in
+    /// view, and fewer in a small cluster or on a partition's small side, where all of them
+    /// shrink together; a vnode whose set is shorter than its siblings' has just joined and does
+    /// not know the other hosts' vnodes as successors yet.
+    pub(super) fn replicas_expected(&self) -> usize {
+        self.ring
+            .local_vnodes()
+            .iter()
+            .filter_map(|v| self.ring.replicas(v).ok())
+            .map(|set| set.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Asks until `dest`'s successor names `dest` as its predecessor (each question notifies
