@@ -64,10 +64,12 @@ pub struct Settings {
     pub resp: String,
     /// Where the HTTP status and metrics server listens.
     pub http: String,
-    /// This node's CURVE key pair; `None` runs the ring with NULL security.
-    pub curve: Option<CurveKeys>,
-    /// Public keys of peers allowed in; empty admits any CURVE peer.
-    pub allow: Vec<String>,
+    /// This node's CURVE key pair (the cluster key), decoded once here so a bad key is
+    /// refused before anything starts; `None` runs the ring with NULL security. Its `Debug`
+    /// never shows the secret.
+    pub curve: Option<zmtp::KeyPair>,
+    /// Public keys of peers allowed in, decoded; empty admits any CURVE peer.
+    pub allow: Vec<zmtp::PublicKey>,
     /// `tracing` filter, e.g. `info` or `dendrite=debug,info`.
     pub log: String,
     /// Most RESP clients served at once.
@@ -147,24 +149,6 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// A CURVE key pair, both Z85-encoded 32-byte keys (40 characters).
-#[derive(Clone, PartialEq, Eq)]
-pub struct CurveKeys {
-    /// Secret key; never printed.
-    pub secret: String,
-    /// Public key.
-    pub public: String,
-}
-
-impl std::fmt::Debug for CurveKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CurveKeys")
-            .field("secret", &"<redacted>")
-            .field("public", &self.public)
-            .finish()
-    }
-}
-
 /// One source of settings; every field is optional so layers can stack.
 ///
 /// Numbers are kept as `i64` so an out-of-range value from any source gets
@@ -221,9 +205,6 @@ pub struct SettingsLayer {
     /// See [`Settings::cluster_redirects`].
     pub cluster_redirects: Option<bool>,
 }
-
-const Z85_ALPHABET: &[u8] =
-    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 impl SettingsLayer {
     /// The built-in defaults (the Go original's ring defaults).
@@ -434,31 +415,24 @@ impl SettingsLayer {
                 })
             }
             (Some(secret), public) => {
-                validate_curve_key("curve_secret", &secret)?;
-                let derived = zmtp::SecretKey::from_z85(&secret)
-                    .map_err(|_| SettingsError::InvalidCurveKey {
-                        field: "curve_secret",
-                        reason: "it does not decode as Z85",
-                    })?
-                    .public_key()
-                    .to_z85();
+                let secret = zmtp::SecretKey::from_z85(&secret)
+                    .map_err(|error| invalid_curve_key("curve_secret", &error))?;
+                let keys = zmtp::KeyPair::from_secret(secret);
                 // The public key follows from the secret; one given explicitly must agree.
                 if let Some(public) = public {
-                    validate_curve_key("curve_public", &public)?;
-                    if public != derived {
+                    if parse_public_key("curve_public", &public)? != keys.public {
                         return Err(SettingsError::CurveKeyMismatch);
                     }
                 }
-                Some(CurveKeys {
-                    secret,
-                    public: derived,
-                })
+                Some(keys)
             }
         };
-        let allow = layer.allow.unwrap_or_default();
-        for key in &allow {
-            validate_curve_key("allow", key)?;
-        }
+        let allow = layer
+            .allow
+            .unwrap_or_default()
+            .iter()
+            .map(|key| parse_public_key("allow", key))
+            .collect::<Result<Vec<_>, _>>()?;
         if !allow.is_empty() && curve.is_none() {
             return Err(SettingsError::AllowWithoutCurve);
         }
@@ -605,20 +579,17 @@ fn validate_address(
     Ok(())
 }
 
-fn validate_curve_key(field: &'static str, key: &str) -> Result<(), SettingsError> {
-    if key.len() != 40 {
-        return Err(SettingsError::InvalidCurveKey {
-            field,
-            reason: "it is not 40 characters long",
-        });
+/// The settings error for a CURVE key of `field` that zmtp's decoder refused.
+fn invalid_curve_key(field: &'static str, error: &zmtp::Z85Error) -> SettingsError {
+    SettingsError::InvalidCurveKey {
+        field,
+        reason: error.to_string(),
     }
-    if !key.bytes().all(|byte| Z85_ALPHABET.contains(&byte)) {
-        return Err(SettingsError::InvalidCurveKey {
-            field,
-            reason: "it has characters outside the Z85 alphabet",
-        });
-    }
-    Ok(())
+}
+
+/// Decodes the Z85 public key `text` of setting `field`.
+fn parse_public_key(field: &'static str, text: &str) -> Result<zmtp::PublicKey, SettingsError> {
+    zmtp::PublicKey::from_z85(text).map_err(|error| invalid_curve_key(field, &error))
 }
 
 #[cfg(test)]
