@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use dtable::durable::{Log, LogStatus};
 
-use crate::metrics::MetricsSource;
+use crate::metrics::{family, MetricsSource};
 use crate::node_status::{
     CatchUp, DurableStatus, InMemoryStatus, PersistenceStatus, RecoveryStatus,
 };
-use crate::table_metrics::family;
 
 /// The `persistence` object of `/status`: in memory only without a log.
 pub fn status(log: Option<&Arc<Log>>, catch_up: CatchUp) -> PersistenceStatus {
