@@ -10,6 +10,7 @@ use dendrite_node::bench::{run_bench, BenchPlan};
 use dendrite_node::cli::{BenchArgs, CheckDataArgs, Cli, CliCommand, DemoArgs, StatusArgs};
 use dendrite_node::http::client::http_get;
 use dendrite_node::launch::start_node;
+use dendrite_node::node_status::NodeStatus;
 use dendrite_node::settings::{default_threads, LogFormat, Settings, SettingsLayer};
 use dendrite_node::shutdown::shutdown_channel;
 use dendrite_node::status_table::render_status;
@@ -271,7 +272,7 @@ async fn run_status(args: StatusArgs) -> CommandResult {
         println!("{}", String::from_utf8_lossy(&response.body).trim_end());
         return Ok(());
     }
-    let status: serde_json::Value = serde_json::from_slice(&response.body)
+    let status: NodeStatus = serde_json::from_slice(&response.body)
         .map_err(|e| format!("{target} answered /status with invalid JSON: {e}"))?;
     print!("{}", render_status(&status));
     Ok(())
