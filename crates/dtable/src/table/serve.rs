@@ -147,6 +147,9 @@ impl TableInner {
             }
         }
         let authoritative = as_primary && self.is_authoritative(dest, positions);
+        // A copy read for someone else (a catch-up, a quorum) waits for a read-modify-write in
+        // progress on the same keys: see `modify_as_primary`.
+        let _no_writer = (!as_primary).then(|| self.key_locks(positions));
         let items = keys
             .into_iter()
             .zip(positions)
@@ -292,6 +295,13 @@ impl TableInner {
         };
         let (record, answer) = {
             let _one_writer = self.key_lock(&position);
+            // Again under the key's lock: a vnode that joined in front of this one may have
+            // taken the key over since the check above, and its catch-up reads this copy under
+            // the same lock (`read_at`). Either this operation is applied before that read sees
+            // the copy, or it is sent on, never both (docs/reliability.md, fix 9).
+            if let Some(owner) = self.owner_if_not(&dest, &[position]) {
+                return ModifyAnswer::Moved(owner);
+            }
             let held = self.store.get_at(&position, &key);
             let now = self.clock.now_millis();
             let current = held.as_ref().and_then(|r| Current::of(r, now));
