@@ -47,7 +47,7 @@
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
 //!   frame sealing/opening; [`message_box`]: the MESSAGE box with per-connection keys
 //!   (XSalsa20-Poly1305 from the RustCrypto `salsa20` and `poly1305` crates, checked against
-//!   `crypto_box`);
+//!   `crypto_box`; long boxes through libsodium's vectorised code, [`sodium`]);
 //!   [`packed`]: the packed-parts encoding.
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
@@ -70,6 +70,7 @@ pub mod outbound;
 pub mod packed;
 pub mod security;
 pub mod server;
+pub mod sodium;
 pub mod wire;
 pub mod z85;
 
