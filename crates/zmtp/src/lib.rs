@@ -45,7 +45,7 @@
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
-//!   frame sealing/opening; [`message_box`]: the MESSAGE box with per-connection keys
+//!   frame sealing/opening ([`curve_message`] for CURVE); [`message_box`]: the MESSAGE box with per-connection keys
 //!   (XSalsa20-Poly1305 from the RustCrypto `salsa20` and `poly1305` crates, checked against
 //!   `crypto_box`; long boxes through libsodium's vectorised code, [`sodium`]);
 //!   [`packed`]: the packed-parts encoding.
@@ -59,6 +59,7 @@
 pub mod client;
 pub mod connection;
 pub mod curve;
+pub mod curve_message;
 pub mod error;
 pub mod frame;
 pub mod handshake;

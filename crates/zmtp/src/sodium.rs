@@ -39,9 +39,41 @@ pub fn init() {
     }
 }
 
+/// Keystream bytes libsodium's widest path produces at once (8 Salsa20 blocks with AVX2).
+const WIDE_CHUNK: usize = 8 * 64;
+
+/// A tail longer than this is XORed with a whole [`WIDE_CHUNK`] of keystream made on the wide
+/// path instead of being passed to libsodium, which would run it 4 blocks and then 1 block at
+/// a time, each block several times the cost of a block on the wide path.
+const NARROW_TAIL_MAX: usize = 2 * 64;
+
 /// XORs `buffer` in place with the Salsa20 keystream of `key` and `nonce`, starting at
 /// keystream block `first_block` (as `crypto_stream_salsa20_xor_ic`).
+///
+/// Whole [`WIDE_CHUNK`]s go to libsodium in place. A longer tail (a 1 KiB box leaves 485
+/// bytes) is XORed with one more wide chunk of keystream from a stack buffer: making 8 blocks
+/// at once and XORing them costs less than the 4-block and 1-block paths libsodium would take.
 pub fn xor_keystream(key: &[u8; 32], nonce: &[u8; 8], first_block: u64, buffer: &mut [u8]) {
+    let whole = buffer.len() - buffer.len() % WIDE_CHUNK;
+    let (bulk, tail) = buffer.split_at_mut(whole);
+    xor_keystream_ic(key, nonce, first_block, bulk);
+    let tail_block = first_block + (whole / 64) as u64;
+    if tail.len() <= NARROW_TAIL_MAX {
+        xor_keystream_ic(key, nonce, tail_block, tail);
+        return;
+    }
+    let mut stream = [0u8; WIDE_CHUNK];
+    xor_keystream_ic(key, nonce, tail_block, &mut stream);
+    for (byte, key) in tail.iter_mut().zip(&stream) {
+        *byte ^= key;
+    }
+}
+
+/// `crypto_stream_salsa20_xor_ic` over `buffer`, in place.
+fn xor_keystream_ic(key: &[u8; 32], nonce: &[u8; 8], first_block: u64, buffer: &mut [u8]) {
+    if buffer.is_empty() {
+        return;
+    }
     let len = buffer.len() as u64;
     let data = buffer.as_mut_ptr();
     // SAFETY: `data` is valid for reads and writes of `len` bytes (it is `buffer`), in-place use
