@@ -40,6 +40,11 @@
 //! whose part list is malformed, is a protocol error that closes the connection. Turn it off
 //! with `pack_parts: false` in [`ServerConfig`] / [`ClientConfig`]. Details: [`packed`].
 //!
+//! With it we also advertise `X-Packed-Batches: 1`: when both sides do, all the messages a
+//! connection queues between two flushes go out in one MESSAGE box with flags `0x08` (up to
+//! 16 KiB of them; a longer message gets a box of its own after them), so a burst of small
+//! requests costs one box instead of one each. `pack_parts: false` turns batches off too.
+//!
 //! # Layers, bottom up
 //! - [`limits`]: bounds shared by several layers (so that each depends one way only).
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.

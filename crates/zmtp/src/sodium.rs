@@ -29,14 +29,13 @@ const TAG_LEN: usize = 16;
 /// this CPU; before it (or if it failed) libsodium uses its portable ones, which are correct
 /// too, only slower, so a failure is logged and otherwise ignored.
 pub fn init() {
-    static STATUS: OnceLock<i32> = OnceLock::new();
-    let status = *STATUS.get_or_init(|| {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
         // SAFETY: no arguments; libsodium documents sodium_init as thread-safe and idempotent.
-        unsafe { ffi::sodium_init() }
+        if unsafe { ffi::sodium_init() } < 0 {
+            tracing::warn!("sodium_init failed; long CURVE boxes use libsodium's portable code");
+        }
     });
-    if status < 0 {
-        tracing::warn!("sodium_init failed; CURVE boxes use libsodium's portable code");
-    }
 }
 
 /// Keystream bytes libsodium's widest path produces at once (8 Salsa20 blocks with AVX2).
@@ -50,7 +49,7 @@ const NARROW_TAIL_MAX: usize = 2 * 64;
 /// XORs `buffer` in place with the Salsa20 keystream of `key` and `nonce`, starting at
 /// keystream block `first_block` (as `crypto_stream_salsa20_xor_ic`).
 ///
-/// Whole [`WIDE_CHUNK`]s go to libsodium in place. A longer tail (a 1 KiB box leaves 485
+/// Whole chunks of 8 blocks go to libsodium in place. A longer tail (a 1 KiB box leaves about 490
 /// bytes) is XORed with one more wide chunk of keystream from a stack buffer: making 8 blocks
 /// at once and XORing them costs less than the 4-block and 1-block paths libsodium would take.
 pub fn xor_keystream(key: &[u8; 32], nonce: &[u8; 8], first_block: u64, buffer: &mut [u8]) {
