@@ -12,6 +12,7 @@ use bytes::Bytes;
 use dtable::Slot;
 use futures::future::BoxFuture;
 
+use crate::node_status::NodeStatus;
 use crate::slot_map::SlotMap;
 
 mod memory;
@@ -177,8 +178,8 @@ pub trait Backend: Send + Sync + 'static {
     fn local_len(&self) -> usize;
     /// Keys with a deadline stored on this node (INFO keyspace's `expires=`).
     fn local_expiring(&self) -> usize;
-    /// A JSON document describing this node, served at `/status`.
-    fn status(&self) -> serde_json::Value;
+    /// What this node says about itself: served at `/status`, read by `INFO`.
+    fn status(&self) -> NodeStatus;
     /// The highest consistency level accepted: replicas + 1.
     fn max_consistency(&self) -> u8;
     /// Which node serves which hash slot, as this node last saw the ring; `None` for a

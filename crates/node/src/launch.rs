@@ -54,14 +54,6 @@ pub enum LaunchError {
     /// The ring transport could not start.
     #[error("cannot start the ring transport: {0}")]
     Net(#[from] dendrite_net::NetError),
-    /// A CURVE key is not valid Z85.
-    #[error("invalid CURVE key {what}: {reason}; generate keys with `dendrite keygen`")]
-    Key {
-        /// Which setting.
-        what: &'static str,
-        /// The decoder's complaint.
-        reason: String,
-    },
     /// The table would store values the RESP server refuses to read.
     #[error("the table accepts values up to {max_value_len} bytes but RESP bulk strings are limited to {proto_max_bulk_len}; raise --proto-max-bulk-len to at least {max_value_len}")]
     Limits {
@@ -125,7 +117,7 @@ pub async fn start_node(
         Some(path) => Some(DataDir::open(path)?),
         None => None,
     };
-    let transport = ZmtpTransport::bind(&settings.listen, net_config(settings)?).await?;
+    let transport = ZmtpTransport::bind(&settings.listen, net_config(settings)).await?;
     let ring_addr = dendrite::Transport::local_host(&*transport).to_string();
     let persistence = match data_dir {
         Some(dir) => Some(recover(dir, settings, &ring_addr).await?),
@@ -230,32 +222,21 @@ fn advertised(bound: SocketAddr, ring_addr: &str) -> String {
 /// Every node of a CURVE cluster holds the same cluster secret (`--curve-secret`): it serves
 /// with it and calls others with it, so a node that lacks it cannot even finish a handshake.
 /// `--allow` adds further client public keys (tools, nodes with their own keys).
-fn net_config(settings: &Settings) -> Result<NetConfig, LaunchError> {
+fn net_config(settings: &Settings) -> NetConfig {
     let Some(curve) = &settings.curve else {
-        return Ok(NetConfig::default());
+        return NetConfig::default();
     };
-    let secret = zmtp::SecretKey::from_z85(&curve.secret).map_err(|e| LaunchError::Key {
-        what: "curve secret",
-        reason: e.to_string(),
-    })?;
-    let keys = zmtp::KeyPair::from_secret(secret.clone());
-    let mut allow: HashSet<zmtp::PublicKey> = HashSet::from([keys.public]);
-    for text in &settings.allow {
-        allow.insert(
-            zmtp::PublicKey::from_z85(text).map_err(|e| LaunchError::Key {
-                what: "in --allow",
-                reason: e.to_string(),
-            })?,
-        );
-    }
-    Ok(NetConfig {
+    // The keys were decoded (and a bad one refused) when the settings were validated.
+    let mut allow: HashSet<zmtp::PublicKey> = HashSet::from([curve.public]);
+    allow.extend(settings.allow.iter().copied());
+    NetConfig {
         security: NetSecurity::Curve {
-            cluster_secret: secret,
-            node_keys: keys,
+            cluster_secret: curve.secret.clone(),
+            node_keys: curve.clone(),
             allowlist: Some(allow),
         },
         ..NetConfig::default()
-    })
+    }
 }
 
 /// Claims `dir` for the node at `ring_addr` and loads it, before the node serves or joins.

@@ -12,6 +12,7 @@ pub mod console;
 pub mod http;
 pub mod launch;
 pub mod metrics;
+pub mod node_status;
 pub mod persistence;
 pub mod resp;
 pub mod settings;

@@ -10,6 +10,7 @@ use dendrite_node::bench::{run_bench, BenchPlan};
 use dendrite_node::cli::{BenchArgs, CheckDataArgs, Cli, CliCommand, DemoArgs, StatusArgs};
 use dendrite_node::http::client::http_get;
 use dendrite_node::launch::start_node;
+use dendrite_node::node_status::NodeStatus;
 use dendrite_node::settings::{default_threads, LogFormat, Settings, SettingsLayer};
 use dendrite_node::shutdown::shutdown_channel;
 use dendrite_node::status_table::render_status;
@@ -128,16 +129,38 @@ async fn run_node(settings: Settings) -> CommandResult {
     Ok(())
 }
 
+/// Every demo node ends up connected to every other (the console gathers from all of them,
+/// coordinators reach any primary in one hop), and all of them live in this process: about
+/// four descriptors per pair of nodes, plus listeners. Past the process's limit, accepts and
+/// connects fail with "Too many open files" and the ring stalls; say so up front.
+fn warn_if_descriptors_short(nodes: u16) {
+    let nodes = u64::from(nodes);
+    let needed = 2 * nodes * nodes.saturating_sub(1) + 16 * nodes;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if let Some(limit) = limit.filter(|&limit| limit < needed) {
+        eprintln!(
+            "warning: {nodes} demo nodes in one process need about {needed} file descriptors, \
+             and this process may open {limit}: raise the limit (`ulimit -n {needed}`) or run \
+             the nodes as separate `dendrite node` processes"
+        );
+    }
+}
+
 async fn run_demo(args: DemoArgs) -> CommandResult {
     init_logging(
         &std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
         LogFormat::Human,
     );
-    if args.nodes == 0 || u32::from(args.base_port) + 200 + u32::from(args.nodes) > 65_535 {
+    if !(1..=100).contains(&args.nodes)
+        || u32::from(args.base_port) + 200 + u32::from(args.nodes) > 65_535
+    {
         return Err(
-            "--nodes must be at least 1 and --base-port + 200 + nodes must fit below 65536".into(),
+            "--nodes must be 1 to 100 (node i takes ports base+i, base+100+i and base+200+i) \
+             and --base-port + 200 + nodes must fit below 65536"
+                .into(),
         );
     }
+    warn_if_descriptors_short(args.nodes);
     let stop = stop_requested();
     let (trigger, signal) = shutdown_channel();
     let mut nodes = Vec::new();
@@ -249,7 +272,7 @@ async fn run_status(args: StatusArgs) -> CommandResult {
         println!("{}", String::from_utf8_lossy(&response.body).trim_end());
         return Ok(());
     }
-    let status: serde_json::Value = serde_json::from_slice(&response.body)
+    let status: NodeStatus = serde_json::from_slice(&response.body)
         .map_err(|e| format!("{target} answered /status with invalid JSON: {e}"))?;
     print!("{}", render_status(&status));
     Ok(())

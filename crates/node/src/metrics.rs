@@ -337,111 +337,107 @@ impl Metrics {
     /// Everything in Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        // Writing to a String cannot fail; results are ignored below.
-        let _ = writeln!(
-            out,
-            "# HELP dendrite_uptime_seconds Seconds since the node started."
+        family(
+            &mut out,
+            "dendrite_uptime_seconds",
+            "gauge",
+            "Seconds since the node started.",
+            &[("", self.uptime().as_secs_f64())],
         );
-        let _ = writeln!(out, "# TYPE dendrite_uptime_seconds gauge");
-        let _ = writeln!(
-            out,
-            "dendrite_uptime_seconds {}",
-            self.uptime().as_secs_f64()
+        let by_command = |counts: &[AtomicU64]| -> Vec<(String, u64)> {
+            TRACKED_COMMANDS
+                .iter()
+                .zip(counts)
+                .map(|(name, count)| (label("command", name), count.load(Ordering::Relaxed)))
+                .collect()
+        };
+        family(
+            &mut out,
+            "dendrite_commands_total",
+            "counter",
+            "Commands executed, by command.",
+            &by_command(&self.commands),
         );
-
-        let _ = writeln!(
-            out,
-            "# HELP dendrite_commands_total Commands executed, by command."
+        family(
+            &mut out,
+            "dendrite_command_errors_total",
+            "counter",
+            "Commands answered with an error, by command.",
+            &by_command(&self.command_errors),
         );
-        let _ = writeln!(out, "# TYPE dendrite_commands_total counter");
-        for (name, count) in TRACKED_COMMANDS.iter().zip(&self.commands) {
-            let _ = writeln!(
-                out,
-                "dendrite_commands_total{{command=\"{name}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP dendrite_command_errors_total Commands answered with an error, by command."
+        header(
+            &mut out,
+            "dendrite_command_duration_seconds",
+            "histogram",
+            "Command latency, by kind.",
         );
-        let _ = writeln!(out, "# TYPE dendrite_command_errors_total counter");
-        for (name, count) in TRACKED_COMMANDS.iter().zip(&self.command_errors) {
-            let _ = writeln!(
-                out,
-                "dendrite_command_errors_total{{command=\"{name}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
-
-        let _ = writeln!(
-            out,
-            "# HELP dendrite_command_duration_seconds Command latency, by kind."
-        );
-        let _ = writeln!(out, "# TYPE dendrite_command_duration_seconds histogram");
         for kind in LatencyKind::ALL {
             self.render_histogram(&mut out, kind);
         }
-
+        family(
+            &mut out,
+            "dendrite_connected_clients",
+            "gauge",
+            "Clients connected now.",
+            &[("", self.connected_clients.get())],
+        );
         let counters = [
             (
-                "dendrite_connected_clients",
-                "gauge",
-                "Clients connected now.",
-                self.connected_clients.get().to_string(),
-            ),
-            (
                 "dendrite_connections_total",
-                "counter",
                 "Client connections accepted.",
-                self.connections_total.load(Ordering::Relaxed).to_string(),
+                &self.connections_total,
             ),
             (
                 "dendrite_rejected_connections_total",
-                "counter",
                 "Client connections refused because of the client limit.",
-                self.rejected_connections
-                    .load(Ordering::Relaxed)
-                    .to_string(),
+                &self.rejected_connections,
             ),
             (
                 "dendrite_protocol_errors_total",
-                "counter",
                 "Connections closed because they sent invalid RESP.",
-                self.protocol_errors.load(Ordering::Relaxed).to_string(),
+                &self.protocol_errors,
             ),
         ];
-        for (name, kind, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            let _ = writeln!(out, "{name} {value}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP dendrite_cluster_requests_total Keyed requests from Redis Cluster clients: \
-             served by this node as the key's primary (here), from its replica copy after \
-             READONLY (replica), forwarded to the primary, or answered \
-             MOVED/CROSSSLOT (redirected)."
-        );
-        let _ = writeln!(out, "# TYPE dendrite_cluster_requests_total counter");
-        for outcome in ClusterOutcome::ALL {
-            let _ = writeln!(
-                out,
-                "dendrite_cluster_requests_total{{outcome=\"{}\"}} {}",
-                outcome.label(),
-                self.cluster_requests(outcome)
+        for (name, help, count) in counters {
+            family(
+                &mut out,
+                name,
+                "counter",
+                help,
+                &[("", count.load(Ordering::Relaxed))],
             );
         }
+        let outcomes: Vec<(String, u64)> = ClusterOutcome::ALL
+            .iter()
+            .map(|outcome| {
+                (
+                    label("outcome", outcome.label()),
+                    self.cluster_requests(*outcome),
+                )
+            })
+            .collect();
+        family(
+            &mut out,
+            "dendrite_cluster_requests_total",
+            "counter",
+            "Keyed requests from Redis Cluster clients: served by this node as the key's \
+             primary (here), from its replica copy after READONLY (replica), forwarded to the \
+             primary, or answered MOVED/CROSSSLOT (redirected).",
+            &outcomes,
+        );
 
         let gauges = self
             .extra_gauges
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (name, gauge) in gauges.iter() {
-            let help = gauge.help.replace('\\', "\\\\").replace('\n', "\\n");
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {}", gauge.handle.get());
+            family(
+                &mut out,
+                name,
+                "gauge",
+                &gauge.help,
+                &[("", gauge.handle.get())],
+            );
         }
         drop(gauges);
         let sources = self
@@ -457,31 +453,70 @@ impl Metrics {
 
     fn render_histogram(&self, out: &mut String, kind: LatencyKind) {
         let histogram = &self.latency[kind as usize];
-        let label = kind.label();
+        let kind = label("kind", kind.label());
         let mut cumulative = 0;
+        // Writing to a String cannot fail.
         for (bound, bucket) in LATENCY_BUCKETS_MICROS.iter().zip(&histogram.buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
             let seconds = *bound as f64 / 1e6;
             let _ = writeln!(
                 out,
-                "dendrite_command_duration_seconds_bucket{{kind=\"{label}\",le=\"{seconds}\"}} {cumulative}"
+                "dendrite_command_duration_seconds_bucket{{{kind},le=\"{seconds}\"}} {cumulative}"
             );
         }
         let count = histogram.count.load(Ordering::Relaxed);
         let sum = histogram.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(
             out,
-            "dendrite_command_duration_seconds_bucket{{kind=\"{label}\",le=\"+Inf\"}} {count}"
+            "dendrite_command_duration_seconds_bucket{{{kind},le=\"+Inf\"}} {count}"
         );
+        let _ = writeln!(out, "dendrite_command_duration_seconds_sum{{{kind}}} {sum}");
         let _ = writeln!(
             out,
-            "dendrite_command_duration_seconds_sum{{kind=\"{label}\"}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "dendrite_command_duration_seconds_count{{kind=\"{label}\"}} {count}"
+            "dendrite_command_duration_seconds_count{{{kind}}} {count}"
         );
     }
+}
+
+/// Writes the `# HELP` and `# TYPE` lines of a metric family; the help text is escaped as
+/// the text format requires (backslash and line feed).
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Writes one metric family whose samples are `(labels, value)`, labels as [`label`] writes
+/// them (several joined by commas; empty for none): every family at `/metrics` goes through
+/// here, so every help text is escaped alike.
+pub(crate) fn family<L: AsRef<str>, V: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(L, V)],
+) {
+    header(out, name, kind, help);
+    for (labels, value) in samples {
+        let labels = labels.as_ref();
+        // Writing to a String cannot fail.
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+/// One label, `name="value"`, its value escaped as the text format requires (backslash,
+/// double quote, line feed).
+pub(crate) fn label(name: &str, value: &str) -> String {
+    let value = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("{name}=\"{value}\"")
 }
 
 fn command_index(name: &str) -> usize {
@@ -549,6 +584,23 @@ mod tests {
         assert_eq!(
             metrics.gauge("9bad-name", "x").map(|_| ()),
             Err(MetricsError::InvalidName("9bad-name".into()))
+        );
+    }
+
+    #[test]
+    fn help_and_label_values_are_escaped() {
+        let mut out = String::new();
+        family(
+            &mut out,
+            "dendrite_test",
+            "gauge",
+            "a\\b\nc",
+            &[(label("path", "C:\\x \"y\"\n"), 1)],
+        );
+        assert_eq!(
+            out,
+            "# HELP dendrite_test a\\\\b\\nc\n# TYPE dendrite_test gauge\n\
+             dendrite_test{path=\"C:\\\\x \\\"y\\\"\\n\"} 1\n"
         );
     }
 }

@@ -5,127 +5,108 @@
 use std::sync::Arc;
 
 use dtable::durable::{Log, LogStatus};
-use serde_json::json;
 
-use crate::metrics::MetricsSource;
-use crate::table_metrics::family;
+use crate::metrics::{family, MetricsSource};
+use crate::node_status::{
+    CatchUp, DurableStatus, InMemoryStatus, PersistenceStatus, RecoveryStatus,
+};
 
-/// What a node received from the other copies after it started that was written before:
-/// the transfer a restart cost (dtable's `TableStats::caught_up_records`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CatchUp {
-    /// Records received.
-    pub records: u64,
-    /// Their bytes (keys and values).
-    pub bytes: u64,
-}
-
-/// The `persistence` object of `/status`: `{"enabled": false, ...}` for a node in memory only.
-pub fn status_json(log: Option<&Arc<Log>>, catch_up: CatchUp) -> serde_json::Value {
-    let pulled = json!({ "records": catch_up.records, "bytes": catch_up.bytes });
+/// The `persistence` object of `/status`: in memory only without a log.
+pub fn status(log: Option<&Arc<Log>>, catch_up: CatchUp) -> PersistenceStatus {
     let Some(log) = log else {
-        return json!({ "enabled": false, "pulled_after_restart": pulled });
+        return PersistenceStatus::InMemory(InMemoryStatus {
+            enabled: false,
+            pulled_after_restart: catch_up,
+        });
     };
     let status = log.status();
     let recovery = &status.recovery;
-    json!({
-        "enabled": true,
-        "fsync": status.fsync.name(),
-        "log_bytes": status.segment_bytes + status.snapshot_bytes,
-        "segment_bytes": status.segment_bytes,
-        "snapshot_bytes": status.snapshot_bytes,
-        "last_snapshot_unix_ms": status.last_snapshot_unix_ms,
-        "snapshots": status.snapshots,
-        "snapshot_in_progress": status.snapshot_in_progress,
-        "snapshot_requested": status.snapshot_requested,
-        "last_save_unix": log.last_save_unix(),
-        "last_snapshot_failed": status.last_snapshot_failed,
-        "appended_bytes": status.appended_bytes,
-        "unsynced_bytes": status.unsynced_bytes,
-        "fsync_lag_ms": status.fsync_lag_ms,
-        "fsyncs": status.fsyncs,
-        "write_errors": status.write_errors,
-        "refused_writes": status.refused_writes,
-        "pulled_after_restart": pulled,
-        "error": status.error,
-        "recovery": {
-            "records": recovery.records,
-            "elapsed_ms": u64::try_from(recovery.elapsed.as_millis()).unwrap_or(u64::MAX),
-            "truncated_tails": recovery.truncated_tails,
-            "truncated_bytes": recovery.truncated_bytes,
-            "snapshot_bytes": recovery.snapshot_bytes,
-            "segment_bytes": recovery.segment_bytes,
+    PersistenceStatus::Durable(Box::new(DurableStatus {
+        appended_bytes: status.appended_bytes,
+        enabled: true,
+        fsync: status.fsync.name().to_owned(),
+        log_bytes: status.segment_bytes + status.snapshot_bytes,
+        segment_bytes: status.segment_bytes,
+        snapshot_bytes: status.snapshot_bytes,
+        last_snapshot_unix_ms: status.last_snapshot_unix_ms,
+        snapshots: status.snapshots,
+        snapshot_in_progress: status.snapshot_in_progress,
+        snapshot_requested: status.snapshot_requested,
+        last_save_unix: log.last_save_unix(),
+        last_snapshot_failed: status.last_snapshot_failed,
+        unsynced_bytes: status.unsynced_bytes,
+        fsync_lag_ms: status.fsync_lag_ms,
+        fsyncs: status.fsyncs,
+        write_errors: status.write_errors,
+        refused_writes: status.refused_writes,
+        pulled_after_restart: catch_up,
+        error: status.error,
+        recovery: RecoveryStatus {
+            records: recovery.records,
+            elapsed_ms: u64::try_from(recovery.elapsed.as_millis()).unwrap_or(u64::MAX),
+            truncated_tails: recovery.truncated_tails,
+            truncated_bytes: recovery.truncated_bytes,
+            snapshot_bytes: recovery.snapshot_bytes,
+            segment_bytes: recovery.segment_bytes,
         },
-    })
+    }))
 }
 
-/// The `# Persistence` INFO section, from the `persistence` object of `/status`.
-pub fn info_section(status: &serde_json::Value) -> String {
-    let p = &status["persistence"];
-    let number = |field: &str| p[field].as_u64().unwrap_or(0);
-    let flag = |field: &str| u8::from(p[field].as_bool().unwrap_or(false));
-    let enabled = flag("enabled");
+/// The `# Persistence` INFO section; `None` (a backend without a ring) reads as a node in
+/// memory that pulled nothing.
+pub fn info_section(persistence: Option<&PersistenceStatus>) -> String {
+    let pulled = persistence
+        .map(PersistenceStatus::pulled_after_restart)
+        .unwrap_or_default();
+    let log = match persistence {
+        Some(PersistenceStatus::Durable(log)) => Some(log),
+        _ => None,
+    };
+    let enabled = u8::from(log.is_some());
     let mut text = format!("# Persistence\r\nloading:0\r\naof_enabled:{enabled}\r\n");
-    let pulled = |field: &str| p["pulled_after_restart"][field].as_u64().unwrap_or(0);
     text.push_str(&format!(
         "pulled_after_restart_records:{}\r\npulled_after_restart_bytes:{}\r\n",
-        pulled("records"),
-        pulled("bytes")
+        pulled.records, pulled.bytes
     ));
     // A snapshot asked for by a client is Redis's BGSAVE; one the log's growth started is its
     // AOF rewrite.
-    let in_progress = flag("snapshot_in_progress");
-    let requested = flag("snapshot_requested");
+    let in_progress = log.is_some_and(|l| l.snapshot_in_progress);
+    let requested = log.is_some_and(|l| l.snapshot_requested);
     text.push_str(&format!(
         "rdb_bgsave_in_progress:{}\r\naof_rewrite_in_progress:{}\r\n",
-        in_progress & requested,
-        in_progress & (1 - requested)
+        u8::from(in_progress && requested),
+        u8::from(in_progress && !requested)
     ));
-    if enabled == 0 {
+    let Some(log) = log else {
         return text;
-    }
+    };
     let ok = |failed: bool| if failed { "err" } else { "ok" };
     let lines = [
-        ("aof_fsync", p["fsync"].as_str().unwrap_or("").to_owned()),
-        ("aof_current_size", number("log_bytes").to_string()),
-        ("aof_segments_size", number("segment_bytes").to_string()),
-        ("aof_base_size", number("snapshot_bytes").to_string()),
-        (
-            "aof_last_write_status",
-            ok(!p["error"].is_null()).to_owned(),
-        ),
-        ("aof_write_errors", number("write_errors").to_string()),
-        ("aof_refused_writes", number("refused_writes").to_string()),
-        ("aof_unsynced_bytes", number("unsynced_bytes").to_string()),
-        ("aof_fsync_lag_ms", number("fsync_lag_ms").to_string()),
-        ("aof_fsyncs", number("fsyncs").to_string()),
-        ("rdb_last_save_time", number("last_save_unix").to_string()),
+        ("aof_fsync", log.fsync.clone()),
+        ("aof_current_size", log.log_bytes.to_string()),
+        ("aof_segments_size", log.segment_bytes.to_string()),
+        ("aof_base_size", log.snapshot_bytes.to_string()),
+        ("aof_last_write_status", ok(log.error.is_some()).to_owned()),
+        ("aof_write_errors", log.write_errors.to_string()),
+        ("aof_refused_writes", log.refused_writes.to_string()),
+        ("aof_unsynced_bytes", log.unsynced_bytes.to_string()),
+        ("aof_fsync_lag_ms", log.fsync_lag_ms.to_string()),
+        ("aof_fsyncs", log.fsyncs.to_string()),
+        ("rdb_last_save_time", log.last_save_unix.to_string()),
         (
             "rdb_last_bgsave_status",
-            ok(flag("last_snapshot_failed") == 1).to_owned(),
+            ok(log.last_snapshot_failed).to_owned(),
         ),
         (
             "aof_last_bgrewrite_status",
-            ok(flag("last_snapshot_failed") == 1).to_owned(),
+            ok(log.last_snapshot_failed).to_owned(),
         ),
-        ("rdb_saves", number("snapshots").to_string()),
-        (
-            "loading_loaded_records",
-            p["recovery"]["records"].as_u64().unwrap_or(0).to_string(),
-        ),
-        (
-            "loading_time_ms",
-            p["recovery"]["elapsed_ms"]
-                .as_u64()
-                .unwrap_or(0)
-                .to_string(),
-        ),
+        ("rdb_saves", log.snapshots.to_string()),
+        ("loading_loaded_records", log.recovery.records.to_string()),
+        ("loading_time_ms", log.recovery.elapsed_ms.to_string()),
         (
             "aof_load_truncated_tails",
-            p["recovery"]["truncated_tails"]
-                .as_u64()
-                .unwrap_or(0)
-                .to_string(),
+            log.recovery.truncated_tails.to_string(),
         ),
     ];
     for (name, value) in lines {

@@ -8,42 +8,25 @@
 //! turns the result into a [`Settings`] where every value is known good, or a
 //! [`SettingsError`] naming the setting and the ways to fix it.
 //!
-//! | setting | flag | env | file key | default |
-//! |---|---|---|---|---|
-//! | ring address | `--listen` | `DENDRITE_LISTEN` | `listen` | `127.0.0.1:7400` |
-//! | seeds | `--join` (repeat) | `DENDRITE_JOIN` (comma list) | `join` | none |
-//! | vnodes per node | `--vnodes` | `DENDRITE_VNODES` | `vnodes` | 3 |
-//! | replicas | `--replicas` | `DENDRITE_REPLICAS` | `replicas` | 2 |
-//! | stabilization range | `--stabilize-min-ms`, `--stabilize-max-ms` | `DENDRITE_STABILIZE_MIN_MS`, `..._MAX_MS` | `stabilize_min_ms`, `stabilize_max_ms` | 1000, 3000 |
-//! | RESP address | `--resp` | `DENDRITE_RESP` | `resp` | `127.0.0.1:6380` |
-//! | HTTP address | `--http` | `DENDRITE_HTTP` | `http` | `127.0.0.1:8380` |
-//! | CURVE cluster key (Z85) | `--curve-secret` (public optional, derived) | `DENDRITE_CURVE_SECRET`, `..._PUBLIC` | `curve_secret`, `curve_public` | none (NULL security) |
-//! | CURVE cluster key file | `--curve-secret-file` | `DENDRITE_CURVE_SECRET_FILE` | `curve_secret_file` | none (a file holding the Z85 secret, or `dendrite keygen` output) |
-//! | allowed client keys | `--allow` (repeat) | `DENDRITE_ALLOW` (comma list) | `allow` | anyone with a key |
-//! | log filter | `--log` | `DENDRITE_LOG` | `log` | `info` |
-//! | RESP client limit | `--max-clients` | `DENDRITE_MAX_CLIENTS` | `max_clients` | 10000 |
-//! | RESP password | `--requirepass` | `DENDRITE_REQUIREPASS` | `requirepass` | none (no AUTH) |
-//! | log format | `--log-format` | `DENDRITE_LOG_FORMAT` | `log_format` | `human` |
-//! | worker threads | `--threads` | `DENDRITE_THREADS` | `threads` | cores − 1, at least 1 |
-//! | clock skew allowed | `--max-clock-skew-ms` | `DENDRITE_MAX_CLOCK_SKEW_MS` | `max_clock_skew_ms` | 60000 |
-//! | data directory | `--data-dir` | `DENDRITE_DATA_DIR` | `data_dir` | none (in memory only) |
-//! | fsync policy | `--fsync` | `DENDRITE_FSYNC` | `fsync` | `everysec` (`always`, `everysec`, `no`) |
-//! | RESP address told to cluster clients | `--advertise-resp` | `DENDRITE_ADVERTISE_RESP` | `advertise_resp` | the RESP address (its host replaced by the ring address's when it binds 0.0.0.0 or ::) |
-//! | MOVED for every client | `--cluster-redirects` | `DENDRITE_CLUSTER_REDIRECTS` | `cluster_redirects` | false (only connections that sent CLUSTER or READONLY) |
-//! | clock offset (fault-injection tests only) | `--clock-offset-ms` (hidden) | `DENDRITE_CLOCK_OFFSET_MS` | `clock_offset_ms` | 0 |
-//! | largest RESP bulk string | `--proto-max-bulk-len` | `DENDRITE_PROTO_MAX_BULK_LEN` | `proto_max_bulk_len` | 16 MiB, at least the table's largest value |
+//! Every setting is one field of [`SettingsLayer`], declared once: the field `max_clients`
+//! is the TOML key `max_clients`, the flag `--max-clients` and the variable
+//! `DENDRITE_MAX_CLIENTS`; lists (`join`, `allow`) repeat the flag, are TOML arrays and
+//! comma-separated in the environment. Defaults are [`SettingsLayer::defaults`];
+//! `dendrite node --help` lists every flag with its default. A CURVE key may also come from a
+//! file (`curve_secret_file`); `clock_offset_ms` is for fault-injection tests only and hidden
+//! from `--help`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use dtable::durable::FsyncPolicy;
 
 use crate::resp::Password;
 
 mod error;
+mod layer;
 pub use error::SettingsError;
+pub use layer::SettingsLayer;
 
 /// Validated settings of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +47,12 @@ pub struct Settings {
     pub resp: String,
     /// Where the HTTP status and metrics server listens.
     pub http: String,
-    /// This node's CURVE key pair; `None` runs the ring with NULL security.
-    pub curve: Option<CurveKeys>,
-    /// Public keys of peers allowed in; empty admits any CURVE peer.
-    pub allow: Vec<String>,
+    /// This node's CURVE key pair (the cluster key), decoded once here so a bad key is
+    /// refused before anything starts; `None` runs the ring with NULL security. Its `Debug`
+    /// never shows the secret.
+    pub curve: Option<zmtp::KeyPair>,
+    /// Public keys of peers allowed in, decoded; empty admits any CURVE peer.
+    pub allow: Vec<zmtp::PublicKey>,
     /// `tracing` filter, e.g. `info` or `dendrite=debug,info`.
     pub log: String,
     /// Most RESP clients served at once.
@@ -147,231 +132,7 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// A CURVE key pair, both Z85-encoded 32-byte keys (40 characters).
-#[derive(Clone, PartialEq, Eq)]
-pub struct CurveKeys {
-    /// Secret key; never printed.
-    pub secret: String,
-    /// Public key.
-    pub public: String,
-}
-
-impl std::fmt::Debug for CurveKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CurveKeys")
-            .field("secret", &"<redacted>")
-            .field("public", &self.public)
-            .finish()
-    }
-}
-
-/// One source of settings; every field is optional so layers can stack.
-///
-/// Numbers are kept as `i64` so an out-of-range value from any source gets
-/// the same typed [`SettingsError::OutOfRange`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsLayer {
-    /// See [`Settings::listen`].
-    pub listen: Option<String>,
-    /// See [`Settings::join`].
-    pub join: Option<Vec<String>>,
-    /// See [`Settings::vnodes`].
-    pub vnodes: Option<i64>,
-    /// See [`Settings::replicas`].
-    pub replicas: Option<i64>,
-    /// See [`Settings::stabilize_min`], in milliseconds.
-    pub stabilize_min_ms: Option<i64>,
-    /// See [`Settings::stabilize_max`], in milliseconds.
-    pub stabilize_max_ms: Option<i64>,
-    /// See [`Settings::resp`].
-    pub resp: Option<String>,
-    /// See [`Settings::http`].
-    pub http: Option<String>,
-    /// See [`Settings::curve`].
-    pub curve_secret: Option<String>,
-    /// A file holding [`Settings::curve`]'s secret key (used when `curve_secret` is unset).
-    pub curve_secret_file: Option<PathBuf>,
-    /// See [`Settings::curve`].
-    pub curve_public: Option<String>,
-    /// See [`Settings::allow`].
-    pub allow: Option<Vec<String>>,
-    /// See [`Settings::log`].
-    pub log: Option<String>,
-    /// See [`Settings::max_clients`].
-    pub max_clients: Option<i64>,
-    /// See [`Settings::requirepass`].
-    pub requirepass: Option<String>,
-    /// See [`Settings::threads`].
-    pub threads: Option<i64>,
-    /// See [`Settings::log_format`]: `human` or `json`.
-    pub log_format: Option<String>,
-    /// See [`Settings::max_clock_skew`], in milliseconds.
-    pub max_clock_skew_ms: Option<i64>,
-    /// See [`Settings::clock_offset_ms`].
-    pub clock_offset_ms: Option<i64>,
-    /// See [`Settings::proto_max_bulk_len`], in bytes.
-    pub proto_max_bulk_len: Option<i64>,
-    /// See [`Settings::data_dir`].
-    pub data_dir: Option<PathBuf>,
-    /// See [`Settings::fsync`]: `always`, `everysec` or `no`.
-    pub fsync: Option<String>,
-    /// See [`Settings::advertise_resp`].
-    pub advertise_resp: Option<String>,
-    /// See [`Settings::cluster_redirects`].
-    pub cluster_redirects: Option<bool>,
-}
-
-const Z85_ALPHABET: &[u8] =
-    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
 impl SettingsLayer {
-    /// The built-in defaults (the Go original's ring defaults).
-    pub fn defaults() -> SettingsLayer {
-        SettingsLayer {
-            listen: Some("127.0.0.1:7400".into()),
-            join: Some(Vec::new()),
-            vnodes: Some(3),
-            replicas: Some(2),
-            stabilize_min_ms: Some(1000),
-            stabilize_max_ms: Some(3000),
-            resp: Some("127.0.0.1:6380".into()),
-            http: Some("127.0.0.1:8380".into()),
-            curve_secret: None,
-            curve_secret_file: None,
-            curve_public: None,
-            allow: Some(Vec::new()),
-            log: Some("info".into()),
-            max_clients: Some(10_000),
-            requirepass: None,
-            log_format: Some("human".into()),
-            // Unset means one per core but one (see `default_threads`), decided at validation.
-            threads: None,
-            max_clock_skew_ms: Some(60_000),
-            clock_offset_ms: Some(0),
-            proto_max_bulk_len: Some(TABLE_MAX_VALUE_LEN as i64),
-            data_dir: None,
-            fsync: Some("everysec".into()),
-            advertise_resp: None,
-            cluster_redirects: Some(false),
-        }
-    }
-
-    /// Reads a TOML config file whose keys are this struct's field names.
-    pub fn from_file(path: &Path) -> Result<SettingsLayer, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        SettingsLayer::from_toml(&text, path)
-    }
-
-    /// Parses TOML text; `path` is only used in error messages.
-    pub fn from_toml(text: &str, path: &Path) -> Result<SettingsLayer, SettingsError> {
-        toml::from_str(text).map_err(|source| SettingsError::ParseFile {
-            path: path.to_owned(),
-            source: Box::new(source),
-        })
-    }
-
-    /// Reads `DENDRITE_*` variables from `vars` (pass `std::env::vars()`).
-    /// Lists (`DENDRITE_JOIN`, `DENDRITE_ALLOW`) are comma-separated;
-    /// unknown `DENDRITE_*` names are logged and ignored.
-    pub fn from_env(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<SettingsLayer, SettingsError> {
-        let mut layer = SettingsLayer::default();
-        for (var, value) in vars {
-            let Some(name) = var.strip_prefix("DENDRITE_") else {
-                continue;
-            };
-            let integer = || {
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| SettingsError::EnvNotAnInteger {
-                        var: var.clone(),
-                        value: value.clone(),
-                    })
-            };
-            let boolean = || match value.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => Ok(true),
-                "false" | "no" | "0" => Ok(false),
-                _ => Err(SettingsError::EnvNotABoolean {
-                    var: var.clone(),
-                    value: value.clone(),
-                }),
-            };
-            let list = || {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            };
-            match name {
-                "LISTEN" => layer.listen = Some(value.clone()),
-                "JOIN" => layer.join = Some(list()),
-                "VNODES" => layer.vnodes = Some(integer()?),
-                "REPLICAS" => layer.replicas = Some(integer()?),
-                "STABILIZE_MIN_MS" => layer.stabilize_min_ms = Some(integer()?),
-                "STABILIZE_MAX_MS" => layer.stabilize_max_ms = Some(integer()?),
-                "RESP" => layer.resp = Some(value.clone()),
-                "HTTP" => layer.http = Some(value.clone()),
-                "CURVE_SECRET" => layer.curve_secret = Some(value.clone()),
-                "CURVE_SECRET_FILE" => layer.curve_secret_file = Some(PathBuf::from(&value)),
-                "CURVE_PUBLIC" => layer.curve_public = Some(value.clone()),
-                "ALLOW" => layer.allow = Some(list()),
-                "LOG" => layer.log = Some(value.clone()),
-                "MAX_CLIENTS" => layer.max_clients = Some(integer()?),
-                "REQUIREPASS" => layer.requirepass = Some(value.clone()),
-                "LOG_FORMAT" => layer.log_format = Some(value.clone()),
-                "THREADS" => layer.threads = Some(integer()?),
-                "MAX_CLOCK_SKEW_MS" => layer.max_clock_skew_ms = Some(integer()?),
-                "CLOCK_OFFSET_MS" => layer.clock_offset_ms = Some(integer()?),
-                "PROTO_MAX_BULK_LEN" => layer.proto_max_bulk_len = Some(integer()?),
-                "DATA_DIR" => layer.data_dir = Some(PathBuf::from(&value)),
-                "FSYNC" => layer.fsync = Some(value.clone()),
-                "ADVERTISE_RESP" => layer.advertise_resp = Some(value.clone()),
-                "CLUSTER_REDIRECTS" => layer.cluster_redirects = Some(boolean()?),
-                "CONFIG" => {}
-                _ => tracing::warn!(%var, "ignoring unknown DENDRITE_ environment variable"),
-            }
-        }
-        Ok(layer)
-    }
-
-    /// This layer with every field that `higher` sets replaced by its value.
-    pub fn overlay(self, higher: SettingsLayer) -> SettingsLayer {
-        SettingsLayer {
-            listen: higher.listen.or(self.listen),
-            join: higher.join.or(self.join),
-            vnodes: higher.vnodes.or(self.vnodes),
-            replicas: higher.replicas.or(self.replicas),
-            stabilize_min_ms: higher.stabilize_min_ms.or(self.stabilize_min_ms),
-            stabilize_max_ms: higher.stabilize_max_ms.or(self.stabilize_max_ms),
-            resp: higher.resp.or(self.resp),
-            http: higher.http.or(self.http),
-            curve_secret: higher.curve_secret.or(self.curve_secret),
-            curve_secret_file: higher.curve_secret_file.or(self.curve_secret_file),
-            curve_public: higher.curve_public.or(self.curve_public),
-            allow: higher.allow.or(self.allow),
-            log: higher.log.or(self.log),
-            max_clients: higher.max_clients.or(self.max_clients),
-            threads: higher.threads.or(self.threads),
-            requirepass: higher.requirepass.or(self.requirepass),
-            log_format: higher.log_format.or(self.log_format),
-            max_clock_skew_ms: higher.max_clock_skew_ms.or(self.max_clock_skew_ms),
-            clock_offset_ms: higher.clock_offset_ms.or(self.clock_offset_ms),
-            proto_max_bulk_len: higher.proto_max_bulk_len.or(self.proto_max_bulk_len),
-            data_dir: higher.data_dir.or(self.data_dir),
-            fsync: higher.fsync.or(self.fsync),
-            advertise_resp: higher.advertise_resp.or(self.advertise_resp),
-            cluster_redirects: higher.cluster_redirects.or(self.cluster_redirects),
-        }
-    }
-
     /// Checks every value; unset fields take the defaults.
     pub fn validate(self) -> Result<Settings, SettingsError> {
         let layer = SettingsLayer::defaults().overlay(self);
@@ -434,31 +195,24 @@ impl SettingsLayer {
                 })
             }
             (Some(secret), public) => {
-                validate_curve_key("curve_secret", &secret)?;
-                let derived = zmtp::SecretKey::from_z85(&secret)
-                    .map_err(|_| SettingsError::InvalidCurveKey {
-                        field: "curve_secret",
-                        reason: "it does not decode as Z85",
-                    })?
-                    .public_key()
-                    .to_z85();
+                let secret = zmtp::SecretKey::from_z85(&secret)
+                    .map_err(|error| invalid_curve_key("curve_secret", &error))?;
+                let keys = zmtp::KeyPair::from_secret(secret);
                 // The public key follows from the secret; one given explicitly must agree.
                 if let Some(public) = public {
-                    validate_curve_key("curve_public", &public)?;
-                    if public != derived {
+                    if parse_public_key("curve_public", &public)? != keys.public {
                         return Err(SettingsError::CurveKeyMismatch);
                     }
                 }
-                Some(CurveKeys {
-                    secret,
-                    public: derived,
-                })
+                Some(keys)
             }
         };
-        let allow = layer.allow.unwrap_or_default();
-        for key in &allow {
-            validate_curve_key("allow", key)?;
-        }
+        let allow = layer
+            .allow
+            .unwrap_or_default()
+            .iter()
+            .map(|key| parse_public_key("allow", key))
+            .collect::<Result<Vec<_>, _>>()?;
         if !allow.is_empty() && curve.is_none() {
             return Err(SettingsError::AllowWithoutCurve);
         }
@@ -605,20 +359,17 @@ fn validate_address(
     Ok(())
 }
 
-fn validate_curve_key(field: &'static str, key: &str) -> Result<(), SettingsError> {
-    if key.len() != 40 {
-        return Err(SettingsError::InvalidCurveKey {
-            field,
-            reason: "it is not 40 characters long",
-        });
+/// The settings error for a CURVE key of `field` that zmtp's decoder refused.
+fn invalid_curve_key(field: &'static str, error: &zmtp::Z85Error) -> SettingsError {
+    SettingsError::InvalidCurveKey {
+        field,
+        reason: error.to_string(),
     }
-    if !key.bytes().all(|byte| Z85_ALPHABET.contains(&byte)) {
-        return Err(SettingsError::InvalidCurveKey {
-            field,
-            reason: "it has characters outside the Z85 alphabet",
-        });
-    }
-    Ok(())
+}
+
+/// Decodes the Z85 public key `text` of setting `field`.
+fn parse_public_key(field: &'static str, text: &str) -> Result<zmtp::PublicKey, SettingsError> {
+    zmtp::PublicKey::from_z85(text).map_err(|error| invalid_curve_key(field, &error))
 }
 
 #[cfg(test)]

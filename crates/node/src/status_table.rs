@@ -1,43 +1,21 @@
 //! `dendrite status`: a node's `/status` document as a table for people, like
 //! `nodetool status` — one row per vnode with its share of the ring and neighbours.
 //!
-//! Pure text rendering from the JSON, so the layout is unit tested without a node.
+//! Pure text rendering from the [`NodeStatus`] the JSON is read into, so the layout is unit
+//! tested without a node.
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::node_status::{NodeStatus, VnodeStatus};
 
 /// How many characters of a vnode id are shown; enough to tell vnodes apart.
 const SHORT_ID: usize = 12;
 /// How many successors are listed per vnode.
 const SHOWN_SUCCESSORS: usize = 2;
 
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-fn host_of(value: &Value) -> String {
-    value.get("host").map_or_else(|| "-".to_owned(), text_of)
-}
-
-fn hosts(list: Option<&Value>, limit: usize) -> String {
-    let hosts: Vec<String> = list
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .take(limit)
-                .map(|item| match item {
-                    Value::String(host) => host.clone(),
-                    other => host_of(other),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+/// `hosts` joined by commas, `-` for none.
+fn host_list<'a>(hosts: impl Iterator<Item = &'a str>) -> String {
+    let hosts: Vec<&str> = hosts.collect();
     if hosts.is_empty() {
         "-".to_owned()
     } else {
@@ -47,9 +25,8 @@ fn hosts(list: Option<&Value>, limit: usize) -> String {
 
 /// The state column: `UN` (up, normal) once the vnode knows its predecessor, `UJ` (up,
 /// joining) before, and `D?` when the node reports it is not running.
-fn state(running: bool, vnode: &Value) -> &'static str {
-    let has_predecessor = vnode.get("predecessor").is_some_and(|p| !p.is_null());
-    match (running, has_predecessor) {
+fn state(running: bool, vnode: &VnodeStatus) -> &'static str {
+    match (running, vnode.predecessor.is_some()) {
         (false, _) => "D?",
         (true, true) => "UN",
         (true, false) => "UJ",
@@ -57,24 +34,14 @@ fn state(running: bool, vnode: &Value) -> &'static str {
 }
 
 /// Renders a `/status` document as the `dendrite status` table.
-pub fn render_status(status: &Value) -> String {
-    let running = status
-        .get("running")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let host = status.get("host").map_or_else(|| "-".to_owned(), text_of);
-    let keys = status.get("keys").map_or_else(|| "-".to_owned(), text_of);
-    let lacking = status
-        .get("underreplicated_ranges")
-        .map_or_else(|| "-".to_owned(), text_of);
-    let replicas = status
-        .get("replicas")
-        .map_or_else(|| "-".to_owned(), text_of);
-    let vnodes = status
-        .get("vnodes")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+pub fn render_status(status: &NodeStatus) -> String {
+    let running = status.running.unwrap_or(true);
+    let shown = |value: Option<u64>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let host = status.host.as_deref().unwrap_or("-");
+    let keys = status.keys;
+    let lacking = shown(status.underreplicated_ranges);
+    let replicas = shown(status.replicas);
+    let vnodes = status.vnodes();
     let mut rows = vec![[
         "--".to_owned(),
         "Vnode".to_owned(),
@@ -85,24 +52,26 @@ pub fn render_status(status: &Value) -> String {
     ]];
     let mut owned = 0.0;
     for vnode in vnodes {
-        let id: String = vnode
-            .get("id")
-            .map(text_of)
-            .unwrap_or_default()
-            .chars()
-            .take(SHORT_ID)
-            .collect();
-        let share = vnode.get("ownership").and_then(Value::as_f64);
-        owned += share.unwrap_or(0.0);
+        let id: String = vnode.id.chars().take(SHORT_ID).collect();
+        owned += vnode.ownership.unwrap_or(0.0);
         rows.push([
             state(running, vnode).to_owned(),
             id,
-            share.map_or_else(|| "?".to_owned(), |s| format!("{:.2}%", s * 100.0)),
             vnode
-                .get("predecessor")
-                .map_or_else(|| "-".to_owned(), host_of),
-            hosts(vnode.get("successors"), SHOWN_SUCCESSORS),
-            hosts(vnode.get("replicas"), usize::MAX),
+                .ownership
+                .map_or_else(|| "?".to_owned(), |s| format!("{:.2}%", s * 100.0)),
+            vnode
+                .predecessor
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |p| p.host.clone()),
+            host_list(
+                vnode
+                    .successors
+                    .iter()
+                    .take(SHOWN_SUCCESSORS)
+                    .map(|n| n.host.as_str()),
+            ),
+            host_list(vnode.replicas.iter().map(String::as_str)),
         ]);
     }
     let mut widths = [0usize; 6];
@@ -132,17 +101,16 @@ pub fn render_status(status: &Value) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    if let Some(ring) = status.get("ring").and_then(Value::as_array) {
+    if let Some(ring) = &status.ring {
         let _ = writeln!(out, "\nRing as seen from {host}: {} nodes", ring.len());
         let _ = writeln!(out, "{:<24}  {:>6}  {:>7}", "Node", "Vnodes", "Owns");
         for node in ring {
-            let share = node.get("ownership").and_then(Value::as_f64).unwrap_or(0.0);
             let _ = writeln!(
                 out,
                 "{:<24}  {:>6}  {:>6.2}%",
-                node.get("host").map_or_else(|| "-".to_owned(), text_of),
-                node.get("vnodes").map_or_else(|| "-".to_owned(), text_of),
-                share * 100.0
+                node.host,
+                node.vnodes,
+                node.ownership * 100.0
             );
         }
     }
@@ -155,10 +123,11 @@ mod tests {
 
     #[test]
     fn renders_one_row_per_vnode() {
-        let status = serde_json::json!({
+        let status: NodeStatus = serde_json::from_value(serde_json::json!({
             "host": "127.0.0.1:6580",
             "running": true,
             "keys": 42,
+            "max_consistency": 3,
             "underreplicated_ranges": 1,
             "replicas": 2,
             "vnodes": [
@@ -179,7 +148,8 @@ mod tests {
                 {"host": "127.0.0.1:6580", "vnodes": 3, "ownership": 0.25},
                 {"host": "127.0.0.1:6581", "vnodes": 3, "ownership": 0.75}
             ]
-        });
+        }))
+        .unwrap();
         let table = render_status(&status);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dtable::{Table, TableError};
 use futures::future::BoxFuture;
-use serde_json::json;
 
 use crate::backend::{Backend, BackendError, Consistency};
+use crate::node_status::{
+    CatchUp, FingerCounts, Neighbour, NodeStatus, RingHost, TableCounters, VnodeStatus,
+};
 use crate::slot_map::SlotMap;
 use crate::slot_watch::SlotWatch;
 
@@ -335,71 +337,82 @@ impl Backend for TableBackend {
         self.table.log().cloned()
     }
 
-    fn status(&self) -> serde_json::Value {
+    fn status(&self) -> NodeStatus {
         let ring = self.table.ring();
-        let vnodes: Vec<serde_json::Value> = ring
+        let neighbour = |v: &dendrite::Vnode| Neighbour {
+            host: v.host.to_string(),
+            id: v.id.to_string(),
+        };
+        let vnodes = ring
             .snapshot()
             .into_iter()
             .map(|s| {
                 let distinct: std::collections::BTreeSet<_> =
                     s.fingers.iter().flatten().map(|f| f.id).collect();
-                json!({
-                    "id": s.vnode.id.to_string(),
-                    "predecessor": s.predecessor.as_ref().map(|p| json!({"id": p.id.to_string(), "host": &*p.host})),
-                    "successors": s.successors.iter().map(|v| json!({"id": v.id.to_string(), "host": &*v.host})).collect::<Vec<_>>(),
-                    "replicas": s.replicas.iter().map(|v| &*v.host).collect::<Vec<_>>(),
-                    "fingers": {
-                        "known": s.fingers.iter().flatten().count(),
-                        "distinct": distinct.len(),
+                VnodeStatus {
+                    fingers: FingerCounts {
+                        distinct: distinct.len() as u64,
+                        known: s.fingers.iter().flatten().count() as u64,
                     },
+                    id: s.vnode.id.to_string(),
                     // Share of the ring this vnode owns, from its predecessor to itself.
-                    "ownership": s.predecessor.as_ref().map(|p| arc_share(&p.id, &s.vnode.id)),
-                })
+                    ownership: s
+                        .predecessor
+                        .as_ref()
+                        .map(|p| arc_share(&p.id, &s.vnode.id)),
+                    predecessor: s.predecessor.as_ref().map(neighbour),
+                    replicas: s.replicas.iter().map(|v| v.host.to_string()).collect(),
+                    successors: s.successors.iter().map(neighbour).collect(),
+                }
             })
             .collect();
         let stats = self.table.stats();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        let ring_rows: Vec<serde_json::Value> = ring_summary(&known_vnodes(ring))
+        let ring_hosts = ring_summary(&known_vnodes(ring))
             .into_iter()
-            .map(
-                |(host, vnodes, share)| json!({"host": host, "vnodes": vnodes, "ownership": share}),
-            )
+            .map(|(host, vnodes, ownership)| RingHost {
+                host,
+                ownership,
+                vnodes: vnodes as u64,
+            })
             .collect();
-        json!({
-            "host": ring.local_host(),
-            "ring": ring_rows,
-            "running": ring.is_running(),
-            "keys": self.table.local_len(),
-            // Local ranges lacking copies (0: every key this node is primary for has
-            // replicas + 1 copies; see dtable's Table::underreplicated_ranges).
-            "underreplicated_ranges": self.table.underreplicated_ranges(),
-            "replicas": ring.config().replicas,
-            "max_consistency": ring.config().replicas + 1,
-            "vnodes": vnodes,
-            "persistence": crate::persistence::status_json(
+        let replicas = ring.config().replicas as u64;
+        NodeStatus {
+            backend: None,
+            host: Some(ring.local_host().to_string()),
+            keys: self.table.local_len() as u64,
+            max_consistency: replicas + 1,
+            persistence: Some(crate::persistence::status(
                 self.table.log(),
-                crate::persistence::CatchUp {
+                CatchUp {
                     records: load(&stats.caught_up_records),
                     bytes: load(&stats.caught_up_bytes),
                 },
-            ),
-            "table": {
-                "writes": load(&stats.writes),
-                "write_errors": load(&stats.write_errors),
-                "reads": load(&stats.reads),
-                "read_errors": load(&stats.read_errors),
-                "replication_backlog": load(&stats.replication_backlog),
-                "replication_failures": load(&stats.replication_failures),
-                "repaired_in": load(&stats.repaired_in),
-                "repaired_out": load(&stats.repaired_out),
-                "repair_rounds": load(&stats.repair_rounds),
-                "handed_back": load(&stats.handed_back),
-                "expired": load(&stats.expired),
-                "unsettled_reads": load(&stats.unsettled_reads),
-                "direct_routes": load(&stats.direct_routes),
-                "rerouted": load(&stats.rerouted),
-            },
-        })
+            )),
+            replicas: Some(replicas),
+            ring: Some(ring_hosts),
+            running: Some(ring.is_running()),
+            table: Some(TableCounters {
+                writes: load(&stats.writes),
+                write_errors: load(&stats.write_errors),
+                reads: load(&stats.reads),
+                read_errors: load(&stats.read_errors),
+                replication_backlog: load(&stats.replication_backlog),
+                replication_failures: load(&stats.replication_failures),
+                repaired_in: load(&stats.repaired_in),
+                repaired_out: load(&stats.repaired_out),
+                repair_rounds: load(&stats.repair_rounds),
+                handed_back: load(&stats.handed_back),
+                expired: load(&stats.expired),
+                unsettled_reads: load(&stats.unsettled_reads),
+                direct_routes: load(&stats.direct_routes),
+                rerouted: load(&stats.rerouted),
+            }),
+            // Local ranges lacking copies (0: every key this node is primary for has
+            // replicas + 1 copies; see dtable's Table::underreplicated_ranges).
+            underreplicated_ranges: Some(self.table.underreplicated_ranges() as u64),
+            vnodes: Some(vnodes),
+        }
     }
 
     fn max_consistency(&self) -> u8 {

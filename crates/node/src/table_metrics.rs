@@ -4,7 +4,6 @@
 //! Table counters are read at scrape time from [`dtable::TableStats`]; ring changes are
 //! counted by a task that listens to the ring's events for as long as the ring runs.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use dendrite::RingEvent;
 use dtable::Table;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::metrics::MetricsSource;
+use crate::metrics::{family, label, MetricsSource};
 
 /// Ring event kinds, as the `kind` label of `dendrite_ring_changes_total`.
 const CHANGE_KINDS: [&str; 3] = ["predecessor_joined", "predecessor_left", "replicas_changed"];
@@ -52,39 +51,15 @@ impl TableMetrics {
     }
 }
 
-/// Writes one metric family whose samples are `(labels, value)`.
-pub(crate) fn family(
-    out: &mut String,
-    name: &str,
-    kind: &str,
-    help: &str,
-    samples: &[(&str, u64)],
-) {
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {value}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    }
-}
-
 impl MetricsSource for TableMetrics {
     fn render(&self, out: &mut String) {
         let stats = self.table.stats();
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let ring = self.table.ring();
-        let changes: Vec<String> = CHANGE_KINDS
-            .iter()
-            .map(|kind| format!("kind=\"{kind}\""))
-            .collect();
-        let change_samples: Vec<(&str, u64)> = changes
+        let change_samples: Vec<(String, u64)> = CHANGE_KINDS
             .iter()
             .zip(&self.ring_changes)
-            .map(|(labels, count)| (labels.as_str(), load(count)))
+            .map(|(kind, count)| (label("kind", kind), load(count)))
             .collect();
         family(
             out,

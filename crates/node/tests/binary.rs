@@ -114,6 +114,18 @@ async fn invalid_settings_exit_with_a_message() {
 }
 
 #[tokio::test]
+async fn a_demo_too_large_for_its_ports_exits_with_a_message() {
+    // 101 nodes: node 100's RESP port would be node 0's HTTP port.
+    let output = timeout(WAIT, dendrite().args(["demo", "--nodes", "101"]).output())
+        .await
+        .expect("hung")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--nodes must be 1 to 100"), "{stderr}");
+}
+
+#[tokio::test]
 async fn keygen_prints_a_matching_z85_pair() {
     let output = timeout(WAIT, dendrite().arg("keygen").output())
         .await

@@ -117,12 +117,12 @@ fn curve_keys_and_allowlist() {
     )
     .unwrap();
     let curve = settings.curve.as_ref().unwrap();
-    assert_eq!(curve.public, PUBLIC);
+    assert_eq!(curve.public.to_z85(), PUBLIC);
     assert!(
         !format!("{settings:?}").contains(SECRET),
         "the secret must not be printed"
     );
-    assert_eq!(settings.allow, [PUBLIC]);
+    assert_eq!(settings.allow, [zmtp::PublicKey::from_z85(PUBLIC).unwrap()]);
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn invalid_values_are_typed_errors() {
 
     // The public key is derived from the secret; a public key alone is not enough.
     let settings = load(&["--curve-secret", SECRET], &[]).unwrap();
-    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    assert_eq!(settings.curve.unwrap().public.to_z85(), PUBLIC);
     let error = load(&["--curve-public", PUBLIC], &[]).unwrap_err();
     assert!(
         matches!(
@@ -286,14 +286,14 @@ fn layers_overlay_field_by_field() {
 fn curve_secret_from_a_keygen_file() {
     let file = ConfigFile::new("keyfile", &format!("public: {PUBLIC}\nsecret: {SECRET}\n"));
     let settings = load(&["--curve-secret-file", file.0.to_str().unwrap()], &[]).unwrap();
-    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    assert_eq!(settings.curve.unwrap().public.to_z85(), PUBLIC);
     let bare = ConfigFile::new("barekey", &format!("{SECRET}\n"));
     let settings = load(
         &[],
         &[("DENDRITE_CURVE_SECRET_FILE", bare.0.to_str().unwrap())],
     )
     .unwrap();
-    assert_eq!(settings.curve.unwrap().public, PUBLIC);
+    assert_eq!(settings.curve.unwrap().public.to_z85(), PUBLIC);
     let error = load(&["--curve-secret-file", "/nonexistent/dendrite.key"], &[]).unwrap_err();
     assert!(
         matches!(error, SettingsError::ReadKeyFile { .. }),
@@ -325,7 +325,7 @@ fn keys_and_passwords_may_start_with_a_hyphen() {
         &[],
     )
     .unwrap();
-    assert_eq!(settings.curve.unwrap().public, public);
+    assert_eq!(settings.curve.unwrap().public.to_z85(), public);
 }
 
 #[test]

@@ -218,3 +218,37 @@ impl Ring {
         }
     }
 }
+
+impl Ring {
+    /// Does the first successor of local vnode `vnode` name `vnode` as its predecessor? Only
+    /// then has the vnode that owned `vnode`'s range before (the successor, until `vnode`
+    /// joined or came back) stopped serving it as its own: an application that hands a range's
+    /// authority over (dtable) asks this before the new owner acts alone, so that two vnodes
+    /// never both act as the range's primary. When the successor does not, the vnode runs the
+    /// first half of a stabilization round at once (a closer successor it names is adopted,
+    /// then notified) and asks again. A vnode with no successor (alone on the ring) owns its
+    /// range unchallenged.
+    pub async fn hand_over_confirmed(&self, vnode: &Vnode) -> bool {
+        let Some(index) = self.vnodes.iter().position(|(v, _)| v.id == vnode.id) else {
+            return false;
+        };
+        for attempt in 0..2 {
+            let Some(succ) = self.first_successor(index) else {
+                return true;
+            };
+            if succ.id == vnode.id {
+                return true;
+            }
+            let ask = Message::GetPredecessor { dest: succ.clone() };
+            match self.call(&succ.host, &ask).await {
+                Ok(Message::Vnode(pred)) if pred.id == vnode.id => return true,
+                Ok(Message::Vnode(_)) if attempt == 0 => {
+                    self.check_new_successor(index).await;
+                    self.notify_successor(index).await;
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+}

@@ -49,22 +49,56 @@ pub(crate) struct Ledger {
     rounds: HashMap<Id, Round>,
     /// Peer host -> its incarnation at the last probe, `None` when the probe failed.
     peers: HashMap<String, Option<u64>>,
+    /// How often each vnode's round was forgotten, and (`all_forgotten`) every vnode's at once:
+    /// a round notes the sum when it starts and counts only if it is unchanged at the end.
+    forgotten: HashMap<Id, u64>,
+    all_forgotten: u64,
 }
 
 impl Ledger {
-    /// Records a round of `vnode` that synchronised `range` with every one of `replicas`.
-    pub(crate) fn complete(&mut self, vnode: &Vnode, range: IdRange, replicas: Vec<(Vnode, u64)>) {
+    /// Where `vnode` stands in forgetting: note it when a round starts, hand it to
+    /// [`complete`](Self::complete) at the end.
+    pub(crate) fn generation(&self, vnode: &Vnode) -> u64 {
+        self.all_forgotten + self.forgotten.get(&vnode.id).copied().unwrap_or(0)
+    }
+
+    /// Records a round of `vnode` that synchronised `range` with every one of `replicas`,
+    /// unless the vnode's round was forgotten since the round began (`generation`, from
+    /// [`generation`](Self::generation)): what it pulled may predate the change that made the
+    /// ledger forget. Returns whether it was recorded.
+    pub(crate) fn complete(
+        &mut self,
+        vnode: &Vnode,
+        generation: u64,
+        range: IdRange,
+        replicas: Vec<(Vnode, u64)>,
+    ) -> bool {
+        if self.generation(vnode) != generation {
+            return false;
+        }
         for (replica, incarnation) in &replicas {
             self.peers
                 .insert(replica.host.to_string(), Some(*incarnation));
         }
         self.rounds.insert(vnode.id, Round { range, replicas });
+        true
+    }
+
+    /// Forgets `vnode`'s round: its replica set changed. Comparing the set with the round's
+    /// later is not enough: a set that changes and changes back (a vnode cut off from its
+    /// replicas, then healed) looks unchanged, yet while it was cut off another vnode served
+    /// its range and took writes (docs/reliability.md, "Since the last long run", fix 7).
+    pub(crate) fn forget(&mut self, vnode: &Vnode) {
+        self.rounds.remove(&vnode.id);
+        *self.forgotten.entry(vnode.id).or_default() += 1;
     }
 
     /// Forgets every round: no local vnode is authoritative until it has run a new one (after
-    /// this process was stalled, when ranges may have moved without a ring event here).
+    /// this process was stalled, when ranges may have moved without a ring event here, or
+    /// when ring events were missed).
     pub(crate) fn forget_rounds(&mut self) {
         self.rounds.clear();
+        self.all_forgotten += 1;
     }
 
     /// `vnode` now owns `now` (`(predecessor, vnode]`): keeps the synchronised range to what it
@@ -200,11 +234,12 @@ mod tests {
         let pred = vnode(0x40, "b:1");
         let replicas = vec![vnode(0x90, "b:1"), vnode(0xa0, "c:1")];
         let mut ledger = Ledger::default();
-        ledger.complete(
+        assert!(ledger.complete(
             &me,
+            0,
             IdRange::new(pred.id, me.id),
             replicas.iter().map(|r| (r.clone(), 1)).collect(),
-        );
+        ));
         (ledger, me, pred, replicas)
     }
 
@@ -273,10 +308,40 @@ mod tests {
     fn a_whole_ring_round_covers_every_later_range() {
         let me = vnode(0x80, "a:1");
         let mut ledger = Ledger::default();
-        ledger.complete(&me, IdRange::whole_ring(me.id), Vec::new());
+        assert!(ledger.complete(&me, 0, IdRange::whole_ring(me.id), Vec::new()));
         let now = current(&vnode(0x40, "b:1"), &[]);
         assert!(ledger.authoritative(&me, &now, &[at(0x50)]));
         // Alone on the ring: its predecessor is itself, the whole ring.
         assert!(ledger.authoritative(&me, &current(&me, &[]), &[at(0x10)]));
+    }
+
+    #[test]
+    fn a_replica_set_that_changed_and_changed_back_needs_a_round() {
+        let (mut ledger, me, pred, replicas) = synced();
+        // Cut off: the set changes (the ring raises ReplicasChanged), then heals back.
+        ledger.forget(&me);
+        let now = current(&pred, &replicas);
+        assert!(!ledger.authoritative(&me, &now, &[at(0x50)]));
+        assert!(ledger.needs_round(&me, &now));
+    }
+
+    #[test]
+    fn a_round_that_spans_a_forget_vouches_for_nothing() {
+        let (mut ledger, me, pred, replicas) = synced();
+        let began = ledger.generation(&me);
+        ledger.forget(&me);
+        let synced_with = replicas.iter().map(|r| (r.clone(), 1)).collect();
+        assert!(!ledger.complete(&me, began, IdRange::new(pred.id, me.id), synced_with));
+        assert!(ledger.needs_round(&me, &current(&pred, &replicas)));
+        // The same after every round was forgotten (a stall, missed events).
+        let began = ledger.generation(&me);
+        ledger.forget_rounds();
+        let synced_with = replicas.iter().map(|r| (r.clone(), 1)).collect();
+        assert!(!ledger.complete(&me, began, IdRange::new(pred.id, me.id), synced_with));
+        // A round that starts after the forget counts.
+        let began = ledger.generation(&me);
+        let synced_with = replicas.iter().map(|r| (r.clone(), 1)).collect();
+        assert!(ledger.complete(&me, began, IdRange::new(pred.id, me.id), synced_with));
+        assert!(!ledger.needs_round(&me, &current(&pred, &replicas)));
     }
 }

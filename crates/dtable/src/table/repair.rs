@@ -47,18 +47,26 @@ impl TableInner {
             loop {
                 let event = match events.recv().await {
                     Ok(event) => Some(event),
-                    // Missed events: the heal loop looks at every vnode anyway.
+                    // Missed events: one of them may have been a replica set that changed
+                    // and changed back; forget every round (the heal loop runs new ones).
                     Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return,
                 };
                 let Some(inner) = weak.upgrade() else { return };
-                if let Some(RingEvent::PredecessorJoined { vnode, new, .. }) = &event {
-                    // At once, not at the next look: a joiner takes writes for part of our
-                    // range from now on.
-                    inner
-                        .ledger
-                        .lock()
-                        .shrink(vnode, IdRange::new(new.id, vnode.id));
+                match &event {
+                    Some(RingEvent::PredecessorJoined { vnode, new, .. }) => {
+                        // At once, not at the next look: a joiner takes writes for part of our
+                        // range from now on.
+                        inner
+                            .ledger
+                            .lock()
+                            .shrink(vnode, IdRange::new(new.id, vnode.id));
+                    }
+                    Some(RingEvent::ReplicasChanged { vnode, .. }) => {
+                        inner.ledger.lock().forget(vnode);
+                    }
+                    Some(RingEvent::PredecessorLeft { .. }) => {}
+                    None => inner.ledger.lock().forget_rounds(),
                 }
                 *inner.last_ring_change.lock() = Instant::now();
                 inner.heal.notify_one();
@@ -213,7 +221,12 @@ impl TableInner {
                 .clock
                 .now_millis()
                 .saturating_sub(self.config.tombstone_grace.as_millis() as u64);
+            // The range's previous owner (our successor) must have stopped serving it as its
+            // own before this round can vouch for it; pulled after that, nothing it accepted is
+            // missed (docs/design.md, "Hand-over").
             let epoch = self.stall.epoch();
+            let generation = self.ledger.lock().generation(vnode);
+            let handed_over = self.ring.hand_over_confirmed(vnode).await;
             let mut pulled = Vec::with_capacity(replicas.len());
             let mut every_replica_synced = true;
             for replica in &replicas {
@@ -235,21 +248,25 @@ impl TableInner {
                     }
                 }
             }
-            if every_replica_synced {
+            if !handed_over {
+                debug!("the successor does not name this vnode its predecessor yet: no authority");
+            } else if replicas.len() < self.replicas_expected() {
+                // A vnode that has just joined may know no other host's vnodes as successors
+                // yet: a round with nobody vouches for nothing while other hosts are reachable.
+                debug!("the replica set is short of the reachable hosts: no authority");
+            } else if every_replica_synced {
                 let completed = {
                     let mut ledger = self.ledger.lock();
                     // A stall during the round (SIGSTOP mid-pull): what it pulled may be
                     // behind writes taken elsewhere meanwhile, so it vouches for nothing.
                     let stalled = self.stall.epoch() != epoch || self.stall.stalled();
-                    if !stalled {
-                        ledger.complete(vnode, range, synced);
-                    }
-                    !stalled
+                    // And a replica set that changed during the round (forgotten): the same.
+                    !stalled && ledger.complete(vnode, generation, range, synced)
                 };
                 if completed {
                     self.purge(range, cutoff, &replicas).await;
                 } else {
-                    debug!("this process stalled during the round: no authority from it");
+                    debug!("stalled, or the replica set changed, during the round: no authority");
                 }
             }
         }

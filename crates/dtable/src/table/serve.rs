@@ -374,7 +374,7 @@ impl TableInner {
             return Err(Unready::Moved(owner));
         }
         self.writable().map_err(Unready::Failed)?;
-        let Ok(replicas) = self.ring.replicas(dest) else {
+        let Ok(mut replicas) = self.ring.replicas(dest) else {
             return Err(Unready::Failed(format!("no vnode {dest} on this node")));
         };
         let wanted = min_acks.max(1) as usize;
@@ -387,6 +387,21 @@ impl TableInner {
         }
         let epoch = self.stall.epoch();
         if !self.is_authoritative(dest, positions) {
+            // Right after a join the vnode may not know other hosts' vnodes as its successors
+            // yet: with no copies to ask, the catch-up below would vouch for an empty store.
+            replicas = self.wait_for_replicas(dest, replicas).await?;
+            // Taking the range over: the vnode that served it before (our successor) must
+            // have stopped first, or both would act as its primary (docs/design.md,
+            // "Hand-over").
+            // Right after a join the successor may still name an older predecessor until a
+            // stabilization round or two have run: wait for it here, within a budget, rather
+            // than refuse the first writes of a fresh cluster.
+            if !self.wait_for_hand_over(dest).await {
+                return Err(Unready::Failed(format!(
+                    "{dest} is taking its range over and the vnode that served it before has \
+                     not handed it over within {HAND_OVER_BUDGET:?}; retry in a moment"
+                )));
+            }
             // This vnode cannot know the keys' latest versions by itself: every other copy
             // must answer first. One is not enough: after two nodes restarted together, the
             // one that answers may be the other empty newcomer while the only copy that holds
@@ -424,6 +439,65 @@ impl TableInner {
             }
         }
         Ok((replicas, wanted))
+    }
+
+    /// `replicas` (`dest`'s replica set now) if it is as large as the reachable hosts allow;
+    /// else the set once it is, asking the ring again with pauses for up to
+    /// [`CATCH_UP_BUDGET`], then a retryable refusal.
+    async fn wait_for_replicas(
+        &self,
+        dest: &Vnode,
+        mut replicas: Vec<Vnode>,
+    ) -> Result<Vec<Vnode>, Unready> {
+        let began = tokio::time::Instant::now();
+        let mut pause = CATCH_UP_PAUSE;
+        while replicas.len() < self.replicas_expected() {
+            if began.elapsed() + pause > CATCH_UP_BUDGET {
+                return Err(Unready::Failed(format!(
+                    "{dest} is taking its range over but knows only {} of the {} copies it \
+                     should have; retry when the ring has settled",
+                    replicas.len(),
+                    self.replicas_expected()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(CATCH_UP_PAUSE * 8);
+            replicas = self.ring.replicas(dest).unwrap_or_default();
+        }
+        Ok(replicas)
+    }
+
+    /// How many replicas a vnode's set should have: as many as the fullest set among this
+    /// node's vnodes. Every set holds the configured count when that many other hosts are in
+    /// view, and fewer in a small cluster or on a partition's small side, where all of them
+    /// shrink together; a vnode whose set is shorter than its siblings' has just joined and does
+    /// not know the other hosts' vnodes as successors yet.
+    pub(super) fn replicas_expected(&self) -> usize {
+        self.ring
+            .local_vnodes()
+            .iter()
+            .filter_map(|v| self.ring.replicas(v).ok())
+            .map(|set| set.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Asks until `dest`'s successor names `dest` as its predecessor (each question notifies
+    /// the successor when it does not), pausing between questions, for at most
+    /// [`HAND_OVER_BUDGET`]. `false` when the budget ran out.
+    async fn wait_for_hand_over(&self, dest: &Vnode) -> bool {
+        let began = tokio::time::Instant::now();
+        let mut pause = CATCH_UP_PAUSE;
+        loop {
+            if self.ring.hand_over_confirmed(dest).await {
+                return true;
+            }
+            if began.elapsed() + pause > HAND_OVER_BUDGET {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(CATCH_UP_PAUSE * 8);
+        }
     }
 
     /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
@@ -470,6 +544,11 @@ const CATCH_UP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50)
 
 /// How long a primary taking its range over keeps asking silent copies before it refuses.
 const CATCH_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a primary taking its range over waits for the vnode that served the range before
+/// to hand it over (docs/design.md, "Hand-over") before it refuses. A stabilization round of a
+/// fresh ring, with its notify, fits several times over.
+const HAND_OVER_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why a primary operation cannot go ahead.
 pub(super) enum Unready {

@@ -11,6 +11,7 @@ use dtable::Slot;
 use futures::future::{self, BoxFuture, FutureExt};
 
 use super::{Backend, BackendError, Consistency};
+use crate::node_status::NodeStatus;
 
 /// One key's value and deadline (Unix ms).
 #[derive(Debug, Clone)]
@@ -288,12 +289,8 @@ impl Backend for MemoryBackend {
             .unwrap_or(0)
     }
 
-    fn status(&self) -> serde_json::Value {
-        serde_json::json!({
-            "backend": "memory",
-            "keys": self.local_len(),
-            "max_consistency": self.max_consistency,
-        })
+    fn status(&self) -> NodeStatus {
+        NodeStatus::without_ring("memory", self.local_len(), self.max_consistency)
     }
 
     fn max_consistency(&self) -> u8 {

@@ -123,7 +123,7 @@ impl Backend for ReplicaReads {
         self.0.local_expiring()
     }
 
-    fn status(&self) -> serde_json::Value {
+    fn status(&self) -> crate::node_status::NodeStatus {
         self.0.status()
     }
 

@@ -44,7 +44,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn status(State(view): State<NodeView>) -> impl IntoResponse {
-    // Serializing a plain struct of numbers and strings cannot fail.
+    // Serializing `NodeStatus` (strings, numbers, options, no maps with non-string keys)
+    // cannot fail.
     let mut body = serde_json::to_vec_pretty(&view.backend.status()).unwrap_or_default();
     body.push(b'\n');
     ([(header::CONTENT_TYPE, "application/json")], body)

@@ -1,65 +1,47 @@
 //! The `INFO` text: Redis-style sections of `field:value` lines, the `# Ring` section read from
-//! the backend's status document.
+//! the backend's [`NodeStatus`].
 
 use super::commands::REDIS_VERSION;
 use super::session::Session;
 use crate::backend::Backend;
 use crate::metrics::Metrics;
+use crate::node_status::{Neighbour, NodeStatus};
 
 /// The `# Ring` INFO section, Redis's replication section in spirit: where this node sits on
-/// the ring, read from the backend's `/status` document (absent fields are left out).
-pub(super) fn ring_section(status: &serde_json::Value) -> String {
+/// the ring, from the backend's status (fields a backend does not know are left out).
+pub(super) fn ring_section(status: &NodeStatus) -> String {
     use std::fmt::Write as _;
     let mut text = String::from("# Ring\r\n");
-    let text_of = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    for field in [
-        "host",
-        "running",
-        "replicas",
-        "max_consistency",
-        "keys",
-        "underreplicated_ranges",
-    ] {
-        if let Some(value) = status.get(field) {
-            let value = match value {
-                serde_json::Value::Bool(flag) => u8::from(*flag).to_string(),
-                other => text_of(other),
-            };
+    let fields = [
+        ("host", status.host.clone()),
+        ("running", status.running.map(|r| u8::from(r).to_string())),
+        ("replicas", status.replicas.map(|r| r.to_string())),
+        ("max_consistency", Some(status.max_consistency.to_string())),
+        ("keys", Some(status.keys.to_string())),
+        (
+            "underreplicated_ranges",
+            status.underreplicated_ranges.map(|r| r.to_string()),
+        ),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
             // Writing to a String cannot fail.
             let _ = write!(text, "ring_{field}:{value}\r\n");
         }
     }
-    let vnodes = status
-        .get("vnodes")
-        .and_then(serde_json::Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let vnodes = status.vnodes();
     let _ = write!(text, "ring_vnodes:{}\r\n", vnodes.len());
     for (index, vnode) in vnodes.iter().enumerate() {
-        let id: String = vnode
-            .get("id")
-            .map(text_of)
-            .unwrap_or_default()
-            .chars()
-            .take(12)
-            .collect();
-        let host_of = |value: Option<&serde_json::Value>| {
-            value
-                .and_then(|v| v.get("host"))
-                .map_or_else(|| "none".to_owned(), text_of)
+        let id: String = vnode.id.chars().take(12).collect();
+        let host_of = |neighbour: Option<&Neighbour>| {
+            neighbour.map_or_else(|| "none".to_owned(), |n| n.host.clone())
         };
-        let predecessor = host_of(vnode.get("predecessor"));
-        let successor = host_of(vnode.get("successors").and_then(|list| list.get(0)));
-        let ownership = vnode
-            .get("ownership")
-            .and_then(serde_json::Value::as_f64)
-            .map_or_else(
-                || "unknown".to_owned(),
-                |share| format!("{:.2}", share * 100.0),
-            );
+        let predecessor = host_of(vnode.predecessor.as_ref());
+        let successor = host_of(vnode.successors.first());
+        let ownership = vnode.ownership.map_or_else(
+            || "unknown".to_owned(),
+            |share| format!("{:.2}", share * 100.0),
+        );
         let _ = write!(
             text,
             "vnode{index}:id={id},predecessor={predecessor},successor={successor},ownership_pct={ownership}\r\n"
@@ -78,8 +60,8 @@ pub(super) fn keyspace_section(keys: usize, expires: usize) -> String {
 }
 
 /// The `# Stats` INFO section: the counters of Redis's that Dendrite keeps, from `/status`.
-fn stats_section(status: &serde_json::Value) -> String {
-    let expired = status["table"]["expired"].as_u64().unwrap_or(0);
+fn stats_section(status: &NodeStatus) -> String {
+    let expired = status.table.map_or(0, |table| table.expired);
     format!("# Stats\r\nexpired_keys:{expired}\r\n")
 }
 
@@ -90,6 +72,7 @@ pub(super) fn info_text(
     backend: &dyn Backend,
     metrics: &Metrics,
 ) -> String {
+    let status = backend.status();
     let sections = [
         (
             "server",
@@ -106,15 +89,15 @@ pub(super) fn info_text(
         ),
         (
             "persistence",
-            crate::persistence::info_section(&backend.status()),
+            crate::persistence::info_section(status.persistence.as_ref()),
         ),
-        ("stats", stats_section(&backend.status())),
+        ("stats", stats_section(&status)),
         ("cluster", super::cluster::info_section().to_string()),
         (
             "keyspace",
             keyspace_section(backend.local_len(), backend.local_expiring()),
         ),
-        ("ring", ring_section(&backend.status())),
+        ("ring", ring_section(&status)),
         (
             "dendrite",
             format!(
@@ -143,7 +126,7 @@ mod tests {
 
     #[test]
     fn ring_section_summarises_vnodes() {
-        let status = serde_json::json!({
+        let status: NodeStatus = serde_json::from_value(serde_json::json!({
             "host": "10.0.0.1:7400",
             "running": true,
             "replicas": 2,
@@ -153,7 +136,10 @@ mod tests {
                 "successors": [{"id": "11", "host": "10.0.0.3:7400"}],
                 "ownership": 0.25,
             }],
-        });
+            "keys": 0,
+            "max_consistency": 3,
+        }))
+        .unwrap();
         let text = ring_section(&status);
         assert!(text.contains("ring_host:10.0.0.1:7400\r\n"), "{text}");
         assert!(text.contains("ring_running:1\r\n"), "{text}");

@@ -69,13 +69,13 @@ pub enum SettingsError {
     },
     /// A CURVE key is not 40 characters of Z85.
     #[error(
-        "{field} is not a CURVE key: {reason}; use the 40-character Z85 form of a 32-byte key"
+        "{field} is not a CURVE key: {reason}; use the 40-character Z85 form of a 32-byte key (`dendrite keygen` prints a pair)"
     )]
     InvalidCurveKey {
         /// The setting.
         field: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
+        /// What is wrong with it: the Z85 decoder's complaint.
+        reason: String,
     },
     /// A CURVE public key was given without its secret key.
     #[error("CURVE needs the secret key but {missing} is missing; set {} too, or neither for NULL security", sources(.missing))]

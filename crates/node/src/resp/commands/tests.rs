@@ -374,7 +374,7 @@ impl Backend for RefusesBad {
     fn local_len(&self) -> usize {
         self.0.local_len()
     }
-    fn status(&self) -> serde_json::Value {
+    fn status(&self) -> crate::node_status::NodeStatus {
         self.0.status()
     }
     fn max_consistency(&self) -> u8 {
