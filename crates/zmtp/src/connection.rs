@@ -5,12 +5,13 @@
 //! split into a [`MessageReader`] and a [`MessageWriter`] for full-duplex use from two tasks,
 //! which is what the server and client do.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
-use crate::curve::Opened;
+use crate::curve_message::Opened;
 use crate::error::{Result, ZmtpError};
 use crate::frame::Command;
 use crate::handshake::{self, PeerInfo};
@@ -69,6 +70,8 @@ pub struct MessageReader<R> {
     max_message_size: usize,
     parts: Vec<Bytes>,
     size: usize,
+    /// Messages of a batch box ([`crate::packed`]) not yet returned by `recv`.
+    batched: VecDeque<Vec<Bytes>>,
 }
 
 impl<R: AsyncRead + Unpin> MessageReader<R> {
@@ -76,24 +79,26 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     ///
     /// Cancel-safe: partial frames and parts stay buffered if the future is dropped.
     pub async fn recv(&mut self) -> Result<Inbound> {
+        if let Some(parts) = self.batched.pop_front() {
+            return Ok(Inbound::Message(parts));
+        }
         loop {
             let wire = self.frames.read_frame().await?;
             let frame = match self.opener.open_any(wire, MAX_PARTS)? {
                 Opened::Frame(frame) => frame,
                 Opened::Message(parts) => {
-                    if !self.parts.is_empty() {
-                        return Err(ZmtpError::protocol(
-                            "packed message inside a multipart message",
-                        ));
-                    }
-                    let size: usize = parts.iter().map(Bytes::len).sum();
-                    if size > self.max_message_size {
-                        return Err(ZmtpError::TooLarge {
-                            size: size as u64,
-                            max: self.max_message_size as u64,
-                        });
-                    }
+                    self.check_whole(&parts)?;
                     return Ok(Inbound::Message(parts));
+                }
+                Opened::Batch(messages) => {
+                    for parts in &messages {
+                        self.check_whole(parts)?;
+                    }
+                    self.batched.extend(messages);
+                    match self.batched.pop_front() {
+                        Some(parts) => return Ok(Inbound::Message(parts)),
+                        None => continue,
+                    }
                 }
             };
             if frame.command {
@@ -139,6 +144,26 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     }
 }
 
+impl<R> MessageReader<R> {
+    /// Checks a whole message that arrived in one packed or batch box: it must not interrupt
+    /// a multipart message and must respect the size limit.
+    fn check_whole(&self, parts: &[Bytes]) -> Result<()> {
+        if !self.parts.is_empty() {
+            return Err(ZmtpError::protocol(
+                "packed message inside a multipart message",
+            ));
+        }
+        let size: usize = parts.iter().map(Bytes::len).sum();
+        if size > self.max_message_size {
+            return Err(ZmtpError::TooLarge {
+                size: size as u64,
+                max: self.max_message_size as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Sending half of a connection. Queue messages, then `flush` to write them in one go.
 pub struct MessageWriter<W> {
     frames: FrameWriter<W>,
@@ -157,13 +182,14 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
         self.sealer.queue_command(cmd, self.frames.queue_buffer())
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued and not yet written (including messages gathered for a CURVE batch box).
     pub fn pending(&self) -> usize {
-        self.frames.pending()
+        self.frames.pending() + self.sealer.batched()
     }
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<()> {
+        self.sealer.finish_batch(self.frames.queue_buffer())?;
         self.frames.flush().await
     }
 
@@ -175,6 +201,9 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
 
     /// Flushes and shuts the write side down (best effort).
     pub async fn close(&mut self) {
+        if let Err(err) = self.sealer.finish_batch(self.frames.queue_buffer()) {
+            tracing::debug!(%err, "messages gathered for a batch are dropped at close");
+        }
         self.frames.shutdown().await;
     }
 }
@@ -232,6 +261,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
                 max_message_size: config.max_message_size,
                 parts: Vec::new(),
                 size: 0,
+                batched: VecDeque::new(),
             },
             writer: MessageWriter {
                 frames: frames_out,

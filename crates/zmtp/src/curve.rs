@@ -19,13 +19,11 @@ use crypto_secretbox::XSalsa20Poly1305;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
+use crate::curve_message::{counter_at, MessageOpener, MessageSealer};
 use crate::error::{Result, ZmtpError};
-use crate::frame::{
-    decode_properties, encode_frame_header, encode_properties, Command, Frame, Metadata,
-};
+use crate::frame::{decode_properties, encode_properties, Command, Metadata};
 use crate::keys::{KeyPair, PublicKey, SecretKey, KEY_LEN};
 use crate::message_box::{MessageKey, TAG_LEN};
-use crate::packed;
 const HELLO_BODY_LEN: usize = 2 + 72 + 32 + 8 + 80;
 const WELCOME_BODY_LEN: usize = 16 + 144;
 const COOKIE_LEN: usize = 16 + 80;
@@ -72,14 +70,6 @@ fn key_at(raw: &[u8], at: usize) -> Result<PublicKey> {
         .ok_or_else(|| ZmtpError::handshake("truncated key in CURVE command"))
 }
 
-fn counter_at(raw: &[u8], at: usize) -> u64 {
-    let mut counter = [0u8; 8];
-    if let Some(src) = raw.get(at..at + 8) {
-        counter.copy_from_slice(src);
-    }
-    u64::from_be_bytes(counter)
-}
-
 fn expect_command(cmd: &Command, name: &str, min_body: usize) -> Result<()> {
     if cmd.is("ERROR") {
         return Err(ZmtpError::Refused {
@@ -99,224 +89,6 @@ fn expect_command(cmd: &Command, name: &str, min_body: usize) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Bytes of a MESSAGE command body before the box: name length, "MESSAGE", nonce counter.
-const MESSAGE_HEAD_LEN: usize = 16;
-
-/// Encrypts outgoing frames into MESSAGE commands.
-pub struct MessageSealer {
-    key: MessageKey,
-    next_nonce: u64,
-    packed: bool,
-}
-
-impl MessageSealer {
-    fn new(key: MessageKey, next_nonce: u64) -> Self {
-        MessageSealer {
-            key,
-            next_nonce,
-            packed: false,
-        }
-    }
-
-    /// Whether multipart messages go out packed in one box ([`crate::packed`]).
-    pub fn packed(&self) -> bool {
-        self.packed
-    }
-
-    /// Turns packing on (only when the peer advertised it) or off.
-    pub fn set_packed(&mut self, packed: bool) {
-        self.packed = packed;
-    }
-
-    fn take_nonce(&mut self) -> Result<u64> {
-        let counter = self.next_nonce;
-        self.next_nonce = counter
-            .checked_add(1)
-            .ok_or_else(|| ZmtpError::protocol("CURVE nonce space exhausted; reconnect"))?;
-        Ok(counter)
-    }
-
-    /// Appends a MESSAGE command body (name, nonce, tag, box of `flags` + payload) to `out`;
-    /// `fill` appends exactly `payload_len` plaintext bytes, which are then encrypted in place.
-    fn seal_body(
-        &mut self,
-        out: &mut BytesMut,
-        flags: u8,
-        payload_len: usize,
-        fill: impl FnOnce(&mut BytesMut),
-    ) -> Result<()> {
-        let counter = self.take_nonce()?;
-        out.reserve(MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload_len);
-        out.put_u8(7);
-        out.extend_from_slice(b"MESSAGE");
-        out.put_u64(counter);
-        let tag_at = out.len();
-        out.extend_from_slice(&[0u8; TAG_LEN]);
-        let plain_at = out.len();
-        out.put_u8(flags);
-        fill(out);
-        debug_assert_eq!(out.len() - plain_at, 1 + payload_len);
-        let tag = self.key.seal(counter, &mut out[plain_at..]);
-        out[tag_at..plain_at].copy_from_slice(&tag);
-        Ok(())
-    }
-
-    /// Appends one whole wire frame: a MESSAGE carrying `flags` + the payload `fill` writes.
-    fn queue_box(
-        &mut self,
-        out: &mut BytesMut,
-        flags: u8,
-        payload_len: usize,
-        fill: impl FnOnce(&mut BytesMut),
-    ) -> Result<()> {
-        let body_len = MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload_len;
-        // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); so do we.
-        encode_frame_header(out, false, false, body_len);
-        self.seal_body(out, flags, payload_len, fill)
-    }
-
-    /// Appends the wire frame(s) of a multipart message to `out`: one packed box when packing
-    /// is on and the message has several parts, else one box per part.
-    pub fn queue_message(&mut self, parts: &[Bytes], out: &mut BytesMut) -> Result<()> {
-        if self.packed && packed::worth_packing(parts) {
-            let len = packed::packed_len(parts);
-            return self.queue_box(out, packed::FLAG_PACKED, len, |buf| {
-                packed::encode(parts, buf)
-            });
-        }
-        if parts.is_empty() {
-            return self.queue_box(out, 0, 0, |_| {});
-        }
-        let last = parts.len() - 1;
-        for (i, part) in parts.iter().enumerate() {
-            let flags = u8::from(i < last);
-            self.queue_box(out, flags, part.len(), |buf| buf.extend_from_slice(part))?;
-        }
-        Ok(())
-    }
-
-    /// Appends the wire frame of a command (PING, PONG) to `out`.
-    pub fn queue_command(&mut self, cmd: &Command, out: &mut BytesMut) -> Result<()> {
-        let encoded = cmd.encode();
-        self.queue_box(out, 0x02, encoded.len(), |buf| {
-            buf.extend_from_slice(&encoded)
-        })
-    }
-
-    /// Wraps one frame (part or command) into an encrypted MESSAGE command frame.
-    pub fn seal(&mut self, frame: &Frame) -> Result<Frame> {
-        let flags = u8::from(frame.more) | (u8::from(frame.command) << 1);
-        self.seal_payload(flags, &frame.body)
-    }
-
-    /// Seals an arbitrary MESSAGE flags byte and payload into a MESSAGE frame. Meant for tests
-    /// and tools that must produce boxes [`MessageSealer::seal`] would not (e.g. malformed
-    /// packed payloads).
-    pub fn seal_payload(&mut self, flags: u8, payload: &[u8]) -> Result<Frame> {
-        let mut body = BytesMut::with_capacity(MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload.len());
-        self.seal_body(&mut body, flags, payload.len(), |buf| {
-            buf.extend_from_slice(payload)
-        })?;
-        Ok(Frame {
-            more: false,
-            command: false,
-            body: body.freeze(),
-        })
-    }
-}
-
-/// What one incoming MESSAGE box held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Opened {
-    /// One frame (a message part or a command), as RFC 26 sends them.
-    Frame(Frame),
-    /// A whole multipart message from a packed box ([`crate::packed`]).
-    Message(Vec<Bytes>),
-}
-
-/// Decrypts incoming MESSAGE commands back into frames.
-pub struct MessageOpener {
-    key: MessageKey,
-    last_nonce: u64,
-    packed: bool,
-}
-
-impl MessageOpener {
-    fn new(key: MessageKey, last_nonce: u64) -> Self {
-        MessageOpener {
-            key,
-            last_nonce,
-            packed: false,
-        }
-    }
-
-    /// Accepts packed boxes (only when both sides advertised packing) or refuses them.
-    pub fn set_packed(&mut self, packed: bool) {
-        self.packed = packed;
-    }
-
-    /// Unwraps a MESSAGE command; refuses replayed or reordered nonces and packed boxes.
-    pub fn open(&mut self, frame: Frame) -> Result<Frame> {
-        match self.open_box(frame, false, 0)? {
-            Opened::Frame(frame) => Ok(frame),
-            Opened::Message(_) => Err(ZmtpError::protocol("unexpected packed CURVE MESSAGE")),
-        }
-    }
-
-    /// Unwraps a MESSAGE command, which may be a packed box of up to `max_parts` parts when
-    /// packing was negotiated.
-    pub fn open_any(&mut self, frame: Frame, max_parts: usize) -> Result<Opened> {
-        let packed = self.packed;
-        self.open_box(frame, packed, max_parts)
-    }
-
-    fn open_box(&mut self, frame: Frame, packed_ok: bool, max_parts: usize) -> Result<Opened> {
-        let body = frame.body;
-        if !body.starts_with(b"\x07MESSAGE") {
-            let cmd = Command::decode(body)?;
-            if cmd.is("ERROR") {
-                return Err(ZmtpError::Refused {
-                    reason: cmd.error_reason(),
-                });
-            }
-            return Err(ZmtpError::protocol("expected a CURVE MESSAGE command"));
-        }
-        if body.len() < MESSAGE_HEAD_LEN + TAG_LEN + 1 {
-            return Err(ZmtpError::protocol("CURVE MESSAGE too short"));
-        }
-        let counter = counter_at(&body, 8);
-        if counter <= self.last_nonce {
-            return Err(ZmtpError::protocol("CURVE MESSAGE nonce is not increasing"));
-        }
-        let tag_end = MESSAGE_HEAD_LEN + TAG_LEN;
-        let mut plain = BytesMut::from(&body[tag_end..]);
-        if !self
-            .key
-            .open(counter, &body[MESSAGE_HEAD_LEN..tag_end], &mut plain)
-        {
-            return Err(ZmtpError::protocol("CURVE MESSAGE failed authentication"));
-        }
-        self.last_nonce = counter;
-        let flags = plain[0];
-        let payload = plain.freeze().slice(1..);
-        if packed_ok && flags == packed::FLAG_PACKED {
-            return packed::decode(payload, max_parts).map(Opened::Message);
-        }
-        if flags & !0x03 != 0 {
-            return Err(ZmtpError::protocol(if flags & packed::FLAG_PACKED != 0 {
-                "packed CURVE MESSAGE, but packing was not negotiated"
-            } else {
-                "CURVE MESSAGE has reserved flags set"
-            }));
-        }
-        Ok(Opened::Frame(Frame {
-            more: flags & 0x01 != 0,
-            command: flags & 0x02 != 0,
-            body: payload,
-        }))
-    }
 }
 
 /// Client side of the CurveZMQ handshake.
@@ -646,6 +418,10 @@ impl ServerHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curve_message::Opened;
+    use crate::frame::Frame;
+    use crate::packed;
+    use bytes::BytesMut;
 
     fn meta(socket: &str) -> Vec<(String, Bytes)> {
         vec![(
@@ -753,6 +529,104 @@ mod tests {
         let mut out = BytesMut::new();
         seal.queue_message(&[Bytes::new(), Bytes::new()], &mut out)
             .unwrap();
+        let frame = wire_frames(out).remove(0);
+        assert!(matches!(
+            open.open_any(frame, 16),
+            Err(ZmtpError::Protocol(_))
+        ));
+    }
+
+    fn batching_pair() -> (MessageSealer, MessageOpener) {
+        let (mut seal, mut open) = sealed_pair();
+        seal.set_packed(true);
+        seal.set_batching(true);
+        open.set_packed(true);
+        open.set_batching(true);
+        (seal, open)
+    }
+
+    #[test]
+    fn batching_gathers_messages_until_finish() {
+        let (mut seal, mut open) = batching_pair();
+        let messages = vec![
+            vec![
+                Bytes::from_static(b"id"),
+                Bytes::new(),
+                Bytes::from_static(b"x"),
+            ],
+            vec![Bytes::from_static(b"single")],
+            vec![Bytes::new()],
+        ];
+        let mut out = BytesMut::new();
+        for parts in &messages[..2] {
+            seal.queue_message(parts, &mut out).unwrap();
+        }
+        seal.queue_message(&[], &mut out).unwrap();
+        assert!(out.is_empty(), "nothing sealed before finish_batch");
+        assert!(seal.batched() > 0);
+        seal.finish_batch(&mut out).unwrap();
+        assert_eq!(seal.batched(), 0);
+        seal.finish_batch(&mut out).unwrap();
+        let frames = wire_frames(out);
+        assert_eq!(
+            frames.len(),
+            1,
+            "one box for the whole batch; none for an empty one"
+        );
+        let frame = frames.into_iter().next().unwrap();
+        assert_eq!(open.open_any(frame, 16).unwrap(), Opened::Batch(messages));
+    }
+
+    #[test]
+    fn batches_are_bounded_and_keep_the_order() {
+        let (mut seal, mut open) = batching_pair();
+        let small = vec![Bytes::from(vec![1u8; 100])];
+        let big = vec![Bytes::from(vec![2u8; packed::BATCH_MAX]), Bytes::new()];
+        let mut out = BytesMut::new();
+        seal.queue_message(&small, &mut out).unwrap();
+        seal.queue_message(&big, &mut out).unwrap();
+        seal.queue_command(&Command::ping(1, b"p"), &mut out)
+            .unwrap();
+        // Enough small messages for two batch boxes.
+        let count = packed::BATCH_MAX / 100 + 10;
+        for _ in 0..count {
+            seal.queue_message(&small, &mut out).unwrap();
+        }
+        seal.finish_batch(&mut out).unwrap();
+        let mut received = Vec::new();
+        for frame in wire_frames(out) {
+            assert!(frame.body.len() <= packed::BATCH_MAX + 64 || received.len() == 1);
+            match open.open_any(frame, 16).unwrap() {
+                Opened::Batch(messages) => received.push(format!("batch {}", messages.len())),
+                Opened::Message(parts) => {
+                    assert_eq!(parts, big);
+                    received.push("big".into());
+                }
+                Opened::Frame(frame) => {
+                    assert!(frame.command);
+                    received.push("ping".into());
+                }
+            }
+        }
+        assert_eq!(received.len(), 5, "{received:?}");
+        assert_eq!(&received[..3], ["batch 1", "big", "ping"]);
+        let batched: usize = received[3..]
+            .iter()
+            .map(|r| r["batch ".len()..].parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(batched, count);
+    }
+
+    #[test]
+    fn batch_box_is_refused_unless_negotiated() {
+        let (mut seal, mut open) = sealed_pair();
+        seal.set_packed(true);
+        seal.set_batching(true);
+        open.set_packed(true);
+        let mut out = BytesMut::new();
+        seal.queue_message(&[Bytes::from_static(b"x")], &mut out)
+            .unwrap();
+        seal.finish_batch(&mut out).unwrap();
         let frame = wire_frames(out).remove(0);
         assert!(matches!(
             open.open_any(frame, 16),

@@ -28,6 +28,9 @@ pub struct PeerInfo {
     /// Both sides advertised packed parts, so multipart messages travel in one CURVE box each
     /// ([`crate::packed`]); always false for NULL.
     pub packed_parts: bool,
+    /// Both sides also advertised batches: the messages queued between two flushes travel in
+    /// one CURVE box ([`crate::packed`]); always false for NULL.
+    pub packed_batches: bool,
 }
 
 impl PeerInfo {
@@ -112,6 +115,10 @@ where
             packed::PROPERTY.to_string(),
             Bytes::from_static(packed::VERSION),
         ));
+        metadata.push((
+            packed::BATCH_PROPERTY.to_string(),
+            Bytes::from_static(packed::VERSION),
+        ));
     }
 
     let (peer_metadata, curve_key, mut sealer, mut opener) = match security {
@@ -162,17 +169,22 @@ where
     };
     reader.set_max_frame(saved_max);
 
-    let packed_parts = offer_packing
-        && find_property(&peer_metadata, packed::PROPERTY).is_some_and(|v| v == packed::VERSION);
+    let advertised =
+        |name: &str| find_property(&peer_metadata, name).is_some_and(|v| v == packed::VERSION);
+    let packed_parts = offer_packing && advertised(packed::PROPERTY);
+    let packed_batches = packed_parts && advertised(packed::BATCH_PROPERTY);
     if let (Sealer::Curve(sealer), Opener::Curve(opener)) = (&mut sealer, &mut opener) {
         sealer.set_packed(packed_parts);
         opener.set_packed(packed_parts);
+        sealer.set_batching(packed_batches);
+        opener.set_batching(packed_batches);
     }
     let peer = PeerInfo {
         greeting,
         metadata: peer_metadata,
         curve_key,
         packed_parts,
+        packed_batches,
     };
     if let Some(theirs) = peer.socket_type() {
         if !compatible(socket_type, &theirs) {

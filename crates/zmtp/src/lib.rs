@@ -40,14 +40,19 @@
 //! whose part list is malformed, is a protocol error that closes the connection. Turn it off
 //! with `pack_parts: false` in [`ServerConfig`] / [`ClientConfig`]. Details: [`packed`].
 //!
+//! With it we also advertise `X-Packed-Batches: 1`: when both sides do, all the messages a
+//! connection queues between two flushes go out in one MESSAGE box with flags `0x08` (up to
+//! 16 KiB of them; a longer message gets a box of its own after them), so a burst of small
+//! requests costs one box instead of one each. `pack_parts: false` turns batches off too.
+//!
 //! # Layers, bottom up
 //! - [`limits`]: bounds shared by several layers (so that each depends one way only).
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
 //! - [`wire`]: buffered frame I/O over a byte stream.
 //! - [`null`], [`curve`], [`handshake`]: security handshakes; [`security`]: per-connection
-//!   frame sealing/opening; [`message_box`]: the MESSAGE box with per-connection keys
+//!   frame sealing/opening ([`curve_message`] for CURVE); [`message_box`]: the MESSAGE box with per-connection keys
 //!   (XSalsa20-Poly1305 from the RustCrypto `salsa20` and `poly1305` crates, checked against
-//!   `crypto_box`);
+//!   `crypto_box`; long boxes through libsodium's vectorised code, [`sodium`]);
 //!   [`packed`]: the packed-parts encoding.
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
@@ -59,6 +64,7 @@
 pub mod client;
 pub mod connection;
 pub mod curve;
+pub mod curve_message;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -70,6 +76,7 @@ pub mod outbound;
 pub mod packed;
 pub mod security;
 pub mod server;
+pub mod sodium;
 pub mod wire;
 pub mod z85;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::curve::{MessageOpener, MessageSealer, Opened};
+use crate::curve_message::{MessageOpener, MessageSealer, Opened};
 use crate::error::Result;
 use crate::frame::{encode_frame_header, Command, Frame, Mechanism};
 use crate::keys::{KeyPair, PublicKey, SecretKey};
@@ -87,6 +87,23 @@ impl Sealer {
         }
     }
 
+    /// Plaintext bytes gathered for a CURVE batch box that are not in any output buffer yet.
+    pub fn batched(&self) -> usize {
+        match self {
+            Sealer::Null => 0,
+            Sealer::Curve(sealer) => sealer.batched(),
+        }
+    }
+
+    /// Seals the messages gathered for a batch box into `out` (nothing to do for NULL or when
+    /// batches were not negotiated). Call before writing `out` to the socket.
+    pub fn finish_batch(&mut self, out: &mut BytesMut) -> Result<()> {
+        match self {
+            Sealer::Null => Ok(()),
+            Sealer::Curve(sealer) => sealer.finish_batch(out),
+        }
+    }
+
     /// Appends the wire frame of a command to `out`.
     pub fn queue_command(&mut self, cmd: &Command, out: &mut BytesMut) -> Result<()> {
         match self {
@@ -108,8 +125,10 @@ impl Sealer {
 }
 
 /// Largest growth of a message in a CURVE box: MESSAGE head, tag and flags, plus the part
-/// headers of a packed box of [`MAX_PARTS`] parts.
+/// headers of a packed box of [`MAX_PARTS`] parts. A batch box ([`packed::BATCH_MAX`]) fits in
+/// it too, so a receiver with a small message size limit still accepts whole batches.
 const CURVE_OVERHEAD: u64 = 64 + (packed::PART_OVERHEAD * MAX_PARTS) as u64;
+const _: () = assert!(CURVE_OVERHEAD >= packed::BATCH_MAX as u64 + 64);
 
 /// Transforms incoming wire frames back into logical frames.
 pub enum Opener {

@@ -274,6 +274,20 @@ async fn our_client_against(router: &PyRouter, security: ClientSecurity) {
         }
     });
     futures::future::join_all(requests).await;
+    // Long bodies: from 288 bytes on, our boxes are made and opened by libsodium's vectorised
+    // code (message_box.rs); libzmq must read them and we must read its replies.
+    for len in [286usize, 287, 300, 1000, 5000, 70_000] {
+        let body = Bytes::from("L".repeat(len));
+        let reply = client
+            .request(&router.endpoint, vec![body.clone()], WAIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            reply,
+            vec![Bytes::from(format!("py:{}", "L".repeat(len)))],
+            "{len}"
+        );
+    }
 }
 
 #[tokio::test]

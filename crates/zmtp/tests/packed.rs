@@ -1,6 +1,7 @@
-//! Packed parts (one CURVE box per multipart message, `X-Packed-Parts`) over loopback TCP:
-//! negotiated between our own peers, off towards peers that do not offer it, and a malformed
-//! packed box is a connection error, never a panic.
+//! Packed parts (one CURVE box per multipart message, `X-Packed-Parts`) and batches (the
+//! messages of one flush in one box, `X-Packed-Batches`) over loopback TCP: negotiated between
+//! our own peers, off towards peers that do not offer them, and a malformed packed box is a
+//! connection error, never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -103,11 +104,71 @@ async fn packed_between_our_own_peers() {
 }
 
 #[tokio::test]
+async fn messages_queued_before_one_flush_arrive_in_order_from_batches() {
+    let (mut client, mut server) = pair(true, true).await;
+    assert!(client.peer.packed_batches && server.peer.packed_batches);
+    // Hundreds of small messages (several batch boxes), a message too long for any batch,
+    // an empty message and a PING in between, all written by one flush.
+    let mut sent = Vec::new();
+    for i in 0..400u32 {
+        sent.push(vec![
+            Bytes::from(i.to_be_bytes().to_vec()),
+            Bytes::from(vec![9u8; 100]),
+        ]);
+        if i == 150 {
+            sent.push(vec![Bytes::from(vec![3u8; 40_000])]);
+        }
+        if i == 200 {
+            sent.push(vec![]);
+        }
+    }
+    for parts in &sent[..300] {
+        client.writer.queue_message(parts).unwrap();
+    }
+    client
+        .writer
+        .queue_command(&zmtp::frame::Command::ping(50, b"mid"))
+        .unwrap();
+    for parts in &sent[300..] {
+        client.writer.queue_message(parts).unwrap();
+    }
+    assert!(client.writer.pending() > 40_000);
+    client.writer.flush().await.unwrap();
+    let received = tokio::time::timeout(WAIT, async {
+        let mut received = Vec::new();
+        let mut pinged_after = None;
+        while received.len() < sent.len() {
+            match server.reader.recv().await.unwrap() {
+                Inbound::Message(parts) => received.push(parts),
+                Inbound::Ping(_) => pinged_after = Some(received.len()),
+                Inbound::Pong(_) => panic!("unexpected PONG"),
+            }
+        }
+        assert_eq!(pinged_after, Some(300), "the PING keeps its place");
+        received
+    })
+    .await
+    .unwrap();
+    let mut expected = sent;
+    // The empty message arrives as one empty part (ZMTP has no zero-part messages).
+    for parts in expected.iter_mut().filter(|parts| parts.is_empty()) {
+        *parts = vec![Bytes::new()];
+    }
+    assert_eq!(received.len(), expected.len());
+    assert!(received == expected, "messages differ or are out of order");
+    // And the other direction still works, batch by batch.
+    tokio::time::timeout(WAIT, exchange(&mut client, &mut server))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn unpacked_when_either_side_does_not_offer_it() {
     for (client_packs, server_packs) in [(false, true), (true, false), (false, false)] {
         let (mut client, mut server) = pair(client_packs, server_packs).await;
         assert!(!client.peer.packed_parts, "{client_packs} {server_packs}");
         assert!(!server.peer.packed_parts, "{client_packs} {server_packs}");
+        assert!(!client.peer.packed_batches && !server.peer.packed_batches);
         tokio::time::timeout(WAIT, exchange(&mut client, &mut server))
             .await
             .unwrap();
