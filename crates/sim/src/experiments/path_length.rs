@@ -70,7 +70,25 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
     })?
 }
 
-/// Runs the experiment for `N = 2^3 .. 2^14` (small: up to 2^10), or only `--nodes`.
+/// Lookups per ring size under `--scale`: 100·N up to this many, so that a run to 10^5 nodes
+/// takes minutes (about 5·10^6 lookups in all) rather than half an hour.
+pub const SCALED_MAX_LOOKUPS: usize = 1_000_000;
+
+/// The ring sizes under `--scale S`: `2^3, 2^4, …` up to `S`, then `S` itself if it is not a
+/// power of two.
+pub fn scaled_sizes(scale: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = (3..usize::BITS)
+        .map(|k| 1usize << k)
+        .take_while(|&n| n <= scale)
+        .collect();
+    if !scale.is_power_of_two() || scale < 8 {
+        sizes.push(scale);
+    }
+    sizes
+}
+
+/// Runs the experiment for `N = 2^3 .. 2^14` (small: up to 2^10; `--scale S`: up to `S`), or
+/// only `--nodes`.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let sizes: Vec<usize> = match options.nodes {
         Some(0) => {
@@ -79,10 +97,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             ))
         }
         Some(n) => vec![n],
-        None => {
-            let top = if options.small { 10 } else { 14 };
-            (3..=top).map(|k| 1usize << k).collect()
-        }
+        None => match options.scale {
+            Some(scale) => scaled_sizes(scale),
+            None => {
+                let top = if options.small { 10 } else { 14 };
+                (3..=top).map(|k| 1usize << k).collect()
+            }
+        },
     };
     let mut table = Table::new(
         "path-length",
@@ -102,6 +123,8 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
     for nodes in sizes {
         let lookups = options.lookups.unwrap_or(if options.small {
             4 * nodes.max(500)
+        } else if options.scale.is_some() {
+            (100 * nodes).min(SCALED_MAX_LOOKUPS)
         } else {
             100 * nodes
         });
