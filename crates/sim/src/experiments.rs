@@ -4,6 +4,7 @@ pub mod balance;
 pub mod churn;
 pub mod failures;
 pub mod load_balance;
+pub mod owner_index;
 pub mod path_length;
 pub mod placement;
 pub mod replicas;

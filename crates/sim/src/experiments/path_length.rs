@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dendrite::chord::successor_of;
 use dendrite::mem::LinkModel;
 use dendrite::Ring;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::owner_index::OwnerIndex;
 use super::placement::random_id;
 use super::ring_setup::{converged, template};
 use super::{Options, Outcome};
@@ -52,6 +52,7 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
             loss: 0.0,
         });
         let all = cluster.vnodes();
+        let owners = OwnerIndex::new(&all);
         let rings: Vec<Arc<Ring>> = cluster.nodes().values().cloned().collect();
         let mut rng = SmallRng::seed_from_u64(seed ^ nodes as u64);
         let mut hops = Vec::with_capacity(lookups);
@@ -61,7 +62,7 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
             let ring = &rings[rng.gen_range(0..rings.len())];
             let (result, stats) = ring.find_successors_counted(key, 1).await;
             match result {
-                Ok(found) if found.first() == Some(&successor_of(&all, &key)) => {}
+                Ok(found) if found.first() == owners.successor(&all, &key) => {}
                 _ => wrong += 1,
             }
             hops.push(u32::try_from(stats.hops).unwrap_or(u32::MAX));

@@ -5,6 +5,7 @@
 use dendrite::{Id, Vnode};
 use rand::Rng;
 
+use super::owner_index::OwnerIndex;
 use crate::naming;
 
 /// Every vnode of `nodes` hosts, sorted by id, with the index of the host each belongs to.
@@ -12,54 +13,7 @@ pub struct Placement {
     vnodes: Vec<Vnode>,
     hosts: Vec<usize>,
     nodes: usize,
-    buckets: Buckets,
-}
-
-/// Where the vnodes whose ids start with each `bits`-bit prefix begin in the sorted list: a key
-/// then needs a search among the few vnodes of its own prefix only, not of the whole ring.
-/// At 10^5 nodes and 10^7 keys the whole-ring search missed the cache at every level and was
-/// most of the run (docs/simulation.md, *Speed*); the owner found is the same.
-struct Buckets {
-    bits: u32,
-    /// `starts[p]`: index of the first vnode whose prefix is `p` or more; one extra entry at the
-    /// end holds the number of vnodes.
-    starts: Vec<usize>,
-}
-
-impl Buckets {
-    /// About one prefix per vnode, at most 2^22 of them.
-    fn new(sorted: &[Vnode]) -> Buckets {
-        let bits = sorted
-            .len()
-            .next_power_of_two()
-            .trailing_zeros()
-            .clamp(1, 22);
-        let mut starts = Vec::with_capacity((1 << bits) + 1);
-        let mut at = 0;
-        for prefix in 0..=(1u64 << bits) {
-            while sorted
-                .get(at)
-                .is_some_and(|v| Buckets::prefix(bits, &v.id) < prefix)
-            {
-                at += 1;
-            }
-            starts.push(at);
-        }
-        Buckets { bits, starts }
-    }
-
-    fn prefix(bits: u32, id: &Id) -> u64 {
-        id.high_u64() >> (64 - bits)
-    }
-
-    /// The range of vnodes that share `key`'s prefix.
-    fn around(&self, key: &Id) -> (usize, usize) {
-        let p = usize::try_from(Buckets::prefix(self.bits, key)).unwrap_or(usize::MAX);
-        match (self.starts.get(p), self.starts.get(p.saturating_add(1))) {
-            (Some(&lo), Some(&hi)) => (lo, hi),
-            _ => (0, self.starts.last().copied().unwrap_or(0)),
-        }
-    }
+    owners: OwnerIndex,
 }
 
 impl Placement {
@@ -74,12 +28,12 @@ impl Placement {
             .collect();
         all.sort_by_key(|(v, _)| v.id);
         let (vnodes, hosts): (Vec<Vnode>, Vec<usize>) = all.into_iter().unzip();
-        let buckets = Buckets::new(&vnodes);
+        let owners = OwnerIndex::new(&vnodes);
         Placement {
             vnodes,
             hosts,
             nodes,
-            buckets,
+            owners,
         }
     }
 
@@ -96,18 +50,7 @@ impl Placement {
     /// Position in [`vnodes`](Self::vnodes) of the vnode that owns `key`, the same vnode as
     /// `dendrite::chord::successor_of`.
     pub fn owner_position(&self, key: &Id) -> usize {
-        // Every vnode before the key's prefix range is below the key, every one after is above.
-        let (lo, hi) = self.buckets.around(key);
-        let at = lo
-            + self
-                .vnodes
-                .get(lo..hi)
-                .map_or(0, |range| range.partition_point(|v| v.id < *key));
-        if at == self.vnodes.len() {
-            0
-        } else {
-            at
-        }
+        self.owners.position(&self.vnodes, key)
     }
 
     /// The host index of the vnode at `position`.
