@@ -30,7 +30,7 @@ pub struct Options {
     /// Small, fast sizes (for tests and CI) instead of the paper's.
     pub small: bool,
     /// Ring size in place of the paper's (`--scale`, e.g. 10^5): the ring experiments run on
-    /// this many nodes and their key counts grow with it (see [`Options::ring_nodes`]).
+    /// this many nodes and their key counts grow with it ([`KEYS_PER_NODE`] keys per node).
     /// `churn` and `balance` keep their sizes. `nodes` and `keys` still win when given.
     pub scale: Option<usize>,
 }
