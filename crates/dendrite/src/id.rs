@@ -18,7 +18,12 @@ pub const ID_BYTES: usize = ID_BITS / 8;
 ///
 /// An `Id` is always exactly 20 bytes; raw byte strings become ids only through
 /// [`Id::from_slice`], which rejects any other length.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// Ordering and arithmetic work on two machine words (the top 32 bits and the low 128), not
+/// byte by byte: ids are compared and subtracted at every hop of every lookup, and the byte-wise
+/// versions (a `memcmp` per comparison) were the simulator's largest cost (docs/simulation.md,
+/// *Speed*). Both give the same results as big-endian byte order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Id([u8; ID_BYTES]);
 
 /// A byte string that cannot be a ring id.
@@ -70,29 +75,40 @@ impl Id {
 
     /// `self + other` modulo 2^160.
     pub fn wrapping_add(&self, other: &Id) -> Id {
-        let mut out = [0u8; ID_BYTES];
-        let mut carry = 0u16;
-        for i in (0..ID_BYTES).rev() {
-            let sum = u16::from(self.0[i]) + u16::from(other.0[i]) + carry;
-            out[i] = sum as u8;
-            carry = sum >> 8;
-        }
-        Id(out)
+        let (a_high, a_low) = self.words();
+        let (b_high, b_low) = other.words();
+        let (low, carry) = a_low.overflowing_add(b_low);
+        Id::from_words(
+            a_high.wrapping_add(b_high).wrapping_add(u32::from(carry)),
+            low,
+        )
     }
 
     /// `self - other` modulo 2^160.
     pub fn wrapping_sub(&self, other: &Id) -> Id {
+        let (a_high, a_low) = self.words();
+        let (b_high, b_low) = other.words();
+        let (low, borrow) = a_low.overflowing_sub(b_low);
+        Id::from_words(
+            a_high.wrapping_sub(b_high).wrapping_sub(u32::from(borrow)),
+            low,
+        )
+    }
+
+    /// The id as two big-endian integers: the top 32 bits and the low 128.
+    fn words(&self) -> (u32, u128) {
+        let mut high = [0u8; 4];
+        let mut low = [0u8; 16];
+        high.copy_from_slice(&self.0[..4]);
+        low.copy_from_slice(&self.0[4..]);
+        (u32::from_be_bytes(high), u128::from_be_bytes(low))
+    }
+
+    /// The inverse of [`words`](Self::words).
+    fn from_words(high: u32, low: u128) -> Id {
         let mut out = [0u8; ID_BYTES];
-        let mut borrow = 0i16;
-        for i in (0..ID_BYTES).rev() {
-            let mut diff = i16::from(self.0[i]) - i16::from(other.0[i]) - borrow;
-            borrow = 0;
-            if diff < 0 {
-                diff += 256;
-                borrow = 1;
-            }
-            out[i] = diff as u8;
-        }
+        out[..4].copy_from_slice(&high.to_be_bytes());
+        out[4..].copy_from_slice(&low.to_be_bytes());
         Id(out)
     }
 
@@ -140,6 +156,19 @@ impl Id {
     /// A short hex prefix for logs and spans.
     pub fn short(&self) -> String {
         hex::encode(&self.0[..4])
+    }
+}
+
+impl Ord for Id {
+    /// Big-endian unsigned order, the same as comparing the bytes.
+    fn cmp(&self, other: &Id) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Id) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -267,6 +296,25 @@ mod tests {
         fn finger_starts_wrap(a in any_id(), i in 0usize..160) {
             let start = a.add_pow2(i);
             prop_assert_eq!(a.distance_to(&start), Id::pow2(i));
+        }
+
+        #[test]
+        fn word_arithmetic_matches_bytes(a in any_id(), b in any_id()) {
+            // The byte-wise definitions the word versions replaced.
+            prop_assert_eq!(a.cmp(&b), a.0.cmp(&b.0));
+            let mut sum = [0u8; ID_BYTES];
+            let mut difference = [0u8; ID_BYTES];
+            let (mut carry, mut borrow) = (0u16, 0i16);
+            for i in (0..ID_BYTES).rev() {
+                let s = u16::from(a.0[i]) + u16::from(b.0[i]) + carry;
+                sum[i] = s as u8;
+                carry = s >> 8;
+                let d = i16::from(a.0[i]) - i16::from(b.0[i]) - borrow;
+                borrow = i16::from(d < 0);
+                difference[i] = d.rem_euclid(256) as u8;
+            }
+            prop_assert_eq!(a.wrapping_add(&b), Id(sum));
+            prop_assert_eq!(a.wrapping_sub(&b), Id(difference));
         }
 
         #[test]

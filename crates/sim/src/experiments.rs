@@ -4,6 +4,7 @@ pub mod balance;
 pub mod churn;
 pub mod failures;
 pub mod load_balance;
+pub mod owner_index;
 pub mod path_length;
 pub mod placement;
 pub mod replicas;
@@ -28,7 +29,15 @@ pub struct Options {
     pub lookups: Option<usize>,
     /// Small, fast sizes (for tests and CI) instead of the paper's.
     pub small: bool,
+    /// Ring size in place of the paper's (`--scale`, e.g. 10^5): the ring experiments run on
+    /// this many nodes and their key counts grow with it ([`KEYS_PER_NODE`] keys per node).
+    /// `churn` and `balance` keep their sizes. `nodes` and `keys` still win when given.
+    pub scale: Option<usize>,
 }
+
+/// Keys per node in the paper's load-balance set-up (10^6 keys on 10^4 nodes), kept under
+/// `--scale`.
+pub const KEYS_PER_NODE: usize = 100;
 
 impl Options {
     /// Paper-sized options with `seed`.
@@ -51,6 +60,18 @@ impl Options {
     /// `value` when given, else `small` or `full` by scale.
     pub(crate) fn pick(&self, value: Option<usize>, small: usize, full: usize) -> usize {
         value.unwrap_or(if self.small { small } else { full })
+    }
+
+    /// Nodes of a ring experiment: `--nodes`, else `--scale`, else `small` or `full`.
+    pub(crate) fn ring_nodes(&self, small: usize, full: usize) -> usize {
+        self.pick(self.nodes.or(self.scale), small, full)
+    }
+
+    /// Keys of an experiment on `nodes` nodes: `--keys`, else [`KEYS_PER_NODE`] per node under
+    /// `--scale`, else `small` or `full`.
+    pub(crate) fn ring_keys(&self, nodes: usize, small: usize, full: usize) -> usize {
+        let scaled = self.scale.map(|_| nodes.saturating_mul(KEYS_PER_NODE));
+        self.pick(self.keys.or(scaled), small, full)
     }
 }
 

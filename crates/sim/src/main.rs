@@ -1,5 +1,5 @@
 //! `dendrite-sim <experiment|all> [--seed S] [--nodes N] [--keys K] [--lookups L] [--small]
-//! [--out DIR]`: runs the Chord paper's experiments on Dendrite's ring code in virtual time and
+//! [--scale N] [--out DIR]`: runs the Chord paper's experiments on Dendrite's ring code in virtual time and
 //! writes a CSV and an SVG per experiment.
 
 use std::path::PathBuf;
@@ -9,6 +9,9 @@ use std::time::Instant;
 use clap::Parser;
 use dendrite_sim::output::write_outcome;
 use dendrite_sim::{Experiment, Options};
+
+/// The smallest ring `--scale` accepts: replicas needs 4 hosts.
+const MIN_SCALE: usize = 4;
 
 /// Command line of the simulator.
 #[derive(Debug, Parser)]
@@ -34,6 +37,12 @@ struct Cli {
     /// Small, fast sizes instead of the paper's.
     #[arg(long)]
     small: bool,
+    /// Ring size in place of the paper's 10^4 nodes (e.g. 100000): load-balance,
+    /// virtual-nodes, replicas and failures run on this many nodes with 100 keys per node,
+    /// path-length on 2^3 .. this many (at most 10^6 lookups each); churn and balance keep
+    /// their sizes.
+    #[arg(long)]
+    scale: Option<usize>,
     /// Directory for the CSV and SVG files.
     #[arg(long, default_value = "docs/sim")]
     out: PathBuf,
@@ -61,12 +70,19 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if cli.scale.is_some_and(|s| s < MIN_SCALE) {
+        eprintln!(
+            "--scale needs at least {MIN_SCALE} nodes (failures and replicas need that many)"
+        );
+        return ExitCode::from(2);
+    }
     let options = Options {
         seed: cli.seed,
         nodes: cli.nodes,
         keys: cli.keys,
         lookups: cli.lookups,
         small: cli.small,
+        scale: cli.scale,
     };
     println!("seed {}", options.seed);
     let started = Instant::now();

@@ -33,3 +33,13 @@ fn an_unknown_experiment_is_refused_with_the_list() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("path-length"));
 }
+
+#[test]
+fn a_scale_too_small_for_the_experiments_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dendrite-sim"))
+        .args(["all", "--scale", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--scale"));
+}

@@ -189,3 +189,31 @@ fn the_same_seed_gives_identical_csv_bytes() {
         "the seed matters"
     );
 }
+
+#[test]
+fn scale_sets_the_ring_size_and_the_same_seed_repeats_itself() {
+    let options = Options {
+        scale: Some(600),
+        lookups: Some(200),
+        ..Options::full(23)
+    };
+    let a = Experiment::PathLength.run(&options).unwrap();
+    let b = Experiment::PathLength.run(&options).unwrap();
+    assert_eq!(a.tables[0].to_csv(), b.tables[0].to_csv());
+    // Powers of two up to the scale, then the scale itself.
+    let nodes = column(&a, "path-length", "nodes");
+    assert_eq!(nodes, [8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 600.0]);
+    assert!(column(&a, "path-length", "wrong").iter().all(|&w| w == 0.0));
+    assert_eq!(path_length::scaled_sizes(4096).last(), Some(&4096));
+    assert_eq!(path_length::scaled_sizes(5), [5]);
+    // Ring experiments take the scale as their size, with the paper's 100 keys per node.
+    let options = Options {
+        scale: Some(700),
+        ..Options::full(23)
+    };
+    let out = Experiment::LoadBalance.run(&options).unwrap();
+    assert!(column(&out, "load-balance", "nodes")
+        .iter()
+        .all(|&n| n == 700.0));
+    assert_eq!(column(&out, "load-balance", "keys").last(), Some(&70_000.0));
+}

@@ -109,7 +109,7 @@ pub fn measure(
 
 /// Runs the experiment for every fraction in [`FAIL_FRACTIONS`].
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
-    let nodes = options.pick(options.nodes, 200, 1000);
+    let nodes = options.ring_nodes(200, 1000);
     let lookups = options.pick(options.lookups, 2000, 10_000);
     if nodes < 2 {
         return Err(SimError::InvalidOption(

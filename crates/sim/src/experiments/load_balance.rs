@@ -17,8 +17,8 @@ use crate::table::Table;
 
 /// Runs the experiment: ten key counts from `K/10` to `K`, and the distribution at `K/2`.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
-    let nodes = options.pick(options.nodes, 500, 10_000);
-    let max_keys = options.pick(options.keys, 50_000, 1_000_000);
+    let nodes = options.ring_nodes(500, 10_000);
+    let max_keys = options.ring_keys(nodes, 50_000, 1_000_000);
     if nodes == 0 || max_keys < 10 {
         return Err(SimError::InvalidOption(
             "load-balance needs --nodes >= 1 and --keys >= 10".into(),

@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use dendrite::chord::successor_of;
+use dendrite::mem::LinkModel;
 use dendrite::Ring;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::owner_index::OwnerIndex;
 use super::placement::random_id;
 use super::ring_setup::{converged, template};
 use super::{Options, Outcome};
@@ -41,7 +43,16 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
         // The paper's Fig. 10 nodes route by fingers and one successor; a longer successor list
         // would also serve as a short-range finger table and shorten the last hops.
         let cluster = converged(seed, nodes, template(1)).await?;
+        // Zero link delay (hops are counted, not timed): a lookup then completes without a
+        // timer or a pass through the scheduler, which at 10^5 nodes is most of the run time
+        // (docs/simulation.md, *Speed*). Nothing here depends on virtual time.
+        cluster.network().set_link(LinkModel {
+            latency_min: Duration::ZERO,
+            latency_max: Duration::ZERO,
+            loss: 0.0,
+        });
         let all = cluster.vnodes();
+        let owners = OwnerIndex::new(&all);
         let rings: Vec<Arc<Ring>> = cluster.nodes().values().cloned().collect();
         let mut rng = SmallRng::seed_from_u64(seed ^ nodes as u64);
         let mut hops = Vec::with_capacity(lookups);
@@ -51,7 +62,7 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
             let ring = &rings[rng.gen_range(0..rings.len())];
             let (result, stats) = ring.find_successors_counted(key, 1).await;
             match result {
-                Ok(found) if found.first() == Some(&successor_of(&all, &key)) => {}
+                Ok(found) if found.first() == owners.successor(&all, &key) => {}
                 _ => wrong += 1,
             }
             hops.push(u32::try_from(stats.hops).unwrap_or(u32::MAX));
@@ -60,7 +71,25 @@ pub fn measure(seed: u64, nodes: usize, lookups: usize) -> Result<PathSample, Si
     })?
 }
 
-/// Runs the experiment for `N = 2^3 .. 2^14` (small: up to 2^10), or only `--nodes`.
+/// Lookups per ring size under `--scale`: 100·N up to this many, so that a run to 10^5 nodes
+/// takes minutes (about 5·10^6 lookups in all) rather than half an hour.
+pub const SCALED_MAX_LOOKUPS: usize = 1_000_000;
+
+/// The ring sizes under `--scale S`: `2^3, 2^4, …` up to `S`, then `S` itself if it is not a
+/// power of two.
+pub fn scaled_sizes(scale: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = (3..usize::BITS)
+        .map(|k| 1usize << k)
+        .take_while(|&n| n <= scale)
+        .collect();
+    if !scale.is_power_of_two() || scale < 8 {
+        sizes.push(scale);
+    }
+    sizes
+}
+
+/// Runs the experiment for `N = 2^3 .. 2^14` (small: up to 2^10; `--scale S`: up to `S`), or
+/// only `--nodes`.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let sizes: Vec<usize> = match options.nodes {
         Some(0) => {
@@ -69,10 +98,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             ))
         }
         Some(n) => vec![n],
-        None => {
-            let top = if options.small { 10 } else { 14 };
-            (3..=top).map(|k| 1usize << k).collect()
-        }
+        None => match options.scale {
+            Some(scale) => scaled_sizes(scale),
+            None => {
+                let top = if options.small { 10 } else { 14 };
+                (3..=top).map(|k| 1usize << k).collect()
+            }
+        },
     };
     let mut table = Table::new(
         "path-length",
@@ -92,6 +124,8 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
     for nodes in sizes {
         let lookups = options.lookups.unwrap_or(if options.small {
             4 * nodes.max(500)
+        } else if options.scale.is_some() {
+            (100 * nodes).min(SCALED_MAX_LOOKUPS)
         } else {
             100 * nodes
         });

@@ -5,6 +5,7 @@
 use dendrite::{Id, Vnode};
 use rand::Rng;
 
+use super::owner_index::OwnerIndex;
 use crate::naming;
 
 /// Every vnode of `nodes` hosts, sorted by id, with the index of the host each belongs to.
@@ -12,6 +13,7 @@ pub struct Placement {
     vnodes: Vec<Vnode>,
     hosts: Vec<usize>,
     nodes: usize,
+    owners: OwnerIndex,
 }
 
 impl Placement {
@@ -25,11 +27,13 @@ impl Placement {
             })
             .collect();
         all.sort_by_key(|(v, _)| v.id);
-        let (vnodes, hosts) = all.into_iter().unzip();
+        let (vnodes, hosts): (Vec<Vnode>, Vec<usize>) = all.into_iter().unzip();
+        let owners = OwnerIndex::new(&vnodes);
         Placement {
             vnodes,
             hosts,
             nodes,
+            owners,
         }
     }
 
@@ -46,12 +50,7 @@ impl Placement {
     /// Position in [`vnodes`](Self::vnodes) of the vnode that owns `key`, the same vnode as
     /// `dendrite::chord::successor_of`.
     pub fn owner_position(&self, key: &Id) -> usize {
-        let at = self.vnodes.partition_point(|v| v.id < *key);
-        if at == self.vnodes.len() {
-            0
-        } else {
-            at
-        }
+        self.owners.position(&self.vnodes, key)
     }
 
     /// The host index of the vnode at `position`.
@@ -89,10 +88,20 @@ mod tests {
         let p = Placement::new(3, 50, 3);
         assert_eq!(p.vnodes().len(), 150);
         let mut rng = SmallRng::seed_from_u64(1);
-        for _ in 0..1000 {
-            let key = random_id(&mut rng);
+        let mut keys: Vec<Id> = (0..1000).map(|_| random_id(&mut rng)).collect();
+        // The edges of the prefix ranges, and every vnode's id and its neighbours.
+        keys.extend([Id::ZERO, Id::MAX]);
+        for v in p.vnodes() {
+            keys.extend([v.id, v.id.add_pow2(0), v.id.wrapping_sub(&Id::pow2(0))]);
+        }
+        for key in keys {
             let owner = &p.vnodes()[p.owner_position(&key)];
             assert_eq!(owner, &successor_of(p.vnodes(), &key));
+        }
+        // One vnode: one prefix range holds it, the others are empty.
+        let one = Placement::new(4, 1, 1);
+        for _ in 0..100 {
+            assert_eq!(one.owner_position(&random_id(&mut rng)), 0);
         }
         assert_eq!(p.keys_per_host(&mut rng, 999).iter().sum::<u32>(), 999);
     }

@@ -82,8 +82,8 @@ fn copy_hosts(placement: &Placement, scheme: Scheme, replicas: usize) -> Vec<Vec
 /// Runs the experiment: owner-only with one vnode per host (Fig. 11), then two replicas with
 /// three vnodes per host, on distinct hosts and naively.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
-    let nodes = options.pick(options.nodes, 500, 10_000);
-    let keys = options.pick(options.keys, 50_000, 1_000_000);
+    let nodes = options.ring_nodes(500, 10_000);
+    let keys = options.ring_keys(nodes, 50_000, 1_000_000);
     if nodes < 4 {
         return Err(SimError::InvalidOption(
             "replicas needs --nodes >= 4".into(),

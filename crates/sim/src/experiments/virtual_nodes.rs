@@ -17,8 +17,8 @@ pub const VNODES_PER_NODE: [u16; 5] = [1, 2, 5, 10, 20];
 
 /// Runs the experiment for every `r` in [`VNODES_PER_NODE`].
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
-    let nodes = options.pick(options.nodes, 500, 10_000);
-    let keys = options.pick(options.keys, 50_000, 1_000_000);
+    let nodes = options.ring_nodes(500, 10_000);
+    let keys = options.ring_keys(nodes, 50_000, 1_000_000);
     if nodes == 0 {
         return Err(SimError::InvalidOption(
             "virtual-nodes needs --nodes >= 1".into(),
