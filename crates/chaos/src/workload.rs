@@ -116,6 +116,52 @@ async fn query<T: redis::FromRedisValue>(
     }
 }
 
+/// Client `client`'s next operation, drawn: 40 % GET, 35 % SET, 10 % DEL, 15 % INCR. SET
+/// values are `<client>-<sequence>` (`sequence` counts them), unique per run. Also drawn by the
+/// table simulation (crates/tablesim), so both runs load the table the same way.
+pub fn draw(
+    workload: &Workload,
+    client: usize,
+    sequence: &mut u64,
+    rng: &mut StdRng,
+) -> (String, Command) {
+    let registers = workload.registers.max(1);
+    let counters = workload.counters;
+    let roll = rng.gen_range(0..100);
+    let on_register = |rng: &mut StdRng| register(rng.gen_range(0..registers));
+    if roll < 40 {
+        let key = if counters > 0 && rng.gen_bool(0.25) {
+            counter(rng.gen_range(0..counters))
+        } else {
+            on_register(rng)
+        };
+        (key, Command::Get)
+    } else if roll < 75 || (roll >= 85 && counters == 0) {
+        *sequence += 1;
+        let value = format!("{client}-{sequence}");
+        (on_register(rng), Command::Set(value))
+    } else if roll < 85 {
+        (on_register(rng), Command::Del)
+    } else {
+        (counter(rng.gen_range(0..counters)), Command::Incr)
+    }
+}
+
+/// The seed of client `client`'s choices in a run of `seed`.
+pub fn client_seed(seed: u64, client: usize) -> u64 {
+    seed ^ (client as u64 + 1).wrapping_mul(0x9E37_79B9)
+}
+
+/// Whether a convergence sweep read every key the same from every node (and each read was
+/// answered).
+pub fn agreed(keys: &[String], sweep: &[Operation]) -> bool {
+    keys.iter().all(|key| {
+        let mut reads = sweep.iter().filter(|o| &o.key == key);
+        let first = reads.next().and_then(Operation::read_value);
+        first.is_some() && reads.all(|o| o.read_value() == first)
+    })
+}
+
 /// One client task.
 struct Client {
     id: usize,
@@ -131,30 +177,6 @@ struct Client {
 }
 
 impl Client {
-    /// The next operation, drawn: 40 % GET, 35 % SET, 10 % DEL, 15 % INCR.
-    fn draw(&mut self) -> (String, Command) {
-        let registers = self.workload.registers.max(1);
-        let counters = self.workload.counters;
-        let roll = self.rng.gen_range(0..100);
-        let on_register = |rng: &mut StdRng| register(rng.gen_range(0..registers));
-        if roll < 40 {
-            let key = if counters > 0 && self.rng.gen_bool(0.25) {
-                counter(self.rng.gen_range(0..counters))
-            } else {
-                on_register(&mut self.rng)
-            };
-            (key, Command::Get)
-        } else if roll < 75 || (roll >= 85 && counters == 0) {
-            self.sequence += 1;
-            let value = format!("{}-{}", self.id, self.sequence);
-            (on_register(&mut self.rng), Command::Set(value))
-        } else if roll < 85 {
-            (on_register(&mut self.rng), Command::Del)
-        } else {
-            (counter(self.rng.gen_range(0..counters)), Command::Incr)
-        }
-    }
-
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Vec<Operation> {
         while !*stop.borrow() {
             let node = self.rng.gen_range(0..self.addresses.len());
@@ -165,7 +187,7 @@ impl Client {
                     .ok(),
             };
             if let Some(mut con) = con {
-                let (key, command) = self.draw();
+                let (key, command) = draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
                 let consistency = if command.writes() {
                     self.write
                 } else {
@@ -215,7 +237,7 @@ pub fn start(
         .map(|(id, &(read, write))| {
             let client = Client {
                 id,
-                rng: StdRng::seed_from_u64(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9)),
+                rng: StdRng::seed_from_u64(client_seed(seed, id)),
                 connections: (0..addresses.len()).map(|_| None).collect(),
                 addresses: addresses.clone(),
                 read,
@@ -267,12 +289,7 @@ pub async fn convergence_sweep(
                 });
             }
         }
-        let agreed = keys.iter().all(|key| {
-            let mut reads = sweep.iter().filter(|o| &o.key == key);
-            let first = reads.next().and_then(Operation::read_value);
-            first.is_some() && reads.all(|o| o.read_value() == first)
-        });
-        if agreed {
+        if agreed(keys, &sweep) {
             return (sweep, Some(since.elapsed()));
         }
         if since.elapsed() >= wait {
