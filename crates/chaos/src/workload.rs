@@ -187,7 +187,8 @@ impl Client {
                     .ok(),
             };
             if let Some(mut con) = con {
-                let (key, command) = draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
+                let (key, command) =
+                    draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
                 let consistency = if command.writes() {
                     self.write
                 } else {

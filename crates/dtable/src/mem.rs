@@ -83,7 +83,11 @@ pub struct Tables {
 
 impl Tables {
     /// `nodes` nodes with the default table configuration, once their ring has converged.
-    pub async fn start(seed: u64, nodes: usize, replicas: usize) -> Result<Tables, MemClusterError> {
+    pub async fn start(
+        seed: u64,
+        nodes: usize,
+        replicas: usize,
+    ) -> Result<Tables, MemClusterError> {
         Tables::start_with(seed, nodes, replicas, TableConfig::default()).await
     }
 

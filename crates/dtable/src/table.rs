@@ -584,8 +584,9 @@ impl Table {
 fn incarnation(seed: Option<u64>, started_millis: u64) -> u64 {
     use rand::{Rng, SeedableRng};
     match seed {
-        Some(seed) => rand::rngs::SmallRng::seed_from_u64(seed ^ started_millis.rotate_left(32))
-            .gen(),
+        Some(seed) => {
+            rand::rngs::SmallRng::seed_from_u64(seed ^ started_millis.rotate_left(32)).gen()
+        }
         None => rand::random(),
     }
 }

@@ -142,7 +142,9 @@ impl Client {
                     phase: Phase::Faults,
                 });
             }
-            let think = self.rng.gen_range(Duration::from_millis(1)..=self.workload.think);
+            let think = self
+                .rng
+                .gen_range(Duration::from_millis(1)..=self.workload.think);
             // The pause paces the load; stopping cuts it short.
             let _ = timeout(think, stop.changed()).await;
         }

@@ -51,7 +51,11 @@ pub struct SimCluster {
 impl SimCluster {
     /// Starts a cluster of `nodes` nodes for `seed` and waits until its ring is right and
     /// every range fully replicated; then every link loses `config.base_loss` of its messages.
-    pub async fn start(seed: u64, nodes: usize, config: &SimConfig) -> Result<SimCluster, SimError> {
+    pub async fn start(
+        seed: u64,
+        nodes: usize,
+        config: &SimConfig,
+    ) -> Result<SimCluster, SimError> {
         let mut tables = Tables::empty(seed, config.replicas, TableConfig::default());
         // Vnode ids derive from host names: a ring of its own per seed.
         tables.prefix = format!("s{seed}-n");
@@ -240,13 +244,13 @@ impl SimCluster {
                     loss,
                     ..self.link.clone()
                 });
-                log(format!("every link loses {:.1} % of messages", loss * 100.0));
+                log(format!(
+                    "every link loses {:.1} % of messages",
+                    loss * 100.0
+                ));
                 sleep(round.hold).await;
                 self.tables.net.set_link(self.link.clone());
-                log(format!(
-                    "loss back to {:.1} %",
-                    self.link.loss * 100.0
-                ));
+                log(format!("loss back to {:.1} %", self.link.loss * 100.0));
                 let mut all = running;
                 all.sort_unstable();
                 Ok(all)

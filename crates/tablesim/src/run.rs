@@ -43,7 +43,16 @@ pub struct SeedReport {
 impl SeedReport {
     /// Whether the seed needs a look: an anomaly, a run that stopped, or no convergence.
     pub fn failed(&self) -> bool {
-        !self.verdict.anomalies.is_empty() || self.failure.is_some() || self.converged_in.is_none()
+        !self.verdict.anomalies.is_empty() || self.failed_tolerant()
+    }
+
+    /// Whether the seed fails a run that tolerates the open finding of docs/reliability.md
+    /// (anomalies while ownership of a range moved, shown and counted), as the short
+    /// real-process profile does: any other anomaly, a run that stopped, or no convergence.
+    pub fn failed_tolerant(&self) -> bool {
+        !self.verdict.untolerated().is_empty()
+            || self.failure.is_some()
+            || self.converged_in.is_none()
     }
 
     /// The whole run as text: every fault and every operation in time order, then the
@@ -51,7 +60,12 @@ impl SeedReport {
     pub fn trace(&self) -> String {
         let mut text = format!("seed {}\n", self.seed);
         for fault in &self.history.faults {
-            let _ = writeln!(text, "{:>9.3} fault: {}", fault.at.as_secs_f64(), fault.what);
+            let _ = writeln!(
+                text,
+                "{:>9.3} fault: {}",
+                fault.at.as_secs_f64(),
+                fault.what
+            );
         }
         let mut operations: Vec<_> = self.history.operations.iter().collect();
         operations.sort_by_key(|o| (o.invoked, o.completed, o.client, o.node));
@@ -86,9 +100,10 @@ impl SeedReport {
             self.verdict.keys,
             self.verdict.reads_checked,
             self.verdict.reads_isolated,
-            self.converged_in.map_or("NOT within the deadline".to_owned(), |d| format!(
-                "{d:.2?} after the last fault"
-            )),
+            self.converged_in
+                .map_or("NOT within the deadline".to_owned(), |d| format!(
+                    "{d:.2?} after the last fault"
+                )),
             self.verdict.anomalies.len(),
             self.verdict.anomalies.len() - self.verdict.untolerated().len(),
         );
@@ -203,13 +218,9 @@ pub async fn simulate(seed: u64, config: &SimConfig) -> SeedReport {
     // real-process runs).
     if report.failure.is_none() {
         let keys = config.workload.keys();
-        let (sweep, converged) = clients::convergence_sweep(
-            &keys,
-            &cluster.nodes(),
-            started,
-            config.converge_wait,
-        )
-        .await;
+        let (sweep, converged) =
+            clients::convergence_sweep(&keys, &cluster.nodes(), started, config.converge_wait)
+                .await;
         history.operations.extend(sweep);
         report.converged_in = converged;
     }

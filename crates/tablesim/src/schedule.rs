@@ -139,7 +139,7 @@ pub struct Round {
 
 /// Draws `config.rounds` rounds from `seed`.
 pub fn draw(seed: u64, config: &SimConfig) -> Vec<Round> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_0F_FA_017);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x05EE_D0FF_A017);
     if config.kinds.is_empty() {
         return Vec::new();
     }

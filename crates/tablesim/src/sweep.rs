@@ -18,8 +18,12 @@ pub struct SweepReport {
     pub rounds: usize,
     /// Anomalies, over all seeds.
     pub anomalies: usize,
-    /// The summary of every seed that found an anomaly, stopped early or did not converge.
+    /// Of those, the open finding's (while ownership moved).
+    pub while_ownership_moved: usize,
+    /// The summary of every seed that failed (see [`sweep`]'s `tolerant`).
     pub failed: Vec<(u64, String)>,
+    /// Seeds whose only anomalies were the open finding's, when tolerated.
+    pub tolerated: Vec<u64>,
     /// Wall-clock time of the sweep.
     pub wall: Duration,
 }
@@ -28,23 +32,29 @@ impl SweepReport {
     /// The figures in a line.
     pub fn line(&self) -> String {
         format!(
-            "{} seeds, {} rounds of faults, {} operations checked: {} anomalies, {} seeds failed \
-             ({:.1?} wall)",
+            "{} seeds, {} rounds of faults, {} operations checked: {} anomalies ({} while \
+             ownership moved), {} seeds failed, {} more tolerated ({:.1?} wall)",
             self.seeds,
             self.rounds,
             self.operations,
             self.anomalies,
+            self.while_ownership_moved,
             self.failed.len(),
+            self.tolerated.len(),
             self.wall
         )
     }
 }
 
-/// Runs seeds `from..from + count`, calling `each` with every seed's report as it ends.
+/// Runs seeds `from..from + count`, calling `each` with every seed's report as it ends. A seed
+/// fails on any anomaly, a run stopped early or no convergence; with `tolerant`, anomalies
+/// while ownership moved (the open finding) are counted but do not fail it
+/// ([`SeedReport::failed_tolerant`]).
 pub fn sweep(
     from: u64,
     count: u64,
     config: &SimConfig,
+    tolerant: bool,
     mut each: impl FnMut(&SeedReport),
 ) -> Result<SweepReport, SimError> {
     let wall = Instant::now();
@@ -55,8 +65,17 @@ pub fn sweep(
         report.operations += run.verdict.operations;
         report.rounds += run.rounds.len();
         report.anomalies += run.verdict.anomalies.len();
-        if run.failed() {
+        let untolerated = run.verdict.untolerated().len();
+        report.while_ownership_moved += run.verdict.anomalies.len() - untolerated;
+        let failed = if tolerant {
+            run.failed_tolerant()
+        } else {
+            run.failed()
+        };
+        if failed {
             report.failed.push((seed, run.summary()));
+        } else if run.failed() {
+            report.tolerated.push(seed);
         }
         each(&run);
     }

@@ -6,7 +6,8 @@ use dendrite_tablesim::run::run_seed;
 use dendrite_tablesim::schedule::SimConfig;
 
 #[test]
-fn a_seed_replays_byte_for_byte_and_another_seed_differs() -> Result<(), Box<dyn std::error::Error>> {
+fn a_seed_replays_byte_for_byte_and_another_seed_differs() -> Result<(), Box<dyn std::error::Error>>
+{
     let config = SimConfig::default();
     let first = run_seed(7, &config)?;
     let again = run_seed(7, &config)?;

@@ -28,7 +28,11 @@ impl DerefMut for Tables {
 
 impl Tables {
     pub async fn start(seed: u64, nodes: usize, replicas: usize) -> Tables {
-        Tables(dtable::mem::Tables::start(seed, nodes, replicas).await.unwrap())
+        Tables(
+            dtable::mem::Tables::start(seed, nodes, replicas)
+                .await
+                .unwrap(),
+        )
     }
 
     /// No node yet: set fields, then [`add`](Self::add) nodes.
