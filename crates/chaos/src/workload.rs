@@ -117,9 +117,8 @@ async fn query<T: redis::FromRedisValue>(
 }
 
 /// Client `client`'s next operation, drawn: 40 % GET, 35 % SET, 10 % DEL, 15 % INCR. SET
-/// values are `<client>-<sequence>` (`sequence` counts them), unique per run. Also drawn by the
-/// table simulation (crates/tablesim), so both runs load the table the same way.
-pub fn draw(
+/// values are `<client>-<sequence>` (`sequence` counts them), unique per run.
+fn draw(
     workload: &Workload,
     client: usize,
     sequence: &mut u64,
@@ -148,7 +147,7 @@ pub fn draw(
 }
 
 /// The seed of client `client`'s choices in a run of `seed`.
-pub fn client_seed(seed: u64, client: usize) -> u64 {
+fn client_seed(seed: u64, client: usize) -> u64 {
     seed ^ (client as u64 + 1).wrapping_mul(0x9E37_79B9)
 }
 
@@ -162,12 +161,11 @@ pub fn agreed(keys: &[String], sweep: &[Operation]) -> bool {
     })
 }
 
-/// One client task.
-struct Client {
+/// One client's choices and record, whatever carries its commands: RESP here, direct table
+/// calls in the table simulation (crates/tablesim), so both load the table the same way.
+pub struct ClientLog {
     id: usize,
     rng: StdRng,
-    addresses: Arc<Vec<String>>,
-    connections: Vec<Option<MultiplexedConnection>>,
     read: u8,
     write: u8,
     workload: Workload,
@@ -176,47 +174,116 @@ struct Client {
     operations: Vec<Operation>,
 }
 
+impl ClientLog {
+    /// Client `id` of a run of `seed`, at consistencies `(read, write)`, timing its
+    /// operations from `started`.
+    pub fn new(
+        workload: &Workload,
+        id: usize,
+        (read, write): (u8, u8),
+        seed: u64,
+        started: Instant,
+    ) -> ClientLog {
+        ClientLog {
+            id,
+            rng: StdRng::seed_from_u64(client_seed(seed, id)),
+            read,
+            write,
+            workload: workload.clone(),
+            started,
+            sequence: 0,
+            operations: Vec::new(),
+        }
+    }
+
+    /// The client's read and write consistencies.
+    pub fn consistencies(&self) -> (u8, u8) {
+        (self.read, self.write)
+    }
+
+    /// Which of `nodes` nodes to send the next operation through (drawn).
+    pub fn pick_node(&mut self, nodes: usize) -> usize {
+        self.rng.gen_range(0..nodes.max(1))
+    }
+
+    /// The next operation and the consistency it is sent at (drawn).
+    pub fn next_operation(&mut self) -> (String, Command, u8) {
+        let (key, command) = draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
+        let consistency = if command.writes() {
+            self.write
+        } else {
+            self.read
+        };
+        (key, command, consistency)
+    }
+
+    /// Time since the start of the run.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records an operation sent at `invoked` through `node` that ended now with `completion`.
+    pub fn record(
+        &mut self,
+        node: usize,
+        (key, command, consistency): (String, Command, u8),
+        invoked: Duration,
+        completion: Completion,
+    ) {
+        self.operations.push(Operation {
+            client: self.id,
+            node,
+            key,
+            command,
+            consistency,
+            invoked,
+            completed: self.started.elapsed(),
+            completion,
+            phase: Phase::Faults,
+        });
+    }
+
+    /// The pause before the next operation (drawn, up to the workload's think time).
+    pub fn think(&mut self) -> Duration {
+        self.rng.gen_range(Duration::ZERO..=self.workload.think)
+    }
+
+    /// Everything recorded.
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.operations
+    }
+}
+
+/// One client task.
+struct Client {
+    log: ClientLog,
+    addresses: Arc<Vec<String>>,
+    connections: Vec<Option<MultiplexedConnection>>,
+}
+
 impl Client {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Vec<Operation> {
+        let (read, write) = self.log.consistencies();
         while !*stop.borrow() {
-            let node = self.rng.gen_range(0..self.addresses.len());
+            let node = self.log.pick_node(self.addresses.len());
             let con = match self.connections[node].take() {
                 Some(con) => Some(con),
-                None => connect(&self.addresses[node], self.read, self.write)
-                    .await
-                    .ok(),
+                None => connect(&self.addresses[node], read, write).await.ok(),
             };
             if let Some(mut con) = con {
-                let (key, command) =
-                    draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
-                let consistency = if command.writes() {
-                    self.write
-                } else {
-                    self.read
-                };
-                let invoked = self.started.elapsed();
-                let completion = execute(&mut con, &key, &command).await;
-                let completed = self.started.elapsed();
+                let operation = self.log.next_operation();
+                let invoked = self.log.elapsed();
+                let completion = execute(&mut con, &operation.0, &operation.1).await;
                 if !matches!(completion, Completion::Unknown(_)) {
                     self.connections[node] = Some(con);
                 }
-                self.operations.push(Operation {
-                    client: self.id,
-                    node,
-                    key,
-                    command,
-                    consistency,
-                    invoked,
-                    completed,
-                    completion,
-                    phase: Phase::Faults,
-                });
+                self.log.record(node, operation, invoked, completion);
             }
-            let think = self.rng.gen_range(Duration::ZERO..=self.workload.think);
+            let think = self.log.think();
             // The pause paces the load; stopping cuts it short.
             let _ = timeout(think, stop.changed()).await;
         }
-        self.operations
+        self.log.into_operations()
     }
 }
 
@@ -235,18 +302,11 @@ pub fn start(
         .consistencies
         .iter()
         .enumerate()
-        .map(|(id, &(read, write))| {
+        .map(|(id, &consistencies)| {
             let client = Client {
-                id,
-                rng: StdRng::seed_from_u64(client_seed(seed, id)),
+                log: ClientLog::new(workload, id, consistencies, seed, started),
                 connections: (0..addresses.len()).map(|_| None).collect(),
                 addresses: addresses.clone(),
-                read,
-                write,
-                workload: workload.clone(),
-                started,
-                sequence: 0,
-                operations: Vec::new(),
             };
             tokio::spawn(client.run(stop.clone()))
         })
@@ -277,17 +337,9 @@ pub async fn convergence_sweep(
                 if matches!(completion, Completion::Unknown(_)) {
                     con = None;
                 }
-                sweep.push(Operation {
-                    client: usize::MAX,
-                    node,
-                    key: key.clone(),
-                    command: Command::Get,
-                    consistency: read,
-                    invoked,
-                    completed: started.elapsed(),
-                    completion,
-                    phase: Phase::Final,
-                });
+                sweep.push(Operation::swept(
+                    node, key, read, invoked, started, completion,
+                ));
             }
         }
         if agreed(keys, &sweep) {

@@ -1,5 +1,5 @@
 //! Client tasks on the simulated cluster: each sends SET, GET, DEL and INCR (drawn as the
-//! real-process runs draw them, [`dendrite_chaos::workload::draw`]) through a running node
+//! real-process runs draw them, [`dendrite_chaos::workload::ClientLog`]) through a running node
 //! drawn at random, at its own read and write consistency, and records every operation with
 //! virtual timestamps. The commands go through the same [`dtable::Query`] calls as the node's
 //! RESP commands (crates/node/src/table_backend.rs).
@@ -9,11 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use dendrite_chaos::history::{Command, Completion, Operation, Phase, Reply};
-use dendrite_chaos::workload::{self, Workload, REQUEST_TIMEOUT};
+use dendrite_chaos::history::{Command, Completion, Operation, Reply};
+use dendrite_chaos::workload::{self, ClientLog, Workload, REQUEST_TIMEOUT};
 use dtable::{Modified, Modify, Table};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
@@ -27,13 +25,13 @@ impl Directory {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = nodes;
     }
 
-    /// The `pick`-th running node (modulo their count), if any runs.
-    fn pick(&self, rng: &mut StdRng) -> Option<(usize, Table)> {
+    /// A running node drawn by `client`, if any runs.
+    fn pick(&self, client: &mut ClientLog) -> Option<(usize, Table)> {
         let nodes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if nodes.is_empty() {
             return None;
         }
-        let i = rng.gen_range(0..nodes.len());
+        let i = client.pick_node(nodes.len());
         nodes.iter().nth(i).map(|(n, t)| (*n, t.clone()))
     }
 }
@@ -104,51 +102,27 @@ pub async fn execute(
     }
 }
 
-/// One client task's state.
+/// One client task: its choices and record, and where it finds the running nodes.
 struct Client {
-    id: usize,
-    rng: StdRng,
+    log: ClientLog,
     directory: Directory,
-    read: u8,
-    write: u8,
-    workload: Workload,
-    started: Instant,
-    sequence: u64,
-    operations: Vec<Operation>,
 }
 
 impl Client {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Vec<Operation> {
+        let (read, write) = self.log.consistencies();
         while !*stop.borrow() {
-            if let Some((node, table)) = self.directory.pick(&mut self.rng) {
-                let (key, command) =
-                    workload::draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
-                let consistency = if command.writes() {
-                    self.write
-                } else {
-                    self.read
-                };
-                let invoked = self.started.elapsed();
-                let completion = execute(&table, &key, &command, self.read, self.write).await;
-                self.operations.push(Operation {
-                    client: self.id,
-                    node,
-                    key,
-                    command,
-                    consistency,
-                    invoked,
-                    completed: self.started.elapsed(),
-                    completion,
-                    phase: Phase::Faults,
-                });
+            if let Some((node, table)) = self.directory.pick(&mut self.log) {
+                let operation = self.log.next_operation();
+                let invoked = self.log.elapsed();
+                let completion = execute(&table, &operation.0, &operation.1, read, write).await;
+                self.log.record(node, operation, invoked, completion);
             }
-            let think = self
-                .rng
-                .gen_range(Duration::from_millis(1)..=self.workload.think);
+            let think = self.log.think();
             // The pause paces the load; stopping cuts it short.
             let _ = timeout(think, stop.changed()).await;
         }
-        self.operations
+        self.log.into_operations()
     }
 }
 
@@ -166,17 +140,10 @@ pub fn start(
         .consistencies
         .iter()
         .enumerate()
-        .map(|(id, &(read, write))| {
+        .map(|(id, &consistencies)| {
             let client = Client {
-                id,
-                rng: StdRng::seed_from_u64(workload::client_seed(seed, id)),
+                log: ClientLog::new(workload, id, consistencies, seed, started),
                 directory: directory.clone(),
-                read,
-                write,
-                workload: workload.clone(),
-                started,
-                sequence: 0,
-                operations: Vec::new(),
             };
             tokio::spawn(client.run(stop.clone()))
         })
@@ -199,17 +166,7 @@ pub async fn convergence_sweep(
             for key in keys {
                 let invoked = started.elapsed();
                 let completion = execute(table, key, &Command::Get, 1, 1).await;
-                sweep.push(Operation {
-                    client: usize::MAX,
-                    node,
-                    key: key.clone(),
-                    command: Command::Get,
-                    consistency: 1,
-                    invoked,
-                    completed: started.elapsed(),
-                    completion,
-                    phase: Phase::Final,
-                });
+                sweep.push(Operation::swept(node, key, 1, invoked, started, completion));
             }
         }
         if workload::agreed(keys, &sweep) {

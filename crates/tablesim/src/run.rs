@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use dendrite_chaos::checker::{Checker, Verdict};
 use dendrite_chaos::history::{Completion, FaultEvent, History, Isolation, Transition};
-use dendrite_chaos::run::HANDBACK_MARGIN;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
@@ -179,21 +178,15 @@ pub async fn simulate(seed: u64, config: &SimConfig) -> SeedReport {
         let now = started.elapsed();
         match settled {
             Ok((isolated, took)) => {
-                history.transitions.push(Transition {
-                    from: round_started,
-                    until: now + HANDBACK_MARGIN,
-                });
-                for node in isolated {
-                    history.isolations.push(Isolation {
+                let isolated = isolated
+                    .into_iter()
+                    .map(|node| Isolation {
                         node,
                         from: round_started,
                         until: now,
-                    });
-                }
-                history.faults.push(FaultEvent {
-                    at: now,
-                    what: format!("settled, every range fully replicated ({took:.2?})"),
-                });
+                    })
+                    .collect();
+                history.record_settled(round_started, now, isolated, took);
                 report.rounds.push(round.kind);
             }
             Err(error) => {
