@@ -83,6 +83,29 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// A read of `key` through `node` by the convergence sweep, sent at `invoked` and ended
+    /// now (times since `started`).
+    pub fn swept(
+        node: usize,
+        key: &str,
+        consistency: u8,
+        invoked: Duration,
+        started: tokio::time::Instant,
+        completion: Completion,
+    ) -> Operation {
+        Operation {
+            client: usize::MAX,
+            node,
+            key: key.to_owned(),
+            command: Command::Get,
+            consistency,
+            invoked,
+            completed: started.elapsed(),
+            completion,
+            phase: Phase::Final,
+        }
+    }
+
     /// Whether it succeeded.
     pub fn ok(&self) -> bool {
         matches!(self.completion, Completion::Ok(_))
@@ -194,6 +217,33 @@ pub struct History {
 }
 
 impl History {
+    /// Records that the round begun at `from` settled at `now`, `took` after its heal:
+    /// ownership moved until the hand-back margin past it
+    /// ([`HANDBACK_MARGIN`](crate::run::HANDBACK_MARGIN)), and the nodes of `isolated` were
+    /// cut off until then.
+    pub fn record_settled(
+        &mut self,
+        from: Duration,
+        now: Duration,
+        isolated: Vec<Isolation>,
+        took: Duration,
+    ) {
+        self.transitions.push(Transition {
+            from,
+            until: now + crate::run::HANDBACK_MARGIN,
+        });
+        for isolation in isolated {
+            self.isolations.push(Isolation {
+                until: now,
+                ..isolation
+            });
+        }
+        self.faults.push(FaultEvent {
+            at: now,
+            what: format!("settled, every range fully replicated ({took:.2?})"),
+        });
+    }
+
     /// Whether `node` was cut off at any time between `from` and `until`.
     pub fn isolated(&self, node: usize, from: Duration, until: Duration) -> bool {
         self.isolations

@@ -10,7 +10,7 @@ use tokio::time::{sleep, Instant};
 
 use crate::checker::{Checker, Verdict};
 use crate::cluster::{Cluster, ClusterConfig, ClusterError};
-use crate::history::{Completion, FaultEvent, History, Isolation, Transition};
+use crate::history::{Completion, FaultEvent, History, Isolation};
 use crate::schedule::{Fault, FaultCounts, FaultKind, Round, Schedule};
 use crate::workload::{self, Workload};
 
@@ -217,20 +217,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         match settled {
             Ok((isolated, took)) => {
                 let now = started.elapsed();
-                history.transitions.push(Transition {
-                    from: round_started,
-                    until: now + HANDBACK_MARGIN,
-                });
-                for isolation in isolated {
-                    history.isolations.push(Isolation {
-                        until: now,
-                        ..isolation
-                    });
-                }
-                history.faults.push(FaultEvent {
-                    at: now,
-                    what: format!("settled, every range fully replicated ({took:.2?})"),
-                });
+                history.record_settled(round_started, now, isolated, took);
                 settle_times.push(took);
                 let kind = round.fault.kind();
                 done.set(kind, done.get(kind) + 1);

@@ -116,12 +116,56 @@ async fn query<T: redis::FromRedisValue>(
     }
 }
 
-/// One client task.
-struct Client {
+/// Client `client`'s next operation, drawn: 40 % GET, 35 % SET, 10 % DEL, 15 % INCR. SET
+/// values are `<client>-<sequence>` (`sequence` counts them), unique per run.
+fn draw(
+    workload: &Workload,
+    client: usize,
+    sequence: &mut u64,
+    rng: &mut StdRng,
+) -> (String, Command) {
+    let registers = workload.registers.max(1);
+    let counters = workload.counters;
+    let roll = rng.gen_range(0..100);
+    let on_register = |rng: &mut StdRng| register(rng.gen_range(0..registers));
+    if roll < 40 {
+        let key = if counters > 0 && rng.gen_bool(0.25) {
+            counter(rng.gen_range(0..counters))
+        } else {
+            on_register(rng)
+        };
+        (key, Command::Get)
+    } else if roll < 75 || (roll >= 85 && counters == 0) {
+        *sequence += 1;
+        let value = format!("{client}-{sequence}");
+        (on_register(rng), Command::Set(value))
+    } else if roll < 85 {
+        (on_register(rng), Command::Del)
+    } else {
+        (counter(rng.gen_range(0..counters)), Command::Incr)
+    }
+}
+
+/// The seed of client `client`'s choices in a run of `seed`.
+fn client_seed(seed: u64, client: usize) -> u64 {
+    seed ^ (client as u64 + 1).wrapping_mul(0x9E37_79B9)
+}
+
+/// Whether a convergence sweep read every key the same from every node (and each read was
+/// answered).
+pub fn agreed(keys: &[String], sweep: &[Operation]) -> bool {
+    keys.iter().all(|key| {
+        let mut reads = sweep.iter().filter(|o| &o.key == key);
+        let first = reads.next().and_then(Operation::read_value);
+        first.is_some() && reads.all(|o| o.read_value() == first)
+    })
+}
+
+/// One client's choices and record, whatever carries its commands: RESP here, direct table
+/// calls in the table simulation (crates/tablesim), so both load the table the same way.
+pub struct ClientLog {
     id: usize,
     rng: StdRng,
-    addresses: Arc<Vec<String>>,
-    connections: Vec<Option<MultiplexedConnection>>,
     read: u8,
     write: u8,
     workload: Workload,
@@ -130,70 +174,116 @@ struct Client {
     operations: Vec<Operation>,
 }
 
-impl Client {
-    /// The next operation, drawn: 40 % GET, 35 % SET, 10 % DEL, 15 % INCR.
-    fn draw(&mut self) -> (String, Command) {
-        let registers = self.workload.registers.max(1);
-        let counters = self.workload.counters;
-        let roll = self.rng.gen_range(0..100);
-        let on_register = |rng: &mut StdRng| register(rng.gen_range(0..registers));
-        if roll < 40 {
-            let key = if counters > 0 && self.rng.gen_bool(0.25) {
-                counter(self.rng.gen_range(0..counters))
-            } else {
-                on_register(&mut self.rng)
-            };
-            (key, Command::Get)
-        } else if roll < 75 || (roll >= 85 && counters == 0) {
-            self.sequence += 1;
-            let value = format!("{}-{}", self.id, self.sequence);
-            (on_register(&mut self.rng), Command::Set(value))
-        } else if roll < 85 {
-            (on_register(&mut self.rng), Command::Del)
-        } else {
-            (counter(self.rng.gen_range(0..counters)), Command::Incr)
+impl ClientLog {
+    /// Client `id` of a run of `seed`, at consistencies `(read, write)`, timing its
+    /// operations from `started`.
+    pub fn new(
+        workload: &Workload,
+        id: usize,
+        (read, write): (u8, u8),
+        seed: u64,
+        started: Instant,
+    ) -> ClientLog {
+        ClientLog {
+            id,
+            rng: StdRng::seed_from_u64(client_seed(seed, id)),
+            read,
+            write,
+            workload: workload.clone(),
+            started,
+            sequence: 0,
+            operations: Vec::new(),
         }
     }
 
+    /// The client's read and write consistencies.
+    pub fn consistencies(&self) -> (u8, u8) {
+        (self.read, self.write)
+    }
+
+    /// Which of `nodes` nodes to send the next operation through (drawn).
+    pub fn pick_node(&mut self, nodes: usize) -> usize {
+        self.rng.gen_range(0..nodes.max(1))
+    }
+
+    /// The next operation and the consistency it is sent at (drawn).
+    pub fn next_operation(&mut self) -> (String, Command, u8) {
+        let (key, command) = draw(&self.workload, self.id, &mut self.sequence, &mut self.rng);
+        let consistency = if command.writes() {
+            self.write
+        } else {
+            self.read
+        };
+        (key, command, consistency)
+    }
+
+    /// Time since the start of the run.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records an operation sent at `invoked` through `node` that ended now with `completion`.
+    pub fn record(
+        &mut self,
+        node: usize,
+        (key, command, consistency): (String, Command, u8),
+        invoked: Duration,
+        completion: Completion,
+    ) {
+        self.operations.push(Operation {
+            client: self.id,
+            node,
+            key,
+            command,
+            consistency,
+            invoked,
+            completed: self.started.elapsed(),
+            completion,
+            phase: Phase::Faults,
+        });
+    }
+
+    /// The pause before the next operation (drawn, up to the workload's think time).
+    pub fn think(&mut self) -> Duration {
+        self.rng.gen_range(Duration::ZERO..=self.workload.think)
+    }
+
+    /// Everything recorded.
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.operations
+    }
+}
+
+/// One client task.
+struct Client {
+    log: ClientLog,
+    addresses: Arc<Vec<String>>,
+    connections: Vec<Option<MultiplexedConnection>>,
+}
+
+impl Client {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Vec<Operation> {
+        let (read, write) = self.log.consistencies();
         while !*stop.borrow() {
-            let node = self.rng.gen_range(0..self.addresses.len());
+            let node = self.log.pick_node(self.addresses.len());
             let con = match self.connections[node].take() {
                 Some(con) => Some(con),
-                None => connect(&self.addresses[node], self.read, self.write)
-                    .await
-                    .ok(),
+                None => connect(&self.addresses[node], read, write).await.ok(),
             };
             if let Some(mut con) = con {
-                let (key, command) = self.draw();
-                let consistency = if command.writes() {
-                    self.write
-                } else {
-                    self.read
-                };
-                let invoked = self.started.elapsed();
-                let completion = execute(&mut con, &key, &command).await;
-                let completed = self.started.elapsed();
+                let operation = self.log.next_operation();
+                let invoked = self.log.elapsed();
+                let completion = execute(&mut con, &operation.0, &operation.1).await;
                 if !matches!(completion, Completion::Unknown(_)) {
                     self.connections[node] = Some(con);
                 }
-                self.operations.push(Operation {
-                    client: self.id,
-                    node,
-                    key,
-                    command,
-                    consistency,
-                    invoked,
-                    completed,
-                    completion,
-                    phase: Phase::Faults,
-                });
+                self.log.record(node, operation, invoked, completion);
             }
-            let think = self.rng.gen_range(Duration::ZERO..=self.workload.think);
+            let think = self.log.think();
             // The pause paces the load; stopping cuts it short.
             let _ = timeout(think, stop.changed()).await;
         }
-        self.operations
+        self.log.into_operations()
     }
 }
 
@@ -212,18 +302,11 @@ pub fn start(
         .consistencies
         .iter()
         .enumerate()
-        .map(|(id, &(read, write))| {
+        .map(|(id, &consistencies)| {
             let client = Client {
-                id,
-                rng: StdRng::seed_from_u64(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9)),
+                log: ClientLog::new(workload, id, consistencies, seed, started),
                 connections: (0..addresses.len()).map(|_| None).collect(),
                 addresses: addresses.clone(),
-                read,
-                write,
-                workload: workload.clone(),
-                started,
-                sequence: 0,
-                operations: Vec::new(),
             };
             tokio::spawn(client.run(stop.clone()))
         })
@@ -254,25 +337,12 @@ pub async fn convergence_sweep(
                 if matches!(completion, Completion::Unknown(_)) {
                     con = None;
                 }
-                sweep.push(Operation {
-                    client: usize::MAX,
-                    node,
-                    key: key.clone(),
-                    command: Command::Get,
-                    consistency: read,
-                    invoked,
-                    completed: started.elapsed(),
-                    completion,
-                    phase: Phase::Final,
-                });
+                sweep.push(Operation::swept(
+                    node, key, read, invoked, started, completion,
+                ));
             }
         }
-        let agreed = keys.iter().all(|key| {
-            let mut reads = sweep.iter().filter(|o| &o.key == key);
-            let first = reads.next().and_then(Operation::read_value);
-            first.is_some() && reads.all(|o| o.read_value() == first)
-        });
-        if agreed {
+        if agreed(keys, &sweep) {
             return (sweep, Some(since.elapsed()));
         }
         if since.elapsed() >= wait {

@@ -39,6 +39,7 @@
 
 pub mod durable;
 pub mod error;
+pub mod mem;
 pub mod modify;
 pub mod placement;
 pub mod position;

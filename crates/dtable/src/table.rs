@@ -430,6 +430,7 @@ impl Table {
             let _ = clock.observe(&newest);
         }
         let started_millis = clock.now_millis();
+        let incarnation = incarnation(ring.config().rng_seed, started_millis);
         let inner = Arc::new(TableInner {
             ring,
             store,
@@ -440,7 +441,7 @@ impl Table {
             tasks: parking_lot::Mutex::new(Vec::new()),
             view: parking_lot::Mutex::new(view::RingView::new()),
             queues: replicate::Queues::default(),
-            incarnation: rand::random(),
+            incarnation,
             ledger: parking_lot::Mutex::new(ledger::Ledger::default()),
             heal: Arc::new(Notify::new()),
             last_ring_change: parking_lot::Mutex::new(Instant::now()),
@@ -574,6 +575,19 @@ impl Table {
     pub fn shutdown(&self) {
         self.inner.stop_tasks();
         self.inner.ring.shutdown();
+    }
+}
+
+/// A number drawn afresh each time a table starts (see [`crate::wire::Request::Probe`]): from
+/// the OS, or, when the ring is seeded (simulations), from its seed and the start time, so
+/// that a seed replays the same way while a restart at a later time still changes it.
+fn incarnation(seed: Option<u64>, started_millis: u64) -> u64 {
+    use rand::{Rng, SeedableRng};
+    match seed {
+        Some(seed) => {
+            rand::rngs::SmallRng::seed_from_u64(seed ^ started_millis.rotate_left(32)).gen()
+        }
+        None => rand::random(),
     }
 }
 

@@ -24,8 +24,15 @@ impl TimeSource {
     /// A source that follows tokio's clock from now on (call it inside the runtime whose time
     /// it should follow).
     pub fn tokio() -> TimeSource {
+        TimeSource::tokio_from(system_millis())
+    }
+
+    /// A source that follows tokio's clock from now on, reading `anchor_millis` (Unix
+    /// milliseconds) now: no wall clock at all, so versions and deadlines of a seeded
+    /// simulation are the same on every replay (crates/tablesim).
+    pub fn tokio_from(anchor_millis: u64) -> TimeSource {
         TimeSource::Tokio {
-            anchor_millis: system_millis(),
+            anchor_millis,
             since: tokio::time::Instant::now(),
         }
     }

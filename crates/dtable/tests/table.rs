@@ -462,10 +462,8 @@ async fn a_joiner_holds_exactly_what_it_is_responsible_for() {
 /// old predecessor as its own during the join, so its first round covers its whole range.
 #[tokio::test(start_paused = true)]
 async fn a_join_returns_holding_the_new_primary_ranges() {
-    let mut cluster = Tables {
-        stabilize: Some((Duration::from_secs(20), Duration::from_secs(30))),
-        ..Tables::empty(7, 2, dtable::TableConfig::default())
-    };
+    let mut cluster = Tables::empty(7, 2, dtable::TableConfig::default());
+    cluster.stabilize = Some((Duration::from_secs(20), Duration::from_secs(30)));
     for _ in 0..3 {
         cluster.add().await;
     }
@@ -493,12 +491,10 @@ async fn a_join_returns_holding_the_new_primary_ranges() {
     assert!(owned > 0, "the joiner owns no key: the test checks nothing");
 }
 
-/// Milliseconds since the Unix epoch: the clock the tables run on (virtual time does not move it).
-fn wall_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+/// Unix milliseconds by the clock the tables run on (virtual: a fixed anchor moved by tokio's
+/// clock, see `dtable::mem`).
+fn table_millis(table: &dtable::Table) -> u64 {
+    table.config().time.now_millis()
 }
 
 #[tokio::test(start_paused = true)]
@@ -544,7 +540,7 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
         }
     };
 
-    let hour_ahead = wall_millis() + 3_600_000;
+    let hour_ahead = table_millis(holder) + 3_600_000;
     match send(replica_write(hour_ahead, "from the future")).await {
         Reply::WriteAck { applied, error, .. } => {
             assert_eq!(applied, 0);
@@ -572,7 +568,7 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
     assert!(after.version.millis < hour_ahead - 3_000_000);
 
     // Within the bound (30 s ahead of a 60 s allowance), a replica write is stored.
-    let slightly_ahead = wall_millis() + 30_000;
+    let slightly_ahead = table_millis(holder) + 30_000;
     match send(replica_write(slightly_ahead, "soon")).await {
         Reply::WriteAck { applied, error, .. } => {
             assert_eq!((applied, error), (1, None));

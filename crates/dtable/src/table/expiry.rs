@@ -12,7 +12,11 @@
 //! that a million keys expiring together do not stall the node's clients.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, not std's: under a paused clock (simulations) the slice then depends on
+// virtual time only, never on how loaded the machine is, and a seed replays the same way.
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use dendrite::Vnode;

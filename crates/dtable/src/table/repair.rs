@@ -81,6 +81,8 @@ impl TableInner {
                     (inner.heal.clone(), inner.config.heal_interval)
                 };
                 tokio::select! {
+                    // Polled in order, not at random: a seeded simulation replays exactly.
+                    biased;
                     () = tokio::time::sleep(every) => {}
                     () = wake.notified() => {}
                 }

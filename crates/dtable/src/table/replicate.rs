@@ -134,6 +134,8 @@ impl TableInner {
             }
         };
         tokio::select! {
+            // Polled in order, not at random: a seeded simulation replays exactly.
+            biased;
             () = tokio::time::sleep(linger) => {}
             () = urgent.notified() => {}
         }
