@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[allow(dead_code)] // Only the redis-cli beside the reference server is used here.
+mod reference;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -417,8 +419,9 @@ async fn redis_cli_follows_moved() {
         .unwrap();
     let owner = primary_of(slot_of(&key));
     let (host, port) = nodes[0].resp.rsplit_once(':').unwrap();
+    let redis = reference::redis_binary();
     let cli = |args: &[&str]| {
-        let mut command = tokio::process::Command::new("redis-cli");
+        let mut command = tokio::process::Command::from(redis.cli());
         command
             .args(["-h", host, "-p", port])
             .args(args)

@@ -40,6 +40,21 @@ impl RedisBinary {
         command
     }
 
+    /// `redis-cli` from the same place as the server (Debian's `redis-tools`, unpacked beside
+    /// it, or the one on PATH), with the same library directory.
+    pub fn cli(&self) -> Command {
+        let program = self.program.with_file_name("redis-cli");
+        let mut command = Command::new(if self.program.is_absolute() {
+            program
+        } else {
+            PathBuf::from("redis-cli")
+        });
+        if let Some(dir) = &self.library_dir {
+            command.env("LD_LIBRARY_PATH", dir);
+        }
+        command
+    }
+
     fn is_expected_series(&self) -> bool {
         self.command()
             .arg("--version")
