@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-#[allow(dead_code)] // Only the redis-cli beside the reference server is used here.
 mod reference;
 
 use std::collections::BTreeSet;
