@@ -151,7 +151,7 @@ pub fn start(
 }
 
 /// Reads every key through every running node at read consistency 1 until all agree on
-/// every key or `wait` passes; returns the last sweep's reads (phase [`Phase::Final`]) and
+/// every key or `wait` passes; returns the last sweep's reads (phase [`Phase::Final`](dendrite_chaos::history::Phase::Final)) and
 /// how long agreement took, if it came.
 pub async fn convergence_sweep(
     keys: &[String],
