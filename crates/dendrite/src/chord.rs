@@ -277,13 +277,21 @@ impl VnodeState {
     /// Forgets `dead` wherever it appears: successor list, fingers, predecessor (the latter with
     /// an event).
     pub fn forget(&mut self, dead: &Vnode) -> Option<RingEvent> {
+        self.forget_route(dead);
+        self.predecessor_gone(dead)
+    }
+
+    /// Drops a vnode suspected dead from the successor list and the fingers, but keeps it as
+    /// the predecessor: a call that went unanswered once routes around it, while the range it
+    /// bounds changes only when the predecessor check confirms the death (see
+    /// `Ring::note_suspect`).
+    pub fn forget_route(&mut self, dead: &Vnode) {
         self.successors.retain(|v| v.id != dead.id);
         for f in &mut self.fingers {
             if f.as_ref().is_some_and(|v| v.id == dead.id) {
                 *f = None;
             }
         }
-        self.predecessor_gone(dead)
     }
 
     /// The finger to fix next and the ring position it should point after.
@@ -591,6 +599,26 @@ mod tests {
         assert_eq!(s.notify(&far), None);
         assert_eq!(s.notify(&me), None);
         assert_eq!(s.predecessor(), Some(&near));
+    }
+
+    #[test]
+    fn a_suspect_leaves_the_routes_but_stays_the_predecessor() {
+        let all: Vec<Vnode> = [10, 50, 90, 130, 200]
+            .iter()
+            .map(|&t| vnode(t, &format!("h{t}:1")))
+            .collect();
+        let mut s = state(&all[2], &all);
+        assert_eq!(s.predecessor(), Some(&all[1]));
+        s.forget_route(&all[1]);
+        s.forget_route(&all[3]);
+        assert!(s.successors().iter().all(|v| v.id != all[3].id));
+        assert!(s
+            .fingers()
+            .iter()
+            .flatten()
+            .all(|v| v.id != all[1].id && v.id != all[3].id));
+        // The range (50, 90] is still this vnode's to share with 50, not to take over.
+        assert_eq!(s.predecessor(), Some(&all[1]));
     }
 
     #[test]

@@ -42,6 +42,10 @@ enum Action {
         /// Prints every fault and operation too.
         #[arg(long)]
         trace: bool,
+        /// Logs the nodes' tracing events to stderr, stamped with virtual time, filtered as
+        /// `RUST_LOG` is (for example `dtable=debug`).
+        #[arg(long, value_name = "FILTER")]
+        log: Option<String>,
     },
     /// Runs many seeds; exits 1 if any found something.
     Sweep {
@@ -74,28 +78,15 @@ fn main() -> ExitCode {
         config.rounds = rounds;
     }
     match cli.command {
-        Action::Run { seed, trace } => match run_seed(seed, &config) {
-            Ok(report) => {
-                if trace {
-                    print!("{}", report.trace());
-                }
-                println!("{}", report.summary());
-                let failed = if tolerant {
-                    report.failed_tolerant()
-                } else {
-                    report.failed()
-                };
-                if failed {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
+        Action::Run { seed, trace, log } => {
+            if let Some(filter) = log {
+                if let Err(error) = log_to_stderr(&filter) {
+                    eprintln!("--log {filter}: {error}");
+                    return ExitCode::from(2);
                 }
             }
-            Err(error) => {
-                eprintln!("seed {seed}: {error}");
-                ExitCode::FAILURE
-            }
-        },
+            run_one(seed, &config, trace, tolerant)
+        }
         Action::Sweep { seeds, from } => {
             let each = |report: &dendrite_tablesim::run::SeedReport| {
                 if report.failed() {
@@ -130,6 +121,56 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Runs one seed and prints what it found; fails if it found something.
+fn run_one(seed: u64, config: &SimConfig, trace: bool, tolerant: bool) -> ExitCode {
+    match run_seed(seed, config) {
+        Ok(report) => {
+            if trace {
+                print!("{}", report.trace());
+            }
+            println!("{}", report.summary());
+            let failed = if tolerant {
+                report.failed_tolerant()
+            } else {
+                report.failed()
+            };
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("seed {seed}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sends tracing events matching `filter` to stderr, each stamped with the run's virtual time.
+fn log_to_stderr(filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_timer(TraceTime)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+/// The trace's clock: seconds of virtual time since the run's clients started (negative while
+/// its cluster forms), so log lines and the trace's operations line up.
+struct TraceTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for TraceTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match dendrite_tablesim::run::trace_time() {
+            Some(seconds) => write!(w, "{seconds:9.3}"),
+            None => write!(w, "{:>9}", "-"),
         }
     }
 }

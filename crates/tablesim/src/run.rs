@@ -116,6 +116,21 @@ impl SeedReport {
     }
 }
 
+/// When the last run's clients started: time 0 of its trace (the cluster forms before it).
+static TRACE_ORIGIN: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+/// Virtual time since the current run's trace began, in seconds (negative while its cluster
+/// forms), for log lines that should read on the trace's clock; `None` outside a run.
+pub fn trace_time() -> Option<f64> {
+    let origin = (*TRACE_ORIGIN.lock().unwrap_or_else(|e| e.into_inner()))?;
+    let now = Instant::now();
+    Some(if now >= origin {
+        now.duration_since(origin).as_secs_f64()
+    } else {
+        -origin.duration_since(now).as_secs_f64()
+    })
+}
+
 /// Runs `seed` on a fresh single-threaded runtime with tokio's clock paused.
 pub fn run_seed(seed: u64, config: &SimConfig) -> Result<SeedReport, SimError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -150,6 +165,7 @@ pub async fn simulate(seed: u64, config: &SimConfig) -> SeedReport {
         }
     };
     let started = Instant::now();
+    *TRACE_ORIGIN.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
     let (stop, stopped) = watch::channel(false);
     let tasks = clients::start(
         &config.workload,

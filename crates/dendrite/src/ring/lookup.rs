@@ -97,7 +97,7 @@ impl Ring {
                     stats.failed_calls += 1;
                     dead.insert(current.id);
                     if e.is_unreachable() {
-                        self.note_dead(&current);
+                        self.note_suspect(&current);
                     }
                     let Some(back) = previous.take() else {
                         return Err(e);

@@ -71,7 +71,7 @@ impl Ring {
                 Ok(_) => return,
                 Err(e) => {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
-                    self.note_dead(&succ);
+                    self.note_suspect(&succ);
                 }
             }
         }
@@ -177,7 +177,7 @@ impl Ring {
             }
             Err(e) if e.is_vnode_gone() => self.note_dead(&succ),
             Ok(_) | Err(super::RingError::Remote { .. }) => {}
-            Err(_) => self.note_dead(&succ),
+            Err(_) => self.note_suspect(&succ),
         }
     }
 
@@ -197,7 +197,14 @@ impl Ring {
         }
     }
 
-    /// Pings the predecessor; one that does not answer is forgotten (a predecessor-left event).
+    /// Pings the predecessor; one that does not answer twice in a row is forgotten (a
+    /// predecessor-left event).
+    ///
+    /// Twice, because forgetting a live predecessor is not harmless: the vnode then serves the
+    /// predecessor's range as its own while the predecessor still does too, until the next
+    /// notify, and an application that acts as the range's primary (dtable) briefly has two.
+    /// One lost ping or reply must not do that; a dead predecessor fails the second ping as
+    /// fast as the first (refused), a paused or cut-off one after one more call timeout.
     async fn check_predecessor(&self, index: usize) {
         let Some((_, state)) = self.vnodes.get(index) else {
             return;
@@ -211,13 +218,18 @@ impl Ring {
         let ping = Message::Ping {
             version: PROTOCOL_VERSION,
         };
-        if let Err(e) = self.call(&pred.host, &ping).await {
-            if e.is_unreachable() {
-                self.note_dead(&pred);
+        for _ in 0..PREDECESSOR_PINGS {
+            match self.call(&pred.host, &ping).await {
+                Err(e) if e.is_unreachable() => continue,
+                _ => return,
             }
         }
+        self.note_dead(&pred);
     }
 }
+
+/// Pings in a row a predecessor must fail to be forgotten (see `check_predecessor`).
+const PREDECESSOR_PINGS: usize = 2;
 
 impl Ring {
     /// Does the first successor of local vnode `vnode` name `vnode` as its predecessor? Only

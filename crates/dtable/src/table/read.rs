@@ -20,15 +20,31 @@ impl Query<'_> {
     /// Reads one key at this query's read consistency; `None` when it is absent (said by a
     /// copy with authority, see the module docs).
     pub(super) async fn read_one(&self, key: Bytes) -> Result<Option<Record>, TableError> {
-        if self.read > 1 {
-            let placement = self.placement(&key).await?;
-            let newest = self.read_quorum(key.clone(), placement).await?;
-            if newest.is_some() {
-                return Ok(newest);
-            }
-            // No copy asked holds it: absent only if an authoritative copy agrees.
+        if self.read == 1 {
+            return self.read_settled(key).await;
         }
-        self.read_settled(key).await
+        // `read` copies answer, and the primary says whether it holds every acknowledged write
+        // of the key's range (authoritative). The copies this node's view names may not be the
+        // copies the writer's view named (a stale view after a join, a copy still handing back a
+        // range it no longer serves): `read` of them can all miss a write acknowledged by
+        // every copy of the writer's set. The authoritative primary cannot.
+        let placement = self.placement(&key).await?;
+        let position = KeyPosition::of(&key);
+        let (quorum, asked) = futures::future::join(
+            self.read_quorum(key.clone(), placement),
+            self.ask_primary(&key, position),
+        )
+        .await;
+        let quorum = quorum?;
+        let settled = match asked.answer {
+            Ok((record, true)) => record,
+            // No authoritative answer yet: wait for one as a consistency-1 read does.
+            _ => self.read_settled(key).await?,
+        };
+        Ok([quorum, settled]
+            .into_iter()
+            .flatten()
+            .max_by_key(|r| r.version))
     }
 
     /// Reads one key from its primary; when the primary cannot answer alone (it is taking the
