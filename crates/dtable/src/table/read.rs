@@ -161,8 +161,14 @@ impl Query<'_> {
     }
 
     /// The newest record of `key` on every copy other than `asked` that the cached view places
-    /// it on — and, when none of those has it, on the copies a fresh lookup places it on (the
-    /// view may still hold vnodes that died, or miss ones that joined).
+    /// it on, and on the copies a fresh lookup places it on (the view may still hold vnodes
+    /// that died, or miss ones that joined).
+    ///
+    /// Both, even when the view's copies found one: the writer's replica set may not be the one
+    /// this node's view names (the writer skipped a vnode it could not reach), and the view's
+    /// copies can then hold an older record than the copies the write reached (table
+    /// simulation, seed 165: the view's copies answered 105 after an `INCR` acknowledged 106
+    /// by a copy only the lookup named).
     async fn read_other_copies(&self, key: &Bytes, asked: Option<&Vnode>) -> Option<Record> {
         let mut tried: Vec<Vnode> = asked.into_iter().cloned().collect();
         let mut newest: Option<Record> = None;
@@ -180,9 +186,18 @@ impl Query<'_> {
                 .cloned()
                 .collect();
             tried.extend(copies.iter().cloned());
-            let found = self
-                .read_from(key, &copies)
-                .await
+            let answers = self.read_from(key, &copies).await;
+            tracing::debug!(
+                key = %String::from_utf8_lossy(key),
+                ?asked,
+                answers = ?copies
+                    .iter()
+                    .zip(&answers)
+                    .map(|(copy, answer)| (copy.to_string(), answer.as_ref().map(|r| r.as_ref().map(|r| r.version))))
+                    .collect::<Vec<_>>(),
+                "read from other copies"
+            );
+            let found = answers
                 .into_iter()
                 .filter_map(Result::ok)
                 .flatten()
@@ -191,9 +206,6 @@ impl Query<'_> {
                 .into_iter()
                 .flatten()
                 .max_by_key(|r| r.version);
-            if newest.is_some() {
-                break;
-            }
         }
         newest
     }
