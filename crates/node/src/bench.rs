@@ -29,6 +29,46 @@ pub struct BenchPlan {
     /// Write consistency set on every connection (`CONSISTENCY 1 <w>`); `None` keeps the
     /// node's default.
     pub consistency: Option<u8>,
+    /// Run for this long instead of until `requests` are done (a soak).
+    pub duration: Option<Duration>,
+    /// Requests per second over all clients, spread evenly: each client sends on a fixed
+    /// schedule (and catches up without bursting past it when it falls behind); `None` sends
+    /// as fast as answers come back.
+    pub rate: Option<f64>,
+}
+
+/// When a client sends: as soon as it can, or on a fixed schedule.
+struct Pace {
+    interval: Option<Duration>,
+    next: tokio::time::Instant,
+}
+
+impl Pace {
+    fn new(plan: &BenchPlan, index: usize) -> Pace {
+        let interval = plan
+            .rate
+            .map(|rate| Duration::from_secs_f64(plan.clients as f64 / rate));
+        // Clients start spread over one interval, not all at once.
+        let offset = interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(index as f64 / plan.clients as f64)
+        });
+        Pace {
+            interval,
+            next: tokio::time::Instant::now() + offset,
+        }
+    }
+
+    /// Waits for the next send time, if the client has one.
+    async fn wait(&mut self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        tokio::time::sleep_until(self.next).await;
+        // Behind by more than one interval (a slow answer): start again from now instead of
+        // sending a burst to catch up.
+        let now = tokio::time::Instant::now();
+        self.next = (self.next + interval).max(now);
+    }
 }
 
 /// The operation mix, after YCSB's core workloads.
@@ -243,6 +283,17 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             "clients, requests and keyspace must all be at least 1",
         ));
     }
+    if plan
+        .rate
+        .is_some_and(|rate| !(rate.is_finite() && rate > 0.0))
+    {
+        return Err(BenchError::Plan(
+            "the rate must be a positive number of requests per second",
+        ));
+    }
+    if plan.duration.is_some_and(|d| d.is_zero()) {
+        return Err(BenchError::Plan("the duration must be longer than zero"));
+    }
     let client = redis::Client::open(format!("redis://{}/", plan.addr)).map_err(|source| {
         BenchError::Connect {
             addr: plan.addr.clone(),
@@ -288,10 +339,16 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         }
     }
     let started = Instant::now();
+    let deadline = plan.duration.map(|d| started + d);
     let mut tasks = JoinSet::new();
     for (index, mut connection) in connections.into_iter().enumerate() {
-        let share =
-            plan.requests / plan.clients + usize::from(index < plan.requests % plan.clients);
+        // With a duration, each client runs until it is over, however many requests that is.
+        let share = if deadline.is_some() {
+            usize::MAX
+        } else {
+            plan.requests / plan.clients + usize::from(index < plan.requests % plan.clients)
+        };
+        let mut pace = Pace::new(plan, index);
         let value = value.clone();
         let keyspace = plan.keyspace;
         let clients = plan.clients as u64;
@@ -300,6 +357,10 @@ pub async fn run_bench(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         tasks.spawn(async move {
             let mut draw = Draw::new(index as u64 + 1);
             for request in 0..share as u64 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                pace.wait().await;
                 let (key, read) = next_operation(
                     workload,
                     &mut draw,

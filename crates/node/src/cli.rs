@@ -134,6 +134,12 @@ pub struct BenchArgs {
     /// Write consistency for the run (1..=replicas+1); the node's default when absent.
     #[arg(long)]
     pub consistency: Option<u8>,
+    /// Run for this many seconds instead of until --requests are done (a soak).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+    /// Requests per second over all clients, evenly paced (default: as fast as answered).
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
 }
 
 #[cfg(test)]

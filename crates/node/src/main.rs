@@ -316,10 +316,20 @@ async fn run_bench_command(args: BenchArgs) -> CommandResult {
         keyspace: args.keyspace,
         workload: args.workload,
         consistency: args.consistency,
+        duration: args.duration.map(std::time::Duration::from_secs),
+        rate: args.rate,
+    };
+    let length = match plan.duration {
+        Some(duration) => format!("for {} s", duration.as_secs()),
+        None => format!("{} requests", plan.requests),
+    };
+    let pace = match plan.rate {
+        Some(rate) => format!(" at {rate:.0} requests/s"),
+        None => String::new(),
     };
     println!(
-        "benchmarking {} with {} clients, {} requests, {}-byte values",
-        plan.addr, plan.clients, plan.requests, plan.value_size
+        "benchmarking {} with {} clients, {length}{pace}, {}-byte values",
+        plan.addr, plan.clients, plan.value_size
     );
     let report = run_bench(&plan).await?;
     print!("{report}");

@@ -388,6 +388,8 @@ async fn the_bench_command_measures_every_request() {
             keyspace: 50,
             workload,
             consistency: None,
+            duration: None,
+            rate: None,
         };
         let report = timeout(WAIT, run_bench(&plan))
             .await
@@ -400,5 +402,40 @@ async fn the_bench_command_measures_every_request() {
             let [p50, p90, p99, p999] = summary.percentiles;
             assert!(Duration::ZERO < p50 && p50 <= p90 && p90 <= p99 && p99 <= p999);
         }
+    }
+}
+
+/// `dendrite bench --duration --rate` (the soak's load): it runs until the time is up, never
+/// sends faster than the rate, and every client sends.
+#[tokio::test]
+async fn a_paced_bench_keeps_to_its_rate_and_its_duration() {
+    use dendrite_node::bench::{run_bench, BenchPlan, Workload};
+    let server = start(1, RespLimits::default()).await;
+    let plan = BenchPlan {
+        addr: server.addr.to_string(),
+        clients: 4,
+        requests: 1,
+        value_size: 32,
+        keyspace: 50,
+        workload: Workload::Mixed,
+        consistency: None,
+        duration: Some(Duration::from_secs(1)),
+        rate: Some(100.0),
+    };
+    let report = timeout(WAIT, run_bench(&plan))
+        .await
+        .expect("bench timed out")
+        .unwrap();
+    let sent = report.set.count + report.get.count;
+    assert!(report.elapsed >= Duration::from_secs(1), "{report}");
+    // 100 a second for 1 s, plus at most one per client at the start of its schedule.
+    assert!((4..=104).contains(&sent), "{sent} requests: {report}");
+    assert_eq!(report.set.errors + report.get.errors, 0, "{report}");
+    for bad in [Some(0.0), Some(f64::NAN), Some(-1.0)] {
+        let plan = BenchPlan {
+            rate: bad,
+            ..plan.clone()
+        };
+        assert!(run_bench(&plan).await.is_err(), "rate {bad:?} accepted");
     }
 }
