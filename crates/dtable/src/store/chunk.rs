@@ -38,6 +38,28 @@ pub(super) struct Chunk {
     buf: Vec<u8>,
 }
 
+/// Bytes in a cache line (x86-64, and most ARM cores).
+const CACHE_LINE: usize = 64;
+
+/// Asks the CPU to start loading the cache line holding `address`, and returns at once.
+///
+/// A pipelined batch of lookups spends most of its time waiting for memory, one miss after
+/// another (the chunk's index, then the record); started together, the batch's misses overlap.
+/// `address` may point anywhere: it is never dereferenced.
+#[inline(always)]
+fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` is a hint that never faults, whatever the address, and changes
+    // nothing the program can observe; it is `unsafe` only as a `target_feature(enable =
+    // "sse")` intrinsic, and SSE is part of the x86-64 baseline every build targets.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
 /// The first 4 bytes of a position as a big-endian integer (orders like the bytes do).
 fn short_prefix(id: &Id) -> u32 {
     (packed::prefix(id) >> 32) as u32
@@ -106,15 +128,29 @@ impl Chunk {
         packed::entries(self.records())
     }
 
-    /// The record for (`id`, `key`) and its rank in the chunk, or the rank where it would be
-    /// inserted.
-    ///
-    /// Binary-searches the 4-byte prefixes, then compares (whole position, key) only against
-    /// the records sharing the target's 4-byte prefix, in order.
-    pub fn find(&self, id: &Id, key: &[u8]) -> Result<(usize, Entry<'_>), usize> {
-        let target = short_prefix(id);
-        let count = self.count();
-        let (mut low, mut high) = (0, count);
+    /// Starts loading the chunk's record count and prefix array, without waiting: the first
+    /// half of [`prefetch_record`](Chunk::prefetch_record)'s work, for a batch of lookups.
+    pub fn prefetch_index(&self) {
+        let base = self.buf.as_ptr();
+        prefetch(base);
+        if self.buf.len() > CACHE_LINE {
+            prefetch(base.wrapping_add(CACHE_LINE));
+        }
+    }
+
+    /// Starts loading the first record [`find`](Chunk::find) would compare for `id`, without
+    /// waiting (the index must be in cache by now, or this waits for it).
+    pub fn prefetch_record(&self, id: &Id) {
+        let rank = self.first_rank_at_or_after(short_prefix(id));
+        if rank < self.count() {
+            let at = self.records_base() + self.offset_of(rank);
+            prefetch(self.buf.as_ptr().wrapping_add(at));
+        }
+    }
+
+    /// The first rank whose 4-byte prefix is not below `target`.
+    fn first_rank_at_or_after(&self, target: u32) -> usize {
+        let (mut low, mut high) = (0, self.count());
         while low < high {
             let middle = (low + high) / 2;
             if self.prefix_of(middle) < target {
@@ -123,7 +159,18 @@ impl Chunk {
                 high = middle;
             }
         }
-        let mut rank = low;
+        low
+    }
+
+    /// The record for (`id`, `key`) and its rank in the chunk, or the rank where it would be
+    /// inserted.
+    ///
+    /// Binary-searches the 4-byte prefixes, then compares (whole position, key) only against
+    /// the records sharing the target's 4-byte prefix, in order.
+    pub fn find(&self, id: &Id, key: &[u8]) -> Result<(usize, Entry<'_>), usize> {
+        let target = short_prefix(id);
+        let count = self.count();
+        let mut rank = self.first_rank_at_or_after(target);
         while rank < count && self.prefix_of(rank) == target {
             let start = self.offset_of(rank);
             match packed::compare_at(self.records(), start, id, key) {

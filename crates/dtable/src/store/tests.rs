@@ -621,3 +621,22 @@ fn count_in_agrees_with_a_scan_of_the_same_range() {
     }
     assert_eq!(store.count_in(IdRange::whole_ring(ids[0])), 20_000);
 }
+
+#[test]
+fn prefetching_a_batch_changes_nothing_it_reads() {
+    let store = Store::new(4);
+    for i in 0..2000 {
+        put(&store, &format!("k{i}"), 1, &format!("v{i}"));
+    }
+    // Present and absent keys, across shards and chunks, and a batch of one (left alone).
+    let keys: Vec<String> = (0..3000).step_by(7).map(|i| format!("k{i}")).collect();
+    let positions: Vec<KeyPosition> = keys.iter().map(|k| KeyPosition::of(k.as_bytes())).collect();
+    let before: Vec<Option<Record>> = keys.iter().map(|k| store.get(k.as_bytes())).collect();
+    store.prefetch(&positions);
+    store.prefetch(&positions[..1]);
+    Store::new(1).prefetch(&positions);
+    let after: Vec<Option<Record>> = keys.iter().map(|k| store.get(k.as_bytes())).collect();
+    assert_eq!(before, after);
+    assert_eq!(after.iter().filter(|r| r.is_some()).count(), 286);
+    assert_eq!(store.len_live(), 2000);
+}

@@ -150,6 +150,7 @@ impl TableInner {
         // A copy read for someone else (a catch-up, a quorum) waits for a read-modify-write in
         // progress on the same keys: see `modify_as_primary`.
         let _no_writer = (!as_primary).then(|| self.key_locks(positions));
+        self.store.prefetch(positions);
         let items = keys
             .into_iter()
             .zip(positions)
@@ -243,6 +244,7 @@ impl TableInner {
             Err(Unready::Moved(owner)) => return write_ack(0, None, Some(owner)),
             Err(Unready::Failed(reason)) => return write_ack(0, Some(reason), None),
         };
+        self.store.prefetch(&positions);
         // The primary orders writes to its keys: each gets a fresh version of its clock.
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
