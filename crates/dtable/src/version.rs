@@ -173,6 +173,16 @@ impl Clock {
     /// clock: the caller must not store the record that carries it (the peer's clock is wrong,
     /// or the version forged). A refused version leaves the clock unchanged.
     pub fn observe(&self, seen: &Version) -> Result<(), ClockError> {
+        let at_or_before_last = {
+            let last = self.last.lock();
+            (seen.millis, seen.logical) <= *last
+        };
+        if at_or_before_last {
+            // No further ahead than a version this clock already stamped or admitted (a new
+            // write's placeholder, an older copy): nothing to check, nothing to move, and no
+            // clock read on the write path.
+            return Ok(());
+        }
         let local = (self.now)();
         if seen.millis > local.saturating_add(self.max_ahead) {
             return Err(ClockError::TooFarAhead {
