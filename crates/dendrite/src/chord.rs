@@ -349,8 +349,8 @@ impl VnodeState {
 pub struct DeadVnodes {
     ttl: std::time::Duration,
     capacity: usize,
-    /// Id → (host, when noted, disowned: its host said it runs no such vnode).
-    noted: std::collections::BTreeMap<Id, (std::sync::Arc<str>, std::time::Duration, bool)>,
+    /// Id → (host, when noted).
+    noted: std::collections::BTreeMap<Id, (std::sync::Arc<str>, std::time::Duration)>,
 }
 
 impl DeadVnodes {
@@ -363,27 +363,14 @@ impl DeadVnodes {
         }
     }
 
-    /// `vnode` did not answer (or left) at `now` (one its host disowned stays disowned).
+    /// `vnode` did not answer (or left) at `now`.
     pub fn note(&mut self, vnode: &Vnode, now: std::time::Duration) {
-        let disowned = self.noted.get(&vnode.id).is_some_and(|(_, _, d)| *d);
-        self.insert(vnode, now, disowned);
-    }
-
-    /// `vnode`'s host answered that it runs no such vnode (it restarted with other ids, or the
-    /// vnode left) at `now`. Unlike [`note`](Self::note), the host's later answers do not
-    /// clear it: they are no sign that this vnode lives.
-    pub fn note_disowned(&mut self, vnode: &Vnode, now: std::time::Duration) {
-        self.insert(vnode, now, true);
-    }
-
-    fn insert(&mut self, vnode: &Vnode, now: std::time::Duration, disowned: bool) {
-        self.noted
-            .insert(vnode.id, (vnode.host.clone(), now, disowned));
+        self.noted.insert(vnode.id, (vnode.host.clone(), now));
         while self.noted.len() > self.capacity {
             let oldest = self
                 .noted
                 .iter()
-                .min_by_key(|(_, (_, at, _))| *at)
+                .min_by_key(|(_, (_, at))| *at)
                 .map(|(id, _)| *id);
             match oldest {
                 Some(id) => self.noted.remove(&id),
@@ -396,7 +383,7 @@ impl DeadVnodes {
     pub fn is_dead(&self, vnode: &Vnode, now: std::time::Duration) -> bool {
         self.noted
             .get(&vnode.id)
-            .is_some_and(|(_, at, _)| now.saturating_sub(*at) < self.ttl)
+            .is_some_and(|(_, at)| now.saturating_sub(*at) < self.ttl)
     }
 
     /// `vnode` talked to us: it is alive.
@@ -404,13 +391,11 @@ impl DeadVnodes {
         self.noted.remove(&vnode.id);
     }
 
-    /// A call to `host` succeeded: its vnodes are alive, but for those it disowned. Also drops
-    /// expired entries.
+    /// A call to `host` succeeded: its vnodes are alive. Also drops expired entries.
     pub fn host_answered(&mut self, host: &str, now: std::time::Duration) {
         let ttl = self.ttl;
-        self.noted.retain(|_, (h, at, disowned)| {
-            (*disowned || &**h != host) && now.saturating_sub(*at) < ttl
-        });
+        self.noted
+            .retain(|_, (h, at)| &**h != host && now.saturating_sub(*at) < ttl);
     }
 
     /// Is nothing noted? (Lets hot paths skip the set.)
@@ -744,23 +729,6 @@ mod tests {
             s.predecessor_left(&all[1], Some(&all[2])),
             Some(RingEvent::PredecessorLeft { new: None, .. })
         ));
-    }
-
-    #[test]
-    fn a_vnode_its_host_disowned_stays_dead_while_the_host_answers() {
-        use std::time::Duration;
-        let ghost = vnode(10, "h:1");
-        let mut dead = DeadVnodes::new(Duration::from_secs(10), 4);
-        let at = Duration::from_secs;
-        dead.note_disowned(&ghost, at(1));
-        dead.host_answered("h:1", at(2));
-        assert!(dead.is_dead(&ghost, at(2)));
-        // Noted again as merely unanswered, it stays disowned.
-        dead.note(&ghost, at(3));
-        dead.host_answered("h:1", at(4));
-        assert!(dead.is_dead(&ghost, at(4)));
-        // It still expires.
-        assert!(!dead.is_dead(&ghost, at(14)));
     }
 
     #[test]

@@ -759,14 +759,6 @@ impl Ring {
         self.forget_vnode(dead, true);
     }
 
-    /// `dead`'s host answered that it runs no such vnode: gone for sure, and remembered so
-    /// even while its host answers other calls (a restarted node runs other vnode ids; one
-    /// lookup answer still naming the old id must not bring it back).
-    fn note_disowned(&self, dead: &Vnode) {
-        lock(&self.dead).note_disowned(dead, self.since_start());
-        self.forget_vnode(dead, true);
-    }
-
     /// A call to `dead` went unanswered: route around it (successor lists, fingers, lookups)
     /// but keep it as a predecessor until that vnode's own predecessor check confirms it.
     ///
@@ -777,9 +769,7 @@ impl Ring {
     }
 
     fn forget_vnode(&self, dead: &Vnode, confirmed: bool) {
-        // One of our own vnodes is never dead to us. A vnode of our host that is not one of
-        // ours is a ghost of an earlier run (a restart with other ids) and is forgotten.
-        if self.vnodes.iter().any(|(v, _)| v.id == dead.id) {
+        if *dead.host == *self.transport.local_host() {
             return;
         }
         debug!(%dead, confirmed, "forgetting an unreachable vnode");

@@ -71,15 +71,7 @@ impl Ring {
                 Ok(_) => return,
                 Err(e) => {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
-                    if e.is_vnode_gone() {
-                        // Its host answered that it runs no such vnode (it restarted with new
-                        // ones, or the vnode left): gone for sure, as predecessor too. A ping
-                        // of the host would still succeed, so the predecessor check could not
-                        // tell.
-                        self.note_disowned(&succ);
-                    } else {
-                        self.note_suspect(&succ);
-                    }
+                    self.note_suspect(&succ);
                 }
             }
         }
@@ -183,7 +175,7 @@ impl Ring {
                 };
                 self.emit(event);
             }
-            Err(e) if e.is_vnode_gone() => self.note_disowned(&succ),
+            Err(e) if e.is_vnode_gone() => self.note_dead(&succ),
             Ok(_) | Err(super::RingError::Remote { .. }) => {}
             Err(_) => self.note_suspect(&succ),
         }
@@ -205,8 +197,8 @@ impl Ring {
         }
     }
 
-    /// Pings the predecessor; one that does not answer twice in a row, and whose host has not
-    /// answered any other call meanwhile, is forgotten (a predecessor-left event).
+    /// Pings the predecessor; one that does not answer twice in a row is forgotten (a
+    /// predecessor-left event).
     ///
     /// Twice, because forgetting a live predecessor is not harmless: the vnode then serves the
     /// predecessor's range as its own while the predecessor still does too, until the next
@@ -226,20 +218,13 @@ impl Ring {
         let ping = Message::Ping {
             version: PROTOCOL_VERSION,
         };
-        for attempt in 0..PREDECESSOR_PINGS {
+        for _ in 0..PREDECESSOR_PINGS {
             match self.call(&pred.host, &ping).await {
-                // The first miss makes it a suspect: routed around, and noted, so that any
-                // answer from its host meanwhile (a call, a notify) clears it.
-                Err(e) if e.is_unreachable() && attempt == 0 => self.note_suspect(&pred),
-                Err(e) if e.is_unreachable() => {}
+                Err(e) if e.is_unreachable() => continue,
                 _ => return,
             }
         }
-        // A ping that timed out was sent a timeout ago: if its host answered anything since
-        // (a partition healed while the ping was lost), the verdict is stale.
-        if self.known_dead(&pred) {
-            self.note_dead(&pred);
-        }
+        self.note_dead(&pred);
     }
 }
 
