@@ -26,6 +26,7 @@
 
 pub mod chord;
 pub mod config;
+pub mod dead_vnodes;
 pub mod event;
 pub mod id;
 pub mod lost_hosts;

@@ -12,7 +12,9 @@
 //!   around dead vnodes;
 //! - `survey`: every vnode of a ring, walked from outside before joining;
 //! - `reunion`: probes hosts lost from view and merges rings a partition split.
+//! - `forget`: what a vnode found dead or suspect does to every local vnode's pointers.
 
+mod forget;
 mod lookup;
 mod serve;
 
@@ -749,45 +751,6 @@ impl Ring {
         let mut dead = lock(&self.dead);
         if !dead.is_empty() {
             dead.alive(vnode);
-        }
-    }
-
-    /// `dead` is gone for sure (it left, said it is gone, or failed the predecessor check):
-    /// forget it in every local vnode, as predecessor too, and remember it so lookups skip it
-    /// where others still list it.
-    fn note_dead(&self, dead: &Vnode) {
-        self.forget_vnode(dead, true);
-    }
-
-    /// A call to `dead` went unanswered: route around it (successor lists, fingers, lookups)
-    /// but keep it as a predecessor until that vnode's own predecessor check confirms it.
-    ///
-    /// Forgetting a predecessor moves its range to us: on one lost message that made two
-    /// vnodes serve one range as primary at once (docs/reliability.md, fix 10).
-    fn note_suspect(&self, dead: &Vnode) {
-        self.forget_vnode(dead, false);
-    }
-
-    fn forget_vnode(&self, dead: &Vnode, confirmed: bool) {
-        if *dead.host == *self.transport.local_host() {
-            return;
-        }
-        debug!(%dead, confirmed, "forgetting an unreachable vnode");
-        lock(&self.dead).note(dead, self.since_start());
-        lock(&self.lost_hosts).note(&dead.host, self.since_start());
-        for (_, state) in &self.vnodes {
-            let (left, replicas) = {
-                let mut s = lock(state);
-                let left = if confirmed {
-                    s.forget(dead)
-                } else {
-                    s.forget_route(dead);
-                    None
-                };
-                (left, s.refresh_replicas())
-            };
-            self.emit(left);
-            self.emit(replicas);
         }
     }
 
