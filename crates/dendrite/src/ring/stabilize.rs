@@ -71,7 +71,15 @@ impl Ring {
                 Ok(_) => return,
                 Err(e) => {
                     debug!(vnode = %me, successor = %succ, error = %e, "successor unreachable");
-                    self.note_suspect(&succ);
+                    if e.is_vnode_gone() {
+                        // Its host answered that it runs no such vnode (it restarted with new
+                        // ones, or the vnode left): gone for sure, as predecessor too. A ping
+                        // of the host would still succeed, so the predecessor check could not
+                        // tell.
+                        self.note_disowned(&succ);
+                    } else {
+                        self.note_suspect(&succ);
+                    }
                 }
             }
         }
@@ -175,7 +183,7 @@ impl Ring {
                 };
                 self.emit(event);
             }
-            Err(e) if e.is_vnode_gone() => self.note_dead(&succ),
+            Err(e) if e.is_vnode_gone() => self.note_disowned(&succ),
             Ok(_) | Err(super::RingError::Remote { .. }) => {}
             Err(_) => self.note_suspect(&succ),
         }
@@ -197,8 +205,8 @@ impl Ring {
         }
     }
 
-    /// Pings the predecessor; one that does not answer twice in a row is forgotten (a
-    /// predecessor-left event).
+    /// Pings the predecessor; one that does not answer twice in a row, while its host answers
+    /// nothing else either, is forgotten (a predecessor-left event).
     ///
     /// Twice, because forgetting a live predecessor is not harmless: the vnode then serves the
     /// predecessor's range as its own while the predecessor still does too, until the next
@@ -218,11 +226,19 @@ impl Ring {
         let ping = Message::Ping {
             version: PROTOCOL_VERSION,
         };
+        let asked_at = self.since_start();
         for _ in 0..PREDECESSOR_PINGS {
             match self.call(&pred.host, &ping).await {
                 Err(e) if e.is_unreachable() => continue,
                 _ => return,
             }
+        }
+        // A ping that timed out was sent a call timeout ago: if the host answered anything
+        // since the first ping went out (a partition healed while a ping was lost), the
+        // verdict is stale and the predecessor lives (docs/reliability.md, fix 13).
+        if self.heard_since(&pred.host, asked_at) {
+            debug!(vnode = %pred, "predecessor pings timed out, but its host answered since");
+            return;
         }
         self.note_dead(&pred);
     }
