@@ -271,13 +271,13 @@ impl<'a> ScrapedFamilies<'a> {
         help: &str,
         samples: &[(Labels<'_>, u64)],
     ) -> fmt::Result {
-        self.family(
-            counter_family(name),
-            help,
-            MetricType::Counter,
-            samples,
-            |encoder, value| ConstCounter::new(*value).encode(encoder),
-        )
+        let mut family =
+            self.0
+                .encode_descriptor(counter_family(name), help, None, MetricType::Counter)?;
+        for (labels, value) in samples {
+            ConstCounter::new(*value).encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
     }
 
     /// A counter without labels; `name` ends in `_total`.
@@ -307,13 +307,7 @@ impl<'a> ScrapedFamilies<'a> {
         help: &str,
         samples: &[(Labels<'_>, V)],
     ) -> fmt::Result {
-        self.family(
-            name,
-            help,
-            MetricType::Gauge,
-            samples,
-            |mut encoder, value| encoder.encode_gauge(value),
-        )
+        self.values(name, help, MetricType::Gauge, samples)
     }
 
     /// A gauge without labels.
@@ -326,34 +320,19 @@ impl<'a> ScrapedFamilies<'a> {
         self.gauges(name, help, &[(&[], value)])
     }
 
-    /// A family typed `untyped`: a count whose sample name has no `_total`, which the encoder
-    /// would give a counter's.
-    pub(crate) fn untyped(
-        &mut self,
-        name: &str,
-        help: &str,
-        samples: &[(Labels<'_>, u64)],
-    ) -> fmt::Result {
-        self.family(
-            name,
-            help,
-            MetricType::Unknown,
-            samples,
-            |mut encoder, value| encoder.encode_gauge(value),
-        )
-    }
-
-    fn family<V>(
+    /// A family of `kind` whose samples are written as plain values, as a gauge's are:
+    /// [`MetricType::Unknown`] (written `untyped`) for a count whose sample name has no
+    /// `_total`, which the encoder would give a counter's.
+    pub(crate) fn values<V: EncodeGaugeValue>(
         &mut self,
         name: &str,
         help: &str,
         kind: MetricType,
         samples: &[(Labels<'_>, V)],
-        mut write: impl FnMut(MetricEncoder<'_>, &V) -> fmt::Result,
     ) -> fmt::Result {
         let mut family = self.0.encode_descriptor(name, help, None, kind)?;
         for (labels, value) in samples {
-            write(family.encode_family(labels)?, value)?;
+            family.encode_family(labels)?.encode_gauge(value)?;
         }
         Ok(())
     }
@@ -736,25 +715,30 @@ mod tests {
         );
     }
 
-    /// A collector whose help text and label value need escaping.
+    /// A collector of each kind of family read at scrape time, the first one with a help text
+    /// and a label value that need escaping.
     #[derive(Debug)]
-    struct Awkward;
+    struct Scraped;
 
-    impl Collector for Awkward {
+    impl Collector for Scraped {
         fn encode(&self, encoder: DescriptorEncoder) -> fmt::Result {
-            ScrapedFamilies::new(encoder).gauges(
+            let mut families = ScrapedFamilies::new(encoder);
+            families.gauges(
                 "dendrite_test_paths",
                 "paths\\ like\nthis",
                 &[(&[("path", "C:\\x \"y\"\n")], 1)],
-            )
+            )?;
+            families.counter("dendrite_test_rounds_total", "Rounds.", 3)?;
+            let moved: [(Labels, u64); 1] = [(&[("unit", "bytes")], 7)];
+            families.values("dendrite_test_moved", "Moved.", MetricType::Unknown, &moved)
         }
     }
 
     #[test]
-    fn help_and_label_values_are_escaped() {
+    fn scraped_families_are_typed_and_escaped() {
         let metrics = Metrics::new();
         metrics.gauge("dendrite_test", "a\\b\nc").unwrap().set(1);
-        metrics.add_collector(Awkward);
+        metrics.add_collector(Scraped);
         let text = metrics.render();
         assert!(
             text.contains(
@@ -762,45 +746,15 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(
-            text.contains(
-                "# HELP dendrite_test_paths paths\\\\ like\\nthis\n\
-                 # TYPE dendrite_test_paths gauge\n\
-                 dendrite_test_paths{path=\"C:\\\\x \\\"y\\\"\\n\"} 1\n"
-            ),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn scraped_counters_keep_their_total() {
-        #[derive(Debug)]
-        struct Rounds;
-        impl Collector for Rounds {
-            fn encode(&self, encoder: DescriptorEncoder) -> fmt::Result {
-                let mut families = ScrapedFamilies::new(encoder);
-                families.counter("dendrite_test_rounds_total", "Rounds.", 3)?;
-                families.untyped(
-                    "dendrite_test_moved",
-                    "Moved.",
-                    &[(&[("unit", "bytes")], 7)],
-                )
-            }
-        }
-        let metrics = Metrics::new();
-        metrics.add_collector(Rounds);
-        let text = metrics.render();
-        assert!(
-            text.contains(
-                "# TYPE dendrite_test_rounds_total counter\ndendrite_test_rounds_total 3\n"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "# TYPE dendrite_test_moved untyped\ndendrite_test_moved{unit=\"bytes\"} 7\n"
-            ),
-            "{text}"
-        );
+        let expected = "# HELP dendrite_test_paths paths\\\\ like\\nthis\n\
+                        # TYPE dendrite_test_paths gauge\n\
+                        dendrite_test_paths{path=\"C:\\\\x \\\"y\\\"\\n\"} 1\n\
+                        # HELP dendrite_test_rounds_total Rounds.\n\
+                        # TYPE dendrite_test_rounds_total counter\n\
+                        dendrite_test_rounds_total 3\n\
+                        # HELP dendrite_test_moved Moved.\n\
+                        # TYPE dendrite_test_moved untyped\n\
+                        dendrite_test_moved{unit=\"bytes\"} 7\n";
+        assert!(text.ends_with(expected), "{text}");
     }
 }

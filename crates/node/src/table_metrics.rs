@@ -12,6 +12,7 @@ use dendrite::RingEvent;
 use dtable::Table;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::metrics::{CounterSet, ScrapedFamilies};
@@ -121,10 +122,12 @@ impl Collector for TableMetrics {
                 (&[("direction", "out")], load(&stats.repaired_out)),
             ],
         )?;
-        out.untyped(
+        // A count, but its sample name has no `_total` (a counter's would get one).
+        out.values(
             "dendrite_pulled_after_restart",
             "What this node received from the other copies since it started that was written \
              before (the transfer a restart cost), in records and in bytes of keys and values.",
+            MetricType::Unknown,
             &[
                 (&[("unit", "records")], load(&stats.caught_up_records)),
                 (&[("unit", "bytes")], load(&stats.caught_up_bytes)),
