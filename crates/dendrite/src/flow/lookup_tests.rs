@@ -3,6 +3,48 @@
 use super::*;
 use crate::flow::scripted::{at, refused, timed_out, vnode, ScriptedRing};
 
+/// Four vnodes of other nodes, in ring order: b at 60, c at 90, d at 100, e at 120.
+fn others() -> [Vnode; 4] {
+    [
+        vnode(60, "b"),
+        vnode(90, "c"),
+        vnode(100, "d"),
+        vnode(120, "e"),
+    ]
+}
+
+/// A walk from b for the key at 95 (`n` wanted), that b forwards to c.
+fn forwarded_to_c(ring: &ScriptedRing, n: usize) -> LookupWalk {
+    let [b, c, ..] = others();
+    let mut walk = LookupWalk::new(b, at(95), n, 8, 4);
+    walk.poll(ring);
+    walk.on_answer(forward(&c));
+    walk
+}
+
+/// The walk steps around c through b, whose list [c, d] leaves d for the key at 95.
+fn detour_through_b_ends_at_d(walk: &mut LookupWalk, ring: &ScriptedRing) {
+    let [b, c, d, _] = others();
+    assert_eq!(walk.poll(ring), ask(&b, b.id.add_pow2(0), 4));
+    walk.on_answer(successors(&[&c, &d]));
+    assert_eq!(walk.poll(ring), Step::Done(Ok(vec![d])));
+}
+
+/// A walk for `n` successors of `key` from a node's own vnode at 10.
+fn from_me(key: Id, n: usize) -> (Vnode, ScriptedRing, LookupWalk) {
+    let me = vnode(10, "me");
+    let ring = ScriptedRing::running(&[&me]);
+    let walk = LookupWalk::new(me.clone(), key, n, 8, 4);
+    (me, ring, walk)
+}
+
+/// A walk for the successor of `key` from b, a vnode of another node.
+fn from_b(key: Id) -> (Vnode, ScriptedRing, LookupWalk) {
+    let [b, ..] = others();
+    let walk = LookupWalk::new(b.clone(), key, 1, 8, 4);
+    (b, ScriptedRing::default(), walk)
+}
+
 fn ask(vnode: &Vnode, key: Id, n: usize) -> Step {
     Step::Ask(Ask {
         vnode: vnode.clone(),
@@ -25,10 +67,7 @@ fn forward(to: &Vnode) -> Result<Route, RingError> {
 fn a_local_start_that_knows_the_answer_ends_the_walk_without_a_hop() {
     let me = vnode(10, "me");
     let succ = vnode(50, "b");
-    let ring = ScriptedRing {
-        local: vec![me.clone()],
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::running(&[&me]);
     let mut walk = LookupWalk::new(me.clone(), at(40), 1, 8, 4);
     assert_eq!(walk.poll(&ring), ask(&me, at(40), 1));
     walk.on_answer(successors(&[&succ]));
@@ -38,18 +77,8 @@ fn a_local_start_that_knows_the_answer_ends_the_walk_without_a_hop() {
 
 #[test]
 fn forwards_are_followed_and_each_remote_vnode_asked_is_a_hop() {
-    let me = vnode(10, "me");
-    let (b, c, d, e) = (
-        vnode(60, "b"),
-        vnode(90, "c"),
-        vnode(100, "d"),
-        vnode(110, "e"),
-    );
-    let ring = ScriptedRing {
-        local: vec![me.clone()],
-        ..ScriptedRing::default()
-    };
-    let mut walk = LookupWalk::new(me.clone(), at(95), 2, 8, 4);
+    let (me, ring, mut walk) = from_me(at(95), 2);
+    let [b, c, d, e] = others();
     assert_eq!(walk.poll(&ring), ask(&me, at(95), 2));
     walk.on_answer(forward(&b));
     assert_eq!(walk.poll(&ring), ask(&b, at(95), 2));
@@ -69,9 +98,7 @@ fn forwards_are_followed_and_each_remote_vnode_asked_is_a_hop() {
 
 #[test]
 fn polling_while_an_answer_is_awaited_repeats_the_question_without_counting_it_again() {
-    let b = vnode(60, "b");
-    let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(70), 1, 8, 4);
+    let (b, ring, mut walk) = from_b(at(70));
     assert_eq!(walk.poll(&ring), ask(&b, at(70), 1));
     assert_eq!(walk.poll(&ring), ask(&b, at(70), 1));
     assert_eq!(walk.stats().hops, 1);
@@ -85,9 +112,7 @@ fn polling_while_an_answer_is_awaited_repeats_the_question_without_counting_it_a
 
 #[test]
 fn a_first_vnode_that_times_out_is_suspected_and_ends_the_walk() {
-    let b = vnode(60, "b");
-    let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(70), 1, 8, 4);
+    let (b, ring, mut walk) = from_b(at(70));
     walk.poll(&ring);
     walk.on_answer(Err(timed_out("b")));
     assert_eq!(walk.poll(&ring), Step::Suspect(b));
@@ -103,18 +128,8 @@ fn a_first_vnode_that_times_out_is_suspected_and_ends_the_walk() {
 
 #[test]
 fn a_dead_vnode_on_the_path_is_stepped_around_through_the_last_one_that_answered() {
-    let me = vnode(10, "me");
-    let (b, c, d, e) = (
-        vnode(60, "b"),
-        vnode(90, "c"),
-        vnode(100, "d"),
-        vnode(120, "e"),
-    );
-    let ring = ScriptedRing {
-        local: vec![me.clone()],
-        ..ScriptedRing::default()
-    };
-    let mut walk = LookupWalk::new(me.clone(), at(110), 1, 8, 4);
+    let (_, ring, mut walk) = from_me(at(110), 1);
+    let [b, c, d, e] = others();
     walk.poll(&ring);
     walk.on_answer(forward(&b));
     walk.poll(&ring);
@@ -140,11 +155,9 @@ fn a_dead_vnode_on_the_path_is_stepped_around_through_the_last_one_that_answered
 
 #[test]
 fn a_detour_whose_live_successor_follows_the_key_ends_the_walk_there() {
-    let (b, c, d) = (vnode(60, "b"), vnode(90, "c"), vnode(100, "d"));
+    let [b, c, d, _] = others();
     let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(95), 2, 8, 4);
-    walk.poll(&ring);
-    walk.on_answer(forward(&c));
+    let mut walk = forwarded_to_c(&ring, 2);
     walk.poll(&ring);
     walk.on_answer(Err(timed_out("c")));
     assert_eq!(walk.poll(&ring), Step::Suspect(c.clone()));
@@ -156,40 +169,26 @@ fn a_detour_whose_live_successor_follows_the_key_ends_the_walk_there() {
 
 #[test]
 fn a_refusal_is_a_failed_call_but_no_suspicion() {
-    let (b, c, d) = (vnode(60, "b"), vnode(90, "c"), vnode(100, "d"));
     let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
-    walk.poll(&ring);
-    walk.on_answer(forward(&c));
+    let mut walk = forwarded_to_c(&ring, 1);
     walk.poll(&ring);
     walk.on_answer(Err(refused("c")));
-    assert_eq!(walk.poll(&ring), ask(&b, b.id.add_pow2(0), 4));
-    walk.on_answer(successors(&[&c, &d]));
-    assert_eq!(walk.poll(&ring), Step::Done(Ok(vec![d])));
+    detour_through_b_ends_at_d(&mut walk, &ring);
     assert_eq!(walk.stats().failed_calls, 1);
 }
 
 #[test]
 fn a_forward_to_a_vnode_known_dead_detours_along_the_current_successor_list() {
-    let (b, c, d) = (vnode(60, "b"), vnode(90, "c"), vnode(100, "d"));
-    let ring = ScriptedRing {
-        dead: [c.id].into(),
-        ..ScriptedRing::default()
-    };
-    let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
-    walk.poll(&ring);
-    walk.on_answer(forward(&c));
-    assert_eq!(walk.poll(&ring), ask(&b, b.id.add_pow2(0), 4));
-    walk.on_answer(successors(&[&c, &d]));
-    assert_eq!(walk.poll(&ring), Step::Done(Ok(vec![d])));
+    let [_, c, ..] = others();
+    let ring = ScriptedRing::mourning(&[&c]);
+    let mut walk = forwarded_to_c(&ring, 1);
+    detour_through_b_ends_at_d(&mut walk, &ring);
     assert_eq!(walk.stats().failed_calls, 0);
 }
 
 #[test]
 fn a_forward_to_the_vnode_itself_detours_instead_of_looping() {
-    let b = vnode(60, "b");
-    let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
+    let (b, ring, mut walk) = from_b(at(95));
     walk.poll(&ring);
     walk.on_answer(forward(&b));
     assert_eq!(walk.poll(&ring), ask(&b, b.id.add_pow2(0), 4));
@@ -197,16 +196,8 @@ fn a_forward_to_the_vnode_itself_detours_instead_of_looping() {
 
 #[test]
 fn an_answer_naming_only_dead_vnodes_goes_on_along_the_full_successor_list() {
-    let (b, c, d, e) = (
-        vnode(60, "b"),
-        vnode(90, "c"),
-        vnode(100, "d"),
-        vnode(120, "e"),
-    );
-    let ring = ScriptedRing {
-        dead: [c.id, d.id].into(),
-        ..ScriptedRing::default()
-    };
+    let [b, c, d, e] = others();
+    let ring = ScriptedRing::mourning(&[&c, &d]);
     let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
     walk.poll(&ring);
     walk.on_answer(successors(&[&c, &d]));
@@ -218,10 +209,7 @@ fn an_answer_naming_only_dead_vnodes_goes_on_along_the_full_successor_list() {
 #[test]
 fn an_empty_answer_or_a_detour_with_nobody_alive_has_no_successors() {
     let (b, c) = (vnode(60, "b"), vnode(90, "c"));
-    let ring = ScriptedRing {
-        dead: [c.id].into(),
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::mourning(&[&c]);
     let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
     walk.poll(&ring);
     walk.on_answer(successors(&[]));
@@ -230,9 +218,7 @@ fn an_empty_answer_or_a_detour_with_nobody_alive_has_no_successors() {
         Step::Done(Err(RingError::NoSuccessors(b.clone())))
     );
 
-    let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
-    walk.poll(&ring);
-    walk.on_answer(forward(&c));
+    let mut walk = forwarded_to_c(&ring, 1);
     walk.poll(&ring);
     // A detour answered by a forward lists nobody.
     walk.on_answer(forward(&c));
@@ -244,11 +230,9 @@ fn an_empty_answer_or_a_detour_with_nobody_alive_has_no_successors() {
 
 #[test]
 fn a_detour_call_that_fails_ends_the_walk_with_its_error_uncounted() {
-    let (b, c) = (vnode(60, "b"), vnode(90, "c"));
+    let [_, c, ..] = others();
     let ring = ScriptedRing::default();
-    let mut walk = LookupWalk::new(b.clone(), at(95), 1, 8, 4);
-    walk.poll(&ring);
-    walk.on_answer(forward(&c));
+    let mut walk = forwarded_to_c(&ring, 1);
     walk.poll(&ring);
     walk.on_answer(Err(timed_out("c")));
     assert_eq!(walk.poll(&ring), Step::Suspect(c));

@@ -30,6 +30,22 @@ fn notify_of(succ: &Vnode, me: &Vnode) -> RoundStep {
     }
 }
 
+/// Vnode `me` at 10 with successor c at 50, and the successor check it runs.
+fn checking_c() -> (Vnode, Vnode, VnodeState, Round) {
+    let (me, c) = (vnode(10, "me"), vnode(50, "c"));
+    let state = state_of(&me, &[&c]);
+    let round = Round::successor_check(me.clone(), LIST);
+    (me, c, state, round)
+}
+
+fn finger_lookup(me: &Vnode, start: Id) -> RoundStep {
+    RoundStep::Lookup {
+        start: me.clone(),
+        key: start,
+        n: 1,
+    }
+}
+
 fn listed(vnodes: &[&Vnode]) -> Result<Message, RingError> {
     Ok(Message::ListVnodesResp {
         vnodes: vnodes.iter().map(|v| (*v).clone()).collect(),
@@ -40,10 +56,7 @@ fn listed(vnodes: &[&Vnode]) -> Result<Message, RingError> {
 fn a_round_adopts_a_closer_successor_notifies_it_fixes_a_finger_then_checks_the_predecessor() {
     let me = vnode(10, "me");
     let (b, c, d) = (vnode(30, "b"), vnode(50, "c"), vnode(70, "d"));
-    let ring = ScriptedRing {
-        local: vec![me.clone()],
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::running(&[&me]);
     let mut state = state_of(&me, &[&c, &d]);
     let mut round = Round::new(me.clone(), LIST);
     assert_eq!(
@@ -76,14 +89,7 @@ fn a_round_adopts_a_closer_successor_notifies_it_fixes_a_finger_then_checks_the_
     // The merged list stops where it would wrap past us.
     assert_eq!(state.successors(), &[b.clone(), c.clone()]);
     let (finger, start) = state.next_finger();
-    assert_eq!(
-        round.poll(&mut state, &ring),
-        RoundStep::Lookup {
-            start: me.clone(),
-            key: start,
-            n: 1
-        }
-    );
+    assert_eq!(round.poll(&mut state, &ring), finger_lookup(&me, start));
     round.on_lookup(Ok(vec![b.clone()]));
     assert_eq!(round.poll(&mut state, &ring), RoundStep::CheckPredecessor);
     assert_eq!(state.fingers()[finger], Some(b));
@@ -114,11 +120,8 @@ fn an_unreachable_successor_is_suspected_and_the_next_one_asked() {
 
 #[test]
 fn the_successor_check_gives_up_after_one_more_try_than_a_list_holds() {
-    let me = vnode(10, "me");
-    let c = vnode(50, "c");
+    let (me, c, mut state, mut round) = checking_c();
     let ring = ScriptedRing::default();
-    let mut state = state_of(&me, &[&c]);
-    let mut round = Round::successor_check(me.clone(), LIST);
     for _ in 0..=LIST {
         assert_eq!(round.poll(&mut state, &ring), get_predecessor_of(&c));
         round.on_reply(Err(timed_out("c")));
@@ -158,11 +161,8 @@ fn a_vnode_without_a_predecessor_takes_its_successors_unless_that_names_itself()
 
 #[test]
 fn a_successor_that_refuses_the_question_is_alive_and_not_suspected() {
-    let me = vnode(10, "me");
-    let c = vnode(50, "c");
+    let (me, c, mut state, mut round) = checking_c();
     let ring = ScriptedRing::default();
-    let mut state = state_of(&me, &[&c]);
-    let mut round = Round::successor_check(me.clone(), LIST);
     round.poll(&mut state, &ring);
     round.on_reply(Err(refused("c")));
     assert_eq!(round.poll(&mut state, &ring), notify_of(&c, &me));
@@ -223,10 +223,7 @@ fn an_isolated_vnode_finds_the_ring_through_a_remembered_host() {
     let me = vnode(10, "me");
     let mine = vnode(90, "me");
     let (a, x) = (vnode(40, "a"), vnode(60, "x"));
-    let ring = ScriptedRing {
-        local: vec![me.clone(), mine.clone()],
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::running(&[&me, &mine]);
     let mut state = state_of(&me, &[&mine]);
     let mut round = Round::new(me.clone(), LIST);
     assert_eq!(
@@ -259,10 +256,7 @@ fn an_isolated_vnode_finds_the_ring_through_a_remembered_host() {
 #[test]
 fn an_isolated_vnode_whose_hosts_all_fail_goes_on_with_its_round() {
     let me = vnode(10, "me");
-    let ring = ScriptedRing {
-        local: vec![me.clone()],
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::running(&[&me]);
     let x = vnode(60, "x");
     let mut state = state_of(&me, &[]);
     let mut round = Round::new(me.clone(), LIST);
@@ -277,14 +271,7 @@ fn an_isolated_vnode_whose_hosts_all_fail_goes_on_with_its_round() {
     round.on_lookup(Err(RingError::LookupTimeout(me.id)));
     // No successor, no finger, no other vnode: nobody to ask; the notify has nobody either.
     let (_, start) = state.next_finger();
-    assert_eq!(
-        round.poll(&mut state, &ring),
-        RoundStep::Lookup {
-            start: me.clone(),
-            key: start,
-            n: 1
-        }
-    );
+    assert_eq!(round.poll(&mut state, &ring), finger_lookup(&me, start));
     round.on_lookup(Err(RingError::LookupTimeout(start)));
     assert_eq!(round.poll(&mut state, &ring), RoundStep::CheckPredecessor);
     assert!(state.fingers().iter().all(Option::is_none));
@@ -295,10 +282,7 @@ fn a_dry_successor_list_is_refilled_from_fingers_and_the_other_local_vnodes() {
     let me = vnode(10, "me");
     let mine = vnode(200, "me");
     let f = vnode(80, "f");
-    let ring = ScriptedRing {
-        local: vec![me.clone(), mine.clone()],
-        ..ScriptedRing::default()
-    };
+    let ring = ScriptedRing::running(&[&me, &mine]);
     let mut state = state_of(&me, &[]);
     state.set_finger(150, f.clone());
     let mut round = Round::successor_check(me.clone(), LIST);
@@ -308,11 +292,8 @@ fn a_dry_successor_list_is_refilled_from_fingers_and_the_other_local_vnodes() {
 
 #[test]
 fn answers_of_the_wrong_kind_are_ignored() {
-    let me = vnode(10, "me");
-    let c = vnode(50, "c");
+    let (_, c, mut state, mut round) = checking_c();
     let ring = ScriptedRing::default();
-    let mut state = state_of(&me, &[&c]);
-    let mut round = Round::successor_check(me.clone(), LIST);
     assert_eq!(round.poll(&mut state, &ring), get_predecessor_of(&c));
     round.on_lookup(Ok(vec![c.clone()]));
     round.on_hosts(vec!["c".to_string()]);

@@ -17,6 +17,24 @@ pub(crate) struct ScriptedRing {
     pub(crate) dead: BTreeSet<Id>,
 }
 
+impl ScriptedRing {
+    /// A node running `local`, that knows of no dead vnode.
+    pub(crate) fn running(local: &[&Vnode]) -> ScriptedRing {
+        ScriptedRing {
+            local: local.iter().map(|v| (*v).clone()).collect(),
+            dead: BTreeSet::new(),
+        }
+    }
+
+    /// A node of no local vnode that found `dead` dead.
+    pub(crate) fn mourning(dead: &[&Vnode]) -> ScriptedRing {
+        ScriptedRing {
+            local: Vec::new(),
+            dead: dead.iter().map(|v| v.id).collect(),
+        }
+    }
+}
+
 impl RingView for ScriptedRing {
     fn is_local(&self, vnode: &Vnode) -> bool {
         self.local.iter().any(|v| v.id == vnode.id)
