@@ -1,5 +1,9 @@
 //! The vnodes a node found dead, remembered for a while (see [`DeadVnodes`]).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::id::Id;
 use crate::vnode::Vnode;
 
@@ -8,35 +12,64 @@ use crate::vnode::Vnode;
 ///
 /// Plain state without a clock: the caller passes the time (`now`, since any fixed start) to
 /// every method. An entry ends when its host answers a call again
-/// ([`host_answered`](Self::host_answered)), when the vnode itself talks to us
-/// ([`alive`](Self::alive)), or `ttl` after it was noted: by then stabilization has removed it
-/// from the successor lists that held it. At most `capacity` vnodes are kept (the oldest go).
+/// ([`host_answered`](Self::host_answered)) unless the host disowned the vnode, when the vnode
+/// itself talks to us ([`alive`](Self::alive)), or `ttl` after it was noted: by then
+/// stabilization has removed it from the successor lists that held it. At most `capacity`
+/// vnodes are kept (the oldest go).
 #[derive(Debug, Clone)]
 pub struct DeadVnodes {
-    ttl: std::time::Duration,
+    ttl: Duration,
     capacity: usize,
-    /// Id → (host, when noted).
-    noted: std::collections::BTreeMap<Id, (std::sync::Arc<str>, std::time::Duration)>,
+    noted: BTreeMap<Id, Noted>,
+}
+
+/// One dead vnode's entry.
+#[derive(Debug, Clone)]
+struct Noted {
+    host: Arc<str>,
+    /// When it was noted.
+    at: Duration,
+    /// Its host answered that it runs no such vnode: the host's other answers say nothing of
+    /// this one.
+    disowned: bool,
 }
 
 impl DeadVnodes {
     /// An empty set whose entries last `ttl`, holding at most `capacity` (at least 1) vnodes.
-    pub fn new(ttl: std::time::Duration, capacity: usize) -> DeadVnodes {
+    pub fn new(ttl: Duration, capacity: usize) -> DeadVnodes {
         DeadVnodes {
             ttl,
             capacity: capacity.max(1),
-            noted: std::collections::BTreeMap::new(),
+            noted: BTreeMap::new(),
         }
     }
 
-    /// `vnode` did not answer (or left) at `now`.
-    pub fn note(&mut self, vnode: &Vnode, now: std::time::Duration) {
-        self.noted.insert(vnode.id, (vnode.host.clone(), now));
+    /// `vnode` did not answer (or left) at `now`. One its host disowned stays disowned.
+    pub fn note(&mut self, vnode: &Vnode, now: Duration) {
+        let disowned = self.noted.get(&vnode.id).is_some_and(|n| n.disowned);
+        self.insert(vnode, now, disowned);
+    }
+
+    /// `vnode`'s host answered at `now` that it runs no such vnode (the node restarted with
+    /// other ids, or the vnode left). Unlike [`note`](Self::note), the host's later answers to
+    /// other calls do not clear it: they are no sign that this vnode lives, and a lookup answer
+    /// that still names it must not bring it back.
+    pub fn note_disowned(&mut self, vnode: &Vnode, now: Duration) {
+        self.insert(vnode, now, true);
+    }
+
+    fn insert(&mut self, vnode: &Vnode, now: Duration, disowned: bool) {
+        let entry = Noted {
+            host: vnode.host.clone(),
+            at: now,
+            disowned,
+        };
+        self.noted.insert(vnode.id, entry);
         while self.noted.len() > self.capacity {
             let oldest = self
                 .noted
                 .iter()
-                .min_by_key(|(_, (_, at))| *at)
+                .min_by_key(|(_, n)| n.at)
                 .map(|(id, _)| *id);
             match oldest {
                 Some(id) => self.noted.remove(&id),
@@ -46,10 +79,10 @@ impl DeadVnodes {
     }
 
     /// Is `vnode` known dead at `now`?
-    pub fn is_dead(&self, vnode: &Vnode, now: std::time::Duration) -> bool {
+    pub fn is_dead(&self, vnode: &Vnode, now: Duration) -> bool {
         self.noted
             .get(&vnode.id)
-            .is_some_and(|(_, at)| now.saturating_sub(*at) < self.ttl)
+            .is_some_and(|n| now.saturating_sub(n.at) < self.ttl)
     }
 
     /// `vnode` talked to us: it is alive.
@@ -57,15 +90,49 @@ impl DeadVnodes {
         self.noted.remove(&vnode.id);
     }
 
-    /// A call to `host` succeeded: its vnodes are alive. Also drops expired entries.
-    pub fn host_answered(&mut self, host: &str, now: std::time::Duration) {
+    /// A call to `host` succeeded: its vnodes are alive, but for those it disowned. Also drops
+    /// expired entries.
+    pub fn host_answered(&mut self, host: &str, now: Duration) {
         let ttl = self.ttl;
         self.noted
-            .retain(|_, (h, at)| &**h != host && now.saturating_sub(*at) < ttl);
+            .retain(|_, n| (n.disowned || &*n.host != host) && now.saturating_sub(n.at) < ttl);
     }
 
     /// Is nothing noted? (Lets hot paths skip the set.)
     pub fn is_empty(&self) -> bool {
         self.noted.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vnode(top: u8, host: &str) -> Vnode {
+        let mut id = [0u8; 20];
+        id[0] = top;
+        Vnode::new(Id::new(id), host)
+    }
+
+    #[test]
+    fn a_vnode_its_host_disowned_stays_dead_while_the_host_answers() {
+        let ghost = vnode(10, "h:1");
+        let other = vnode(11, "h:1");
+        let mut dead = DeadVnodes::new(Duration::from_secs(10), 4);
+        let at = Duration::from_secs;
+        dead.note_disowned(&ghost, at(1));
+        dead.note(&other, at(1));
+        dead.host_answered("h:1", at(2));
+        assert!(dead.is_dead(&ghost, at(2)));
+        assert!(
+            !dead.is_dead(&other, at(2)),
+            "a merely unanswered vnode is cleared"
+        );
+        // Noted again as merely unanswered, it stays disowned.
+        dead.note(&ghost, at(3));
+        dead.host_answered("h:1", at(4));
+        assert!(dead.is_dead(&ghost, at(4)));
+        // It still expires.
+        assert!(!dead.is_dead(&ghost, at(14)));
     }
 }

@@ -203,7 +203,10 @@ pub struct Ring {
     /// Hosts whose vnodes were found dead, probed now and then: the first to answer after a
     /// partition heals is where this node's ring and the other side's merge.
     lost_hosts: Mutex<LostHosts>,
-    /// Where the clock of `dead` and `lost_hosts` starts.
+    /// When each remote host last answered a call or notified one of our vnodes: what tells
+    /// a predecessor check whose pings timed out that a partition healed meanwhile.
+    last_heard: Mutex<std::collections::BTreeMap<Arc<str>, Duration>>,
+    /// Where the clock of `dead`, `lost_hosts` and `last_heard` starts.
     started: tokio::time::Instant,
 }
 
@@ -346,6 +349,7 @@ impl Ring {
             known_hosts: Mutex::new(std::collections::BTreeSet::new()),
             dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
             lost_hosts: Mutex::new(LostHosts::new(MAX_LOST_HOSTS)),
+            last_heard: Mutex::new(std::collections::BTreeMap::new()),
             started: tokio::time::Instant::now(),
         });
         ring.transport
@@ -716,6 +720,7 @@ impl Ring {
 
     /// A call to `host` succeeded: none of its vnodes is dead.
     fn host_answered(&self, host: &str) {
+        self.heard_from_host(host);
         {
             let mut dead = lock(&self.dead);
             if !dead.is_empty() {
@@ -747,6 +752,7 @@ impl Ring {
 
     /// `vnode` talked to us (it notified one of our vnodes): it is alive.
     fn heard_from(&self, vnode: &Vnode) {
+        self.heard_from_host(&vnode.host);
         let mut dead = lock(&self.dead);
         if !dead.is_empty() {
             dead.alive(vnode);

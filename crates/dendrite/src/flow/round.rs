@@ -53,8 +53,9 @@ pub enum RoundStep {
     },
     /// A call to this vnode went unanswered: route around it (`Ring::note_suspect`).
     Suspect(Vnode),
-    /// This vnode is gone for sure: forget it, as predecessor too (`Ring::note_dead`).
-    Dead(Vnode),
+    /// This vnode's host answered that it runs no such vnode: gone for sure, as predecessor
+    /// too, and remembered so while its host answers other calls (`Ring::note_disowned`).
+    Disowned(Vnode),
     /// Publish this event.
     Event(RingEvent),
     /// Run the predecessor check (`Ring::check_predecessor`), then poll again.
@@ -329,7 +330,7 @@ impl Round {
                         }
                         state.refresh_replicas().map(RoundStep::Event)
                     }
-                    Err(e) if e.is_vnode_gone() => Some(RoundStep::Dead(succ)),
+                    Err(e) if e.is_vnode_gone() => Some(RoundStep::Disowned(succ)),
                     Ok(_) | Err(RingError::Remote { .. }) => None,
                     Err(_) => Some(RoundStep::Suspect(succ)),
                 }
@@ -401,7 +402,14 @@ impl Round {
             Err(e) => {
                 debug!(vnode = %self.me, successor = %succ, error = %e, "successor unreachable");
                 self.phase = Phase::NewSuccessor { tries: tries + 1 };
-                Some(RoundStep::Suspect(succ))
+                if e.is_vnode_gone() {
+                    // Its host answered that it runs no such vnode (it restarted with new
+                    // ones, or the vnode left): gone for sure, as predecessor too. A ping of
+                    // the host would still succeed, so the predecessor check could not tell.
+                    Some(RoundStep::Disowned(succ))
+                } else {
+                    Some(RoundStep::Suspect(succ))
+                }
             }
         }
     }

@@ -119,6 +119,27 @@ fn an_unreachable_successor_is_suspected_and_the_next_one_asked() {
 }
 
 #[test]
+fn a_successor_its_host_disowns_is_forgotten_for_sure_and_the_next_one_asked() {
+    let me = vnode(10, "me");
+    let (c, d) = (vnode(50, "c"), vnode(70, "d"));
+    let ring = ScriptedRing::default();
+    let mut state = state_of(&me, &[&c, &d]);
+    let mut round = Round::successor_check(me.clone(), LIST);
+    round.poll(&mut state, &ring);
+    round.on_reply(Err(RingError::VnodeGone {
+        host: "c".to_string(),
+        error: "no vnode".to_string(),
+    }));
+    assert_eq!(
+        round.poll(&mut state, &ring),
+        RoundStep::Disowned(c.clone())
+    );
+    // What the shell's `note_disowned` does to this vnode.
+    state.forget(&c);
+    assert_eq!(round.poll(&mut state, &ring), get_predecessor_of(&d));
+}
+
+#[test]
 fn the_successor_check_gives_up_after_one_more_try_than_a_list_holds() {
     let (me, c, mut state, mut round) = checking_c();
     let ring = ScriptedRing::default();
@@ -178,7 +199,7 @@ fn a_notify_answered_gone_forgets_the_successor_unreachable_suspects_it() {
         error: "no vnode".to_string(),
     };
     for (reply, then) in [
-        (Err(gone), RoundStep::Dead(c.clone())),
+        (Err(gone), RoundStep::Disowned(c.clone())),
         (Err(timed_out("c")), RoundStep::Suspect(c.clone())),
         (Err(refused("c")), RoundStep::Done),
         (Ok(Message::ListVnodes), RoundStep::Done),

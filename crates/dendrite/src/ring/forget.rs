@@ -1,5 +1,7 @@
 //! Forgetting vnodes found dead or suspect, in every local vnode (docs/reliability.md, fix 10).
 
+use std::time::Duration;
+
 use tracing::debug;
 
 use super::{lock, Ring};
@@ -22,8 +24,18 @@ impl Ring {
         self.forget_vnode(dead, false);
     }
 
+    /// `dead`'s host answered that it runs no such vnode: gone for sure, and remembered so
+    /// even while its host answers other calls (a restarted node runs other vnode ids; a
+    /// lookup answer still naming an old id must not bring it back).
+    pub(super) fn note_disowned(&self, dead: &Vnode) {
+        lock(&self.dead).note_disowned(dead, self.since_start());
+        self.forget_vnode(dead, true);
+    }
+
     fn forget_vnode(&self, dead: &Vnode, confirmed: bool) {
-        if *dead.host == *self.transport.local_host() {
+        // One of our own vnodes is never dead to us. A vnode of our host that is not one of
+        // ours is a ghost of this host's earlier run (a restart with other ids): forgotten.
+        if self.vnodes.iter().any(|(v, _)| v.id == dead.id) {
             return;
         }
         debug!(%dead, confirmed, "forgetting an unreachable vnode");
@@ -44,4 +56,33 @@ impl Ring {
             self.emit(replicas);
         }
     }
+
+    /// `host` answered a call or notified one of our vnodes just now.
+    pub(super) fn heard_from_host(&self, host: &str) {
+        let now = self.since_start();
+        let mut heard = lock(&self.last_heard);
+        match heard.get_mut(host) {
+            Some(at) => *at = now,
+            None => {
+                if heard.len() >= MAX_HEARD_HOSTS {
+                    // Hosts not heard from for a long time are of no use to a verdict now.
+                    heard.retain(|_, at| now.saturating_sub(*at) < HEARD_MEMORY);
+                }
+                heard.insert(host.into(), now);
+            }
+        }
+    }
+
+    /// Has `host` answered a call or notified one of our vnodes at or after `since`?
+    pub(super) fn heard_since(&self, host: &str, since: Duration) -> bool {
+        lock(&self.last_heard)
+            .get(host)
+            .is_some_and(|at| *at >= since)
+    }
 }
+
+/// Hosts whose last answer is remembered before old ones are dropped.
+const MAX_HEARD_HOSTS: usize = 1024;
+
+/// How long a host's last answer stays of interest once [`MAX_HEARD_HOSTS`] is reached.
+const HEARD_MEMORY: Duration = Duration::from_secs(600);

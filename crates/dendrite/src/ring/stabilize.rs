@@ -3,7 +3,7 @@
 //! check an application asks before acting as a range's new owner.
 
 use rand::seq::SliceRandom;
-use tracing::Instrument;
+use tracing::{debug, Instrument};
 
 use super::{lock, Ring};
 use crate::flow::round::{first_successor, Round, RoundStep};
@@ -51,7 +51,7 @@ impl Ring {
                     round.on_lookup(self.lookup_from(start, key, n).await);
                 }
                 RoundStep::Suspect(vnode) => self.note_suspect(&vnode),
-                RoundStep::Dead(vnode) => self.note_dead(&vnode),
+                RoundStep::Disowned(vnode) => self.note_disowned(&vnode),
                 RoundStep::Event(event) => self.emit(Some(event)),
                 RoundStep::CheckPredecessor => self.check_predecessor(index).await,
                 RoundStep::Done => return,
@@ -80,8 +80,8 @@ impl Ring {
         first_successor(&mut lock(state), self)
     }
 
-    /// Pings the predecessor; one that does not answer twice in a row is forgotten (a
-    /// predecessor-left event).
+    /// Pings the predecessor; one that does not answer twice in a row, while its host answers
+    /// nothing else either, is forgotten (a predecessor-left event).
     ///
     /// Twice, because forgetting a live predecessor is not harmless: the vnode then serves the
     /// predecessor's range as its own while the predecessor still does too, until the next
@@ -101,11 +101,19 @@ impl Ring {
         let ping = Message::Ping {
             version: PROTOCOL_VERSION,
         };
+        let asked_at = self.since_start();
         for _ in 0..PREDECESSOR_PINGS {
             match self.call(&pred.host, &ping).await {
                 Err(e) if e.is_unreachable() => continue,
                 _ => return,
             }
+        }
+        // A ping that timed out was sent a call timeout ago: if the host answered anything
+        // since the first ping went out (a partition healed while a ping was lost), the
+        // verdict is stale and the predecessor lives (docs/reliability.md, fix 13).
+        if self.heard_since(&pred.host, asked_at) {
+            debug!(vnode = %pred, "predecessor pings timed out, but its host answered since");
+            return;
         }
         self.note_dead(&pred);
     }
