@@ -38,6 +38,14 @@ fn checking_c() -> (Vnode, Vnode, VnodeState, Round) {
     (me, c, state, round)
 }
 
+/// Vnode `me` at 10 with successors c at 50 and d at 70, and the successor check it runs.
+fn checking_c_then_d() -> (Vnode, [Vnode; 2], VnodeState, Round) {
+    let (me, c, d) = (vnode(10, "me"), vnode(50, "c"), vnode(70, "d"));
+    let state = state_of(&me, &[&c, &d]);
+    let round = Round::successor_check(me.clone(), LIST);
+    (me, [c, d], state, round)
+}
+
 fn finger_lookup(me: &Vnode, start: Id) -> RoundStep {
     RoundStep::Lookup {
         start: me.clone(),
@@ -99,11 +107,8 @@ fn a_round_adopts_a_closer_successor_notifies_it_fixes_a_finger_then_checks_the_
 
 #[test]
 fn an_unreachable_successor_is_suspected_and_the_next_one_asked() {
-    let me = vnode(10, "me");
-    let (c, d) = (vnode(50, "c"), vnode(70, "d"));
+    let (me, [c, d], mut state, mut round) = checking_c_then_d();
     let ring = ScriptedRing::default();
-    let mut state = state_of(&me, &[&c, &d]);
-    let mut round = Round::successor_check(me.clone(), LIST);
     assert_eq!(round.poll(&mut state, &ring), get_predecessor_of(&c));
     round.on_reply(Err(timed_out("c")));
     assert_eq!(round.poll(&mut state, &ring), RoundStep::Suspect(c.clone()));
@@ -120,11 +125,8 @@ fn an_unreachable_successor_is_suspected_and_the_next_one_asked() {
 
 #[test]
 fn a_successor_its_host_disowns_is_forgotten_for_sure_and_the_next_one_asked() {
-    let me = vnode(10, "me");
-    let (c, d) = (vnode(50, "c"), vnode(70, "d"));
+    let (_, [c, d], mut state, mut round) = checking_c_then_d();
     let ring = ScriptedRing::default();
-    let mut state = state_of(&me, &[&c, &d]);
-    let mut round = Round::successor_check(me.clone(), LIST);
     round.poll(&mut state, &ring);
     round.on_reply(Err(RingError::VnodeGone {
         host: "c".to_string(),
