@@ -146,9 +146,9 @@ pub async fn start_node(
     let slot_watch = table_backend.watch_slots().await;
     let backend: Arc<dyn Backend> = Arc::new(table_backend.clone());
     let metrics = Arc::new(Metrics::new());
-    metrics.add_source(TableMetrics::start(table.clone()));
+    metrics.add_collector(TableMetrics::start(table.clone()));
     if let Some(log) = table.log() {
-        metrics.add_source(LogMetrics::new(log.clone()));
+        metrics.add_collector(LogMetrics::new(log.clone()));
     }
     let resp_config = RespConfig {
         limits: RespLimits {

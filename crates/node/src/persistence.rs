@@ -2,11 +2,14 @@
 //! `# Persistence` INFO section (Redis's field names where they mean the same) and the
 //! `dendrite_log_*` / `dendrite_recovery_*` metrics.
 
+use std::fmt;
 use std::sync::Arc;
 
 use dtable::durable::{Log, LogStatus};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
 
-use crate::metrics::{family, MetricsSource};
+use crate::metrics::ScrapedFamilies;
 use crate::node_status::{
     CatchUp, DurableStatus, InMemoryStatus, PersistenceStatus, RecoveryStatus,
 };
@@ -115,20 +118,21 @@ pub fn info_section(persistence: Option<&PersistenceStatus>) -> String {
     text
 }
 
-/// The log's metrics at `/metrics`.
+/// The log's metrics at `/metrics`, read at every scrape.
+#[derive(Debug)]
 pub struct LogMetrics {
     log: Arc<Log>,
 }
 
 impl LogMetrics {
     /// Metrics of `log`.
-    pub fn new(log: Arc<Log>) -> Arc<LogMetrics> {
-        Arc::new(LogMetrics { log })
+    pub fn new(log: Arc<Log>) -> LogMetrics {
+        LogMetrics { log }
     }
 }
 
-impl MetricsSource for LogMetrics {
-    fn render(&self, out: &mut String) {
+impl Collector for LogMetrics {
+    fn encode(&self, encoder: DescriptorEncoder) -> fmt::Result {
         let LogStatus {
             segment_bytes,
             snapshot_bytes,
@@ -143,96 +147,67 @@ impl MetricsSource for LogMetrics {
             recovery,
             ..
         } = self.log.status();
-        family(
-            out,
+        let mut out = ScrapedFamilies::new(encoder);
+        out.gauges(
             "dendrite_log_bytes",
-            "gauge",
             "Bytes of the durable log on disk, by file kind.",
             &[
-                ("file=\"segments\"", segment_bytes),
-                ("file=\"snapshot\"", snapshot_bytes),
+                (&[("file", "segments")], segment_bytes),
+                (&[("file", "snapshot")], snapshot_bytes),
             ],
-        );
-        family(
-            out,
+        )?;
+        out.gauge(
             "dendrite_log_unsynced_bytes",
-            "gauge",
             "Bytes appended to the log and not yet known to be on disk.",
-            &[("", unsynced_bytes)],
-        );
-        family(
-            out,
+            unsynced_bytes,
+        )?;
+        out.gauge(
             "dendrite_log_fsync_lag_milliseconds",
-            "gauge",
             "Time since the last fsync while records wait for one (0 when none do).",
-            &[("", fsync_lag_ms)],
-        );
-        family(
-            out,
-            "dendrite_log_fsyncs_total",
-            "counter",
-            "Fsyncs of the log.",
-            &[("", fsyncs)],
-        );
-        family(
-            out,
+            fsync_lag_ms,
+        )?;
+        out.counter("dendrite_log_fsyncs_total", "Fsyncs of the log.", fsyncs)?;
+        out.counter(
             "dendrite_log_write_errors_total",
-            "counter",
             "Failed writes or fsyncs of the log (a full disk, a failing device).",
-            &[("", write_errors)],
-        );
-        family(
-            out,
+            write_errors,
+        )?;
+        out.counter(
             "dendrite_log_refused_writes_total",
-            "counter",
             "Client writes refused, nothing applied, while the log could not be written.",
-            &[("", refused_writes)],
-        );
-        family(
-            out,
+            refused_writes,
+        )?;
+        out.gauge(
             "dendrite_log_writable",
-            "gauge",
             "1 while the log can be written; 0 while writes on this node fail.",
-            &[("", u64::from(error.is_none()))],
-        );
-        family(
-            out,
+            u64::from(error.is_none()),
+        )?;
+        out.counter(
             "dendrite_log_snapshots_total",
-            "counter",
             "Snapshots written by this process.",
-            &[("", snapshots)],
-        );
-        family(
-            out,
+            snapshots,
+        )?;
+        out.gauge(
             "dendrite_log_last_snapshot_timestamp_seconds",
-            "gauge",
             "When the newest snapshot was completed (Unix time; 0 for none).",
-            &[("", last_snapshot_unix_ms.unwrap_or(0) / 1000)],
-        );
-        family(
-            out,
+            last_snapshot_unix_ms.unwrap_or(0) / 1000,
+        )?;
+        out.gauge(
             "dendrite_recovery_records",
-            "gauge",
             "Records loaded from the data directory at start.",
-            &[("", recovery.records)],
-        );
-        family(
-            out,
+            recovery.records,
+        )?;
+        out.gauge(
             "dendrite_recovery_duration_milliseconds",
-            "gauge",
             "How long loading the data directory took at start.",
-            &[(
-                "",
-                u64::try_from(recovery.elapsed.as_millis()).unwrap_or(u64::MAX),
-            )],
-        );
-        family(
-            out,
+            u64::try_from(recovery.elapsed.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        out.gauge(
             "dendrite_recovery_truncated_tails",
-            "gauge",
             "Log segments whose last record was cut short (a crash mid-write) and cut off at \
              start (Redis's aof-load-truncated).",
-            &[("", recovery.truncated_tails)],
-        );
+            recovery.truncated_tails,
+        )?;
+        Ok(())
     }
 }

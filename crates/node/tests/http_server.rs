@@ -192,6 +192,130 @@ async fn a_launched_node_counts_resp_commands_in_its_metrics() {
         .unwrap();
 }
 
+/// Every metric family a launched node with a data directory exports: its name as its
+/// `# TYPE` line gives it (a counter's with `_total`), its type, and the labels of its
+/// samples (a histogram's buckets add `le`).
+const FAMILIES: [(&str, &str, &[&str]); 37] = [
+    ("dendrite_uptime_seconds", "gauge", &[]),
+    ("dendrite_commands_total", "counter", &["command"]),
+    ("dendrite_command_errors_total", "counter", &["command"]),
+    ("dendrite_command_duration_seconds", "histogram", &["kind"]),
+    ("dendrite_connected_clients", "gauge", &[]),
+    ("dendrite_connections_total", "counter", &[]),
+    ("dendrite_rejected_connections_total", "counter", &[]),
+    ("dendrite_protocol_errors_total", "counter", &[]),
+    ("dendrite_cluster_requests_total", "counter", &["outcome"]),
+    ("dendrite_ring_changes_total", "counter", &["kind"]),
+    ("dendrite_ring_vnodes", "gauge", &[]),
+    ("dendrite_ring_running", "gauge", &[]),
+    ("dendrite_keys", "gauge", &[]),
+    (
+        "dendrite_table_requests_total",
+        "counter",
+        &["op", "outcome"],
+    ),
+    ("dendrite_replication_backlog", "gauge", &[]),
+    ("dendrite_replication_failures_total", "counter", &[]),
+    ("dendrite_migrated_records_total", "counter", &["direction"]),
+    ("dendrite_pulled_after_restart", "untyped", &["unit"]),
+    ("dendrite_underreplicated_ranges", "gauge", &[]),
+    ("dendrite_handed_back_records_total", "counter", &[]),
+    ("dendrite_expired_keys_total", "counter", &[]),
+    ("dendrite_unsettled_reads_total", "counter", &[]),
+    ("dendrite_repair_rounds_total", "counter", &[]),
+    ("dendrite_versions_refused_total", "counter", &[]),
+    ("dendrite_routes_total", "counter", &["route"]),
+    ("dendrite_log_bytes", "gauge", &["file"]),
+    ("dendrite_log_unsynced_bytes", "gauge", &[]),
+    ("dendrite_log_fsync_lag_milliseconds", "gauge", &[]),
+    ("dendrite_log_fsyncs_total", "counter", &[]),
+    ("dendrite_log_write_errors_total", "counter", &[]),
+    ("dendrite_log_refused_writes_total", "counter", &[]),
+    ("dendrite_log_writable", "gauge", &[]),
+    ("dendrite_log_snapshots_total", "counter", &[]),
+    ("dendrite_log_last_snapshot_timestamp_seconds", "gauge", &[]),
+    ("dendrite_recovery_records", "gauge", &[]),
+    ("dendrite_recovery_duration_milliseconds", "gauge", &[]),
+    ("dendrite_recovery_truncated_tails", "gauge", &[]),
+];
+
+/// The name and label names of a sample line (`name{a="x",b="y"} value`).
+fn sample_name_and_labels(line: &str) -> (&str, Vec<&str>) {
+    let Some((name, rest)) = line.split_once('{') else {
+        let (name, _value) = line.split_once(' ').unwrap();
+        return (name, Vec::new());
+    };
+    let (labels, _value) = rest.rsplit_once("} ").unwrap();
+    // Label values here hold no quotes, so every other quote-separated piece is a `,key=`.
+    let keys = labels
+        .split('"')
+        .step_by(2)
+        .filter_map(|key| key.trim_start_matches(',').strip_suffix('='))
+        .collect();
+    (name, keys)
+}
+
+#[tokio::test]
+async fn every_family_of_a_launched_node_is_typed_and_known() {
+    let data = tempfile::tempdir().unwrap();
+    let settings = SettingsLayer {
+        resp: Some("127.0.0.1:0".into()),
+        http: Some("127.0.0.1:0".into()),
+        data_dir: Some(data.path().to_owned()),
+        ..SettingsLayer::default()
+    }
+    .validate()
+    .unwrap();
+    let (trigger, signal) = shutdown_channel();
+    let node = start_node(&settings, signal).await.unwrap();
+    let scraped = http_get(&node.http_addr.to_string(), "/metrics", WAIT)
+        .await
+        .unwrap();
+    let text = String::from_utf8(scraped.body).unwrap();
+
+    let mut typed = Vec::new();
+    let mut helped = Vec::new();
+    // The family the samples below its `# TYPE` line belong to.
+    let mut current: Option<(&str, &str, &[&str])> = None;
+    for line in text.lines() {
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            helped.push(help.split_once(' ').unwrap().0);
+        } else if let Some(declared) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = declared.split_once(' ').unwrap();
+            let family = FAMILIES.iter().find(|(known, ..)| *known == name);
+            let &(_, known_kind, labels) =
+                family.unwrap_or_else(|| panic!("unknown family {name}:\n{text}"));
+            assert_eq!(kind, known_kind, "type of {name}");
+            typed.push(name);
+            current = Some((name, kind, labels));
+        } else if !line.is_empty() {
+            assert!(!line.starts_with('#'), "unexpected comment {line:?}");
+            let (family, kind, labels) =
+                current.unwrap_or_else(|| panic!("{line:?} before any # TYPE"));
+            let (name, keys) = sample_name_and_labels(line);
+            let expected: Vec<&str> = match (kind, name.strip_prefix(family)) {
+                ("histogram", Some("_bucket")) => labels.iter().copied().chain(["le"]).collect(),
+                ("histogram", Some("_sum" | "_count")) | (_, Some("")) => labels.to_vec(),
+                _ => panic!("sample {name} in family {family}"),
+            };
+            assert_eq!(keys, expected, "labels of {line:?}");
+        }
+    }
+    // Each family once, none missing (their order is no contract).
+    let mut known: Vec<&str> = FAMILIES.iter().map(|(name, ..)| *name).collect();
+    known.sort_unstable();
+    typed.sort_unstable();
+    helped.sort_unstable();
+    assert_eq!(typed, known, "families with a # TYPE");
+    assert_eq!(helped, known, "families with a # HELP");
+
+    trigger.trigger();
+    timeout(WAIT, node.wait())
+        .await
+        .expect("node did not stop")
+        .unwrap();
+}
+
 #[tokio::test]
 async fn status_client_reports_unreachable_nodes() {
     // Bind and drop to get a port nobody listens on.

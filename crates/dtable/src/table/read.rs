@@ -57,7 +57,12 @@ impl Query<'_> {
         loop {
             let asked = self.ask_primary(&key, position).await;
             let held = match &asked.answer {
-                Ok((record, true)) => return Ok(record.clone()),
+                Ok((record, true)) => {
+                    if record.is_none() {
+                        tracing::debug!(key = ?key, primary = ?asked.primary, "absent, said the primary with authority");
+                    }
+                    return Ok(record.clone());
+                }
                 Ok((record, false)) => record.clone(),
                 Err(_) => None,
             };

@@ -497,10 +497,7 @@ impl TableInner {
             else {
                 continue;
             };
-            let Some(heir) = successors
-                .iter()
-                .find(|s| *s.host != *self.ring.local_host())
-            else {
+            let Some(heir) = heir_in(&successors, self.ring.local_host()) else {
                 continue;
             };
             let range = IdRange::new(pred.id, vnode.id);
@@ -508,6 +505,13 @@ impl TableInner {
                 tracing::warn!(%vnode, %heir, error = %e, "hand-off failed; replicas keep the data");
             }
         }
+    }
+
+    /// The vnode that serves local `vnode`'s range once this node has left the ring: its first
+    /// successor on another node.
+    pub(super) fn heir(&self, vnode: &Vnode) -> Option<Vnode> {
+        let neighbours = self.ring.neighbours(vnode).ok()?;
+        heir_in(&neighbours.successors, self.ring.local_host()).cloned()
     }
 
     /// Writes `record` to one stale copy in the background (read repair).
@@ -523,6 +527,11 @@ impl TableInner {
             }
         });
     }
+}
+
+/// The first of `successors` on another host than `local`.
+fn heir_in<'a>(successors: &'a [Vnode], local: &str) -> Option<&'a Vnode> {
+    successors.iter().find(|s| *s.host != *local)
 }
 
 pub(super) fn unexpected(peer: &Vnode, reply: &Reply) -> TableError {

@@ -207,9 +207,23 @@ impl TableInner {
         }
     }
 
+    /// Does local vnode `dest` know the range it owns: a predecessor, or no other vnode at all?
+    fn knows_its_range(&self, dest: &Vnode) -> bool {
+        match self.ring.neighbours(dest) {
+            Ok(neighbours) => neighbours.predecessor.is_some() || neighbours.successors.is_empty(),
+            Err(_) => false,
+        }
+    }
+
     /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
-    /// vnode that does, as far as `dest` knows: its predecessor.
+    /// vnode that does, as far as `dest` knows: its predecessor. Once this node has left the
+    /// ring, `dest` owns nothing: its range is its heir's (the first successor on another
+    /// node), and a stale route that still reaches it must not find a second primary there
+    /// (docs/reliability.md, fix 14).
     pub(super) fn owner_if_not(&self, dest: &Vnode, positions: &[KeyPosition]) -> Option<Vnode> {
+        if !self.ring.is_running() {
+            return self.heir(dest);
+        }
         let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
         positions
@@ -249,19 +263,30 @@ impl TableInner {
         let mut versioned = Vec::with_capacity(items.len());
         let mut applied = 0;
         let mut refusals = Refusals::default();
-        for ((key, record), position) in items.into_iter().zip(positions) {
-            if !refusals.admit(&self.clock, &record.version) {
-                continue;
+        {
+            let _writers = self.key_locks(&positions);
+            // Again under the keys' locks, as in `modify_as_primary`: a vnode that joined in
+            // front of this one may have taken the keys over since the check above, and its
+            // catch-up reads this copy under the same locks. Either the write is applied
+            // before that read sees the copy, or it is sent on to the new owner; else the
+            // newcomer would answer for the keys without it (docs/reliability.md, fix 15).
+            if let Some(owner) = self.owner_if_not(&dest, &positions) {
+                return write_ack(0, None, Some(owner));
             }
-            let _one_writer = self.key_lock(&position);
-            let record = Record {
-                version: self.clock.tick(),
-                ..record
-            };
-            if self.store.apply_at(position, &key, &record).changed() {
-                applied += 1;
+            for ((key, record), position) in items.into_iter().zip(positions) {
+                if !refusals.admit(&self.clock, &record.version) {
+                    continue;
+                }
+                let record = Record {
+                    version: self.clock.tick(),
+                    ..record
+                };
+                if self.store.apply_at(position, &key, &record).changed() {
+                    applied += 1;
+                }
+                tracing::trace!(vnode = %dest, key = ?key, version = %record.version, tombstone = record.value.is_none(), "write applied as primary");
+                versioned.push((key, record));
             }
-            versioned.push((key, record));
         }
         let refused = refusals.report(&self.stats, || format!("a primary write to {dest}"));
         let mark = self.log_mark();
@@ -414,6 +439,10 @@ impl TableInner {
                      not handed it over within {HAND_OVER_BUDGET:?}; retry in a moment"
                 )));
             }
+            // The predecessor it waited for may place the keys before its range.
+            if let Some(owner) = self.owner_if_not(dest, positions) {
+                return Err(Unready::Moved(owner));
+            }
             // This vnode cannot know the keys' latest versions by itself: every other copy
             // must answer first. One is not enough: after two nodes restarted together, the
             // one that answers may be the other empty newcomer while the only copy that holds
@@ -497,11 +526,18 @@ impl TableInner {
     /// Asks until `dest`'s successor names `dest` as its predecessor (each question notifies
     /// the successor when it does not), pausing between questions, for at most
     /// [`HAND_OVER_BUDGET`]. `false` when the budget ran out.
+    ///
+    /// A vnode that knows no predecessor yet, though it is not alone on the ring, cannot tell
+    /// what it owns: the first vnode to notify it may not be the one just before it (the one
+    /// between has not stabilized yet), and serving everything up to that notifier would make
+    /// it a second primary of the range between (table simulation, seed 609: a restarted node's
+    /// vnode took a `SET` for a live vnode's key, whose `DEL`'s tombstone then answered a read;
+    /// docs/reliability.md, fix 15). It waits for a predecessor too.
     async fn wait_for_hand_over(&self, dest: &Vnode) -> bool {
         let began = tokio::time::Instant::now();
         let mut pause = CATCH_UP_PAUSE;
         loop {
-            if self.ring.hand_over_confirmed(dest).await {
+            if self.knows_its_range(dest) && self.ring.hand_over_confirmed(dest).await {
                 return true;
             }
             if began.elapsed() + pause > HAND_OVER_BUDGET {

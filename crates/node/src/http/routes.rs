@@ -14,8 +14,10 @@ use axum::Router;
 use crate::backend::Backend;
 use crate::metrics::Metrics;
 
-/// Content type of the Prometheus text exposition format.
-pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of the Prometheus text exposition format (version 0.0.4), the one
+/// prometheus-client's `prometheus_text` encoder writes.
+pub const PROMETHEUS_CONTENT_TYPE: &str =
+    prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// What the handlers read: the node's storage front and its metrics registry.
 #[derive(Clone)]

@@ -1,0 +1,35 @@
+//! Seeds that each found a bug, run strictly: not even an anomaly while ownership moved is
+//! allowed on them. Each one failed before the fix docs/reliability.md names beside it, so a
+//! change that brings a bug back fails here, whatever the tolerant sweep says.
+
+use dendrite_tablesim::run::run_seed;
+use dendrite_tablesim::schedule::SimConfig;
+
+/// (seed, the fix in docs/reliability.md "Since the last long run" that made it pass).
+const FIXED: [(u64, u32); 7] = [
+    (888, 10),  // one lost message made a live vnode's successor a second primary
+    (220, 11),  // a read at consistency 2 trusted copies the writer's view did not name
+    (165, 12),  // a read whose primary was down asked the wrong copies
+    (145, 13),  // a stale predecessor-check verdict after a heal
+    (1651, 13), // a restarted node's old vnode id kept coming back
+    (677, 14),  // a node that had left the ring went on serving as primary
+    (609, 15),  // a vnode whose predecessor was unknown took writes for a live vnode's key
+];
+
+#[test]
+fn seeds_that_found_a_bug_find_nothing_now() -> Result<(), String> {
+    let config = SimConfig::default();
+    let mut failed = Vec::new();
+    for (seed, fix) in FIXED {
+        let report = run_seed(seed, &config).map_err(|e| e.to_string())?;
+        println!(
+            "fix {fix}: {}",
+            report.summary().lines().next().unwrap_or("")
+        );
+        if report.failed() {
+            failed.push(format!("seed {seed} (fix {fix}):\n{}", report.summary()));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    Ok(())
+}
