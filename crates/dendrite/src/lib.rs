@@ -10,6 +10,8 @@
 //! - [`chord`]: the rules of Chord for one vnode as a plain state machine, with no I/O;
 //! - [`lost_hosts`]: which hosts lost from view to probe, and when (merging rings after a
 //!   partition), also without I/O;
+//! - [`flow`]: Chord's protocol flows (lookup walk, join, stabilization round) as state
+//!   machines fed with replies, also without I/O;
 //! - [`message`] (and the generated [`proto`] shapes): the typed messages and the frame codec
 //!   (docs/wire.md);
 //! - [`transport`]: the trait every transport implements, and extension registration;
@@ -28,6 +30,7 @@ pub mod chord;
 pub mod config;
 pub mod dead_vnodes;
 pub mod event;
+pub mod flow;
 pub mod id;
 pub mod lost_hosts;
 pub mod mem;

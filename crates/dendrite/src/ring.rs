@@ -18,7 +18,7 @@ mod forget;
 mod lookup;
 mod serve;
 
-pub use lookup::LookupStats;
+pub use crate::flow::lookup::LookupStats;
 mod reunion;
 mod stabilize;
 mod survey;
@@ -37,6 +37,7 @@ use tracing::{debug, info, warn};
 use crate::chord::{DeadVnodes, VnodeState};
 use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
+use crate::flow::join::{Join, JoinStep};
 use crate::id::Id;
 use crate::lost_hosts::{LostHosts, Reach};
 use crate::message::{CodecError, Message};
@@ -268,37 +269,35 @@ impl Ring {
         extensions: Extensions,
     ) -> Result<Arc<Ring>, RingError> {
         let ring = Ring::build(config, transport, extensions)?;
-        let mut start = None;
-        for seed in seeds {
-            match ring.call(seed, &Message::ListVnodes).await {
-                Ok(Message::ListVnodesResp { vnodes }) => {
-                    if let Some(v) = vnodes.into_iter().find(|v| *v.host != *ring.config.host) {
-                        start = Some(v);
-                        break;
-                    }
-                    warn!(%seed, "seed has no vnodes of its own");
+        let mut join = Join::new(
+            &ring.config.host,
+            seeds,
+            ring.local_vnodes(),
+            ring.config.num_successors,
+        );
+        loop {
+            match join.poll() {
+                JoinStep::ListVnodes { seed } => {
+                    join.on_seed_reply(ring.call(&seed, &Message::ListVnodes).await);
                 }
-                Ok(other) => warn!(%seed, kind = other.kind(), "seed answered oddly"),
-                Err(e) => warn!(%seed, error = %e, "seed unreachable"),
+                JoinStep::RememberSeeds(seeds) => lock(&ring.known_hosts).extend(seeds),
+                JoinStep::Lookup { start, key, n } => {
+                    join.on_lookup(ring.lookup_from(start, key, n).await);
+                }
+                JoinStep::Successors { index, successors } => {
+                    if let Some((_, state)) = ring.vnodes.get(index) {
+                        let mut s = lock(state);
+                        s.set_successors(successors);
+                        s.refresh_replicas();
+                    }
+                }
+                // Tells our successors about us now rather than at the first periodic round.
+                JoinStep::Stabilize(index) => ring.stabilize(index).await,
+                JoinStep::Done(result) => {
+                    result?;
+                    break;
+                }
             }
-        }
-        let Some(start) = start else {
-            return Err(RingError::NoSeed(seeds.to_vec()));
-        };
-        lock(&ring.known_hosts).extend(seeds.iter().cloned());
-        let local = ring.local_vnodes();
-        for (vnode, state) in &ring.vnodes {
-            let found = ring
-                .lookup_from(start.clone(), vnode.id, ring.config.num_successors)
-                .await?;
-            let mut s = lock(state);
-            s.set_successors(found.into_iter().chain(local.iter().cloned()));
-            s.refresh_replicas();
-        }
-        info!(host = %ring.config.host, via = %start, "joined the ring");
-        // Tell our successors about us now rather than at the first periodic round.
-        for index in 0..ring.vnodes.len() {
-            ring.stabilize(index).await;
         }
         ring.start();
         Ok(ring)

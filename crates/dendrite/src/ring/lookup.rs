@@ -1,13 +1,10 @@
-//! Iterative lookup: ask a vnode, follow its `Forward`s, stop at a successor list.
-//!
-//! The caller drives every hop itself (the Go original's design), so a dead vnode on the path
-//! is seen by the caller, who steps around it: it goes back to the last vnode that answered,
-//! takes that vnode's successor list, and continues from the live successor closest to the key.
-
-use std::collections::BTreeSet;
+//! Iterative lookup, the shell's half: asking vnodes (in place or by a call) for the walk in
+//! [`crate::flow::lookup`], which decides where to go, under the lookup's deadline.
 
 use super::{lock, Ring, RingError};
-use crate::chord::{live_successors, Route};
+use crate::chord::Route;
+use crate::flow::lookup::{LookupStats, LookupWalk, Step};
+use crate::flow::RingView;
 use crate::id::Id;
 use crate::message::Message;
 use crate::vnode::Vnode;
@@ -39,6 +36,9 @@ impl Ring {
         }
     }
 
+    /// Drives a [`LookupWalk`]: asks what it names, feeds back the answers, routes around the
+    /// vnodes it found unreachable. `stats` is kept current at every call, so a walk cut off by
+    /// its deadline still counts what it cost.
     async fn walk(
         &self,
         start: Vnode,
@@ -46,108 +46,28 @@ impl Ring {
         n: usize,
         stats: &mut LookupStats,
     ) -> Result<Vec<Vnode>, RingError> {
-        // Dead on this walk, or found dead by this node before (a vnode that has not noticed
-        // yet may still list it first).
-        let mut dead: BTreeSet<Id> = BTreeSet::new();
-        let mut current = start;
-        let mut previous: Option<Vnode> = None;
-        let hops = self.config.max_lookup_hops;
-        for _ in 0..hops {
-            if self.state(&current).is_none() {
-                stats.hops += 1;
-            }
-            match self.ask(&current, &key, n).await {
-                Ok(Route::Successors(found)) => {
-                    let listed = !found.is_empty();
-                    let mut live =
-                        live_successors(found, |v| dead.contains(&v.id) || self.known_dead(v));
-                    if !live.is_empty() {
-                        // A peer may answer with more than asked for: never pass that on.
-                        live.truncate(n.max(1));
-                        return Ok(live);
-                    }
-                    if !listed {
-                        return Err(RingError::NoSuccessors(current));
-                    }
-                    // Every vnode it named is dead: go on along its full successor list.
-                    match self.detour(&current, &key, n, &dead).await? {
-                        Detour::Done(found) => return Ok(found),
-                        Detour::Continue(next) => {
-                            previous = Some(std::mem::replace(&mut current, next));
-                        }
-                    }
+        let before = *stats;
+        let mut walk = LookupWalk::new(
+            start,
+            key,
+            n,
+            self.config.max_lookup_hops,
+            self.config.num_successors,
+        );
+        loop {
+            let step = walk.poll(self);
+            let cost = walk.stats();
+            stats.hops = before.hops + cost.hops;
+            stats.failed_calls = before.failed_calls + cost.failed_calls;
+            match step {
+                Step::Ask(ask) => {
+                    let answer = self.ask(&ask.vnode, &ask.key, ask.n).await;
+                    walk.on_answer(answer);
                 }
-                Ok(Route::Forward(next))
-                    if !dead.contains(&next.id)
-                        && !self.known_dead(&next)
-                        && next.id != current.id =>
-                {
-                    previous = Some(std::mem::replace(&mut current, next));
-                }
-                Ok(Route::Forward(_)) => {
-                    // Pointed at a vnode we know is dead: walk along `current`'s successors.
-                    match self.detour(&current, &key, n, &dead).await? {
-                        Detour::Done(found) => return Ok(found),
-                        Detour::Continue(next) => {
-                            previous = Some(std::mem::replace(&mut current, next));
-                        }
-                    }
-                }
-                Err(e) => {
-                    stats.failed_calls += 1;
-                    dead.insert(current.id);
-                    if e.is_unreachable() {
-                        self.note_suspect(&current);
-                    }
-                    let Some(back) = previous.take() else {
-                        return Err(e);
-                    };
-                    match self.detour(&back, &key, n, &dead).await? {
-                        Detour::Done(found) => return Ok(found),
-                        Detour::Continue(next) => {
-                            current = next;
-                            previous = Some(back);
-                        }
-                    }
-                }
+                Step::Suspect(vnode) => self.note_suspect(&vnode),
+                Step::Done(result) => return result,
             }
         }
-        Err(RingError::TooManyHops { key, hops })
-    }
-
-    /// Asks `via` for its successor list and picks where the lookup goes on without the dead.
-    async fn detour(
-        &self,
-        via: &Vnode,
-        key: &Id,
-        n: usize,
-        dead: &BTreeSet<Id>,
-    ) -> Result<Detour, RingError> {
-        let just_after = via.id.add_pow2(0);
-        let listed = match self
-            .ask(via, &just_after, self.config.num_successors)
-            .await?
-        {
-            Route::Successors(list) => list,
-            Route::Forward(_) => Vec::new(),
-        };
-        let live = live_successors(listed, |v| {
-            dead.contains(&v.id) || v.id == via.id || self.known_dead(v)
-        });
-        let Some(first) = live.first() else {
-            return Err(RingError::NoSuccessors(via.clone()));
-        };
-        if key.is_between_right_incl(&via.id, &first.id) {
-            return Ok(Detour::Done(live.into_iter().take(n.max(1)).collect()));
-        }
-        // The live successor closest before the key (or the last we know) carries on.
-        let next = live
-            .iter()
-            .rfind(|v| v.id.is_between(&via.id, key))
-            .or(live.last())
-            .cloned()
-            .ok_or_else(|| RingError::NoSuccessors(via.clone()))?;
-        Ok(Detour::Continue(next))
     }
 
     /// One lookup step at `vnode`: answered in place for local vnodes, by a call otherwise.
@@ -192,16 +112,16 @@ impl Ring {
     }
 }
 
-/// What one lookup cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LookupStats {
-    /// Remote vnodes asked (the path length of the Chord paper; local steps are free).
-    pub hops: usize,
-    /// Calls that failed (timed out or refused) on the way.
-    pub failed_calls: usize,
-}
+impl RingView for Ring {
+    fn is_local(&self, vnode: &Vnode) -> bool {
+        self.state(vnode).is_some()
+    }
 
-enum Detour {
-    Done(Vec<Vnode>),
-    Continue(Vnode),
+    fn is_known_dead(&self, vnode: &Vnode) -> bool {
+        self.known_dead(vnode)
+    }
+
+    fn local_vnodes(&self) -> Vec<Vnode> {
+        Ring::local_vnodes(self)
+    }
 }
