@@ -3,7 +3,9 @@
 #
 #   scripts/chaos.sh [FAULTS] [SEED...]
 #
-# FAULTS are rounds per fault kind (default kill:20,pause:5,partition:10,clock:3,slow:3); each
+# FAULTS are rounds per fault kind (default kill:20,pause:5,partition:10,clock:3,slow:3,
+# bridge:3,oneway:3: a bridge partition leaves one node reaching both sides, a one-way cut drops
+# only what the chosen nodes send); each
 # SEED is one run of a fresh 5-node cluster (default: one random seed). Runs as root for
 # partitions (network namespaces); slow links need `tc netem` in the kernel, else they are
 # skipped loudly. Prints each run's figures and the totals: seeds, rounds, operations checked,
@@ -16,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-faults=${1:-kill:20,pause:5,partition:10,clock:3,slow:3}
+faults=${1:-kill:20,pause:5,partition:10,clock:3,slow:3,bridge:3,oneway:3}
 shift || true
 seeds=("$@")
 if [ ${#seeds[@]} -eq 0 ]; then seeds=($(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); fi
@@ -58,7 +60,7 @@ for seed in "${seeds[@]}"; do
 done
 
 summary="seeds ${#seeds[@]}"
-for key in kill pause partition clock slow operations reads anomalies tolerated swept; do
+for key in kill pause partition clock slow bridge oneway operations reads anomalies tolerated swept; do
   summary+=", $key ${total[$key]:-0}"
 done
 echo "chaos totals: $summary"

@@ -242,7 +242,44 @@ impl Cluster {
         Ok(self.netns_for("a partition")?.partition(minority)?)
     }
 
-    /// Undoes [`Cluster::partition`].
+    /// Cuts `minority` off from every other node but `bridge`, which reaches both sides.
+    pub fn bridge(&self, bridge: usize, minority: &[usize]) -> Result<(), ClusterError> {
+        let netns = self.netns_for("a bridge partition")?;
+        let majority: Vec<usize> = (0..self.len())
+            .filter(|n| *n != bridge && !minority.contains(n))
+            .collect();
+        for &node in minority {
+            netns.cut(node, &majority)?;
+        }
+        for &node in &majority {
+            netns.cut(node, minority)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the packets `senders` send to every other node (theirs still arrive).
+    pub fn one_way(&self, senders: &[usize]) -> Result<(), ClusterError> {
+        let netns = self.netns_for("a one-way cut")?;
+        let others: Vec<usize> = (0..self.len()).filter(|n| !senders.contains(n)).collect();
+        for &node in senders {
+            netns.cut(node, &others)?;
+        }
+        Ok(())
+    }
+
+    /// The ring hosts node `index` lists now, as indices of this cluster's nodes (`None`:
+    /// its `/status` did not answer): what a fault's log line shows of the cut's effect.
+    pub async fn sees(&self, index: usize) -> Option<Vec<usize>> {
+        let hosts = ring_hosts(self.node(index).ok()?).await?;
+        Some(
+            hosts
+                .iter()
+                .filter_map(|host| self.rings.iter().position(|ring| ring == host))
+                .collect(),
+        )
+    }
+
+    /// Undoes [`Cluster::partition`], [`Cluster::bridge`] and [`Cluster::one_way`].
     pub fn heal(&self) -> Result<(), ClusterError> {
         Ok(self.netns_for("a partition")?.heal()?)
     }

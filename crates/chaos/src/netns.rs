@@ -137,8 +137,35 @@ impl Netns {
         Ok(())
     }
 
-    /// Every node's cluster link back on the one cluster bridge, and up.
+    /// Drops every packet `from` sends to the ring addresses of `to` (a blackhole route per
+    /// address in `from`'s namespace: silent, as a cut cable is), while packets the other way
+    /// still arrive. Cutting both ways splits two nodes that both still reach the rest.
+    /// [`Netns::heal`] undoes it.
+    pub fn cut(&self, from: usize, to: &[usize]) -> Result<(), NetnsError> {
+        let namespace = self.namespace(from)?;
+        for &node in to {
+            let address = format!("10.213.{}.{}/32", self.cluster, node + 1);
+            ip(&["-n", namespace, "route", "add", "blackhole", &address])?;
+        }
+        Ok(())
+    }
+
+    fn namespace(&self, node: usize) -> Result<&str, NetnsError> {
+        self.namespaces
+            .get(node)
+            .map(String::as_str)
+            .ok_or_else(|| NetnsError {
+                args: format!("-n <node {node}>"),
+                why: format!("no node {node} among {}", self.namespaces.len()),
+            })
+    }
+
+    /// Every node's cluster link back on the one cluster bridge, and up, and every cut
+    /// ([`Netns::cut`]) undone.
     pub fn heal(&self) -> Result<(), NetnsError> {
+        for namespace in &self.namespaces {
+            ip(&["-n", namespace, "route", "flush", "type", "blackhole"])?;
+        }
         let bridge = self.bridge("c");
         for node in 0..self.namespaces.len() {
             let link = self.link("c", node);

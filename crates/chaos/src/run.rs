@@ -140,7 +140,12 @@ fn feasible(cluster: &Cluster, schedule: &mut Schedule) -> Vec<String> {
         }
     };
     if !cluster.has_netns() {
-        for kind in [FaultKind::Partition, FaultKind::SlowLink] {
+        for kind in [
+            FaultKind::Partition,
+            FaultKind::SlowLink,
+            FaultKind::Bridge,
+            FaultKind::OneWay,
+        ] {
             drop_kind(
                 kind,
                 "they need network namespaces, which need root".into(),
@@ -264,6 +269,11 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     })
 }
 
+/// How long a bridge partition or a one-way cut is held beyond the round's hold: past the
+/// ring's failure detection (two predecessor pings of the default 2 s call timeout), so that
+/// vnodes are dropped and ranges move while it lasts.
+const CUT_DETECTION: Duration = Duration::from_secs(5);
+
 /// Injects one round's fault, holds it, heals it; returns the nodes cut off meanwhile (their
 /// isolations end when the cluster has settled).
 async fn inject(
@@ -350,6 +360,37 @@ async fn inject(
             log("healed the partition".into());
             formed?;
             Ok(cut_off(minority, from))
+        }
+        Fault::Bridge { bridge, minority } => {
+            let from = started.elapsed();
+            cluster.bridge(*bridge, minority)?;
+            log(format!(
+                "bridge: {minority:?} | {:?}, node {bridge} reaching both",
+                others(&[minority.as_slice(), &[*bridge]].concat())
+            ));
+            // No side forms a ring of its own (the bridge node is in both), so there is no
+            // state to wait for: held past failure detection, then healed.
+            sleep(round.hold + CUT_DETECTION).await;
+            let watched = minority.first().copied().unwrap_or_default();
+            let seen = cluster.sees(watched).await;
+            cluster.heal()?;
+            log(format!(
+                "healed the bridge partition (node {watched} saw nodes {seen:?} before)"
+            ));
+            Ok(cut_off(minority, from))
+        }
+        Fault::OneWay { senders } => {
+            let from = started.elapsed();
+            cluster.one_way(senders)?;
+            log(format!("packets from {senders:?} to the others dropped"));
+            sleep(round.hold + CUT_DETECTION).await;
+            let watched = senders.first().copied().unwrap_or_default();
+            let seen = cluster.sees(watched).await;
+            cluster.heal()?;
+            log(format!(
+                "healed the one-way cut of {senders:?} (node {watched} saw nodes {seen:?} before)"
+            ));
+            Ok(cut_off(senders, from))
         }
         Fault::SlowLink {
             victims,

@@ -35,6 +35,21 @@ pub enum Fault {
         /// The offset, in milliseconds.
         offset_ms: i64,
     },
+    /// The cluster split in two sides that cannot reach each other, and one node, the
+    /// bridge, that reaches both (Jepsen's "bridge"), then healed.
+    Bridge {
+        /// The node both sides reach.
+        bridge: usize,
+        /// The smaller side (at most `replicas` nodes, less than half).
+        minority: Vec<usize>,
+    },
+    /// Packets from these nodes to every other node dropped, while the others' packets still
+    /// reach them (a one-way cut: they receive requests but their answers are lost), then
+    /// healed.
+    OneWay {
+        /// The nodes whose outgoing cluster traffic is dropped.
+        senders: Vec<usize>,
+    },
     /// These nodes' cluster links delayed and lossy (`tc netem`), then restored.
     SlowLink {
         /// The nodes.
@@ -55,6 +70,8 @@ impl Fault {
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::Clock { .. } => FaultKind::Clock,
             Fault::SlowLink { .. } => FaultKind::SlowLink,
+            Fault::Bridge { .. } => FaultKind::Bridge,
+            Fault::OneWay { .. } => FaultKind::OneWay,
         }
     }
 }
@@ -76,6 +93,13 @@ impl fmt::Display for Fault {
                 f,
                 "slow links on nodes {victims:?}: {delay_ms} ms delay, {loss_percent} % loss"
             ),
+            Fault::Bridge { bridge, minority } => write!(
+                f,
+                "nodes {minority:?} cut from the rest but node {bridge}, which reaches both"
+            ),
+            Fault::OneWay { senders } => {
+                write!(f, "packets from nodes {senders:?} to the others dropped")
+            }
         }
     }
 }
@@ -93,19 +117,26 @@ pub enum FaultKind {
     Clock,
     /// [`Fault::SlowLink`].
     SlowLink,
+    /// [`Fault::Bridge`].
+    Bridge,
+    /// [`Fault::OneWay`].
+    OneWay,
 }
 
 impl FaultKind {
     /// Every kind, in the order counts are written.
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Partition,
         FaultKind::Clock,
         FaultKind::SlowLink,
+        FaultKind::Bridge,
+        FaultKind::OneWay,
     ];
 
-    /// The name used in counts (`kill`, `pause`, `partition`, `clock`, `slow`).
+    /// The name used in counts (`kill`, `pause`, `partition`, `clock`, `slow`, `bridge`,
+    /// `oneway`).
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Kill => "kill",
@@ -113,13 +144,15 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Clock => "clock",
             FaultKind::SlowLink => "slow",
+            FaultKind::Bridge => "bridge",
+            FaultKind::OneWay => "oneway",
         }
     }
 }
 
 /// Rounds of each kind of fault.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FaultCounts(pub [usize; 5]);
+pub struct FaultCounts(pub [usize; FaultKind::ALL.len()]);
 
 impl FaultCounts {
     /// Rounds of `kind`.
@@ -140,8 +173,11 @@ impl FaultCounts {
 
 impl fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Kinds added later (bridge, oneway) are left out when they have no rounds, so the
+        // counts of older runs read as they did.
         let parts: Vec<String> = FaultKind::ALL
             .iter()
+            .filter(|&&k| k <= FaultKind::SlowLink || self.get(k) > 0)
             .map(|&k| format!("{}:{}", k.name(), self.get(k)))
             .collect();
         write!(f, "{}", parts.join(","))
@@ -257,6 +293,18 @@ impl Schedule {
                         delay_ms: rng.gen_range(20..=200),
                         loss_percent: rng.gen_range(1..=10),
                     },
+                    FaultKind::Bridge => {
+                        let minority = victims(&mut rng, most_cut);
+                        let rest: Vec<usize> =
+                            (0..nodes).filter(|n| !minority.contains(n)).collect();
+                        Fault::Bridge {
+                            bridge: rest.choose(&mut rng).copied().unwrap_or(0),
+                            minority,
+                        }
+                    }
+                    FaultKind::OneWay => Fault::OneWay {
+                        senders: victims(&mut rng, most_cut),
+                    },
                 };
                 Round {
                     fault,
@@ -299,7 +347,9 @@ mod tests {
 
     #[test]
     fn never_more_than_replicas_nodes_are_hit_and_a_minority_is_less_than_half() {
-        let counts: FaultCounts = "kill:50,pause:50,partition:50,slow:50".parse().unwrap();
+        let counts: FaultCounts = "kill:50,pause:50,partition:50,slow:50,bridge:50,oneway:50"
+            .parse()
+            .unwrap();
         let mut minorities = [0; 3];
         for round in Schedule::draw(1, counts, 5, (2, 2), 0..=0).rounds {
             if let Fault::Partition { minority } = &round.fault {
@@ -310,6 +360,11 @@ mod tests {
                 Fault::Partition { minority } => minority.len(),
                 Fault::SlowLink { victims, .. } => victims.len(),
                 Fault::Clock { .. } => 1,
+                Fault::Bridge { bridge, minority } => {
+                    assert!(!minority.contains(bridge), "{}", round.fault);
+                    minority.len()
+                }
+                Fault::OneWay { senders } => senders.len(),
             };
             assert!((1..=2).contains(&hit), "{}", round.fault);
         }

@@ -11,8 +11,9 @@
 //! `DENDRITE_CHAOS_STRICT=1`).
 //!
 //! The short profile here runs a round or two of each fault, each followed by a few seconds of
-//! calm (about 80 s). Environment: `DENDRITE_CHAOS_SEED` replays a seed (printed),
-//! `DENDRITE_CHAOS_FAULTS` sets the rounds (`kill:2,pause:1,partition:1,clock:1,slow:1`),
+//! calm (about 115 s). Environment: `DENDRITE_CHAOS_SEED` replays a seed (printed),
+//! `DENDRITE_CHAOS_FAULTS` sets the rounds
+//! (`kill:2,pause:1,partition:1,clock:1,slow:1,bridge:1,oneway:1`),
 //! `DENDRITE_CHAOS_QUIET_MS` the quiet time after each (`6500-8000`),
 //! `DENDRITE_CHAOS_MINORITY` the largest partition minority (1), `DENDRITE_CHAOS_LOGS` a
 //! directory for the nodes' logs. `scripts/chaos.sh` runs long profiles over several seeds.
@@ -28,7 +29,7 @@ use dendrite_chaos::schedule::{FaultCounts, FaultKind};
 use dendrite_chaos::workload::Workload;
 
 /// The short profile's rounds.
-const SHORT: &str = "kill:2,pause:1,partition:1,clock:1,slow:1";
+const SHORT: &str = "kill:2,pause:1,partition:1,clock:1,slow:1,bridge:1,oneway:1";
 /// The short profile's quiet time after each round, in ms: 1.5-3 s of calm after the
 /// hand-back margin, when every read is held to every promise.
 const QUIET_MS: &str = "6500-8000";
@@ -84,6 +85,10 @@ async fn no_anomalies_under_kills_pauses_partitions_and_clock_offsets() {
     };
     let report = run(config).await.unwrap_or_else(|e| panic!("{e}"));
     let summary = report.summary();
+    println!("chaos: faults, as injected and healed:");
+    for fault in &report.history.faults {
+        println!("  {:>9.3}s  {}", fault.at.as_secs_f64(), fault.what);
+    }
     println!("chaos: {summary}");
     // One line for scripts/chaos.sh to add up.
     println!(
