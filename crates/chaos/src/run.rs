@@ -155,7 +155,7 @@ fn feasible(cluster: &Cluster, schedule: &mut Schedule) -> Vec<String> {
     } else if let Err(why) = crate::netem::available() {
         drop_kind(
             FaultKind::SlowLink,
-            format!("tc netem does not work here ({why})"),
+            format!("neither tc netem nor tc tbf works here ({why})"),
             &mut schedule.rounds,
         );
     }
@@ -401,9 +401,16 @@ async fn inject(
             for &victim in victims {
                 cluster.slow_link(victim, *delay_ms, *loss_percent)?;
             }
-            log(format!(
-                "slow links on nodes {victims:?} ({delay_ms} ms, {loss_percent} % loss)"
-            ));
+            let how = match crate::netem::available() {
+                Ok(crate::netem::Shaper::Netem) => {
+                    format!("netem: {delay_ms} ms, {loss_percent} % loss")
+                }
+                _ => format!(
+                    "tbf: {} kbit/s, at most {delay_ms} ms queued",
+                    8_000 / loss_percent.max(&1)
+                ),
+            };
+            log(format!("slow links on nodes {victims:?} ({how})"));
             sleep(round.hold).await;
             for &victim in victims {
                 cluster.restore_link(victim)?;
