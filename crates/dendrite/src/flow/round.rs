@@ -381,13 +381,16 @@ impl Round {
                 let event = if state.consider_successor(&pred) {
                     debug!(vnode = %self.me, successor = %pred, "new successor");
                     None
-                } else if state.predecessor().is_none()
-                    && pred.id != self.me.id
-                    && pred.id != succ.id
-                {
-                    // Our successor's predecessor precedes us: it is ours too, at least
+                } else if pred.id != self.me.id && pred.id != succ.id {
+                    // Our successor's predecessor precedes us: it is ours too if we have
+                    // none or ours is further away (`notify` takes it only then), at least
                     // until someone closer notifies. A joining vnode learns its range at
-                    // once this way instead of waiting for its predecessor's next round.
+                    // once this way instead of waiting for its predecessor's next round;
+                    // and one that took the first vnode to notify it (a sibling on its own
+                    // node, answered in place) learns that a live vnode sits between: it
+                    // no longer believes it owns that vnode's range too (table simulation
+                    // seeds 15, 764 and 1120: two primaries of one range right after a
+                    // restart; docs/reliability.md, fix 16).
                     // A successor without a predecessor names itself (docs/wire.md §4):
                     // that says nothing about our range, and taking it for our
                     // predecessor would make us believe we own almost the whole ring.

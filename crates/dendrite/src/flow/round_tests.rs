@@ -183,6 +183,44 @@ fn a_vnode_without_a_predecessor_takes_its_successors_unless_that_names_itself()
 }
 
 #[test]
+fn a_vnode_whose_predecessor_is_further_than_its_successors_takes_the_nearer_one() {
+    // me at 10 took a sibling at 150 for its predecessor (the first to notify it); c, its
+    // successor, names a at 200, which sits between: a is nearer, so it is me's predecessor
+    // (docs/reliability.md, fix 16). One that does not sit between changes nothing.
+    let me = vnode(10, "me");
+    let (far, a, c, before_far) = (
+        vnode(150, "me"),
+        vnode(200, "a"),
+        vnode(50, "c"),
+        vnode(100, "b"),
+    );
+    let ring = ScriptedRing::default();
+
+    let mut state = state_of(&me, &[&c]);
+    let _ = state.notify(&far);
+    let mut round = Round::successor_check(me.clone(), LIST);
+    round.poll(&mut state, &ring);
+    round.on_reply(Ok(Message::Vnode(a.clone())));
+    assert_eq!(
+        round.poll(&mut state, &ring),
+        RoundStep::Event(RingEvent::PredecessorJoined {
+            vnode: me.clone(),
+            old: Some(far.clone()),
+            new: a.clone(),
+        })
+    );
+    assert_eq!(state.predecessor(), Some(&a));
+
+    let mut state = state_of(&me, &[&c]);
+    let _ = state.notify(&far);
+    let mut round = Round::successor_check(me.clone(), LIST);
+    round.poll(&mut state, &ring);
+    round.on_reply(Ok(Message::Vnode(before_far)));
+    assert_eq!(round.poll(&mut state, &ring), notify_of(&c, &me));
+    assert_eq!(state.predecessor(), Some(&far));
+}
+
+#[test]
 fn a_successor_that_refuses_the_question_is_alive_and_not_suspected() {
     let (me, c, mut state, mut round) = checking_c();
     let ring = ScriptedRing::default();
