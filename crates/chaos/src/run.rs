@@ -274,6 +274,16 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
 /// vnodes are dropped and ranges move while it lasts.
 const CUT_DETECTION: Duration = Duration::from_secs(5);
 
+/// Holds a bridge partition or a one-way cut past failure detection, notes what the first of
+/// the `cut` nodes sees of the ring, and heals; returns that note for the fault log.
+async fn hold_cut(cluster: &Cluster, round: &Round, cut: &[usize]) -> Result<String, ClusterError> {
+    sleep(round.hold + CUT_DETECTION).await;
+    let watched = cut.first().copied().unwrap_or_default();
+    let seen = cluster.sees(watched).await;
+    cluster.heal()?;
+    Ok(format!("node {watched} saw nodes {seen:?} before"))
+}
+
 /// Injects one round's fault, holds it, heals it; returns the nodes cut off meanwhile (their
 /// isolations end when the cluster has settled).
 async fn inject(
@@ -370,26 +380,16 @@ async fn inject(
             ));
             // No side forms a ring of its own (the bridge node is in both), so there is no
             // state to wait for: held past failure detection, then healed.
-            sleep(round.hold + CUT_DETECTION).await;
-            let watched = minority.first().copied().unwrap_or_default();
-            let seen = cluster.sees(watched).await;
-            cluster.heal()?;
-            log(format!(
-                "healed the bridge partition (node {watched} saw nodes {seen:?} before)"
-            ));
+            let seen = hold_cut(cluster, round, minority).await?;
+            log(format!("healed the bridge partition ({seen})"));
             Ok(cut_off(minority, from))
         }
         Fault::OneWay { senders } => {
             let from = started.elapsed();
             cluster.one_way(senders)?;
             log(format!("packets from {senders:?} to the others dropped"));
-            sleep(round.hold + CUT_DETECTION).await;
-            let watched = senders.first().copied().unwrap_or_default();
-            let seen = cluster.sees(watched).await;
-            cluster.heal()?;
-            log(format!(
-                "healed the one-way cut of {senders:?} (node {watched} saw nodes {seen:?} before)"
-            ));
+            let seen = hold_cut(cluster, round, senders).await?;
+            log(format!("healed the one-way cut of {senders:?} ({seen})"));
             Ok(cut_off(senders, from))
         }
         Fault::SlowLink {

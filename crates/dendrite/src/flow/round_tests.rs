@@ -46,6 +46,15 @@ fn checking_c_then_d() -> (Vnode, [Vnode; 2], VnodeState, Round) {
     (me, [c, d], state, round)
 }
 
+/// `me`'s successor check on `state` (successor c), after c answered that its predecessor is
+/// `named`: the round, waiting to be polled.
+fn told_predecessor(me: &Vnode, state: &mut VnodeState, named: &Vnode) -> Round {
+    let mut round = Round::successor_check(me.clone(), LIST);
+    round.poll(state, &ScriptedRing::default());
+    round.on_reply(Ok(Message::Vnode(named.clone())));
+    round
+}
+
 fn finger_lookup(me: &Vnode, start: Id) -> RoundStep {
     RoundStep::Lookup {
         start: me.clone(),
@@ -160,9 +169,7 @@ fn a_vnode_without_a_predecessor_takes_its_successors_unless_that_names_itself()
     let ring = ScriptedRing::default();
 
     let mut state = state_of(&me, &[&c]);
-    let mut round = Round::successor_check(me.clone(), LIST);
-    round.poll(&mut state, &ring);
-    round.on_reply(Ok(Message::Vnode(a.clone())));
+    let mut round = told_predecessor(&me, &mut state, &a);
     assert_eq!(
         round.poll(&mut state, &ring),
         RoundStep::Event(RingEvent::PredecessorJoined {
@@ -175,9 +182,7 @@ fn a_vnode_without_a_predecessor_takes_its_successors_unless_that_names_itself()
     assert_eq!(round.poll(&mut state, &ring), notify_of(&c, &me));
 
     let mut state = state_of(&me, &[&c]);
-    let mut round = Round::successor_check(me.clone(), LIST);
-    round.poll(&mut state, &ring);
-    round.on_reply(Ok(Message::Vnode(c.clone())));
+    let mut round = told_predecessor(&me, &mut state, &c);
     assert_eq!(round.poll(&mut state, &ring), notify_of(&c, &me));
     assert_eq!(state.predecessor(), None);
 }
@@ -198,9 +203,7 @@ fn a_vnode_whose_predecessor_is_further_than_its_successors_takes_the_nearer_one
 
     let mut state = state_of(&me, &[&c]);
     let _ = state.notify(&far);
-    let mut round = Round::successor_check(me.clone(), LIST);
-    round.poll(&mut state, &ring);
-    round.on_reply(Ok(Message::Vnode(a.clone())));
+    let mut round = told_predecessor(&me, &mut state, &a);
     assert_eq!(
         round.poll(&mut state, &ring),
         RoundStep::Event(RingEvent::PredecessorJoined {
@@ -213,9 +216,7 @@ fn a_vnode_whose_predecessor_is_further_than_its_successors_takes_the_nearer_one
 
     let mut state = state_of(&me, &[&c]);
     let _ = state.notify(&far);
-    let mut round = Round::successor_check(me.clone(), LIST);
-    round.poll(&mut state, &ring);
-    round.on_reply(Ok(Message::Vnode(before_far)));
+    let mut round = told_predecessor(&me, &mut state, &before_far);
     assert_eq!(round.poll(&mut state, &ring), notify_of(&c, &me));
     assert_eq!(state.predecessor(), Some(&far));
 }
