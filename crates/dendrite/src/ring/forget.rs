@@ -7,12 +7,24 @@ use tracing::debug;
 use super::{lock, Ring};
 use crate::vnode::Vnode;
 
+/// What a ring knows of a vnode it forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// A call to it went unanswered: routed around, kept as a predecessor.
+    Suspect,
+    /// Gone for sure: forgotten as predecessor too.
+    Dead,
+    /// Its host said it runs no such vnode: gone for sure, and its host's other answers do not
+    /// bring it back.
+    Disowned,
+}
+
 impl Ring {
     /// `dead` is gone for sure (it left, said it is gone, or failed the predecessor check):
     /// forget it in every local vnode, as predecessor too, and remember it so lookups skip it
     /// where others still list it.
     pub(super) fn note_dead(&self, dead: &Vnode) {
-        self.forget_vnode(dead, true);
+        self.forget_vnode(dead, Verdict::Dead);
     }
 
     /// A call to `dead` went unanswered: route around it (successor lists, fingers, lookups)
@@ -21,34 +33,41 @@ impl Ring {
     /// Forgetting a predecessor moves its range to us: on one lost message that made two
     /// vnodes serve one range as primary at once (docs/reliability.md, fix 10).
     pub(super) fn note_suspect(&self, dead: &Vnode) {
-        self.forget_vnode(dead, false);
+        self.forget_vnode(dead, Verdict::Suspect);
     }
 
     /// `dead`'s host answered that it runs no such vnode: gone for sure, and remembered so
     /// even while its host answers other calls (a restarted node runs other vnode ids; a
     /// lookup answer still naming an old id must not bring it back).
     pub(super) fn note_disowned(&self, dead: &Vnode) {
-        lock(&self.dead).note_disowned(dead, self.since_start());
-        self.forget_vnode(dead, true);
+        self.forget_vnode(dead, Verdict::Disowned);
     }
 
-    fn forget_vnode(&self, dead: &Vnode, confirmed: bool) {
+    fn forget_vnode(&self, dead: &Vnode, verdict: Verdict) {
         // One of our own vnodes is never dead to us. A vnode of our host that is not one of
         // ours is a ghost of this host's earlier run (a restart with other ids): forgotten.
         if self.vnodes.iter().any(|(v, _)| v.id == dead.id) {
             return;
         }
-        debug!(%dead, confirmed, "forgetting an unreachable vnode");
-        lock(&self.dead).note(dead, self.since_start());
-        lock(&self.lost_hosts).note(&dead.host, self.since_start());
+        debug!(%dead, ?verdict, "forgetting an unreachable vnode");
+        let now = self.since_start();
+        {
+            let mut set = lock(&self.dead);
+            if verdict == Verdict::Disowned {
+                set.note_disowned(dead, now);
+            } else {
+                set.note(dead, now);
+            }
+        }
+        lock(&self.lost_hosts).note(&dead.host, now);
         for (_, state) in &self.vnodes {
             let (left, replicas) = {
                 let mut s = lock(state);
-                let left = if confirmed {
-                    s.forget(dead)
-                } else {
+                let left = if verdict == Verdict::Suspect {
                     s.forget_route(dead);
                     None
+                } else {
+                    s.forget(dead)
                 };
                 (left, s.refresh_replicas())
             };

@@ -207,12 +207,10 @@ impl TableInner {
         }
     }
 
-    /// Does local vnode `dest` know the range it owns: a predecessor, or no other vnode at all?
+    /// Does local vnode `dest` know the range it owns (a predecessor, or no other vnode at
+    /// all)? The ledger's view of it, [`TableInner::current`], says so.
     fn knows_its_range(&self, dest: &Vnode) -> bool {
-        match self.ring.neighbours(dest) {
-            Ok(neighbours) => neighbours.predecessor.is_some() || neighbours.successors.is_empty(),
-            Err(_) => false,
-        }
+        self.current(dest).is_some_and(|now| now.range.is_some())
     }
 
     /// When `dest` does not own every key at `positions` (its predecessor moved past them), the
