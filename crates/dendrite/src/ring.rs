@@ -22,6 +22,7 @@ pub use crate::flow::lookup::LookupStats;
 mod reunion;
 mod stabilize;
 mod survey;
+mod vacancy;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};

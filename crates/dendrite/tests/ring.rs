@@ -347,3 +347,97 @@ async fn a_joiner_never_takes_its_successor_for_its_predecessor() {
     }
     drop(ring_a);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vnode_without_predecessor_takes_the_nearest_live_vnode_its_host_knows() {
+    // Node a runs 0x10 and 0x50; node b runs 0x40; node c runs 0x30. 0x50 has just lost its
+    // predecessor, and 0x30 (whose successor list skips 0x40) notifies it. Chord's rule would
+    // take 0x30 and 0x50 would serve (0x30, 0x50], 0x40's range too: two primaries of one range
+    // (table simulation seeds 329 and 2534; docs/reliability.md, fix 18). Node a knows 0x40
+    // from 0x10's successor list, so 0x50 takes 0x40.
+    let net = dendrite::mem::MemNetwork::new(5);
+    let node = |host: &str, ids: Vec<dendrite::Id>| {
+        let mut c = without_stabilization(ids.len() as u16, 4);
+        c.host = host.into();
+        c.vnode_ids = ids;
+        c
+    };
+    let ring_a = dendrite::Ring::create(
+        node("a:1", vec![id_at(0x10), id_at(0x50)]),
+        net.endpoint("a:1"),
+    )
+    .await
+    .unwrap();
+    let join = ["a:1".to_string()];
+    let ring_b = dendrite::Ring::join(node("b:1", vec![id_at(0x40)]), net.endpoint("b:1"), &join)
+        .await
+        .unwrap();
+    let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
+        .await
+        .unwrap();
+    let vnode = |ring: &dendrite::Ring, byte: u8| {
+        ring.local_vnodes()
+            .into_iter()
+            .find(|v| v.id == id_at(byte))
+            .unwrap()
+    };
+    let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
+    let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
+    assert!(ring_a.install_pointers(
+        &s10,
+        Some(v50.clone()),
+        vec![n30.clone(), x40.clone(), v50.clone()],
+        vec![]
+    ));
+    assert!(ring_a.install_pointers(&v50, None, vec![s10.clone()], vec![]));
+    let notify = dendrite::Message::Notify {
+        dest: v50.clone(),
+        vnode: n30.clone(),
+    };
+    ring_c.call_frame("a:1", notify.encode()).await.unwrap();
+    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40.clone()));
+    // The notifier, asking 0x50 for its predecessor, now learns of 0x40; and a later notify
+    // from 0x40 itself changes nothing.
+    let notify = dendrite::Message::Notify {
+        dest: v50.clone(),
+        vnode: x40.clone(),
+    };
+    ring_b.call_frame("a:1", notify.encode()).await.unwrap();
+    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_predecessor_its_live_host_no_longer_runs_is_forgotten_at_the_next_check() {
+    // A vnode whose predecessor is a ghost (its host restarted with other vnode ids, or the
+    // vnode was only listed somewhere) used to keep it for good: the check pinged the host,
+    // which answers. The check now asks the vnode, and its host says it runs no such vnode.
+    let net = dendrite::mem::MemNetwork::new(6);
+    let mut a = without_stabilization(1, 4);
+    a.host = "a:1".into();
+    a.vnode_ids = vec![id_at(0x80)];
+    a.stabilize_min = Duration::from_millis(100);
+    a.stabilize_max = Duration::from_millis(200);
+    let ring_a = dendrite::Ring::create(a, net.endpoint("a:1"))
+        .await
+        .unwrap();
+    let mut b = without_stabilization(1, 4);
+    b.host = "b:1".into();
+    b.vnode_ids = vec![id_at(0x20)];
+    let ring_b = dendrite::Ring::join(b, net.endpoint("b:1"), &["a:1".to_string()])
+        .await
+        .unwrap();
+    let me = ring_a.local_vnodes()[0].clone();
+    let live = ring_b.local_vnodes()[0].clone();
+    let ghost = dendrite::Vnode::new(id_at(0x40), "b:1");
+    assert!(ring_a.install_pointers(&me, Some(ghost.clone()), vec![live.clone()], vec![]));
+    let mut waited = 0;
+    while ring_a.predecessor(&me).unwrap() == Some(ghost.clone()) {
+        assert!(
+            waited < 50,
+            "the ghost predecessor was kept for {waited} rounds"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += 1;
+    }
+    assert_ne!(ring_a.predecessor(&me).unwrap(), Some(ghost));
+}

@@ -79,6 +79,10 @@ pub struct Tables {
     /// Hosts are `{prefix}{index}:7000`; vnode ids derive from host names, so a simulation
     /// gives each seed its own prefix to get a different ring per seed.
     pub prefix: String,
+    /// Hosts whose clocks run off, by how many milliseconds (positive: ahead); the offset
+    /// holds over the host's restarts until [`set_clock_offset`](Self::set_clock_offset)
+    /// changes it.
+    clock_offsets: BTreeMap<String, i64>,
 }
 
 impl Tables {
@@ -102,6 +106,7 @@ impl Tables {
             table_config,
             stabilize: None,
             prefix: "n".to_owned(),
+            clock_offsets: BTreeMap::new(),
         }
     }
 
@@ -125,6 +130,25 @@ impl Tables {
         format!("{}{i}:7000", self.prefix)
     }
 
+    /// Makes `host`'s clock run `offset_ms` off (positive: ahead) from its next start on, as
+    /// a machine whose wall clock is wrong; 0 puts it right again.
+    pub fn set_clock_offset(&mut self, host: &str, offset_ms: i64) {
+        if offset_ms == 0 {
+            self.clock_offsets.remove(host);
+        } else {
+            self.clock_offsets.insert(host.to_owned(), offset_ms);
+        }
+    }
+
+    /// The table configuration of the node at `host`: every node's, with its clock offset.
+    fn table_config_of(&self, host: &str) -> TableConfig {
+        let mut config = self.table_config.clone();
+        if let Some(&offset) = self.clock_offsets.get(host) {
+            config.clock_offset_ms = offset;
+        }
+        config
+    }
+
     /// The ring configuration of the node at `host`, seeded (by the count of nodes added).
     pub fn config(&self, host: &str) -> Config {
         let mut c = Config::new(host);
@@ -145,10 +169,10 @@ impl Tables {
         self.next += 1;
         let endpoint = self.net.endpoint(&h);
         let started = match self.tables.keys().next() {
-            None => Table::create(config, endpoint, self.table_config.clone()).await,
+            None => Table::create(config, endpoint, self.table_config_of(&h)).await,
             Some(seed) => {
                 let seeds = [seed.clone()];
-                Table::join(config, endpoint, &seeds, self.table_config.clone()).await
+                Table::join(config, endpoint, &seeds, self.table_config_of(&h)).await
             }
         };
         let table = started.map_err(|source| MemClusterError::Start {
@@ -183,7 +207,7 @@ impl Tables {
             .cloned()
             .ok_or(MemClusterError::Empty)?;
         let endpoint = self.net.endpoint(host);
-        let table = Table::join(config, endpoint, &[seed], self.table_config.clone())
+        let table = Table::join(config, endpoint, &[seed], self.table_config_of(host))
             .await
             .map_err(|source| MemClusterError::Start {
                 host: host.to_owned(),

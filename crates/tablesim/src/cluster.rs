@@ -19,6 +19,8 @@ use crate::schedule::{FaultKind, Round, SimConfig};
 const START_TRIES: usize = 5;
 /// Pause between two tries.
 const START_RETRY: Duration = Duration::from_secs(1);
+/// Furthest a clock round puts a node's clock off, either way (as `crates/chaos` does).
+const MAX_CLOCK_OFFSET_MS: i64 = 3_000;
 
 /// Why a run could not go on (not an anomaly: the cluster could not be driven further).
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,28 @@ impl SimCluster {
                     self.restart(victim).await?;
                     log(format!("restarted node {victim}, empty"));
                 }
+                Ok(Vec::new())
+            }
+            FaultKind::Clock => {
+                let Some(&victim) = running.first() else {
+                    log("clock skipped: no node".into());
+                    return Ok(Vec::new());
+                };
+                if running.len() < 2 {
+                    log("clock skipped: a single node".into());
+                    return Ok(Vec::new());
+                }
+                let host = self.tables.host_of(victim);
+                self.tables.crash(&host)?;
+                self.publish();
+                log(format!("crash node {victim}"));
+                sleep(round.hold).await;
+                let offset_ms = rng.gen_range(-MAX_CLOCK_OFFSET_MS..=MAX_CLOCK_OFFSET_MS);
+                self.tables.set_clock_offset(&host, offset_ms);
+                self.restart(victim).await?;
+                log(format!(
+                    "restarted node {victim}, empty, its clock {offset_ms:+} ms off"
+                ));
                 Ok(Vec::new())
             }
             FaultKind::Membership => {

@@ -20,7 +20,8 @@ use dendrite_tablesim::sweep::sweep;
 struct Cli {
     #[command(subcommand)]
     command: Action,
-    /// Fault kinds to draw rounds from (comma-separated: crash, membership, partition, loss).
+    /// Fault kinds to draw rounds from (comma-separated: crash, membership, partition, loss,
+    /// clock; the default is all but clock).
     #[arg(long, global = true, value_delimiter = ',')]
     faults: Option<Vec<FaultKind>>,
     /// Rounds of faults per seed.

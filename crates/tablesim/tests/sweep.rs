@@ -8,7 +8,7 @@
 //! `dendrite-tablesim sweep --seeds 1000` runs thousands (docs/reliability.md, "Table
 //! simulation").
 
-use dendrite_tablesim::schedule::SimConfig;
+use dendrite_tablesim::schedule::{FaultKind, SimConfig};
 use dendrite_tablesim::sweep::{sweep, SweepReport};
 
 /// Seeds of the sweep: 0.85 s each in a debug build on the shared 2-core machine (40 seeds
@@ -66,6 +66,22 @@ fn check_sweep(
 #[test]
 fn every_fault_kind_finds_nothing() -> Result<(), String> {
     let report = check_sweep(&SimConfig::default(), SEEDS, false)?;
+    assert!(report.tolerated.is_empty(), "{:?}", report.tolerated);
+    Ok(())
+}
+
+/// Seeds of the clock-offset sweep: restarts with clocks up to 3 s off, partitions and
+/// crashes, six rounds each (docs/reliability.md, "Sweeps"). Strict too.
+const CLOCK_SEEDS: u64 = 12;
+
+#[test]
+fn clock_offsets_partitions_and_crashes_find_nothing() -> Result<(), String> {
+    let config = SimConfig {
+        kinds: vec![FaultKind::Clock, FaultKind::Partition, FaultKind::Crash],
+        rounds: 6,
+        ..SimConfig::default()
+    };
+    let report = check_sweep(&config, CLOCK_SEEDS, false)?;
     assert!(report.tolerated.is_empty(), "{:?}", report.tolerated);
     Ok(())
 }

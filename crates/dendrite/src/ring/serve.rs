@@ -138,9 +138,17 @@ impl Ring {
                     return no_such_vnode(&dest);
                 };
                 self.heard_from(&vnode);
+                // A vacancy is filled with the nearest live vnode this host knows of, which
+                // may be nearer than the notifier (fix 18, ring/vacancy.rs).
+                let vacant = lock(state).predecessor().is_none();
+                let candidate = if vacant {
+                    self.predecessor_for_vacancy(&dest, &vnode)
+                } else {
+                    vnode
+                };
                 let (event, successors) = {
                     let mut s = lock(state);
-                    (s.notify(&vnode), s.successors().to_vec())
+                    (s.notify(&candidate), s.successors().to_vec())
                 };
                 self.emit(event);
                 Message::ListVnodesResp { vnodes: successors }

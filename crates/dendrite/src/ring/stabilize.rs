@@ -7,7 +7,7 @@ use tracing::{debug, Instrument};
 
 use super::{lock, Ring};
 use crate::flow::round::{first_successor, Round, RoundStep};
-use crate::message::{Message, PROTOCOL_VERSION};
+use crate::message::Message;
 use crate::vnode::Vnode;
 
 /// Other nodes remembered for finding the ring again after a partition.
@@ -80,8 +80,10 @@ impl Ring {
         first_successor(&mut lock(state), self)
     }
 
-    /// Pings the predecessor; one that does not answer twice in a row, while its host answers
-    /// nothing else either, is forgotten (a predecessor-left event).
+    /// Pings the predecessor (a `GetPredecessor` addressed to it, so that its host must still
+    /// run it); one that does not answer twice in a row, while its host answers nothing else
+    /// either, or whose host says it runs no such vnode, is forgotten (a predecessor-left
+    /// event).
     ///
     /// Twice, because forgetting a live predecessor is not harmless: the vnode then serves the
     /// predecessor's range as its own while the predecessor still does too, until the next
@@ -98,13 +100,18 @@ impl Ring {
         if *pred.host == *self.local_host() {
             return;
         }
-        let ping = Message::Ping {
-            version: PROTOCOL_VERSION,
-        };
+        // Asked of the vnode, not its host: a live host whose node restarted with other vnode
+        // ids answers that it runs no such vnode, and that ghost is forgotten at once (a
+        // vacancy may be filled with a vnode only listed somewhere, ring/vacancy.rs).
+        let ask = Message::GetPredecessor { dest: pred.clone() };
         let asked_at = self.since_start();
         for _ in 0..PREDECESSOR_PINGS {
-            match self.call(&pred.host, &ping).await {
+            match self.call(&pred.host, &ask).await {
                 Err(e) if e.is_unreachable() => continue,
+                Err(e) if e.is_vnode_gone() => {
+                    self.note_disowned(&pred);
+                    return;
+                }
                 _ => return,
             }
         }
