@@ -72,21 +72,15 @@ impl Expanded {
         unsafe {
             ffi::crypto_aead_aes256gcm_beforenm(&mut *state, key.as_ptr());
         }
-        wipe(&mut key);
+        sodium::memzero(&mut key);
         Expanded { epoch, state }
     }
 }
 
 impl Drop for Expanded {
     fn drop(&mut self) {
-        wipe(&mut self.state.opaque);
+        sodium::memzero(&mut self.state.opaque);
     }
-}
-
-/// Overwrites `bytes` with zeros in a way the compiler keeps (`sodium_memzero`).
-fn wipe(bytes: &mut [u8]) {
-    // SAFETY: `bytes` is valid for writes of `bytes.len()` bytes.
-    unsafe { ffi::sodium_memzero(bytes.as_mut_ptr().cast(), bytes.len()) }
 }
 
 /// The 12-byte GCM nonce of box `counter`: 4 zero bytes, then the counter big-endian.
@@ -111,7 +105,7 @@ impl AesGcmKey {
     /// Fails when this CPU cannot run libsodium's AES-GCM ([`available`]).
     pub fn new(master: &[u8; 32], context: &[u8; 8]) -> Result<Self> {
         if !available() {
-            return Err(ZmtpError::protocol(
+            return Err(ZmtpError::handshake(
                 "AES-256-GCM is not available on this CPU",
             ));
         }
@@ -204,7 +198,7 @@ impl AesGcmKey {
 
 impl Drop for AesGcmKey {
     fn drop(&mut self) {
-        wipe(&mut self.master);
+        sodium::memzero(&mut self.master);
     }
 }
 

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::frame::find_property;
 use crate::keys::{PublicKey, SecretKey};
 use crate::message_box::{self, MessageKey, TAG_LEN};
+use crate::sodium;
 
 /// Metadata property that offers a MESSAGE cipher other than RFC 26's.
 pub const PROPERTY: &str = "X-Cipher";
@@ -149,6 +150,12 @@ impl CurveSession {
             MessageSealer::new(cipher(ours)?, self.next_nonce),
             MessageOpener::new(cipher(theirs)?, self.last_peer_nonce),
         ))
+    }
+}
+
+impl Drop for CurveSession {
+    fn drop(&mut self) {
+        sodium::memzero(&mut self.box_key);
     }
 }
 
