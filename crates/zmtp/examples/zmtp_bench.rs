@@ -7,9 +7,12 @@
 //! By default server and client run in one process on the same runtime. With a fourth argument
 //! `two-process`, the server runs in a child process (`zmtp_bench serve null|curve`), so client
 //! and server each have their own runtime and the kernel's loopback sits between them.
-//! An optional fifth argument `null`, `curve` or `curve-unpacked` runs only that mechanism
-//! (e.g. for profiling); `curve-unpacked` turns packed parts off on both sides, i.e. one CURVE
-//! box per message part as libzmq does. Without it NULL and CURVE run, NULL first.
+//! An optional fifth argument `null`, `curve`, `curve-xsalsa` or `curve-unpacked` runs only
+//! that mechanism (e.g. for profiling). `curve` is what two of our peers do (packed parts,
+//! batches, AES-256-GCM boxes where the CPU has AES-NI); `curve-xsalsa` the same with RFC 26's
+//! XSalsa20-Poly1305 boxes (`aes_gcm: false`); `curve-unpacked` turns packing and AES-GCM off
+//! on both sides, i.e. one XSalsa20-Poly1305 box per message part as libzmq does. Without it
+//! NULL and CURVE run, NULL first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +23,37 @@ use zmtp::{
     Client, ClientConfig, ClientSecurity, KeyPair, Server, ServerConfig, ServerKeys,
     ServerSecurity, ZmtpError,
 };
+
+/// What both sides of a run use.
+#[derive(Clone, Copy)]
+struct Setup {
+    curve: bool,
+    pack_parts: bool,
+    aes_gcm: bool,
+}
+
+impl Setup {
+    /// The child server's arguments after `serve`.
+    fn args(self) -> [&'static str; 3] {
+        [
+            if self.curve { "curve" } else { "null" },
+            if self.pack_parts {
+                "packed"
+            } else {
+                "unpacked"
+            },
+            if self.aes_gcm { "aes" } else { "xsalsa" },
+        ]
+    }
+
+    fn from_args(args: &[String]) -> Setup {
+        Setup {
+            curve: args.iter().any(|a| a == "curve"),
+            pack_parts: !args.iter().any(|a| a == "unpacked"),
+            aes_gcm: !args.iter().any(|a| a == "xsalsa"),
+        }
+    }
+}
 
 struct Run {
     label: &'static str,
@@ -37,18 +71,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn bench(
     label: &'static str,
-    curve: bool,
-    pack_parts: bool,
+    setup: Setup,
     requests: usize,
     concurrency: usize,
     payload: usize,
     two_process: bool,
 ) -> Result<Run, ZmtpError> {
     let (addr, server_public, guard) = if two_process {
-        let (addr, public, child) = spawn_server(curve, pack_parts).await?;
+        let (addr, public, child) = spawn_server(setup).await?;
         (addr, public, Guard::Child(child))
     } else {
-        let (server, public) = start_server(curve, pack_parts).await?;
+        let (server, public) = start_server(setup).await?;
         (
             server.local_addr().to_string(),
             public,
@@ -65,7 +98,8 @@ async fn bench(
     let client = Client::new(ClientConfig {
         security: client_security,
         max_in_flight: concurrency,
-        pack_parts,
+        pack_parts: setup.pack_parts,
+        aes_gcm: setup.aes_gcm,
         ..Default::default()
     })?;
     let body = Bytes::from(vec![0x5Au8; payload]);
@@ -118,13 +152,10 @@ enum Guard {
     Child(tokio::process::Child),
 }
 
-/// An echo server; returns it and its CURVE public key when `curve`.
-async fn start_server(
-    curve: bool,
-    pack_parts: bool,
-) -> Result<(Server, Option<zmtp::PublicKey>), ZmtpError> {
+/// An echo server; returns it and its CURVE public key when `setup.curve`.
+async fn start_server(setup: Setup) -> Result<(Server, Option<zmtp::PublicKey>), ZmtpError> {
     let server_keys = KeyPair::generate();
-    let security = if curve {
+    let security = if setup.curve {
         ServerSecurity::Curve {
             secret_key: server_keys.secret.clone(),
             allowlist: None,
@@ -137,28 +168,25 @@ async fn start_server(
         "127.0.0.1:0",
         ServerConfig {
             security,
-            pack_parts,
+            pack_parts: setup.pack_parts,
+            aes_gcm: setup.aes_gcm,
             ..Default::default()
         },
         Arc::new(echo),
     )
     .await?;
-    Ok((server, curve.then_some(server_keys.public)))
+    Ok((server, setup.curve.then_some(server_keys.public)))
 }
 
 /// Runs `zmtp_bench serve <mech>` as a child and reads the address (and key) it prints.
 async fn spawn_server(
-    curve: bool,
-    pack_parts: bool,
+    setup: Setup,
 ) -> Result<(String, Option<zmtp::PublicKey>, tokio::process::Child), ZmtpError> {
     use tokio::io::AsyncBufReadExt;
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
-        .args([
-            "serve",
-            if curve { "curve" } else { "null" },
-            if pack_parts { "packed" } else { "unpacked" },
-        ])
+        .arg("serve")
+        .args(setup.args())
         .stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -181,9 +209,9 @@ async fn spawn_server(
 }
 
 /// The child side: serve until stdin closes (the parent exits or kills us).
-async fn serve(curve: bool, pack_parts: bool) -> Result<(), ZmtpError> {
+async fn serve(setup: Setup) -> Result<(), ZmtpError> {
     use tokio::io::AsyncReadExt;
-    let (server, public) = start_server(curve, pack_parts).await?;
+    let (server, public) = start_server(setup).await?;
     println!(
         "{} {}",
         server.local_addr(),
@@ -205,11 +233,8 @@ fn arg(index: usize, default: usize) -> usize {
 #[tokio::main]
 async fn main() -> Result<(), ZmtpError> {
     if std::env::args().nth(1).as_deref() == Some("serve") {
-        return serve(
-            std::env::args().nth(2).as_deref() == Some("curve"),
-            std::env::args().nth(3).as_deref() != Some("unpacked"),
-        )
-        .await;
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return serve(Setup::from_args(&args)).await;
     }
     let two_process = std::env::args().nth(4).as_deref() == Some("two-process");
     let requests = arg(1, 200_000);
@@ -223,23 +248,23 @@ async fn main() -> Result<(), ZmtpError> {
         "{:<7} {:>12} {:>10} {:>10} {:>10}",
         "mech", "req/s", "p50 us", "p99 us", "max us"
     );
-    let runs = match std::env::args().nth(5).as_deref() {
-        Some("null") => vec![("NULL", false, true)],
-        Some("curve") => vec![("CURVE", true, true)],
-        Some("curve-unpacked") => vec![("CURVE-U", true, false)],
-        _ => vec![("NULL", false, true), ("CURVE", true, true)],
+    let setup = |curve, pack_parts, aes_gcm| Setup {
+        curve,
+        pack_parts,
+        aes_gcm,
     };
-    for (label, curve, pack_parts) in runs {
-        let run = bench(
-            label,
-            curve,
-            pack_parts,
-            requests,
-            concurrency,
-            payload,
-            two_process,
-        )
-        .await?;
+    let runs = match std::env::args().nth(5).as_deref() {
+        Some("null") => vec![("NULL", setup(false, true, true))],
+        Some("curve") => vec![("CURVE", setup(true, true, true))],
+        Some("curve-xsalsa") => vec![("CURVE-X", setup(true, true, false))],
+        Some("curve-unpacked") => vec![("CURVE-U", setup(true, false, false))],
+        _ => vec![
+            ("NULL", setup(false, true, true)),
+            ("CURVE", setup(true, true, true)),
+        ],
+    };
+    for (label, setup) in runs {
+        let run = bench(label, setup, requests, concurrency, payload, two_process).await?;
         let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
         println!(
             "{:<7} {:>12.0} {:>10} {:>10} {:>10}",

@@ -92,6 +92,9 @@ pub struct ClientConfig {
     /// Offer packed parts to CURVE peers (one box per multipart message instead of one per
     /// part, [`crate::packed`]); peers that do not offer it too (libzmq) are unaffected.
     pub pack_parts: bool,
+    /// Offer AES-256-GCM CURVE MESSAGE boxes when this CPU has AES-NI (docs/wire.md §1.1);
+    /// peers that do not offer it too (libzmq, ours without AES-NI) get XSalsa20-Poly1305.
+    pub aes_gcm: bool,
     /// PING idle connections and drop silent ones; `None` disables heartbeats.
     pub heartbeat: Option<Heartbeat>,
 }
@@ -108,6 +111,7 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_secs(2),
             heartbeat: None,
             pack_parts: true,
+            aes_gcm: true,
         }
     }
 }
@@ -207,6 +211,7 @@ impl Client {
             handshake_timeout: config.handshake_timeout,
             max_message_size: config.max_message_size,
             pack_parts: config.pack_parts,
+            aes_gcm: config.aes_gcm,
         };
         let (commands, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run_peer(addr.to_string(), config.clone(), connection, rx));

@@ -35,11 +35,14 @@ pub struct ConnectionConfig {
     /// Offer packed parts (one CURVE box per multipart message, [`crate::packed`]); used only
     /// when the peer offers it too. No effect on NULL connections.
     pub pack_parts: bool,
+    /// Offer AES-256-GCM MESSAGE boxes (docs/wire.md §1.1) when this CPU has AES-NI; used only
+    /// when the peer offers it too, else RFC 26's XSalsa20-Poly1305. No effect on NULL.
+    pub aes_gcm: bool,
 }
 
 impl ConnectionConfig {
     /// NULL security, the given socket type, 10 s handshake timeout, 64 MiB max message,
-    /// packed parts offered.
+    /// packed parts and AES-256-GCM offered.
     pub fn new(socket_type: &'static str) -> Self {
         ConnectionConfig {
             security: Security::Null,
@@ -48,6 +51,7 @@ impl ConnectionConfig {
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 64 * 1024 * 1024,
             pack_parts: true,
+            aes_gcm: true,
         }
     }
 }
@@ -239,7 +243,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
             &config.security,
             config.socket_type,
             config.identity.as_ref(),
-            config.pack_parts,
+            handshake::Offers {
+                pack_parts: config.pack_parts,
+                aes_gcm: config.aes_gcm,
+            },
         );
         let (peer, sealer, opener) = tokio::time::timeout(config.handshake_timeout, setup)
             .await

@@ -1,8 +1,10 @@
 //! CurveZMQ (RFC 26) handshake and message encryption, without I/O.
 //!
 //! The client and server handshakes are small state machines that turn received commands into
-//! commands to send. Once done, each side gets a [`MessageSealer`] and a [`MessageOpener`] that
-//! wrap every frame (message parts and PING/PONG alike) into an encrypted MESSAGE command.
+//! commands to send. Once done, each side gets a [`CurveSession`], which becomes a
+//! [`crate::curve_message::MessageSealer`] and a [`crate::curve_message::MessageOpener`] once
+//! the MESSAGE cipher is chosen ([`crate::message_cipher`]); they wrap every frame (message
+//! parts and PING/PONG alike) into an encrypted MESSAGE command.
 //!
 //! Layouts (sizes include the command name):
 //! - HELLO 200: version 1.0, 72 zero bytes, C', short nonce, box\[64 zeros\](C'->S)
@@ -19,11 +21,13 @@ use crypto_secretbox::XSalsa20Poly1305;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
-use crate::curve_message::{counter_at, MessageOpener, MessageSealer};
+use crate::curve_message::counter_at;
 use crate::error::{Result, ZmtpError};
 use crate::frame::{decode_properties, encode_properties, Command, Metadata};
 use crate::keys::{KeyPair, PublicKey, SecretKey, KEY_LEN};
-use crate::message_box::{MessageKey, TAG_LEN};
+use crate::message_box::TAG_LEN;
+use crate::message_cipher::{CurveSession, Role};
+
 const HELLO_BODY_LEN: usize = 2 + 72 + 32 + 8 + 80;
 const WELCOME_BODY_LEN: usize = 16 + 144;
 const COOKIE_LEN: usize = 16 + 80;
@@ -200,8 +204,8 @@ impl ClientHandshake {
         Ok(Command::new("INITIATE", body.freeze()))
     }
 
-    /// Handles READY; returns the server's metadata and the message ciphers.
-    pub fn on_ready(self, ready: &Command) -> Result<(Metadata, MessageSealer, MessageOpener)> {
+    /// Handles READY; returns the server's metadata and the session MESSAGE boxes use.
+    pub fn on_ready(self, ready: &Command) -> Result<(Metadata, CurveSession)> {
         expect_command(ready, "READY", READY_MIN_BODY_LEN)?;
         let server_short = self
             .server_short
@@ -216,15 +220,14 @@ impl ClientHandshake {
             "READY",
         )?;
         let metadata = decode_properties(Bytes::from(plain))?;
-        let sealer = MessageSealer::new(
-            MessageKey::new(&self.short_term.secret, &server_short, b"CurveZMQMESSAGEC"),
+        let session = CurveSession::new(
+            &self.short_term.secret,
+            &server_short,
+            Role::Client,
             self.next_nonce,
-        );
-        let opener = MessageOpener::new(
-            MessageKey::new(&self.short_term.secret, &server_short, b"CurveZMQMESSAGES"),
             counter,
         );
-        Ok((metadata, sealer, opener))
+        Ok((metadata, session))
     }
 }
 
@@ -383,11 +386,8 @@ impl ServerHandshake {
         })
     }
 
-    /// Builds READY with our `metadata`; returns it and the message ciphers.
-    pub fn ready(
-        mut self,
-        metadata: &[(String, Bytes)],
-    ) -> Result<(Command, MessageSealer, MessageOpener)> {
+    /// Builds READY with our `metadata`; returns it and the session MESSAGE boxes use.
+    pub fn ready(mut self, metadata: &[(String, Bytes)]) -> Result<(Command, CurveSession)> {
         let client_short = self
             .client_short
             .ok_or_else(|| ZmtpError::handshake("CURVE READY before HELLO"))?;
@@ -403,23 +403,23 @@ impl ServerHandshake {
         let mut body = BytesMut::with_capacity(8 + boxed.len());
         body.put_u64(counter);
         body.extend_from_slice(&boxed);
-        let sealer = MessageSealer::new(
-            MessageKey::new(&self.short_term.secret, &client_short, b"CurveZMQMESSAGES"),
+        let session = CurveSession::new(
+            &self.short_term.secret,
+            &client_short,
+            Role::Server,
             self.next_nonce,
-        );
-        let opener = MessageOpener::new(
-            MessageKey::new(&self.short_term.secret, &client_short, b"CurveZMQMESSAGEC"),
             self.last_client_nonce,
         );
-        Ok((Command::new("READY", body.freeze()), sealer, opener))
+        Ok((Command::new("READY", body.freeze()), session))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curve_message::Opened;
+    use crate::curve_message::{MessageOpener, MessageSealer, Opened};
     use crate::frame::Frame;
+    use crate::message_cipher::CipherKind;
     use crate::packed;
     use bytes::BytesMut;
 
@@ -450,9 +450,11 @@ mod tests {
         let hello_info = server.on_initiate(&initiate).unwrap();
         assert_eq!(hello_info.client_key, client_keys.public);
         assert_eq!(hello_info.metadata, meta("DEALER"));
-        let (ready, mut s_seal, mut s_open) = server.ready(&meta("ROUTER")).unwrap();
+        let (ready, session) = server.ready(&meta("ROUTER")).unwrap();
+        let (mut s_seal, mut s_open) = rfc26(session);
         assert!(full_name_len(&ready) >= 30);
-        let (server_meta, mut c_seal, mut c_open) = client.on_ready(&ready).unwrap();
+        let (server_meta, session) = client.on_ready(&ready).unwrap();
+        let (mut c_seal, mut c_open) = rfc26(session);
         assert_eq!(server_meta, meta("ROUTER"));
 
         let part = Frame::part(Bytes::from_static(b"hello"), true);
@@ -467,6 +469,12 @@ mod tests {
         assert_eq!(c_open.open(wire).unwrap(), ping);
     }
 
+    fn rfc26(session: CurveSession) -> (MessageSealer, MessageOpener) {
+        session
+            .message_ciphers(CipherKind::XSalsa20Poly1305)
+            .unwrap()
+    }
+
     fn sealed_pair() -> (MessageSealer, MessageOpener) {
         let server_keys = KeyPair::generate();
         let mut client = ClientHandshake::new(KeyPair::generate(), server_keys.public);
@@ -474,9 +482,9 @@ mod tests {
         let welcome = server.on_hello(&client.hello().unwrap()).unwrap();
         let initiate = client.on_welcome(&welcome, &meta("DEALER")).unwrap();
         server.on_initiate(&initiate).unwrap();
-        let (ready, _, s_open) = server.ready(&meta("ROUTER")).unwrap();
-        let (_, c_seal, _) = client.on_ready(&ready).unwrap();
-        (c_seal, s_open)
+        let (ready, server_session) = server.ready(&meta("ROUTER")).unwrap();
+        let (_, client_session) = client.on_ready(&ready).unwrap();
+        (rfc26(client_session).0, rfc26(server_session).1)
     }
 
     fn wire_frames(mut out: BytesMut) -> Vec<Frame> {

@@ -1,17 +1,19 @@
 //! CURVE MESSAGE commands (RFC 26): every frame after the handshake, sealed and opened.
 //!
-//! A MESSAGE body is the name, an 8-byte nonce counter, the 16-byte Poly1305 tag and the box of
-//! a flags byte (0x01 MORE, 0x02 COMMAND) plus the frame's bytes ([`crate::message_box`]
-//! does the crypto). Between our own peers two flags RFC 26 reserves are used too, once both
-//! sides advertised them: 0x04 for a whole multipart message in one box and 0x08 for a batch
-//! of messages ([`crate::packed`]). The handshakes that produce the keys are in
-//! [`crate::curve`].
+//! A MESSAGE body is the name, an 8-byte nonce counter, the 16-byte tag and the box of a flags
+//! byte (0x01 MORE, 0x02 COMMAND) plus the frame's bytes. The box is RFC 26's
+//! XSalsa20-Poly1305 ([`crate::message_box`]), or AES-256-GCM between our own peers that both
+//! offered it ([`crate::message_cipher`] picks, docs/wire.md §1.1). Between our own peers two
+//! flags RFC 26 reserves are used too, once both sides advertised them: 0x04 for a whole
+//! multipart message in one box and 0x08 for a batch of messages ([`crate::packed`]). The
+//! handshakes that produce the keys are in [`crate::curve`].
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{Result, ZmtpError};
 use crate::frame::{encode_frame_header, Command, Frame};
-use crate::message_box::{MessageKey, TAG_LEN};
+use crate::message_box::TAG_LEN;
+use crate::message_cipher::{CipherKind, MessageCipher};
 use crate::packed;
 
 /// The big-endian nonce counter at `at` in `raw` (0 when `raw` is too short; callers check
@@ -29,7 +31,7 @@ const MESSAGE_HEAD_LEN: usize = 16;
 
 /// Encrypts outgoing frames into MESSAGE commands.
 pub struct MessageSealer {
-    key: MessageKey,
+    cipher: MessageCipher,
     next_nonce: u64,
     packed: bool,
     /// Messages go out in batch boxes ([`crate::packed`], negotiated with packing).
@@ -39,14 +41,19 @@ pub struct MessageSealer {
 }
 
 impl MessageSealer {
-    pub(crate) fn new(key: MessageKey, next_nonce: u64) -> Self {
+    pub(crate) fn new(cipher: MessageCipher, next_nonce: u64) -> Self {
         MessageSealer {
-            key,
+            cipher,
             next_nonce,
             packed: false,
             batching: false,
             batch: BytesMut::new(),
         }
+    }
+
+    /// The AEAD of our boxes ([`crate::message_cipher`]).
+    pub fn cipher(&self) -> CipherKind {
+        self.cipher.kind()
     }
 
     /// Whether multipart messages go out packed in one box ([`crate::packed`]).
@@ -132,7 +139,15 @@ impl MessageSealer {
         out.put_u8(flags);
         fill(out);
         debug_assert_eq!(out.len() - plain_at, 1 + payload_len);
-        let tag = self.key.seal(counter, &mut out[plain_at..]);
+        let tag = self.cipher.seal(counter, &mut out[plain_at..]);
+        let tag = match tag {
+            Ok(tag) => tag,
+            Err(err) => {
+                // No plaintext stays in the output buffer.
+                out.truncate(tag_at - MESSAGE_HEAD_LEN);
+                return Err(err);
+            }
+        };
         out[tag_at..plain_at].copy_from_slice(&tag);
         Ok(())
     }
@@ -146,9 +161,14 @@ impl MessageSealer {
         fill: impl FnOnce(&mut BytesMut),
     ) -> Result<()> {
         let body_len = MESSAGE_HEAD_LEN + TAG_LEN + 1 + payload_len;
+        let start = out.len();
         // libzmq sends MESSAGE as a plain data frame (no COMMAND flag); so do we.
         encode_frame_header(out, false, false, body_len);
-        self.seal_body(out, flags, payload_len, fill)
+        let sealed = self.seal_body(out, flags, payload_len, fill);
+        if sealed.is_err() {
+            out.truncate(start);
+        }
+        sealed
     }
 
     /// Appends the wire frame(s) of a multipart message to `out`: one packed box when packing
@@ -223,20 +243,25 @@ pub enum Opened {
 
 /// Decrypts incoming MESSAGE commands back into frames.
 pub struct MessageOpener {
-    key: MessageKey,
+    cipher: MessageCipher,
     last_nonce: u64,
     packed: bool,
     batching: bool,
 }
 
 impl MessageOpener {
-    pub(crate) fn new(key: MessageKey, last_nonce: u64) -> Self {
+    pub(crate) fn new(cipher: MessageCipher, last_nonce: u64) -> Self {
         MessageOpener {
-            key,
+            cipher,
             last_nonce,
             packed: false,
             batching: false,
         }
+    }
+
+    /// The AEAD of the peer's boxes ([`crate::message_cipher`]).
+    pub fn cipher(&self) -> CipherKind {
+        self.cipher.kind()
     }
 
     /// Accepts packed boxes (only when both sides advertised packing) or refuses them.
@@ -289,7 +314,7 @@ impl MessageOpener {
         let tag_end = MESSAGE_HEAD_LEN + TAG_LEN;
         let mut plain = BytesMut::from(&body[tag_end..]);
         if !self
-            .key
+            .cipher
             .open(counter, &body[MESSAGE_HEAD_LEN..tag_end], &mut plain)
         {
             return Err(ZmtpError::protocol("CURVE MESSAGE failed authentication"));

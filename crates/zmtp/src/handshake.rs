@@ -8,6 +8,7 @@ use crate::curve::{ClientHandshake, ServerHandshake};
 use crate::error::{Result, ZmtpError};
 use crate::frame::{find_property, Command, Frame, Greeting, Mechanism};
 use crate::keys::PublicKey;
+use crate::message_cipher::{self, CipherKind, CurveSession};
 use crate::null;
 use crate::packed;
 use crate::security::{Opener, Sealer, Security};
@@ -31,6 +32,9 @@ pub struct PeerInfo {
     /// Both sides also advertised batches: the messages queued between two flushes travel in
     /// one CURVE box ([`crate::packed`]); always false for NULL.
     pub packed_batches: bool,
+    /// The AEAD of the CURVE MESSAGE boxes: AES-256-GCM when both sides offered it
+    /// ([`crate::message_cipher`]), else RFC 26's XSalsa20-Poly1305; `None` for NULL.
+    pub cipher: Option<CipherKind>,
 }
 
 impl PeerInfo {
@@ -70,6 +74,24 @@ async fn send_command<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
+/// CURVE extensions we offer our own peers (libzmq ignores them); no effect on NULL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offers {
+    /// Packed parts and batches ([`crate::packed`]).
+    pub pack_parts: bool,
+    /// AES-256-GCM MESSAGE boxes where the CPU has AES-NI ([`crate::message_cipher`]).
+    pub aes_gcm: bool,
+}
+
+/// The sealer and opener of a CURVE session with the negotiated cipher.
+fn curve_transforms(session: CurveSession, cipher: CipherKind) -> Result<(Sealer, Opener)> {
+    let (sealer, opener) = session.message_ciphers(cipher)?;
+    Ok((
+        Sealer::Curve(Box::new(sealer)),
+        Opener::Curve(Box::new(opener)),
+    ))
+}
+
 /// Runs greeting and security handshake. Returns the peer's info and the frame transforms.
 ///
 /// The caller bounds this with its handshake timeout.
@@ -79,7 +101,7 @@ pub async fn run<R, W>(
     security: &Security,
     socket_type: &str,
     identity: Option<&Bytes>,
-    pack_parts: bool,
+    offers: Offers,
 ) -> Result<(PeerInfo, Sealer, Opener)>
 where
     R: AsyncRead + Unpin,
@@ -109,7 +131,8 @@ where
         metadata.push(("Identity".to_string(), id.clone()));
     }
     // Packing only saves work under CURVE; NULL handshakes stay byte for byte as before.
-    let offer_packing = pack_parts && security.mechanism() == Mechanism::Curve;
+    let curve = security.mechanism() == Mechanism::Curve;
+    let offer_packing = offers.pack_parts && curve;
     if offer_packing {
         metadata.push((
             packed::PROPERTY.to_string(),
@@ -120,6 +143,9 @@ where
             Bytes::from_static(packed::VERSION),
         ));
     }
+    let cipher_offer = message_cipher::offer(offers.aes_gcm && curve);
+    let offer_aes = cipher_offer.is_some();
+    metadata.extend(cipher_offer);
 
     let (peer_metadata, curve_key, mut sealer, mut opener) = match security {
         Security::Null => {
@@ -133,13 +159,10 @@ where
             let initiate = hs.on_welcome(&welcome, &metadata)?;
             send_command(writer, &initiate).await?;
             let ready = read_command(reader).await?;
-            let (peer, sealer, opener) = hs.on_ready(&ready)?;
-            (
-                peer,
-                None,
-                Sealer::Curve(Box::new(sealer)),
-                Opener::Curve(Box::new(opener)),
-            )
+            let (peer, session) = hs.on_ready(&ready)?;
+            let cipher = message_cipher::negotiate(offer_aes, &peer);
+            let (sealer, opener) = curve_transforms(session, cipher)?;
+            (peer, None, sealer, opener)
         }
         Security::CurveServer { secret, allowlist } => {
             let mut hs = ServerHandshake::new(secret.clone());
@@ -157,14 +180,11 @@ where
                     });
                 }
             }
-            let (ready, sealer, opener) = hs.ready(&metadata)?;
+            let cipher = message_cipher::negotiate(offer_aes, &client.metadata);
+            let (ready, session) = hs.ready(&metadata)?;
+            let (sealer, opener) = curve_transforms(session, cipher)?;
             send_command(writer, &ready).await?;
-            (
-                client.metadata,
-                Some(client.client_key),
-                Sealer::Curve(Box::new(sealer)),
-                Opener::Curve(Box::new(opener)),
-            )
+            (client.metadata, Some(client.client_key), sealer, opener)
         }
     };
     reader.set_max_frame(saved_max);
@@ -173,7 +193,9 @@ where
         |name: &str| find_property(&peer_metadata, name).is_some_and(|v| v == packed::VERSION);
     let packed_parts = offer_packing && advertised(packed::PROPERTY);
     let packed_batches = packed_parts && advertised(packed::BATCH_PROPERTY);
+    let mut cipher = None;
     if let (Sealer::Curve(sealer), Opener::Curve(opener)) = (&mut sealer, &mut opener) {
+        cipher = Some(sealer.cipher());
         sealer.set_packed(packed_parts);
         opener.set_packed(packed_parts);
         sealer.set_batching(packed_batches);
@@ -185,6 +207,7 @@ where
         curve_key,
         packed_parts,
         packed_batches,
+        cipher,
     };
     if let Some(theirs) = peer.socket_type() {
         if !compatible(socket_type, &theirs) {

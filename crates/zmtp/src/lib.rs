@@ -45,6 +45,15 @@
 //! 16 KiB of them; a longer message gets a box of its own after them), so a burst of small
 //! requests costs one box instead of one each. `pack_parts: false` turns batches off too.
 //!
+//! # AES-256-GCM boxes (an extension between our own peers)
+//!
+//! On CPUs with AES-NI we also advertise `X-Cipher: aes256gcm`; when the peer does too, MESSAGE
+//! boxes are sealed with AES-256-GCM (keys per direction derived from the CURVE session key,
+//! the MESSAGE counter as nonce) instead of XSalsa20-Poly1305, with the same framing. libzmq
+//! peers never advertise it and get RFC 26 exactly. `aes_gcm: false` in [`ServerConfig`] /
+//! [`ClientConfig`] turns it off; [`handshake::PeerInfo::cipher`] says what a connection uses.
+//! Design: docs/wire.md §1.1; code: [`message_cipher`], [`aes_gcm`].
+//!
 //! # Layers, bottom up
 //! - [`limits`]: bounds shared by several layers (so that each depends one way only).
 //! - [`frame`]: pure codec for greetings, frames, commands and metadata.
@@ -53,6 +62,8 @@
 //!   frame sealing/opening ([`curve_message`] for CURVE); [`message_box`]: the MESSAGE box with per-connection keys
 //!   (XSalsa20-Poly1305 from the RustCrypto `salsa20` and `poly1305` crates, checked against
 //!   `crypto_box`; long boxes through libsodium's vectorised code, [`sodium`]);
+//!   [`message_cipher`]: which AEAD a connection's MESSAGE boxes use, [`aes_gcm`]: the
+//!   AES-256-GCM boxes (libsodium);
 //!   [`packed`]: the packed-parts encoding.
 //! - [`connection`]: whole multipart messages, PING/PONG, limits, handshake timeout.
 //! - [`server`], [`client`]: ROUTER-style server and DEALER-style client.
@@ -61,6 +72,7 @@
 // only warns), so every item says why it exists.
 #![deny(missing_docs)]
 
+pub mod aes_gcm;
 pub mod client;
 pub mod connection;
 pub mod curve;
@@ -71,6 +83,7 @@ pub mod handshake;
 pub mod keys;
 pub mod limits;
 pub mod message_box;
+pub mod message_cipher;
 pub mod null;
 pub mod outbound;
 pub mod packed;

@@ -45,15 +45,24 @@ pub struct MessageKey {
     subkey: [u8; 32],
 }
 
+/// `crypto_box_beforenm(theirs, ours)`: HSalsa20 of the X25519 shared secret with a zero
+/// input, the key of every box between the two key pairs.
+pub fn box_key(ours: &SecretKey, theirs: &PublicKey) -> [u8; 32] {
+    let shared = MontgomeryPoint(*theirs.as_bytes()).mul_clamped(*ours.as_bytes());
+    salsa20::hsalsa::<U10>(shared.as_bytes().into(), &[0u8; 16].into()).into()
+}
+
 impl MessageKey {
     /// Key for boxes between `ours` and `theirs` whose nonces start with `prefix`.
     pub fn new(ours: &SecretKey, theirs: &PublicKey, prefix: &[u8; 16]) -> Self {
-        // crypto_box_beforenm: HSalsa20 of the X25519 shared secret with a zero input.
-        let shared = MontgomeryPoint(*theirs.as_bytes()).mul_clamped(*ours.as_bytes());
-        let box_key = salsa20::hsalsa::<U10>(shared.as_bytes().into(), &[0u8; 16].into());
+        Self::from_box_key(&box_key(ours, theirs), prefix)
+    }
+
+    /// Key for boxes under the precomputed [`box_key`] whose nonces start with `prefix`.
+    pub fn from_box_key(box_key: &[u8; 32], prefix: &[u8; 16]) -> Self {
         sodium::init();
         MessageKey {
-            subkey: salsa20::hsalsa::<U10>(&box_key, prefix.into()).into(),
+            subkey: salsa20::hsalsa::<U10>(box_key.into(), prefix.into()).into(),
         }
     }
 

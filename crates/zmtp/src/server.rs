@@ -78,6 +78,9 @@ pub struct ServerConfig {
     /// Offer packed parts to CURVE peers (one box per multipart message instead of one per
     /// part, [`crate::packed`]); peers that do not offer it too (libzmq) are unaffected.
     pub pack_parts: bool,
+    /// Offer AES-256-GCM CURVE MESSAGE boxes when this CPU has AES-NI (docs/wire.md §1.1);
+    /// peers that do not offer it too (libzmq, ours without AES-NI) get XSalsa20-Poly1305.
+    pub aes_gcm: bool,
     /// PING idle peers and drop silent ones; `None` keeps idle connections forever.
     pub heartbeat: Option<Heartbeat>,
 }
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             max_in_flight_per_connection: 1024,
             heartbeat: None,
             pack_parts: true,
+            aes_gcm: true,
         }
     }
 }
@@ -143,6 +147,7 @@ impl Server {
             handshake_timeout: config.handshake_timeout,
             max_message_size: config.max_message_size,
             pack_parts: config.pack_parts,
+            aes_gcm: config.aes_gcm,
         };
         let shared = Arc::new(Shared {
             config,

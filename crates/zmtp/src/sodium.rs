@@ -1,4 +1,5 @@
-//! libsodium's vectorised Salsa20 and Poly1305, used for long CURVE MESSAGE boxes.
+//! libsodium's vectorised Salsa20 and Poly1305, used for long CURVE MESSAGE boxes (and its
+//! `sodium_memzero` for keys that are dropped).
 //!
 //! The RustCrypto `salsa20` crate has only a portable backend (one 64-byte block at a time,
 //! ~1.4 ns per byte here) and `poly1305` is built portable for the workspace (its AVX2
@@ -10,7 +11,7 @@
 //! ([`crate::message_box`] decides); short boxes stay on the RustCrypto code, which is faster
 //! there. Numbers: docs/performance.md, "CURVE at the speed of NULL".
 //!
-//! `unsafe`: the three libsodium calls below are plain C functions that read and write exactly
+//! `unsafe`: the libsodium calls below are plain C functions that read and write exactly
 //! the lengths passed with their pointers. Every pointer comes from a live Rust slice or array
 //! whose length is the one passed (fixed-size arrays for keys, nonces and tags), so no call
 //! reads or writes outside memory we own; libsodium documents in-place use (same input and
@@ -88,6 +89,13 @@ fn xor_keystream_ic(key: &[u8; 32], nonce: &[u8; 8], first_block: u64, buffer: &
             key.as_ptr(),
         );
     }
+}
+
+/// Overwrites `bytes` with zeros in a way the compiler keeps (`sodium_memzero`): for keys that
+/// are dropped.
+pub fn memzero(bytes: &mut [u8]) {
+    // SAFETY: `bytes` is valid for writes of `bytes.len()` bytes.
+    unsafe { ffi::sodium_memzero(bytes.as_mut_ptr().cast(), bytes.len()) }
 }
 
 /// Poly1305 tag of `data` under the one-time `key`.

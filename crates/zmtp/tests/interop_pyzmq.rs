@@ -17,6 +17,7 @@ use common::{echo_server, WAIT};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use zmtp::message_cipher::CipherKind;
 use zmtp::security::Security;
 use zmtp::{
     Client, ClientConfig, ClientSecurity, Connection, ConnectionConfig, Inbound, KeyPair,
@@ -319,6 +320,9 @@ async fn our_client_to_pyzmq_curve_router() {
     };
     let mut conn = Connection::over(stream, &config).await.unwrap();
     assert!(conn.peer.greeting.supports_heartbeat());
+    // We offered AES-256-GCM (default on); libzmq does not, so the boxes are RFC 26's.
+    assert!(config.aes_gcm);
+    assert_eq!(conn.peer.cipher, Some(CipherKind::XSalsa20Poly1305));
     conn.ping(Duration::from_secs(5), b"ctx1").await.unwrap();
     let got = tokio::time::timeout(WAIT, conn.reader.recv())
         .await

@@ -225,8 +225,12 @@ async fn raw_curve_client(
         keys: KeyPair::generate(),
         server: server.public,
     };
+    let offers = handshake::Offers {
+        pack_parts: true,
+        aes_gcm: true,
+    };
     let (peer, sealer, _opener) =
-        handshake::run(&mut reader, &mut writer, &security, "DEALER", None, true)
+        handshake::run(&mut reader, &mut writer, &security, "DEALER", None, offers)
             .await
             .unwrap();
     (reader, writer, sealer, peer.packed_parts)
