@@ -98,6 +98,11 @@ impl Ring {
             return;
         };
         if *pred.host == *self.local_host() {
+            // One of ours answers in place; any other vnode of our host is a ghost of this
+            // host's earlier run (a restart with other ids): forgotten at once.
+            if !self.vnodes.iter().any(|(v, _)| v.id == pred.id) {
+                self.note_disowned(&pred);
+            }
             return;
         }
         // Asked of the vnode, not its host: a live host whose node restarted with other vnode

@@ -24,8 +24,16 @@ impl Ring {
         let now = self.since_start();
         let dead = lock(&self.dead);
         let mut best = notifier.clone();
+        let local_host = self.local_host();
+        // A vnode of this host that is not one of ours is a ghost of the host's earlier run.
+        let ghost = |candidate: &Vnode| {
+            *candidate.host == *local_host && !self.vnodes.iter().any(|(v, _)| v.id == candidate.id)
+        };
         let mut consider = |candidate: &Vnode| {
-            if candidate.id.is_between(&best.id, &dest.id) && !dead.is_dead(candidate, now) {
+            if candidate.id.is_between(&best.id, &dest.id)
+                && !dead.is_dead(candidate, now)
+                && !ghost(candidate)
+            {
                 best = candidate.clone();
             }
         };
