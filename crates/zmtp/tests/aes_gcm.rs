@@ -9,18 +9,11 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{echo_server, echoed, WAIT};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use common::{both_ways, connected, curve_configs, curve_echo, echoed, Tcp, WAIT};
 use tokio::net::{TcpListener, TcpStream};
 use zmtp::aes_gcm;
 use zmtp::message_cipher::CipherKind;
-use zmtp::security::Security;
-use zmtp::{
-    Client, ClientConfig, ClientSecurity, Connection, ConnectionConfig, KeyPair, ServerConfig,
-    ServerKeys, ServerSecurity,
-};
-
-type Tcp = Connection<OwnedReadHalf, OwnedWriteHalf>;
+use zmtp::{Connection, ConnectionConfig, KeyPair};
 
 /// What a connection between sides offering `client_aes` / `server_aes` must use.
 fn expected(client_aes: bool, server_aes: bool) -> CipherKind {
@@ -33,35 +26,12 @@ fn expected(client_aes: bool, server_aes: bool) -> CipherKind {
 
 /// A connected CURVE (client, server) pair over loopback TCP.
 async fn pair(client_aes: bool, server_aes: bool, pack_parts: bool) -> (Tcp, Tcp) {
-    let keys = KeyPair::generate();
-    let mut client_cfg = ConnectionConfig::new("DEALER");
-    client_cfg.security = Security::CurveClient {
-        keys: KeyPair::generate(),
-        server: keys.public,
-    };
+    let (mut client_cfg, mut server_cfg) = curve_configs(&KeyPair::generate());
     client_cfg.aes_gcm = client_aes;
     client_cfg.pack_parts = pack_parts;
-    let mut server_cfg = ConnectionConfig::new("ROUTER");
-    server_cfg.security = Security::CurveServer {
-        secret: keys.secret.clone(),
-        allowlist: None,
-    };
     server_cfg.aes_gcm = server_aes;
     server_cfg.pack_parts = pack_parts;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accept = async {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (r, w) = stream.into_split();
-        Connection::establish(r, w, &server_cfg).await.unwrap()
-    };
-    let connect = async {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        Connection::establish(r, w, &client_cfg).await.unwrap()
-    };
-    tokio::time::timeout(WAIT, async { tokio::join!(connect, accept) })
-        .await
-        .unwrap()
+    connected(&client_cfg, &server_cfg).await
 }
 
 /// Messages of several shapes both ways, a PING, and a burst of 300 queued before one flush.
@@ -76,14 +46,7 @@ async fn exchange(client: &mut Tcp, server: &mut Tcp) {
         vec![Bytes::new()],
         vec![Bytes::from(vec![7u8; 70_000]), Bytes::from_static(b"tail")],
     ];
-    for msg in &messages {
-        let (sent, got) = tokio::join!(client.send(msg), server.recv());
-        sent.unwrap();
-        assert_eq!(&got.unwrap(), msg);
-        let (sent, got) = tokio::join!(server.send(msg), client.recv());
-        sent.unwrap();
-        assert_eq!(&got.unwrap(), msg);
-    }
+    both_ways(client, server, &messages).await;
     client.ping(Duration::from_secs(5), b"ctx").await.unwrap();
     let burst: Vec<Vec<Bytes>> = (0..300u32)
         .map(|i| {
@@ -175,26 +138,9 @@ async fn null_connections_have_no_cipher() {
 
 #[tokio::test]
 async fn clients_and_servers_with_the_knob_on_or_off_still_talk() {
-    let server_keys = KeyPair::generate();
     for (client_aes, server_aes) in [(true, true), (true, false), (false, true)] {
-        let server = echo_server(ServerConfig {
-            security: ServerSecurity::Curve {
-                secret_key: server_keys.secret.clone(),
-                allowlist: None,
-            },
-            aes_gcm: server_aes,
-            ..Default::default()
-        })
-        .await;
-        let client = Client::new(ClientConfig {
-            security: ClientSecurity::Curve {
-                keys: KeyPair::generate(),
-                server_keys: ServerKeys::cluster(server_keys.public),
-            },
-            aes_gcm: client_aes,
-            ..Default::default()
-        })
-        .unwrap();
+        let (server, client) =
+            curve_echo(|s| s.aes_gcm = server_aes, |c| c.aes_gcm = client_aes).await;
         let addr = server.local_addr().to_string();
         let body = Bytes::from(vec![3u8; 1024]);
         for _ in 0..3 {

@@ -9,7 +9,10 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{assert_still_serves, echo_server, echoed, eventually, WAIT};
+use common::{
+    assert_still_serves, both_ways, connected, curve_configs, curve_echo, echo_server, echoed,
+    eventually, Tcp, WAIT,
+};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use zmtp::frame::Frame;
@@ -17,50 +20,25 @@ use zmtp::handshake;
 use zmtp::security::{Sealer, Security};
 use zmtp::wire::{FrameReader, FrameWriter};
 use zmtp::{
-    Client, ClientConfig, ClientSecurity, Connection, ConnectionConfig, Inbound, KeyPair,
-    ServerConfig, ServerKeys, ServerSecurity, ZmtpError,
+    ClientConfig, ClientSecurity, Connection, ConnectionConfig, Inbound, KeyPair, ServerConfig,
+    ServerKeys, ServerSecurity, ZmtpError,
 };
-
-type Tcp = Connection<OwnedReadHalf, OwnedWriteHalf>;
 
 fn configs(
     server: &KeyPair,
     client_packs: bool,
     server_packs: bool,
 ) -> (ConnectionConfig, ConnectionConfig) {
-    let mut client = ConnectionConfig::new("DEALER");
-    client.security = Security::CurveClient {
-        keys: KeyPair::generate(),
-        server: server.public,
-    };
+    let (mut client, mut serving) = curve_configs(server);
     client.pack_parts = client_packs;
-    let mut serving = ConnectionConfig::new("ROUTER");
-    serving.security = Security::CurveServer {
-        secret: server.secret.clone(),
-        allowlist: None,
-    };
     serving.pack_parts = server_packs;
     (client, serving)
 }
 
 /// A connected (client, server) pair over loopback TCP.
 async fn pair(client_packs: bool, server_packs: bool) -> (Tcp, Tcp) {
-    let keys = KeyPair::generate();
-    let (client_cfg, server_cfg) = configs(&keys, client_packs, server_packs);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accept = async {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (r, w) = stream.into_split();
-        Connection::establish(r, w, &server_cfg).await.unwrap()
-    };
-    let connect = async {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        Connection::establish(r, w, &client_cfg).await.unwrap()
-    };
-    tokio::time::timeout(WAIT, async { tokio::join!(connect, accept) })
-        .await
-        .unwrap()
+    let (client_cfg, server_cfg) = configs(&KeyPair::generate(), client_packs, server_packs);
+    connected(&client_cfg, &server_cfg).await
 }
 
 fn messages() -> Vec<Vec<Bytes>> {
@@ -78,14 +56,7 @@ fn messages() -> Vec<Vec<Bytes>> {
 
 /// Sends every test message both ways (with a PING in between) and checks what arrives.
 async fn exchange(client: &mut Tcp, server: &mut Tcp) {
-    for msg in messages() {
-        let (sent, got) = tokio::join!(client.send(&msg), server.recv());
-        sent.unwrap();
-        assert_eq!(got.unwrap(), msg);
-        let (sent, got) = tokio::join!(server.send(&msg), client.recv());
-        sent.unwrap();
-        assert_eq!(got.unwrap(), msg);
-    }
+    both_ways(client, server, &messages()).await;
     client.ping(Duration::from_secs(5), b"ctx").await.unwrap();
     let first = messages().swap_remove(0);
     let (sent, got) = tokio::join!(client.send(&first), server.reader.recv());
@@ -177,26 +148,12 @@ async fn unpacked_when_either_side_does_not_offer_it() {
 
 #[tokio::test]
 async fn client_and_server_pack_or_not_and_still_talk() {
-    let server_keys = KeyPair::generate();
     for (client_packs, server_packs) in [(true, true), (true, false), (false, true)] {
-        let server = echo_server(ServerConfig {
-            security: ServerSecurity::Curve {
-                secret_key: server_keys.secret.clone(),
-                allowlist: None,
-            },
-            pack_parts: server_packs,
-            ..Default::default()
-        })
+        let (server, client) = curve_echo(
+            |s| s.pack_parts = server_packs,
+            |c| c.pack_parts = client_packs,
+        )
         .await;
-        let client = Client::new(ClientConfig {
-            security: ClientSecurity::Curve {
-                keys: KeyPair::generate(),
-                server_keys: ServerKeys::cluster(server_keys.public),
-            },
-            pack_parts: client_packs,
-            ..Default::default()
-        })
-        .unwrap();
         let addr = server.local_addr().to_string();
         let reply = client
             .request(&addr, vec![Bytes::from_static(b"a"), Bytes::new()], WAIT)

@@ -6,7 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use zmtp::{Client, ClientConfig, Handler, Server, ServerConfig};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use zmtp::security::Security;
+use zmtp::{
+    Client, ClientConfig, ClientSecurity, Connection, ConnectionConfig, Handler, KeyPair, Server,
+    ServerConfig, ServerKeys, ServerSecurity,
+};
 
 /// Generous bound for any single wait in tests (they end by themselves if something hangs).
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -29,6 +35,35 @@ pub async fn echo_server(config: ServerConfig) -> Server {
     Server::bind("127.0.0.1:0", config, echo_handler())
         .await
         .unwrap()
+}
+
+/// A CURVE echo server and a client of it, each config adjusted by its closure first (to
+/// switch an extension off on one side, say); returns the server and the client.
+pub async fn curve_echo(
+    server: impl FnOnce(&mut ServerConfig),
+    client: impl FnOnce(&mut ClientConfig),
+) -> (Server, Client) {
+    let server_keys = KeyPair::generate();
+    let mut server_config = ServerConfig {
+        security: ServerSecurity::Curve {
+            secret_key: server_keys.secret.clone(),
+            allowlist: None,
+        },
+        ..Default::default()
+    };
+    server(&mut server_config);
+    let mut client_config = ClientConfig {
+        security: ClientSecurity::Curve {
+            keys: KeyPair::generate(),
+            server_keys: ServerKeys::cluster(server_keys.public),
+        },
+        ..Default::default()
+    };
+    client(&mut client_config);
+    (
+        echo_server(server_config).await,
+        Client::new(client_config).unwrap(),
+    )
 }
 
 /// Expected reply from the echo handler.
@@ -63,5 +98,53 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One end of a ZMTP connection over TCP.
+pub type Tcp = Connection<OwnedReadHalf, OwnedWriteHalf>;
+
+/// CURVE connection configs, (DEALER client, ROUTER server), for a server with `server` keys.
+pub fn curve_configs(server: &KeyPair) -> (ConnectionConfig, ConnectionConfig) {
+    let mut client = ConnectionConfig::new("DEALER");
+    client.security = Security::CurveClient {
+        keys: KeyPair::generate(),
+        server: server.public,
+    };
+    let mut serving = ConnectionConfig::new("ROUTER");
+    serving.security = Security::CurveServer {
+        secret: server.secret.clone(),
+        allowlist: None,
+    };
+    (client, serving)
+}
+
+/// A connected (client, server) pair over loopback TCP with these configs.
+pub async fn connected(client: &ConnectionConfig, server: &ConnectionConfig) -> (Tcp, Tcp) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = async {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (r, w) = stream.into_split();
+        Connection::establish(r, w, server).await.unwrap()
+    };
+    let connect = async {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Connection::establish(r, w, client).await.unwrap()
+    };
+    tokio::time::timeout(WAIT, async { tokio::join!(connect, accept) })
+        .await
+        .unwrap()
+}
+
+/// Sends every message from `client` to `server` and back, checking each arrives intact.
+pub async fn both_ways(client: &mut Tcp, server: &mut Tcp, messages: &[Vec<Bytes>]) {
+    for msg in messages {
+        let (sent, got) = tokio::join!(client.send(msg), server.recv());
+        sent.unwrap();
+        assert_eq!(&got.unwrap(), msg);
+        let (sent, got) = tokio::join!(server.send(msg), client.recv());
+        sent.unwrap();
+        assert_eq!(&got.unwrap(), msg);
     }
 }
