@@ -1,9 +1,12 @@
 //! A DEALER-style request/reply client with one persistent connection per peer address.
 //!
 //! Each peer address gets a task that owns its connection. Connections are opened lazily on
-//! the first request and re-opened on the next request after they fail; after a failed connect
-//! the peer is considered down for a backoff period (doubling up to a maximum) during which
-//! requests fail at once instead of piling up on a dead address.
+//! the first request and re-opened on the next request after they fail; after a connect that
+//! timed out (or failed in the handshake) the peer is considered down for a backoff period
+//! (doubling up to a maximum) during which requests fail at once instead of piling up on a
+//! silent address. A refused connect is no reason to wait: the refusal cost one round trip,
+//! and a peer restarted on the same address must be reachable the moment it listens (see
+//! [`ConnectFailure`]).
 //!
 //! A request is sent as `[8-byte request id][empty][body...]` and matched with its reply by
 //! id, so many requests can be in flight on one connection. The number in flight per peer is
@@ -310,7 +313,7 @@ async fn run_peer(
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
 ) {
     let mut backoff = config.reconnect_backoff_min;
-    let mut last_failure: Option<(Instant, ZmtpError)> = None;
+    let mut last_failure: Option<ConnectFailure> = None;
     loop {
         // Disconnected: wait for a request before connecting (lazy connect).
         let (id, parts, reply, deadline) = loop {
@@ -330,9 +333,9 @@ async fn run_peer(
                 }
             }
         };
-        if let Some((at, err)) = &last_failure {
-            if at.elapsed() < backoff {
-                fail(reply, err);
+        if let Some(failure) = &last_failure {
+            if failure.holds_back(backoff) {
+                fail(reply, &failure.error);
                 continue;
             }
         }
@@ -346,10 +349,13 @@ async fn run_peer(
                         fail(reply, &err);
                     }
                 }
-                if last_failure.is_some() {
+                let failure = ConnectFailure::new(err);
+                if failure.refused {
+                    backoff = config.reconnect_backoff_min;
+                } else if last_failure.is_some() {
                     backoff = (backoff * 2).min(config.reconnect_backoff_max);
                 }
-                last_failure = Some((Instant::now(), err));
+                last_failure = Some(failure);
             }
             Ok(conn) => {
                 backoff = config.reconnect_backoff_min;
@@ -361,6 +367,41 @@ async fn run_peer(
                 }
             }
         }
+    }
+}
+
+/// How [`connect`] starts the reason of a refused connection.
+const REFUSED: &str = "connection refused";
+
+/// The last connect to a peer that failed, and whether it holds the next requests back.
+struct ConnectFailure {
+    at: Instant,
+    error: ZmtpError,
+    /// The peer's host answered that nothing listens there (kill -9, a restart under way).
+    refused: bool,
+}
+
+impl ConnectFailure {
+    fn new(error: ZmtpError) -> ConnectFailure {
+        let refused =
+            matches!(&error, ZmtpError::Unreachable { reason, .. } if reason.starts_with(REFUSED));
+        ConnectFailure {
+            at: Instant::now(),
+            error,
+            refused,
+        }
+    }
+
+    /// Whether a request now fails at once with this failure's error, without a connect.
+    ///
+    /// A refusal never holds requests back: connecting again costs one round trip, and a peer
+    /// that restarts on the same address would otherwise look down to us for up to the backoff
+    /// maximum after it is back, while it reaches us. A ring node then declared a restarted
+    /// predecessor dead on two instant failures, moments after that predecessor had confirmed
+    /// its hand-over to the new one, and two vnodes served the range as primary (docs/reliability.md, fix 19).
+    /// Connects that timed out (a silent address) still back off.
+    fn holds_back(&self, backoff: Duration) -> bool {
+        !self.refused && self.at.elapsed() < backoff
     }
 }
 
@@ -379,7 +420,11 @@ async fn connect(
         })?
         .map_err(|err| ZmtpError::Unreachable {
             addr: addr.to_string(),
-            reason: err.to_string(),
+            reason: if err.kind() == std::io::ErrorKind::ConnectionRefused {
+                format!("{REFUSED}: {err}")
+            } else {
+                err.to_string()
+            },
         })?;
     stream.set_nodelay(true)?;
     let (read, write) = stream.into_split();

@@ -207,7 +207,7 @@ async fn peer_down_fails_promptly_not_at_deadline() {
         matches!(outcome, Err(ZmtpError::Unreachable { .. })),
         "{outcome:?}"
     );
-    // During the backoff the peer is known down: still an immediate error.
+    // Refused again at once: nothing listens there yet.
     let outcome = tokio::time::timeout(
         WAIT,
         client.request(
@@ -222,6 +222,42 @@ async fn peer_down_fails_promptly_not_at_deadline() {
         matches!(outcome, Err(ZmtpError::Unreachable { .. })),
         "{outcome:?}"
     );
+}
+
+#[tokio::test]
+async fn a_peer_restarted_on_the_same_address_is_reached_by_the_next_request() {
+    // A node killed and restarted on its address: the requests sent while it was down were
+    // refused; the first one after it listens again must reach it. A client that held
+    // requests back for a backoff after refusals failed it at once, so a ring node took a
+    // restarted, live predecessor for dead (docs/reliability.md, fix 19).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let config = ClientConfig {
+        // A backoff no test outlasts: only a client that does not hold back passes.
+        reconnect_backoff_min: Duration::from_secs(3600),
+        reconnect_backoff_max: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let client = Client::new(config).unwrap();
+    for _ in 0..3 {
+        let outcome = client
+            .request(&addr, vec![Bytes::from_static(b"x")], WAIT)
+            .await;
+        assert!(
+            matches!(&outcome, Err(ZmtpError::Unreachable { reason, .. }) if reason.contains("refused")),
+            "{outcome:?}"
+        );
+    }
+    let server = zmtp::Server::bind(&addr, ServerConfig::default(), common::echo_handler())
+        .await
+        .unwrap();
+    let reply = client
+        .request(&addr, vec![Bytes::from_static(b"back")], WAIT)
+        .await
+        .unwrap();
+    assert_eq!(reply, echoed(&[b"back"]));
+    drop(server);
 }
 
 #[tokio::test]

@@ -266,6 +266,11 @@ impl TableInner {
                     !stalled && ledger.complete(vnode, generation, range, synced)
                 };
                 if completed {
+                    debug!(
+                        ?range,
+                        ?replicas,
+                        "round complete: authoritative for the range"
+                    );
                     self.purge(range, cutoff, &replicas).await;
                 } else {
                     debug!("stalled, or the replica set changed, during the round: no authority");

@@ -147,6 +147,17 @@ impl TableInner {
             }
         }
         let authoritative = as_primary && self.is_authoritative(dest, positions);
+        if as_primary && tracing::enabled!(tracing::Level::DEBUG) {
+            if let (Some(key), Some(position)) = (keys.first(), positions.first()) {
+                tracing::debug!(
+                    vnode = %dest,
+                    key = %String::from_utf8_lossy(key),
+                    held = ?self.store.get_at(position, key).map(|r| r.version),
+                    authoritative,
+                    "read as primary"
+                );
+            }
+        }
         // A copy read for someone else (a catch-up, a quorum) waits for a read-modify-write in
         // progress on the same keys: see `modify_as_primary`.
         let _no_writer = (!as_primary).then(|| self.key_locks(positions));
