@@ -6,7 +6,7 @@
 //! (doubling up to a maximum) during which requests fail at once instead of piling up on a
 //! silent address. A refused connect is no reason to wait: the refusal cost one round trip,
 //! and a peer restarted on the same address must be reachable the moment it listens (see
-//! [`ConnectFailure`]).
+//! `ConnectFailure`).
 //!
 //! A request is sent as `[8-byte request id][empty][body...]` and matched with its reply by
 //! id, so many requests can be in flight on one connection. The number in flight per peer is
