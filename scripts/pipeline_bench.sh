@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Pipelined SET/GET next to redis-server (issue 20 part 1), in one run.
 #
-#   scripts/pipeline_bench.sh [--requests N] [--rounds N] [--pipeline N] [BIN ...]
+#   scripts/pipeline_bench.sh [--requests N] [--rounds N] [--pipeline N] [--tests set,get,incr]
+#                             [BIN ...]
 #
 # Starts one redis-server (no persistence) and one `dendrite node` per BIN (default: the release
-# build of this tree), then runs `redis-benchmark -t set` and `-t get` (50 clients, 100 B values,
+# build of this tree), then runs `redis-benchmark -t T` for each test T (default `set,get`; 50
+# clients, 100 B values,
 # 100 000 keys, -P 16) against each, alternating which goes first round by round, and prints
 # every run's ops/s and the server's CPU time per operation (utime + stime from
 # /proc/<pid>/stat around the run), then the median of each. Ratios are to redis-server in the
@@ -15,16 +17,20 @@ cd "$(dirname "$0")/.."
 requests=200000
 rounds=3
 pipeline=16
+tests=set,get
 bins=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --pipeline) pipeline="$2"; shift 2 ;;
-    -*) echo "usage: $0 [--requests N] [--rounds N] [--pipeline N] [BIN ...]" >&2; exit 2 ;;
+    --tests) tests="$2"; shift 2 ;;
+    -*) echo "usage: $0 [--requests N] [--rounds N] [--pipeline N] [--tests set,get,incr] [BIN ...]" >&2; exit 2 ;;
     *) bins+=("$1"); shift ;;
   esac
 done
+
+IFS=, read -r -a test_names <<<"$tests"
 
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh  # $work, pids, cleanup on exit, free_port, need_redis, build_release
@@ -66,10 +72,10 @@ for round in $(seq 1 "$rounds"); do
   order=("${names[@]:$(( (round - 1) % ${#names[@]} ))}" "${names[@]:0:$(( (round - 1) % ${#names[@]} ))}")
   for name in "${order[@]}"; do
     read -r port pid <<<"${servers[$name]}"
-    for t in set get; do
+    for t in "${test_names[@]}"; do
       before=$(cpu_ticks "$pid")
       rps=$(redis-benchmark -p "$port" -t "$t" -n "$requests" -c 50 -d 100 -r 100000 \
-        -P "$pipeline" --csv -q 2>/dev/null | tr -d '"' | awk -F, 'NR==2 || /^(SET|GET),/ { print $2; exit }')
+        -P "$pipeline" --csv -q 2>/dev/null | tr -d '"' | awk -F, 'NR==2 || /^(SET|GET|INCR),/ { print $2; exit }')
       after=$(cpu_ticks "$pid")
       us=$(awk -v d=$((after - before)) -v hz="$ticks" -v n="$requests" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
       echo "round $round $name $t $rps ops/s $us us/op"
@@ -80,7 +86,7 @@ done
 
 echo
 echo "medians over $rounds rounds (-P $pipeline, $requests requests):"
-for t in set get; do
+for t in "${test_names[@]}"; do
   redis_rps=$(awk -v t="$t" '$1 == "redis" && $2 == t { print $3 }' "$results" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
   for name in "${names[@]}"; do
     rps=$(awk -v n="$name" -v t="$t" '$1 == n && $2 == t { print $3 }' "$results" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')

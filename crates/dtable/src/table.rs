@@ -26,6 +26,7 @@ mod ledger;
 mod members;
 mod multikey;
 mod peer;
+mod pipelined;
 mod query;
 mod read;
 mod repair;

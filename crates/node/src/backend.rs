@@ -166,6 +166,26 @@ pub trait Backend: Send + Sync + 'static {
         op: dtable::Modify,
         write: Consistency,
     ) -> BoxFuture<'static, Result<dtable::Modified, BackendError>>;
+    /// Applies read-modify-writes (a client's pipelined `INCR`s) in order for each key, each
+    /// with its own outcome, in the order given. The default runs them one at a time; a backend
+    /// may apply a run of one primary's keys as one step (see dtable's `modify_each`).
+    fn modify_each(
+        &self,
+        items: Vec<(Bytes, dtable::Modify)>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Vec<Result<dtable::Modified, BackendError>>> {
+        let each: Vec<_> = items
+            .into_iter()
+            .map(|(key, op)| self.modify(key, op, write))
+            .collect();
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(each.len());
+            for outcome in each {
+                outcomes.push(outcome.await);
+            }
+            outcomes
+        })
+    }
     /// One page of the whole keyspace: keys holding a value from `cursor` on (0: the start),
     /// about `count` of them, and the cursor of the next page (0: the end). Redis's SCAN
     /// guarantee: a key present for the whole walk comes at least once.

@@ -219,6 +219,25 @@ impl Backend for TableBackend {
         })
     }
 
+    fn modify_each(
+        &self,
+        items: Vec<(Bytes, dtable::Modify)>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Vec<Result<dtable::Modified, BackendError>>> {
+        let table = self.table.clone();
+        Box::pin(async move {
+            let outcomes = table
+                .query()
+                .consistency(level(write))
+                .modify_each(items)
+                .await;
+            outcomes
+                .into_iter()
+                .map(|outcome| outcome.map_err(convert))
+                .collect()
+        })
+    }
+
     fn modify_many(
         &self,
         keys: Vec<Bytes>,

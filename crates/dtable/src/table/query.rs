@@ -249,22 +249,33 @@ impl<'a> Query<'a> {
     /// ```
     pub async fn modify(&self, key: impl Into<Bytes>, op: Modify) -> Result<Modified, TableError> {
         let key = key.into();
-        self.check_key(&key)?;
-        self.check_consistency(self.write)?;
-        if let Modify::Append(tail)
-        | Modify::Set { value: tail, .. }
-        | Modify::SetRange { value: tail, .. } = &op
-        {
-            if tail.len() > self.inner.config.max_value_len {
-                return Err(ModifyError::TooLarge.into());
-            }
-        }
+        self.check_modify(&key, &op)?;
         let result = self.modify_at_primary(key, op).await;
         self.count_write(&result);
         result
     }
 
-    async fn modify_at_primary(&self, key: Bytes, op: Modify) -> Result<Modified, TableError> {
+    /// Refuses a read-modify-write before it is sent: a bad key, a consistency out of range, a
+    /// value it would write that is already too long.
+    pub(super) fn check_modify(&self, key: &[u8], op: &Modify) -> Result<(), TableError> {
+        self.check_key(key)?;
+        self.check_consistency(self.write)?;
+        if let Modify::Append(tail)
+        | Modify::Set { value: tail, .. }
+        | Modify::SetRange { value: tail, .. } = op
+        {
+            if tail.len() > self.inner.config.max_value_len {
+                return Err(ModifyError::TooLarge.into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn modify_at_primary(
+        &self,
+        key: Bytes,
+        op: Modify,
+    ) -> Result<Modified, TableError> {
         let position = KeyPosition::of(&key);
         let id = position.id();
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
@@ -499,7 +510,7 @@ impl<'a> Query<'a> {
     }
 
     /// Groups items by their primary (lookups in parallel), each with its key's ring position.
-    async fn group<T>(
+    pub(super) async fn group<T>(
         &self,
         items: impl Iterator<Item = T>,
     ) -> Result<BTreeMap<Vnode, Vec<(T, KeyPosition)>>, TableError>
@@ -577,7 +588,7 @@ impl<'a> Query<'a> {
 }
 
 /// Things grouped by the primary of their key.
-trait KeyOf {
+pub(super) trait KeyOf {
     fn key(&self) -> &[u8];
 }
 
@@ -590,6 +601,12 @@ impl KeyOf for (usize, Bytes) {
 impl KeyOf for (Bytes, Record) {
     fn key(&self) -> &[u8] {
         &self.0
+    }
+}
+
+impl KeyOf for (usize, Bytes, crate::modify::Modify) {
+    fn key(&self) -> &[u8] {
+        &self.1
     }
 }
 

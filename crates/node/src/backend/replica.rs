@@ -89,6 +89,14 @@ impl Backend for ReplicaReads {
         self.0.set_many(writes, write)
     }
 
+    fn modify_each(
+        &self,
+        items: Vec<(Bytes, dtable::Modify)>,
+        write: Consistency,
+    ) -> BoxFuture<'static, Vec<Result<dtable::Modified, BackendError>>> {
+        self.0.modify_each(items, write)
+    }
+
     fn modify_many(
         &self,
         keys: Vec<Bytes>,

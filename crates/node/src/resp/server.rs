@@ -19,9 +19,10 @@ use super::auth::{allowed_before_auth, noauth, Password};
 use super::clients::{ClientRecord, ClientRegistry};
 use super::cluster::{route, Routing};
 use super::commands::{
-    canonical_name, execute, execute_gets, execute_sets, Command, Flow, Session,
+    canonical_name, execute, execute_gets, execute_sets, from_backend, Command, Flow, Session,
 };
 use super::request::{ParseLimits, ProtocolError, RequestParser};
+use super::strings::Answer;
 use super::Reply;
 use crate::backend::{Backend, ReplicaReads};
 use crate::metrics::{ClusterOutcome, Metrics};
@@ -383,6 +384,31 @@ impl Connection {
                 let keys = run.into_iter().filter_map(|args| args.into_iter().nth(1));
                 execute_gets(keys.collect(), &self.session, backend).await
             }
+            Groupable::Counter(name) => {
+                // Each as a read-modify-write, or the error it gets (INCRBY k x, say).
+                let parsed: Vec<Result<(Bytes, dtable::Modify), Reply>> =
+                    run.into_iter().map(|args| counter_of(name, args)).collect();
+                let items: Vec<(Bytes, dtable::Modify)> = parsed
+                    .iter()
+                    .filter_map(|p| p.as_ref().ok().cloned())
+                    .collect();
+                let mut outcomes = backend
+                    .modify_each(items, self.session.write)
+                    .await
+                    .into_iter();
+                parsed
+                    .into_iter()
+                    .map(|p| match p {
+                        Ok(_) => match outcomes.next() {
+                            Some(outcome) => {
+                                from_backend(outcome, |done| Answer::Integer.reply(done))
+                            }
+                            None => Reply::err("internal error: a counter got no answer"),
+                        },
+                        Err(refused) => refused,
+                    })
+                    .collect()
+            }
             Groupable::Set => {
                 // Each SET as a write, or the error it gets (a bad EX time, say).
                 let parsed: Vec<Result<dtable::Write, Reply>> =
@@ -414,15 +440,18 @@ impl Connection {
 }
 
 /// The commands [`Connection::run_group`] answers a run of at once: a well-formed `GET key`, a
-/// plain `SET key value`, and `SET key value EX|PX|EXAT|PXAT time`.
+/// plain `SET key value`, `SET key value EX|PX|EXAT|PXAT time`, and a run of one of the counter
+/// commands (`INCR`, `DECR`, `INCRBY`, `DECRBY`; the name is kept so that each is counted as
+/// itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Groupable {
     Get,
     Set,
+    Counter(&'static str),
 }
 
 impl Groupable {
-    fn of(name: &str, args: &[Bytes]) -> Option<Groupable> {
+    fn of(name: &'static str, args: &[Bytes]) -> Option<Groupable> {
         let timed = |option: &Bytes| {
             [&b"ex"[..], b"px", b"exat", b"pxat"]
                 .iter()
@@ -432,6 +461,7 @@ impl Groupable {
             ("get", 2) => Some(Groupable::Get),
             ("set", 3) => Some(Groupable::Set),
             ("set", 5) if timed(&args[3]) => Some(Groupable::Set),
+            ("incr" | "decr", 2) | ("incrby" | "decrby", 3) => Some(Groupable::Counter(name)),
             _ => None,
         }
     }
@@ -440,7 +470,20 @@ impl Groupable {
         match self {
             Groupable::Get => "get",
             Groupable::Set => "set",
+            Groupable::Counter(name) => name,
         }
+    }
+}
+
+/// The read-modify-write a grouped counter command asks for, or the error Redis answers it (an
+/// increment that is not an integer).
+fn counter_of(name: &str, args: Vec<Bytes>) -> Result<(Bytes, dtable::Modify), Reply> {
+    match super::strings::parse(name, args, 0) {
+        Some(Ok((key, op, _))) => Ok((key, op)),
+        Some(Err(refused)) => Err(refused),
+        None => Err(Reply::err(format!(
+            "internal error: {name} grouped as a counter command"
+        ))),
     }
 }
 

@@ -454,10 +454,20 @@ impl RawClient {
     }
 
     pub fn call(&mut self, args: &[&[u8]]) -> Value {
-        let mut request = bytes::BytesMut::new();
-        encode_request(args, &mut request);
-        self.writer.write_all(&request).unwrap();
-        read_value(&mut self.reader)
+        self.pipeline(&[args]).remove(0)
+    }
+
+    /// Sends every request in one write (a pipeline), then reads one reply per request.
+    pub fn pipeline(&mut self, requests: &[&[&[u8]]]) -> Vec<Value> {
+        let mut buffer = bytes::BytesMut::new();
+        for args in requests {
+            encode_request(args, &mut buffer);
+        }
+        self.writer.write_all(&buffer).unwrap();
+        requests
+            .iter()
+            .map(|_| read_value(&mut self.reader))
+            .collect()
     }
 }
 
@@ -489,14 +499,39 @@ pub fn exact(lines: &[&str]) -> Vec<Step> {
         .collect()
 }
 
+/// How a script's requests are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sending {
+    /// One request, then its reply, then the next.
+    OneByOne,
+    /// The whole script in one write, then every reply.
+    Pipelined,
+}
+
 /// Runs `steps` on one connection to each server; returns every difference, readably.
-pub fn differences(redis: SocketAddr, mut candidate: RawClient, steps: &[Step]) -> Vec<String> {
+pub fn differences(
+    redis: SocketAddr,
+    mut candidate: RawClient,
+    steps: &[Step],
+    sending: Sending,
+) -> Vec<String> {
     let mut reference = RawClient::connect(redis);
+    let requests: Vec<Vec<&[u8]>> = steps
+        .iter()
+        .map(|step| step.args.iter().map(Vec::as_slice).collect())
+        .collect();
+    let requests: Vec<&[&[u8]]> = requests.iter().map(Vec::as_slice).collect();
+    let (expected, actual) = match sending {
+        Sending::OneByOne => requests
+            .iter()
+            .map(|args| (reference.call(args), candidate.call(args)))
+            .unzip(),
+        Sending::Pipelined => (reference.pipeline(&requests), candidate.pipeline(&requests)),
+    };
     let mut found = Vec::new();
-    for step in steps {
-        let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
-        let expected = normalise(reference.call(&args), step.how).bytes();
-        let actual = normalise(candidate.call(&args), step.how).bytes();
+    for ((step, expected), actual) in steps.iter().zip(expected).zip(actual) {
+        let expected = normalise(expected, step.how).bytes();
+        let actual = normalise(actual, step.how).bytes();
         if expected != actual {
             found.push(format!(
                 "{}\n    redis:    {}\n    dendrite: {}",
@@ -518,6 +553,15 @@ pub fn assert_same_replies(steps: Vec<Step>) {
 /// [`assert_same_replies`] on the given targets (a fresh keyspace for each run), against a
 /// redis-server started with `config` added.
 pub fn assert_same_replies_on(targets: &[Target], config: &[&str], steps: Vec<Step>) {
+    compare_on(targets, config, steps, Sending::OneByOne);
+}
+
+/// [`assert_same_replies`] with the whole script sent as one pipeline.
+pub fn assert_same_pipelined_replies(steps: Vec<Step>) {
+    compare_on(EVERYWHERE, &[], steps, Sending::Pipelined);
+}
+
+fn compare_on(targets: &[Target], config: &[&str], steps: Vec<Step>, sending: Sending) {
     let mut found = Vec::new();
     for target in targets {
         let nodes = match target {
@@ -538,7 +582,7 @@ pub fn assert_same_replies_on(targets: &[Target], config: &[&str], steps: Vec<St
                 args: step.args.clone(),
                 how: step.how,
             }));
-            for difference in differences(redis.addr, candidate, &script) {
+            for difference in differences(redis.addr, candidate, &script, sending) {
                 found.push(format!("[{target:?}, RESP{protocol}] {difference}"));
             }
         }
