@@ -6,6 +6,14 @@
 //! rounds, and writes the successor lists into the vnode states, each when the machine names
 //! it. A seed that cannot be reached, answers oddly or lists only our own vnodes is passed
 //! over for the next; a failed lookup fails the join (the ring is not joined halfway).
+//!
+//! A node restarted on its address comes back with the same vnode ids, and the ring may still
+//! list the earlier run's vnodes: a lookup of our own id can then answer with nothing but
+//! those ghosts of ourselves, and successors taken from it alone would close our vnodes into a
+//! private ring of their own, with no replicas, that answers for its ranges as if it held
+//! them (docs/reliability.md, clock seed 647). So the vnodes of this host are taken from what
+//! we know, never from a lookup, and a vnode whose lookup named no other host is placed by
+//! the seed's vnodes instead (live: they just answered), which stabilization then refines.
 
 use std::collections::VecDeque;
 
@@ -82,6 +90,9 @@ pub struct Join {
     local: Vec<Vnode>,
     list_len: usize,
     start: Option<Vnode>,
+    /// The vnodes of another node that the seed listed: the fallback successors of a vnode
+    /// whose lookup found only this host's vnodes.
+    seed_vnodes: Vec<Vnode>,
     phase: Phase,
 }
 
@@ -96,6 +107,7 @@ impl Join {
             local,
             list_len,
             start: None,
+            seed_vnodes: Vec::new(),
             phase: Phase::NextSeed,
         }
     }
@@ -143,10 +155,8 @@ impl Join {
                 Phase::LookedUp(index, result) => match result {
                     Ok(found) => {
                         self.phase = Phase::Lookup(index + 1);
-                        return JoinStep::Successors {
-                            index,
-                            successors: found.into_iter().chain(self.local.clone()).collect(),
-                        };
+                        let successors = self.successors_from(index, found);
+                        return JoinStep::Successors { index, successors };
                     }
                     Err(e) => self.phase = Phase::Done(Err(e)),
                 },
@@ -187,13 +197,38 @@ impl Join {
         };
     }
 
+    /// Local vnode `index`'s successor candidates from its lookup's answer: the other hosts'
+    /// vnodes it found (or, if it found none, the seed's), then our own vnodes.
+    fn successors_from(&self, index: usize, found: Vec<Vnode>) -> Vec<Vnode> {
+        let mut remote: Vec<Vnode> = found
+            .into_iter()
+            .filter(|v| *v.host != *self.host)
+            .collect();
+        if remote.is_empty() {
+            warn!(
+                host = %self.host,
+                vnode = ?self.local.get(index).map(|v| v.id),
+                "the lookup of our vnode found only this host's vnodes (an earlier run's, still \
+                 listed by the ring): placing it by the seed's vnodes until stabilization finds \
+                 its successors"
+            );
+            remote = self.seed_vnodes.clone();
+        }
+        remote.into_iter().chain(self.local.clone()).collect()
+    }
+
     /// A seed's vnodes: the first of another node's is where the join goes through.
     fn take_seed_reply(&mut self, seed: &str, reply: Result<Message, RingError>) {
         self.phase = Phase::NextSeed;
         match reply {
             Ok(Message::ListVnodesResp { vnodes }) => {
-                if let Some(v) = vnodes.into_iter().find(|v| *v.host != *self.host) {
-                    self.start = Some(v);
+                let theirs: Vec<Vnode> = vnodes
+                    .into_iter()
+                    .filter(|v| *v.host != *self.host)
+                    .collect();
+                if let Some(v) = theirs.first() {
+                    self.start = Some(v.clone());
+                    self.seed_vnodes = theirs;
                     self.phase = Phase::Found;
                 } else {
                     warn!(%seed, "seed has no vnodes of its own");
@@ -276,6 +311,37 @@ mod tests {
         assert_eq!(join.poll(), JoinStep::Stabilize(1));
         assert_eq!(join.poll(), JoinStep::Done(Ok(a.clone())));
         assert_eq!(join.poll(), JoinStep::Done(Ok(a)), "stays over");
+    }
+
+    #[test]
+    fn a_lookup_that_finds_only_ghosts_of_this_host_places_the_vnode_by_the_seeds_vnodes() {
+        // Restarted on its address: the ring still lists our ids (and one of an earlier run with
+        // more vnodes). Successors from such an answer alone would be a private ring of ours.
+        let (m1, m2, old) = (vnode(10, "me"), vnode(130, "me"), vnode(70, "me"));
+        let (a, b) = (vnode(40, "a"), vnode(200, "a"));
+        let mut join = Join::new("me", &seeds(&["a"]), vec![m1.clone(), m2.clone()], 3);
+        join.poll();
+        join.on_seed_reply(listed(&[&a, &m1, &b]));
+        assert!(matches!(join.poll(), JoinStep::RememberSeeds(_)));
+        assert!(matches!(join.poll(), JoinStep::Lookup { .. }));
+        join.on_lookup(Ok(vec![m1.clone(), old, m2.clone()]));
+        assert_eq!(
+            join.poll(),
+            JoinStep::Successors {
+                index: 0,
+                successors: vec![a.clone(), b.clone(), m1.clone(), m2.clone()],
+            }
+        );
+        // A lookup that found another host keeps its answer, minus this host's vnodes.
+        assert!(matches!(join.poll(), JoinStep::Lookup { .. }));
+        join.on_lookup(Ok(vec![m2.clone(), b.clone()]));
+        assert_eq!(
+            join.poll(),
+            JoinStep::Successors {
+                index: 1,
+                successors: vec![b, m1, m2],
+            }
+        );
     }
 
     #[test]
