@@ -32,6 +32,9 @@ struct Noted {
     /// Its host answered that it runs no such vnode: the host's other answers say nothing of
     /// this one.
     disowned: bool,
+    /// Only a call to it went unanswered (one lost message looks the same): routed around, but
+    /// not known gone.
+    suspect: bool,
 }
 
 impl DeadVnodes {
@@ -47,7 +50,28 @@ impl DeadVnodes {
     /// `vnode` did not answer (or left) at `now`. One its host disowned stays disowned.
     pub fn note(&mut self, vnode: &Vnode, now: Duration) {
         let disowned = self.noted.get(&vnode.id).is_some_and(|n| n.disowned);
-        self.insert(vnode, now, disowned);
+        self.insert(vnode, now, disowned, false);
+    }
+
+    /// A call to `vnode` went unanswered at `now`: skipped like a dead one, but listed by
+    /// [`suspects`](Self::suspects) until it is found dead or alive. One already known dead
+    /// stays dead.
+    pub fn note_suspect(&mut self, vnode: &Vnode, now: Duration) {
+        let (disowned, suspect) = match self.noted.get(&vnode.id) {
+            Some(n) => (n.disowned, n.suspect),
+            None => (false, true),
+        };
+        self.insert(vnode, now, disowned, suspect && !disowned);
+    }
+
+    /// The vnodes noted only as suspects (see [`note_suspect`](Self::note_suspect)) and not
+    /// expired at `now`: perhaps alive, so a vnode deciding which range it owns must not
+    /// reach past them (docs/reliability.md, fix 21).
+    pub fn suspects(&self, now: Duration) -> impl Iterator<Item = Vnode> + '_ {
+        self.noted
+            .iter()
+            .filter(move |(_, n)| n.suspect && now.saturating_sub(n.at) < self.ttl)
+            .map(|(id, n)| Vnode::new(*id, n.host.clone()))
     }
 
     /// `vnode`'s host answered at `now` that it runs no such vnode (the node restarted with
@@ -55,14 +79,15 @@ impl DeadVnodes {
     /// other calls do not clear it: they are no sign that this vnode lives, and a lookup answer
     /// that still names it must not bring it back.
     pub fn note_disowned(&mut self, vnode: &Vnode, now: Duration) {
-        self.insert(vnode, now, true);
+        self.insert(vnode, now, true, false);
     }
 
-    fn insert(&mut self, vnode: &Vnode, now: Duration, disowned: bool) {
+    fn insert(&mut self, vnode: &Vnode, now: Duration, disowned: bool, suspect: bool) {
         let entry = Noted {
             host: vnode.host.clone(),
             at: now,
             disowned,
+            suspect,
         };
         self.noted.insert(vnode.id, entry);
         while self.noted.len() > self.capacity {
@@ -134,5 +159,27 @@ mod tests {
         assert!(dead.is_dead(&ghost, at(4)));
         // It still expires.
         assert!(!dead.is_dead(&ghost, at(14)));
+    }
+
+    #[test]
+    fn a_suspect_is_skipped_as_dead_and_listed_until_found_dead() {
+        let (a, b) = (vnode(10, "a:1"), vnode(20, "b:1"));
+        let mut dead = DeadVnodes::new(Duration::from_secs(10), 4);
+        let at = Duration::from_secs;
+        dead.note_suspect(&a, at(1));
+        dead.note(&b, at(1));
+        assert!(dead.is_dead(&a, at(2)) && dead.is_dead(&b, at(2)));
+        assert_eq!(dead.suspects(at(2)).collect::<Vec<_>>(), vec![a.clone()]);
+        // Found dead after all, it is no suspect any more, even if a call fails again.
+        dead.note(&a, at(3));
+        dead.note_suspect(&a, at(4));
+        assert!(dead.is_dead(&a, at(4)));
+        assert_eq!(dead.suspects(at(4)).count(), 0);
+        // A dead vnode's failed call does not make it a suspect; an expired suspect is gone.
+        dead.note_suspect(&b, at(4));
+        let c = vnode(30, "c:1");
+        dead.note_suspect(&c, at(4));
+        assert_eq!(dead.suspects(at(5)).collect::<Vec<_>>(), vec![c]);
+        assert_eq!(dead.suspects(at(14)).count(), 0);
     }
 }

@@ -407,6 +407,64 @@ async fn a_vnode_without_predecessor_takes_the_nearest_live_vnode_its_host_knows
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_vnode_without_predecessor_does_not_reach_past_a_vnode_it_merely_suspects() {
+    // As above, but node a knows 0x40 only as a suspect: a lookup's call to it went unanswered
+    // (one lost message looks the same), so it was taken out of 0x10's successor list. Chord's
+    // rule, and fix 18 alone, gave 0x50 the notifier 0x30 and with it 0x40's range while 0x40
+    // lived on: two primaries (clock seed 462; docs/reliability.md, fix 21).
+    let net = dendrite::mem::MemNetwork::new(7);
+    let node = |host: &str, ids: Vec<dendrite::Id>| {
+        let mut c = without_stabilization(ids.len() as u16, 4);
+        c.host = host.into();
+        c.vnode_ids = ids;
+        c
+    };
+    let ring_a = dendrite::Ring::create(
+        node("a:1", vec![id_at(0x10), id_at(0x50)]),
+        net.endpoint("a:1"),
+    )
+    .await
+    .unwrap();
+    let join = ["a:1".to_string()];
+    let ring_b = dendrite::Ring::join(node("b:1", vec![id_at(0x40)]), net.endpoint("b:1"), &join)
+        .await
+        .unwrap();
+    let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
+        .await
+        .unwrap();
+    let vnode = |ring: &dendrite::Ring, byte: u8| {
+        ring.local_vnodes()
+            .into_iter()
+            .find(|v| v.id == id_at(byte))
+            .unwrap()
+    };
+    let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
+    let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
+    assert!(ring_a.install_pointers(
+        &s10,
+        Some(v50.clone()),
+        vec![n30.clone(), x40.clone(), v50.clone()],
+        vec![]
+    ));
+    assert!(ring_a.install_pointers(&v50, None, vec![s10.clone()], vec![]));
+    // A lookup that has to ask 0x40 while a cannot reach b: 0x40 becomes a suspect.
+    net.partition("a:1", "b:1");
+    let _ = ring_a.find_successors(id_at(0x48), 1).await;
+    let routes = ring_a.neighbours(&s10).unwrap();
+    assert!(
+        !routes.successors.contains(&x40),
+        "the suspect is routed around: {routes:?}"
+    );
+    net.heal();
+    let notify = dendrite::Message::Notify {
+        dest: v50.clone(),
+        vnode: n30.clone(),
+    };
+    ring_c.call_frame("a:1", notify.encode()).await.unwrap();
+    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_predecessor_its_live_host_no_longer_runs_is_forgotten_at_the_next_check() {
     // A vnode whose predecessor is a ghost (its host restarted with other vnode ids, or the
     // vnode was only listed somewhere) used to keep it for good: the check pinged the host,

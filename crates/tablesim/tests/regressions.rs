@@ -23,11 +23,12 @@ const FIXED: [(u64, u32); 12] = [
 
 /// Seeds of the clock-offset sweep (`--faults clock,partition,crash --rounds 6`) that found a
 /// bug, with their fix.
-const FIXED_WITH_CLOCKS: [(u64, u32); 4] = [
+const FIXED_WITH_CLOCKS: [(u64, u32); 5] = [
     (329, 18), // two primaries after a restart with a clock 2.3 s ahead: INCRs answered twice
     (278, 18), // fix 18's first version: a ghost vnode filled a vacancy and stayed for good
     (647, 20), // a restarted node's join found only its own ghosts: a private ring, nil reads
     (958, 20), // the same: a read answered nil after an acknowledged SET
+    (462, 21), // a vacant vnode reached past a live vnode it merely suspected: INCR twice
 ];
 
 #[test]

@@ -53,10 +53,10 @@ impl Ring {
         let now = self.since_start();
         {
             let mut set = lock(&self.dead);
-            if verdict == Verdict::Disowned {
-                set.note_disowned(dead, now);
-            } else {
-                set.note(dead, now);
+            match verdict {
+                Verdict::Suspect => set.note_suspect(dead, now),
+                Verdict::Dead => set.note(dead, now),
+                Verdict::Disowned => set.note_disowned(dead, now),
             }
         }
         lock(&self.lost_hosts).note(&dead.host, now);

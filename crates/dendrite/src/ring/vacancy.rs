@@ -11,6 +11,15 @@
 //! before it that its host knows of, between the notifier and itself, instead of the
 //! notifier: the notifier then learns it as its successor on its next round, and a later
 //! notify from a nearer vnode corrects the choice as Chord's rule always does.
+//!
+//! A vnode this host merely suspects counts too, although lookups route around it, if its host
+//! answered within the last two call timeouts: one call to it went unanswered, which one lost
+//! message also causes. Taking it for predecessor only makes the vacant vnode claim less,
+//! until its predecessor check finds it dead. Passed over, a live vnode's range went to a
+//! restarted vnode's sibling while the live vnode went on serving it: two primaries, an `INCR`
+//! answered twice (clock seed 462, fix 21). A host silent for longer is cut off or down: its
+//! vnodes, taken for predecessors, would be handed on to the vnodes before ours as successors
+//! and keep coming back into the successor lists of a partition's side.
 
 use super::{lock, Ring};
 use crate::vnode::Vnode;
@@ -18,8 +27,8 @@ use crate::vnode::Vnode;
 impl Ring {
     /// The predecessor local vnode `dest`, which has none, takes when `notifier` notifies it:
     /// the nearest vnode before `dest` in `(notifier, dest)` among those this host knows (its
-    /// vnodes, their predecessors, successor lists and fingers) and does not hold for dead,
-    /// else `notifier`.
+    /// vnodes, their predecessors, successor lists and fingers, and the vnodes it suspects on
+    /// hosts heard from lately) and does not hold for dead, else `notifier`.
     pub(super) fn predecessor_for_vacancy(&self, dest: &Vnode, notifier: &Vnode) -> Vnode {
         let now = self.since_start();
         let dead = lock(&self.dead);
@@ -43,6 +52,15 @@ impl Ring {
             s.predecessor().into_iter().for_each(&mut consider);
             s.successors().iter().for_each(&mut consider);
             s.fingers().iter().flatten().for_each(&mut consider);
+        }
+        let lately = now.saturating_sub(self.config.rpc_timeout.saturating_mul(2));
+        for suspect in dead.suspects(now) {
+            if suspect.id.is_between(&best.id, &dest.id)
+                && !ghost(&suspect)
+                && self.heard_since(&suspect.host, lately)
+            {
+                best = suspect;
+            }
         }
         best
     }
