@@ -348,62 +348,93 @@ async fn a_joiner_never_takes_its_successor_for_its_predecessor() {
     drop(ring_a);
 }
 
+/// The ring of the vacancy tests: node a runs 0x10 and 0x50, node b runs 0x40, node c runs
+/// 0x30. 0x50 has just lost its predecessor, and 0x10's successor list is 0x30, 0x40, 0x50.
+struct Vacancy {
+    net: std::sync::Arc<dendrite::mem::MemNetwork>,
+    ring_a: std::sync::Arc<dendrite::Ring>,
+    ring_b: std::sync::Arc<dendrite::Ring>,
+    ring_c: std::sync::Arc<dendrite::Ring>,
+    s10: dendrite::Vnode,
+    v50: dendrite::Vnode,
+    x40: dendrite::Vnode,
+    n30: dendrite::Vnode,
+}
+
+impl Vacancy {
+    async fn new(seed: u64) -> Vacancy {
+        let net = dendrite::mem::MemNetwork::new(seed);
+        let node = |host: &str, ids: Vec<dendrite::Id>| {
+            let mut c = without_stabilization(ids.len() as u16, 4);
+            c.host = host.into();
+            c.vnode_ids = ids;
+            c
+        };
+        let ring_a = dendrite::Ring::create(
+            node("a:1", vec![id_at(0x10), id_at(0x50)]),
+            net.endpoint("a:1"),
+        )
+        .await
+        .unwrap();
+        let join = ["a:1".to_string()];
+        let ring_b =
+            dendrite::Ring::join(node("b:1", vec![id_at(0x40)]), net.endpoint("b:1"), &join)
+                .await
+                .unwrap();
+        let ring_c =
+            dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
+                .await
+                .unwrap();
+        let vnode = |ring: &dendrite::Ring, byte: u8| {
+            ring.local_vnodes()
+                .into_iter()
+                .find(|v| v.id == id_at(byte))
+                .unwrap()
+        };
+        let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
+        let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
+        assert!(ring_a.install_pointers(
+            &s10,
+            Some(v50.clone()),
+            vec![n30.clone(), x40.clone(), v50.clone()],
+            vec![]
+        ));
+        assert!(ring_a.install_pointers(&v50, None, vec![s10.clone()], vec![]));
+        Vacancy {
+            net,
+            ring_a,
+            ring_b,
+            ring_c,
+            s10,
+            v50,
+            x40,
+            n30,
+        }
+    }
+
+    /// `notifier` (on `from`) notifies 0x50.
+    async fn notify(&self, from: &dendrite::Ring, notifier: &dendrite::Vnode) {
+        let notify = dendrite::Message::Notify {
+            dest: self.v50.clone(),
+            vnode: notifier.clone(),
+        };
+        from.call_frame("a:1", notify.encode()).await.unwrap();
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_vnode_without_predecessor_takes_the_nearest_live_vnode_its_host_knows() {
-    // Node a runs 0x10 and 0x50; node b runs 0x40; node c runs 0x30. 0x50 has just lost its
-    // predecessor, and 0x30 (whose successor list skips 0x40) notifies it. Chord's rule would
-    // take 0x30 and 0x50 would serve (0x30, 0x50], 0x40's range too: two primaries of one range
-    // (table simulation seeds 329 and 2534; docs/reliability.md, fix 18). Node a knows 0x40
-    // from 0x10's successor list, so 0x50 takes 0x40.
-    let net = dendrite::mem::MemNetwork::new(5);
-    let node = |host: &str, ids: Vec<dendrite::Id>| {
-        let mut c = without_stabilization(ids.len() as u16, 4);
-        c.host = host.into();
-        c.vnode_ids = ids;
-        c
-    };
-    let ring_a = dendrite::Ring::create(
-        node("a:1", vec![id_at(0x10), id_at(0x50)]),
-        net.endpoint("a:1"),
-    )
-    .await
-    .unwrap();
-    let join = ["a:1".to_string()];
-    let ring_b = dendrite::Ring::join(node("b:1", vec![id_at(0x40)]), net.endpoint("b:1"), &join)
-        .await
-        .unwrap();
-    let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
-        .await
-        .unwrap();
-    let vnode = |ring: &dendrite::Ring, byte: u8| {
-        ring.local_vnodes()
-            .into_iter()
-            .find(|v| v.id == id_at(byte))
-            .unwrap()
-    };
-    let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
-    let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
-    assert!(ring_a.install_pointers(
-        &s10,
-        Some(v50.clone()),
-        vec![n30.clone(), x40.clone(), v50.clone()],
-        vec![]
-    ));
-    assert!(ring_a.install_pointers(&v50, None, vec![s10.clone()], vec![]));
-    let notify = dendrite::Message::Notify {
-        dest: v50.clone(),
-        vnode: n30.clone(),
-    };
-    ring_c.call_frame("a:1", notify.encode()).await.unwrap();
-    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40.clone()));
+    // 0x30 (whose successor list skips 0x40) notifies 0x50. Chord's rule would take 0x30 and
+    // 0x50 would serve (0x30, 0x50], 0x40's range too: two primaries of one range (table
+    // simulation seeds 329 and 2534; docs/reliability.md, fix 18). Node a knows 0x40 from
+    // 0x10's successor list, so 0x50 takes 0x40.
+    let v = Vacancy::new(5).await;
+    v.notify(&v.ring_c, &v.n30).await;
+    assert_eq!(v.ring_a.predecessor(&v.v50).unwrap(), Some(v.x40.clone()));
     // The notifier, asking 0x50 for its predecessor, now learns of 0x40; and a later notify
     // from 0x40 itself changes nothing.
-    let notify = dendrite::Message::Notify {
-        dest: v50.clone(),
-        vnode: x40.clone(),
-    };
-    ring_b.call_frame("a:1", notify.encode()).await.unwrap();
-    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40));
+    v.notify(&v.ring_b, &v.x40).await;
+    assert_eq!(v.ring_a.predecessor(&v.v50).unwrap(), Some(v.x40));
 }
 
 #[tokio::test(start_paused = true)]
@@ -412,56 +443,18 @@ async fn a_vnode_without_predecessor_does_not_reach_past_a_vnode_it_merely_suspe
     // (one lost message looks the same), so it was taken out of 0x10's successor list. Chord's
     // rule, and fix 18 alone, gave 0x50 the notifier 0x30 and with it 0x40's range while 0x40
     // lived on: two primaries (clock seed 462; docs/reliability.md, fix 21).
-    let net = dendrite::mem::MemNetwork::new(7);
-    let node = |host: &str, ids: Vec<dendrite::Id>| {
-        let mut c = without_stabilization(ids.len() as u16, 4);
-        c.host = host.into();
-        c.vnode_ids = ids;
-        c
-    };
-    let ring_a = dendrite::Ring::create(
-        node("a:1", vec![id_at(0x10), id_at(0x50)]),
-        net.endpoint("a:1"),
-    )
-    .await
-    .unwrap();
-    let join = ["a:1".to_string()];
-    let ring_b = dendrite::Ring::join(node("b:1", vec![id_at(0x40)]), net.endpoint("b:1"), &join)
-        .await
-        .unwrap();
-    let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
-        .await
-        .unwrap();
-    let vnode = |ring: &dendrite::Ring, byte: u8| {
-        ring.local_vnodes()
-            .into_iter()
-            .find(|v| v.id == id_at(byte))
-            .unwrap()
-    };
-    let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
-    let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
-    assert!(ring_a.install_pointers(
-        &s10,
-        Some(v50.clone()),
-        vec![n30.clone(), x40.clone(), v50.clone()],
-        vec![]
-    ));
-    assert!(ring_a.install_pointers(&v50, None, vec![s10.clone()], vec![]));
+    let v = Vacancy::new(7).await;
     // A lookup that has to ask 0x40 while a cannot reach b: 0x40 becomes a suspect.
-    net.partition("a:1", "b:1");
-    let _ = ring_a.find_successors(id_at(0x48), 1).await;
-    let routes = ring_a.neighbours(&s10).unwrap();
+    v.net.partition("a:1", "b:1");
+    let _ = v.ring_a.find_successors(id_at(0x48), 1).await;
+    let routes = v.ring_a.neighbours(&v.s10).unwrap();
     assert!(
-        !routes.successors.contains(&x40),
+        !routes.successors.contains(&v.x40),
         "the suspect is routed around: {routes:?}"
     );
-    net.heal();
-    let notify = dendrite::Message::Notify {
-        dest: v50.clone(),
-        vnode: n30.clone(),
-    };
-    ring_c.call_frame("a:1", notify.encode()).await.unwrap();
-    assert_eq!(ring_a.predecessor(&v50).unwrap(), Some(x40));
+    v.net.heal();
+    v.notify(&v.ring_c, &v.n30).await;
+    assert_eq!(v.ring_a.predecessor(&v.v50).unwrap(), Some(v.x40));
 }
 
 #[tokio::test(start_paused = true)]
