@@ -207,7 +207,10 @@ pub struct Ring {
     /// When each remote host last answered a call or notified one of our vnodes: what tells
     /// a predecessor check whose pings timed out that a partition healed meanwhile.
     last_heard: Mutex<std::collections::BTreeMap<Arc<str>, Duration>>,
-    /// Where the clock of `dead`, `lost_hosts` and `last_heard` starts.
+    /// When each local vnode's hand-over was last confirmed (its first successor named it as
+    /// predecessor): see [`Ring::hand_over_confirmed_within`].
+    handed_over: Mutex<std::collections::BTreeMap<Id, Duration>>,
+    /// Where the clock of `dead`, `lost_hosts`, `last_heard` and `handed_over` starts.
     started: tokio::time::Instant,
 }
 
@@ -351,6 +354,7 @@ impl Ring {
             dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
             lost_hosts: Mutex::new(LostHosts::new(MAX_LOST_HOSTS)),
             last_heard: Mutex::new(std::collections::BTreeMap::new()),
+            handed_over: Mutex::new(std::collections::BTreeMap::new()),
             started: tokio::time::Instant::now(),
         });
         ring.transport

@@ -492,3 +492,45 @@ async fn a_predecessor_its_live_host_no_longer_runs_is_forgotten_at_the_next_che
     }
     assert_ne!(ring_a.predecessor(&me).unwrap(), Some(ghost));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hand_over_confirmation_is_fresh_for_a_while_then_asked_again() {
+    // Two nodes: 0x10 on a, 0x80 on b. Once 0x80 names 0x10 as its predecessor, 0x10's
+    // hand-over is confirmed; the confirmation is only as good as its age (fix 22).
+    let net = dendrite::mem::MemNetwork::new(8);
+    let node = |host: &str, byte: u8| {
+        let mut c = without_stabilization(1, 4);
+        c.host = host.into();
+        c.vnode_ids = vec![id_at(byte)];
+        c
+    };
+    let ring_a = dendrite::Ring::create(node("a:1", 0x10), net.endpoint("a:1"))
+        .await
+        .unwrap();
+    let ring_b = dendrite::Ring::join(node("b:1", 0x80), net.endpoint("b:1"), &["a:1".into()])
+        .await
+        .unwrap();
+    let (v10, v80) = (
+        ring_a.local_vnodes()[0].clone(),
+        ring_b.local_vnodes()[0].clone(),
+    );
+    let fresh = Duration::from_millis(250);
+    assert!(
+        !ring_a.hand_over_confirmed_within(&v10, fresh),
+        "never confirmed yet"
+    );
+    assert!(ring_a.install_pointers(&v10, Some(v80.clone()), vec![v80.clone()], vec![]));
+    assert!(ring_b.install_pointers(&v80, Some(v10.clone()), vec![v10.clone()], vec![]));
+    assert!(ring_a.hand_over_confirmed(&v10).await);
+    assert!(ring_a.hand_over_confirmed_within(&v10, fresh));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!ring_a.hand_over_confirmed_within(&v10, fresh));
+    // Asked again: confirmed again, fresh for another while.
+    assert!(ring_a.hand_over_confirmed(&v10).await);
+    assert!(ring_a.hand_over_confirmed_within(&v10, fresh));
+    // A successor that cannot be asked confirms nothing, and the old confirmation ages out.
+    net.partition("a:1", "b:1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!ring_a.hand_over_confirmed(&v10).await);
+    assert!(!ring_a.hand_over_confirmed_within(&v10, fresh));
+}

@@ -399,6 +399,21 @@ impl TableInner {
                 reach.unreachable, reach.seen
             )));
         }
+        // A primary confirmed once may have been displaced since without hearing of it (a
+        // vnode joined between it and its successor), while a vnode that does not know it took
+        // its range: both would apply the operation, each to its own copy (an INCR answered
+        // twice; docs/reliability.md, fix 22). So the hand-over is confirmed again when the
+        // last confirmation is older than HAND_OVER_FRESH; the question also moves a displaced
+        // vnode on to its new successor at once.
+        if !self.ring.hand_over_confirmed_within(dest, HAND_OVER_FRESH)
+            && !self.wait_for_hand_over(dest).await
+        {
+            return Err(Unready::Failed(format!(
+                "{dest} could not confirm that it still owns its range (its successor names \
+                 another vnode as its predecessor) within {HAND_OVER_BUDGET:?}; retry in a \
+                 moment"
+            )));
+        }
         self.prepare_primary(dest, positions, keys, min_acks).await
     }
 
@@ -606,6 +621,11 @@ const CATCH_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
 /// to hand it over (docs/design.md, "Hand-over") before it refuses. A stabilization round of a
 /// fresh ring, with its notify, fits several times over.
 const HAND_OVER_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How old the last confirmation of a primary's hand-over may be before a read-modify-write
+/// confirms it again: one question to the successor per vnode and quarter second at most,
+/// under any load.
+const HAND_OVER_FRESH: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Why a primary operation cannot go ahead.
 pub(super) enum Unready {
