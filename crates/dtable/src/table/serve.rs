@@ -399,6 +399,11 @@ impl TableInner {
                 reach.unreachable, reach.seen
             )));
         }
+        // A key this vnode does not own is sent on at once, not after waiting for the hand-over
+        // of a range that does not hold it (prepare_primary checks again after the wait).
+        if let Some(owner) = self.owner_if_not(dest, positions) {
+            return Err(Unready::Moved(owner));
+        }
         // A primary confirmed once may have been displaced since without hearing of it (a
         // vnode joined between it and its successor), while a vnode that does not know it took
         // its range: both would apply the operation, each to its own copy (an INCR answered
