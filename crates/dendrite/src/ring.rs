@@ -13,6 +13,7 @@
 //! - `survey`: every vnode of a ring, walked from outside before joining;
 //! - `reunion`: probes hosts lost from view and merges rings a partition split.
 //! - `forget`: what a vnode found dead or suspect does to every local vnode's pointers.
+//! - `witness`: what an application saw of other vnodes acting as owners corrects the ring.
 
 mod forget;
 mod lookup;
@@ -23,6 +24,7 @@ mod reunion;
 mod stabilize;
 mod survey;
 mod vacancy;
+mod witness;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};

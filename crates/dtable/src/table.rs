@@ -10,12 +10,15 @@
 //!   which lack copies (the under-replication gauge);
 //! - `handback`: copies of ranges this node no longer serves go back to the
 //!   copies that do, then are dropped;
-//! - `replicate`: replica writes, coalesced in one queue per replica and drained in batches;
+//! - `replicate`: replica writes, coalesced in one queue per primary and replica and drained
+//!   in batches;
 //! - `members`: every vnode of the ring, each node's client address, and whether a key's
 //!   primary is local (for the Redis Cluster front end);
 //! - `view`: the coordinator's cached view of the ring, so most requests go straight to the
 //!   primary without a lookup;
-//! - `peer`: one typed request/reply exchange with a vnode.
+//! - `peer`: one typed request/reply exchange with a vnode;
+//! - `witness`: a replica that sees a closer vnode act as the keys' owner refuses a farther
+//!   primary's writes, and the refused primary steps back.
 
 mod durability;
 mod expiry;
@@ -34,6 +37,7 @@ mod replicate;
 mod serve;
 mod stall;
 mod view;
+mod witness;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -273,6 +277,8 @@ pub(crate) struct TableInner {
     /// Drawn at start: tells a restarted node from the one a primary synchronised with.
     incarnation: u64,
     ledger: parking_lot::Mutex<ledger::Ledger>,
+    /// The primaries whose replica writes this node stored lately (see `witness.rs`).
+    primaries: parking_lot::Mutex<witness::RecentPrimaries>,
     /// Wakes the heal loop (ring events).
     heal: Arc<Notify>,
     last_ring_change: parking_lot::Mutex<Instant>,
@@ -444,6 +450,7 @@ impl Table {
             queues: replicate::Queues::default(),
             incarnation,
             ledger: parking_lot::Mutex::new(ledger::Ledger::default()),
+            primaries: parking_lot::Mutex::new(witness::RecentPrimaries::default()),
             heal: Arc::new(Notify::new()),
             last_ring_change: parking_lot::Mutex::new(Instant::now()),
             stall: stall::StallWatch::new(),

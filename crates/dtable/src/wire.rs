@@ -175,6 +175,10 @@ pub enum Request {
         items: Vec<(Bytes, Record)>,
         /// Primary (with its consistency) or replica.
         role: WriteRole,
+        /// For a replica write a primary sends for its own writes: that primary, so that the
+        /// replica can tell it when a closer vnode acts as the keys' owner
+        /// (`table/witness.rs`). `None` for repair, hand-off and retries.
+        origin: Option<Vnode>,
     },
     /// 0x42: read `keys` on `dest`. Reply: [`Reply::ReadResp`], one item per key, same order.
     Read {

@@ -526,6 +526,7 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
             ),
         )],
         role: WriteRole::Replica,
+        origin: None,
     };
     let to = hosts[0].clone();
     let send = |request: Request| {
@@ -578,5 +579,90 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
     assert_eq!(
         holder.local_record(&key(1)).unwrap().value,
         Some(Bytes::from_static(b"soon"))
+    );
+}
+
+/// Witnessed owners (docs/design.md): a replica that stored a primary's writes for a key a
+/// moment ago refuses another primary's writes for it when the first lies between the key and
+/// the second, and names the first; the closer one goes on writing; once it has been silent
+/// for the witness window, the farther one is accepted (it took the range of one that died).
+#[tokio::test(start_paused = true)]
+async fn a_replica_refuses_a_primary_farther_from_the_keys_than_one_that_wrote_them_lately() {
+    use dendrite::{Id, Vnode};
+    use dtable::{KeyPosition, Record, Reply, Request, Version, WriteRole};
+    let cluster = Tables::start(47, 3, 2).await;
+    let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
+    let (holder, sender) = (&cluster.tables[&hosts[0]], &cluster.tables[&hosts[1]]);
+    let at = KeyPosition::of(&key(7)).id();
+    // The closer primary sits at the key's position itself; the farther one anywhere else.
+    let closer = Vnode::new(at, hosts[1].as_str());
+    let farther = Vnode::new(
+        Id::of_key(b"somewhere else on the circle"),
+        hosts[2].as_str(),
+    );
+    assert_ne!(closer.id, farther.id);
+    let mut millis = table_millis(holder);
+    let mut write = |origin: &Vnode, text: &'static str| {
+        millis += 1;
+        Request::Write {
+            dest: holder.ring().local_vnodes()[0].clone(),
+            items: vec![(
+                key(7),
+                Record::value(
+                    Version {
+                        millis,
+                        logical: 0,
+                        node: 5,
+                    },
+                    Bytes::from_static(text.as_bytes()),
+                ),
+            )],
+            role: WriteRole::Replica,
+            origin: Some(origin.clone()),
+        }
+    };
+    let to = hosts[0].clone();
+    let send = |request: Request| {
+        let (sender, to) = (sender.clone(), to.clone());
+        async move {
+            let reply = sender
+                .ring()
+                .call_frame(&to, request.encode())
+                .await
+                .unwrap();
+            match Reply::decode(reply).unwrap() {
+                Reply::WriteAck {
+                    applied,
+                    error,
+                    moved,
+                } => (applied, error, moved),
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+    };
+
+    assert_eq!(send(write(&closer, "closer")).await, (1, None, None));
+    let (applied, error, moved) = send(write(&farther, "farther")).await;
+    assert_eq!(applied, 0, "the farther primary's write was stored");
+    assert_eq!(moved.as_ref(), Some(&closer), "{error:?}");
+    assert!(error.is_some_and(|e| e.contains("closer")));
+    assert_eq!(
+        holder.local_record(&key(7)).and_then(|r| r.value),
+        Some(Bytes::from_static(b"closer"))
+    );
+    // The closer primary is never refused for the farther one's writes.
+    assert_eq!(send(write(&closer, "closer again")).await, (1, None, None));
+    // Without a name (repair, hand-off, a primary that knows the closer one gone) nothing is
+    // refused.
+    let mut unnamed = write(&farther, "unnamed");
+    if let Request::Write { origin, .. } = &mut unnamed {
+        *origin = None;
+    }
+    assert_eq!(send(unnamed).await, (1, None, None));
+    // A closer primary silent for the witness window is no longer taken for alive.
+    tokio::time::advance(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        send(write(&farther, "farther, later")).await,
+        (1, None, None)
     );
 }

@@ -191,6 +191,7 @@ fn dtable() -> Seeds {
                 dest: vnode(0),
                 items,
                 role: WriteRole::Primary { min_acks: 2 },
+                origin: None,
             },
         ),
         (

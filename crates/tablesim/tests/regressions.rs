@@ -6,7 +6,7 @@ use dendrite_tablesim::run::run_seed;
 use dendrite_tablesim::schedule::{FaultKind, SimConfig};
 
 /// (seed, the fix in docs/reliability.md "Since the last long run" that made it pass).
-const FIXED: [(u64, u32); 14] = [
+const FIXED: [(u64, u32); 15] = [
     (888, 10),  // one lost message made a live vnode's successor a second primary
     (220, 11),  // a read at consistency 2 trusted copies the writer's view did not name
     (165, 12),  // a read whose primary was down asked the wrong copies
@@ -21,11 +21,12 @@ const FIXED: [(u64, u32); 14] = [
     (2501, 18), // the same, three anomalies while ownership moved
     (266, 22),  // a displaced primary kept taking INCRs while a newcomer's sibling took its range
     (1894, 22), // a stale read after two of five nodes crashed (passes since; not re-analysed)
+    (3321, 24), // a read whose primary was down answered from copies while the newest timed out
 ];
 
 /// Seeds of the clock-offset sweep (`--faults clock,partition,crash --rounds 6`) that found a
 /// bug, with their fix.
-const FIXED_WITH_CLOCKS: [(u64, u32); 7] = [
+const FIXED_WITH_CLOCKS: [(u64, u32); 8] = [
     (329, 18),  // two primaries after a restart with a clock 2.3 s ahead: INCRs answered twice
     (278, 18),  // fix 18's first version: a ghost vnode filled a vacancy and stayed for good
     (647, 20),  // a restarted node's join found only its own ghosts: a private ring, nil reads
@@ -33,6 +34,7 @@ const FIXED_WITH_CLOCKS: [(u64, u32); 7] = [
     (462, 21),  // a vacant vnode reached past a live vnode it merely suspected: INCR twice
     (44, 22),   // a displaced primary, as seed 266 of the default sweep
     (1298, 22), // two of four restarted together, a counter resumed from an older copy (the same)
+    (1456, 23), // a newcomer took a predecessor past a live vnode: a nil read after a SET
 ];
 
 #[test]

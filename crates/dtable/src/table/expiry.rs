@@ -118,7 +118,7 @@ impl TableInner {
         };
         let versioned = [(key.clone(), tombstone)];
         for replica in &replicas {
-            self.replicate(replica, &versioned, false);
+            self.replicate(primary, replica, &versioned, false);
         }
         true
     }

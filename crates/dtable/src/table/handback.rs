@@ -130,6 +130,7 @@ impl TableInner {
                     dest: copy.clone(),
                     items: batch.clone(),
                     role: WriteRole::Replica,
+                    origin: None,
                 })
             }))
             .await;

@@ -180,10 +180,11 @@ impl TableInner {
             join_all(
                 groups
                     .iter()
+                    .zip(&owners)
                     .zip(&records)
                     .filter(|(_, records)| !records.is_empty())
-                    .map(|((replicas, wanted), records)| {
-                        self.replicate_and_wait(replicas, records, *wanted)
+                    .map(|(((replicas, wanted), owner), records)| {
+                        self.replicate_and_wait(owner, replicas, records, *wanted)
                     }),
             ),
             self.durable(mark)

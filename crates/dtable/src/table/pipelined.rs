@@ -214,7 +214,7 @@ impl TableInner {
         }
         let mark = self.log_mark();
         let (replicated, durable) = futures::join!(
-            self.replicate_and_wait(&replicas, &versioned, wanted),
+            self.replicate_and_wait(&dest, &replicas, &versioned, wanted),
             self.durable(mark)
         );
         if let Err(reason) = replicated.and(durable) {

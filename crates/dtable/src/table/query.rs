@@ -403,6 +403,7 @@ impl<'a> Query<'a> {
                     dest: primary.clone(),
                     items: items.clone(),
                     role: WriteRole::Primary { min_acks },
+                    origin: None,
                 };
                 self.inner.call(request).await
             };

@@ -478,6 +478,7 @@ impl TableInner {
                 dest: peer.clone(),
                 items: batch,
                 role: WriteRole::Replica,
+                origin: None,
             };
             match self.call(request).await? {
                 Reply::WriteAck { error: None, .. } => {
@@ -526,6 +527,7 @@ impl TableInner {
                 dest: vnode,
                 items: vec![(key, record)],
                 role: WriteRole::Replica,
+                origin: None,
             };
             if self.call(request).await.is_ok() {
                 TableStats::bump(&self.stats.repaired_out, 1);

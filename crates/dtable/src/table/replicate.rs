@@ -6,6 +6,12 @@
 //! as arrived while the previous one was in flight; when idle it carries one, with no added
 //! delay. A write that needs a replica's acknowledgement (consistency > 1) waits on a one-shot
 //! that resolves when the request carrying it is acknowledged or fails.
+//!
+//! Queues are per primary and replica: each request names the primary that sent it, so that a
+//! replica that saw a closer vnode act as the keys' owner can refuse it (`witness.rs`). A
+//! refused primary takes that vnode for its predecessor and undoes its copies of the keys
+//! (`TableInner::displaced`), unless it knows the vnode gone: then it sends the write again
+//! without naming itself.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -23,6 +29,17 @@ use crate::wire::{Reply, Request, WriteRole};
 /// What the drain task reports to a waiting write: `Err` carries the reason.
 pub(super) type Delivery = Result<(), String>;
 
+/// What became of one replica write.
+enum Sent {
+    /// The replica holds it.
+    Stored,
+    /// It did not get there, or the replica failed to store it.
+    Failed(String),
+    /// The replica saw this vnode act as the keys' owner lately, closer to them than the
+    /// primary that sent the write (`witness.rs`).
+    Closer(Vnode),
+}
+
 /// Writes waiting for one replica.
 #[derive(Default)]
 pub(super) struct ReplicaQueue {
@@ -33,20 +50,32 @@ pub(super) struct ReplicaQueue {
     urgent: Arc<Notify>,
 }
 
+/// Where a queue's writes go: from which local primary to which replica.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Link {
+    primary: Vnode,
+    replica: Vnode,
+}
+
 /// Every replica's queue.
-pub(super) type Queues = parking_lot::Mutex<HashMap<Vnode, ReplicaQueue>>;
+pub(super) type Queues = parking_lot::Mutex<HashMap<Link, ReplicaQueue>>;
 
 impl TableInner {
-    /// Queues `items` for `replica`. With `want_ack`, the receiver resolves once a request
-    /// carrying them has been acknowledged (or has failed).
+    /// Queues `items`, written by local `primary`, for `replica`. With `want_ack`, the receiver
+    /// resolves once a request carrying them has been acknowledged (or has failed).
     pub(super) fn replicate(
         self: &Arc<Self>,
+        primary: &Vnode,
         replica: &Vnode,
         items: &[(Bytes, Record)],
         want_ack: bool,
     ) -> Option<oneshot::Receiver<Delivery>> {
+        let link = Link {
+            primary: primary.clone(),
+            replica: replica.clone(),
+        };
         let mut queues = self.queues.lock();
-        let queue = queues.entry(replica.clone()).or_default();
+        let queue = queues.entry(link.clone()).or_default();
         queue.items.extend(items.iter().cloned());
         TableStats::bump(&self.stats.replication_backlog, items.len() as u64);
         let receiver = want_ack.then(|| {
@@ -57,24 +86,25 @@ impl TableInner {
         });
         if !queue.draining {
             queue.draining = true;
-            tokio::spawn(self.clone().drain(replica.clone()));
+            tokio::spawn(self.clone().drain(link));
         }
         receiver
     }
 
-    /// Sends `replica`'s queue until it is empty.
-    async fn drain(self: Arc<Self>, replica: Vnode) {
+    /// Sends `link`'s queue until it is empty.
+    async fn drain(self: Arc<Self>, link: Link) {
+        let replica = &link.replica;
         loop {
-            self.linger(&replica).await;
+            self.linger(&link).await;
             let (items, waiters) = {
                 let mut queues = self.queues.lock();
-                let Some(queue) = queues.get_mut(&replica) else {
+                let Some(queue) = queues.get_mut(&link) else {
                     return;
                 };
                 if queue.items.is_empty() {
                     queue.draining = false;
                     // Forget idle replicas so departed vnodes do not accumulate.
-                    queues.remove(&replica);
+                    queues.remove(&link);
                     return;
                 }
                 (
@@ -84,17 +114,19 @@ impl TableInner {
             };
             let count = items.len() as u64;
             let mut outcome: Delivery = Ok(());
+            let mut closer = None;
             for chunk in items.chunks(self.config.batch_size.max(1)) {
-                let request = Request::Write {
-                    dest: replica.clone(),
-                    items: chunk.to_vec(),
-                    role: WriteRole::Replica,
-                };
-                match self.call(request).await {
-                    Ok(Reply::WriteAck { error: None, .. }) => {}
-                    Ok(Reply::WriteAck { error: Some(e), .. }) => outcome = Err(e),
-                    Ok(other) => outcome = Err(format!("unexpected reply 0x{:02x}", other.kind())),
-                    Err(e) => outcome = Err(e.to_string()),
+                match self.send_replica_write(&link, chunk).await {
+                    Sent::Stored => {}
+                    Sent::Failed(e) => outcome = Err(e),
+                    Sent::Closer(owner) => {
+                        outcome = Err(format!(
+                            "{replica} saw {owner} act as the primary of these keys a moment \
+                             ago: {} is not their owner (it may have applied the write; retry)",
+                            link.primary
+                        ));
+                        closer = Some(owner);
+                    }
                 }
                 if outcome.is_err() {
                     break;
@@ -103,12 +135,18 @@ impl TableInner {
             self.stats
                 .replication_backlog
                 .fetch_sub(count, Ordering::Relaxed);
-            if outcome.is_err() {
+            let retry = match closer {
+                Some(owner) => self.displaced(&link.primary, &owner, items),
+                None if outcome.is_err() => items,
+                None => Vec::new(),
+            };
+            if !retry.is_empty() {
                 // Keep trying in the background; anti-entropy is the last resort.
                 let request = Request::Write {
                     dest: replica.clone(),
-                    items,
+                    items: retry,
                     role: WriteRole::Replica,
+                    origin: None,
                 };
                 self.clone().retry_in_background(replica.clone(), request);
             }
@@ -119,16 +157,52 @@ impl TableInner {
         }
     }
 
-    /// Lets writes for `replica` gather for [`replication_linger`](super::TableConfig), unless
+    /// Sends one chunk of `link`'s writes, naming the primary. A replica that names a closer
+    /// owner the primary knows to be gone gets the chunk again without the name: the news is
+    /// older than what the primary knows (the owner left, or crashed and was found dead).
+    async fn send_replica_write(self: &Arc<Self>, link: &Link, chunk: &[(Bytes, Record)]) -> Sent {
+        let mut origin = Some(link.primary.clone());
+        loop {
+            let request = Request::Write {
+                dest: link.replica.clone(),
+                items: chunk.to_vec(),
+                role: WriteRole::Replica,
+                origin: origin.take(),
+            };
+            let named = matches!(
+                request,
+                Request::Write {
+                    origin: Some(_),
+                    ..
+                }
+            );
+            return match self.call(request).await {
+                Ok(Reply::WriteAck { error: None, .. }) => Sent::Stored,
+                Ok(Reply::WriteAck {
+                    moved: Some(owner), ..
+                }) if named => {
+                    if self.ring.knows_gone(&owner) {
+                        continue;
+                    }
+                    Sent::Closer(owner)
+                }
+                Ok(Reply::WriteAck { error: Some(e), .. }) => Sent::Failed(e),
+                Ok(other) => Sent::Failed(format!("unexpected reply 0x{:02x}", other.kind())),
+                Err(e) => Sent::Failed(e.to_string()),
+            };
+        }
+    }
+
+    /// Lets writes for `link` gather for [`replication_linger`](super::TableConfig), unless
     /// one of the queued writes waits for an acknowledgement (or one starts to meanwhile).
-    async fn linger(&self, replica: &Vnode) {
+    async fn linger(&self, link: &Link) {
         let linger = self.config.replication_linger;
         if linger.is_zero() {
             return;
         }
         let urgent = {
             let queues = self.queues.lock();
-            match queues.get(replica) {
+            match queues.get(link) {
                 Some(queue) if queue.waiters.is_empty() => queue.urgent.clone(),
                 _ => return,
             }

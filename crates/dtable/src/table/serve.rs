@@ -60,13 +60,21 @@ impl TableInner {
                 op,
                 min_acks,
             } => Reply::ModifyResp(self.modify_many_as_primary(dest, keys, op, min_acks).await),
-            Request::Write { dest, items, role } => match role {
+            Request::Write {
+                dest,
+                items,
+                role,
+                origin,
+            } => match role {
                 WriteRole::Primary { min_acks } => {
                     let positions = items.iter().map(|(key, _)| KeyPosition::of(key)).collect();
                     self.write_as_primary(dest, items, positions, min_acks)
                         .await
                 }
-                WriteRole::Replica => self.apply_durably(&dest, items).await,
+                WriteRole::Replica => match origin.and_then(|o| self.witness(o, &items)) {
+                    Some(refusal) => refusal,
+                    None => self.apply_durably(&dest, items).await,
+                },
             },
             Request::Transfer { dest, items, .. } => self.apply_durably(&dest, items).await,
             Request::Read {
@@ -191,7 +199,7 @@ impl TableInner {
                 applied += 1;
             }
         }
-        // The request does not name its sender: the issuer's node id is in the version.
+        // Refused versions are reported with the issuer's node id, which is in the version.
         let error = refusals.report(&self.stats, || format!("a replica write to {dest}"));
         Reply::WriteAck {
             applied,
@@ -300,7 +308,7 @@ impl TableInner {
         let refused = refusals.report(&self.stats, || format!("a primary write to {dest}"));
         let mark = self.log_mark();
         let (replicated, durable) = futures::join!(
-            self.replicate_and_wait(&replicas, &versioned, wanted),
+            self.replicate_and_wait(&dest, &replicas, &versioned, wanted),
             self.durable(mark)
         );
         match replicated.and(durable) {
@@ -366,7 +374,7 @@ impl TableInner {
         let mark = self.log_mark();
         let versioned = [(key, record)];
         let (replicated, durable) = futures::join!(
-            self.replicate_and_wait(&replicas, &versioned, wanted),
+            self.replicate_and_wait(&dest, &replicas, &versioned, wanted),
             self.durable(mark)
         );
         match replicated.and(durable) {
@@ -577,24 +585,25 @@ impl TableInner {
         }
     }
 
-    /// Sends `versioned` to every replica through the per-replica queues (see `replicate`) and
-    /// waits until `wanted` copies (this one included) hold it; the others finish in the
-    /// background. `Err` says how many acknowledged.
+    /// Sends `versioned`, written by local `primary`, to every replica through the per-replica
+    /// queues (see `replicate`) and waits until `wanted` copies (this one included) hold it; the
+    /// others finish in the background. `Err` says how many acknowledged.
     pub(super) async fn replicate_and_wait(
         self: &Arc<Self>,
+        primary: &Vnode,
         replicas: &[Vnode],
         versioned: &[(Bytes, Record)],
         wanted: usize,
     ) -> Result<(), String> {
         if wanted == 1 {
             for replica in replicas {
-                self.replicate(replica, versioned, false);
+                self.replicate(primary, replica, versioned, false);
             }
             return Ok(());
         }
         let mut pending: FuturesUnordered<_> = replicas
             .iter()
-            .filter_map(|replica| self.replicate(replica, versioned, true))
+            .filter_map(|replica| self.replicate(primary, replica, versioned, true))
             .collect();
         let mut acks = 1;
         let mut last_error = String::new();
@@ -645,7 +654,7 @@ impl TableInner {
     /// (newest version wins, as in an anti-entropy round; a version too far ahead is refused
     /// and counted), so that this primary, taking its range over, works on the keys' latest
     /// records and stamps after them. Returns how many replicas answered.
-    async fn catch_up(self: &Arc<Self>, replicas: &[Vnode], keys: &[Bytes]) -> usize {
+    pub(super) async fn catch_up(self: &Arc<Self>, replicas: &[Vnode], keys: &[Bytes]) -> usize {
         let answers = join_all(replicas.iter().map(|replica| {
             self.call(Request::Read {
                 dest: replica.clone(),

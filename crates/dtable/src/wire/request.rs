@@ -143,7 +143,12 @@ impl Request {
                     origin: origin.as_ref().map(vnode_to_proto),
                 },
             ),
-            Request::Write { dest, items, role } => {
+            Request::Write {
+                dest,
+                items,
+                role,
+                origin,
+            } => {
                 let (role, min_acks) = match role {
                     WriteRole::Primary { min_acks } => {
                         (proto::PbdTableWriteRole::Primary, Some(*min_acks))
@@ -157,6 +162,7 @@ impl Request {
                         items: items_to_proto(items),
                         role: Some(role as i32),
                         min_acks,
+                        origin: origin.as_ref().map(vnode_to_proto),
                     },
                 )
             }
@@ -337,6 +343,7 @@ impl Request {
                     dest: required_vnode(k, m.dest)?,
                     items: items_from_proto(k, m.items)?,
                     role,
+                    origin: optional_vnode(k, m.origin)?,
                 }
             }
             kind::READ => {

@@ -104,11 +104,19 @@ fn every_request() -> Vec<Request> {
             dest: vn(0),
             items: items(),
             role: WriteRole::Primary { min_acks: 2 },
+            origin: None,
         },
         Request::Write {
             dest: vn(1),
             items: vec![],
             role: WriteRole::Replica,
+            origin: None,
+        },
+        Request::Write {
+            dest: vn(1),
+            items: items(),
+            role: WriteRole::Replica,
+            origin: Some(vn(2)),
         },
         Request::Read {
             dest: vn(0),
@@ -556,7 +564,7 @@ proptest! {
         min_acks in 1u32..5,
     ) {
         let items: Vec<(Bytes, Record)> = entries.into_iter().map(|(k, r)| (Bytes::from(k), r)).collect();
-        let request = Request::Write { dest: vn(9), items: items.clone(), role: WriteRole::Primary { min_acks } };
+        let request = Request::Write { dest: vn(9), items: items.clone(), role: WriteRole::Primary { min_acks }, origin: None };
         prop_assert_eq!(Request::decode(request.encode()), Ok(request));
         let reply = Reply::ScanResp { items, more: false };
         prop_assert_eq!(Reply::decode(reply.encode()), Ok(reply));
