@@ -491,6 +491,16 @@ async fn a_join_returns_holding_the_new_primary_ranges() {
     assert!(owned > 0, "the joiner owns no key: the test checks nothing");
 }
 
+/// Sends `request` from `sender` to the node at `to` over the ring's transport, as a peer would.
+async fn call(sender: &dtable::Table, to: &str, request: dtable::Request) -> dtable::Reply {
+    let reply = sender
+        .ring()
+        .call_frame(to, request.encode())
+        .await
+        .unwrap();
+    dtable::Reply::decode(reply).unwrap()
+}
+
 /// Unix milliseconds by the clock the tables run on (virtual: a fixed anchor moved by tokio's
 /// clock, see `dtable::mem`).
 fn table_millis(table: &dtable::Table) -> u64 {
@@ -528,18 +538,7 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
         role: WriteRole::Replica,
         origin: None,
     };
-    let to = hosts[0].clone();
-    let send = |request: Request| {
-        let (sender, to) = (sender.clone(), to.clone());
-        async move {
-            let reply = sender
-                .ring()
-                .call_frame(&to, request.encode())
-                .await
-                .unwrap();
-            Reply::decode(reply).unwrap()
-        }
-    };
+    let send = |request: Request| call(sender, &hosts[0], request);
 
     let hour_ahead = table_millis(holder) + 3_600_000;
     match send(replica_write(hour_ahead, "from the future")).await {
@@ -621,23 +620,14 @@ async fn a_replica_refuses_a_primary_farther_from_the_keys_than_one_that_wrote_t
             origin: Some(origin.clone()),
         }
     };
-    let to = hosts[0].clone();
-    let send = |request: Request| {
-        let (sender, to) = (sender.clone(), to.clone());
-        async move {
-            let reply = sender
-                .ring()
-                .call_frame(&to, request.encode())
-                .await
-                .unwrap();
-            match Reply::decode(reply).unwrap() {
-                Reply::WriteAck {
-                    applied,
-                    error,
-                    moved,
-                } => (applied, error, moved),
-                other => panic!("unexpected reply {other:?}"),
-            }
+    let send = |request: Request| async {
+        match call(sender, &hosts[0], request).await {
+            Reply::WriteAck {
+                applied,
+                error,
+                moved,
+            } => (applied, error, moved),
+            other => panic!("unexpected reply {other:?}"),
         }
     };
 

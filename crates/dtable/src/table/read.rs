@@ -77,8 +77,8 @@ impl Query<'_> {
             // answered are copies the writer never reached: with the primary silent too, the
             // newest of the others is no answer (table simulation, seed 3321: a read answered
             // a counter's older value, the only live copy of the newer one having lost a
-            // message). Ask again rather than answer from part of the copies. A copy that is
-            // down for sure (refused) holds nothing anyone can read.
+            // message). Ask again rather than answer from part of the copies. A copy this node
+            // holds for gone (it failed calls, or refused them) does not hold the read back.
             let partial = silent && asked.answer.is_err();
             if let Some(record) = newest.filter(|_| !partial) {
                 if let (Some(primary), Ok(_)) = (&asked.primary, &asked.answer) {
@@ -187,8 +187,8 @@ impl Query<'_> {
     /// simulation, seed 165: the view's copies answered 105 after an `INCR` acknowledged 106
     /// by a copy only the lookup named).
     ///
-    /// Also says whether a copy asked did not answer in time (`true`: it may hold a newer
-    /// record than any that answered).
+    /// Also says whether a copy asked did not answer in time while this node does not hold it
+    /// for gone (`true`: it may be alive and hold a newer record than any that answered).
     async fn read_other_copies(
         &self,
         key: &Bytes,
@@ -222,13 +222,14 @@ impl Query<'_> {
                     .collect::<Vec<_>>(),
                 "read from other copies"
             );
-            silent |= answers.iter().any(|answer| {
+            // A copy the ring holds for gone is no copy anyone can read, whatever it answered.
+            silent |= copies.iter().zip(&answers).any(|(copy, answer)| {
                 matches!(
                     answer,
                     Err(TableError::Ring(RingError::Transport(
                         TransportError::Timeout { .. }
                     )))
-                )
+                ) && !self.inner.ring.knows_gone(copy)
             });
             let found = answers
                 .into_iter()

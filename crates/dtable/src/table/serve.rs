@@ -71,12 +71,19 @@ impl TableInner {
                     self.write_as_primary(dest, items, positions, min_acks)
                         .await
                 }
-                WriteRole::Replica => match origin.and_then(|o| self.witness(o, &items)) {
-                    Some(refusal) => refusal,
-                    None => self.apply_durably(&dest, items).await,
-                },
+                WriteRole::Replica => {
+                    // Hashed once, for the witness and the store.
+                    let positions = positions_of(&items);
+                    match origin.and_then(|o| self.witness(o, &positions)) {
+                        Some(refusal) => refusal,
+                        None => self.apply_durably(&dest, items, &positions).await,
+                    }
+                }
             },
-            Request::Transfer { dest, items, .. } => self.apply_durably(&dest, items).await,
+            Request::Transfer { dest, items, .. } => {
+                let positions = positions_of(&items);
+                self.apply_durably(&dest, items, &positions).await
+            }
             Request::Read {
                 dest,
                 keys,
@@ -188,14 +195,19 @@ impl TableInner {
     /// Applies records as they come (replica writes, transfers to `dest`): newest version
     /// wins. Records whose version is too far ahead of our clock are not stored, and the reply
     /// says so (see `TableConfig::max_clock_skew`).
-    fn apply_all(&self, dest: &Vnode, items: Vec<(Bytes, Record)>) -> Reply {
+    fn apply_all(
+        &self,
+        dest: &Vnode,
+        items: Vec<(Bytes, Record)>,
+        positions: &[KeyPosition],
+    ) -> Reply {
         let mut applied = 0;
         let mut refusals = Refusals::default();
-        for (key, record) in items {
+        for ((key, record), position) in items.into_iter().zip(positions) {
             if !refusals.admit(&self.clock, &record.version) {
                 continue;
             }
-            if self.store.apply(key, record).changed() {
+            if self.store.apply_at(*position, &key, &record).changed() {
                 applied += 1;
             }
         }
@@ -211,12 +223,17 @@ impl TableInner {
     /// [`apply_all`](TableInner::apply_all), acknowledged once the log holds the records on
     /// disk when its policy is `always` (a replica copy counts for the consistency level only
     /// once it is durable).
-    async fn apply_durably(&self, dest: &Vnode, items: Vec<(Bytes, Record)>) -> Reply {
+    async fn apply_durably(
+        &self,
+        dest: &Vnode,
+        items: Vec<(Bytes, Record)>,
+        positions: &[KeyPosition],
+    ) -> Reply {
         if let Err(reason) = self.writable() {
             return write_ack(0, Some(reason), None);
         }
         self.count_catch_up(&items);
-        let reply = self.apply_all(dest, items);
+        let reply = self.apply_all(dest, items, positions);
         let mark = self.log_mark();
         match (self.durable(mark).await, reply) {
             (Err(reason), Reply::WriteAck { applied, .. }) => {
@@ -687,4 +704,9 @@ fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply
         error,
         moved,
     }
+}
+
+/// Where each item's key lies on the ring.
+fn positions_of(items: &[(Bytes, Record)]) -> Vec<KeyPosition> {
+    items.iter().map(|(key, _)| KeyPosition::of(key)).collect()
 }

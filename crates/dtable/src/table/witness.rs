@@ -95,12 +95,12 @@ fn lies_in(vnode: &Id, key: &Id, primary: &Id) -> bool {
 }
 
 impl TableInner {
-    /// A replica write from primary `origin`: `None` when it may be stored (and `origin` is
-    /// noted as acting owner), else the refusal naming the closer owner.
-    pub(super) fn witness(&self, origin: Vnode, items: &[(Bytes, Record)]) -> Option<Reply> {
+    /// A replica write from primary `origin` for the keys at `positions`: `None` when it may be
+    /// stored (and `origin` is noted as acting owner), else the refusal naming the closer owner.
+    pub(super) fn witness(&self, origin: Vnode, positions: &[KeyPosition]) -> Option<Reply> {
         let now = Instant::now();
         let mut primaries = self.primaries.lock();
-        let keys = items.iter().map(|(key, _)| KeyPosition::of(key).id());
+        let keys = positions.iter().map(KeyPosition::id);
         match primaries.closer_than(&origin, keys, now) {
             Some(owner) => {
                 tracing::debug!(primary = %origin, %owner, "replica write refused: a closer vnode acts as the keys' owner");
