@@ -3,8 +3,7 @@
 //! answering nil without one (docs/design.md, "Reads").
 
 use bytes::Bytes;
-use dendrite::transport::TransportError;
-use dendrite::{RingError, Vnode};
+use dendrite::Vnode;
 use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
@@ -68,19 +67,12 @@ impl Query<'_> {
                 Err(_) => None,
             };
             TableStats::bump(&self.inner.stats.unsettled_reads, 1);
-            let (found, silent) = self.read_other_copies(&key, asked.primary.as_ref()).await;
+            let found = self.read_other_copies(&key, asked.primary.as_ref()).await;
             let newest = [held.clone(), found]
                 .into_iter()
                 .flatten()
                 .max_by_key(|r| r.version);
-            // A copy that timed out may be alive and hold the newest write, while those that
-            // answered are copies the writer never reached: with the primary silent too, the
-            // newest of the others is no answer (table simulation, seed 3321: a read answered
-            // a counter's older value, the only live copy of the newer one having lost a
-            // message). Ask again rather than answer from part of the copies. A copy this node
-            // holds for gone (it failed calls, or refused them) does not hold the read back.
-            let partial = silent && asked.answer.is_err();
-            if let Some(record) = newest.filter(|_| !partial) {
+            if let Some(record) = newest {
                 if let (Some(primary), Ok(_)) = (&asked.primary, &asked.answer) {
                     if held.as_ref().is_none_or(|h| h.version < record.version) {
                         // The primary is taking the range over: give it the key now.
@@ -99,13 +91,9 @@ impl Query<'_> {
                     Err(e) => format!("its primary did not answer ({e})"),
                     Ok(_) => "its primary is still taking the range over".to_string(),
                 };
-                let what = if partial {
-                    "a copy of the key that may hold its newest write did not answer in time"
-                } else {
-                    "no copy of the key answered with it and no copy can yet say it is absent"
-                };
                 return Err(TableError::Unavailable(format!(
-                    "{what}: {why}; retry in a few seconds"
+                    "no copy of the key answered with it and no copy can yet say it is absent: \
+                     {why}; retry in a few seconds"
                 )));
             }
             if let (Some(primary), Err(_)) = (&asked.primary, &asked.answer) {
@@ -186,17 +174,9 @@ impl Query<'_> {
     /// copies can then hold an older record than the copies the write reached (table
     /// simulation, seed 165: the view's copies answered 105 after an `INCR` acknowledged 106
     /// by a copy only the lookup named).
-    ///
-    /// Also says whether a copy asked did not answer in time while this node does not hold it
-    /// for gone (`true`: it may be alive and hold a newer record than any that answered).
-    async fn read_other_copies(
-        &self,
-        key: &Bytes,
-        asked: Option<&Vnode>,
-    ) -> (Option<Record>, bool) {
+    async fn read_other_copies(&self, key: &Bytes, asked: Option<&Vnode>) -> Option<Record> {
         let mut tried: Vec<Vnode> = asked.into_iter().cloned().collect();
         let mut newest: Option<Record> = None;
-        let mut silent = false;
         for source in [Source::View, Source::Lookup] {
             let placement = match source {
                 Source::View => self.placement(key).await,
@@ -222,15 +202,6 @@ impl Query<'_> {
                     .collect::<Vec<_>>(),
                 "read from other copies"
             );
-            // A copy the ring holds for gone is no copy anyone can read, whatever it answered.
-            silent |= copies.iter().zip(&answers).any(|(copy, answer)| {
-                matches!(
-                    answer,
-                    Err(TableError::Ring(RingError::Transport(
-                        TransportError::Timeout { .. }
-                    )))
-                ) && !self.inner.ring.knows_gone(copy)
-            });
             let found = answers
                 .into_iter()
                 .filter_map(Result::ok)
@@ -241,7 +212,7 @@ impl Query<'_> {
                 .flatten()
                 .max_by_key(|r| r.version);
         }
-        (newest, silent)
+        newest
     }
 
     /// Reads `self.read` copies, returns the newest and repairs the stale ones.
