@@ -74,11 +74,24 @@ impl TableInner {
             };
             // Every record from `id` to the primary's id belongs to this placement.
             let owner = placement.primary.id;
-            let end = if !rest.contains(&owner) || owner == start {
+            let mut end = if !rest.contains(&owner) || owner == start {
                 start
             } else {
                 owner
             };
+            // ... unless a local vnode's range begins before it: a lookup answered by a vnode
+            // that has not heard of one of ours yet (it just came back from a pause) names a
+            // primary past it, and the segment would swallow that vnode's keys (failover
+            // scenario D: a resumed vnode's counters handed back and dropped right after it
+            // became their authority, then restarted from nothing). The walk goes on from there.
+            if let Some(cut) = owned
+                .iter()
+                .map(|r| r.from)
+                .filter(|from| from.is_between(&pos, &end))
+                .min_by_key(|from| pos.distance_to(from))
+            {
+                end = cut;
+            }
             let segment = IdRange::new(pos, end);
             // A lookup is answered from the successor list of the key's predecessor, which may
             // not know of us yet (every vnode stabilizes on its own time): the primary itself
@@ -142,6 +155,10 @@ impl TableInner {
             }
             let before = dropped;
             for (key, record) in &batch {
+                // Never a key a local vnode owns now (ownership may have moved during the push).
+                if self.ring.owns_locally(&KeyPosition::of(key).id()) {
+                    continue;
+                }
                 if self.store.remove_if(key, record) {
                     dropped += 1;
                 }
