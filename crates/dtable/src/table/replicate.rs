@@ -70,12 +70,12 @@ impl TableInner {
         items: &[(Bytes, Record)],
         want_ack: bool,
     ) -> Option<oneshot::Receiver<Delivery>> {
-        let link = Link {
+        let link = || Link {
             primary: primary.clone(),
             replica: replica.clone(),
         };
         let mut queues = self.queues.lock();
-        let queue = queues.entry(link.clone()).or_default();
+        let queue = queues.entry(link()).or_default();
         queue.items.extend(items.iter().cloned());
         TableStats::bump(&self.stats.replication_backlog, items.len() as u64);
         let receiver = want_ack.then(|| {
@@ -86,7 +86,8 @@ impl TableInner {
         });
         if !queue.draining {
             queue.draining = true;
-            tokio::spawn(self.clone().drain(link));
+            // The key again only when a drain task starts, not on every write.
+            tokio::spawn(self.clone().drain(link()));
         }
         receiver
     }
