@@ -18,7 +18,8 @@ pub struct NodeFigures {
     /// Seconds since it started.
     pub uptime_s: u64,
     /// `up`, or `joining` while one of its vnodes knows no predecessor yet (or the ring is not
-    /// running).
+    /// running): after a join, and for a stabilization round or so after the host holding a
+    /// vnode's predecessor failed.
     pub state: String,
     /// Share of the ring its vnodes own (0..=1), from their predecessors to themselves.
     pub ownership: f64,
