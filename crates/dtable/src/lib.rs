@@ -64,7 +64,7 @@ pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};
 pub use record::Record;
 pub use slot::{Slot, SlotRangeError, SLOT_COUNT};
-pub use store::{Applied, Store};
+pub use store::{Applied, Change, Store};
 pub use table::{
     CopyRead, NodeAddresses, Query, ScanPage, Table, TableConfig, TableStats, VnodeRecords,
 };

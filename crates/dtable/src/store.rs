@@ -19,12 +19,22 @@ use parking_lot::RwLock;
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
+use crate::version::Version;
 use chunk::Chunk;
 use deadlines::Deadlines;
 pub use error::StoreError;
 
-/// Callback run after each record the store accepts (see [`Store::set_observer`]).
-pub type Observer = dyn Fn(&[u8], &Record) + Send + Sync;
+/// Callback run after each change the store makes to a key (see [`Store::set_observer`]).
+pub type Observer = dyn Fn(&[u8], Change<'_>) + Send + Sync;
+
+/// A change [`Store`] made to one key, as its observer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// The store accepted this record (inserted or replaced; tombstones included).
+    Stored(&'a Record),
+    /// The store dropped the key's copy at this version ([`Store::remove_if`]).
+    Removed(Version),
+}
 
 /// Digest of a bucket holding no entries.
 pub const EMPTY_DIGEST: u64 = 0;
@@ -341,7 +351,9 @@ impl Store {
     }
 
     /// Runs `observer` after every record the store accepts (inserted or replaced, tombstones
-    /// included; not for stale ones, nor for removals and purges). The Go original's ItemHook.
+    /// included; not for stale ones) and every copy [`remove_if`](Store::remove_if) drops; not
+    /// for purged tombstones nor [`remove_range`](Store::remove_range). The durable log writes
+    /// both kinds; the Go original's ItemHook sees the first.
     ///
     /// It runs on the writer's thread after the shard lock is released, so it may read the
     /// store; two concurrent writes of one key may reach it in either order, so an observer that
@@ -428,7 +440,7 @@ impl Store {
         if outcome.changed() && self.observed.load(Ordering::Acquire) {
             let observer = self.observer.read().clone();
             if let Some(observer) = observer {
-                observer(key, record);
+                observer(key, Change::Stored(record));
             }
         }
         tracing::trace!(key = %id.short(), ?outcome, "applied record");
@@ -588,16 +600,23 @@ impl Store {
         removed
     }
 
-    /// Drops the record of `key` if it is still exactly `record` (same version): what a node
-    /// does with a copy it handed back, so that a newer write that arrived meanwhile stays.
-    /// Returns whether it was dropped.
-    pub fn remove_if(&self, key: &[u8], record: &Record) -> bool {
+    /// Drops the record of `key` if its version is still exactly `version`: what a node does
+    /// with a copy it handed back, so that a newer write that arrived meanwhile stays. Returns
+    /// whether it was dropped; the observer hears of a drop ([`Change::Removed`]), so that the
+    /// durable log does not bring the copy back at the next start.
+    pub fn remove_if(&self, key: &[u8], version: Version) -> bool {
         let id = KeyPosition::of(key).id();
         let removed = self.shards[self.shard_index(&id)]
             .write()
             .remove_where(&id, &id, |entry| {
-                entry.id == id && entry.key == key && entry.version == record.version
+                entry.id == id && entry.key == key && entry.version == version
             });
+        if removed > 0 && self.observed.load(Ordering::Acquire) {
+            let observer = self.observer.read().clone();
+            if let Some(observer) = observer {
+                observer(key, Change::Removed(version));
+            }
+        }
         removed > 0
     }
 

@@ -62,7 +62,7 @@ use crate::placement::Placement;
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
-use crate::store::Store;
+use crate::store::{Change, Store};
 use crate::time::TimeSource;
 use crate::version::{Clock, ClockError, Version};
 use crate::wire::kind;
@@ -518,12 +518,18 @@ impl Table {
         match &self.inner.log {
             Some(log) => {
                 let append = log.appender();
-                self.inner.store.set_observer(Box::new(move |key, record| {
-                    append(key, record);
-                    hook(key, record);
+                self.inner.store.set_observer(Box::new(move |key, change| {
+                    append(key, change);
+                    if let Change::Stored(record) = change {
+                        hook(key, record);
+                    }
                 }));
             }
-            None => self.inner.store.set_observer(Box::new(hook)),
+            None => self.inner.store.set_observer(Box::new(move |key, change| {
+                if let Change::Stored(record) = change {
+                    hook(key, record);
+                }
+            })),
         }
     }
 

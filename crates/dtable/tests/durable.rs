@@ -125,6 +125,57 @@ fn newer_versions_win_whatever_the_order_of_the_files() {
 }
 
 #[test]
+fn a_dropped_copy_stays_dropped_after_a_restart_and_one_received_again_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = sample(40);
+    let persistence = open(dir.path(), config(FsyncPolicy::Always)).unwrap();
+    persistence.store.set_observer(persistence.log.appender());
+    for (key, record) in &records {
+        persistence
+            .store
+            .apply(Bytes::copy_from_slice(key), record.clone());
+    }
+    // Every other key dropped at its version, as a hand-back does; one of them then received
+    // again (a later push of the same copy), one dropped at a version it no longer holds.
+    let (dropped, kept): (Vec<_>, Vec<_>) = records.iter().cloned().partition(|(key, _)| {
+        let index: u64 = String::from_utf8_lossy(&key[4..]).parse().unwrap();
+        index % 2 == 0
+    });
+    for (key, record) in &dropped {
+        assert!(persistence.store.remove_if(key, record.version));
+    }
+    let (again_key, again) = dropped[0].clone();
+    persistence
+        .store
+        .apply(Bytes::copy_from_slice(&again_key), again.clone());
+    assert!(!persistence.store.remove_if(&kept[0].0, version(99_999)));
+    persistence.log.close();
+    persistence.store.clear_observer();
+    drop(persistence);
+
+    let reopened = open(dir.path(), config(FsyncPolicy::EverySec)).unwrap();
+    assert_holds(&reopened, &kept);
+    assert_eq!(reopened.store.get(&again_key), Some(again));
+    for (key, _) in &dropped[1..] {
+        assert_eq!(
+            reopened.store.get(key),
+            None,
+            "{} came back",
+            String::from_utf8_lossy(key)
+        );
+    }
+    assert_eq!(reopened.store.len(), kept.len() + 1);
+    reopened.log.close();
+    drop(reopened);
+    // The directory checks clean with removals in its log.
+    let report = check::check(dir.path(), false).unwrap();
+    assert!(
+        report.files.iter().all(|file| file.damage.is_none()),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_torn_tail_is_cut_off_with_a_warning_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let records = sample(50);
@@ -386,4 +437,30 @@ fn save_snapshots_everything_before_it_and_bgsave_answers_as_redis_does() {
     let reopened = open(dir.path(), config(FsyncPolicy::EverySec)).unwrap();
     assert_holds(&reopened, &records);
     assert!(reopened.log.recovery().snapshot.is_some());
+}
+
+#[test]
+fn a_removal_is_a_log_record_and_damage_in_a_snapshot() {
+    use dtable::durable::format::{encode, encode_end, encode_removal};
+    use dtable::durable::replay::{scan, SEGMENT_MAGIC, SNAPSHOT_MAGIC};
+    let mut frames = Vec::new();
+    encode(
+        &mut frames,
+        b"k",
+        &Record::value(version(1), Bytes::from_static(b"v")),
+    );
+    encode_removal(&mut frames, b"k", &version(1));
+    let mut segment = SEGMENT_MAGIC.to_vec();
+    segment.extend_from_slice(&frames);
+    let found = scan(&segment, SEGMENT_MAGIC, |_| {});
+    assert_eq!((found.records, found.damage), (2, None));
+    let mut snapshot = SNAPSHOT_MAGIC.to_vec();
+    snapshot.extend_from_slice(&frames);
+    encode_end(&mut snapshot, 2);
+    let found = scan(&snapshot, SNAPSHOT_MAGIC, |_| {});
+    assert_eq!(found.records, 1);
+    assert_eq!(
+        found.damage.map(|d| d.reason),
+        Some("a removal in a snapshot")
+    );
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use dendrite::{Id, Message, Vnode};
 use dendrite_node::resp::encode_request;
-use dtable::durable::format::{encode, encode_end};
+use dtable::durable::format::{encode, encode_end, encode_removal};
 use dtable::durable::replay::{SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 use dtable::{IdRange, Record, Reply, Request, Version, WriteRole};
 use zmtp::curve::ClientHandshake;
@@ -286,6 +286,7 @@ fn log() -> Seeds {
     let mut segment = SEGMENT_MAGIC.to_vec();
     encode(&mut segment, b"k", &record(Some(b"v"), None));
     encode(&mut segment, b"gone", &record(None, None));
+    encode_removal(&mut segment, b"gone", &record(None, None).version);
     encode(
         &mut segment,
         b"ttl",

@@ -1,7 +1,7 @@
 //! The on-disk format: one record frame, and whole log segments and snapshots read back with
 //! their torn-tail and damage classification (docs/design.md, "Durability").
 
-use dtable::durable::format::{decode, encode, encode_end, Decoded, Frame};
+use dtable::durable::format::{decode, encode_frame, Decoded, Frame};
 use dtable::durable::replay::{scan, SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 
 /// Decodes arbitrary bytes as one frame and as the contents of a segment and of a snapshot
@@ -11,10 +11,7 @@ use dtable::durable::replay::{scan, SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 pub fn log_format(data: &[u8]) {
     if let Decoded::Frame(frame, used) = decode(data) {
         let mut again = Vec::new();
-        match &frame {
-            Frame::Record { key, record } => encode(&mut again, key, record),
-            Frame::End { count } => encode_end(&mut again, *count),
-        }
+        encode_frame(&mut again, &frame);
         assert_eq!(
             Some(&again[..]),
             data.get(..used),
@@ -35,15 +32,15 @@ pub fn log_format(data: &[u8]) {
 fn check_file(file: &[u8], magic: &[u8; 8]) {
     let mut rebuilt = magic.to_vec();
     let mut records = 0u64;
-    let found = scan(file, magic, |key, record| {
-        encode(&mut rebuilt, &key, &record);
+    let found = scan(file, magic, |frame| {
+        encode_frame(&mut rebuilt, &frame);
         records += 1;
     });
     assert_eq!(found.file_len, file.len() as u64);
     assert_eq!(found.records, records);
     if let Some(count) = found.end {
         assert_eq!(count, records, "an accepted snapshot end miscounts");
-        encode_end(&mut rebuilt, count);
+        encode_frame(&mut rebuilt, &Frame::End { count });
     }
     let good = usize::try_from(found.good_len()).unwrap_or(usize::MAX);
     assert!(

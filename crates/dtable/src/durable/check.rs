@@ -104,7 +104,7 @@ pub fn check(path: &Path, fix: bool) -> Result<CheckReport, DurableError> {
         .map(|(_, path)| (path, SNAPSHOT_MAGIC))
         .chain(files.segments.iter().map(|(_, path)| (path, SEGMENT_MAGIC)));
     for (path, magic) in kinds {
-        let scan = replay(path, magic, |_, _| {})?;
+        let scan = replay(path, magic, |_| {})?;
         let mut fixed = false;
         if let (Some(damage), true) = (&scan.damage, fix) {
             cut(path, damage.offset)?;

@@ -3,12 +3,17 @@
 //!
 //! ```text
 //! frame = body length (u32 LE) | CRC-32C of (length bytes, body) (u32 LE) | body
-//! body  = flags (u8: 1 tombstone, 2 deadline, 0x80 end of snapshot)
+//! body  = flags (u8: 1 tombstone, 2 deadline, 4 removal, 0x80 end of snapshot)
 //!       | millis (u64 LE) | logical (u32 LE) | node (u64 LE)
 //!       | [deadline, Unix ms (u64 LE), when flagged]
 //!       | key length (u32 LE) | key | value (the rest of the body)
 //! end   = flags 0x80 | record count (u64 LE)          (the last frame of a snapshot)
 //! ```
+//!
+//! A removal (flag 4 alone, no value) says the store dropped the key's copy at that version (a
+//! stray handed back to its owner, a write of a displaced primary): replayed, it drops the key
+//! if the store holds exactly that version, so a restart does not bring the copy back. Only
+//! log segments hold removals; a snapshot holds what the store held.
 //!
 //! Fixed-width fields: a record costs 33 bytes (41 with a deadline) beyond its key and value,
 //! and decoding is a few loads. The checksum covers the length too, so a frame of zeros (what
@@ -28,6 +33,7 @@ pub const MAX_BODY: usize = 64 << 20;
 
 const TOMBSTONE: u8 = 1;
 const DEADLINE: u8 = 2;
+const REMOVAL: u8 = 4;
 const END: u8 = 0x80;
 
 /// Bytes of a body before the key: flags, millis, logical, node (and a deadline, when flagged).
@@ -42,6 +48,13 @@ pub enum Frame {
         key: Bytes,
         /// Its record: version, value or tombstone, deadline.
         record: Record,
+    },
+    /// A copy the store dropped: `key` at exactly `version` (a newer version stays).
+    Removal {
+        /// The key.
+        key: Bytes,
+        /// The version dropped.
+        version: Version,
     },
     /// The end of a snapshot, with the number of records before it.
     End {
@@ -71,20 +84,45 @@ pub fn encode(out: &mut Vec<u8>, key: &[u8], record: &Record) {
         flags |= DEADLINE;
     }
     let start = begin(out);
-    out.push(flags);
-    out.extend_from_slice(&record.version.millis.to_le_bytes());
-    out.extend_from_slice(&record.version.logical.to_le_bytes());
-    out.extend_from_slice(&record.version.node.to_le_bytes());
+    put_head(out, flags, &record.version);
     if let Some(deadline) = record.expires {
         out.extend_from_slice(&deadline.to_le_bytes());
     }
-    // Keys are at most 64 KiB (the table's `max_key_len`), far below `u32::MAX`.
-    out.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend_from_slice(key);
+    put_key(out, key);
     if let Some(value) = &record.value {
         out.extend_from_slice(value);
     }
     finish(out, start);
+}
+
+/// Appends the removal of `key`'s copy at `version` as one frame to `out`.
+pub fn encode_removal(out: &mut Vec<u8>, key: &[u8], version: &Version) {
+    let start = begin(out);
+    put_head(out, REMOVAL, version);
+    put_key(out, key);
+    finish(out, start);
+}
+
+/// Appends `frame` to `out`: the inverse of [`decode`].
+pub fn encode_frame(out: &mut Vec<u8>, frame: &Frame) {
+    match frame {
+        Frame::Record { key, record } => encode(out, key, record),
+        Frame::Removal { key, version } => encode_removal(out, key, version),
+        Frame::End { count } => encode_end(out, *count),
+    }
+}
+
+fn put_head(out: &mut Vec<u8>, flags: u8, version: &Version) {
+    out.push(flags);
+    out.extend_from_slice(&version.millis.to_le_bytes());
+    out.extend_from_slice(&version.logical.to_le_bytes());
+    out.extend_from_slice(&version.node.to_le_bytes());
+}
+
+fn put_key(out: &mut Vec<u8>, key: &[u8]) {
+    // Keys are at most 64 KiB (the table's `max_key_len`), far below `u32::MAX`.
+    out.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(key);
 }
 
 /// Appends the end frame of a snapshot holding `count` records.
@@ -143,7 +181,8 @@ fn decode_body(body: &[u8]) -> Option<Frame> {
         let count = u64::from_le_bytes(*rest.first_chunk::<8>()?);
         return (rest.len() == 8).then_some(Frame::End { count });
     }
-    if flags & !(TOMBSTONE | DEADLINE) != 0 || body.len() < FIXED + 4 {
+    let removal = flags == REMOVAL;
+    if (!removal && flags & !(TOMBSTONE | DEADLINE) != 0) || body.len() < FIXED + 4 {
         return None;
     }
     let (millis, rest) = rest.split_first_chunk::<8>()?;
@@ -168,6 +207,12 @@ fn decode_body(body: &[u8]) -> Option<Frame> {
         logical: u32::from_le_bytes(*logical),
         node: u64::from_le_bytes(*node),
     };
+    if removal {
+        return value.is_empty().then(|| Frame::Removal {
+            key: Bytes::copy_from_slice(key),
+            version,
+        });
+    }
     Some(Frame::Record {
         key: Bytes::copy_from_slice(key),
         record: Record {

@@ -21,7 +21,7 @@ use super::policy::{FsyncPolicy, LogConfig};
 use super::recovery::Recovery;
 use super::status::{unix_millis, Counters, LogStatus};
 use crate::record::Record;
-use crate::store::Store;
+use crate::store::{Change, Store};
 
 /// The records appended but not yet handed to the writer, and requests to it.
 #[derive(Debug, Default)]
@@ -74,10 +74,13 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn append(&self, key: &[u8], record: &Record) {
+    fn append(&self, key: &[u8], change: Change<'_>) {
         let mut pending = self.pending.lock();
         let before = pending.buf.len();
-        format::encode(&mut pending.buf, key, record);
+        match change {
+            Change::Stored(record) => format::encode(&mut pending.buf, key, record),
+            Change::Removed(version) => format::encode_removal(&mut pending.buf, key, &version),
+        }
         let added = (pending.buf.len() - before) as u64;
         // Under the lock, so positions grow in the order the bytes are queued.
         self.counters.appended.fetch_add(added, Ordering::AcqRel);
@@ -166,14 +169,15 @@ impl Log {
 
     /// Appends `key`'s `record` (called for every record the store accepts).
     pub fn append(&self, key: &[u8], record: &Record) {
-        self.shared.append(key, record);
+        self.shared.append(key, Change::Stored(record));
     }
 
-    /// A function appending to this log, for [`Store::set_observer`]. It keeps the log's
-    /// buffer (not the writer thread) alive: clear the observer when the table stops.
+    /// A function appending to this log, for [`Store::set_observer`]: every record the store
+    /// accepts and every copy it drops. It keeps the log's buffer (not the writer thread)
+    /// alive: clear the observer when the table stops.
     pub fn appender(&self) -> Box<crate::store::Observer> {
         let shared = self.shared.clone();
-        Box::new(move |key, record| shared.append(key, record))
+        Box::new(move |key, change| shared.append(key, change))
     }
 
     /// The position after everything appended so far: a write that reads it after storing its

@@ -1,8 +1,10 @@
 //! Loading a data directory into a store at start: the newest snapshot, then every segment
 //! written after it.
 //!
-//! Records are applied with [`Store::apply`], newest version wins: the order of the files, a
-//! record present in both a snapshot and a segment, or one logged twice make no difference.
+//! Records are applied with [`Store::apply`], newest version wins: a record present in both a
+//! snapshot and a segment, or one logged twice, makes no difference. A removal drops the key
+//! only at the exact version it names ([`Store::remove_if`]), so files and frames are replayed
+//! in the order they were written: a copy dropped and later received again stays.
 //! A record cut short at the very end of the newest segment (a crash mid-write) is cut off with
 //! a warning and counted (Redis's `aof-load-truncated`); any other damage refuses to start,
 //! naming the file, the offset and the repair command.
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::directory::DataDir;
 use super::error::DurableError;
+use super::format::Frame;
 use super::replay::{replay, Damage, FileScan, SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 use crate::store::Store;
 use crate::version::Version;
@@ -49,11 +52,17 @@ pub fn recover(dir: &DataDir, store: &Store) -> Result<Recovery, DurableError> {
     }
     let mut recovery = Recovery::default();
     let mut load = |path: &Path, magic| {
-        replay(path, magic, |key, record| {
-            if recovery.max_version.is_none_or(|max| record.version > max) {
-                recovery.max_version = Some(record.version);
+        replay(path, magic, |frame| match frame {
+            Frame::Record { key, record } => {
+                if recovery.max_version.is_none_or(|max| record.version > max) {
+                    recovery.max_version = Some(record.version);
+                }
+                store.apply(key, record);
             }
-            store.apply(key, record);
+            Frame::Removal { key, version } => {
+                store.remove_if(&key, version);
+            }
+            Frame::End { .. } => {}
         })
     };
     let base = files.snapshots.last().map(|(number, _)| *number);

@@ -2,11 +2,8 @@
 
 use std::path::Path;
 
-use bytes::Bytes;
-
 use super::error::DurableError;
 use super::format::{decode, Decoded, Frame};
-use crate::record::Record;
 
 /// The first bytes of every log segment.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"DNDLOG1\n";
@@ -29,7 +26,7 @@ pub struct Damage {
 /// What reading a file found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileScan {
-    /// Good records read (an end frame not counted).
+    /// Good records and removals read (an end frame not counted).
     pub records: u64,
     /// The file's length.
     pub file_len: u64,
@@ -47,20 +44,20 @@ impl FileScan {
 }
 
 /// Reads the file at `path`, which must start with `magic`, and calls `each` with every good
-/// record up to the first damage.
+/// record or removal ([`Frame::Record`], [`Frame::Removal`]) up to the first damage.
 pub fn replay(
     path: &Path,
     magic: &[u8; 8],
-    each: impl FnMut(Bytes, Record),
+    each: impl FnMut(Frame),
 ) -> Result<FileScan, DurableError> {
     let buf = std::fs::read(path).map_err(|e| DurableError::io("cannot read", path, e))?;
     Ok(scan(&buf, magic, each))
 }
 
 /// Reads the bytes of a whole file, which must start with `magic`, and calls `each` with every
-/// good record up to the first damage. [`replay`] without the file system: pure, so the fuzz
+/// good record or removal up to the first damage. [`replay`] without the file system: pure, so the fuzz
 /// targets (docs/reliability.md, "Fuzzing") can drive it with arbitrary bytes.
-pub fn scan(buf: &[u8], magic: &[u8; 8], mut each: impl FnMut(Bytes, Record)) -> FileScan {
+pub fn scan(buf: &[u8], magic: &[u8; 8], mut each: impl FnMut(Frame)) -> FileScan {
     let mut scan = FileScan {
         file_len: buf.len() as u64,
         ..FileScan::default()
@@ -98,8 +95,12 @@ pub fn scan(buf: &[u8], magic: &[u8; 8], mut each: impl FnMut(Bytes, Record)) ->
             break;
         }
         match decode(&buf[at..]) {
-            Decoded::Frame(Frame::Record { key, record }, used) => {
-                each(key, record);
+            Decoded::Frame(Frame::Removal { .. }, _) if magic == SNAPSHOT_MAGIC => {
+                scan.damage = Some(damage("a removal in a snapshot", false));
+                break;
+            }
+            Decoded::Frame(frame @ (Frame::Record { .. } | Frame::Removal { .. }), used) => {
+                each(frame);
                 scan.records += 1;
                 at += used;
             }

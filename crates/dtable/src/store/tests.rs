@@ -137,25 +137,37 @@ fn remove_range_drops_exactly_the_range() {
 }
 
 #[test]
-fn observer_sees_accepted_records_only() {
+fn observer_sees_accepted_records_and_dropped_copies() {
     let store = Store::new(2);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    store.set_observer(Box::new(move |key, record| {
+    store.set_observer(Box::new(move |key, change| {
+        let (removed, version) = match change {
+            Change::Stored(record) => (false, record.version),
+            Change::Removed(version) => (true, version),
+        };
         sink.lock()
             .unwrap()
-            .push((key.to_vec(), record.version.millis));
+            .push((key.to_vec(), removed, version.millis));
     }));
     put(&store, "k", 2, "a");
     put(&store, "k", 1, "stale");
     store.apply(Bytes::from_static(b"k"), Record::tombstone(ver(3, 1)));
+    // A drop at another version changes nothing and is not reported; at the held one it is.
+    assert!(!store.remove_if(b"k", ver(2, 1)));
+    assert!(store.remove_if(b"k", ver(3, 1)));
+    assert_eq!(store.get(b"k"), None);
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![(b"k".to_vec(), 2), (b"k".to_vec(), 3)]
+        vec![
+            (b"k".to_vec(), false, 2),
+            (b"k".to_vec(), false, 3),
+            (b"k".to_vec(), true, 3)
+        ]
     );
     store.clear_observer();
     put(&store, "k", 4, "b");
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }
 
 #[test]

@@ -159,7 +159,7 @@ impl TableInner {
                 if self.ring.owns_locally(&KeyPosition::of(key).id()) {
                     continue;
                 }
-                if self.store.remove_if(key, record) {
+                if self.store.remove_if(key, record.version) {
                     dropped += 1;
                 }
             }

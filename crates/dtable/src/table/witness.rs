@@ -147,7 +147,7 @@ impl TableInner {
         for (key, record) in items {
             let at = KeyPosition::of(&key).id();
             if lies_in(&owner.id, &at, &primary.id) {
-                if self.store.remove_if(&key, &record) {
+                if self.store.remove_if(&key, record.version) {
                     undone.push(key);
                 }
             } else {

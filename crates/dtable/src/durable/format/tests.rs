@@ -30,6 +30,17 @@ proptest! {
     }
 
     #[test]
+    fn removals_round_trip((key, record) in record_strategy()) {
+        let mut buf = Vec::new();
+        encode_removal(&mut buf, &key, &record.version);
+        let expected = Frame::Removal { key: Bytes::from(key), version: record.version };
+        let mut again = Vec::new();
+        encode_frame(&mut again, &expected);
+        prop_assert_eq!(&again, &buf);
+        prop_assert_eq!(decode(&buf), Decoded::Frame(expected, buf.len()));
+    }
+
+    #[test]
     fn every_truncation_is_incomplete((key, record) in record_strategy()) {
         let mut buf = Vec::new();
         encode(&mut buf, &key, &record);
@@ -98,4 +109,21 @@ fn the_overhead_is_fixed() {
         &Record::value(version, Bytes::from_static(b"value")),
     );
     assert_eq!(buf.len(), FRAME_HEADER + FIXED + 4 + 3 + 5);
+}
+
+#[test]
+fn a_removal_with_a_value_or_other_flags_is_malformed() {
+    let mut buf = Vec::new();
+    encode_removal(&mut buf, b"k", &Version::ZERO);
+    // Flag 4 with the tombstone flag, then flag 4 with a value after the key: both checked by
+    // a valid checksum, so only the body rules can refuse them.
+    for (flags, tail) in [(REMOVAL | TOMBSTONE, &b""[..]), (REMOVAL, &b"v"[..])] {
+        let mut body = buf[FRAME_HEADER..].to_vec();
+        body[0] = flags;
+        body.extend_from_slice(tail);
+        let mut frame = vec![0; FRAME_HEADER];
+        frame.extend_from_slice(&body);
+        finish(&mut frame, 0);
+        assert!(matches!(decode(&frame), Decoded::Damaged(_)), "{flags}");
+    }
 }
