@@ -757,6 +757,15 @@ impl Ring {
         }
     }
 
+    /// [`reach`](Ring::reach)`().in_minority()`, without counting the hosts seen while no lost
+    /// host is unreachable (the usual case): cheap enough to ask on every read.
+    pub fn in_minority(&self) -> bool {
+        if lock(&self.lost_hosts).unreachable() == 0 {
+            return false;
+        }
+        self.reach().in_minority()
+    }
+
     /// `vnode` talked to us (it notified one of our vnodes): it is alive.
     fn heard_from(&self, vnode: &Vnode) {
         self.heard_from_host(&vnode.host);

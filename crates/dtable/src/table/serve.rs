@@ -91,7 +91,18 @@ impl TableInner {
             } => {
                 let positions: Vec<KeyPosition> =
                     keys.iter().map(|key| KeyPosition::of(key)).collect();
-                self.read_at(&dest, keys, &positions, primary)
+                let mut reply = self.read_at(&dest, keys, &positions, primary);
+                // This node may be on the small side of a partition, its authority from rounds
+                // with the copies its side has left: its own clients get that side's view (reads
+                // and plain writes go on there), but a peer that reaches it may be the other
+                // side after the heal, before the rings have merged, and must not take its "not
+                // found" or its copy as final (docs/reliability.md, fix 27).
+                if let Reply::ReadResp { authoritative, .. } = &mut reply {
+                    if *authoritative && self.ring.in_minority() {
+                        *authoritative = false;
+                    }
+                }
+                reply
             }
             Request::Digest { range, buckets, .. } => Reply::DigestResp {
                 buckets: self.store.digest_buckets(range, buckets as usize),
