@@ -377,36 +377,32 @@ async fn increment(table: &dtable::Table, counter: &str, count: usize) -> i64 {
     last
 }
 
-/// The cut-off side of a partition refuses read-modify-writes (it cannot know the value the
-/// other side holds, and its newer versions would undo the other side's increments when the
-/// rings merge) but still takes plain writes; after the heal no acknowledged increment is lost.
-#[tokio::test(start_paused = true)]
-async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
-    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
+/// Cuts the cluster's first host off from the others and waits until it has noticed: it then
+/// refuses `INCR`s of `counter` (at consistency 1, tried every half second), with the reason.
+/// The cut-off table, its host, and the refusal.
+async fn cut_one_off(
+    cluster: &Tables,
+    counter: &str,
+) -> (dtable::Table, String, dtable::TableError) {
     let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
     let (minority, majority) = hosts.split_at(1);
-    let cut_off = cluster.tables[&minority[0]].clone();
-    let writer = cluster.tables[&majority[0]].clone();
-    assert_eq!(increment(&writer, "hits", 20).await, 20);
-    for a in minority {
-        for b in majority {
-            cluster.net.partition(a, b);
-        }
+    for b in majority {
+        cluster.net.partition(&minority[0], b);
     }
-    // Once the cut-off node has noticed, its INCRs are refused with the reason, never applied.
+    let cut_off = cluster.tables[&minority[0]].clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let refusal = loop {
+    loop {
         let outcome = cut_off
             .query()
             .consistency(1)
-            .modify("hits", dtable::Modify::IncrBy(1))
+            .modify(counter.to_string(), dtable::Modify::IncrBy(1))
             .await;
         match outcome {
             Err(e)
                 if e.to_string()
                     .contains("read-modify-writes are refused here") =>
             {
-                break e
+                return (cut_off, minority[0].clone(), e)
             }
             _ => {
                 assert!(
@@ -416,7 +412,19 @@ async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-    };
+    }
+}
+
+/// The cut-off side of a partition refuses read-modify-writes (it cannot know the value the
+/// other side holds, and its newer versions would undo the other side's increments when the
+/// rings merge) but still takes plain writes; after the heal no acknowledged increment is lost.
+#[tokio::test(start_paused = true)]
+async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
+    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
+    let writer = cluster.tables.values().last().unwrap().clone();
+    assert_eq!(increment(&writer, "hits", 20).await, 20);
+    // Once the cut-off node has noticed, its INCRs are refused with the reason, never applied.
+    let (cut_off, _, refusal) = cut_one_off(&cluster, "hits").await;
     println!("cut off: {refusal}");
     // Increments the cut-off node took before it noticed may be kept or lost (they were
     // acknowledged at consistency 1 only); the majority's, at consistency 3, must all survive.
@@ -459,29 +467,8 @@ async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
 async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_merged() {
     use dtable::{KeyPosition, Reply, Request};
     let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
-    let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
-    let (minority, majority) = hosts.split_at(1);
-    let cut_off = cluster.tables[&minority[0]].clone();
-    let writer = cluster.tables[&majority[0]].clone();
-    for b in majority {
-        cluster.net.partition(&minority[0], b);
-    }
-    // Wait until the cut-off node has noticed (it refuses read-modify-writes then).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let outcome = cut_off
-            .query()
-            .modify("probe", dtable::Modify::IncrBy(1))
-            .await;
-        if matches!(&outcome, Err(e) if e.to_string().contains("read-modify-writes are refused")) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never noticed: {outcome:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let writer = cluster.tables.values().last().unwrap().clone();
+    let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
     writer
         .query()
         .consistency(3)
@@ -512,7 +499,7 @@ async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_
     let reply = dtable::Reply::decode(
         writer
             .ring()
-            .call_frame(&minority[0], request.encode())
+            .call_frame(&cut_host, request.encode())
             .await
             .unwrap(),
     )
