@@ -437,11 +437,8 @@ impl Store {
             tracing::error!(key = %id.short(), error = %refusal, "refused record");
             Applied::Refused
         });
-        if outcome.changed() && self.observed.load(Ordering::Acquire) {
-            let observer = self.observer.read().clone();
-            if let Some(observer) = observer {
-                observer(key, Change::Stored(record));
-            }
+        if outcome.changed() {
+            self.tell_observer(key, Change::Stored(record));
         }
         tracing::trace!(key = %id.short(), ?outcome, "applied record");
         outcome
@@ -611,13 +608,21 @@ impl Store {
             .remove_where(&id, &id, |entry| {
                 entry.id == id && entry.key == key && entry.version == version
             });
-        if removed > 0 && self.observed.load(Ordering::Acquire) {
-            let observer = self.observer.read().clone();
-            if let Some(observer) = observer {
-                observer(key, Change::Removed(version));
-            }
+        if removed > 0 {
+            self.tell_observer(key, Change::Removed(version));
         }
         removed > 0
+    }
+
+    /// Runs the observer, if one is set, on `change` to `key` (after the shard lock is
+    /// released; see [`set_observer`](Store::set_observer)).
+    fn tell_observer(&self, key: &[u8], change: Change<'_>) {
+        if self.observed.load(Ordering::Acquire) {
+            let observer = self.observer.read().clone();
+            if let Some(observer) = observer {
+                observer(key, change);
+            }
+        }
     }
 
     /// Drops tombstones whose delete time (`version.millis`) is before `older_than_millis`, in

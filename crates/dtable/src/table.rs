@@ -515,22 +515,15 @@ impl Table {
     /// Calls `hook` for every record this node stores from now on (the Go original's item hook).
     /// On a durable table the log keeps receiving every record, before `hook`.
     pub fn set_hook(&self, hook: impl Fn(&[u8], &Record) + Send + Sync + 'static) {
-        match &self.inner.log {
-            Some(log) => {
-                let append = log.appender();
-                self.inner.store.set_observer(Box::new(move |key, change| {
-                    append(key, change);
-                    if let Change::Stored(record) = change {
-                        hook(key, record);
-                    }
-                }));
+        let append = self.inner.log.as_ref().map(|log| log.appender());
+        self.inner.store.set_observer(Box::new(move |key, change| {
+            if let Some(append) = &append {
+                append(key, change);
             }
-            None => self.inner.store.set_observer(Box::new(move |key, change| {
-                if let Change::Stored(record) = change {
-                    hook(key, record);
-                }
-            })),
-        }
+            if let Change::Stored(record) = change {
+                hook(key, record);
+            }
+        }));
     }
 
     /// The durable log, when the table has one.

@@ -656,3 +656,36 @@ async fn a_replica_refuses_a_primary_farther_from_the_keys_than_one_that_wrote_t
         (1, None, None)
     );
 }
+
+/// The item hook sees every record a node stores, primary and replica copies, tombstones
+/// included (the Go original's ItemHook).
+#[tokio::test(start_paused = true)]
+async fn the_hook_sees_every_record_each_copy_stores() {
+    use std::sync::{Arc, Mutex};
+    let cluster = Tables::start(31, 3, 2).await;
+    let seen: Arc<Mutex<Vec<(Vec<u8>, bool)>>> = Arc::default();
+    for table in cluster.tables.values() {
+        let sink = seen.clone();
+        table.set_hook(move |key, record| {
+            if let Ok(mut seen) = sink.lock() {
+                seen.push((key.to_vec(), record.value.is_some()));
+            }
+        });
+    }
+    let any = cluster.any().clone();
+    any.query()
+        .consistency(3)
+        .set(key(1), value(1, 0))
+        .await
+        .unwrap();
+    any.query().consistency(3).delete(key(1)).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let of_key: Vec<bool> = seen
+        .iter()
+        .filter(|(k, _)| k.as_slice() == key(1).as_ref())
+        .map(|(_, value)| *value)
+        .collect();
+    // Three copies stored the value, then three stored the tombstone.
+    assert_eq!(of_key.iter().filter(|v| **v).count(), 3, "{seen:?}");
+    assert_eq!(of_key.iter().filter(|v| !**v).count(), 3, "{seen:?}");
+}
