@@ -663,7 +663,8 @@ async fn a_replica_refuses_a_primary_farther_from_the_keys_than_one_that_wrote_t
 async fn the_hook_sees_every_record_each_copy_stores() {
     use std::sync::{Arc, Mutex};
     let cluster = Tables::start(31, 3, 2).await;
-    let seen: Arc<Mutex<Vec<(Vec<u8>, bool)>>> = Arc::default();
+    // (key, whether the record held a value rather than a tombstone)
+    let seen = Arc::new(Mutex::new(Vec::<(Vec<u8>, bool)>::new()));
     for table in cluster.tables.values() {
         let sink = seen.clone();
         table.set_hook(move |key, record| {
