@@ -36,6 +36,24 @@ async fn fifty_nodes_converge_to_the_ideal_ring_and_look_up_correctly() {
     assert_eq!(cluster.wrong_lookups(10_000).await, 0);
 }
 
+/// Nodes of one vnode each (`--vnodes 1`): the creator has no sibling for a successor and
+/// learns of the ring only from the joiners' notifies. It takes its predecessor for successor,
+/// as a lone Chord node (its own successor) does at its next stabilization.
+#[tokio::test(start_paused = true)]
+async fn nodes_of_one_vnode_each_converge() {
+    let mut template = template();
+    template.num_vnodes = 1;
+    let mut cluster = Cluster::new(12, template);
+    for _ in 0..5 {
+        cluster.add_node().await.expect("join");
+    }
+    cluster
+        .wait_converged(60)
+        .await
+        .unwrap_or_else(|diff| panic!("did not converge: {diff}"));
+    assert_eq!(cluster.wrong_lookups(1_000).await, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_ring_repairs_itself_after_a_fifth_of_the_nodes_crash() {
     let mut cluster = grow(23, 30).await;

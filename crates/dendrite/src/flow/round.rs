@@ -469,8 +469,14 @@ fn get_predecessor(succ: &Vnode) -> RoundStep {
     }
 }
 
-/// The vnode's first successor; when its list ran dry, the closest of its fingers and this
-/// node's other vnodes (which then make up its list), so that a vnode never stays cut off.
+/// The vnode's first successor; when its list ran dry, the closest of its fingers, this
+/// node's other vnodes and its predecessor (which then make up its list), so that a vnode
+/// never stays cut off.
+///
+/// The predecessor is Chord's rule for a lone node: its successor is itself, whose
+/// predecessor lies between it and itself, so it becomes the successor at the next
+/// stabilization. Without it the creator of a ring of one-vnode nodes, which has no sibling
+/// to start its list, learnt of the joiners only as predecessors and never had a successor.
 pub fn first_successor(state: &mut VnodeState, ring: &impl RingView) -> Option<Vnode> {
     if let Some(first) = state.successors().first() {
         return Some(first.clone());
@@ -482,6 +488,7 @@ pub fn first_successor(state: &mut VnodeState, ring: &impl RingView) -> Option<V
         .flatten()
         .cloned()
         .chain(ring.local_vnodes())
+        .chain(state.predecessor().cloned())
         .filter(|v| v.id != me)
         .collect();
     state.set_successors(fallback);
