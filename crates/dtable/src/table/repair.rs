@@ -250,8 +250,17 @@ impl TableInner {
                     }
                 }
             }
+            // And it must still hold at the end: a vnode that rejoined between this one and its
+            // successor while the round ran has taken the successor's predecessor and holds
+            // copies the pulls above missed (clock seed 180, docs/reliability.md, fix 28).
+            let still_handed_over =
+                handed_over && every_replica_synced && self.ring.hand_over_confirmed(vnode).await;
             if !handed_over {
                 debug!("the successor does not name this vnode its predecessor yet: no authority");
+            } else if every_replica_synced && !still_handed_over {
+                debug!(
+                    "the successor named another predecessor by the end of the round: no authority"
+                );
             } else if replicas.len() < self.replicas_expected() {
                 // A vnode that has just joined may know no other host's vnodes as successors
                 // yet: a round with nobody vouches for nothing while other hosts are reachable.
