@@ -17,6 +17,7 @@
 
 mod forget;
 mod lookup;
+mod nudge;
 mod serve;
 
 pub use crate::flow::lookup::LookupStats;
@@ -35,6 +36,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::chord::{DeadVnodes, VnodeState};
@@ -214,6 +216,9 @@ pub struct Ring {
     handed_over: Mutex<std::collections::BTreeMap<Id, Duration>>,
     /// Where the clock of `dead`, `lost_hosts`, `last_heard` and `handed_over` starts.
     started: tokio::time::Instant,
+    /// One per local vnode, in the order of `vnodes`: wakes its stabilization task for a
+    /// nudged check (see `ring/nudge.rs`).
+    nudges: Vec<Arc<tokio::sync::Notify>>,
 }
 
 /// Most dead vnodes remembered per node.
@@ -328,6 +333,10 @@ impl Ring {
                 .collect()
         };
         local.sort_by_key(|v| v.id);
+        let nudges = local
+            .iter()
+            .map(|_| Arc::new(tokio::sync::Notify::new()))
+            .collect();
         let vnodes = local
             .into_iter()
             .map(|v| {
@@ -358,6 +367,7 @@ impl Ring {
             last_heard: Mutex::new(std::collections::BTreeMap::new()),
             handed_over: Mutex::new(std::collections::BTreeMap::new()),
             started: tokio::time::Instant::now(),
+            nudges,
         });
         ring.transport
             .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));
@@ -378,18 +388,31 @@ impl Ring {
                 }
             }
         }));
-        for index in 0..self.vnodes.len() {
+        for (index, nudge) in self.nudges.iter().enumerate() {
             let weak: Weak<Ring> = Arc::downgrade(self);
+            let nudge = nudge.clone();
             tasks.push(tokio::spawn(async move {
+                let mut next_round = match weak.upgrade() {
+                    Some(ring) if !ring.is_stopped() => Instant::now() + ring.jitter(),
+                    _ => return,
+                };
                 loop {
-                    let pause = match weak.upgrade() {
-                        Some(ring) if !ring.is_stopped() => ring.jitter(),
-                        _ => return,
+                    let nudged = tokio::select! {
+                        // Polled in order, not at random: a seeded simulation replays exactly.
+                        biased;
+                        () = tokio::time::sleep_until(next_round) => false,
+                        () = nudge.notified() => true,
                     };
-                    tokio::time::sleep(pause).await;
-                    match weak.upgrade() {
-                        Some(ring) if !ring.is_stopped() => ring.stabilize(index).await,
-                        _ => return,
+                    let Some(ring) = weak.upgrade().filter(|r| !r.is_stopped()) else {
+                        return;
+                    };
+                    if nudged {
+                        ring.chase_successor(index).await;
+                        drop(ring);
+                        tokio::time::sleep(nudge::NUDGE_GAP).await;
+                    } else {
+                        ring.stabilize(index).await;
+                        next_round = Instant::now() + ring.jitter();
                     }
                 }
             }));

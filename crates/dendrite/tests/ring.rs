@@ -552,3 +552,134 @@ async fn a_hand_over_confirmation_is_fresh_for_a_while_then_asked_again() {
     assert!(!ring_a.hand_over_confirmed(&v10).await);
     assert!(!ring_a.hand_over_confirmed_within(&v10, fresh));
 }
+
+/// A vnode that joins between two others displaces the first as its successor's predecessor;
+/// the displaced vnode hears of it at once (a forwarded notify, `ring/nudge.rs`), not at its
+/// next stabilization round (an hour away here), and the joiner takes it for predecessor. Until
+/// then, a vnode notifying the joiner from further back was taken for its predecessor, and the
+/// joiner believed it owned the displaced vnode's range too (table simulation, clock seed 136;
+/// docs/reliability.md, fix 29).
+#[tokio::test(start_paused = true)]
+async fn a_displaced_predecessor_hears_of_the_joiner_at_once() {
+    let net = dendrite::mem::MemNetwork::new(29);
+    let node = |host: &str, byte: u8| {
+        let mut c = without_stabilization(1, 4);
+        c.host = host.into();
+        c.vnode_ids = vec![id_at(byte)];
+        c
+    };
+    let ring_x = dendrite::Ring::create(node("x:1", 0x10), net.endpoint("x:1"))
+        .await
+        .unwrap();
+    let seeds = ["x:1".to_string()];
+    let ring_s = dendrite::Ring::join(node("s:1", 0x40), net.endpoint("s:1"), &seeds)
+        .await
+        .unwrap();
+    let ring_c = dendrite::Ring::join(node("c:1", 0x80), net.endpoint("c:1"), &seeds)
+        .await
+        .unwrap();
+    let only = |ring: &dendrite::Ring| ring.local_vnodes()[0].clone();
+    let (x, s, c) = (only(&ring_x), only(&ring_s), only(&ring_c));
+    // The ring x -> s -> c, as stabilization would leave it.
+    assert!(ring_x.install_pointers(&x, Some(c.clone()), vec![s.clone(), c.clone()], vec![]));
+    assert!(ring_s.install_pointers(&s, Some(x.clone()), vec![c.clone(), x.clone()], vec![]));
+    assert!(ring_c.install_pointers(&c, Some(s.clone()), vec![x.clone(), s.clone()], vec![]));
+
+    let ring_y = dendrite::Ring::join(node("y:1", 0x20), net.endpoint("y:1"), &seeds)
+        .await
+        .unwrap();
+    let y = only(&ring_y);
+    // The joiner tells its successor; that displaces x there.
+    let notify = dendrite::Message::Notify {
+        dest: s.clone(),
+        vnode: y.clone(),
+    };
+    ring_y.call_frame("s:1", notify.encode()).await.unwrap();
+    assert_eq!(ring_s.predecessor(&s).unwrap(), Some(y.clone()));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let x_successor = ring_x.neighbours(&x).unwrap().successors.first().cloned();
+        let y_predecessor = ring_y.predecessor(&y).unwrap();
+        if x_successor.as_ref() == Some(&y) && y_predecessor.as_ref() == Some(&x) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "x's successor is {x_successor:?} and y's predecessor {y_predecessor:?} after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A hand-over confirmed by a sibling says nothing about the vnodes of other hosts further
+/// down the list, which make the replica set: vnode 0x40's list skips 0x60 (it was placed by
+/// its seed's vnodes after a restart), while its sibling 0x50, which names it, knows better.
+/// The confirmation goes on to the first vnode of another host in 0x40's list; that one names
+/// another predecessor, so 0x40 checks its successor again (the notify merges its sibling's
+/// list) before it confirms: by then its replicas are the true ones (table simulation, clock
+/// seed 594; docs/reliability.md, fix 30).
+#[tokio::test(start_paused = true)]
+async fn a_hand_over_confirmed_by_a_sibling_is_confirmed_past_it_too() {
+    let net = dendrite::mem::MemNetwork::new(30);
+    let node = |host: &str, ids: Vec<dendrite::Id>| {
+        let mut c = without_stabilization(ids.len() as u16, 4);
+        c.host = host.into();
+        c.vnode_ids = ids;
+        c.replicas = 2;
+        c
+    };
+    let ring_a = dendrite::Ring::create(
+        node("a:1", vec![id_at(0x40), id_at(0x50)]),
+        net.endpoint("a:1"),
+    )
+    .await
+    .unwrap();
+    let seeds = ["a:1".to_string()];
+    let ring_b = dendrite::Ring::join(node("b:1", vec![id_at(0x60)]), net.endpoint("b:1"), &seeds)
+        .await
+        .unwrap();
+    let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x90)]), net.endpoint("c:1"), &seeds)
+        .await
+        .unwrap();
+    let local = |ring: &dendrite::Ring, byte: u8| {
+        ring.local_vnodes()
+            .into_iter()
+            .find(|v| v.id == id_at(byte))
+            .unwrap()
+    };
+    let (v40, v50) = (local(&ring_a, 0x40), local(&ring_a, 0x50));
+    let (v60, v90) = (local(&ring_b, 0x60), local(&ring_c, 0x90));
+    assert!(ring_a.install_pointers(
+        &v40,
+        Some(v90.clone()),
+        vec![v50.clone(), v90.clone()],
+        vec![]
+    ));
+    assert!(ring_a.install_pointers(
+        &v50,
+        Some(v40.clone()),
+        vec![v60.clone(), v90.clone(), v40.clone()],
+        vec![]
+    ));
+    assert!(ring_b.install_pointers(
+        &v60,
+        Some(v50.clone()),
+        vec![v90.clone(), v40.clone()],
+        vec![]
+    ));
+    assert!(ring_c.install_pointers(
+        &v90,
+        Some(v60.clone()),
+        vec![v40.clone(), v50.clone()],
+        vec![]
+    ));
+    assert_eq!(ring_a.replicas(&v40).unwrap(), vec![v90.clone()]);
+
+    assert!(ring_a.hand_over_confirmed(&v40).await);
+    assert_eq!(
+        ring_a.replicas(&v40).unwrap(),
+        vec![v60, v90],
+        "confirmed with a replica set that skips a live vnode"
+    );
+}

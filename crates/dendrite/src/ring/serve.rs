@@ -6,6 +6,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use tracing::debug;
 
+use super::nudge::{self, Hint};
 use super::{lock, Ring};
 use crate::chord::Route;
 use crate::message::{CodecError, Message, PROTOCOL_VERSION};
@@ -137,6 +138,18 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
+                let ahead = lock(state)
+                    .successors()
+                    .first()
+                    .is_some_and(|succ| vnode.id.is_between(&dest.id, &succ.id));
+                if ahead {
+                    // Not a predecessor candidate: news of a vnode between this one and its
+                    // successor (a forwarded notify, ring/nudge.rs). The sender heard from it,
+                    // this node did not: nothing to note about its life.
+                    self.follow_hint(&dest, Some(Hint::StabilizeNow));
+                    let successors = lock(state).successors().to_vec();
+                    return Message::ListVnodesResp { vnodes: successors };
+                }
                 self.heard_from(&vnode);
                 // A vacancy is filled with the nearest live vnode this host knows of, which
                 // may be nearer than the notifier (fix 18, ring/vacancy.rs).
@@ -144,13 +157,28 @@ impl Ring {
                 let candidate = if vacant {
                     self.predecessor_for_vacancy(&dest, &vnode)
                 } else {
-                    vnode
+                    vnode.clone()
                 };
-                let (event, successors) = {
+                let (event, successors, before, after) = {
                     let mut s = lock(state);
-                    (s.notify(&candidate), s.successors().to_vec())
+                    let before = s.predecessor().cloned();
+                    let event = s.notify(&candidate);
+                    (
+                        event,
+                        s.successors().to_vec(),
+                        before,
+                        s.predecessor().cloned(),
+                    )
                 };
                 self.emit(event);
+                let hint = nudge::hint(
+                    &dest.id,
+                    &vnode,
+                    before.as_ref(),
+                    after.as_ref(),
+                    successors.first(),
+                );
+                self.follow_hint(&dest, hint);
                 Message::ListVnodesResp { vnodes: successors }
             }
             Message::Leave { .. } => Message::error("Leave is not served in place"),
