@@ -25,7 +25,7 @@ const FIXED: [(u64, u32); 14] = [
 
 /// Seeds of the clock-offset sweep (`--faults clock,partition,crash --rounds 6`) that found a
 /// bug, with their fix.
-const FIXED_WITH_CLOCKS: [(u64, u32); 9] = [
+const FIXED_WITH_CLOCKS: [(u64, u32); 11] = [
     (329, 18),  // two primaries after a restart with a clock 2.3 s ahead: INCRs answered twice
     (278, 18),  // fix 18's first version: a ghost vnode filled a vacancy and stayed for good
     (647, 20),  // a restarted node's join found only its own ghosts: a private ring, nil reads
@@ -35,6 +35,8 @@ const FIXED_WITH_CLOCKS: [(u64, u32); 9] = [
     (1298, 22), // two of four restarted together, a counter resumed from an older copy (the same)
     (1456, 23), // a newcomer took a predecessor past a live vnode: a nil read after a SET
     (180, 28),  // a vnode came back between a round's vnode and its successor: INCR from nothing
+    (136, 29),  // a restarted vnode took a predecessor past a live one just back: a stale read
+    (594, 30),  // a hand-over confirmed by a sibling, replicas never checked: INCR from nothing
 ];
 
 #[test]
