@@ -44,6 +44,20 @@ impl Id {
         Id(bytes)
     }
 
+    /// The id whose first byte is `top` and every other byte zero: `top / 256` of the way round
+    /// the ring. For placing vnodes by hand (tests, examples) where only their order matters.
+    ///
+    /// ```
+    /// use dendrite::Id;
+    /// assert!(Id::at_top_byte(0x40) < Id::at_top_byte(0x41));
+    /// assert_eq!(Id::at_top_byte(0), Id::ZERO);
+    /// ```
+    pub const fn at_top_byte(top: u8) -> Id {
+        let mut bytes = [0; ID_BYTES];
+        bytes[0] = top;
+        Id(bytes)
+    }
+
     /// Reads an id from a slice that must be exactly 20 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Id, IdLengthError> {
         let array: [u8; ID_BYTES] = bytes.try_into().map_err(|_| IdLengthError(bytes.len()))?;

@@ -328,11 +328,16 @@ async fn a_survey_from_outside_lists_every_live_vnode() {
     assert_eq!(seen, live);
 }
 
-/// An id whose first byte is `byte`, the rest zero.
 fn id_at(byte: u8) -> dendrite::Id {
-    let mut raw = [0u8; 20];
-    raw[0] = byte;
-    dendrite::Id::from(raw)
+    dendrite::Id::at_top_byte(byte)
+}
+
+/// The vnode of `ring` whose id is [`id_at`]`(byte)`.
+fn local_vnode(ring: &dendrite::Ring, byte: u8) -> dendrite::Vnode {
+    ring.local_vnodes()
+        .into_iter()
+        .find(|v| v.id == id_at(byte))
+        .expect("a vnode of this ring")
 }
 
 #[tokio::test(start_paused = true)]
@@ -403,14 +408,8 @@ impl Vacancy {
             dendrite::Ring::join(node("c:1", vec![id_at(0x30)]), net.endpoint("c:1"), &join)
                 .await
                 .unwrap();
-        let vnode = |ring: &dendrite::Ring, byte: u8| {
-            ring.local_vnodes()
-                .into_iter()
-                .find(|v| v.id == id_at(byte))
-                .unwrap()
-        };
-        let (s10, v50) = (vnode(&ring_a, 0x10), vnode(&ring_a, 0x50));
-        let (x40, n30) = (vnode(&ring_b, 0x40), vnode(&ring_c, 0x30));
+        let (s10, v50) = (local_vnode(&ring_a, 0x10), local_vnode(&ring_a, 0x50));
+        let (x40, n30) = (local_vnode(&ring_b, 0x40), local_vnode(&ring_c, 0x30));
         assert!(ring_a.install_pointers(
             &s10,
             Some(v50.clone()),
@@ -642,14 +641,8 @@ async fn a_hand_over_confirmed_by_a_sibling_is_confirmed_past_it_too() {
     let ring_c = dendrite::Ring::join(node("c:1", vec![id_at(0x90)]), net.endpoint("c:1"), &seeds)
         .await
         .unwrap();
-    let local = |ring: &dendrite::Ring, byte: u8| {
-        ring.local_vnodes()
-            .into_iter()
-            .find(|v| v.id == id_at(byte))
-            .unwrap()
-    };
-    let (v40, v50) = (local(&ring_a, 0x40), local(&ring_a, 0x50));
-    let (v60, v90) = (local(&ring_b, 0x60), local(&ring_c, 0x90));
+    let (v40, v50) = (local_vnode(&ring_a, 0x40), local_vnode(&ring_a, 0x50));
+    let (v60, v90) = (local_vnode(&ring_b, 0x60), local_vnode(&ring_c, 0x90));
     assert!(ring_a.install_pointers(
         &v40,
         Some(v90.clone()),

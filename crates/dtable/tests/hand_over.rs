@@ -47,13 +47,6 @@ impl Transport for Interposed {
     }
 }
 
-/// An id whose first byte is `top`, the rest zero.
-fn id(top: u8) -> Id {
-    let mut bytes = [0u8; 20];
-    bytes[0] = top;
-    Id::new(bytes)
-}
-
 fn config(host: &str, vnode: Id) -> Config {
     let mut c = Config::new(host);
     c.num_vnodes = 1;
@@ -90,7 +83,7 @@ fn key_between(from: Id, to: Id) -> Bytes {
 #[tokio::test(start_paused = true)]
 async fn a_round_vouches_for_nothing_when_the_successor_took_another_predecessor_meanwhile() {
     let net = MemNetwork::new(180);
-    let (a, j, s, c) = (id(0x40), id(0x60), id(0x80), id(0xc0));
+    let [a, j, s, c] = [0x40, 0x60, 0x80, 0xc0].map(Id::at_top_byte);
     let a_end = Arc::new(Interposed {
         inner: net.endpoint("a:1"),
         before_pull: Mutex::new(None),

@@ -148,9 +148,7 @@ mod tests {
     use super::*;
 
     fn id(top: u8) -> Id {
-        let mut bytes = [0u8; 20];
-        bytes[0] = top;
-        Id::new(bytes)
+        Id::at_top_byte(top)
     }
 
     fn vnode(top: u8) -> Vnode {

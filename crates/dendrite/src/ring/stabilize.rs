@@ -213,7 +213,7 @@ impl Ring {
         }
         let (_, state) = self.vnodes.get(index)?;
         let list = lock(state).successors().to_vec();
-        let Some(at) = list.iter().position(|v| self.state(v).is_none()) else {
+        let Some(at) = list.iter().position(|v| *v.host != *self.local_host()) else {
             // Only this host's vnodes: nobody else to ask.
             return Some(true);
         };
