@@ -28,7 +28,7 @@ mod vacancy;
 mod witness;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,7 +36,6 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::chord::{DeadVnodes, VnodeState};
@@ -372,51 +371,6 @@ impl Ring {
         ring.transport
             .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));
         Ok(ring)
-    }
-
-    /// Spawns one stabilization task per vnode, and the task that probes lost hosts.
-    fn start(self: &Arc<Self>) {
-        let mut tasks = lock(&self.tasks);
-        let weak: Weak<Ring> = Arc::downgrade(self);
-        let period = self.config.stabilize_max;
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(period).await;
-                match weak.upgrade() {
-                    Some(ring) if !ring.is_stopped() => ring.probe_lost_host().await,
-                    _ => return,
-                }
-            }
-        }));
-        for (index, nudge) in self.nudges.iter().enumerate() {
-            let weak: Weak<Ring> = Arc::downgrade(self);
-            let nudge = nudge.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut next_round = match weak.upgrade() {
-                    Some(ring) if !ring.is_stopped() => Instant::now() + ring.jitter(),
-                    _ => return,
-                };
-                loop {
-                    let nudged = tokio::select! {
-                        // Polled in order, not at random: a seeded simulation replays exactly.
-                        biased;
-                        () = tokio::time::sleep_until(next_round) => false,
-                        () = nudge.notified() => true,
-                    };
-                    let Some(ring) = weak.upgrade().filter(|r| !r.is_stopped()) else {
-                        return;
-                    };
-                    if nudged {
-                        ring.chase_successor(index).await;
-                        drop(ring);
-                        tokio::time::sleep(nudge::NUDGE_GAP).await;
-                    } else {
-                        ring.stabilize(index).await;
-                        next_round = Instant::now() + ring.jitter();
-                    }
-                }
-            }));
-        }
     }
 
     /// A pause drawn uniformly from the stabilization range.

@@ -138,16 +138,15 @@ impl Ring {
                 let Some(state) = self.state(&dest) else {
                     return no_such_vnode(&dest);
                 };
-                let ahead = lock(state)
-                    .successors()
+                let successors = lock(state).successors().to_vec();
+                if successors
                     .first()
-                    .is_some_and(|succ| vnode.id.is_between(&dest.id, &succ.id));
-                if ahead {
+                    .is_some_and(|succ| vnode.id.is_between(&dest.id, &succ.id))
+                {
                     // Not a predecessor candidate: news of a vnode between this one and its
                     // successor (a forwarded notify, ring/nudge.rs). The sender heard from it,
                     // this node did not: nothing to note about its life.
                     self.follow_hint(&dest, Some(Hint::StabilizeNow));
-                    let successors = lock(state).successors().to_vec();
                     return Message::ListVnodesResp { vnodes: successors };
                 }
                 self.heard_from(&vnode);

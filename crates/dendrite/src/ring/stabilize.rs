@@ -2,9 +2,11 @@
 //! [`crate::flow::round`] against a vnode's state, the predecessor check, and the hand-over
 //! check an application asks before acting as a range's new owner.
 
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::seq::SliceRandom;
+use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use super::{lock, Ring};
@@ -16,6 +18,51 @@ use crate::vnode::Vnode;
 const MAX_KNOWN_HOSTS: usize = 256;
 
 impl Ring {
+    /// Spawns one stabilization task per vnode, and the task that probes lost hosts.
+    pub(super) fn start(self: &Arc<Self>) {
+        let mut tasks = lock(&self.tasks);
+        let weak: Weak<Ring> = Arc::downgrade(self);
+        let period = self.config.stabilize_max;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                match weak.upgrade() {
+                    Some(ring) if !ring.is_stopped() => ring.probe_lost_host().await,
+                    _ => return,
+                }
+            }
+        }));
+        for (index, nudge) in self.nudges.iter().enumerate() {
+            let weak: Weak<Ring> = Arc::downgrade(self);
+            let nudge = nudge.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut next_round = match weak.upgrade() {
+                    Some(ring) if !ring.is_stopped() => Instant::now() + ring.jitter(),
+                    _ => return,
+                };
+                loop {
+                    let nudged = tokio::select! {
+                        // Polled in order, not at random: a seeded simulation replays exactly.
+                        biased;
+                        () = tokio::time::sleep_until(next_round) => false,
+                        () = nudge.notified() => true,
+                    };
+                    let Some(ring) = weak.upgrade().filter(|r| !r.is_stopped()) else {
+                        return;
+                    };
+                    if nudged {
+                        ring.chase_successor(index).await;
+                        drop(ring);
+                        tokio::time::sleep(super::nudge::NUDGE_GAP).await;
+                    } else {
+                        ring.stabilize(index).await;
+                        next_round = Instant::now() + ring.jitter();
+                    }
+                }
+            }));
+        }
+    }
+
     /// Runs one round for local vnode `index`.
     pub(super) async fn stabilize(&self, index: usize) {
         let Some((me, _)) = self.vnodes.get(index) else {
