@@ -40,6 +40,11 @@ struct Probe {
 pub struct LostHosts {
     capacity: usize,
     hosts: BTreeMap<String, Probe>,
+    /// Odd while this node is *rejoining*: it was on the small side of a partition (it reached
+    /// at most half of the hosts it had seen), has heard from the far side again, and has not
+    /// yet merged through every host that answered. Even otherwise. It moves by one at each
+    /// edge, so a reader that saw one value knows whether anything happened since.
+    rejoin_epoch: u64,
 }
 
 impl LostHosts {
@@ -49,6 +54,7 @@ impl LostHosts {
         LostHosts {
             capacity: capacity.max(1),
             hosts: BTreeMap::new(),
+            rejoin_epoch: 0,
         }
     }
 
@@ -94,25 +100,70 @@ impl LostHosts {
     }
 
     /// The probe of `host` at `now` went unanswered: wait twice as long before the next one.
+    /// A host that had answered a call since it was lost counts as unreachable again.
     pub fn unanswered(&mut self, host: &str, now: Duration) {
         if let Some(p) = self.hosts.get_mut(host) {
             p.backoff = p.backoff.saturating_mul(2).min(MAX_BACKOFF);
             p.next = now.saturating_add(p.backoff);
+            p.answered = false;
         }
     }
 
-    /// `host` answered: it is no longer lost (if it dies again, [`note`](Self::note) starts
-    /// over).
-    pub fn found(&mut self, host: &str) {
+    /// `host` answered a probe: it is no longer lost (if it dies again, [`note`](Self::note)
+    /// starts over). `seen` is [`Reach::seen`] before the change. The caller merges through it,
+    /// then calls [`merged`](Self::merged).
+    pub fn found(&mut self, host: &str, seen: usize) {
+        let was_minority = self.reach(seen).in_minority();
         self.hosts.remove(host);
+        self.note_rejoin(was_minority, seen);
     }
 
-    /// A call to `host` succeeded at `now` outside a probe: it is reachable again. It stays
-    /// listed, due at once, so that the next probe still looks for a ring to merge through it.
-    pub fn answered(&mut self, host: &str, now: Duration) {
+    /// A call to `host` succeeded at `now` outside a probe (or it called us): it is reachable
+    /// again. It stays listed, due at once, so that the next probe still looks for a ring to
+    /// merge through it. `seen` is [`Reach::seen`] before the change.
+    pub fn answered(&mut self, host: &str, now: Duration, seen: usize) {
+        let was_minority = self.reach(seen).in_minority();
         if let Some(p) = self.hosts.get_mut(host) {
             p.answered = true;
             p.next = p.next.min(now);
+        }
+        self.note_rejoin(was_minority, seen);
+    }
+
+    /// A probe's merge is done, or the probe went unanswered: if no host that answered is still
+    /// waiting for its probe, this node is no longer rejoining (see
+    /// [`rejoining`](Self::rejoining)).
+    pub fn merged(&mut self) {
+        if self.rejoining() && !self.hosts.values().any(|p| p.answered) {
+            self.rejoin_epoch += 1;
+        }
+    }
+
+    /// Is this node rejoining: it was on the small side of a partition, has heard from the far
+    /// side again, and has not yet merged its ring with the far side's through every host that
+    /// answered? Until it has, its copies may lack what the far side wrote meanwhile, though
+    /// it no longer looks cut off (docs/design.md, "Partitions").
+    pub fn rejoining(&self) -> bool {
+        self.rejoin_epoch % 2 == 1
+    }
+
+    /// Moves by one when rejoining begins and again when it ends: an anti-entropy round that
+    /// saw it move vouches for nothing.
+    pub fn rejoin_epoch(&self) -> u64 {
+        self.rejoin_epoch
+    }
+
+    /// Begins rejoining if this node was in a minority and is not any more.
+    fn note_rejoin(&mut self, was_minority: bool, seen: usize) {
+        if was_minority && !self.reach(seen).in_minority() && !self.rejoining() {
+            self.rejoin_epoch += 1;
+        }
+    }
+
+    fn reach(&self, seen: usize) -> Reach {
+        Reach {
+            seen,
+            unreachable: self.unreachable(),
         }
     }
 
@@ -186,7 +237,7 @@ mod tests {
     fn a_found_host_leaves_the_list_and_starts_over_when_lost_again() {
         let mut lost = LostHosts::new(8);
         lost.note("b:1", S);
-        lost.found("b:1");
+        lost.found("b:1", 2);
         assert!(lost.is_empty());
         assert_eq!(lost.due(S * 100), None);
         lost.note("b:1", S * 100);
@@ -201,12 +252,68 @@ mod tests {
         assert_eq!(lost.unreachable(), 2);
         lost.unanswered("b:1", S * 2);
         lost.unanswered("c:1", S * 2);
-        lost.answered("b:1", S * 3);
+        lost.answered("b:1", S * 3, 3);
         assert_eq!(lost.unreachable(), 1);
         assert!(lost.contains("b:1"));
         assert_eq!(lost.due(S * 3).as_deref(), Some("b:1"));
-        lost.answered("z:1", S * 3);
+        lost.answered("z:1", S * 3, 3);
         assert!(!lost.contains("z:1"));
+    }
+
+    #[test]
+    fn a_node_back_from_a_minority_rejoins_until_it_merged_through_every_host_that_answered() {
+        // Seven hosts seen, five of them lost: this node is on the small side.
+        let mut lost = LostHosts::new(8);
+        for host in ["c:1", "d:1", "e:1", "f:1", "g:1"] {
+            lost.note(host, S);
+        }
+        assert!(!lost.rejoining());
+        lost.answered("c:1", S * 2, 7);
+        assert!(!lost.rejoining(), "3 of 7 reached: still on the small side");
+        let before = lost.rejoin_epoch();
+        lost.answered("d:1", S * 2, 7);
+        assert!(lost.rejoining(), "4 of 7 reached: the far side is back");
+        assert_eq!(lost.rejoin_epoch(), before + 1);
+        lost.answered("e:1", S * 2, 7);
+        assert_eq!(lost.rejoin_epoch(), before + 1, "one edge per rejoining");
+        // A merge through one host ends nothing while others wait for their probe.
+        lost.found("c:1", 7);
+        lost.merged();
+        assert!(lost.rejoining());
+        lost.found("d:1", 7);
+        lost.merged();
+        assert!(lost.rejoining());
+        lost.found("e:1", 7);
+        lost.merged();
+        assert!(
+            !lost.rejoining(),
+            "every host that answered was merged through; the silent ones wait for probes"
+        );
+        assert_eq!(lost.rejoin_epoch(), before + 2);
+    }
+
+    #[test]
+    fn a_node_of_the_large_side_never_rejoins() {
+        let mut lost = LostHosts::new(8);
+        lost.note("d:1", S);
+        lost.note("e:1", S);
+        lost.answered("d:1", S * 2, 5);
+        lost.found("e:1", 5);
+        lost.merged();
+        assert_eq!(lost.rejoin_epoch(), 0);
+    }
+
+    #[test]
+    fn rejoining_ends_when_the_host_that_answered_goes_silent_again() {
+        let mut lost = LostHosts::new(8);
+        lost.note("b:1", S);
+        lost.answered("b:1", S * 2, 2);
+        assert!(lost.rejoining(), "either side of a 1-1 split is a minority");
+        lost.unanswered("b:1", S * 3);
+        assert_eq!(lost.unreachable(), 1, "unreachable again");
+        lost.merged();
+        assert!(!lost.rejoining());
+        assert_eq!(lost.rejoin_epoch(), 2);
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //!   around dead vnodes;
 //! - `survey`: every vnode of a ring, walked from outside before joining;
 //! - `reunion`: probes hosts lost from view and merges rings a partition split.
+//! - `reach`: how many hosts this node reaches, and whether it is rejoining after a partition.
 //! - `forget`: what a vnode found dead or suspect does to every local vnode's pointers.
 //! - `witness`: what an application saw of other vnodes acting as owners corrects the ring.
 
 mod forget;
 mod lookup;
 mod nudge;
+mod reach;
 mod serve;
 
 pub use crate::flow::lookup::LookupStats;
@@ -43,7 +45,7 @@ use crate::config::{Config, ConfigError};
 use crate::event::RingEvent;
 use crate::flow::join::{Join, JoinStep};
 use crate::id::Id;
-use crate::lost_hosts::{LostHosts, Reach};
+use crate::lost_hosts::LostHosts;
 use crate::message::{CodecError, Message};
 use crate::transport::{ExtensionHandler, Extensions, RegistryError, Transport, TransportError};
 use crate::vnode::Vnode;
@@ -207,6 +209,8 @@ pub struct Ring {
     /// Hosts whose vnodes were found dead, probed now and then: the first to answer after a
     /// partition heals is where this node's ring and the other side's merge.
     lost_hosts: Mutex<LostHosts>,
+    /// [`LostHosts::rejoin_epoch`], mirrored for lock-free reads on every request.
+    rejoin_epoch: std::sync::atomic::AtomicU64,
     /// When each remote host last answered a call or notified one of our vnodes: what tells
     /// a predecessor check whose pings timed out that a partition healed meanwhile.
     last_heard: Mutex<std::collections::BTreeMap<Arc<str>, Duration>>,
@@ -218,6 +222,8 @@ pub struct Ring {
     /// One per local vnode, in the order of `vnodes`: wakes its stabilization task for a
     /// nudged check (see `ring/nudge.rs`).
     nudges: Vec<Arc<tokio::sync::Notify>>,
+    /// Wakes the probe task at once: a lost host answered, so a probe can merge through it.
+    probe_now: Arc<tokio::sync::Notify>,
 }
 
 /// Most dead vnodes remembered per node.
@@ -363,10 +369,12 @@ impl Ring {
             known_hosts: Mutex::new(std::collections::BTreeSet::new()),
             dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
             lost_hosts: Mutex::new(LostHosts::new(MAX_LOST_HOSTS)),
+            rejoin_epoch: std::sync::atomic::AtomicU64::new(0),
             last_heard: Mutex::new(std::collections::BTreeMap::new()),
             handed_over: Mutex::new(std::collections::BTreeMap::new()),
             started: tokio::time::Instant::now(),
             nudges,
+            probe_now: Arc::new(tokio::sync::Notify::new()),
         });
         ring.transport
             .set_handler(Arc::new(serve::RingHandler::new(Arc::downgrade(&ring))));
@@ -711,45 +719,20 @@ impl Ring {
                 dead.host_answered(host, self.since_start());
             }
         }
-        let mut lost = lock(&self.lost_hosts);
-        if !lost.is_empty() {
-            lost.answered(host, self.since_start());
-        }
-    }
-
-    /// How many hosts this node has seen on the ring, and how many of them it cannot reach
-    /// now: what an application asks before an operation that must not run on the minority
-    /// side of a partition (dtable's read-modify-writes).
-    pub fn reach(&self) -> Reach {
-        let local = self.local_host();
-        let lost = lock(&self.lost_hosts);
-        let mut seen = lock(&self.known_hosts)
-            .iter()
-            .filter(|h| h.as_str() != local && !lost.contains(h))
-            .count();
-        seen += lost.len() + 1;
-        Reach {
-            seen,
-            unreachable: lost.unreachable(),
-        }
-    }
-
-    /// [`reach`](Ring::reach)`().in_minority()`, without counting the hosts seen while no lost
-    /// host is unreachable (the usual case): cheap enough to ask on every read.
-    pub fn in_minority(&self) -> bool {
-        if lock(&self.lost_hosts).unreachable() == 0 {
-            return false;
-        }
-        self.reach().in_minority()
+        self.lost_host_answered(host);
     }
 
     /// `vnode` talked to us (it notified one of our vnodes): it is alive.
     fn heard_from(&self, vnode: &Vnode) {
         self.heard_from_host(&vnode.host);
-        let mut dead = lock(&self.dead);
-        if !dead.is_empty() {
-            dead.alive(vnode);
+        {
+            let mut dead = lock(&self.dead);
+            if !dead.is_empty() {
+                dead.alive(vnode);
+            }
         }
+        // A lost host that reaches us is reachable too: its probe merged its side first.
+        self.lost_host_answered(&vnode.host);
     }
 
     fn emit(&self, event: Option<RingEvent>) {

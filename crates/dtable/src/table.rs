@@ -672,7 +672,7 @@ impl TableInner {
 
     /// Is local vnode `vnode` authoritative for every key at `positions` (see [`ledger`])?
     fn is_authoritative(&self, vnode: &Vnode, positions: &[KeyPosition]) -> bool {
-        !self.stall.stalled()
+        !self.stall.in_doubt(self.ring.rejoin_epoch())
             && self
                 .current(vnode)
                 .is_some_and(|now| self.ledger.lock().authoritative(vnode, &now, positions))

@@ -465,7 +465,6 @@ async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
 /// value as final; docs/reliability.md, fix 27). Its own clients still get its side's view.
 #[tokio::test(start_paused = true)]
 async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_merged() {
-    use dtable::{KeyPosition, Reply, Request};
     let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
     let writer = cluster.tables.values().last().unwrap().clone();
     let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
@@ -482,7 +481,35 @@ async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_
     // The link comes back; before either side has merged, a peer asks the cut-off vnode that
     // owns the key on its side.
     cluster.net.heal();
-    let at = KeyPosition::of(b"born").id();
+    let (record, authoritative) = read_as_peer(&writer, &cut_off, &cut_host, "born")
+        .await
+        .expect("the cut-off vnode still owns the key on its side");
+    assert_eq!(record, None, "the cut-off side never saw the write");
+    assert!(
+        !authoritative,
+        "the cut-off side told a peer with authority that the key is absent"
+    );
+    cluster.wait_ring().await;
+    cluster.wait_fully_replicated(Duration::from_secs(60)).await;
+    for table in [&cut_off, &writer] {
+        assert_eq!(
+            table.query().get("born").await.unwrap().as_deref(),
+            Some(&b"across the cut"[..])
+        );
+    }
+}
+
+/// Asks `cut_off` (on `cut_host`), as the peer `asker` would, for `key` from the local vnode
+/// that owns it on `cut_off`'s side: its record and whether it vouched for it; `None` when the
+/// vnode answers that the key is not its own any more (the rings merged).
+async fn read_as_peer(
+    asker: &dtable::Table,
+    cut_off: &dtable::Table,
+    cut_host: &str,
+    key: &'static str,
+) -> Option<(Option<dtable::Record>, bool)> {
+    use dtable::{KeyPosition, Reply, Request};
+    let at = KeyPosition::of(key.as_bytes()).id();
     let mut vnodes = cut_off.ring().local_vnodes();
     vnodes.sort_by_key(|v| v.id);
     let owner = vnodes
@@ -493,41 +520,85 @@ async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_
         .unwrap();
     let request = Request::Read {
         dest: owner,
-        keys: vec![Bytes::from_static(b"born")],
+        keys: vec![Bytes::from_static(key.as_bytes())],
         primary: true,
     };
-    let reply = dtable::Reply::decode(
-        writer
+    let reply = Reply::decode(
+        asker
             .ring()
-            .call_frame(&cut_host, request.encode())
+            .call_frame(cut_host, request.encode())
             .await
             .unwrap(),
     )
     .unwrap();
     match reply {
         Reply::ReadResp {
-            items,
+            mut items,
             moved: None,
             authoritative,
         } => {
             assert_eq!(items.len(), 1);
-            assert_eq!(
-                items[0].record, None,
-                "the cut-off side never saw the write"
-            );
-            assert!(
-                !authoritative,
-                "the cut-off side told a peer with authority that the key is absent"
-            );
+            Some((items.remove(0).record, authoritative))
         }
+        Reply::ReadResp { moved: Some(_), .. } => None,
         other => panic!("unexpected reply {other:?}"),
     }
+}
+
+/// A node cut off alone hears from the far side again after the heal before it has merged its
+/// ring with the far side's: it is *rejoining*. From that moment (when it no longer looks cut
+/// off) until it has merged and run a round with the far side's copies, nothing vouches for
+/// the copies its side kept: a peer never gets an authoritative "absent" for a key the far
+/// side wrote meanwhile (chaos runs at fixes 28-30:
+/// stale reads and deletes read back in the merge window after a heal; docs/reliability.md,
+/// fix 31).
+#[tokio::test(start_paused = true)]
+async fn a_node_back_from_a_partition_vouches_for_nothing_until_it_merged() {
+    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
+    let writer = cluster.tables.values().last().unwrap().clone();
+    let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
+    writer
+        .query()
+        .consistency(3)
+        .set("born", Bytes::from_static(b"across the cut"))
+        .await
+        .expect("the majority takes writes at full consistency");
+    cut_off.repair_now().await;
+    assert_eq!(cut_off.query().get("born").await.unwrap(), None);
+    cluster.net.heal();
+    // The first moment the cut-off node no longer looks cut off: it has heard from the far
+    // side (a probe, or a call the far side's merge caused).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while cut_off.ring().in_minority() {
+        assert!(tokio::time::Instant::now() < deadline, "never heard again");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut checks = 0;
+    let mut saw_rejoining = false;
+    while tokio::time::Instant::now() < deadline {
+        let rejoining = cut_off.ring().rejoining();
+        saw_rejoining |= rejoining;
+        let Some((record, authoritative)) =
+            read_as_peer(&writer, &cut_off, &cut_host, "born").await
+        else {
+            break; // Merged: the key's owner is another vnode now.
+        };
+        assert!(
+            record.is_some() || !authoritative,
+            "check {checks}: the node back from the cut vouched to a peer that the key is \
+             absent (rejoining: {rejoining})"
+        );
+        checks += 1;
+        if record.is_some() && authoritative {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(saw_rejoining, "the node never knew it was rejoining");
     cluster.wait_ring().await;
     cluster.wait_fully_replicated(Duration::from_secs(60)).await;
-    for table in [&cut_off, &writer] {
-        assert_eq!(
-            table.query().get("born").await.unwrap().as_deref(),
-            Some(&b"across the cut"[..])
-        );
-    }
+    assert_eq!(
+        cut_off.query().get("born").await.unwrap().as_deref(),
+        Some(&b"across the cut"[..])
+    );
 }

@@ -7,6 +7,7 @@ use tracing::{debug, info, Instrument};
 
 use super::{lock, Ring};
 use crate::message::Message;
+use crate::vnode::Vnode;
 
 impl Ring {
     /// One probe: if a lost host is due, ask it for its vnodes; if it answers, try to merge
@@ -23,50 +24,58 @@ impl Ring {
                 Ok(Message::ListVnodesResp { vnodes }) => vnodes,
                 Ok(_) | Err(_) => {
                     lock(&self.lost_hosts).unanswered(&host, self.since_start());
+                    self.lost_hosts_merged();
                     return;
                 }
             };
-            lock(&self.lost_hosts).found(&host);
-            let local = self.local_host().to_string();
-            let Some(start) = vnodes.into_iter().find(|v| *v.host != *local) else {
-                return;
-            };
-            let mut adopted = 0;
-            for (me, state) in &self.vnodes {
-                let Ok(found) = self
-                    .lookup_from(start.clone(), me.id, self.config.num_successors)
-                    .await
-                else {
-                    continue;
-                };
-                let Some(closest) = found.first() else {
-                    continue;
-                };
-                let event = {
-                    let mut s = lock(state);
-                    let closer = match s.successors().first() {
-                        None => closest.id != me.id,
-                        Some(first) => closest.id.is_between(&me.id, &first.id),
-                    };
-                    if !closer {
-                        continue;
-                    }
-                    let current = s.successors().to_vec();
-                    s.set_successors(found.into_iter().chain(current));
-                    s.refresh_replicas()
-                };
-                adopted += 1;
-                debug!(vnode = %me, "closer successor found across a healed partition");
-                self.emit(event);
-            }
-            if adopted > 0 {
-                info!(
-                    vnodes = adopted,
-                    "found vnodes lost from view again; merging the rings"
-                );
-            }
+            self.lost_host_found(&host, false);
+            self.merge_through(vnodes).await;
+            self.lost_hosts_merged();
         }
         .instrument(span)
         .await;
+    }
+
+    /// Looks each local vnode up through the first of `vnodes` on another host and adopts a
+    /// closer successor found there.
+    async fn merge_through(&self, vnodes: Vec<Vnode>) {
+        let local = self.local_host().to_string();
+        let Some(start) = vnodes.into_iter().find(|v| *v.host != *local) else {
+            return;
+        };
+        let mut adopted = 0;
+        for (me, state) in &self.vnodes {
+            let Ok(found) = self
+                .lookup_from(start.clone(), me.id, self.config.num_successors)
+                .await
+            else {
+                continue;
+            };
+            let Some(closest) = found.first() else {
+                continue;
+            };
+            let event = {
+                let mut s = lock(state);
+                let closer = match s.successors().first() {
+                    None => closest.id != me.id,
+                    Some(first) => closest.id.is_between(&me.id, &first.id),
+                };
+                if !closer {
+                    continue;
+                }
+                let current = s.successors().to_vec();
+                s.set_successors(found.into_iter().chain(current));
+                s.refresh_replicas()
+            };
+            adopted += 1;
+            debug!(vnode = %me, "closer successor found across a healed partition");
+            self.emit(event);
+        }
+        if adopted > 0 {
+            info!(
+                vnodes = adopted,
+                "found vnodes lost from view again; merging the rings"
+            );
+        }
     }
 }

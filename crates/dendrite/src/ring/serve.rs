@@ -88,7 +88,7 @@ impl Ring {
                 }
                 self.note_dead(&source);
                 // It left on purpose: nothing to look for after a partition.
-                lock(&self.lost_hosts).found(&source.host);
+                self.lost_host_found(&source.host, true);
                 // If we were the leaver's predecessor our successor changed: tell the new one
                 // now so it adopts us without waiting for a stabilization round.
                 if let Some(index) = self.vnodes.iter().position(|(v, _)| v.id == dest.id) {

@@ -23,9 +23,15 @@ impl Ring {
         let mut tasks = lock(&self.tasks);
         let weak: Weak<Ring> = Arc::downgrade(self);
         let period = self.config.stabilize_max;
+        let probe_now = self.probe_now.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(period).await;
+                tokio::select! {
+                    // Polled in order, not at random: a seeded simulation replays exactly.
+                    biased;
+                    () = tokio::time::sleep(period) => {}
+                    () = probe_now.notified() => {}
+                }
                 match weak.upgrade() {
                     Some(ring) if !ring.is_stopped() => ring.probe_lost_host().await,
                     _ => return,

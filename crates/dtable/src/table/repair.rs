@@ -227,6 +227,7 @@ impl TableInner {
             // own before this round can vouch for it; pulled after that, nothing it accepted is
             // missed (docs/design.md, "Hand-over").
             let epoch = self.stall.epoch();
+            let rejoin = self.ring.rejoin_epoch();
             let generation = self.ledger.lock().generation(vnode);
             let handed_over = self.ring.hand_over_confirmed(vnode).await;
             let mut pulled = Vec::with_capacity(replicas.len());
@@ -270,7 +271,12 @@ impl TableInner {
                     let mut ledger = self.ledger.lock();
                     // A stall during the round (SIGSTOP mid-pull): what it pulled may be
                     // behind writes taken elsewhere meanwhile, so it vouches for nothing.
-                    let stalled = self.stall.epoch() != epoch || self.stall.stalled();
+                    // Rejoining after a partition (begun, ended, or going on) likewise: the
+                    // round may predate what the far side wrote.
+                    let rejoin_now = self.ring.rejoin_epoch();
+                    let stalled = self.stall.epoch() != epoch
+                        || rejoin_now != rejoin
+                        || self.stall.in_doubt(rejoin_now);
                     // And a replica set that changed during the round (forgotten): the same.
                     !stalled && ledger.complete(vnode, generation, range, synced)
                 };

@@ -435,6 +435,16 @@ impl TableInner {
                 reach.unreachable, reach.seen
             )));
         }
+        if self.ring.rejoining() {
+            // Back in touch with the far side, not merged yet: its copies may lack the far
+            // side's results, as in a minority.
+            return Err(Unready::Failed(
+                "this node is merging its ring with the far side of a partition that healed: \
+                 read-modify-writes are refused until it has, so that they cannot undo what the \
+                 other side acknowledged; retry in a moment"
+                    .to_string(),
+            ));
+        }
         // A key this vnode does not own is sent on at once, not after waiting for the hand-over
         // of a range that does not hold it (prepare_primary checks again after the wait).
         if let Some(owner) = self.owner_if_not(dest, positions) {
@@ -536,11 +546,12 @@ impl TableInner {
                     replicas.len()
                 )));
             }
-            if self.stall.epoch() != epoch || self.stall.stalled() {
-                // Stopped while catching up: what it fetched may be behind writes taken
-                // elsewhere meanwhile.
+            if self.stall.epoch() != epoch || self.stall.in_doubt(self.ring.rejoin_epoch()) {
+                // Stopped (or back from a partition) while catching up: what it fetched may be
+                // behind writes taken elsewhere meanwhile.
                 return Err(Unready::Failed(format!(
-                    "{dest}'s node was stalled while it caught up; retry"
+                    "{dest}'s node was stalled, or heard from the far side of a partition, \
+                     while it caught up; retry"
                 )));
             }
         }

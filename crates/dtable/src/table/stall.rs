@@ -34,6 +34,10 @@ pub(super) struct StallWatch {
     /// Stalls noticed so far: an anti-entropy round that spans one must not vouch for the copy
     /// it pulled before it.
     stalls: AtomicU64,
+    /// The ring's rejoin epoch (`Ring::rejoin_epoch`) at the ticker's last look. When the
+    /// ring's moves on, this node heard from the far side of a partition again (or finished
+    /// merging with it): like a stall, every round is forgotten.
+    rejoin_seen: AtomicU64,
 }
 
 impl StallWatch {
@@ -42,6 +46,7 @@ impl StallWatch {
             since: Instant::now(),
             last_tick: AtomicU64::new(0),
             stalls: AtomicU64::new(0),
+            rejoin_seen: AtomicU64::new(0),
         }
     }
 
@@ -53,6 +58,15 @@ impl StallWatch {
 
     fn now_millis(&self) -> u64 {
         u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Is this node's authority in doubt: it was stalled, or it is rejoining after a partition
+    /// (`rejoin_epoch` odd), or it began or ended rejoining since the ticker last looked?
+    /// Nothing then vouches for its copies until a new round completes.
+    pub(super) fn in_doubt(&self, rejoin_epoch: u64) -> bool {
+        self.stalled()
+            || rejoin_epoch % 2 == 1
+            || rejoin_epoch != self.rejoin_seen.load(Ordering::Acquire)
     }
 
     /// Has the ticker not looked for longer than [`STALL`] (the process just resumed)?
@@ -78,20 +92,33 @@ impl TableInner {
                 tokio::time::sleep(TICK).await;
                 let Some(inner) = weak.upgrade() else { return };
                 // Forget first, then note the tick: a request in between still sees the stall.
-                if inner.stall.stalled() {
+                let stalled = inner.stall.stalled();
+                let rejoin = inner.ring.rejoin_epoch();
+                let rejoined = inner.stall.rejoin_seen.load(Ordering::Acquire) != rejoin;
+                if stalled || rejoined {
                     {
                         // Under the ledger's lock, so that a round completing meanwhile
                         // either sees the new epoch or is forgotten here.
                         let mut ledger = inner.ledger.lock();
                         inner.stall.stalls.fetch_add(1, Ordering::AcqRel);
                         ledger.forget_rounds();
+                        inner.stall.rejoin_seen.store(rejoin, Ordering::Release);
                     }
                     let gap = inner.stall.tick();
-                    tracing::warn!(
-                        ?gap,
-                        "this node was stalled: its ranges may have moved meanwhile; every \
-                         vnode synchronises with its replicas before it answers as owner again"
-                    );
+                    if stalled {
+                        tracing::warn!(
+                            ?gap,
+                            "this node was stalled: its ranges may have moved meanwhile; every \
+                             vnode synchronises with its replicas before it answers as owner \
+                             again"
+                        );
+                    } else {
+                        tracing::info!(
+                            rejoining = rejoin % 2 == 1,
+                            "back in touch after a partition: every vnode synchronises with \
+                             its replicas before it answers as owner again"
+                        );
+                    }
                     inner.heal.notify_one();
                 } else {
                     inner.stall.tick();
