@@ -17,8 +17,12 @@ use std::time::Duration;
 /// answer, up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Longest wait between two probes of the same host.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest wait between two probes of the same host: after a heal, the rings start merging
+/// within about this long (plus one probe tick). Nothing else crosses a healed cut, so the
+/// wait is the merge's delay and every second of it is a second in which both sides act as
+/// owners of the ranges the other side took over. Cheap to keep short: the probe task makes at
+/// most one call per tick (`stabilize_max`) however many hosts are lost.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A host not heard from for this long is forgotten: a partition lasting longer needs an
 /// operator (or a restart with `--join`) to bring the sides together.
