@@ -360,7 +360,7 @@ async fn run_peer(
             Ok(conn) => {
                 backoff = config.reconnect_backoff_min;
                 last_failure = None;
-                let first = (id, parts, reply);
+                let first = (id, parts, reply, deadline);
                 match run_connected(conn, &config, first, &mut commands).await {
                     Ok(()) => return,
                     Err(err) => tracing::debug!(%addr, %err, "connection lost"),
@@ -448,12 +448,27 @@ fn parse_reply(mut parts: Vec<Bytes>) -> Option<(u64, Vec<Bytes>)> {
     Some((id, parts.split_off(2)))
 }
 
+/// A request sent on a connection, waiting for its reply.
+struct InFlight {
+    reply: ReplySender,
+    sent: Instant,
+    deadline: Instant,
+}
+
 /// Serves one live connection. Returns `Ok(())` when the client is gone, `Err` when the
 /// connection failed (every pending request has then been failed with [`ZmtpError::Closed`]).
+///
+/// A connection over which nothing at all came back while a request ran out its whole time is
+/// dropped (the next request opens a fresh one): the peer crashed without a word, or a
+/// partition cut the link. TCP would keep such a stream open and, once the link is back,
+/// deliver what it holds only at its next retransmission, whose wait doubles with every one
+/// lost: after a 15-second partition every request to the far side waited about ten more
+/// seconds, and so did the rings' merge (docs/reliability.md, fix 32). A peer that answers
+/// anything meanwhile keeps the connection, however slow one request is.
 async fn run_connected(
     conn: Connection<tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf>,
     config: &ClientConfig,
-    first: (u64, Vec<Bytes>, ReplySender),
+    first: (u64, Vec<Bytes>, ReplySender, Instant),
     commands: &mut mpsc::UnboundedReceiver<PeerCommand>,
 ) -> Result<()> {
     let (mut reader, writer, peer) = conn.into_parts();
@@ -462,14 +477,21 @@ async fn run_connected(
         .filter(|_| peer.greeting.supports_heartbeat());
     let (out_tx, out_rx) = mpsc::channel::<Outgoing>(config.max_in_flight + 16);
     let mut writer_task = tokio::spawn(write_loop(writer, out_rx));
-    let mut pending: HashMap<u64, ReplySender> = HashMap::new();
+    let mut pending: HashMap<u64, InFlight> = HashMap::new();
     let ping_period = heartbeat.map_or(Duration::from_secs(3600), |hb| hb.interval);
     let mut ping_timer = tokio::time::interval_at(Instant::now() + ping_period, ping_period);
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
 
-    let (id, parts, reply) = first;
-    pending.insert(id, reply);
+    let (id, parts, reply, deadline) = first;
+    pending.insert(
+        id,
+        InFlight {
+            reply,
+            sent: Instant::now(),
+            deadline,
+        },
+    );
     let mut outcome = match out_tx
         .send(Outgoing::Message(request_message(id, parts)))
         .await
@@ -483,13 +505,21 @@ async fn run_connected(
             cmd = commands.recv() => match cmd {
                 None => outcome = Some(Ok(())),
                 Some(PeerCommand::Cancel(id)) => {
-                    pending.remove(&id);
+                    // Cancelled at its deadline (not dropped early by a caller that lost
+                    // interest) with nothing heard since it was sent: the link is dead.
+                    if let Some(gone) = pending.remove(&id) {
+                        if Instant::now() >= gone.deadline && last_heard <= gone.sent {
+                            outcome = Some(Err(ZmtpError::Timeout {
+                                operation: "request on a connection gone silent",
+                            }));
+                        }
+                    }
                 }
-                Some(PeerCommand::Request { id, parts, reply, .. }) => {
+                Some(PeerCommand::Request { id, parts, reply, deadline }) => {
                     if reply.is_closed() {
                         continue;
                     }
-                    pending.insert(id, reply);
+                    pending.insert(id, InFlight { reply, sent: Instant::now(), deadline });
                     if out_tx.send(Outgoing::Message(request_message(id, parts))).await.is_err() {
                         outcome = Some(Err(ZmtpError::Closed));
                     }
@@ -500,8 +530,8 @@ async fn run_connected(
                 match inbound {
                     Ok(Inbound::Message(parts)) => match parse_reply(parts) {
                         Some((id, body)) => {
-                            if let Some(reply) = pending.remove(&id) {
-                                let _ = reply.send(Ok(body));
+                            if let Some(done) = pending.remove(&id) {
+                                let _ = done.reply.send(Ok(body));
                             }
                         }
                         None => tracing::debug!("reply without our envelope; dropped"),
@@ -534,8 +564,8 @@ async fn run_connected(
     }
     drop(out_tx);
     writer_task.abort();
-    for (_, reply) in pending.drain() {
-        let _ = reply.send(Err(ZmtpError::Closed));
+    for (_, waiting) in pending.drain() {
+        let _ = waiting.reply.send(Err(ZmtpError::Closed));
     }
     outcome.unwrap_or(Ok(()))
 }

@@ -91,3 +91,47 @@ async fn client_fails_requests_to_a_server_gone_silent() {
     assert!(matches!(outcome, Err(ZmtpError::Closed)), "{outcome:?}");
     frozen.abort();
 }
+
+/// Without heartbeats too, a connection over which nothing came back while a request ran out
+/// its whole time is dropped, and the next request opens a fresh one. TCP would keep the old
+/// stream and deliver on it only at its next retransmission, seconds after a partition healed
+/// (docs/reliability.md, fix 32).
+#[tokio::test]
+async fn client_reconnects_after_a_request_timed_out_on_a_silent_connection() {
+    let server = echo_server(ServerConfig::default()).await;
+    let upstream = server.local_addr().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // The first connection completes the handshake and then hears nothing and says nothing
+    // (a link cut by a partition); later ones are passed through to a live server.
+    let front = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let cut = Connection::over(stream, &ConnectionConfig::new("ROUTER"))
+            .await
+            .unwrap();
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+            let _keep = &cut;
+        }
+    });
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let lost = client
+        .request(
+            &addr,
+            vec![Bytes::from_static(b"into the cut")],
+            Duration::from_millis(200),
+        )
+        .await;
+    assert!(matches!(lost, Err(ZmtpError::Timeout { .. })), "{lost:?}");
+    let reply = client
+        .request(&addr, vec![Bytes::from_static(b"after")], WAIT)
+        .await
+        .expect("the request after the timeout went out on the silent connection again");
+    assert_eq!(reply.last(), Some(&Bytes::from_static(b"after")));
+    front.abort();
+}
