@@ -28,6 +28,7 @@ use crate::error::{Result, ZmtpError};
 use crate::frame::Command;
 use crate::keys::{KeyPair, PublicKey};
 use crate::outbound::{write_loop, Heartbeat, Outgoing};
+use crate::reset::ResetWriteHalf;
 use crate::security::Security;
 
 /// The server public keys a CURVE client trusts.
@@ -410,7 +411,7 @@ async fn connect(
     config: &ClientConfig,
     connection: &ConnectionConfig,
     deadline: Instant,
-) -> Result<Connection<tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf>> {
+) -> Result<Connection<tokio::net::tcp::OwnedReadHalf, ResetWriteHalf>> {
     let connect_deadline = deadline.min(Instant::now() + config.connect_timeout);
     let stream = tokio::time::timeout_at(connect_deadline, TcpStream::connect(addr))
         .await
@@ -427,8 +428,15 @@ async fn connect(
             },
         })?;
     stream.set_nodelay(true)?;
+    // Closing must discard what the kernel still holds, not keep retransmitting it: a request
+    // whose caller was told it failed (its connection dropped as silent during a partition)
+    // would otherwise reach the peer after the heal and be applied then, a failed write taking
+    // effect after later acknowledged ones (docs/reliability.md, fix 32). With a zero linger
+    // the close sends a reset at once and never blocks; `ResetWriteHalf` keeps the write half
+    // from sending a FIN first.
+    stream.set_zero_linger()?;
     let (read, write) = stream.into_split();
-    Connection::establish(read, write, connection).await
+    Connection::establish(read, ResetWriteHalf::new(write), connection).await
 }
 
 fn request_message(id: u64, body: Vec<Bytes>) -> Vec<Bytes> {
@@ -466,7 +474,7 @@ struct InFlight {
 /// seconds, and so did the rings' merge (docs/reliability.md, fix 32). A peer that answers
 /// anything meanwhile keeps the connection, however slow one request is.
 async fn run_connected(
-    conn: Connection<tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf>,
+    conn: Connection<tokio::net::tcp::OwnedReadHalf, ResetWriteHalf>,
     config: &ClientConfig,
     first: (u64, Vec<Bytes>, ReplySender, Instant),
     commands: &mut mpsc::UnboundedReceiver<PeerCommand>,

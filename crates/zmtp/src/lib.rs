@@ -87,6 +87,7 @@ pub mod message_cipher;
 pub mod null;
 pub mod outbound;
 pub mod packed;
+mod reset;
 pub mod security;
 pub mod server;
 pub mod sodium;

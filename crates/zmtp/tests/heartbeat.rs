@@ -104,11 +104,21 @@ async fn client_reconnects_after_a_request_timed_out_on_a_silent_connection() {
     let addr = listener.local_addr().unwrap().to_string();
     // The first connection completes the handshake and then hears nothing and says nothing
     // (a link cut by a partition); later ones are passed through to a live server.
+    let (ended, how) = tokio::sync::oneshot::channel();
     let front = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
-        let cut = Connection::over(stream, &ConnectionConfig::new("ROUTER"))
+        let mut cut = Connection::over(stream, &ConnectionConfig::new("ROUTER"))
             .await
             .unwrap();
+        // The frozen side does not answer, but notes how the client's end went away.
+        tokio::spawn(async move {
+            let end = loop {
+                if let Err(e) = cut.recv().await {
+                    break e;
+                }
+            };
+            let _ = ended.send(end);
+        });
         loop {
             let (mut inbound, _) = listener.accept().await.unwrap();
             let upstream = upstream.clone();
@@ -116,7 +126,6 @@ async fn client_reconnects_after_a_request_timed_out_on_a_silent_connection() {
                 let mut outbound = TcpStream::connect(upstream).await.unwrap();
                 let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
             });
-            let _keep = &cut;
         }
     });
     let client = Client::new(ClientConfig::default()).unwrap();
@@ -133,5 +142,12 @@ async fn client_reconnects_after_a_request_timed_out_on_a_silent_connection() {
         .await
         .expect("the request after the timeout went out on the silent connection again");
     assert_eq!(reply.last(), Some(&Bytes::from_static(b"after")));
+    // Reset, not closed in order: what the kernel still held for the dropped connection (in a
+    // real partition, the request itself) is discarded, never delivered after the heal.
+    let end = tokio::time::timeout(WAIT, how).await.unwrap().unwrap();
+    assert!(
+        matches!(&end, ZmtpError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the dropped connection ended with {end:?}, not a reset"
+    );
     front.abort();
 }
