@@ -29,7 +29,7 @@ mod survey;
 mod vacancy;
 mod witness;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -210,7 +210,7 @@ pub struct Ring {
     /// partition heals is where this node's ring and the other side's merge.
     lost_hosts: Mutex<LostHosts>,
     /// [`LostHosts::rejoin_epoch`], mirrored for lock-free reads on every request.
-    rejoin_epoch: std::sync::atomic::AtomicU64,
+    rejoin_epoch: AtomicU64,
     /// When each remote host last answered a call or notified one of our vnodes: what tells
     /// a predecessor check whose pings timed out that a partition healed meanwhile.
     last_heard: Mutex<std::collections::BTreeMap<Arc<str>, Duration>>,
@@ -369,7 +369,7 @@ impl Ring {
             known_hosts: Mutex::new(std::collections::BTreeSet::new()),
             dead: Mutex::new(DeadVnodes::new(dead_ttl, MAX_DEAD_VNODES)),
             lost_hosts: Mutex::new(LostHosts::new(MAX_LOST_HOSTS)),
-            rejoin_epoch: std::sync::atomic::AtomicU64::new(0),
+            rejoin_epoch: AtomicU64::new(0),
             last_heard: Mutex::new(std::collections::BTreeMap::new()),
             handed_over: Mutex::new(std::collections::BTreeMap::new()),
             started: tokio::time::Instant::now(),
@@ -725,14 +725,10 @@ impl Ring {
     /// `vnode` talked to us (it notified one of our vnodes): it is alive.
     fn heard_from(&self, vnode: &Vnode) {
         self.heard_from_host(&vnode.host);
-        {
-            let mut dead = lock(&self.dead);
-            if !dead.is_empty() {
-                dead.alive(vnode);
-            }
+        let mut dead = lock(&self.dead);
+        if !dead.is_empty() {
+            dead.alive(vnode);
         }
-        // A lost host that reaches us is reachable too: its probe merged its side first.
-        self.lost_host_answered(&vnode.host);
     }
 
     fn emit(&self, event: Option<RingEvent>) {

@@ -38,7 +38,7 @@ impl Ring {
         self.rejoin_epoch.load(Ordering::Acquire)
     }
 
-    /// A call to lost host `host` succeeded, or it called us: reachable again.
+    /// A call to lost host `host` succeeded: reachable again.
     pub(super) fn lost_host_answered(&self, host: &str) {
         let mut lost = lock(&self.lost_hosts);
         if !lost.contains(host) {
