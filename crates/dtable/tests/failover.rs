@@ -465,19 +465,7 @@ async fn the_cut_off_side_refuses_increments_and_none_is_lost_after_the_heal() {
 /// value as final; docs/reliability.md, fix 27). Its own clients still get its side's view.
 #[tokio::test(start_paused = true)]
 async fn after_a_heal_the_cut_off_side_answers_peers_without_authority_until_it_merged() {
-    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
-    let writer = cluster.tables.values().last().unwrap().clone();
-    let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
-    writer
-        .query()
-        .consistency(3)
-        .set("born", Bytes::from_static(b"across the cut"))
-        .await
-        .expect("the majority takes writes at full consistency");
-    // Rounds with the copies the cut-off side can still reach (none): its own clients are told
-    // the key is absent, as that side sees it.
-    cut_off.repair_now().await;
-    assert_eq!(cut_off.query().get("born").await.unwrap(), None);
+    let (cluster, writer, cut_off, cut_host) = written_across_the_cut().await;
     // The link comes back; before either side has merged, a peer asks the cut-off vnode that
     // owns the key on its side.
     cluster.net.heal();
@@ -549,22 +537,11 @@ async fn read_as_peer(
 /// ring with the far side's: it is *rejoining*. From that moment (when it no longer looks cut
 /// off) until it has merged and run a round with the far side's copies, nothing vouches for
 /// the copies its side kept: a peer never gets an authoritative "absent" for a key the far
-/// side wrote meanwhile (chaos runs at fixes 28-30:
-/// stale reads and deletes read back in the merge window after a heal; docs/reliability.md,
-/// fix 31).
+/// side wrote meanwhile (chaos runs at fixes 28-30: stale reads and deletes read back in the
+/// merge window after a heal; docs/reliability.md, fix 31).
 #[tokio::test(start_paused = true)]
 async fn a_node_back_from_a_partition_vouches_for_nothing_until_it_merged() {
-    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
-    let writer = cluster.tables.values().last().unwrap().clone();
-    let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
-    writer
-        .query()
-        .consistency(3)
-        .set("born", Bytes::from_static(b"across the cut"))
-        .await
-        .expect("the majority takes writes at full consistency");
-    cut_off.repair_now().await;
-    assert_eq!(cut_off.query().get("born").await.unwrap(), None);
+    let (cluster, writer, cut_off, cut_host) = written_across_the_cut().await;
     cluster.net.heal();
     // The first moment the cut-off node no longer looks cut off: it has heard from the far
     // side (a probe, or a call the far side's merge caused).
@@ -601,4 +578,23 @@ async fn a_node_back_from_a_partition_vouches_for_nothing_until_it_merged() {
         cut_off.query().get("born").await.unwrap().as_deref(),
         Some(&b"across the cut"[..])
     );
+}
+
+/// Five tables, one cut off alone; the majority writes `born` at full consistency; the cut-off
+/// node runs rounds with the copies its side can reach (none), so its own clients are told the
+/// key is absent, as that side sees it. Returns the cluster, the writer, the cut-off table and
+/// its host.
+async fn written_across_the_cut() -> (Tables, dtable::Table, dtable::Table, String) {
+    let cluster = Tables::start_with(16, 5, 2, no_routine_rounds()).await;
+    let writer = cluster.tables.values().last().unwrap().clone();
+    let (cut_off, cut_host, _) = cut_one_off(&cluster, "probe").await;
+    writer
+        .query()
+        .consistency(3)
+        .set("born", Bytes::from_static(b"across the cut"))
+        .await
+        .expect("the majority takes writes at full consistency");
+    cut_off.repair_now().await;
+    assert_eq!(cut_off.query().get("born").await.unwrap(), None);
+    (cluster, writer, cut_off, cut_host)
 }
