@@ -122,9 +122,9 @@ impl LostHosts {
         self.note_rejoin(was_minority, seen);
     }
 
-    /// A call to `host` succeeded at `now` outside a probe: it is reachable
-    /// again. It stays listed, due at once, so that the next probe still looks for a ring to
-    /// merge through it. `seen` is [`Reach::seen`] before the change.
+    /// A call to `host` succeeded at `now` outside a probe: it is reachable again. It stays
+    /// listed, due at once, so that the next probe still looks for a ring to merge through it.
+    /// `seen` is [`Reach::seen`] before the change.
     pub fn answered(&mut self, host: &str, now: Duration, seen: usize) {
         let was_minority = self.reach(seen).in_minority();
         if let Some(p) = self.hosts.get_mut(host) {
