@@ -36,6 +36,9 @@ struct Probe {
     backoff: Duration,
     /// A call to it succeeded since: reachable again, waiting for the probe that merges.
     answered: bool,
+    /// Listed when rejoining began and not probed since: rejoining ends only after its probe
+    /// (each far host's own vnodes go into the merge; docs/reliability.md, fix 33).
+    recheck: bool,
 }
 
 /// Hosts found unreachable, each with its next probe time (times are durations on the owner's
@@ -75,6 +78,7 @@ impl LostHosts {
                 next: now.saturating_add(FIRST_BACKOFF),
                 backoff: FIRST_BACKOFF,
                 answered: false,
+                recheck: false,
             },
         );
         while self.hosts.len() > self.capacity {
@@ -110,6 +114,7 @@ impl LostHosts {
             p.backoff = p.backoff.saturating_mul(2).min(MAX_BACKOFF);
             p.next = now.saturating_add(p.backoff);
             p.answered = false;
+            p.recheck = false;
         }
     }
 
@@ -134,11 +139,11 @@ impl LostHosts {
         self.note_rejoin(was_minority, seen);
     }
 
-    /// A probe's merge is done, or the probe went unanswered: if no host that answered is still
-    /// waiting for its probe, this node is no longer rejoining (see
-    /// [`rejoining`](Self::rejoining)).
+    /// A probe's merge is done, or the probe went unanswered: if every host listed when
+    /// rejoining began has been probed since, and no host that answered a call is still waiting
+    /// for its probe, this node is no longer rejoining (see [`rejoining`](Self::rejoining)).
     pub fn merged(&mut self) {
-        if self.rejoining() && !self.hosts.values().any(|p| p.answered) {
+        if self.rejoining() && !self.hosts.values().any(|p| p.answered || p.recheck) {
             self.rejoin_epoch += 1;
         }
     }
@@ -157,10 +162,18 @@ impl LostHosts {
         self.rejoin_epoch
     }
 
-    /// Begins rejoining if this node was in a minority and is not any more.
+    /// Begins rejoining if this node was in a minority and is not any more: every listed host
+    /// is due at once and must be probed before rejoining ends. Merging through the first host
+    /// that answers is not enough: its ring may be half merged already (its lookups can end at
+    /// a vnode of this side that still lacks the far side), and each far host's own vnodes are
+    /// what a probe adds for sure.
     fn note_rejoin(&mut self, was_minority: bool, seen: usize) {
         if was_minority && !self.reach(seen).in_minority() && !self.rejoining() {
             self.rejoin_epoch += 1;
+            for p in self.hosts.values_mut() {
+                p.recheck = true;
+                p.next = Duration::ZERO;
+            }
         }
     }
 
@@ -265,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn a_node_back_from_a_minority_rejoins_until_it_merged_through_every_host_that_answered() {
+    fn a_node_back_from_a_minority_rejoins_until_every_lost_host_was_probed() {
         // Seven hosts seen, five of them lost: this node is on the small side.
         let mut lost = LostHosts::new(8);
         for host in ["c:1", "d:1", "e:1", "f:1", "g:1"] {
@@ -290,10 +303,25 @@ mod tests {
         lost.found("e:1", 7);
         lost.merged();
         assert!(
+            lost.rejoining(),
+            "every host that answered was merged through, but f and g were never probed"
+        );
+        // Every host listed when rejoining began is due at once.
+        assert_eq!(lost.due(S * 2).as_deref(), Some("f:1"));
+        lost.unanswered("f:1", S * 2);
+        lost.merged();
+        assert!(lost.rejoining(), "g was never probed");
+        assert_eq!(lost.due(S * 2).as_deref(), Some("g:1"));
+        lost.unanswered("g:1", S * 2);
+        lost.merged();
+        assert!(
             !lost.rejoining(),
-            "every host that answered was merged through; the silent ones wait for probes"
+            "every host that answered was merged through, the silent ones were probed"
         );
         assert_eq!(lost.rejoin_epoch(), before + 2);
+        // A host lost afterwards does not hold a later rejoining up.
+        lost.note("h:1", S * 3);
+        assert!(!lost.rejoining());
     }
 
     #[test]

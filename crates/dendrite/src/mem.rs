@@ -128,6 +128,11 @@ impl MemNetwork {
         self.lock().cut.insert(pair(a, b));
     }
 
+    /// `a` and `b` reach each other again (other cuts stay: a bridge between two sides).
+    pub fn heal_link(&self, a: &str, b: &str) {
+        self.lock().cut.remove(&pair(a, b));
+    }
+
     /// Removes every partition.
     pub fn heal(&self) {
         self.lock().cut.clear();

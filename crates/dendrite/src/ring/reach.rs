@@ -67,11 +67,15 @@ impl Ring {
         self.publish_rejoin(&lost);
     }
 
-    /// A probe's merge is done (or it went unanswered): rejoining may end.
+    /// A probe's merge is done (or it went unanswered): rejoining may end. While it has not,
+    /// the next due host is probed at once rather than at the next tick.
     pub(super) fn lost_hosts_merged(&self) {
         let mut lost = lock(&self.lost_hosts);
         lost.merged();
         self.publish_rejoin(&lost);
+        if lost.rejoining() {
+            self.probe_now.notify_one();
+        }
     }
 
     fn publish_rejoin(&self, lost: &LostHosts) {

@@ -1,5 +1,6 @@
 //! Merging rings that a partition split: probe the hosts lost from view, and when one answers,
-//! look each local vnode up through its ring and adopt a closer successor found there
+//! look each local vnode up through its ring and adopt a closer successor found there or among
+//! the host's own vnodes
 //! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
 //! successor hears our notify, and the vnode before us learns of us from its successor.
 
@@ -36,35 +37,49 @@ impl Ring {
         .await;
     }
 
-    /// Looks each local vnode up through the first of `vnodes` on another host and adopts a
-    /// closer successor found there.
+    /// Looks each local vnode up through the first of `vnodes` (the vnodes of a host that
+    /// answered a probe) on another host, and adopts a closer successor found there or among
+    /// `vnodes` themselves.
+    ///
+    /// Both: the lookup walks a ring that may be half merged already and can end at a vnode of
+    /// this side whose list still lacks the far side (a node then stopped rejoining with a
+    /// replica set that skipped the vnodes that served its range during the cut); the host's
+    /// own vnodes are the far side's for sure. A probe of every lost host that answers thus
+    /// puts every far vnode in reach before rejoining ends (docs/reliability.md, fix 33).
     async fn merge_through(&self, vnodes: Vec<Vnode>) {
         let local = self.local_host().to_string();
-        let Some(start) = vnodes.into_iter().find(|v| *v.host != *local) else {
+        let theirs: Vec<Vnode> = vnodes.into_iter().filter(|v| *v.host != *local).collect();
+        let Some(start) = theirs.first().cloned() else {
             return;
         };
         let mut adopted = 0;
         for (me, state) in &self.vnodes {
-            let Ok(found) = self
+            let found = self
                 .lookup_from(start.clone(), me.id, self.config.num_successors)
                 .await
-            else {
-                continue;
-            };
-            let Some(closest) = found.first() else {
+                .unwrap_or_default();
+            // The far side may know this vnode already (it notified one of theirs): a lookup of
+            // its own id then answers with the vnode itself first, which is no successor.
+            let mut candidates: Vec<Vnode> = found
+                .into_iter()
+                .chain(theirs.iter().cloned())
+                .filter(|v| v.id != me.id)
+                .collect();
+            candidates.sort_by_key(|v| me.id.distance_to(&v.id));
+            let Some(closest) = candidates.first() else {
                 continue;
             };
             let event = {
                 let mut s = lock(state);
                 let closer = match s.successors().first() {
-                    None => closest.id != me.id,
+                    None => true,
                     Some(first) => closest.id.is_between(&me.id, &first.id),
                 };
                 if !closer {
                     continue;
                 }
                 let current = s.successors().to_vec();
-                s.set_successors(found.into_iter().chain(current));
+                s.set_successors(candidates.into_iter().chain(current));
                 s.refresh_replicas()
             };
             adopted += 1;

@@ -119,3 +119,54 @@ pub fn key(i: usize) -> Bytes {
 pub fn value(i: usize, round: usize) -> Bytes {
     Bytes::from(format!("value-{i}-{round}"))
 }
+
+/// Routine anti-entropy so rare that it cannot be what repaired anything in these tests.
+pub fn no_routine_rounds() -> TableConfig {
+    TableConfig {
+        repair_interval: Duration::from_secs(24 * 3600),
+        ..TableConfig::default()
+    }
+}
+
+/// Writes keys `0..n` at consistency `replicas + 1` through `cluster`'s first node.
+pub async fn write_all(cluster: &Tables, n: usize, round: usize) {
+    let writer = cluster.any().clone();
+    let pairs: Vec<(Bytes, Bytes)> = (0..n).map(|i| (key(i), value(i, round))).collect();
+    for chunk in pairs.chunks(50) {
+        writer
+            .query()
+            .consistency(3)
+            .set_multi(chunk.to_vec())
+            .await
+            .unwrap();
+    }
+}
+
+/// Increments `counter` through `table` at consistency 3 until `count` are acknowledged,
+/// retrying refusals while the ring re-forms (each refused INCR was not applied: the primary
+/// refuses before it changes anything, or the coordinator never reached it).
+pub async fn increment(table: &dtable::Table, counter: &str, count: usize) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut last = 0;
+    let mut done = 0;
+    while done < count {
+        match table
+            .query()
+            .consistency(3)
+            .modify(counter.to_string(), dtable::Modify::IncrBy(1))
+            .await
+        {
+            Ok(dtable::Modified::Integer(n)) => {
+                assert!(n > last, "INCR answered {n} after {last}");
+                last = n;
+                done += 1;
+            }
+            Ok(other) => panic!("INCR answered {other:?}"),
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "INCR: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    last
+}
