@@ -98,13 +98,22 @@ impl LostHosts {
     /// by name, so a seed replays the same choice). Drops hosts lost longer than
     /// [`FORGET_AFTER`].
     pub fn due(&mut self, now: Duration) -> Option<String> {
+        self.all_due(now).into_iter().next()
+    }
+
+    /// Every host due at `now`, the one waiting longest first (ties by name). Drops hosts lost
+    /// longer than [`FORGET_AFTER`].
+    pub fn all_due(&mut self, now: Duration) -> Vec<String> {
         self.hosts
             .retain(|_, p| now.saturating_sub(p.lost_at) < FORGET_AFTER);
-        self.hosts
+        let mut due: Vec<(Duration, String)> = self
+            .hosts
             .iter()
             .filter(|(_, p)| p.next <= now)
-            .min_by_key(|(h, p)| (p.next, (*h).clone()))
-            .map(|(h, _)| h.clone())
+            .map(|(h, p)| (p.next, h.clone()))
+            .collect();
+        due.sort();
+        due.into_iter().map(|(_, h)| h).collect()
     }
 
     /// The probe of `host` at `now` went unanswered: wait twice as long before the next one.
@@ -307,6 +316,7 @@ mod tests {
             "every host that answered was merged through, but f and g were never probed"
         );
         // Every host listed when rejoining began is due at once.
+        assert_eq!(lost.all_due(S * 2), ["f:1", "g:1"]);
         assert_eq!(lost.due(S * 2).as_deref(), Some("f:1"));
         lost.unanswered("f:1", S * 2);
         lost.merged();

@@ -4,6 +4,7 @@
 //! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
 //! successor hears our notify, and the vnode before us learns of us from its successor.
 
+use futures::future::join_all;
 use tracing::{debug, info, Instrument};
 
 use super::{lock, Ring};
@@ -12,29 +13,47 @@ use crate::vnode::Vnode;
 
 impl Ring {
     /// One probe: if a lost host is due, ask it for its vnodes; if it answers, try to merge
-    /// through it. Does nothing (no call, no random draw) while no host is lost, so a ring
-    /// without failures runs exactly as it would without this.
+    /// through it. While rejoining, every due host at once (rejoining lasts until each host lost
+    /// when it began was probed, and a dead one costs a whole call timeout). Does nothing (no
+    /// call, no random draw) while no host is lost, so a ring without failures runs exactly as
+    /// it would without this.
     pub(super) async fn probe_lost_host(&self) {
         let now = self.since_start();
-        let Some(host) = lock(&self.lost_hosts).due(now) else {
-            return;
+        let hosts = {
+            let mut lost = lock(&self.lost_hosts);
+            if lost.rejoining() {
+                lost.all_due(now)
+            } else {
+                lost.due(now).into_iter().collect()
+            }
         };
-        let span = tracing::debug_span!("reunion", %host);
-        async {
-            let vnodes = match self.call(&host, &Message::ListVnodes).await {
-                Ok(Message::ListVnodesResp { vnodes }) => vnodes,
-                Ok(_) | Err(_) => {
-                    lock(&self.lost_hosts).unanswered(&host, self.since_start());
-                    self.lost_hosts_merged();
-                    return;
-                }
-            };
-            self.lost_host_found(&host, false);
-            self.merge_through(vnodes).await;
-            self.lost_hosts_merged();
+        if hosts.is_empty() {
+            return;
         }
-        .instrument(span)
+        let answers = join_all(
+            hosts
+                .iter()
+                .map(|host| self.call(host, &Message::ListVnodes)),
+        )
         .await;
+        for (host, answer) in hosts.into_iter().zip(answers) {
+            let span = tracing::debug_span!("reunion", %host);
+            async {
+                let vnodes = match answer {
+                    Ok(Message::ListVnodesResp { vnodes }) => vnodes,
+                    Ok(_) | Err(_) => {
+                        lock(&self.lost_hosts).unanswered(&host, self.since_start());
+                        self.lost_hosts_merged();
+                        return;
+                    }
+                };
+                self.lost_host_found(&host, false);
+                self.merge_through(vnodes).await;
+                self.lost_hosts_merged();
+            }
+            .instrument(span)
+            .await;
+        }
     }
 
     /// Looks each local vnode up through the first of `vnodes` (the vnodes of a host that
