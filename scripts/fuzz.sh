@@ -11,6 +11,10 @@
 # as many inputs a second, and loses little where the code under test is safe Rust (the
 # sanitizer does not instrument libsodium's C code either).
 #
+# FUZZ_RUNS (default unset) also stops each target after that many executions, whichever comes
+# first with SECONDS: `FUZZ_RUNS=10000000 scripts/fuzz.sh 7200 curve_server` runs one target to
+# 10^7 executions in one run (a run paused with SIGSTOP loses wall time, not executions).
+#
 # Needs a nightly toolchain and cargo-fuzz; installs either only if missing, and says so. The
 # project itself stays on stable: the target bodies live in crates/fuzzing, whose test replays
 # the seeds on stable in `cargo test --workspace`.
@@ -19,9 +23,14 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 sanitizer=${FUZZ_SANITIZER:-address}
+max_runs=${FUZZ_RUNS:--1}
 [ $# -gt 0 ] && shift
 case $seconds in
   '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...] (SECONDS a whole number, got '$seconds')" >&2; exit 2 ;;
+esac
+case $max_runs in
+  -1) ;;
+  '' | *[!0-9]*) echo "FUZZ_RUNS must be a whole number of executions, got '$max_runs'" >&2; exit 2 ;;
 esac
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -57,7 +66,7 @@ for target in "${targets[@]}"; do
   # -timeout: an input that runs over 10 s counts as a hang (a crash). The grown corpus goes to
   # the first directory; the seeds are only read.
   cargo +nightly fuzz run -s "$sanitizer" "$target" "corpus/$target" "$seeds" -- \
-    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    -max_total_time="$seconds" -runs="$max_runs" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if [ -z "$runs" ]; then
     # No final stats after a crash: take the last progress line's count.

@@ -27,8 +27,11 @@ pub struct DeadVnodes {
 #[derive(Debug, Clone)]
 struct Noted {
     host: Arc<str>,
-    /// When it was noted.
+    /// When it was noted last (a failed call notes it again).
     at: Duration,
+    /// When it was first noted, of the notes since it was last alive: how long this node has
+    /// held it for gone.
+    since: Duration,
     /// Its host answered that it runs no such vnode: the host's other answers say nothing of
     /// this one.
     disowned: bool,
@@ -83,9 +86,15 @@ impl DeadVnodes {
     }
 
     fn insert(&mut self, vnode: &Vnode, now: Duration, disowned: bool, suspect: bool) {
+        let since = self
+            .noted
+            .get(&vnode.id)
+            .filter(|n| now.saturating_sub(n.at) < self.ttl)
+            .map_or(now, |n| n.since);
         let entry = Noted {
             host: vnode.host.clone(),
             at: now,
+            since,
             disowned,
             suspect,
         };
@@ -108,6 +117,15 @@ impl DeadVnodes {
         self.noted
             .get(&vnode.id)
             .is_some_and(|n| now.saturating_sub(n.at) < self.ttl)
+    }
+
+    /// How long `vnode` has been held for dead at `now` (since the first of the notes that
+    /// followed its last sign of life), or `None` when it is not known dead.
+    pub fn dead_for(&self, vnode: &Vnode, now: Duration) -> Option<Duration> {
+        self.noted
+            .get(&vnode.id)
+            .filter(|n| now.saturating_sub(n.at) < self.ttl)
+            .map(|n| now.saturating_sub(n.since))
     }
 
     /// `vnode` talked to us: it is alive.
@@ -181,5 +199,30 @@ mod tests {
         dead.note_suspect(&c, at(4));
         assert_eq!(dead.suspects(at(5)).collect::<Vec<_>>(), vec![c]);
         assert_eq!(dead.suspects(at(14)).count(), 0);
+    }
+
+    #[test]
+    fn dead_for_counts_from_the_first_note_since_the_vnode_last_lived() {
+        let a = vnode(10, "a:1");
+        let mut dead = DeadVnodes::new(Duration::from_secs(10), 4);
+        let at = Duration::from_secs;
+        assert_eq!(dead.dead_for(&a, at(1)), None);
+        dead.note_suspect(&a, at(1));
+        // Every failed call during a long partition notes it again: the count goes on.
+        for t in 2..=8 {
+            dead.note(&a, at(t));
+        }
+        assert_eq!(dead.dead_for(&a, at(9)), Some(at(8)));
+        // Alive again, then noted: counted afresh.
+        dead.alive(&a);
+        assert_eq!(dead.dead_for(&a, at(9)), None);
+        dead.note(&a, at(10));
+        assert_eq!(dead.dead_for(&a, at(11)), Some(at(1)));
+        // An expired entry noted again starts over too.
+        dead.note(&a, at(25));
+        assert_eq!(dead.dead_for(&a, at(26)), Some(at(1)));
+        // And a host that answers ends it (unless it disowned the vnode).
+        dead.host_answered("a:1", at(27));
+        assert_eq!(dead.dead_for(&a, at(27)), None);
     }
 }

@@ -8,6 +8,8 @@
 //! from both, and can tell which of the two is closer to the keys (dtable, docs/design.md,
 //! "Witnessed owners"). This module lets that news correct the ring at once.
 
+use std::time::Duration;
+
 use super::{lock, Ring};
 use crate::ring::NotLocal;
 use crate::vnode::Vnode;
@@ -18,6 +20,18 @@ impl Ring {
     /// asks this first: news of a vnode this node saw go is older than what it knows.
     pub fn knows_gone(&self, vnode: &Vnode) -> bool {
         self.known_dead(vnode)
+    }
+
+    /// For how long this node has held `vnode` for gone, without a sign of life since; `None`
+    /// when it does not. Lets an application weigh news of `vnode` by its age: a vnode seen
+    /// acting as an owner *after* this node took it for gone is back (a partition healed, a
+    /// paused process resumed), not gone.
+    pub fn gone_for(&self, vnode: &Vnode) -> Option<Duration> {
+        let dead = lock(&self.dead);
+        if dead.is_empty() {
+            return None;
+        }
+        dead.dead_for(vnode, self.since_start())
     }
 
     /// Another node saw `candidate` act as the owner of keys that local `vnode` believes it

@@ -22,6 +22,7 @@ use dendrite::Vnode;
 use tokio::sync::{oneshot, Notify};
 use tracing::{debug, warn};
 
+use super::witness::WINDOW;
 use super::{TableInner, TableStats};
 use crate::record::Record;
 use crate::wire::{Reply, Request, WriteRole};
@@ -159,8 +160,9 @@ impl TableInner {
     }
 
     /// Sends one chunk of `link`'s writes, naming the primary. A replica that names a closer
-    /// owner the primary knows to be gone gets the chunk again without the name: the news is
-    /// older than what the primary knows (the owner left, or crashed and was found dead).
+    /// owner the primary found gone a moment ago gets the chunk again without the name: the
+    /// news is older than what the primary knows (the owner left, or crashed and was found
+    /// dead). See [`news_is_stale`].
     async fn send_replica_write(self: &Arc<Self>, link: &Link, chunk: &[(Bytes, Record)]) -> Sent {
         let mut origin = Some(link.primary.clone());
         loop {
@@ -182,7 +184,7 @@ impl TableInner {
                 Ok(Reply::WriteAck {
                     moved: Some(owner), ..
                 }) if named => {
-                    if self.ring.knows_gone(&owner) {
+                    if news_is_stale(self.ring.gone_for(&owner)) {
                         continue;
                     }
                     Sent::Closer(owner)
@@ -243,5 +245,41 @@ impl TableInner {
                 warn!(%replica, "replica write abandoned; anti-entropy will repair it");
             }
         });
+    }
+}
+
+/// Is a replica's news that `owner` acted as the keys' primary (within [`WINDOW`] before the
+/// refusal) older than this node's knowledge that `owner` is gone, held for `gone_for`?
+///
+/// Only when this node took `owner` for gone less than two windows ago: the replica may then
+/// have heard from it before it crashed or left. Held for gone longer, the owner acted as
+/// primary *after* this node had given it up: it is back — a partition healed or a paused
+/// process resumed, and this node has not heard from it yet. Resending then would make two
+/// primaries of one range write it at once, each from its own copy: two `INCR`s acknowledged
+/// with the same value, a write replaced by an older one's successor (docs/reliability.md,
+/// fix 34). The write fails instead, and this vnode steps back for the keys
+/// (`TableInner::displaced`).
+fn news_is_stale(gone_for: Option<std::time::Duration>) -> bool {
+    gone_for.is_some_and(|gone| gone < WINDOW * 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn only_news_from_before_the_owner_was_found_gone_is_stale() {
+        // Not known gone: the replica's news stands.
+        assert!(!news_is_stale(None));
+        // Found gone a moment ago (it left, or crashed just after its last write): the
+        // replica heard from it before that.
+        assert!(news_is_stale(Some(Duration::ZERO)));
+        assert!(news_is_stale(Some(WINDOW)));
+        // Held for gone longer than the replica's memory and a round trip: it has acted as
+        // primary since, so it is back.
+        assert!(!news_is_stale(Some(WINDOW * 2)));
+        assert!(!news_is_stale(Some(Duration::from_secs(15))));
     }
 }
