@@ -104,7 +104,8 @@ async fn two_halves_merge_back_into_one_ring() {
 /// through a far host looks each vnode's own id up there; once the far side knew the vnode
 /// (it notified one of theirs), the answer began with the vnode itself, which is no successor,
 /// and the merge kept the small side's list: a replica set that skipped the vnodes that served
-/// the range during the cut (docs/reliability.md, fix 33).
+/// the range during the cut (docs/reliability.md, fix 33). Its predecessor must be the true one
+/// too (fix 35).
 #[tokio::test(start_paused = true)]
 async fn a_node_stops_rejoining_only_with_its_true_successors() {
     for seed in [1, 2, 3, 4, 5, 6] {
@@ -134,11 +135,21 @@ async fn a_node_stops_rejoining_only_with_its_true_successors() {
                 for vnode in ring.local_vnodes() {
                     let at = all.iter().position(|v| v.id == vnode.id).unwrap();
                     let truth = &all[(at + 1) % all.len()];
-                    let first = ring.neighbours(&vnode).unwrap().successors.first().cloned();
+                    let neighbours = ring.neighbours(&vnode).unwrap();
+                    let first = neighbours.successors.first().cloned();
                     assert_eq!(
                         first.as_ref(),
                         Some(truth),
                         "seed {seed}: {vnode} stopped rejoining with successor {first:?}"
+                    );
+                    // And with its true predecessor: one of its side's would make it take the
+                    // keys of the far vnodes between for its own (fix 35).
+                    let before = &all[(at + all.len() - 1) % all.len()];
+                    assert_eq!(
+                        neighbours.predecessor.as_ref(),
+                        Some(before),
+                        "seed {seed}: {vnode} stopped rejoining with predecessor {:?}",
+                        neighbours.predecessor
                     );
                 }
                 rejoined.push(host.clone());

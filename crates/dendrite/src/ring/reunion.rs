@@ -4,10 +4,13 @@
 //! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
 //! successor hears our notify, and the vnode before us learns of us from its successor.
 
+use std::sync::Mutex;
+
 use futures::future::join_all;
 use tracing::{debug, info, Instrument};
 
 use super::{lock, Ring};
+use crate::chord::VnodeState;
 use crate::message::Message;
 use crate::vnode::Vnode;
 
@@ -73,6 +76,7 @@ impl Ring {
         };
         let mut adopted = 0;
         for (me, state) in &self.vnodes {
+            self.adopt_closer_predecessor(me, state, &theirs);
             let found = self
                 .lookup_from(start.clone(), me.id, self.config.num_successors)
                 .await
@@ -111,5 +115,37 @@ impl Ring {
                 "found vnodes lost from view again; merging the rings"
             );
         }
+    }
+
+    /// Takes the closest of `theirs` (the vnodes of a host that just answered a probe) before
+    /// local vnode `me` for its predecessor, if it lies between the predecessor `me` knows and
+    /// `me`.
+    ///
+    /// Each side of a partition closed its ring over the gap: a vnode's predecessor is the
+    /// closest vnode *of its side* before it. Chord corrects that only when the far vnode
+    /// notifies, after its own stabilization has found this one — a round or two after the
+    /// merge. Meanwhile this vnode takes the keys between the two for its own and acts as their
+    /// primary beside their owner, whose copies its writes never reach (a `SET` acknowledged
+    /// at consistency 3 through the cut-off node, then read back nil through the others for
+    /// 0.7 s: docs/reliability.md, fix 35). A host that answers is alive, and so are the vnodes
+    /// it lists.
+    fn adopt_closer_predecessor(
+        &self,
+        me: &Vnode,
+        state: &Mutex<VnodeState>,
+        theirs: &[Vnode],
+    ) {
+        let Some(before) = theirs
+            .iter()
+            .filter(|v| v.id != me.id && !self.known_dead(v))
+            .min_by_key(|v| v.id.distance_to(&me.id))
+        else {
+            return;
+        };
+        let event = lock(state).notify(before);
+        if event.is_some() {
+            debug!(vnode = %me, predecessor = %before, "closer predecessor found across a healed partition");
+        }
+        self.emit(event);
     }
 }
