@@ -13,7 +13,8 @@
 #
 # FUZZ_RUNS (default unset) also stops each target after that many executions, whichever comes
 # first with SECONDS: `FUZZ_RUNS=10000000 scripts/fuzz.sh 7200 curve_server` runs one target to
-# 10^7 executions in one run (a run paused with SIGSTOP loses wall time, not executions).
+# 10^7 executions in one run. Do not pause a run (SIGSTOP): libFuzzer times the input in
+# flight by the wall clock and reports it as a hang (-timeout) once resumed.
 #
 # Needs a nightly toolchain and cargo-fuzz; installs either only if missing, and says so. The
 # project itself stays on stable: the target bodies live in crates/fuzzing, whose test replays
