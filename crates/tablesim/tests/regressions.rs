@@ -25,7 +25,7 @@ const FIXED: [(u64, u32); 14] = [
 
 /// Seeds of the clock-offset sweep (`--faults clock,partition,crash --rounds 6`) that found a
 /// bug, with their fix.
-const FIXED_WITH_CLOCKS: [(u64, u32); 11] = [
+const FIXED_WITH_CLOCKS: [(u64, u32); 12] = [
     (329, 18),  // two primaries after a restart with a clock 2.3 s ahead: INCRs answered twice
     (278, 18),  // fix 18's first version: a ghost vnode filled a vacancy and stayed for good
     (647, 20),  // a restarted node's join found only its own ghosts: a private ring, nil reads
@@ -37,6 +37,7 @@ const FIXED_WITH_CLOCKS: [(u64, u32); 11] = [
     (180, 28),  // a vnode came back between a round's vnode and its successor: INCR from nothing
     (136, 29),  // a restarted vnode took a predecessor past a live one just back: a stale read
     (594, 30),  // a hand-over confirmed by a sibling, replicas never checked: INCR from nothing
+    (1961, 36), // a writer's replica set skipped a vnode; the read's fallback never asked its third
 ];
 
 #[test]

@@ -488,11 +488,22 @@ impl<'a> Query<'a> {
 
     /// Where the key at ring position `id` lives, by an iterative lookup on the ring.
     pub(super) async fn lookup_placement(&self, id: Id) -> Result<Placement, TableError> {
+        self.lookup_copies(id, self.inner.ring.config().replicas)
+            .await
+    }
+
+    /// The vnode at or after ring position `id` and the next `replicas` vnodes on distinct
+    /// other hosts, by an iterative lookup on the ring.
+    pub(super) async fn lookup_copies(
+        &self,
+        id: Id,
+        replicas: usize,
+    ) -> Result<Placement, TableError> {
         let ring = &self.inner.ring;
         let successors = ring
             .find_successors(id, ring.config().num_successors)
             .await?;
-        Placement::from_successors(&successors, ring.config().replicas)
+        Placement::from_successors(&successors, replicas)
             .map_err(|e| TableError::Unavailable(e.to_string()))
     }
 

@@ -166,8 +166,8 @@ impl Query<'_> {
     }
 
     /// The newest record of `key` on every copy other than `asked` that the cached view places
-    /// it on, and on the copies a fresh lookup places it on (the view may still hold vnodes
-    /// that died, or miss ones that joined).
+    /// it on, and on the copies a fresh lookup places it on, and one host further (the view may
+    /// still hold vnodes that died, or miss ones that joined).
     ///
     /// Both, even when the view's copies found one: the writer's replica set may not be the one
     /// this node's view names (the writer skipped a vnode it could not reach), and the view's
@@ -180,7 +180,17 @@ impl Query<'_> {
         for source in [Source::View, Source::Lookup] {
             let placement = match source {
                 Source::View => self.placement(key).await,
-                Source::Lookup => self.lookup_placement(KeyPosition::of(key).id()).await,
+                // One host further than the key's placement: the writer's replica set may have
+                // skipped a live vnode its successor list did not hold yet (a node back from a
+                // restart), and put the newest copy on the host after (table simulation, clock
+                // seed 1961: a `DEL` at consistency 3 on the primary and the hosts of the first
+                // and third vnodes after it; the primary and the first crashed, and a read
+                // settled on the second's older copy; docs/reliability.md, fix 36).
+                Source::Lookup => {
+                    let replicas = self.inner.ring.config().replicas;
+                    self.lookup_copies(KeyPosition::of(key).id(), replicas + 1)
+                        .await
+                }
             };
             let Ok(placement) = placement else {
                 continue;
