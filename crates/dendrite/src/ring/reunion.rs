@@ -129,12 +129,7 @@ impl Ring {
     /// at consistency 3 through the cut-off node, then read back nil through the others for
     /// 0.7 s: docs/reliability.md, fix 35). A host that answers is alive, and so are the vnodes
     /// it lists.
-    fn adopt_closer_predecessor(
-        &self,
-        me: &Vnode,
-        state: &Mutex<VnodeState>,
-        theirs: &[Vnode],
-    ) {
+    fn adopt_closer_predecessor(&self, me: &Vnode, state: &Mutex<VnodeState>, theirs: &[Vnode]) {
         let Some(before) = theirs
             .iter()
             .filter(|v| v.id != me.id && !self.known_dead(v))
