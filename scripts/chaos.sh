@@ -44,7 +44,7 @@ for seed in "${seeds[@]}"; do
     tail -n 40 "$logs/run.txt"
   else
     echo "seed $seed (${took}s): ${figures#chaos-figures }"
-    # The run's run_summary too (ok / error / unknown, settle times): a passing run keeps no logs.
+    # The run's summary too (ok / error / unknown, settle times): a passing run keeps no logs.
     run_summary=$(grep -m1 -E '^chaos: seed [0-9]+: ' "$logs/run.txt" || true)
     if [ -n "$run_summary" ]; then echo "  ${run_summary#chaos: }"; fi
     for pair in ${figures#chaos-figures }; do
