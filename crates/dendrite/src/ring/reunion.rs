@@ -1,6 +1,6 @@
 //! Merging rings that a partition split: probe the hosts lost from view, and when one answers,
 //! look each local vnode up through its ring and adopt a closer successor found there or among
-//! the host's own vnodes
+//! the host's own vnodes, and a closer predecessor among the host's own vnodes
 //! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
 //! successor hears our notify, and the vnode before us learns of us from its successor.
 
