@@ -86,11 +86,7 @@ impl DeadVnodes {
     }
 
     fn insert(&mut self, vnode: &Vnode, now: Duration, disowned: bool, suspect: bool) {
-        let since = self
-            .noted
-            .get(&vnode.id)
-            .filter(|n| now.saturating_sub(n.at) < self.ttl)
-            .map_or(now, |n| n.since);
+        let since = self.unexpired(vnode, now).map_or(now, |n| n.since);
         let entry = Noted {
             host: vnode.host.clone(),
             at: now,
@@ -114,18 +110,21 @@ impl DeadVnodes {
 
     /// Is `vnode` known dead at `now`?
     pub fn is_dead(&self, vnode: &Vnode, now: Duration) -> bool {
-        self.noted
-            .get(&vnode.id)
-            .is_some_and(|n| now.saturating_sub(n.at) < self.ttl)
+        self.unexpired(vnode, now).is_some()
     }
 
     /// How long `vnode` has been held for dead at `now` (since the first of the notes that
     /// followed its last sign of life), or `None` when it is not known dead.
     pub fn dead_for(&self, vnode: &Vnode, now: Duration) -> Option<Duration> {
+        self.unexpired(vnode, now)
+            .map(|n| now.saturating_sub(n.since))
+    }
+
+    /// `vnode`'s entry, unless it expired by `now`.
+    fn unexpired(&self, vnode: &Vnode, now: Duration) -> Option<&Noted> {
         self.noted
             .get(&vnode.id)
             .filter(|n| now.saturating_sub(n.at) < self.ttl)
-            .map(|n| now.saturating_sub(n.since))
     }
 
     /// `vnode` talked to us: it is alive.

@@ -4,13 +4,10 @@
 //! (docs/design.md, "Partitions"). Stabilization does the rest, as after a join: the new
 //! successor hears our notify, and the vnode before us learns of us from its successor.
 
-use std::sync::Mutex;
-
 use futures::future::join_all;
 use tracing::{debug, info, Instrument};
 
 use super::{lock, Ring};
-use crate::chord::VnodeState;
 use crate::message::Message;
 use crate::vnode::Vnode;
 
@@ -76,7 +73,7 @@ impl Ring {
         };
         let mut adopted = 0;
         for (me, state) in &self.vnodes {
-            self.adopt_closer_predecessor(me, state, &theirs);
+            self.adopt_closer_predecessor(me, &theirs);
             let found = self
                 .lookup_from(start.clone(), me.id, self.config.num_successors)
                 .await
@@ -129,7 +126,7 @@ impl Ring {
     /// at consistency 3 through the cut-off node, then read back nil through the others for
     /// 0.7 s: docs/reliability.md, fix 35). A host that answers is alive, and so are the vnodes
     /// it lists.
-    fn adopt_closer_predecessor(&self, me: &Vnode, state: &Mutex<VnodeState>, theirs: &[Vnode]) {
+    fn adopt_closer_predecessor(&self, me: &Vnode, theirs: &[Vnode]) {
         let Some(before) = theirs
             .iter()
             .filter(|v| v.id != me.id && !self.known_dead(v))
@@ -137,10 +134,9 @@ impl Ring {
         else {
             return;
         };
-        let event = lock(state).notify(before);
-        if event.is_some() {
+        // As if `before` had notified.
+        if self.offer_predecessor(me, before).unwrap_or(false) {
             debug!(vnode = %me, predecessor = %before, "closer predecessor found across a healed partition");
         }
-        self.emit(event);
     }
 }
