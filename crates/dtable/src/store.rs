@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dendrite::Id;
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockReadGuard};
 
 use crate::position::KeyPosition;
 use crate::range::IdRange;
@@ -404,6 +404,63 @@ impl Store {
                 chunk.prefetch_record(&id);
             }
         }
+    }
+
+    /// [`get_at`](Store::get_at) of a batch (a pipelined client's `GET`s, a multi-key read):
+    /// the record held for each of `keys` at its position, in order.
+    ///
+    /// Each key's chunk is searched for once, under one read lock per shard the batch touches,
+    /// and the batch's cache misses overlap as in [`prefetch`](Store::prefetch) (which, followed
+    /// by a `get_at` per key, searched the chunk map three times per key and took as many locks).
+    ///
+    /// Lock order: the batch holds several shards' read locks at once, taken in ascending shard
+    /// order; every other method holds at most one shard lock at a time. `parking_lot` makes a
+    /// reader wait behind a waiting writer, so two batches taking locks in different orders could
+    /// each wait for a writer queued behind the other; one order rules that out.
+    pub fn get_many_at<K: AsRef<[u8]>>(
+        &self,
+        positions: &[KeyPosition],
+        keys: &[K],
+    ) -> Vec<Option<Record>> {
+        let shard_of: Vec<usize> = positions
+            .iter()
+            .map(|position| self.shard_index(&position.id()))
+            .collect();
+        let mut touched = vec![false; self.shards.len()];
+        for &index in &shard_of {
+            touched[index] = true;
+        }
+        let guards: Vec<Option<RwLockReadGuard<'_, Shard>>> = self
+            .shards
+            .iter()
+            .zip(touched)
+            .map(|(shard, touched)| touched.then(|| shard.read()))
+            .collect();
+        let chunks: Vec<Option<&Chunk>> = positions
+            .iter()
+            .zip(&shard_of)
+            .map(|(position, &index)| guards[index].as_ref()?.chunk(&position.id()))
+            .collect();
+        if positions.len() > 1 {
+            // First every chunk's index, then (the indexes arriving meanwhile) every record.
+            for chunk in chunks.iter().flatten() {
+                chunk.prefetch_index();
+            }
+            for (chunk, position) in chunks.iter().zip(positions) {
+                if let Some(chunk) = chunk {
+                    chunk.prefetch_record(&position.id());
+                }
+            }
+        }
+        chunks
+            .iter()
+            .zip(positions)
+            .zip(keys)
+            .map(|((chunk, position), key)| {
+                let (_, entry) = chunk.as_ref()?.find(&position.id(), key.as_ref()).ok()?;
+                Some(entry.to_record())
+            })
+            .collect()
     }
 
     /// [`get`](Store::get) for a caller that already hashed the key: `position` must be `key`'s

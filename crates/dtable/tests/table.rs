@@ -52,6 +52,41 @@ async fn every_operation_round_trips_through_every_node() {
     }
 }
 
+/// A batch that names a key several times (a pipelined client's `SET k 1`, `SET k 2`, ...)
+/// leaves the key at its last write on every copy, whatever the other keys of the batch.
+#[tokio::test(start_paused = true)]
+async fn the_last_write_of_a_key_in_one_batch_wins() {
+    let cluster = Tables::start(3, 3, 2).await;
+    let writer = cluster.any().clone();
+    let mut pairs = Vec::new();
+    for round in 0..4 {
+        for i in 0..60 {
+            pairs.push((key(i), value(i, round)));
+        }
+    }
+    // Keys 60.. once each, between the repeats, so that sorting cannot group by accident.
+    pairs.splice(90..90, (60..120).map(|i| (key(i), value(i, 9))));
+    writer
+        .query()
+        .consistency(3)
+        .set_multi(pairs)
+        .await
+        .unwrap();
+    for table in cluster.tables.values() {
+        let keys: Vec<Bytes> = (0..120).map(key).collect();
+        let got = table
+            .query()
+            .read_consistency(3)
+            .get_multi(keys)
+            .await
+            .unwrap();
+        for (i, got) in got.iter().enumerate() {
+            let last = if i < 60 { value(i, 3) } else { value(i, 9) };
+            assert_eq!(got.as_ref(), Some(&last), "key {i}");
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn keys_written_at_full_consistency_survive_a_crash_and_copies_come_back() {
     let mut cluster = Tables::start(2, 5, 2).await;

@@ -187,14 +187,11 @@ impl TableInner {
         // A copy read for someone else (a catch-up, a quorum) waits for a read-modify-write in
         // progress on the same keys: see `modify_as_primary`.
         let _no_writer = (!as_primary).then(|| self.key_locks(positions));
-        self.store.prefetch(positions);
+        let records = self.store.get_many_at(positions, &keys);
         let items = keys
             .into_iter()
-            .zip(positions)
-            .map(|(key, position)| ReadItem {
-                record: self.store.get_at(position, &key),
-                key,
-            })
+            .zip(records)
+            .map(|(key, record)| ReadItem { record, key })
             .collect();
         Reply::ReadResp {
             items,

@@ -393,47 +393,20 @@ impl Connection {
             }
             Groupable::Counter(name) => {
                 // Each as a read-modify-write, or the error it gets (INCRBY k x, say).
-                let parsed: Vec<Result<(Bytes, dtable::Modify), Reply>> =
-                    run.into_iter().map(|args| counter_of(name, args)).collect();
-                let items: Vec<(Bytes, dtable::Modify)> = parsed
-                    .iter()
-                    .filter_map(|p| p.as_ref().ok().cloned())
-                    .collect();
-                let mut outcomes = backend
-                    .modify_each(items, self.session.write)
-                    .await
-                    .into_iter();
-                parsed
-                    .into_iter()
-                    .map(|p| match p {
-                        Ok(_) => match outcomes.next() {
-                            Some(outcome) => {
-                                from_backend(outcome, |done| Answer::Integer.reply(done))
-                            }
-                            None => Reply::err("internal error: a counter got no answer"),
-                        },
-                        Err(refused) => refused,
-                    })
-                    .collect()
+                let (items, refusals) = Admitted::sort(run, |args| counter_of(name, args));
+                let outcomes = backend.modify_each(items, self.session.write).await;
+                refusals.merge(
+                    outcomes
+                        .into_iter()
+                        .map(|outcome| from_backend(outcome, |done| Answer::Integer.reply(done))),
+                    || Reply::err("internal error: a counter got no answer"),
+                )
             }
             Groupable::Set => {
                 // Each SET as a write, or the error it gets (a bad EX time, say).
-                let parsed: Vec<Result<dtable::Write, Reply>> =
-                    run.into_iter().map(set_of).collect();
-                let writes: Vec<dtable::Write> = parsed
-                    .iter()
-                    .filter_map(|p| p.as_ref().ok().cloned())
-                    .collect();
-                let mut written = execute_sets(writes, &self.session, backend)
-                    .await
-                    .into_iter();
-                parsed
-                    .into_iter()
-                    .map(|p| match p {
-                        Ok(_) => written.next().unwrap_or_else(Reply::ok),
-                        Err(refused) => refused,
-                    })
-                    .collect()
+                let (writes, refusals) = Admitted::sort(run, set_of);
+                let written = execute_sets(writes, &self.session, backend).await;
+                refusals.merge(written.into_iter(), Reply::ok)
             }
         };
         let each = started.elapsed() / count.max(1);
@@ -479,6 +452,46 @@ impl Groupable {
             Groupable::Set => "set",
             Groupable::Counter(name) => name,
         }
+    }
+}
+
+/// Which requests of a run were refused before they ran (a bad increment, a bad `EX` time),
+/// in run order, so that the answers of the others can be put back in their places.
+struct Admitted(Vec<Option<Reply>>);
+
+impl Admitted {
+    /// Parses each request of `run` with `parse`: what it admits, in order (moved, not
+    /// cloned: a pipelined run's keys and values are each one reference count), and where the
+    /// refusals go.
+    fn sort<T>(
+        run: Vec<Vec<Bytes>>,
+        parse: impl Fn(Vec<Bytes>) -> Result<T, Reply>,
+    ) -> (Vec<T>, Admitted) {
+        let mut admitted = Vec::with_capacity(run.len());
+        let refusals = run
+            .into_iter()
+            .map(|args| match parse(args) {
+                Ok(item) => {
+                    admitted.push(item);
+                    None
+                }
+                Err(refused) => Some(refused),
+            })
+            .collect();
+        (admitted, Admitted(refusals))
+    }
+
+    /// Every request's answer in run order: its refusal, or the next of `answers` (`missing`
+    /// if there are fewer answers than admitted requests, which would be a bug).
+    fn merge(
+        self,
+        mut answers: impl Iterator<Item = Reply>,
+        missing: impl Fn() -> Reply,
+    ) -> Vec<Reply> {
+        self.0
+            .into_iter()
+            .map(|refused| refused.unwrap_or_else(|| answers.next().unwrap_or_else(&missing)))
+            .collect()
     }
 }
 
