@@ -59,6 +59,20 @@ fn queue<W: AsyncWrite + Unpin>(writer: &mut MessageWriter<W>, item: Outgoing) -
     }
 }
 
+/// Queues what is already waiting in `items`, up to [`FLUSH_THRESHOLD`] bytes pending.
+fn take_queued<W: AsyncWrite + Unpin>(
+    writer: &mut MessageWriter<W>,
+    items: &mut mpsc::Receiver<Outgoing>,
+) -> Result<()> {
+    while writer.pending() < FLUSH_THRESHOLD {
+        match items.try_recv() {
+            Ok(item) => queue(writer, item)?,
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 /// Writes queued items until the channel closes or the socket fails; then closes the socket.
 pub async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: MessageWriter<W>,
@@ -67,11 +81,13 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
     let outcome = async {
         while let Some(item) = items.recv().await {
             queue(&mut writer, item)?;
-            while writer.pending() < FLUSH_THRESHOLD {
-                match items.try_recv() {
-                    Ok(item) => queue(&mut writer, item)?,
-                    Err(_) => break,
-                }
+            take_queued(&mut writer, &mut items)?;
+            if writer.pending() < FLUSH_THRESHOLD {
+                // Let the other ready tasks (requests being answered, writes being replicated)
+                // queue theirs first: tokio runs a yielded task after them, so one flush (one
+                // wake-up of the peer, the costly part of a small send) carries them all.
+                tokio::task::yield_now().await;
+                take_queued(&mut writer, &mut items)?;
             }
             writer.flush().await?;
         }
