@@ -148,7 +148,27 @@ impl Clock {
     pub fn tick(&self) -> Version {
         let physical = (self.now)();
         let mut last = self.last.lock();
-        let next = if physical > last.0 {
+        *last = Self::after(*last, physical);
+        self.version(*last)
+    }
+
+    /// `n` new versions in increasing order, as `n` calls of [`tick`](Clock::tick) in a row
+    /// would issue them, for one clock read and one lock: a primary stamping a pipelined
+    /// client's batch of writes.
+    pub fn ticks(&self, n: usize) -> Vec<Version> {
+        let physical = (self.now)();
+        let mut last = self.last.lock();
+        (0..n)
+            .map(|_| {
+                *last = Self::after(*last, physical);
+                self.version(*last)
+            })
+            .collect()
+    }
+
+    /// The `(millis, logical)` issued after `last` when the local clock reads `physical`.
+    fn after(last: (u64, u32), physical: u64) -> (u64, u32) {
+        if physical > last.0 {
             (physical, 0)
         } else if last.1 < u32::MAX {
             (last.0, last.1 + 1)
@@ -156,12 +176,14 @@ impl Clock {
             // 4 billion writes in one millisecond: borrow the next millisecond.
             (last.0 + 1, 0)
         } else {
-            *last
-        };
-        *last = next;
+            last
+        }
+    }
+
+    fn version(&self, (millis, logical): (u64, u32)) -> Version {
         Version {
-            millis: next.0,
-            logical: next.1,
+            millis,
+            logical,
             node: self.node,
         }
     }
@@ -262,6 +284,17 @@ mod tests {
         time.store(2_000, Ordering::SeqCst);
         let v2 = clock.tick();
         assert_eq!((v2.millis, v2.logical), (2_000, 0));
+    }
+
+    #[test]
+    fn a_batch_of_ticks_is_what_ticks_in_a_row_issue() {
+        let (one_by_one, _) = manual_clock(3);
+        let (batched, _) = manual_clock(3);
+        let expected: Vec<Version> = (0..5).map(|_| one_by_one.tick()).collect();
+        assert_eq!(batched.ticks(5), expected);
+        assert_eq!(expected[4].logical, 4);
+        assert!(batched.ticks(0).is_empty());
+        assert!(batched.tick() > expected[4]);
     }
 
     #[test]
@@ -407,6 +440,7 @@ mod tests {
         Advance(u64),
         Rewind(u64),
         Tick,
+        Ticks(usize),
         Observe(u64, u32, u64),
     }
 
@@ -416,6 +450,7 @@ mod tests {
             (0u64..5_000).prop_map(Step::Rewind),
             Just(Step::Tick),
             Just(Step::Tick),
+            (0usize..5).prop_map(Step::Ticks),
             (0u64..20_000, any::<u32>(), any::<u64>()).prop_map(|(m, l, n)| Step::Observe(m, l, n)),
         ]
     }
@@ -440,6 +475,16 @@ mod tests {
                         if let Some(seen) = greatest_seen { prop_assert!(v > seen); }
                         prop_assert!(v.millis >= time.load(Ordering::SeqCst));
                         greatest_issued = Some(v);
+                    }
+                    Step::Ticks(n) => {
+                        let batch = clock.ticks(n);
+                        prop_assert_eq!(batch.len(), n);
+                        for v in batch {
+                            if let Some(prev) = greatest_issued { prop_assert!(v > prev); }
+                            if let Some(seen) = greatest_seen { prop_assert!(v > seen); }
+                            prop_assert!(v.millis >= time.load(Ordering::SeqCst));
+                            greatest_issued = Some(v);
+                        }
                     }
                     Step::Observe(m, l, n) => {
                         let seen = Version { millis: m, logical: l, node: n };

@@ -144,14 +144,14 @@ impl<'a> Query<'a> {
                 .map(|r| Ok(r?.and_then(|r| r.into_live_value(now))))
                 .collect();
         }
-        let groups = self.group(keys.iter().cloned().enumerate()).await?;
+        let groups = self.group(keys.iter().enumerate()).await?;
         let mut out: Vec<Option<Record>> = vec![None; keys.len()];
         // Keys whose primary could not answer alone (taking its range over, or no answer).
         let mut fallback = Vec::new();
         let answers = join_all(groups.into_iter().map(|(primary, members)| async move {
-            let (members, positions): (Vec<(usize, Bytes)>, Vec<KeyPosition>) =
+            let (members, positions): (Vec<(usize, &Bytes)>, Vec<KeyPosition>) =
                 members.into_iter().unzip();
-            let wanted: Vec<Bytes> = members.iter().map(|(_, k)| k.clone()).collect();
+            let wanted: Vec<Bytes> = members.iter().map(|(_, k)| Bytes::clone(k)).collect();
             if self.inner.is_local(&primary) {
                 // Our own vnode: read the store directly, with the positions already hashed.
                 return (
@@ -184,7 +184,7 @@ impl<'a> Query<'a> {
         let retried = join_all(
             fallback
                 .into_iter()
-                .map(|(index, key)| async move { (index, self.read_settled(key).await) }),
+                .map(|(index, key)| async move { (index, self.read_settled(key.clone()).await) }),
         )
         .await;
         for (index, result) in retried {
@@ -622,9 +622,9 @@ pub(super) trait KeyOf {
     fn key(&self) -> &[u8];
 }
 
-impl KeyOf for (usize, Bytes) {
+impl KeyOf for (usize, &Bytes) {
     fn key(&self) -> &[u8] {
-        &self.1
+        self.1
     }
 }
 

@@ -315,14 +315,15 @@ impl TableInner {
             if let Some(owner) = self.owner_if_not(&dest, &positions) {
                 return write_ack(0, None, Some(owner));
             }
-            for ((key, record), position) in items.into_iter().zip(positions) {
-                if !refusals.admit(&self.clock, &record.version) {
-                    continue;
-                }
-                let record = Record {
-                    version: self.clock.tick(),
-                    ..record
-                };
+            let admitted: Vec<((Bytes, Record), KeyPosition)> = items
+                .into_iter()
+                .zip(positions)
+                .filter(|((_, record), _)| refusals.admit(&self.clock, &record.version))
+                .collect();
+            // Every admitted version observed first, then one fresh version each, in order.
+            let stamps = self.clock.ticks(admitted.len());
+            for (((key, record), position), version) in admitted.into_iter().zip(stamps) {
+                let record = Record { version, ..record };
                 if self.store.apply_at(position, &key, &record).changed() {
                     applied += 1;
                 }

@@ -410,11 +410,13 @@ impl Connection {
             }
         };
         let each = started.elapsed() / count.max(1);
+        let mut failed = 0;
         for reply in replies {
-            self.metrics
-                .record_command(kind.name(), each, reply.is_error());
+            failed += u64::from(reply.is_error());
             reply.encode(self.session.protocol, output);
         }
+        self.metrics
+            .record_commands(kind.name(), each, u64::from(count), failed);
         carried
     }
 }
