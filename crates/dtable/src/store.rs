@@ -137,16 +137,35 @@ impl Shard {
     }
 
     fn apply(&mut self, id: Id, key: &[u8], record: &Record) -> Result<Applied, StoreError> {
+        self.update(id, key, |_| Some(record)).0
+    }
+
+    /// Stores what `change` makes of the record held for (`id`, `key`) (`None`: nothing held),
+    /// if it returns one and it is newer than the one held: [`apply`](Shard::apply) after a read,
+    /// for one search of the chunk map and the chunk instead of two. What `change` returned
+    /// comes back with the outcome ([`Applied::Stale`] with `None` when it returned none; a
+    /// refusal with the record refused)
+    fn update<R: std::borrow::Borrow<Record>>(
+        &mut self,
+        id: Id,
+        key: &[u8],
+        change: impl FnOnce(Option<&packed::Entry<'_>>) -> Option<R>,
+    ) -> (Result<Applied, StoreError>, Option<R>) {
         let Some((&chunk_key, chunk)) = self.chunks.range_mut(..=packed::prefix(&id)).next_back()
         else {
             // Unreachable while the chunk under `0` exists; restore it and retry.
             self.chunks.insert(0, Chunk::default());
-            return self.apply(id, key, record);
+            return self.update(id, key, change);
         };
-        let (rank, replaced_tombstone, replaced_deadline) = match chunk.find(&id, key) {
+        let found = chunk.find(&id, key);
+        let Some(changed) = change(found.as_ref().ok().map(|(_, held)| held)) else {
+            return (Ok(Applied::Stale), None);
+        };
+        let record = changed.borrow();
+        let (rank, replaced_tombstone, replaced_deadline) = match found {
             Ok((rank, held)) => {
                 if !packed::wins_over(record, &held) {
-                    return Ok(Applied::Stale);
+                    return (Ok(Applied::Stale), Some(changed));
                 }
                 (rank, Some(held.is_tombstone()), held.expires.is_some())
             }
@@ -160,11 +179,12 @@ impl Shard {
             .len_after(rank, replacing, encoded.len(), self.max_chunk_len)
             .is_none()
         {
-            return Err(StoreError::ChunkTooLarge {
+            let refusal = StoreError::ChunkTooLarge {
                 record_len: encoded.len(),
                 chunk_len: chunk.len(),
                 limit: self.max_chunk_len,
-            });
+            };
+            return (Err(refusal), Some(changed));
         }
         chunk.put(rank, replacing, &id, encoded, CHUNK_GROWTH_BYTES);
         let outcome = match replaced_tombstone {
@@ -192,7 +212,7 @@ impl Shard {
         if chunk.len() > MAX_CHUNK_BYTES {
             self.split(chunk_key);
         }
-        Ok(outcome)
+        (Ok(outcome), Some(changed))
     }
 
     /// Splits an oversized chunk at the record boundary nearest its middle (never between two
@@ -499,6 +519,33 @@ impl Store {
         }
         tracing::trace!(key = %id.short(), ?outcome, "applied record");
         outcome
+    }
+
+    /// Reads and writes `key` as one step under its shard's write lock: `change` gets the record
+    /// held (`None`: never seen) and returns the record to store, or `None` to store nothing;
+    /// stored if newer than the one held, as [`apply_at`](Store::apply_at) would. Returns the
+    /// record `change` made and whether it was stored. For a read-modify-write whose caller
+    /// already excludes other writers of the key: one search instead of a `get_at` and an
+    /// `apply_at`'s two. `change` runs under the shard lock: it must not touch the store.
+    pub fn update_at(
+        &self,
+        position: KeyPosition,
+        key: &[u8],
+        change: impl FnOnce(Option<Record>) -> Option<Record>,
+    ) -> (Applied, Option<Record>) {
+        let id = position.id();
+        let (updated, record) =
+            self.shards[self.shard_index(&id)]
+                .write()
+                .update(id, key, |held| change(held.map(packed::Entry::to_record)));
+        let outcome = updated.unwrap_or_else(|refusal| {
+            tracing::error!(key = %id.short(), error = %refusal, "refused record");
+            Applied::Refused
+        });
+        if let (true, Some(record)) = (outcome.changed(), &record) {
+            self.tell_observer(key, Change::Stored(record));
+        }
+        (outcome, record)
     }
 
     /// Number of keys holding a value (tombstones not counted).

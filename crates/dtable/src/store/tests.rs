@@ -723,3 +723,38 @@ fn batch_reads_beside_writers_never_deadlock() {
     }
     assert_eq!(store.len_live(), 512);
 }
+
+#[test]
+fn an_update_reads_and_writes_one_key_in_one_step() {
+    let store = Store::new(4);
+    let key = b"counter";
+    let position = KeyPosition::of(key);
+    // Nothing held: the change sees None and its record is inserted.
+    let (applied, stored) = store.update_at(position, key, |held| {
+        assert!(held.is_none());
+        Some(Record::value(ver(5, 1), Bytes::from_static(b"1")))
+    });
+    assert_eq!(applied, Applied::Inserted);
+    assert_eq!(stored.map(|r| r.version), Some(ver(5, 1)));
+    // Held: the change sees it, and a newer record replaces it.
+    let (applied, _) = store.update_at(position, key, |held| {
+        assert_eq!(held.and_then(|r| r.value), Some(Bytes::from_static(b"1")));
+        Some(Record::value(ver(6, 1), Bytes::from_static(b"2")))
+    });
+    assert_eq!(applied, Applied::Replaced);
+    // No record: nothing changes. An older one: returned, not stored.
+    assert_eq!(
+        store.update_at(position, key, |_| None),
+        (Applied::Stale, None)
+    );
+    let older = Record::value(ver(1, 1), Bytes::from_static(b"0"));
+    assert_eq!(
+        store.update_at(position, key, |_| Some(older.clone())),
+        (Applied::Stale, Some(older))
+    );
+    assert_eq!(
+        store.get(key).and_then(|r| r.value),
+        Some(Bytes::from_static(b"2"))
+    );
+    assert_eq!(store.len_live(), 1);
+}

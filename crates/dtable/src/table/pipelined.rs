@@ -175,38 +175,42 @@ impl TableInner {
             }
             let now = self.clock.now_millis();
             for ((key, op), position) in run.into_iter().zip(&positions) {
-                let held = self.store.get_at(position, &key);
-                let current = held.as_ref().and_then(|r| Current::of(r, now));
-                let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
-                    Ok(done) => done,
-                    Err(refused) => {
-                        answers.push(ModifyAnswer::Refused(refused));
-                        wrote.push(false);
-                        continue;
+                let mut answer = None;
+                let mut held_version = None;
+                // Read, apply and store as one step of the store (one search for both).
+                let (_, stored) = self.store.update_at(*position, &key, |held| {
+                    held_version = held.as_ref().map(|r| r.version);
+                    let current = held.as_ref().and_then(|r| Current::of(r, now));
+                    let (change, done) = match op.apply(current, now, self.config.max_value_len) {
+                        Ok(done) => done,
+                        Err(refused) => {
+                            answer = Some(ModifyAnswer::Refused(refused));
+                            return None;
+                        }
+                    };
+                    answer = Some(ModifyAnswer::Done(done));
+                    match change {
+                        Change::Keep => None,
+                        Change::Put { value, expires } => {
+                            Some(Record::expiring(self.clock.tick(), value, expires))
+                        }
+                        Change::Delete => Some(Record::tombstone(self.clock.tick())),
                     }
-                };
-                let record = match change {
-                    Change::Keep => {
-                        answers.push(ModifyAnswer::Done(answer));
-                        wrote.push(false);
-                        continue;
-                    }
-                    Change::Put { value, expires } => {
-                        Record::expiring(self.clock.tick(), value, expires)
-                    }
-                    Change::Delete => Record::tombstone(self.clock.tick()),
-                };
-                self.store.apply_at(*position, &key, &record);
-                tracing::debug!(
-                    vnode = %dest,
-                    key = %String::from_utf8_lossy(&key),
-                    held = ?held.as_ref().map(|r| r.version),
-                    stamped = %record.version,
-                    "read-modify-write of a run applied as primary"
-                );
-                versioned.push((key, record));
-                answers.push(ModifyAnswer::Done(answer));
-                wrote.push(true);
+                });
+                answers.push(answer.unwrap_or_else(|| {
+                    ModifyAnswer::Failed("internal error: an operation was not applied".into())
+                }));
+                wrote.push(stored.is_some());
+                if let Some(record) = stored {
+                    tracing::debug!(
+                        vnode = %dest,
+                        key = %String::from_utf8_lossy(&key),
+                        held = ?held_version,
+                        stamped = %record.version,
+                        "read-modify-write of a run applied as primary"
+                    );
+                    versioned.push((key, record));
+                }
             }
         }
         if versioned.is_empty() {

@@ -372,30 +372,44 @@ impl TableInner {
             if let Some(owner) = self.owner_if_not(&dest, &[position]) {
                 return ModifyAnswer::Moved(owner);
             }
-            let held = self.store.get_at(&position, &key);
             let now = self.clock.now_millis();
-            let current = held.as_ref().and_then(|r| Current::of(r, now));
-            let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
-                Ok(done) => done,
-                Err(refused) => return ModifyAnswer::Refused(refused),
-            };
-            let record = match change {
-                Change::Keep => return ModifyAnswer::Done(answer),
-                Change::Put { value, expires } => {
-                    Record::expiring(self.clock.tick(), value, expires)
+            let mut outcome = None;
+            let mut held_version = None;
+            // Read, apply and store as one step of the store (one search for both).
+            let (_, stored) = self.store.update_at(position, &key, |held| {
+                held_version = held.as_ref().map(|r| r.version);
+                let current = held.as_ref().and_then(|r| Current::of(r, now));
+                let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
+                    Ok(done) => done,
+                    Err(refused) => {
+                        outcome = Some(ModifyAnswer::Refused(refused));
+                        return None;
+                    }
+                };
+                outcome = Some(ModifyAnswer::Done(answer));
+                match change {
+                    Change::Keep => None,
+                    Change::Put { value, expires } => {
+                        Some(Record::expiring(self.clock.tick(), value, expires))
+                    }
+                    Change::Delete => Some(Record::tombstone(self.clock.tick())),
                 }
-                Change::Delete => Record::tombstone(self.clock.tick()),
+            });
+            let (Some(record), Some(ModifyAnswer::Done(answer))) = (stored, &outcome) else {
+                // Refused, or nothing to write (`Keep`): answered without replication.
+                return outcome.unwrap_or_else(|| {
+                    ModifyAnswer::Failed("internal error: an operation was not applied".into())
+                });
             };
-            self.store.apply_at(position, &key, &record);
             tracing::debug!(
                 vnode = %dest,
                 key = %String::from_utf8_lossy(&key),
-                held = ?held.as_ref().map(|r| r.version),
+                held = ?held_version,
                 stamped = %record.version,
                 replicas = ?replicas,
                 "read-modify-write applied as primary"
             );
-            (record, answer)
+            (record, answer.clone())
         };
         let mark = self.log_mark();
         let versioned = [(key, record)];
