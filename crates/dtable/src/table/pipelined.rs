@@ -18,9 +18,8 @@ use futures::future::join_all;
 use super::serve::Unready;
 use super::{Query, TableInner};
 use crate::error::TableError;
-use crate::modify::{Change, Current, Modified, Modify};
+use crate::modify::{Modified, Modify};
 use crate::position::KeyPosition;
-use crate::record::Record;
 use crate::wire::ModifyAnswer;
 
 impl Query<'_> {
@@ -175,31 +174,8 @@ impl TableInner {
             }
             let now = self.clock.now_millis();
             for ((key, op), position) in run.into_iter().zip(&positions) {
-                let mut answer = None;
-                let mut held_version = None;
-                // Read, apply and store as one step of the store (one search for both).
-                let (_, stored) = self.store.update_at(*position, &key, |held| {
-                    held_version = held.as_ref().map(|r| r.version);
-                    let current = held.as_ref().and_then(|r| Current::of(r, now));
-                    let (change, done) = match op.apply(current, now, self.config.max_value_len) {
-                        Ok(done) => done,
-                        Err(refused) => {
-                            answer = Some(ModifyAnswer::Refused(refused));
-                            return None;
-                        }
-                    };
-                    answer = Some(ModifyAnswer::Done(done));
-                    match change {
-                        Change::Keep => None,
-                        Change::Put { value, expires } => {
-                            Some(Record::expiring(self.clock.tick(), value, expires))
-                        }
-                        Change::Delete => Some(Record::tombstone(self.clock.tick())),
-                    }
-                });
-                answers.push(answer.unwrap_or_else(|| {
-                    ModifyAnswer::Failed("internal error: an operation was not applied".into())
-                }));
+                let (answer, stored, held_version) = self.modify_in_store(*position, &key, op, now);
+                answers.push(answer);
                 wrote.push(stored.is_some());
                 if let Some(record) = stored {
                     tracing::debug!(

@@ -12,6 +12,7 @@ use crate::modify::{Change, Current, Modify};
 use crate::position::KeyPosition;
 use crate::range::IdRange;
 use crate::record::Record;
+use crate::version::Version;
 use crate::wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
 
 impl ExtensionHandler for LateHandler {
@@ -343,6 +344,44 @@ impl TableInner {
         }
     }
 
+    /// Applies `op` to `key` as one step of the store ([`Store::update_at`]): reads what is
+    /// held, computes the change at `now` and stores it with a fresh version. The operation's
+    /// answer (`Done` or `Refused`), the record stored (`None` when refused or nothing changed)
+    /// and the version it replaced. The caller holds the key's lock.
+    pub(super) fn modify_in_store(
+        &self,
+        position: KeyPosition,
+        key: &[u8],
+        op: Modify,
+        now: u64,
+    ) -> (ModifyAnswer, Option<Record>, Option<Version>) {
+        let mut answer = None;
+        let mut held_version = None;
+        let (_, stored) = self.store.update_at(position, key, |held| {
+            held_version = held.as_ref().map(|r| r.version);
+            let current = held.as_ref().and_then(|r| Current::of(r, now));
+            let (change, done) = match op.apply(current, now, self.config.max_value_len) {
+                Ok(done) => done,
+                Err(refused) => {
+                    answer = Some(ModifyAnswer::Refused(refused));
+                    return None;
+                }
+            };
+            answer = Some(ModifyAnswer::Done(done));
+            match change {
+                Change::Keep => None,
+                Change::Put { value, expires } => {
+                    Some(Record::expiring(self.clock.tick(), value, expires))
+                }
+                Change::Delete => Some(Record::tombstone(self.clock.tick())),
+            }
+        });
+        let answer = answer.unwrap_or_else(|| {
+            ModifyAnswer::Failed("internal error: an operation was not applied".into())
+        });
+        (answer, stored, held_version)
+    }
+
     /// The primary's part of a read-modify-write: as one step under the key's write lock, read
     /// the value, apply `op`, stamp and store the result; then replicate it like a write and
     /// answer once `min_acks` copies hold it. An operation that changes nothing (SET NX on a
@@ -373,33 +412,10 @@ impl TableInner {
                 return ModifyAnswer::Moved(owner);
             }
             let now = self.clock.now_millis();
-            let mut outcome = None;
-            let mut held_version = None;
-            // Read, apply and store as one step of the store (one search for both).
-            let (_, stored) = self.store.update_at(position, &key, |held| {
-                held_version = held.as_ref().map(|r| r.version);
-                let current = held.as_ref().and_then(|r| Current::of(r, now));
-                let (change, answer) = match op.apply(current, now, self.config.max_value_len) {
-                    Ok(done) => done,
-                    Err(refused) => {
-                        outcome = Some(ModifyAnswer::Refused(refused));
-                        return None;
-                    }
-                };
-                outcome = Some(ModifyAnswer::Done(answer));
-                match change {
-                    Change::Keep => None,
-                    Change::Put { value, expires } => {
-                        Some(Record::expiring(self.clock.tick(), value, expires))
-                    }
-                    Change::Delete => Some(Record::tombstone(self.clock.tick())),
-                }
-            });
-            let (Some(record), Some(ModifyAnswer::Done(answer))) = (stored, &outcome) else {
+            let (outcome, stored, held_version) = self.modify_in_store(position, &key, op, now);
+            let (Some(record), ModifyAnswer::Done(answer)) = (stored, &outcome) else {
                 // Refused, or nothing to write (`Keep`): answered without replication.
-                return outcome.unwrap_or_else(|| {
-                    ModifyAnswer::Failed("internal error: an operation was not applied".into())
-                });
+                return outcome;
             };
             tracing::debug!(
                 vnode = %dest,
