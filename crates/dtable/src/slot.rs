@@ -150,19 +150,35 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 
 /// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum of Redis Cluster's
 /// key hashing.
+///
+/// A byte at a time from a 256-entry table (built at compile time), as Redis's `crc16.c` does:
+/// the bit-at-a-time loop cost 8 steps per key byte, a few percent of a pipelined `GET`.
 pub fn crc16(bytes: &[u8]) -> u16 {
     bytes.iter().fold(0u16, |crc, byte| {
-        let mut crc = crc ^ (u16::from(*byte) << 8);
-        for _ in 0..8 {
+        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ *byte)]
+    })
+}
+
+/// The CRC of each byte value on its own, shifted to the top: `crc16`'s step for one byte.
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = (byte as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
             crc = if crc & 0x8000 != 0 {
                 (crc << 1) ^ 0x1021
             } else {
                 crc << 1
             };
+            bit += 1;
         }
-        crc
-    })
-}
+        table[byte] = crc;
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -174,6 +190,28 @@ mod tests {
         // The spec's test vector.
         assert_eq!(crc16(b"123456789"), 0x31C3);
         assert_eq!(crc16(b""), 0);
+    }
+
+    /// The polynomial applied bit by bit, as the spec writes it: the reference for the table.
+    fn crc16_bitwise(bytes: &[u8]) -> u16 {
+        bytes.iter().fold(0u16, |crc, byte| {
+            let mut crc = crc ^ (u16::from(*byte) << 8);
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+            crc
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_table_crc_is_the_bitwise_crc(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(crc16(&bytes), crc16_bitwise(&bytes));
+        }
     }
 
     #[test]
