@@ -3,6 +3,7 @@
 use super::*;
 use crate::version::Version;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 fn ver(millis: u64, node: u64) -> Version {
