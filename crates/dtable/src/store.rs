@@ -59,6 +59,7 @@ impl Applied {
 }
 
 mod chunk;
+mod chunk_map;
 mod deadlines;
 mod error;
 mod packed;
@@ -131,15 +132,17 @@ impl Store {
         // First every chunk's index, then (the indexes arriving meanwhile) every record.
         for position in positions {
             let id = position.id();
-            if let Some(chunk) = self.shards[self.shard_index(&id)].read().chunk(&id) {
-                chunk.prefetch_index();
-            }
+            self.shards[self.shard_index(&id)]
+                .read()
+                .chunk(&id)
+                .prefetch_index();
         }
         for position in positions {
             let id = position.id();
-            if let Some(chunk) = self.shards[self.shard_index(&id)].read().chunk(&id) {
-                chunk.prefetch_record(&id);
-            }
+            self.shards[self.shard_index(&id)]
+                .read()
+                .chunk(&id)
+                .prefetch_record(&id);
         }
     }
 
@@ -176,7 +179,7 @@ impl Store {
         let chunks: Vec<Option<&Chunk>> = positions
             .iter()
             .zip(&shard_of)
-            .map(|(position, &index)| guards[index].as_ref()?.chunk(&position.id()))
+            .map(|(position, &index)| Some(guards[index].as_ref()?.chunk(&position.id())))
             .collect();
         if positions.len() > 1 {
             // First every chunk's index, then (the indexes arriving meanwhile) every record.

@@ -1,12 +1,12 @@
 //! One shard of the [`Store`](super::Store): a contiguous id range of the ring, its records
 //! packed into ordered chunks.
 
-use std::collections::BTreeMap;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use dendrite::Id;
 
 use super::chunk::{self, Chunk};
+use super::chunk_map::ChunkMap;
 use super::deadlines::Deadlines;
 use super::packed;
 use super::{Applied, StoreError};
@@ -35,12 +35,13 @@ pub(super) const CHUNK_GROWTH_BYTES: usize = 128;
 /// arrived in, so a stored record never pins a whole receive buffer.
 pub(super) struct Shard {
     /// Chunks by the lowest position prefix (see [`packed::prefix`]) they may hold; the chunk
-    /// under 0 always exists (possibly empty), so every position has a chunk.
+    /// starting at 0 always exists (possibly empty), so every position has a chunk.
     ///
     /// Keyed by the 8-byte prefix rather than the whole position so that searching the map
-    /// compares integers (no `memcmp`) in nodes a third the size. The price: all records sharing
-    /// a prefix stay in one chunk, which only keys crafted to collide in 64 bits of SHA-1 share.
-    pub(super) chunks: BTreeMap<u64, Chunk>,
+    /// compares integers (no `memcmp`). The price: all records sharing a prefix stay in one
+    /// chunk, which only keys crafted to collide in 48 bits of their position hash share
+    /// (brute force, see `crate::slot`).
+    pub(super) chunks: ChunkMap,
     /// Number of records that are values (not tombstones).
     pub(super) live: usize,
     /// Number of records, tombstones included.
@@ -60,7 +61,7 @@ pub(super) struct Shard {
 impl Default for Shard {
     fn default() -> Shard {
         Shard {
-            chunks: BTreeMap::from([(0, Chunk::default())]),
+            chunks: ChunkMap::default(),
             live: 0,
             total: 0,
             expiring: 0,
@@ -72,20 +73,9 @@ impl Default for Shard {
 }
 
 impl Shard {
-    /// The key of the chunk that holds (or would hold) position `id`.
-    pub(super) fn chunk_key(&self, id: &Id) -> u64 {
-        self.chunks
-            .range(..=packed::prefix(id))
-            .next_back()
-            .map_or(0, |(key, _)| *key)
-    }
-
     /// The chunk that holds (or would hold) position `id`: one search of the chunk map.
-    pub(super) fn chunk(&self, id: &Id) -> Option<&Chunk> {
-        self.chunks
-            .range(..=packed::prefix(id))
-            .next_back()
-            .map(|(_, chunk)| chunk)
+    pub(super) fn chunk(&self, id: &Id) -> &Chunk {
+        self.chunks.chunk(id)
     }
 
     pub(super) fn apply(
@@ -108,32 +98,28 @@ impl Shard {
         key: &[u8],
         change: impl FnOnce(Option<&packed::Entry<'_>>) -> Option<R>,
     ) -> (Result<Applied, StoreError>, Option<R>) {
-        let Some((&chunk_key, chunk)) = self.chunks.range_mut(..=packed::prefix(&id)).next_back()
-        else {
-            // Unreachable while the chunk under `0` exists; restore it and retry.
-            self.chunks.insert(0, Chunk::default());
-            return self.update(id, key, change);
-        };
+        let rank = self.chunks.rank_of(&id);
+        let chunk = self.chunks.at_mut(rank);
         let found = chunk.find(&id, key);
         let Some(changed) = change(found.as_ref().ok().map(|(_, held)| held)) else {
             return (Ok(Applied::Stale), None);
         };
         let record = changed.borrow();
-        let (rank, replaced_tombstone, replaced_deadline) = match found {
-            Ok((rank, held)) => {
+        let (at, replaced_tombstone, replaced_deadline) = match found {
+            Ok((at, held)) => {
                 if !packed::wins_over(record, &held) {
                     return (Ok(Applied::Stale), Some(changed));
                 }
-                (rank, Some(held.is_tombstone()), held.expires.is_some())
+                (at, Some(held.is_tombstone()), held.expires.is_some())
             }
-            Err(rank) => (rank, None, false),
+            Err(at) => (at, None, false),
         };
         let encoded = &mut self.scratch;
         encoded.clear();
         packed::encode(encoded, &id, key, record);
         let replacing = replaced_tombstone.is_some();
         if chunk
-            .len_after(rank, replacing, encoded.len(), self.max_chunk_len)
+            .len_after(at, replacing, encoded.len(), self.max_chunk_len)
             .is_none()
         {
             let refusal = StoreError::ChunkTooLarge {
@@ -143,7 +129,7 @@ impl Shard {
             };
             return (Err(refusal), Some(changed));
         }
-        chunk.put(rank, replacing, &id, encoded, CHUNK_GROWTH_BYTES);
+        chunk.put(at, replacing, &id, encoded, CHUNK_GROWTH_BYTES);
         let outcome = match replaced_tombstone {
             Some(was_tombstone) => {
                 if !was_tombstone {
@@ -167,24 +153,21 @@ impl Shard {
             self.deadlines.insert(deadline, id, key);
         }
         if chunk.len() > MAX_CHUNK_BYTES {
-            self.split(chunk_key);
+            self.split(rank);
         }
         (Ok(outcome), Some(changed))
     }
 
     /// Splits an oversized chunk at the record boundary nearest its middle (never between two
     /// records sharing a position prefix, so the chunk ranges stay disjoint).
-    pub(super) fn split(&mut self, chunk_key: u64) {
-        let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
-            return;
-        };
-        if let Some((first_prefix, tail)) = chunk.split_off_half() {
-            self.chunks.insert(first_prefix, tail);
+    fn split(&mut self, rank: usize) {
+        if let Some((first_prefix, tail)) = self.chunks.at_mut(rank).split_off_half() {
+            self.chunks.insert_after(rank, first_prefix, tail);
         }
     }
 
     pub(super) fn get(&self, id: &Id, key: &[u8]) -> Option<Record> {
-        self.chunk(id)?
+        self.chunk(id)
             .find(id, key)
             .ok()
             .map(|(_, entry)| entry.to_record())
@@ -201,8 +184,8 @@ impl Shard {
         if lo > hi {
             return ControlFlow::Continue(());
         }
-        let range = self.chunk_key(lo)..=packed::prefix(hi);
-        for chunk in self.chunks.range(range).map(|(_, c)| c) {
+        for rank in self.chunks.ranks_between(lo, hi) {
+            let chunk = self.chunks.at(rank);
             for entry in chunk.entries() {
                 if entry.id < *lo {
                     continue;
@@ -223,17 +206,12 @@ impl Shard {
         if lo > hi {
             return 0;
         }
-        let chunks: Vec<&Chunk> = self
-            .chunks
-            .range(self.chunk_key(lo)..=packed::prefix(hi))
-            .map(|(_, chunk)| chunk)
-            .collect();
-        let last = chunks.len().saturating_sub(1);
-        chunks
-            .iter()
-            .enumerate()
-            .map(|(at, chunk)| {
-                if at == 0 || at == last {
+        let ranks = self.chunks.ranks_between(lo, hi);
+        let (first, last) = (ranks.start, ranks.end - 1);
+        ranks
+            .map(|rank| {
+                let chunk = self.chunks.at(rank);
+                if rank == first || rank == last {
                     // Only the first chunk may hold positions below `lo` and only the last
                     // positions above `hi` (see the chunk map's invariant above).
                     chunk
@@ -258,16 +236,11 @@ impl Shard {
         if lo > hi {
             return 0;
         }
-        let keys: Vec<u64> = self
-            .chunks
-            .range(self.chunk_key(lo)..=packed::prefix(hi))
-            .map(|(key, _)| *key)
-            .collect();
+        let Range { start, mut end } = self.chunks.ranks_between(lo, hi);
         let mut removed = 0;
-        for chunk_key in keys {
-            let Some(chunk) = self.chunks.get_mut(&chunk_key) else {
-                continue;
-            };
+        let mut rank = start;
+        while rank < end {
+            let chunk = self.chunks.at_mut(rank);
             let (live, expiring) = (&mut self.live, &mut self.expiring);
             let dropped = chunk.retain(
                 |entry| !drop(entry),
@@ -280,12 +253,12 @@ impl Shard {
                     }
                 },
             );
-            if dropped == 0 {
-                continue;
-            }
             removed += dropped;
-            if chunk.is_empty() && chunk_key != 0 {
-                self.chunks.remove(&chunk_key);
+            if dropped > 0 && chunk.is_empty() && self.chunks.remove(rank) {
+                // The next chunk now has this rank.
+                end -= 1;
+            } else {
+                rank += 1;
             }
         }
         self.total -= removed;
@@ -295,7 +268,7 @@ impl Shard {
     /// Checks every chunk's index against its records (see [`Chunk::check_index`]).
     #[cfg(test)]
     pub(super) fn check_index(&self) {
-        for chunk in self.chunks.values() {
+        for (_, chunk) in self.chunks.iter() {
             chunk.check_index();
         }
     }

@@ -505,9 +505,9 @@ proptest! {
         }
         prop_assert_eq!(shard.total, model.len());
         prop_assert_eq!(shard.live, model.values().filter(|r| !r.is_tombstone()).count());
-        let bounds: Vec<u64> = shard.chunks.keys().copied().collect();
+        let bounds: Vec<u64> = shard.chunks.iter().map(|(start, _)| start).collect();
         prop_assert_eq!(bounds.first(), Some(&0));
-        for (i, chunk) in shard.chunks.values().enumerate() {
+        for (i, (_, chunk)) in shard.chunks.iter().enumerate() {
             for entry in chunk.entries() {
                 let prefix = packed::prefix(&entry.id);
                 prop_assert!(bounds[i] <= prefix);
