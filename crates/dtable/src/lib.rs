@@ -62,7 +62,7 @@ pub use modify::{
 pub use placement::{Placement, PlacementError};
 pub use position::KeyPosition;
 pub use range::{Buckets, IdRange};
-pub use record::Record;
+pub use record::{HeldRecord, Record};
 pub use slot::{Slot, SlotRangeError, SLOT_COUNT};
 pub use store::{Applied, Change, Store};
 pub use table::{

@@ -131,7 +131,7 @@ pub struct Current<'a> {
 
 impl<'a> Current<'a> {
     /// What `record` holds for a reader at `now`: `None` for a tombstone or an expired value.
-    pub fn of(record: &'a crate::Record, now: u64) -> Option<Current<'a>> {
+    pub fn of(record: crate::record::HeldRecord<'a>, now: u64) -> Option<Current<'a>> {
         Some(Current {
             value: record.live_value(now)?,
             expires: record.expires,

@@ -75,7 +75,16 @@ impl Record {
     /// Has the value expired at `now` (Unix milliseconds)? Redis's rule: a key whose deadline
     /// is `now` or earlier is gone.
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expires.is_some_and(|deadline| deadline <= now)
+        is_past(self.expires, now)
+    }
+
+    /// The record borrowed as a [`HeldRecord`].
+    pub fn held(&self) -> HeldRecord<'_> {
+        HeldRecord {
+            version: self.version,
+            value: self.value.as_deref(),
+            expires: self.expires,
+        }
     }
 
     /// The value as a reader at `now` sees it: `None` for a tombstone or an expired value.
@@ -106,6 +115,42 @@ impl Record {
             std::cmp::Ordering::Equal => {
                 (&self.value, self.expires) > (&other.value, other.expires)
             }
+        }
+    }
+}
+
+/// Is a value with deadline `expires` gone at `now`? Redis's rule: at its deadline or later.
+fn is_past(expires: Option<u64>, now: u64) -> bool {
+    expires.is_some_and(|deadline| deadline <= now)
+}
+
+/// A [`Record`] read where it is stored, not copied out: what a read-modify-write sees of the
+/// key it is about to change ([`Store::update_at`](crate::store::Store::update_at)). An `INCR`
+/// only parses the value and writes a new one; copying the old value into a `Bytes` first was
+/// an allocation and a copy per operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldRecord<'a> {
+    /// Its version.
+    pub version: Version,
+    /// The value; `None` is a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// The value's deadline (Unix ms), if it expires.
+    pub expires: Option<u64>,
+}
+
+impl<'a> HeldRecord<'a> {
+    /// The value as a reader at `now` sees it: `None` for a tombstone or an expired value (the
+    /// rule of [`Record::is_expired`]).
+    pub fn live_value(&self, now: u64) -> Option<&'a [u8]> {
+        self.value.filter(|_| !is_past(self.expires, now))
+    }
+
+    /// The record, its value copied out.
+    pub fn to_record(&self) -> Record {
+        Record {
+            version: self.version,
+            value: self.value.map(Bytes::copy_from_slice),
+            expires: self.expires,
         }
     }
 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dendrite::Id;
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::RwLock;
 
 use crate::position::KeyPosition;
 use crate::range::IdRange;
-use crate::record::Record;
+use crate::record::{HeldRecord, Record};
 use crate::version::Version;
 use chunk::Chunk;
 pub use error::StoreError;
@@ -162,20 +162,7 @@ impl Store {
         positions: &[KeyPosition],
         keys: &[K],
     ) -> Vec<Option<Record>> {
-        let shard_of: Vec<usize> = positions
-            .iter()
-            .map(|position| self.shard_index(&position.id()))
-            .collect();
-        let mut touched = vec![false; self.shards.len()];
-        for &index in &shard_of {
-            touched[index] = true;
-        }
-        let guards: Vec<Option<RwLockReadGuard<'_, Shard>>> = self
-            .shards
-            .iter()
-            .zip(touched)
-            .map(|(shard, touched)| touched.then(|| shard.read()))
-            .collect();
+        let (shard_of, guards) = self.lock_touched(positions, |shard| shard.read());
         let chunks: Vec<Option<&Chunk>> = positions
             .iter()
             .zip(&shard_of)
@@ -201,6 +188,30 @@ impl Store {
                 Some(entry.to_record())
             })
             .collect()
+    }
+
+    /// The shard of each of `positions`, and a guard (`lock`, taken in ascending shard order:
+    /// see [`get_many_at`](Store::get_many_at)) on each shard they touch, `None` for the others.
+    fn lock_touched<'s, G>(
+        &'s self,
+        positions: &[KeyPosition],
+        lock: impl Fn(&'s RwLock<Shard>) -> G,
+    ) -> (Vec<usize>, Vec<Option<G>>) {
+        let shard_of: Vec<usize> = positions
+            .iter()
+            .map(|position| self.shard_index(&position.id()))
+            .collect();
+        let mut touched = vec![false; self.shards.len()];
+        for &index in &shard_of {
+            touched[index] = true;
+        }
+        let guards = self
+            .shards
+            .iter()
+            .zip(touched)
+            .map(|(shard, touched)| touched.then(|| lock(shard)))
+            .collect();
+        (shard_of, guards)
     }
 
     /// [`get`](Store::get) for a caller that already hashed the key: `position` must be `key`'s
@@ -230,10 +241,7 @@ impl Store {
         let applied = self.shards[self.shard_index(&id)]
             .write()
             .apply(id, key, record);
-        let outcome = applied.unwrap_or_else(|refusal| {
-            tracing::error!(key = %id.short(), error = %refusal, "refused record");
-            Applied::Refused
-        });
+        let outcome = Self::updated(&id, applied);
         if outcome.changed() {
             self.tell_observer(key, Change::Stored(record));
         }
@@ -242,7 +250,7 @@ impl Store {
     }
 
     /// Reads and writes `key` as one step under its shard's write lock: `change` gets the record
-    /// held (`None`: never seen) and returns the record to store, or `None` to store nothing;
+    /// held, borrowed in place (`None`: never seen) and returns the record to store, or `None` to store nothing;
     /// stored if newer than the one held, as [`apply_at`](Store::apply_at) would. Returns the
     /// record `change` made and whether it was stored. For a read-modify-write whose caller
     /// already excludes other writers of the key: one search instead of a `get_at` and an
@@ -251,21 +259,76 @@ impl Store {
         &self,
         position: KeyPosition,
         key: &[u8],
-        change: impl FnOnce(Option<Record>) -> Option<Record>,
+        change: impl FnOnce(Option<HeldRecord<'_>>) -> Option<Record>,
     ) -> (Applied, Option<Record>) {
         let id = position.id();
         let (updated, record) =
             self.shards[self.shard_index(&id)]
                 .write()
-                .update(id, key, |held| change(held.map(packed::Entry::to_record)));
-        let outcome = updated.unwrap_or_else(|refusal| {
-            tracing::error!(key = %id.short(), error = %refusal, "refused record");
-            Applied::Refused
-        });
+                .update(id, key, |held| change(held.map(packed::Entry::held)));
+        let outcome = Self::updated(&id, updated);
         if let (true, Some(record)) = (outcome.changed(), &record) {
             self.tell_observer(key, Change::Stored(record));
         }
         (outcome, record)
+    }
+
+    /// [`update_at`](Store::update_at) of a run (a pipelined client's `INCR`s): `change` is
+    /// called for each key in order, with its index, and sees what the changes before it
+    /// stored. The run holds the write lock of every shard it touches from its first change to
+    /// its last (taken in ascending shard order, see [`get_many_at`](Store::get_many_at)), and
+    /// the batch's cache misses overlap as in [`prefetch`](Store::prefetch): per key, one
+    /// search of the chunk map and no lock of its own, where a prefetch and an `update_at`
+    /// per key took three locks and three searches.
+    pub fn update_many_at<K: AsRef<[u8]>>(
+        &self,
+        positions: &[KeyPosition],
+        keys: &[K],
+        mut change: impl FnMut(usize, Option<HeldRecord<'_>>) -> Option<Record>,
+    ) -> Vec<(Applied, Option<Record>)> {
+        let (shard_of, mut guards) = self.lock_touched(positions, |shard| shard.write());
+        if positions.len() > 1 {
+            for (position, &index) in positions.iter().zip(&shard_of) {
+                if let Some(shard) = &guards[index] {
+                    shard.chunk(&position.id()).prefetch_index();
+                }
+            }
+            for (position, &index) in positions.iter().zip(&shard_of) {
+                if let Some(shard) = &guards[index] {
+                    shard.chunk(&position.id()).prefetch_record(&position.id());
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(positions.len());
+        for (at, ((position, key), &index)) in positions.iter().zip(keys).zip(&shard_of).enumerate()
+        {
+            let id = position.id();
+            let Some(shard) = guards[index].as_mut() else {
+                // Every touched shard is locked above.
+                results.push((Applied::Stale, None));
+                continue;
+            };
+            let (updated, record) = shard.update(id, key.as_ref(), |held| {
+                change(at, held.map(packed::Entry::held))
+            });
+            results.push((Self::updated(&id, updated), record));
+        }
+        drop(guards);
+        for ((outcome, record), key) in results.iter().zip(keys) {
+            if let (true, Some(record)) = (outcome.changed(), record) {
+                self.tell_observer(key.as_ref(), Change::Stored(record));
+            }
+        }
+        results
+    }
+
+    /// The outcome of a shard's update: a refusal is logged and reported as
+    /// [`Applied::Refused`].
+    fn updated(id: &Id, updated: Result<Applied, StoreError>) -> Applied {
+        updated.unwrap_or_else(|refusal| {
+            tracing::error!(key = %id.short(), error = %refusal, "refused record");
+            Applied::Refused
+        })
     }
 
     /// Number of keys holding a value (tombstones not counted).

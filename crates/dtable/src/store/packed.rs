@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 use dendrite::Id;
 
-use crate::record::Record;
+use crate::record::{HeldRecord, Record};
 use crate::version::Version;
 
 /// Bytes of a record's position in its packed form.
@@ -47,18 +47,23 @@ pub(super) struct Entry<'a> {
     pub expires: Option<u64>,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
     pub fn is_tombstone(&self) -> bool {
         self.value.is_none()
     }
 
-    /// The record as the rest of the crate sees it (the value copied out).
-    pub fn to_record(&self) -> Record {
-        Record {
+    /// The record, borrowed from the chunk.
+    pub fn held(&self) -> HeldRecord<'a> {
+        HeldRecord {
             version: self.version,
-            value: self.value.map(Bytes::copy_from_slice),
+            value: self.value,
             expires: self.expires,
         }
+    }
+
+    /// The record as the rest of the crate sees it (the value copied out).
+    pub fn to_record(&self) -> Record {
+        self.held().to_record()
     }
 }
 

@@ -155,7 +155,7 @@ impl TableInner {
             let now = self.clock.now_millis();
             let current: Vec<Option<Current<'_>>> = held
                 .iter()
-                .map(|record| record.as_ref().and_then(|r| Current::of(r, now)))
+                .map(|record| record.as_ref().and_then(|r| Current::of(r.held(), now)))
                 .collect();
             let (changes, answer) = match op.apply(&keys, &current, self.config.max_value_len) {
                 Ok(done) => done,

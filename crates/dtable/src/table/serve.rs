@@ -11,7 +11,7 @@ use super::{LateHandler, Refusals, TableInner, TableStats};
 use crate::modify::{Change, Current, Modify};
 use crate::position::KeyPosition;
 use crate::range::IdRange;
-use crate::record::Record;
+use crate::record::{HeldRecord, Record};
 use crate::version::Version;
 use crate::wire::{ModifyAnswer, ReadItem, Reply, Request, WriteRole};
 
@@ -358,28 +358,39 @@ impl TableInner {
         let mut answer = None;
         let mut held_version = None;
         let (_, stored) = self.store.update_at(position, key, |held| {
-            held_version = held.as_ref().map(|r| r.version);
-            let current = held.as_ref().and_then(|r| Current::of(r, now));
-            let (change, done) = match op.apply(current, now, self.config.max_value_len) {
-                Ok(done) => done,
-                Err(refused) => {
-                    answer = Some(ModifyAnswer::Refused(refused));
-                    return None;
-                }
-            };
-            answer = Some(ModifyAnswer::Done(done));
-            match change {
-                Change::Keep => None,
-                Change::Put { value, expires } => {
-                    Some(Record::expiring(self.clock.tick(), value, expires))
-                }
-                Change::Delete => Some(Record::tombstone(self.clock.tick())),
-            }
+            held_version = held.map(|r| r.version);
+            let (done, change) = self.modify_held(held, op, now);
+            answer = Some(done);
+            change
         });
         let answer = answer.unwrap_or_else(|| {
             ModifyAnswer::Failed("internal error: an operation was not applied".into())
         });
         (answer, stored, held_version)
+    }
+
+    /// What `op` makes of the record `held` at `now`: its answer, and the record to store
+    /// (stamped with a fresh version), if any.
+    pub(super) fn modify_held(
+        &self,
+        held: Option<HeldRecord<'_>>,
+        op: Modify,
+        now: u64,
+    ) -> (ModifyAnswer, Option<Record>) {
+        let current = held.and_then(|r| Current::of(r, now));
+        match op.apply(current, now, self.config.max_value_len) {
+            Err(refused) => (ModifyAnswer::Refused(refused), None),
+            Ok((change, done)) => {
+                let record = match change {
+                    Change::Keep => None,
+                    Change::Put { value, expires } => {
+                        Some(Record::expiring(self.clock.tick(), value, expires))
+                    }
+                    Change::Delete => Some(Record::tombstone(self.clock.tick())),
+                };
+                (ModifyAnswer::Done(done), record)
+            }
+        }
     }
 
     /// The primary's part of a read-modify-write: as one step under the key's write lock, read
