@@ -273,55 +273,6 @@ impl Store {
         (outcome, record)
     }
 
-    /// [`update_at`](Store::update_at) of a run (a pipelined client's `INCR`s): `change` is
-    /// called for each key in order, with its index, and sees what the changes before it
-    /// stored. The run holds the write lock of every shard it touches from its first change to
-    /// its last (taken in ascending shard order, see [`get_many_at`](Store::get_many_at)), and
-    /// the batch's cache misses overlap as in [`prefetch`](Store::prefetch): per key, one
-    /// search of the chunk map and no lock of its own, where a prefetch and an `update_at`
-    /// per key took three locks and three searches.
-    pub fn update_many_at<K: AsRef<[u8]>>(
-        &self,
-        positions: &[KeyPosition],
-        keys: &[K],
-        mut change: impl FnMut(usize, Option<HeldRecord<'_>>) -> Option<Record>,
-    ) -> Vec<(Applied, Option<Record>)> {
-        let (shard_of, mut guards) = self.lock_touched(positions, |shard| shard.write());
-        if positions.len() > 1 {
-            for (position, &index) in positions.iter().zip(&shard_of) {
-                if let Some(shard) = &guards[index] {
-                    shard.chunk(&position.id()).prefetch_index();
-                }
-            }
-            for (position, &index) in positions.iter().zip(&shard_of) {
-                if let Some(shard) = &guards[index] {
-                    shard.chunk(&position.id()).prefetch_record(&position.id());
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(positions.len());
-        for (at, ((position, key), &index)) in positions.iter().zip(keys).zip(&shard_of).enumerate()
-        {
-            let id = position.id();
-            let Some(shard) = guards[index].as_mut() else {
-                // Every touched shard is locked above.
-                results.push((Applied::Stale, None));
-                continue;
-            };
-            let (updated, record) = shard.update(id, key.as_ref(), |held| {
-                change(at, held.map(packed::Entry::held))
-            });
-            results.push((Self::updated(&id, updated), record));
-        }
-        drop(guards);
-        for ((outcome, record), key) in results.iter().zip(keys) {
-            if let (true, Some(record)) = (outcome.changed(), record) {
-                self.tell_observer(key.as_ref(), Change::Stored(record));
-            }
-        }
-        results
-    }
-
     /// The outcome of a shard's update: a refusal is logged and reported as
     /// [`Applied::Refused`].
     fn updated(id: &Id, updated: Result<Applied, StoreError>) -> Applied {

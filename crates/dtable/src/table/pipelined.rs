@@ -161,51 +161,34 @@ impl TableInner {
                 min_acks,
             )
             .await?;
-        let (keys, ops): (Vec<Bytes>, Vec<Modify>) = run.into_iter().unzip();
-        let mut ops: Vec<Option<Modify>> = ops.into_iter().map(Some).collect();
-        let mut answers: Vec<Option<ModifyAnswer>> = Vec::new();
-        answers.resize_with(keys.len(), || None);
-        let mut held_versions = vec![None; keys.len()];
-        let stored = {
+        self.store.prefetch(&positions);
+        let mut answers = Vec::with_capacity(run.len());
+        // Which answers wait for the changes to be replicated.
+        let mut wrote = Vec::with_capacity(run.len());
+        let mut versioned = Vec::with_capacity(run.len());
+        {
             let _writers = self.key_locks(&positions);
             // Again under the keys' locks, as in `modify_as_primary` (docs/reliability.md, fix 9).
             if let Some(owner) = self.owner_if_not(&dest, &positions) {
                 return Err(Unready::Moved(owner));
             }
             let now = self.clock.now_millis();
-            // Each change reads what the ones before it stored (one key may appear twice).
-            self.store.update_many_at(&positions, &keys, |at, held| {
-                let op = ops.get_mut(at).and_then(Option::take)?;
-                held_versions[at] = held.map(|r| r.version);
-                let (answer, record) = self.modify_held(held, op, now);
-                answers[at] = Some(answer);
-                record
-            })
-        };
-        // Which answers wait for the changes to be replicated.
-        let mut wrote = Vec::with_capacity(keys.len());
-        let mut versioned = Vec::with_capacity(keys.len());
-        for ((key, (_, stored)), held_version) in keys.into_iter().zip(stored).zip(held_versions) {
-            wrote.push(stored.is_some());
-            if let Some(record) = stored {
-                tracing::debug!(
-                    vnode = %dest,
-                    key = %String::from_utf8_lossy(&key),
-                    held = ?held_version,
-                    stamped = %record.version,
-                    "read-modify-write of a run applied as primary"
-                );
-                versioned.push((key, record));
+            for ((key, op), position) in run.into_iter().zip(&positions) {
+                let (answer, stored, held_version) = self.modify_in_store(*position, &key, op, now);
+                answers.push(answer);
+                wrote.push(stored.is_some());
+                if let Some(record) = stored {
+                    tracing::debug!(
+                        vnode = %dest,
+                        key = %String::from_utf8_lossy(&key),
+                        held = ?held_version,
+                        stamped = %record.version,
+                        "read-modify-write of a run applied as primary"
+                    );
+                    versioned.push((key, record));
+                }
             }
         }
-        let mut answers: Vec<ModifyAnswer> = answers
-            .into_iter()
-            .map(|answer| {
-                answer.unwrap_or_else(|| {
-                    ModifyAnswer::Failed("internal error: an operation was not applied".into())
-                })
-            })
-            .collect();
         if versioned.is_empty() {
             return Ok(answers);
         }
