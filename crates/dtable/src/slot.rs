@@ -172,17 +172,34 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 /// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum of Redis Cluster's
 /// key hashing.
 ///
-/// A byte at a time from a 256-entry table (built at compile time), as Redis's `crc16.c` does:
-/// the bit-at-a-time loop cost 8 steps per key byte, a few percent of a pipelined `GET`.
+/// Eight bytes at a time from eight 256-entry tables (built at compile time, 4 KiB), then a byte
+/// at a time: a byte-wise table (Redis's `crc16.c`) makes every step wait for the one before, 20
+/// ns for a 20-byte key here; eight independent lookups per step do not.
 pub fn crc16(bytes: &[u8]) -> u16 {
-    bytes.iter().fold(0u16, |crc, byte| {
-        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ *byte)]
+    let mut blocks = bytes.chunks_exact(8);
+    let mut crc = 0u16;
+    for block in &mut blocks {
+        // The CRC so far folds into the block's first two bytes; each byte's share is its
+        // table entry advanced by the bytes after it.
+        let [high, low] = crc.to_be_bytes();
+        crc = CRC16_TABLES[7][usize::from(block[0] ^ high)]
+            ^ CRC16_TABLES[6][usize::from(block[1] ^ low)]
+            ^ CRC16_TABLES[5][usize::from(block[2])]
+            ^ CRC16_TABLES[4][usize::from(block[3])]
+            ^ CRC16_TABLES[3][usize::from(block[4])]
+            ^ CRC16_TABLES[2][usize::from(block[5])]
+            ^ CRC16_TABLES[1][usize::from(block[6])]
+            ^ CRC16_TABLES[0][usize::from(block[7])];
+    }
+    blocks.remainder().iter().fold(crc, |crc, byte| {
+        (crc << 8) ^ CRC16_TABLES[0][usize::from((crc >> 8) as u8 ^ *byte)]
     })
 }
 
-/// The CRC of each byte value on its own, shifted to the top: `crc16`'s step for one byte.
-const CRC16_TABLE: [u16; 256] = {
-    let mut table = [0u16; 256];
+/// `CRC16_TABLES[k][b]`: the CRC of byte `b` followed by `k` zero bytes. Row 0 is the byte-wise
+/// table (one byte's step); each next row feeds one more zero byte through it.
+const CRC16_TABLES: [[u16; 256]; 8] = {
+    let mut tables = [[0u16; 256]; 8];
     let mut byte = 0;
     while byte < 256 {
         let mut crc = (byte as u16) << 8;
@@ -195,10 +212,20 @@ const CRC16_TABLE: [u16; 256] = {
             };
             bit += 1;
         }
-        table[byte] = crc;
+        tables[0][byte] = crc;
         byte += 1;
     }
-    table
+    let mut row = 1;
+    while row < 8 {
+        let mut byte = 0;
+        while byte < 256 {
+            let previous = tables[row - 1][byte];
+            tables[row][byte] = (previous << 8) ^ tables[0][(previous >> 8) as usize];
+            byte += 1;
+        }
+        row += 1;
+    }
+    tables
 };
 
 #[cfg(test)]
@@ -230,7 +257,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_table_crc_is_the_bitwise_crc(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        fn the_sliced_crc_is_the_bitwise_crc(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             prop_assert_eq!(crc16(&bytes), crc16_bitwise(&bytes));
         }
     }
