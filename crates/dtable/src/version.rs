@@ -146,7 +146,14 @@ impl Clock {
     /// reading near `u64::MAX` ms gets there: [`observe`](Clock::observe) refuses anything
     /// further than `max_ahead` beyond the local clock.
     pub fn tick(&self) -> Version {
-        let physical = (self.now)();
+        self.tick_at((self.now)())
+    }
+
+    /// [`tick`](Clock::tick) with the physical time already read (`physical`, from
+    /// [`now_millis`](Clock::now_millis)): a read-modify-write that read the clock to judge
+    /// deadlines stamps its change without reading it again. A `physical` behind what was
+    /// issued only means the logical counter moves instead.
+    pub fn tick_at(&self, physical: u64) -> Version {
         let mut last = self.last.lock();
         *last = Self::after(*last, physical);
         self.version(*last)
@@ -295,6 +302,26 @@ mod tests {
         assert_eq!(expected[4].logical, 4);
         assert!(batched.ticks(0).is_empty());
         assert!(batched.tick() > expected[4]);
+    }
+
+    #[test]
+    fn tick_at_a_reading_already_passed_still_issues_a_greater_version() {
+        let (clock, time) = manual_clock(2);
+        let now = clock.now_millis();
+        time.store(5_000, Ordering::SeqCst);
+        let later = clock.tick();
+        // Read before `later` was issued, used after it: the logical counter moves instead.
+        let stale = clock.tick_at(now);
+        assert!(stale > later);
+        assert_eq!((stale.millis, stale.logical), (5_000, 1));
+        assert_eq!(
+            clock.tick_at(6_000),
+            Version {
+                millis: 6_000,
+                logical: 0,
+                node: 2
+            }
+        );
     }
 
     #[test]

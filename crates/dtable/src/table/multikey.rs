@@ -165,9 +165,9 @@ impl TableInner {
                 let record = match change {
                     Change::Keep => continue,
                     Change::Put { value, expires } => {
-                        Record::expiring(self.clock.tick(), value, expires)
+                        Record::expiring(self.clock.tick_at(now), value, expires)
                     }
-                    Change::Delete => Record::tombstone(self.clock.tick()),
+                    Change::Delete => Record::tombstone(self.clock.tick_at(now)),
                 };
                 self.store.apply_at(positions[i], &keys[i], &record);
                 records[owner_of[i]].push((keys[i].clone(), record));

@@ -383,10 +383,11 @@ impl TableInner {
             Ok((change, done)) => {
                 let record = match change {
                     Change::Keep => None,
+                    // `now` was read from this clock: stamped without reading it again.
                     Change::Put { value, expires } => {
-                        Some(Record::expiring(self.clock.tick(), value, expires))
+                        Some(Record::expiring(self.clock.tick_at(now), value, expires))
                     }
-                    Change::Delete => Some(Record::tombstone(self.clock.tick())),
+                    Change::Delete => Some(Record::tombstone(self.clock.tick_at(now))),
                 };
                 (ModifyAnswer::Done(done), record)
             }

@@ -5,8 +5,6 @@
 //! RESP2 form Redis itself uses for each shape. There is one encoder, so a command cannot
 //! answer a RESP2 client in RESP3 or the other way round.
 
-use std::fmt::Write as _;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The protocol a connection speaks, chosen with `HELLO` (RESP2 until then, and after `RESET`).
@@ -93,13 +91,10 @@ impl Reply {
     /// or LF in them is replaced by a space (as Redis does for errors).
     pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
         let resp3 = protocol == Protocol::Resp3;
-        // Writing to a BytesMut cannot fail, hence the ignored `write!` results.
         match self {
             Reply::Simple(text) => encode_line(b'+', text, out),
             Reply::Error(text) => encode_line(b'-', text, out),
-            Reply::Integer(value) => {
-                let _ = write!(out, ":{value}\r\n");
-            }
+            Reply::Integer(value) => encode_header(b':', *value, out),
             Reply::Bulk(bytes) => encode_bulk(b'$', &[], bytes, out),
             Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
@@ -109,9 +104,9 @@ impl Reply {
             }
             Reply::Map(pairs) => {
                 if resp3 {
-                    let _ = write!(out, "%{}\r\n", pairs.len());
+                    encode_header(b'%', pairs.len(), out);
                 } else {
-                    let _ = write!(out, "*{}\r\n", pairs.len() * 2);
+                    encode_header(b'*', pairs.len() * 2, out);
                 }
                 for (key, value) in pairs {
                     key.encode(protocol, out);
@@ -129,9 +124,7 @@ impl Reply {
             Reply::Boolean(value) if resp3 => {
                 out.extend_from_slice(if *value { b"#t\r\n" } else { b"#f\r\n" });
             }
-            Reply::Boolean(value) => {
-                let _ = write!(out, ":{}\r\n", u8::from(*value));
-            }
+            Reply::Boolean(value) => encode_header(b':', u8::from(*value), out),
             Reply::Verbatim(text) if resp3 => encode_bulk(b'=', b"txt:", text, out),
             Reply::Verbatim(text) => encode_bulk(b'$', &[], text, out),
         }
@@ -158,8 +151,7 @@ fn double_digits(value: f64) -> String {
 }
 
 fn encode_aggregate(prefix: u8, items: &[Reply], protocol: Protocol, out: &mut BytesMut) {
-    out.put_u8(prefix);
-    let _ = write!(out, "{}\r\n", items.len());
+    encode_header(prefix, items.len(), out);
     for item in items {
         item.encode(protocol, out);
     }
@@ -167,10 +159,19 @@ fn encode_aggregate(prefix: u8, items: &[Reply], protocol: Protocol, out: &mut B
 
 /// `<prefix><len>\r\n<head><body>\r\n`, the length counting `head` (a verbatim format).
 fn encode_bulk(prefix: u8, head: &[u8], body: &[u8], out: &mut BytesMut) {
-    out.put_u8(prefix);
-    let _ = write!(out, "{}\r\n", head.len() + body.len());
+    encode_header(prefix, head.len() + body.len(), out);
     out.extend_from_slice(head);
     out.extend_from_slice(body);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `<prefix><n>\r\n`: an integer reply, or the length line of a bulk string or aggregate. In
+/// decimal by `itoa` rather than `write!`: every GET reply has one, and the formatting
+/// machinery cost more than the digits (1.9 % of a node's time under pipelined INCRs).
+fn encode_header(prefix: u8, n: impl itoa::Integer, out: &mut BytesMut) {
+    let mut digits = itoa::Buffer::new();
+    out.put_u8(prefix);
+    out.extend_from_slice(digits.format(n).as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
