@@ -224,16 +224,27 @@ fn take_line(
     max_len: usize,
     too_long: ProtocolError,
 ) -> Result<Option<Bytes>, ProtocolError> {
+    let Some(end) = line_end(buf, max_len, too_long)? else {
+        return Ok(None);
+    };
+    let mut line = buf.split_to(end + 1);
+    line.truncate(end);
+    if line.last() == Some(&b'\r') {
+        line.truncate(end - 1);
+    }
+    Ok(Some(line.freeze()))
+}
+
+/// Where the first line of `buf` ends (the offset of its LF), `None` if it has not fully
+/// arrived, or `too_long` once the line is longer than `max_len`, complete or not.
+fn line_end(
+    buf: &[u8],
+    max_len: usize,
+    too_long: ProtocolError,
+) -> Result<Option<usize>, ProtocolError> {
     match buf.iter().position(|&byte| byte == b'\n') {
         Some(end) if end > max_len => Err(too_long),
-        Some(end) => {
-            let mut line = buf.split_to(end + 1);
-            line.truncate(end);
-            if line.last() == Some(&b'\r') {
-                line.truncate(end - 1);
-            }
-            Ok(Some(line.freeze()))
-        }
+        Some(end) => Ok(Some(end)),
         None if buf.len() > max_len => Err(too_long),
         None => Ok(None),
     }
@@ -250,18 +261,14 @@ fn take_length(
     too_long: ProtocolError,
     bad: ProtocolError,
 ) -> Result<Option<i64>, ProtocolError> {
-    match buf.iter().position(|&byte| byte == b'\n') {
-        Some(end) if end > max_len => Err(too_long),
-        Some(end) => {
-            let line = &buf[..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let number = line.get(1..).and_then(parse_length).ok_or(bad)?;
-            buf.advance(end + 1);
-            Ok(Some(number))
-        }
-        None if buf.len() > max_len => Err(too_long),
-        None => Ok(None),
-    }
+    let Some(end) = line_end(buf, max_len, too_long)? else {
+        return Ok(None);
+    };
+    let line = &buf[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let number = line.get(1..).and_then(parse_length).ok_or(bad)?;
+    buf.advance(end + 1);
+    Ok(Some(number))
 }
 
 /// Parses a decimal length such as `12`, `+3` or `-1` (what `i64::from_str` accepts); `None`
