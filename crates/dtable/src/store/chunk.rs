@@ -209,12 +209,22 @@ impl Chunk {
         (len <= limit.min(OFFSET_LIMIT)).then_some(len)
     }
 
-    /// Puts the packed record `encoded` (position `id`) at `rank`, replacing the record there
-    /// if `replacing`, and shifts the offsets of the records after it by the size difference.
+    /// Puts a record of `encoded_len` bytes (position `id`) at `rank`, replacing the record
+    /// there if `replacing`, and shifts the offsets of the records after it by the size
+    /// difference; `encode` fills the record's slot (exactly `encoded_len` bytes, see
+    /// [`packed::encode_into`]) where it lies.
     ///
     /// The caller checked with [`Chunk::len_after`] that the result fits; the allocation grows
     /// in steps of `growth` bytes.
-    pub fn put(&mut self, rank: usize, replacing: bool, id: &Id, encoded: &[u8], growth: usize) {
+    pub fn put(
+        &mut self,
+        rank: usize,
+        replacing: bool,
+        id: &Id,
+        encoded_len: usize,
+        growth: usize,
+        encode: impl FnOnce(&mut [u8]),
+    ) {
         if self.buf.is_empty() {
             self.buf.extend_from_slice(&0u32.to_ne_bytes());
         }
@@ -226,14 +236,19 @@ impl Chunk {
             start
         };
         let slot_bytes = if replacing { 0 } else { 2 * WORD };
-        let needed = self.buf.len() + slot_bytes + encoded.len() - (end - start);
+        let needed = self.buf.len() + slot_bytes + encoded_len - (end - start);
         if needed > self.buf.capacity() {
             let target = needed.div_ceil(growth) * growth;
             self.buf.reserve_exact(target - self.buf.len());
         }
         let base = self.records_base();
         if replacing {
-            packed::replace_range(&mut self.buf, base + start, base + end, encoded);
+            encode(packed::resize_range(
+                &mut self.buf,
+                base + start,
+                base + end,
+                encoded_len,
+            ));
         } else {
             // Old: count | P[..rank] P[rank..] | O[..rank] O[rank..] | R[..start] R[start..]
             // New: count | P[..rank] p P[rank..] | O[..rank] o O[rank..] | R[..start] e R[start..]
@@ -241,29 +256,30 @@ impl Chunk {
             let old_len = self.buf.len();
             let offsets = self.offsets_base();
             self.buf.resize(needed, 0);
-            let tail_to = base + start + slot_bytes + encoded.len();
+            let tail_to = base + start + slot_bytes + encoded_len;
             self.buf.copy_within(base + start..old_len, tail_to);
             let moved = offsets + WORD * rank..base + start;
             self.buf
                 .copy_within(moved, offsets + WORD * rank + 2 * WORD);
             let record_at = base + slot_bytes + start;
-            self.buf[record_at..record_at + encoded.len()].copy_from_slice(encoded);
+            encode(&mut self.buf[record_at..record_at + encoded_len]);
             write_word(&mut self.buf, offsets + WORD * rank + WORD, start as u32);
             let moved = COUNT_LEN + WORD * rank..offsets + WORD * rank;
             self.buf.copy_within(moved, COUNT_LEN + WORD * rank + WORD);
             write_word(&mut self.buf, COUNT_LEN + WORD * rank, short_prefix(id));
             write_word(&mut self.buf, 0, (count + 1) as u32);
         }
-        let (grown, shrunk) = if encoded.len() >= end - start {
-            ((encoded.len() - (end - start)) as u32, 0)
-        } else {
-            (0, (end - start - encoded.len()) as u32)
-        };
-        let offsets = self.offsets_base();
-        for after in rank + 1..self.count() {
-            let at = offsets + WORD * after;
-            let offset = read_word(&self.buf, at);
-            write_word(&mut self.buf, at, offset + grown - shrunk);
+        if encoded_len == end - start {
+            // Rewritten in place (an overwrite of a same-sized value): no offset moves.
+            return;
+        }
+        // Offsets wrap like the `u32`s they are; every result fits (see `len_after`).
+        let delta = (encoded_len as u32).wrapping_sub((end - start) as u32);
+        let (offsets, count) = (self.offsets_base(), self.count());
+        let after = &mut self.buf[offsets + WORD * (rank + 1)..offsets + WORD * count];
+        for word in after.chunks_exact_mut(WORD) {
+            let offset = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
+            word.copy_from_slice(&offset.wrapping_add(delta).to_ne_bytes());
         }
     }
 

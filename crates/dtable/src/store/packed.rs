@@ -96,14 +96,6 @@ fn varint_len(mut n: u64) -> usize {
     len
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 fn get_varint(chunk: &[u8], at: &mut usize) -> u64 {
     let mut n = 0u64;
     let mut shift = 0;
@@ -156,27 +148,61 @@ fn body_len(key: &[u8], record: &Record) -> usize {
         + record.value.as_ref().map_or(0, Bytes::len)
 }
 
-/// Bytes [`encode`] appends for this record.
-#[cfg(test)]
+/// Bytes the packed form of this record takes ([`encode_into`] fills exactly this many).
 pub fn encoded_len(key: &[u8], record: &Record) -> usize {
     let body = body_len(key, record);
     varint_len(body as u64) + body
 }
 
 /// Appends the packed form of one record to `out`.
+#[cfg(test)]
 pub fn encode(out: &mut Vec<u8>, id: &Id, key: &[u8], record: &Record) {
-    put_varint(out, body_len(key, record) as u64);
-    out.extend_from_slice(id.as_bytes());
-    put_varint(out, key_tag(key, record));
-    put_varint(out, record.version.millis);
-    out.extend_from_slice(&record.version.logical.to_be_bytes());
-    out.extend_from_slice(&record.version.node.to_be_bytes());
+    let start = out.len();
+    out.resize(start + encoded_len(key, record), 0);
+    encode_into(&mut out[start..], id, key, record);
+}
+
+/// Writes the packed form of one record over `out`, which must be exactly [`encoded_len`]
+/// bytes long: a write fills its slot in the chunk directly, with no copy through a scratch
+/// buffer and no capacity check per byte.
+pub fn encode_into(out: &mut [u8], id: &Id, key: &[u8], record: &Record) {
+    debug_assert_eq!(out.len(), encoded_len(key, record));
+    let mut cursor = Cursor { out, at: 0 };
+    cursor.varint(body_len(key, record) as u64);
+    cursor.bytes(id.as_bytes());
+    cursor.varint(key_tag(key, record));
+    cursor.varint(record.version.millis);
+    cursor.bytes(&record.version.logical.to_be_bytes());
+    cursor.bytes(&record.version.node.to_be_bytes());
     if let Some(deadline) = record.expires {
-        put_varint(out, deadline);
+        cursor.varint(deadline);
     }
-    out.extend_from_slice(key);
+    cursor.bytes(key);
     if let Some(value) = &record.value {
-        out.extend_from_slice(value);
+        cursor.bytes(value);
+    }
+}
+
+/// Where [`encode_into`] writes next in the slot it fills.
+struct Cursor<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.out[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    fn varint(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.out[self.at] = (n as u8) | 0x80;
+            self.at += 1;
+            n >>= 7;
+        }
+        self.out[self.at] = n as u8;
+        self.at += 1;
     }
 }
 
@@ -289,33 +315,35 @@ pub fn compare_at(chunk: &[u8], start: usize, id: &Id, key: &[u8]) -> Ordering {
     }
 }
 
-/// Replaces `chunk[start..end]` with `encoded` in place, moving the tail only when the lengths
-/// differ (no temporary vector, unlike `Vec::splice`).
-pub fn replace_range(chunk: &mut Vec<u8>, start: usize, end: usize, encoded: &[u8]) {
+/// Makes `chunk[start..end]` `len` bytes long in place, moving the tail only when the lengths
+/// differ (no temporary vector, unlike `Vec::splice`), and returns the resized range for the
+/// caller to fill: its bytes are whatever lay there before.
+pub fn resize_range(chunk: &mut Vec<u8>, start: usize, end: usize, len: usize) -> &mut [u8] {
     let old_len = end - start;
     let tail = chunk.len() - end;
-    if encoded.len() > old_len {
-        let grow = encoded.len() - old_len;
+    if len > old_len {
+        let grow = len - old_len;
         chunk.resize(chunk.len() + grow, 0);
         chunk.copy_within(end..end + tail, end + grow);
-    } else if encoded.len() < old_len {
-        let shrink = old_len - encoded.len();
+    } else if len < old_len {
+        let shrink = old_len - len;
         chunk.copy_within(end..end + tail, end - shrink);
         chunk.truncate(chunk.len() - shrink);
     }
-    chunk[start..start + encoded.len()].copy_from_slice(encoded);
+    &mut chunk[start..start + len]
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::replace_range;
+    use super::resize_range;
 
     proptest! {
-        /// In-place replacement leaves exactly what `Vec::splice` would, growing or shrinking.
+        /// Resizing a range in place and filling it leaves exactly what `Vec::splice` would,
+        /// growing or shrinking.
         #[test]
-        fn replace_range_matches_splice(
+        fn resize_range_matches_splice(
             chunk in proptest::collection::vec(any::<u8>(), 0..300),
             a in 0usize..300,
             b in 0usize..300,
@@ -325,7 +353,7 @@ mod tests {
             let mut expected = chunk.clone();
             expected.splice(start..end, encoded.iter().copied());
             let mut replaced = chunk;
-            replace_range(&mut replaced, start, end, &encoded);
+            resize_range(&mut replaced, start, end, encoded.len()).copy_from_slice(&encoded);
             prop_assert_eq!(replaced, expected);
         }
     }

@@ -50,9 +50,6 @@ pub(super) struct Shard {
     pub(super) expiring: usize,
     /// The deadlines of the expiring values, soonest first (stale entries included).
     pub(super) deadlines: Deadlines,
-    /// Where [`Shard::apply`] encodes a record before placing it in its chunk (reused, so a
-    /// write allocates nothing unless its chunk grows).
-    pub(super) scratch: Vec<u8>,
     /// Largest byte length a chunk may reach ([`chunk::OFFSET_LIMIT`]; smaller in tests, which
     /// cannot allocate 4 GiB records): a write that would grow a chunk past it is refused.
     pub(super) max_chunk_len: usize,
@@ -66,7 +63,6 @@ impl Default for Shard {
             total: 0,
             expiring: 0,
             deadlines: Deadlines::default(),
-            scratch: Vec::new(),
             max_chunk_len: chunk::OFFSET_LIMIT,
         }
     }
@@ -114,22 +110,27 @@ impl Shard {
             }
             Err(at) => (at, None, false),
         };
-        let encoded = &mut self.scratch;
-        encoded.clear();
-        packed::encode(encoded, &id, key, record);
+        let encoded_len = packed::encoded_len(key, record);
         let replacing = replaced_tombstone.is_some();
         if chunk
-            .len_after(at, replacing, encoded.len(), self.max_chunk_len)
+            .len_after(at, replacing, encoded_len, self.max_chunk_len)
             .is_none()
         {
             let refusal = StoreError::ChunkTooLarge {
-                record_len: encoded.len(),
+                record_len: encoded_len,
                 chunk_len: chunk.len(),
                 limit: self.max_chunk_len,
             };
             return (Err(refusal), Some(changed));
         }
-        chunk.put(at, replacing, &id, encoded, CHUNK_GROWTH_BYTES);
+        chunk.put(
+            at,
+            replacing,
+            &id,
+            encoded_len,
+            CHUNK_GROWTH_BYTES,
+            |slot| packed::encode_into(slot, &id, key, record),
+        );
         let outcome = match replaced_tombstone {
             Some(was_tombstone) => {
                 if !was_tombstone {
