@@ -146,13 +146,17 @@ impl Id {
     }
 
     /// Is `self` in the open interval `(from, to)` going clockwise? `(a, a)` is the ring minus `a`.
+    ///
+    /// Decided by comparisons alone (no 160-bit subtraction): every write checks its keys'
+    /// ownership with this, several times per key.
     pub fn is_between(&self, from: &Id, to: &Id) -> bool {
-        if from == to {
-            return self != from;
+        let (x, from, to) = (self.words(), from.words(), to.words());
+        match from.cmp(&to) {
+            std::cmp::Ordering::Less => from < x && x < to,
+            // The interval wraps past zero.
+            std::cmp::Ordering::Greater => from < x || x < to,
+            std::cmp::Ordering::Equal => x != from,
         }
-        let span = from.distance_to(to);
-        let offset = from.distance_to(self);
-        offset > Id::ZERO && offset < span
     }
 
     /// Is `self` in the half-open interval `(from, to]` going clockwise? `(a, a]` is the whole ring.
@@ -304,6 +308,16 @@ mod tests {
             let by_distance = a.distance_to(&x) > Id::ZERO
                 && (a == b || a.distance_to(&x) < a.distance_to(&b));
             prop_assert_eq!(inside, by_distance);
+        }
+
+        #[test]
+        fn between_agrees_with_distance_on_a_small_ring(a in 0u128..6, b in 0u128..6, x in 0u128..6) {
+            // Few distinct ids, so that endpoints coincide often.
+            let (a, b, x) = (id_from_u128(a), id_from_u128(b), id_from_u128(x));
+            let by_distance = a.distance_to(&x) > Id::ZERO
+                && (a == b || a.distance_to(&x) < a.distance_to(&b));
+            prop_assert_eq!(x.is_between(&a, &b), by_distance);
+            prop_assert_eq!(x.is_between_right_incl(&a, &b), x == b || by_distance);
         }
 
         #[test]
