@@ -150,18 +150,23 @@ impl Id {
     /// Decided by comparisons alone (no 160-bit subtraction): every write checks its keys'
     /// ownership with this, several times per key.
     pub fn is_between(&self, from: &Id, to: &Id) -> bool {
-        let (x, from, to) = (self.words(), from.words(), to.words());
-        match from.cmp(&to) {
-            std::cmp::Ordering::Less => from < x && x < to,
-            // The interval wraps past zero.
-            std::cmp::Ordering::Greater => from < x || x < to,
-            std::cmp::Ordering::Equal => x != from,
-        }
+        words_between(self.words(), from.words(), to.words())
     }
 
     /// Is `self` in the half-open interval `(from, to]` going clockwise? `(a, a]` is the whole ring.
     pub fn is_between_right_incl(&self, from: &Id, to: &Id) -> bool {
-        self == to || self.is_between(from, to)
+        Id::between_right_incl(from, to)(self)
+    }
+
+    /// [`is_between_right_incl`](Id::is_between_right_incl) for many ids and one interval
+    /// `(from, to]`: the bounds are read once, each id then costs two or three integer
+    /// compares (a write checks every key of its batch against its vnode's range).
+    pub fn between_right_incl(from: &Id, to: &Id) -> impl Fn(&Id) -> bool {
+        let (from, to) = (from.words(), to.words());
+        move |id| {
+            let x = id.words();
+            x == to || words_between(x, from, to)
+        }
     }
 
     /// The top 64 bits as an integer: handy for ownership fractions and plots.
@@ -174,6 +179,16 @@ impl Id {
     /// A short hex prefix for logs and spans.
     pub fn short(&self) -> String {
         hex::encode(&self.0[..4])
+    }
+}
+
+/// [`Id::is_between`] on ids as [`Id::words`] (which order like the ids).
+fn words_between(x: (u32, u128), from: (u32, u128), to: (u32, u128)) -> bool {
+    match from.cmp(&to) {
+        std::cmp::Ordering::Less => from < x && x < to,
+        // The interval wraps past zero.
+        std::cmp::Ordering::Greater => from < x || x < to,
+        std::cmp::Ordering::Equal => x != from,
     }
 }
 

@@ -43,6 +43,13 @@ impl IdRange {
         id.is_between_right_incl(&self.from, &self.to)
     }
 
+    /// Does the range contain every one of `ids`? ([`contains`](Self::contains) with the
+    /// bounds read once.)
+    pub fn contains_all(&self, ids: impl IntoIterator<Item = Id>) -> bool {
+        let contains = Id::between_right_incl(&self.from, &self.to);
+        ids.into_iter().all(|id| contains(&id))
+    }
+
     /// Number of ids in the range, minus one (so the whole ring, 2^160 ids, fits in an [`Id`]).
     fn span_minus_one(&self) -> Id {
         self.from.distance_to(&self.to).wrapping_sub(&ONE)
@@ -279,6 +286,31 @@ mod tests {
     }
 
     proptest! {
+        /// `contains_all` answers as `contains` on each id, endpoints and whole ring included.
+        #[test]
+        fn contains_all_is_contains_on_each(
+            from in any_id(),
+            to in any_id(),
+            whole in any::<bool>(),
+            ids in proptest::collection::vec(any_id(), 0..6),
+            endpoints in any::<u8>(),
+        ) {
+            let to = if whole { from } else { to };
+            let range = IdRange::new(from, to);
+            let mut ids = ids;
+            if endpoints & 1 != 0 {
+                ids.push(from);
+            }
+            if endpoints & 2 != 0 {
+                ids.push(to);
+            }
+            let expected = ids.iter().all(|id| range.contains(id));
+            prop_assert_eq!(range.contains_all(ids.iter().copied()), expected);
+            for id in &ids {
+                prop_assert_eq!(range.contains_all([*id]), range.contains(id));
+            }
+        }
+
         #[test]
         fn buckets_partition_the_range(from in any_id(), to in any_id(), count in 1usize..80, probe in any_id()) {
             let range = IdRange::new(from, to);

@@ -130,9 +130,9 @@ impl Ledger {
         let Some(round) = self.settled_round(vnode, current) else {
             return false;
         };
-        positions
-            .iter()
-            .all(|position| round.range.contains(&position.id()))
+        round
+            .range
+            .contains_all(positions.iter().map(KeyPosition::id))
     }
 
     /// Must `vnode` run a round before it is trusted again (see the module docs)?

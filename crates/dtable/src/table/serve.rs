@@ -269,10 +269,7 @@ impl TableInner {
         }
         let pred = self.ring.predecessor(dest).ok()??;
         let range = IdRange::new(pred.id, dest.id);
-        positions
-            .iter()
-            .any(|position| !range.contains(&position.id()))
-            .then_some(pred)
+        (!range.contains_all(positions.iter().map(KeyPosition::id))).then_some(pred)
     }
 
     /// The primary's part of a write: version, apply, replicate, acknowledge after `min_acks`
