@@ -20,6 +20,7 @@ use bytes::Bytes;
 use dendrite::{Id, Vnode};
 use futures::future::join_all;
 
+use super::serve::write_ack;
 use super::{TableInner, TableStats};
 use crate::error::TableError;
 use crate::modify::{Modified, Modify, ModifyError};
@@ -389,8 +390,8 @@ impl<'a> Query<'a> {
     async fn write_group(
         &self,
         mut primary: Vnode,
-        items: Vec<(Bytes, Record)>,
-        positions: Vec<KeyPosition>,
+        mut items: Vec<(Bytes, Record)>,
+        mut positions: Vec<KeyPosition>,
     ) -> Result<(), TableError> {
         let min_acks = u32::try_from(self.write).unwrap_or(u32::MAX);
         let mut last = TableError::Unavailable("no attempt made".into());
@@ -404,11 +405,21 @@ impl<'a> Query<'a> {
             };
             TableStats::bump(counter, 1);
             let reply = if self.inner.is_local(&primary) {
+                // The batch is handed over, not copied: it comes back untouched if the vnode
+                // does not own its keys, the only case that needs it again (every other local
+                // reply ends the loop).
                 let inner = self.inner.clone();
-                let (items, positions) = (items.clone(), positions.clone());
-                Ok(inner
-                    .write_as_primary(primary.clone(), items, positions, min_acks)
-                    .await)
+                let batch = (std::mem::take(&mut items), std::mem::take(&mut positions));
+                match inner
+                    .write_owned(primary.clone(), batch.0, batch.1, min_acks)
+                    .await
+                {
+                    Ok(reply) => Ok(reply),
+                    Err(moved) => {
+                        (items, positions) = (moved.items, moved.positions);
+                        Ok(write_ack(0, None, Some(moved.owner)))
+                    }
+                }
             } else {
                 let request = Request::Write {
                     dest: primary.clone(),

@@ -285,6 +285,23 @@ impl TableInner {
         positions: Vec<KeyPosition>,
         min_acks: u32,
     ) -> Reply {
+        match self.write_owned(dest, items, positions, min_acks).await {
+            Ok(reply) => reply,
+            Err(moved) => write_ack(0, None, Some(moved.owner)),
+        }
+    }
+
+    /// [`write_as_primary`](Self::write_as_primary) that hands the items back, untouched,
+    /// when `dest` does not own their keys (the only outcome a reply says `moved` for; every
+    /// `Ok` reply has `moved: None`): a local write then goes on to the owner without having
+    /// copied its batch first just in case.
+    pub(super) async fn write_owned(
+        self: Arc<Self>,
+        dest: Vnode,
+        items: Vec<(Bytes, Record)>,
+        positions: Vec<KeyPosition>,
+        min_acks: u32,
+    ) -> Result<Reply, NotOwner> {
         let (replicas, wanted) = match self
             .prepare_primary(
                 &dest,
@@ -295,8 +312,14 @@ impl TableInner {
             .await
         {
             Ok(ready) => ready,
-            Err(Unready::Moved(owner)) => return write_ack(0, None, Some(owner)),
-            Err(Unready::Failed(reason)) => return write_ack(0, Some(reason), None),
+            Err(Unready::Moved(owner)) => {
+                return Err(NotOwner {
+                    owner,
+                    items,
+                    positions,
+                })
+            }
+            Err(Unready::Failed(reason)) => return Ok(write_ack(0, Some(reason), None)),
         };
         self.store.prefetch(&positions);
         // The primary orders writes to its keys: each gets a fresh version of its clock.
@@ -311,7 +334,11 @@ impl TableInner {
             // before that read sees the copy, or it is sent on to the new owner; else the
             // newcomer would answer for the keys without it (docs/reliability.md, fix 15).
             if let Some(owner) = self.owner_if_not(&dest, &positions) {
-                return write_ack(0, None, Some(owner));
+                return Err(NotOwner {
+                    owner,
+                    items,
+                    positions,
+                });
             }
             let admitted: Vec<((Bytes, Record), KeyPosition)> = items
                 .into_iter()
@@ -335,10 +362,10 @@ impl TableInner {
             self.replicate_and_wait(&dest, &replicas, &versioned, wanted),
             self.durable(mark)
         );
-        match replicated.and(durable) {
+        Ok(match replicated.and(durable) {
             Ok(()) => write_ack(applied, refused, None),
             Err(reason) => write_ack(applied, Some(reason), None),
-        }
+        })
     }
 
     /// Applies `op` to `key` as one step of the store ([`Store::update_at`]): reads what is
@@ -757,7 +784,15 @@ impl TableInner {
     }
 }
 
-fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply {
+/// A primary write this vnode refused because it does not own the keys: who does, by its
+/// ring, and the batch, untouched, to send there (see [`TableInner::write_owned`]).
+pub(super) struct NotOwner {
+    pub owner: Vnode,
+    pub items: Vec<(Bytes, Record)>,
+    pub positions: Vec<KeyPosition>,
+}
+
+pub(super) fn write_ack(applied: u32, error: Option<String>, moved: Option<Vnode>) -> Reply {
     Reply::WriteAck {
         applied,
         error,
