@@ -616,6 +616,73 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
     );
 }
 
+/// A primary write whose batch mixes new writes (placeholder versions) with one record an hour
+/// ahead of the primary's clock: the far one alone is refused and counted, the others are
+/// stored with fresh versions of the primary's clock, in batch order around the gap.
+#[tokio::test(start_paused = true)]
+async fn a_primary_batch_refuses_only_its_record_from_the_future() {
+    use dtable::{KeyPosition, Record, Reply, Request, Version, WriteRole};
+    let cluster = Tables::start(37, 2, 1).await;
+    let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
+    let (holder, sender) = (&cluster.tables[&hosts[0]], &cluster.tables[&hosts[1]]);
+    let dest = holder.ring().local_vnodes()[0].clone();
+    let pred = holder
+        .ring()
+        .predecessor(&dest)
+        .unwrap()
+        .expect("two nodes: every vnode has a predecessor");
+    let range = dtable::IdRange::new(pred.id, dest.id);
+    // Three keys the vnode owns.
+    let keys: Vec<Bytes> = (0..10_000)
+        .map(key)
+        .filter(|k| range.contains(&KeyPosition::of(k).id()))
+        .take(3)
+        .collect();
+    assert_eq!(keys.len(), 3, "the vnode owns some of 10 000 keys");
+    let hour_ahead = Version {
+        millis: table_millis(holder) + 3_600_000,
+        logical: 0,
+        node: 77,
+    };
+    let items = vec![
+        (keys[0].clone(), Record::value(Version::ZERO, value(0, 0))),
+        (keys[1].clone(), Record::value(hour_ahead, value(1, 0))),
+        (keys[2].clone(), Record::value(Version::ZERO, value(2, 0))),
+    ];
+    let request = Request::Write {
+        dest,
+        items,
+        role: WriteRole::Primary { min_acks: 1 },
+        origin: None,
+    };
+    match call(sender, &hosts[0], request).await {
+        Reply::WriteAck {
+            applied,
+            error,
+            moved,
+        } => {
+            assert_eq!((applied, moved), (2, None));
+            let error = error.expect("the refusal is reported to the sender");
+            assert!(error.contains("max_clock_skew"), "{error}");
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+    assert_eq!(
+        holder
+            .stats()
+            .versions_refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let first = holder.local_record(&keys[0]).expect("stored");
+    let third = holder.local_record(&keys[2]).expect("stored");
+    assert_eq!(first.value, Some(value(0, 0)));
+    assert_eq!(third.value, Some(value(2, 0)));
+    assert!(Version::ZERO < first.version && first.version < third.version);
+    assert!(third.version.millis < hour_ahead.millis);
+    assert_eq!(holder.local_record(&keys[1]), None);
+}
+
 /// Witnessed owners (docs/design.md): a replica that stored a primary's writes for a key a
 /// moment ago refuses another primary's writes for it when the first lies between the key and
 /// the second, and names the first; the closer one goes on writing; once it has been silent

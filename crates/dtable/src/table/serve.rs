@@ -340,14 +340,23 @@ impl TableInner {
                     positions,
                 });
             }
-            let admitted: Vec<((Bytes, Record), KeyPosition)> = items
-                .into_iter()
-                .zip(positions)
-                .filter(|((_, record), _)| refusals.admit(&self.clock, &record.version))
-                .collect();
-            // Every admitted version observed first, then one fresh version each, in order.
-            let stamps = self.clock.ticks(admitted.len());
-            for (((key, record), position), version) in admitted.into_iter().zip(stamps) {
+            // Every version observed first (the indexes of those the clock refuses noted,
+            // usually none), then one fresh version for each admitted item, in order: one
+            // pass over the batch, which is not moved into a vector of the admitted first.
+            let mut refused = Vec::new();
+            for (index, (_, record)) in items.iter().enumerate() {
+                if !refusals.admit(&self.clock, &record.version) {
+                    refused.push(index);
+                }
+            }
+            let mut stamps = self.clock.ticks(items.len() - refused.len()).into_iter();
+            let mut refused = refused.into_iter().peekable();
+            for (index, ((key, record), position)) in items.into_iter().zip(positions).enumerate() {
+                if refused.next_if_eq(&index).is_some() {
+                    continue;
+                }
+                // As many stamps as admitted items.
+                let Some(version) = stamps.next() else { break };
                 let record = Record { version, ..record };
                 if self.store.apply_at(position, &key, &record).changed() {
                     applied += 1;
