@@ -255,13 +255,44 @@ fn integer(value: i32) -> Reply {
 }
 
 /// The top-level command named `name` (any letter case), aliases included.
+///
+/// Every request is looked up (for its metrics name, and to be parsed), so the table is
+/// indexed by name length and first letter ([`by_shape`]): a lookup compares against the one
+/// or two commands of that shape, not a run of the whole table.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     if name.eq_ignore_ascii_case(b"dendrite.consistency") {
         return lookup(b"consistency");
     }
-    COMMANDS
+    let index = by_shape();
+    index
+        .get(shape_of(name)?)?
         .iter()
+        .map(|&at| &COMMANDS[usize::from(at)])
         .find(|spec| name.eq_ignore_ascii_case(spec.name.as_bytes()))
+}
+
+/// Names longer than this are no command's; [`shape_of`] has no bucket for them.
+const MAX_NAME_LEN: usize = 31;
+
+/// A name's bucket in [`by_shape`]: its length and its first letter, any case.
+fn shape_of(name: &[u8]) -> Option<usize> {
+    let first = *name.first()?;
+    (name.len() <= MAX_NAME_LEN)
+        .then(|| name.len() * 32 + usize::from(first.to_ascii_lowercase() & 31))
+}
+
+/// The indexes in [`COMMANDS`] of the commands of each [`shape_of`], built on first use.
+fn by_shape() -> &'static [Vec<u16>] {
+    static INDEX: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = vec![Vec::new(); (MAX_NAME_LEN + 1) * 32];
+        for (at, spec) in COMMANDS.iter().enumerate() {
+            if let (Some(shape), Ok(at)) = (shape_of(spec.name.as_bytes()), u16::try_from(at)) {
+                index[shape].push(at);
+            }
+        }
+        index
+    })
 }
 
 /// The name Redis shows for a request in `CLIENT LIST`'s `cmd=`: `get`, `client|info`.
@@ -300,6 +331,40 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
+    }
+
+    /// The indexed lookup finds every command by its name in any letter case, and answers
+    /// like a scan of the whole table for other names.
+    #[test]
+    fn lookup_finds_what_a_scan_of_the_table_finds() {
+        let scan = |name: &[u8]| {
+            COMMANDS
+                .iter()
+                .find(|spec| name.eq_ignore_ascii_case(spec.name.as_bytes()))
+        };
+        for spec in COMMANDS {
+            let upper = spec.name.to_ascii_uppercase();
+            for name in [spec.name.as_bytes(), upper.as_bytes()] {
+                assert!(lookup(name).is_some_and(|found| std::ptr::eq(found, spec)));
+            }
+        }
+        let others: [&[u8]; 8] = [
+            b"",
+            b"g",
+            b"gett",
+            b"SE",
+            b"@et",
+            b"\x87et",
+            &[b'x'; 40],
+            b"get\0",
+        ];
+        for name in others {
+            assert_eq!(lookup(name).map(|s| s.name), scan(name).map(|s| s.name));
+        }
+        assert_eq!(
+            lookup(b"DENDRITE.CONSISTENCY").map(|s| s.name),
+            Some("consistency")
+        );
     }
 
     #[test]
