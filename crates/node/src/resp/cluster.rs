@@ -171,7 +171,7 @@ pub fn execute(command: ClusterCommand, session: &mut Session, backend: &dyn Bac
         ),
         ClusterCommand::Help => Reply::Array(
             HELP.iter()
-                .map(|line| Reply::Simple((*line).to_string()))
+                .map(|line| Reply::Simple((*line).to_string().into()))
                 .collect(),
         ),
     }

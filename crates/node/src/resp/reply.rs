@@ -5,6 +5,8 @@
 //! RESP2 form Redis itself uses for each shape. There is one encoder, so a command cannot
 //! answer a RESP2 client in RESP3 or the other way round.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The protocol a connection speaks, chosen with `HELLO` (RESP2 until then, and after `RESET`).
@@ -39,8 +41,9 @@ impl Protocol {
 /// One reply value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    /// `+text` — a short status such as `OK` or `PONG`.
-    Simple(String),
+    /// `+text` — a short status such as `OK` or `PONG`; borrowed when it is a constant, so
+    /// the `OK` of every pipelined `SET` costs no allocation.
+    Simple(Cow<'static, str>),
     /// `-CODE message` — the first word is the error code (`ERR`, `WRONGTYPE`...).
     Error(String),
     /// `:n`

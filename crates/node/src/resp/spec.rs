@@ -144,7 +144,7 @@ impl CommandSpec {
     /// The `COMMAND INFO` entry: name, arity, flags, first key, last key, step, ACL
     /// categories, tips, key specifications, subcommands.
     pub fn info_reply(&self) -> Reply {
-        let statuses = |words: &[&str]| {
+        let statuses = |words: &[&'static str]| {
             Reply::Set(
                 words
                     .iter()
@@ -156,7 +156,7 @@ impl CommandSpec {
             .keys
             .map_or((0, 0, 0), |keys| (keys.first, keys.last, keys.step));
         let key_spec =
-            |notes: Option<&str>, flags: &[&str], index: i32, lastkey: i32, step: i32| {
+            |notes: Option<&str>, flags: &[&'static str], index: i32, lastkey: i32, step: i32| {
                 let mut spec = Vec::with_capacity(4);
                 if let Some(notes) = notes {
                     spec.push((Reply::text("notes"), Reply::text(notes)));
