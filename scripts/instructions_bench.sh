@@ -39,15 +39,9 @@ done
 IFS=, read -r -a test_names <<<"$tests"
 
 # shellcheck source=scripts/lib.sh
-source scripts/lib.sh # $work, pids, cleanup on exit, free_port, need_redis, build_release
+source scripts/lib.sh # $work, pids, cleanup on exit, free_port, need_redis, need_valgrind, build_release
 need_redis
-if ! command -v valgrind >/dev/null; then
-  echo "== installing valgrind"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind >/dev/null
-fi
+need_valgrind
 if [ ${#bins[@]} -eq 0 ]; then
   build_release
   bins=("$bin")

@@ -12,15 +12,27 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Installs system packages (as root, or through sudo).
+apt_install() { # package...
+  echo "== installing $*"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 # Installs redis-server and redis-tools from the system packages when they are missing. The
 # Debian package starts a system redis on 6379; the scripts use their own ports and leave it alone.
 need_redis() {
   if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-    echo "== installing redis-server and redis-tools"
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+    apt_install redis-server redis-tools
+  fi
+}
+
+# Installs valgrind (callgrind, callgrind_control, callgrind_annotate) when it is missing.
+need_valgrind() {
+  if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+    apt_install valgrind
   fi
 }
 

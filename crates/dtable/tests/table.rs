@@ -542,6 +542,31 @@ fn table_millis(table: &dtable::Table) -> u64 {
     table.config().time.now_millis()
 }
 
+/// A write's acknowledgement that stored `applied` records and reports a refusal for clock
+/// skew (and sends nobody on).
+fn assert_refused_for_skew(reply: dtable::Reply, applied: u32) {
+    match reply {
+        dtable::Reply::WriteAck {
+            applied: stored,
+            error,
+            moved,
+        } => {
+            assert_eq!((stored, moved), (applied, None));
+            let error = error.expect("the refusal is reported to the sender");
+            assert!(error.contains("max_clock_skew"), "{error}");
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// Records `table` refused so far for versions too far ahead of its clock.
+fn versions_refused(table: &dtable::Table) -> u64 {
+    table
+        .stats()
+        .versions_refused
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_value() {
     use dtable::{Record, Reply, Request, Version, WriteRole};
@@ -576,21 +601,8 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
     let send = |request: Request| call(sender, &hosts[0], request);
 
     let hour_ahead = table_millis(holder) + 3_600_000;
-    match send(replica_write(hour_ahead, "from the future")).await {
-        Reply::WriteAck { applied, error, .. } => {
-            assert_eq!(applied, 0);
-            let error = error.expect("the refusal is reported to the sender");
-            assert!(error.contains("max_clock_skew"), "{error}");
-        }
-        other => panic!("unexpected reply {other:?}"),
-    }
-    assert_eq!(
-        holder
-            .stats()
-            .versions_refused
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_refused_for_skew(send(replica_write(hour_ahead, "from the future")).await, 0);
+    assert_eq!(versions_refused(holder), 1);
     assert_eq!(holder.local_record(&key(1)), Some(before.clone()));
     // The next write is versioned from the real clock, not from an hour ahead.
     any.query()
@@ -621,7 +633,7 @@ async fn a_replica_write_an_hour_ahead_is_refused_counted_and_the_key_keeps_its_
 /// stored with fresh versions of the primary's clock, in batch order around the gap.
 #[tokio::test(start_paused = true)]
 async fn a_primary_batch_refuses_only_its_record_from_the_future() {
-    use dtable::{KeyPosition, Record, Reply, Request, Version, WriteRole};
+    use dtable::{KeyPosition, Record, Request, Version, WriteRole};
     let cluster = Tables::start(37, 2, 1).await;
     let hosts: Vec<String> = cluster.tables.keys().cloned().collect();
     let (holder, sender) = (&cluster.tables[&hosts[0]], &cluster.tables[&hosts[1]]);
@@ -655,25 +667,8 @@ async fn a_primary_batch_refuses_only_its_record_from_the_future() {
         role: WriteRole::Primary { min_acks: 1 },
         origin: None,
     };
-    match call(sender, &hosts[0], request).await {
-        Reply::WriteAck {
-            applied,
-            error,
-            moved,
-        } => {
-            assert_eq!((applied, moved), (2, None));
-            let error = error.expect("the refusal is reported to the sender");
-            assert!(error.contains("max_clock_skew"), "{error}");
-        }
-        other => panic!("unexpected reply {other:?}"),
-    }
-    assert_eq!(
-        holder
-            .stats()
-            .versions_refused
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_refused_for_skew(call(sender, &hosts[0], request).await, 2);
+    assert_eq!(versions_refused(holder), 1);
     let first = holder.local_record(&keys[0]).expect("stored");
     let third = holder.local_record(&keys[2]).expect("stored");
     assert_eq!(first.value, Some(value(0, 0)));
