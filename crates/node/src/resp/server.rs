@@ -500,6 +500,17 @@ impl Admitted {
 /// The read-modify-write a grouped counter command asks for, or the error Redis answers it (an
 /// increment that is not an integer).
 fn counter_of(name: &str, args: Vec<Bytes>) -> Result<(Bytes, dtable::Modify), Reply> {
+    // `INCR key` and `DECR key` (their arity is checked: exactly a key) without the general
+    // parser's walk through every read-modify-write command's name, as `set_of` does for a
+    // plain `SET`.
+    let step = match name {
+        "incr" => Some(1),
+        "decr" => Some(-1),
+        _ => None,
+    };
+    if let (Some(step), [_, key]) = (step, args.as_slice()) {
+        return Ok((key.clone(), dtable::Modify::IncrBy(step)));
+    }
     match super::strings::parse(name, args, 0) {
         Some(Ok((key, op, _))) => Ok((key, op)),
         Some(Err(refused)) => Err(refused),

@@ -156,3 +156,26 @@ async fn grouped_pipelined_sets_with_deadlines_keep_each_deadline() {
     assert_eq!(String::from_utf8_lossy(&reply), expected);
     assert_eq!(server.metrics.command_count("set"), 5);
 }
+
+/// Runs of pipelined counter commands (grouped into one read-modify-write per primary) answer
+/// each in order: INCR and DECR by their shortcut, INCRBY and DECRBY by the general parser, a
+/// counter over a value that is not an integer with Redis's error in its place.
+#[tokio::test]
+async fn grouped_pipelined_counters_answer_in_order() {
+    let server = start(1, RespLimits::default()).await;
+    let request = b"*3\r\n$3\r\nSET\r\n$4\r\ntext\r\n$3\r\nabc\r\n\
+        *2\r\n$4\r\nINCR\r\n$1\r\nc\r\n\
+        *2\r\n$4\r\nINCR\r\n$1\r\nc\r\n\
+        *2\r\n$4\r\nDECR\r\n$1\r\nd\r\n\
+        *3\r\n$6\r\nINCRBY\r\n$1\r\nc\r\n$2\r\n10\r\n\
+        *3\r\n$6\r\nDECRBY\r\n$1\r\nd\r\n$1\r\n5\r\n\
+        *2\r\n$4\r\nincr\r\n$4\r\ntext\r\n\
+        *2\r\n$4\r\ndecr\r\n$1\r\nc\r\n";
+    let expected: &[u8] = b"+OK\r\n:1\r\n:2\r\n:-1\r\n:12\r\n:-6\r\n\
+        -ERR value is not an integer or out of range\r\n:11\r\n";
+    let reply = raw_exchange(server.addr, request, expected.len()).await;
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        String::from_utf8_lossy(expected)
+    );
+}
