@@ -32,6 +32,7 @@ mod peer;
 mod pipelined;
 mod query;
 mod read;
+mod read_modify_write;
 mod repair;
 mod replicate;
 mod serve;

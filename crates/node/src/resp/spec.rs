@@ -257,7 +257,7 @@ fn integer(value: i32) -> Reply {
 /// The top-level command named `name` (any letter case), aliases included.
 ///
 /// Every request is looked up (for its metrics name, and to be parsed), so the table is
-/// indexed by name length and first letter ([`by_shape`]): a lookup compares against the one
+/// indexed by name length and first letter (`by_shape`): a lookup compares against the one
 /// or two commands of that shape, not a run of the whole table.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     if name.eq_ignore_ascii_case(b"dendrite.consistency") {
