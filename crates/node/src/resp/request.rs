@@ -259,34 +259,22 @@ fn take_whole_multibulk(buf: &mut BytesMut, limits: &ParseLimits) -> Option<Vec<
 }
 
 /// Reads a `<kind><digits>\r\n` line at `*at` and steps past it: the number, or `None` when
-/// the line is incomplete or not in that plain form (a sign, no digit, more than 18 digits,
-/// a bare LF), or longer than `max_len`.
+/// the line is incomplete or not in that plain form (a sign, no digit, more than 19 digits,
+/// a bare LF), or longer than `max_len`. The digits are read by [`parse_length`].
 fn plain_length(bytes: &[u8], at: &mut usize, kind: u8, max_len: usize) -> Option<usize> {
-    if *bytes.get(*at)? != kind {
+    let line = bytes.get(*at..)?;
+    if *line.first()? != kind {
         return None;
     }
-    let digits_from = *at + 1;
-    let mut value = 0usize;
-    let mut end = digits_from;
-    loop {
-        let byte = *bytes.get(end)?;
-        if byte.is_ascii_digit() {
-            value = value * 10 + usize::from(byte - b'0');
-            end += 1;
-            if end - digits_from > 18 {
-                return None;
-            }
-        } else if byte == b'\r' && end > digits_from {
-            break;
-        } else {
-            return None;
-        }
-    }
+    // The kind byte, at most 19 digits (every `i64`), then the CR.
+    let cr = line.iter().take(21).position(|&byte| byte == b'\r')?;
+    let digits = &line[1..cr];
     // The line's length up to its LF, as `line_end` measures it.
-    if *bytes.get(end + 1)? != b'\n' || end + 1 - *at > max_len {
+    if !digits.first()?.is_ascii_digit() || *line.get(cr + 1)? != b'\n' || cr + 1 > max_len {
         return None;
     }
-    *at = end + 2;
+    let value = usize::try_from(parse_length(digits)?).ok()?;
+    *at += cr + 2;
     Some(value)
 }
 
