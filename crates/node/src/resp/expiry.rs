@@ -281,7 +281,6 @@ impl DeadlineQuery {
 /// Parses the expiry commands that change a key (`args[0]` the lowercase name, `args[1]` the
 /// key; arity already checked). `None` for other commands.
 pub fn parse(name: &str, args: &[Bytes], now: u64) -> Option<Result<Parsed, Reply>> {
-    let key = args.get(1).cloned().unwrap_or_default();
     let operands = args.get(2..).unwrap_or_default();
     let parsed = match name {
         "setex" | "psetex" => setex(name, operands, now),
@@ -290,6 +289,9 @@ pub fn parse(name: &str, args: &[Bytes], now: u64) -> Option<Result<Parsed, Repl
         "persist" => Ok((Modify::Persist, Answer::Integer)),
         _ => return None,
     };
+    // The key is taken only for a command of this module (every other read-modify-write
+    // asks here first).
+    let key = args.get(1).cloned().unwrap_or_default();
     Some(parsed.map(|(op, answer)| (key, op, answer)))
 }
 
